@@ -1,0 +1,313 @@
+//! Execution history: the events `GetExecutionHistory` returns, with the same type
+//! names, id/previousEventId links and `...EventDetails` objects (JSON text in
+//! `input`/`output`/`parameters`, as AWS does).
+
+use crate::clock::format_timestamp;
+use chrono::{DateTime, Utc};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::{json, Value};
+use std::fmt;
+
+/// Event types, spelled as in the Step Functions API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    ExecutionStarted,
+    ExecutionSucceeded,
+    ExecutionFailed,
+    ExecutionAborted,
+    ExecutionTimedOut,
+    TaskStateEntered,
+    TaskStateExited,
+    TaskStateAborted,
+    TaskScheduled,
+    TaskStarted,
+    TaskSubmitted,
+    TaskSucceeded,
+    TaskFailed,
+    TaskTimedOut,
+    LambdaFunctionScheduled,
+    LambdaFunctionStarted,
+    LambdaFunctionSucceeded,
+    LambdaFunctionFailed,
+    LambdaFunctionTimedOut,
+    PassStateEntered,
+    PassStateExited,
+    ChoiceStateEntered,
+    ChoiceStateExited,
+    WaitStateEntered,
+    WaitStateExited,
+    WaitStateAborted,
+    SucceedStateEntered,
+    SucceedStateExited,
+    FailStateEntered,
+    ParallelStateEntered,
+    ParallelStateStarted,
+    ParallelStateSucceeded,
+    ParallelStateFailed,
+    ParallelStateAborted,
+    ParallelStateExited,
+    MapStateEntered,
+    MapStateStarted,
+    MapStateSucceeded,
+    MapStateFailed,
+    MapStateAborted,
+    MapStateExited,
+    MapIterationStarted,
+    MapIterationSucceeded,
+    MapIterationFailed,
+    MapIterationAborted,
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One history event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEvent {
+    pub timestamp: DateTime<Utc>,
+    pub event_type: EventType,
+    pub id: u64,
+    pub previous_event_id: u64,
+    pub details: Details,
+}
+
+/// The `...EventDetails` payload of an event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Details {
+    None,
+    ExecutionStarted {
+        input: Value,
+        role_arn: String,
+    },
+    ExecutionSucceeded {
+        output: Value,
+    },
+    /// For `ExecutionFailed`, `ExecutionAborted`, `ExecutionTimedOut`.
+    ExecutionError {
+        error: String,
+        cause: String,
+    },
+    StateEntered {
+        name: String,
+        input: Value,
+    },
+    StateExited {
+        name: String,
+        output: Value,
+    },
+    TaskScheduled {
+        resource_type: String,
+        resource: String,
+        region: String,
+        parameters: Value,
+        timeout_in_seconds: Option<u64>,
+        heartbeat_in_seconds: Option<u64>,
+    },
+    TaskStarted {
+        resource_type: String,
+        resource: String,
+    },
+    /// `TaskSubmitted` and `TaskSucceeded`.
+    TaskOutput {
+        resource_type: String,
+        resource: String,
+        output: Value,
+    },
+    /// `TaskFailed` and `TaskTimedOut`.
+    TaskError {
+        resource_type: String,
+        resource: String,
+        error: String,
+        cause: String,
+    },
+    LambdaScheduled {
+        resource: String,
+        input: Value,
+        timeout_in_seconds: Option<u64>,
+    },
+    LambdaSucceeded {
+        output: Value,
+    },
+    /// `LambdaFunctionFailed` and `LambdaFunctionTimedOut`.
+    LambdaError {
+        error: String,
+        cause: String,
+    },
+    MapStarted {
+        length: usize,
+    },
+    MapIteration {
+        name: String,
+        index: usize,
+    },
+}
+
+impl HistoryEvent {
+    /// The state name for `*StateEntered`/`*StateExited` events.
+    pub fn state_name(&self) -> Option<&str> {
+        match &self.details {
+            Details::StateEntered { name, .. } | Details::StateExited { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Error name, for events that carry one.
+    pub fn error(&self) -> Option<&str> {
+        match &self.details {
+            Details::ExecutionError { error, .. }
+            | Details::TaskError { error, .. }
+            | Details::LambdaError { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    fn details_key(&self) -> Option<&'static str> {
+        use EventType::*;
+        Some(match self.event_type {
+            ExecutionStarted => "executionStartedEventDetails",
+            ExecutionSucceeded => "executionSucceededEventDetails",
+            ExecutionFailed => "executionFailedEventDetails",
+            ExecutionAborted => "executionAbortedEventDetails",
+            ExecutionTimedOut => "executionTimedOutEventDetails",
+            TaskScheduled => "taskScheduledEventDetails",
+            TaskStarted => "taskStartedEventDetails",
+            TaskSubmitted => "taskSubmittedEventDetails",
+            TaskSucceeded => "taskSucceededEventDetails",
+            TaskFailed => "taskFailedEventDetails",
+            TaskTimedOut => "taskTimedOutEventDetails",
+            LambdaFunctionScheduled => "lambdaFunctionScheduledEventDetails",
+            LambdaFunctionSucceeded => "lambdaFunctionSucceededEventDetails",
+            LambdaFunctionFailed => "lambdaFunctionFailedEventDetails",
+            LambdaFunctionTimedOut => "lambdaFunctionTimedOutEventDetails",
+            MapStateStarted => "mapStateStartedEventDetails",
+            MapIterationStarted => "mapIterationStartedEventDetails",
+            MapIterationSucceeded => "mapIterationSucceededEventDetails",
+            MapIterationFailed => "mapIterationFailedEventDetails",
+            MapIterationAborted => "mapIterationAbortedEventDetails",
+            _ => match self.details {
+                Details::StateEntered { .. } => "stateEnteredEventDetails",
+                Details::StateExited { .. } => "stateExitedEventDetails",
+                _ => return None,
+            },
+        })
+    }
+
+    fn details_json(&self) -> Option<Value> {
+        let text = |v: &Value| Value::String(v.to_string());
+        Some(match &self.details {
+            Details::None => return None,
+            Details::ExecutionStarted { input, role_arn } => {
+                json!({"input": text(input), "roleArn": role_arn})
+            }
+            Details::ExecutionSucceeded { output } => json!({"output": text(output)}),
+            Details::ExecutionError { error, cause } => json!({"error": error, "cause": cause}),
+            Details::StateEntered { name, input } => json!({"name": name, "input": text(input)}),
+            Details::StateExited { name, output } => json!({"name": name, "output": text(output)}),
+            Details::TaskScheduled {
+                resource_type,
+                resource,
+                region,
+                parameters,
+                timeout_in_seconds,
+                heartbeat_in_seconds,
+            } => {
+                let mut v = json!({"resourceType": resource_type, "resource": resource, "region": region, "parameters": text(parameters)});
+                if let Some(t) = timeout_in_seconds {
+                    v["timeoutInSeconds"] = json!(t);
+                }
+                if let Some(h) = heartbeat_in_seconds {
+                    v["heartbeatInSeconds"] = json!(h);
+                }
+                v
+            }
+            Details::TaskStarted {
+                resource_type,
+                resource,
+            } => json!({"resourceType": resource_type, "resource": resource}),
+            Details::TaskOutput {
+                resource_type,
+                resource,
+                output,
+            } => {
+                json!({"resourceType": resource_type, "resource": resource, "output": text(output)})
+            }
+            Details::TaskError {
+                resource_type,
+                resource,
+                error,
+                cause,
+            } => {
+                json!({"resourceType": resource_type, "resource": resource, "error": error, "cause": cause})
+            }
+            Details::LambdaScheduled {
+                resource,
+                input,
+                timeout_in_seconds,
+            } => {
+                let mut v = json!({"resource": resource, "input": text(input)});
+                if let Some(t) = timeout_in_seconds {
+                    v["timeoutInSeconds"] = json!(t);
+                }
+                v
+            }
+            Details::LambdaSucceeded { output } => json!({"output": text(output)}),
+            Details::LambdaError { error, cause } => json!({"error": error, "cause": cause}),
+            Details::MapStarted { length } => json!({"length": length}),
+            Details::MapIteration { name, index } => json!({"name": name, "index": index}),
+        })
+    }
+}
+
+impl Serialize for HistoryEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("timestamp", &format_timestamp(self.timestamp))?;
+        m.serialize_entry("type", &self.event_type)?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("previousEventId", &self.previous_event_id)?;
+        if let (Some(k), Some(v)) = (self.details_key(), self.details_json()) {
+            m.serialize_entry(k, &v)?;
+        }
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+
+    #[test]
+    fn serializes_like_get_execution_history() {
+        let e = HistoryEvent {
+            timestamp: Clock::fixed().now(),
+            event_type: EventType::TaskStateEntered,
+            id: 2,
+            previous_event_id: 0,
+            details: Details::StateEntered {
+                name: "Preflight".into(),
+                input: json!({"tag": "rc-1.4.0"}),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "type": "TaskStateEntered",
+                "id": 2,
+                "previousEventId": 0,
+                "stateEnteredEventDetails": {"name": "Preflight", "input": "{\"tag\":\"rc-1.4.0\"}"}
+            })
+        );
+    }
+}

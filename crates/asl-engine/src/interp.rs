@@ -1,0 +1,1064 @@
+//! The interpreter: runs one execution through its states, recording history.
+//!
+//! Input/output processing order per state is AWS's: raw input → `InputPath` →
+//! `Parameters` (effective input) → work → `ResultSelector` → `ResultPath` (merged
+//! into the *raw* input) → `OutputPath`. Errors that are not `States.Runtime` go
+//! through `Retry` (first matching retrier, each with its own attempt count) and then
+//! `Catch` (first matching catcher; its `ResultPath` applies to the raw input).
+
+use crate::clock::{format_timestamp, parse_timestamp};
+use crate::definition::{
+    Catcher, Fail, IoPath, Jitter, Kind, MapState, Parallel, Pass, ResultPathSpec, Retrier, Scope,
+    Seconds, State, Task, Text, Wait,
+};
+use crate::engine::{lock, ExecutionRecord, ExecutionStatus, Finished, Inner, MAX_PAYLOAD_BYTES};
+use crate::error::{any_matches, names, StateError};
+use crate::history::{Details, EventType, HistoryEvent};
+use crate::task::{Pattern, Resource, TaskCall, TaskOutput};
+use crate::template::truncate;
+use chrono::{DateTime, Utc};
+use futures::future::{try_join_all, BoxFuture};
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use rand::Rng;
+use serde_json::{json, Value};
+use std::cell::OnceCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One line of control flow (the execution, a branch, an iteration): events it emits
+/// link to its previous event through `previousEventId`.
+struct Thread {
+    last: AtomicU64,
+}
+
+impl Thread {
+    fn starting_after(id: u64) -> Self {
+        Thread {
+            last: AtomicU64::new(id),
+        }
+    }
+}
+
+struct Ctx {
+    inner: Arc<Inner>,
+    rec: Arc<ExecutionRecord>,
+    /// `$$` without the per-state parts, built once.
+    base_context: Value,
+}
+
+/// Where a state hands control: the next state, or the end of its scope.
+struct Step {
+    output: Value,
+    next: Option<String>,
+}
+
+pub(crate) async fn run_execution(inner: Arc<Inner>, rec: Arc<ExecutionRecord>) {
+    let machine = rec.machine.clone();
+    let base_context = json!({
+        "Execution": {
+            "Id": rec.arn,
+            "Input": rec.input,
+            "Name": rec.name,
+            "RoleArn": inner.config.role_arn,
+            "StartTime": format_timestamp(rec.start),
+            "RedriveCount": 0,
+        },
+        "StateMachine": {"Id": machine.arn, "Name": machine.name},
+    });
+    let cx = Ctx {
+        inner: inner.clone(),
+        rec: rec.clone(),
+        base_context,
+    };
+    let root = Thread::starting_after(0);
+    cx.emit(
+        &root,
+        EventType::ExecutionStarted,
+        Details::ExecutionStarted {
+            input: rec.input.clone(),
+            role_arn: inner.config.role_arn.clone(),
+        },
+    );
+    let mut stop = rec.stop.subscribe();
+    let timeout = machine.definition.timeout_seconds;
+    let body = cx.run_scope(&machine.definition.root, rec.input.clone(), &root);
+    enum End {
+        Done(Result<Value, StateError>),
+        Stopped(String, String),
+        TimedOut(u64),
+    }
+    let end = tokio::select! {
+        biased;
+        s = stop.wait_for(Option::is_some) => {
+            let (e, c) = s.ok().and_then(|v| v.clone()).unwrap_or_default();
+            End::Stopped(e, c)
+        }
+        _ = async {
+            match timeout {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => futures::future::pending::<()>().await,
+            }
+        } => End::TimedOut(timeout.unwrap_or_default()),
+        r = body => End::Done(r),
+    };
+    let (status, finished, event) = match end {
+        End::Done(Ok(output)) => (
+            ExecutionStatus::Succeeded,
+            Finished {
+                stop: cx.now(),
+                output: Some(output.clone()),
+                error: None,
+                cause: None,
+            },
+            (
+                EventType::ExecutionSucceeded,
+                Details::ExecutionSucceeded { output },
+            ),
+        ),
+        End::Done(Err(e)) => (
+            ExecutionStatus::Failed,
+            Finished {
+                stop: cx.now(),
+                output: None,
+                error: Some(e.error.clone()),
+                cause: Some(e.cause.clone()),
+            },
+            (
+                EventType::ExecutionFailed,
+                Details::ExecutionError {
+                    error: e.error,
+                    cause: e.cause,
+                },
+            ),
+        ),
+        End::Stopped(error, cause) => (
+            ExecutionStatus::Aborted,
+            Finished {
+                stop: cx.now(),
+                output: None,
+                error: Some(error.clone()),
+                cause: Some(cause.clone()),
+            },
+            (
+                EventType::ExecutionAborted,
+                Details::ExecutionError { error, cause },
+            ),
+        ),
+        End::TimedOut(s) => {
+            let cause = format!("The execution exceeded its TimeoutSeconds of {s}");
+            (
+                ExecutionStatus::TimedOut,
+                Finished {
+                    stop: cx.now(),
+                    output: None,
+                    error: Some(names::TIMEOUT.into()),
+                    cause: Some(cause.clone()),
+                },
+                (
+                    EventType::ExecutionTimedOut,
+                    Details::ExecutionError {
+                        error: names::TIMEOUT.into(),
+                        cause,
+                    },
+                ),
+            )
+        }
+    };
+    cx.emit(&root, event.0, event.1);
+    *lock(&rec.result) = Some(finished);
+    rec.status.send_replace(status);
+}
+
+/// Emits an `...Aborted` event if dropped before being disarmed: a state or
+/// iteration cut short by a failing sibling branch, a stop, or a timeout.
+struct AbortGuard<'a> {
+    cx: &'a Ctx,
+    thread: &'a Thread,
+    event: Option<(EventType, Details)>,
+}
+
+impl AbortGuard<'_> {
+    fn disarm(&mut self) {
+        self.event = None;
+    }
+}
+
+impl Drop for AbortGuard<'_> {
+    fn drop(&mut self) {
+        if let Some((t, d)) = self.event.take() {
+            self.cx.emit(self.thread, t, d);
+        }
+    }
+}
+
+/// Per-retrier attempt counts for one visit of a state.
+struct Retries<'a> {
+    retriers: &'a [Retrier],
+    counts: Vec<u32>,
+    total: u32,
+}
+
+impl<'a> Retries<'a> {
+    fn new(retriers: &'a [Retrier]) -> Self {
+        Retries {
+            retriers,
+            counts: vec![0; retriers.len()],
+            total: 0,
+        }
+    }
+
+    /// The delay before the next attempt, or `None` when the error is not retried.
+    /// The first retrier whose `ErrorEquals` matches decides, even if exhausted.
+    fn next_delay(
+        &mut self,
+        err: &StateError,
+        rng: &std::sync::Mutex<rand::rngs::StdRng>,
+    ) -> Option<Duration> {
+        let i = self
+            .retriers
+            .iter()
+            .position(|r| any_matches(&r.error_equals, &err.error))?;
+        let r = &self.retriers[i];
+        if self.counts[i] >= r.max_attempts {
+            return None;
+        }
+        let mut delay = r.interval_seconds as f64 * r.backoff_rate.powi(self.counts[i] as i32);
+        if let Some(max) = r.max_delay_seconds {
+            delay = delay.min(max as f64);
+        }
+        if r.jitter == Jitter::Full {
+            delay = lock(rng).gen_range(0.0..=delay);
+        }
+        self.counts[i] += 1;
+        self.total += 1;
+        Some(Duration::from_secs_f64(delay.min(1.0e9)))
+    }
+}
+
+impl Ctx {
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    fn emit(&self, thread: &Thread, event_type: EventType, details: Details) -> u64 {
+        let event = {
+            let mut h = lock(&self.rec.history);
+            let id = h.len() as u64 + 1;
+            let e = HistoryEvent {
+                timestamp: self.now(),
+                event_type,
+                id,
+                previous_event_id: thread.last.swap(id, Ordering::SeqCst),
+                details,
+            };
+            h.push(e.clone());
+            e
+        };
+        // No subscriber is fine: history is the record, the channel is a courtesy.
+        let _ = self
+            .inner
+            .events
+            .send((self.rec.arn.clone(), event.clone()));
+        event.id
+    }
+
+    fn context(
+        &self,
+        state: &str,
+        entered: DateTime<Utc>,
+        retry_count: u32,
+        token: Option<&str>,
+        item: Option<(usize, &Value)>,
+    ) -> Value {
+        let mut c = self.base_context.clone();
+        c["State"] = json!({"Name": state, "EnteredTime": format_timestamp(entered), "RetryCount": retry_count});
+        if let Some(t) = token {
+            c["Task"] = json!({ "Token": t });
+        }
+        if let Some((i, v)) = item {
+            c["Map"] = json!({"Item": {"Index": i, "Value": v}});
+        }
+        c
+    }
+
+    fn run_scope<'a>(
+        &'a self,
+        scope: &'a Scope,
+        input: Value,
+        thread: &'a Thread,
+    ) -> BoxFuture<'a, Result<Value, StateError>> {
+        async move {
+            let mut name = scope.start_at.clone();
+            let mut input = input;
+            loop {
+                let Some(state) = scope.states.get(&name) else {
+                    return Err(StateError::runtime(format!("no state named '{name}'")));
+                };
+                let step = self.run_state(state, input, thread).await?;
+                match step.next {
+                    Some(n) => {
+                        name = n;
+                        input = step.output;
+                    }
+                    None => return Ok(step.output),
+                }
+            }
+        }
+        .boxed()
+    }
+
+    async fn run_state(&self, st: &State, raw: Value, thread: &Thread) -> Result<Step, StateError> {
+        let entered = self.now();
+        let step = match &st.kind {
+            Kind::Task(t) => self.task(st, t, raw, thread, entered).await,
+            Kind::Pass(p) => self.pass(st, p, raw, thread, entered),
+            Kind::Choice(_) => self.choice(st, raw, thread, entered),
+            Kind::Wait(w) => self.wait(st, w, raw, thread, entered).await,
+            Kind::Succeed => {
+                self.entered(thread, EventType::SucceedStateEntered, st, &raw);
+                let out = self.io(
+                    &st.output_path,
+                    self.io(&st.input_path, raw, &Value::Null, "InputPath")?,
+                    &Value::Null,
+                    "OutputPath",
+                )?;
+                self.exited(thread, EventType::SucceedStateExited, st, &out);
+                Ok(Step {
+                    output: out,
+                    next: None,
+                })
+            }
+            Kind::Fail(f) => self.fail(st, f, raw, thread, entered),
+            Kind::Parallel(p) => self.parallel(st, p, raw, thread, entered).await,
+            Kind::Map(m) => self.map(st, m, raw, thread, entered).await,
+        }?;
+        check_size(&step.output, &st.name)?;
+        Ok(step)
+    }
+
+    fn entered(&self, thread: &Thread, t: EventType, st: &State, raw: &Value) {
+        self.emit(
+            thread,
+            t,
+            Details::StateEntered {
+                name: st.name.clone(),
+                input: raw.clone(),
+            },
+        );
+    }
+
+    fn exited(&self, thread: &Thread, t: EventType, st: &State, out: &Value) {
+        self.emit(
+            thread,
+            t,
+            Details::StateExited {
+                name: st.name.clone(),
+                output: out.clone(),
+            },
+        );
+    }
+
+    /// InputPath / OutputPath / ItemsPath.
+    fn io(
+        &self,
+        spec: &IoPath,
+        v: Value,
+        context: &Value,
+        field: &str,
+    ) -> Result<Value, StateError> {
+        match spec {
+            IoPath::Whole => Ok(v),
+            IoPath::Null => Ok(json!({})),
+            IoPath::Path(p) => p.select(&v, context).ok_or_else(|| {
+                StateError::runtime(format!(
+                    "Invalid path '{p}' for {field}: no results for the input '{}'",
+                    truncate(&v.to_string())
+                ))
+            }),
+        }
+    }
+
+    fn result_path(
+        &self,
+        spec: &ResultPathSpec,
+        raw: Value,
+        result: Value,
+    ) -> Result<Value, StateError> {
+        match spec {
+            ResultPathSpec::Whole => Ok(result),
+            ResultPathSpec::Discard => Ok(raw),
+            ResultPathSpec::Path(p) => p.set(raw, result).map_err(StateError::runtime),
+        }
+    }
+
+    /// ResultSelector → ResultPath → OutputPath.
+    fn finish_output(
+        &self,
+        st: &State,
+        selector: Option<&crate::template::Template>,
+        result_path: &ResultPathSpec,
+        raw: Value,
+        result: Value,
+        context: impl Fn() -> Value,
+    ) -> Result<Value, StateError> {
+        let result = match selector {
+            Some(t) => t.eval(&result, &context())?,
+            None => result,
+        };
+        let merged = self.result_path(result_path, raw, result)?;
+        self.io(&st.output_path, merged, &Value::Null, "OutputPath")
+    }
+
+    fn catch(&self, catchers: &[Catcher], raw: Value, err: StateError) -> Result<Step, StateError> {
+        let Some(c) = catchers
+            .iter()
+            .find(|c| any_matches(&c.error_equals, &err.error))
+        else {
+            return Err(err);
+        };
+        let error_output = json!({"Error": err.error, "Cause": err.cause});
+        let output = self.result_path(&c.result_path, raw, error_output)?;
+        Ok(Step {
+            output,
+            next: Some(c.next.clone()),
+        })
+    }
+
+    fn seconds(
+        &self,
+        spec: &Option<Seconds>,
+        input: &Value,
+        context: &Value,
+        field: &str,
+    ) -> Result<Option<u64>, StateError> {
+        match spec {
+            None => Ok(None),
+            Some(Seconds::Fixed(n)) => Ok(Some(*n)),
+            Some(Seconds::Path(p)) => match p.select(input, context) {
+                Some(v) => match v.as_u64() {
+                    Some(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(StateError::runtime(format!(
+                        "{field}Path '{p}' must point to a positive integer, found {v}"
+                    ))),
+                },
+                None => Err(StateError::runtime(format!(
+                    "{field}Path '{p}' could not be found in the input"
+                ))),
+            },
+        }
+    }
+
+    async fn task(
+        &self,
+        st: &State,
+        t: &Task,
+        raw: Value,
+        thread: &Thread,
+        entered: DateTime<Utc>,
+    ) -> Result<Step, StateError> {
+        self.entered(thread, EventType::TaskStateEntered, st, &raw);
+        let mut guard = AbortGuard {
+            cx: self,
+            thread,
+            event: Some((EventType::TaskStateAborted, Details::None)),
+        };
+        let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
+        let mut retries = Retries::new(&t.retry);
+        let outcome = loop {
+            let lease = (t.resource.pattern() == Pattern::WaitForTaskToken)
+                .then(|| self.inner.open_token());
+            let token = lease.as_ref().map(|l| l.token.clone());
+            let context = self.context(&st.name, entered, retries.total, token.as_deref(), None);
+            let params = match &t.parameters {
+                Some(tpl) => tpl.eval(&effective, &context)?,
+                None => effective.clone(),
+            };
+            let timeout = self.seconds(&t.timeout, &effective, &context, "TimeoutSeconds")?;
+            let heartbeat = self.seconds(&t.heartbeat, &effective, &context, "HeartbeatSeconds")?;
+            let attempt = self
+                .attempt(
+                    st,
+                    &t.resource,
+                    params,
+                    lease,
+                    retries.total,
+                    timeout,
+                    heartbeat,
+                    thread,
+                )
+                .await;
+            match attempt {
+                Ok(v) => break Ok(v),
+                Err(e) => match retries.next_delay(&e, &self.inner.rng) {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => break Err(e),
+                },
+            }
+        };
+        guard.disarm();
+        let result = match outcome {
+            Ok(v) => v,
+            Err(e) => return self.catch(&t.catch, raw, e),
+        };
+        let context = || self.context(&st.name, entered, retries.total, None, None);
+        let output = self.finish_output(
+            st,
+            t.result_selector.as_ref(),
+            &t.result_path,
+            raw,
+            result,
+            context,
+        )?;
+        self.exited(thread, EventType::TaskStateExited, st, &output);
+        Ok(Step {
+            output,
+            next: st.next.clone(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        st: &State,
+        resource: &Resource,
+        params: Value,
+        lease: Option<crate::engine::TokenLease>,
+        retry_count: u32,
+        timeout: Option<u64>,
+        heartbeat: Option<u64>,
+        thread: &Thread,
+    ) -> Result<Value, StateError> {
+        let lambda_arn = matches!(resource, Resource::LambdaArn { .. });
+        let (rtype, rname) = (resource.resource_type(), resource.resource_name());
+        if lambda_arn {
+            self.emit(
+                thread,
+                EventType::LambdaFunctionScheduled,
+                Details::LambdaScheduled {
+                    resource: resource.arn().to_string(),
+                    input: params.clone(),
+                    timeout_in_seconds: timeout,
+                },
+            );
+            self.emit(thread, EventType::LambdaFunctionStarted, Details::None);
+        } else {
+            self.emit(
+                thread,
+                EventType::TaskScheduled,
+                Details::TaskScheduled {
+                    resource_type: rtype.clone(),
+                    resource: rname.clone(),
+                    region: self.inner.config.region.clone(),
+                    parameters: params.clone(),
+                    timeout_in_seconds: timeout,
+                    heartbeat_in_seconds: heartbeat,
+                },
+            );
+            self.emit(
+                thread,
+                EventType::TaskStarted,
+                Details::TaskStarted {
+                    resource_type: rtype.clone(),
+                    resource: rname.clone(),
+                },
+            );
+        }
+        let call = TaskCall {
+            execution_arn: self.rec.arn.clone(),
+            state_name: st.name.clone(),
+            resource: resource.clone(),
+            input: params,
+            task_token: lease.as_ref().map(|l| l.token.clone()),
+            retry_count,
+        };
+        let work = async {
+            let out = self.inner.executor.call(call).await?;
+            match out {
+                TaskOutput::Done(v) => Ok(v),
+                TaskOutput::AwaitToken(response) => {
+                    self.emit(
+                        thread,
+                        EventType::TaskSubmitted,
+                        Details::TaskOutput {
+                            resource_type: rtype.clone(),
+                            resource: rname.clone(),
+                            output: response,
+                        },
+                    );
+                    match lease {
+                        Some(lease) => wait_for_token(lease, heartbeat).await,
+                        None => Err(StateError::runtime(
+                            "the executor asked to wait for a task token, but this task has none",
+                        )),
+                    }
+                }
+            }
+        };
+        let result = match timeout {
+            Some(s) => tokio::select! {
+                r = work => r,
+                _ = tokio::time::sleep(Duration::from_secs(s)) => Err(StateError::new(names::TIMEOUT, format!("The task did not finish within TimeoutSeconds ({s})"))),
+            },
+            None => work.await,
+        };
+        let result = result.and_then(|v| {
+            check_size(&v, &st.name)?;
+            Ok(v)
+        });
+        match &result {
+            Ok(v) => {
+                if lambda_arn {
+                    self.emit(
+                        thread,
+                        EventType::LambdaFunctionSucceeded,
+                        Details::LambdaSucceeded { output: v.clone() },
+                    );
+                } else {
+                    self.emit(
+                        thread,
+                        EventType::TaskSucceeded,
+                        Details::TaskOutput {
+                            resource_type: rtype,
+                            resource: rname,
+                            output: v.clone(),
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                let timed_out = e.error == names::TIMEOUT || e.error == names::HEARTBEAT_TIMEOUT;
+                let ty = match (lambda_arn, timed_out) {
+                    (true, true) => EventType::LambdaFunctionTimedOut,
+                    (true, false) => EventType::LambdaFunctionFailed,
+                    (false, true) => EventType::TaskTimedOut,
+                    (false, false) => EventType::TaskFailed,
+                };
+                let details = if lambda_arn {
+                    Details::LambdaError {
+                        error: e.error.clone(),
+                        cause: e.cause.clone(),
+                    }
+                } else {
+                    Details::TaskError {
+                        resource_type: rtype,
+                        resource: rname,
+                        error: e.error.clone(),
+                        cause: e.cause.clone(),
+                    }
+                };
+                self.emit(thread, ty, details);
+            }
+        }
+        result
+    }
+
+    fn pass(
+        &self,
+        st: &State,
+        p: &Pass,
+        raw: Value,
+        thread: &Thread,
+        entered: DateTime<Utc>,
+    ) -> Result<Step, StateError> {
+        self.entered(thread, EventType::PassStateEntered, st, &raw);
+        let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
+        let result = match (&p.result, &p.parameters) {
+            (Some(r), _) => r.clone(),
+            (None, Some(t)) => {
+                t.eval(&effective, &self.context(&st.name, entered, 0, None, None))?
+            }
+            (None, None) => effective,
+        };
+        let merged = self.result_path(&p.result_path, raw, result)?;
+        let output = self.io(&st.output_path, merged, &Value::Null, "OutputPath")?;
+        self.exited(thread, EventType::PassStateExited, st, &output);
+        Ok(Step {
+            output,
+            next: st.next.clone(),
+        })
+    }
+
+    fn choice(
+        &self,
+        st: &State,
+        raw: Value,
+        thread: &Thread,
+        entered: DateTime<Utc>,
+    ) -> Result<Step, StateError> {
+        let Kind::Choice(c) = &st.kind else {
+            unreachable!("dispatched on Kind::Choice")
+        };
+        self.entered(thread, EventType::ChoiceStateEntered, st, &raw);
+        let effective = self.io(&st.input_path, raw, &Value::Null, "InputPath")?;
+        let context = OnceCell::new();
+        let mut next = None;
+        for (rule, target) in &c.choices {
+            let cx = context.get_or_init(|| self.context(&st.name, entered, 0, None, None));
+            if rule.eval(&effective, cx)? {
+                next = Some(target.clone());
+                break;
+            }
+        }
+        let next = match next.or_else(|| c.default.clone()) {
+            Some(n) => n,
+            None => {
+                return Err(StateError::new(
+                    names::NO_CHOICE_MATCHED,
+                    format!(
+                        "No Choice rule in '{}' matched the input and there is no Default",
+                        st.name
+                    ),
+                ))
+            }
+        };
+        let output = self.io(&st.output_path, effective, &Value::Null, "OutputPath")?;
+        self.exited(thread, EventType::ChoiceStateExited, st, &output);
+        Ok(Step {
+            output,
+            next: Some(next),
+        })
+    }
+
+    async fn wait(
+        &self,
+        st: &State,
+        w: &Wait,
+        raw: Value,
+        thread: &Thread,
+        entered: DateTime<Utc>,
+    ) -> Result<Step, StateError> {
+        self.entered(thread, EventType::WaitStateEntered, st, &raw);
+        let effective = self.io(&st.input_path, raw, &Value::Null, "InputPath")?;
+        let until: DateTime<Utc> = match w {
+            Wait::Seconds(s) => entered + chrono::Duration::seconds(*s as i64),
+            Wait::Timestamp(t) => *t,
+            Wait::SecondsPath(p) => match p.select(&effective, &Value::Null) {
+                Some(v) => match v.as_u64() {
+                    Some(s) if s <= 99_999_999 => entered + chrono::Duration::seconds(s as i64),
+                    _ => {
+                        return Err(StateError::runtime(format!(
+                            "SecondsPath '{p}' must point to a non-negative integer, found {v}"
+                        )))
+                    }
+                },
+                None => {
+                    return Err(StateError::runtime(format!(
+                        "SecondsPath '{p}' could not be found in the input"
+                    )))
+                }
+            },
+            Wait::TimestampPath(p) => match p.select(&effective, &Value::Null) {
+                Some(v) => match v.as_str().and_then(parse_timestamp) {
+                    Some(t) => t,
+                    None => {
+                        return Err(StateError::runtime(format!(
+                            "TimestampPath '{p}' must point to an RFC 3339 timestamp, found {v}"
+                        )))
+                    }
+                },
+                None => {
+                    return Err(StateError::runtime(format!(
+                        "TimestampPath '{p}' could not be found in the input"
+                    )))
+                }
+            },
+        };
+        let mut guard = AbortGuard {
+            cx: self,
+            thread,
+            event: Some((EventType::WaitStateAborted, Details::None)),
+        };
+        self.inner.clock.sleep_until(until).await;
+        guard.disarm();
+        let output = self.io(&st.output_path, effective, &Value::Null, "OutputPath")?;
+        self.exited(thread, EventType::WaitStateExited, st, &output);
+        Ok(Step {
+            output,
+            next: st.next.clone(),
+        })
+    }
+
+    fn fail(
+        &self,
+        st: &State,
+        f: &Fail,
+        raw: Value,
+        thread: &Thread,
+        entered: DateTime<Utc>,
+    ) -> Result<Step, StateError> {
+        self.entered(thread, EventType::FailStateEntered, st, &raw);
+        let context = OnceCell::new();
+        let text = |t: &Option<Text>, field: &str| -> Result<String, StateError> {
+            let v = match t {
+                None => return Ok(String::new()),
+                Some(Text::Literal(s)) => return Ok(s.clone()),
+                Some(Text::Path(p)) => p
+                    .select(
+                        &raw,
+                        context.get_or_init(|| self.context(&st.name, entered, 0, None, None)),
+                    )
+                    .ok_or_else(|| {
+                        StateError::runtime(format!(
+                            "{field}Path '{p}' could not be found in the input"
+                        ))
+                    })?,
+                Some(Text::Intrinsic(i)) => i.eval(
+                    &raw,
+                    context.get_or_init(|| self.context(&st.name, entered, 0, None, None)),
+                )?,
+            };
+            v.as_str().map(str::to_string).ok_or_else(|| {
+                StateError::runtime(format!("{field}Path must produce a string, found {v}"))
+            })
+        };
+        Err(StateError::new(
+            text(&f.error, "Error")?,
+            text(&f.cause, "Cause")?,
+        ))
+    }
+
+    async fn parallel(
+        &self,
+        st: &State,
+        p: &Parallel,
+        raw: Value,
+        thread: &Thread,
+        entered: DateTime<Utc>,
+    ) -> Result<Step, StateError> {
+        self.entered(thread, EventType::ParallelStateEntered, st, &raw);
+        let mut guard = AbortGuard {
+            cx: self,
+            thread,
+            event: Some((EventType::ParallelStateAborted, Details::None)),
+        };
+        let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
+        let mut retries = Retries::new(&p.retry);
+        let outcome = loop {
+            let context = self.context(&st.name, entered, retries.total, None, None);
+            let input = match &p.parameters {
+                Some(t) => t.eval(&effective, &context)?,
+                None => effective.clone(),
+            };
+            let started = self.emit(thread, EventType::ParallelStateStarted, Details::None);
+            let threads: Vec<Thread> = p
+                .branches
+                .iter()
+                .map(|_| Thread::starting_after(started))
+                .collect();
+            let branches = p
+                .branches
+                .iter()
+                .zip(&threads)
+                .map(|(b, th)| self.run_scope(b, input.clone(), th));
+            match try_join_all(branches).await {
+                Ok(results) => {
+                    self.emit(thread, EventType::ParallelStateSucceeded, Details::None);
+                    break Ok(Value::Array(results));
+                }
+                Err(e) => {
+                    self.emit(thread, EventType::ParallelStateFailed, Details::None);
+                    match retries.next_delay(&e, &self.inner.rng) {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => break Err(e),
+                    }
+                }
+            }
+        };
+        guard.disarm();
+        let result = match outcome {
+            Ok(v) => v,
+            Err(e) => return self.catch(&p.catch, raw, e),
+        };
+        let context = || self.context(&st.name, entered, retries.total, None, None);
+        let output = self.finish_output(
+            st,
+            p.result_selector.as_ref(),
+            &p.result_path,
+            raw,
+            result,
+            context,
+        )?;
+        self.exited(thread, EventType::ParallelStateExited, st, &output);
+        Ok(Step {
+            output,
+            next: st.next.clone(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn iteration(
+        &self,
+        st: &State,
+        m: &MapState,
+        effective: &Value,
+        index: usize,
+        item: Value,
+        started: u64,
+        entered: DateTime<Utc>,
+    ) -> Result<Value, StateError> {
+        let th = Thread::starting_after(started);
+        let input = match &m.item_selector {
+            Some(t) => t.eval(
+                effective,
+                &self.context(&st.name, entered, 0, None, Some((index, &item))),
+            )?,
+            None => item,
+        };
+        let details = || Details::MapIteration {
+            name: st.name.clone(),
+            index,
+        };
+        self.emit(&th, EventType::MapIterationStarted, details());
+        let mut guard = AbortGuard {
+            cx: self,
+            thread: &th,
+            event: Some((EventType::MapIterationAborted, details())),
+        };
+        let r = self.run_scope(&m.processor, input, &th).await;
+        guard.disarm();
+        drop(guard);
+        let ty = if r.is_ok() {
+            EventType::MapIterationSucceeded
+        } else {
+            EventType::MapIterationFailed
+        };
+        self.emit(&th, ty, details());
+        r
+    }
+
+    async fn map(
+        &self,
+        st: &State,
+        m: &MapState,
+        raw: Value,
+        thread: &Thread,
+        entered: DateTime<Utc>,
+    ) -> Result<Step, StateError> {
+        self.entered(thread, EventType::MapStateEntered, st, &raw);
+        let mut guard = AbortGuard {
+            cx: self,
+            thread,
+            event: Some((EventType::MapStateAborted, Details::None)),
+        };
+        let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
+        let context = self.context(&st.name, entered, 0, None, None);
+        let items = match self.io(&m.items_path, effective.clone(), &context, "ItemsPath")? {
+            Value::Array(items) => items,
+            other => {
+                return Err(StateError::runtime(format!(
+                    "ItemsPath must select a JSON array, found {}",
+                    truncate(&other.to_string())
+                )))
+            }
+        };
+        let concurrency = match self.seconds(
+            &Some(m.max_concurrency.clone()),
+            &effective,
+            &context,
+            "MaxConcurrency",
+        ) {
+            Ok(Some(0)) | Ok(None) => items.len().max(1),
+            Ok(Some(n)) => n as usize,
+            Err(e) => return Err(e),
+        };
+        let mut retries = Retries::new(&m.retry);
+        let outcome = loop {
+            let started = self.emit(
+                thread,
+                EventType::MapStateStarted,
+                Details::MapStarted {
+                    length: items.len(),
+                },
+            );
+            let iterations: Vec<_> = items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    self.iteration(st, m, &effective, index, item.clone(), started, entered)
+                })
+                .collect();
+            let collected: Result<Vec<Value>, StateError> = futures::stream::iter(iterations)
+                .buffered(concurrency)
+                .try_collect()
+                .await;
+            match collected {
+                Ok(results) => {
+                    self.emit(thread, EventType::MapStateSucceeded, Details::None);
+                    break Ok(Value::Array(results));
+                }
+                Err(e) => {
+                    self.emit(thread, EventType::MapStateFailed, Details::None);
+                    match retries.next_delay(&e, &self.inner.rng) {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => break Err(e),
+                    }
+                }
+            }
+        };
+        guard.disarm();
+        let result = match outcome {
+            Ok(v) => v,
+            Err(e) => return self.catch(&m.catch, raw, e),
+        };
+        let context = || self.context(&st.name, entered, retries.total, None, None);
+        let output = self.finish_output(
+            st,
+            m.result_selector.as_ref(),
+            &m.result_path,
+            raw,
+            result,
+            context,
+        )?;
+        self.exited(thread, EventType::MapStateExited, st, &output);
+        Ok(Step {
+            output,
+            next: st.next.clone(),
+        })
+    }
+}
+
+/// Waits for `SendTaskSuccess`/`SendTaskFailure` on the lease's token, failing with
+/// `States.HeartbeatTimeout` when `HeartbeatSeconds` pass without a heartbeat. The
+/// lease closes the token when this returns or is dropped (task timeout, abort).
+async fn wait_for_token(
+    mut lease: crate::engine::TokenLease,
+    heartbeat: Option<u64>,
+) -> Result<Value, StateError> {
+    let beat = lease.heartbeat.clone();
+    loop {
+        let silence = async {
+            match heartbeat {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => futures::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            r = &mut lease.receiver => {
+                return match r {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(StateError::runtime("the task token was dropped without an answer")),
+                };
+            }
+            _ = beat.notified() => continue,
+            _ = silence => {
+                return Err(StateError::new(
+                    names::HEARTBEAT_TIMEOUT,
+                    format!("No heartbeat was received within HeartbeatSeconds ({})", heartbeat.unwrap_or_default()),
+                ));
+            }
+        }
+    }
+}
+
+fn check_size(v: &Value, state: &str) -> Result<(), StateError> {
+    let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0);
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(StateError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!("The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit ({size} > {MAX_PAYLOAD_BYTES})"),
+        ));
+    }
+    Ok(())
+}
