@@ -180,12 +180,19 @@ pub(crate) struct Finished {
     pub cause: Option<String>,
 }
 
+/// Executions by ARN, plus their start order for `ListExecutions`.
+#[derive(Default)]
+struct Executions {
+    by_arn: HashMap<String, Arc<ExecutionRecord>>,
+    order: Vec<String>,
+}
+
 pub(crate) struct Inner {
     pub executor: Arc<dyn TaskExecutor>,
     pub clock: Clock,
     pub config: EngineConfig,
     machines: Mutex<HashMap<String, Arc<Machine>>>,
-    executions: Mutex<Vec<Arc<ExecutionRecord>>>,
+    executions: Mutex<Executions>,
     tokens: Mutex<HashMap<String, TokenSlot>>,
     pub events: broadcast::Sender<(String, HistoryEvent)>,
     pub rng: Mutex<StdRng>,
@@ -228,7 +235,7 @@ impl Engine {
                 clock,
                 config,
                 machines: Mutex::new(HashMap::new()),
-                executions: Mutex::new(Vec::new()),
+                executions: Mutex::new(Executions::default()),
                 tokens: Mutex::new(HashMap::new()),
                 events,
                 rng: Mutex::new(match seed {
@@ -348,7 +355,7 @@ impl Engine {
         );
         let record = {
             let mut execs = lock(&self.inner.executions);
-            if let Some(existing) = execs.iter().find(|e| e.arn == arn) {
+            if let Some(existing) = execs.by_arn.get(&arn) {
                 let running = *existing.status.borrow() == ExecutionStatus::Running;
                 if running && existing.input == input {
                     return Ok(arn);
@@ -373,7 +380,8 @@ impl Engine {
                 result: Mutex::new(None),
                 stop: watch::channel(None).0,
             });
-            execs.push(record.clone());
+            execs.by_arn.insert(arn.clone(), record.clone());
+            execs.order.push(arn.clone());
             record
         };
         handle.spawn(interp::run_execution(self.inner.clone(), record));
@@ -382,8 +390,8 @@ impl Engine {
 
     fn record(&self, arn: &str) -> Result<Arc<ExecutionRecord>, EngineError> {
         lock(&self.inner.executions)
-            .iter()
-            .find(|e| e.arn == arn)
+            .by_arn
+            .get(arn)
             .cloned()
             .ok_or_else(|| EngineError::ExecutionDoesNotExist(arn.to_string()))
     }
@@ -407,8 +415,10 @@ impl Engine {
     ) -> Vec<ExecutionDescription> {
         let execs = lock(&self.inner.executions);
         execs
+            .order
             .iter()
             .rev()
+            .filter_map(|arn| execs.by_arn.get(arn))
             .filter(|e| e.machine.arn == state_machine_arn)
             .map(|e| describe(e))
             .filter(|d| status.is_none_or(|s| d.status == s))
