@@ -492,6 +492,83 @@ mod tests {
         assert_eq!(e.error, "States.Runtime");
     }
 
+    /// Every comparator, literal and `*Path` form, on a true and a false case.
+    #[test]
+    fn every_comparator_and_its_path_variant() {
+        let cases: &[(&str, Value, Value, Value)] = &[
+            ("StringEquals", json!("b"), json!("b"), json!("c")),
+            ("StringLessThan", json!("b"), json!("c"), json!("a")),
+            ("StringGreaterThan", json!("b"), json!("a"), json!("c")),
+            ("StringLessThanEquals", json!("b"), json!("b"), json!("a")),
+            (
+                "StringGreaterThanEquals",
+                json!("b"),
+                json!("b"),
+                json!("c"),
+            ),
+            ("NumericEquals", json!(2), json!(2.0), json!(3)),
+            ("NumericLessThan", json!(2), json!(3), json!(1)),
+            ("NumericGreaterThan", json!(2), json!(1), json!(3)),
+            ("NumericLessThanEquals", json!(2), json!(2), json!(1)),
+            ("NumericGreaterThanEquals", json!(2), json!(2), json!(3)),
+            ("BooleanEquals", json!(true), json!(true), json!(false)),
+            (
+                "TimestampEquals",
+                json!("2020-01-01T00:00:00Z"),
+                json!("2020-01-01T00:00:00Z"),
+                json!("2020-01-02T00:00:00Z"),
+            ),
+            (
+                "TimestampLessThan",
+                json!("2020-01-01T00:00:00Z"),
+                json!("2020-01-02T00:00:00Z"),
+                json!("2019-01-01T00:00:00Z"),
+            ),
+            (
+                "TimestampGreaterThan",
+                json!("2020-01-01T00:00:00Z"),
+                json!("2019-01-01T00:00:00Z"),
+                json!("2020-01-02T00:00:00Z"),
+            ),
+            (
+                "TimestampLessThanEquals",
+                json!("2020-01-01T00:00:00Z"),
+                json!("2020-01-01T00:00:00Z"),
+                json!("2019-01-01T00:00:00Z"),
+            ),
+            (
+                "TimestampGreaterThanEquals",
+                json!("2020-01-01T00:00:00Z"),
+                json!("2020-01-01T00:00:00Z"),
+                json!("2020-01-02T00:00:00Z"),
+            ),
+        ];
+        for (op, v, yes, no) in cases {
+            let input = json!({"v": v, "yes": yes, "no": no});
+            assert!(
+                eval(json!({"Variable": "$.v", *op: yes}), input.clone()).unwrap(),
+                "{op} {v} {yes}"
+            );
+            assert!(
+                !eval(json!({"Variable": "$.v", *op: no}), input.clone()).unwrap(),
+                "{op} {v} {no}"
+            );
+            let path_op = format!("{op}Path");
+            assert!(
+                eval(
+                    json!({"Variable": "$.v", path_op.clone(): "$.yes"}),
+                    input.clone()
+                )
+                .unwrap(),
+                "{path_op}"
+            );
+            assert!(
+                !eval(json!({"Variable": "$.v", path_op.clone(): "$.no"}), input).unwrap(),
+                "{path_op}"
+            );
+        }
+    }
+
     #[test]
     fn type_tests() {
         let input = json!({"n": null, "i": 3, "s": "x", "b": true, "t": "2016-08-18T17:33:00Z"});

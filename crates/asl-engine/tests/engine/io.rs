@@ -88,6 +88,9 @@ async fn parameters_build_the_effective_input_from_input_context_and_intrinsics(
             "state.$": "$$.State.Name",
             "started.$": "$$.Execution.StartTime",
             "original.$": "$$.Execution.Input.flagged",
+            "id.$": "$$.Execution.Id",
+            "entered.$": "$$.State.EnteredTime",
+            "machine.$": "$$.StateMachine.Id",
             "greeting.$": "States.Format('run {} of {}', $$.Execution.Name, $$.StateMachine.Name)"
         },
         "End": true
@@ -105,6 +108,9 @@ async fn parameters_build_the_effective_input_from_input_context_and_intrinsics(
     assert_eq!(out["state"], json!("Echo"));
     assert_eq!(out["started"], json!("2026-01-01T00:00:00.000Z"));
     assert_eq!(out["original"], json!(7));
+    assert_eq!(out["id"], json!(done.execution_arn));
+    assert_eq!(out["entered"], json!("2026-01-01T00:00:00.000Z"));
+    assert_eq!(out["machine"], json!(done.state_machine_arn));
     assert_eq!(out["greeting"], json!(format!("run {} of test", done.name)));
 }
 
@@ -165,4 +171,17 @@ async fn a_missing_parameters_path_is_a_runtime_error_even_with_catch_all() {
     }});
     let (done, _) = run(def, reg, json!({})).await;
     assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn state_entered_time_is_when_the_state_was_entered() {
+    let def = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 10, "Next": "P"},
+        "P": {"Type": "Pass", "Parameters": {"entered.$": "$$.State.EnteredTime", "started.$": "$$.Execution.StartTime"}, "End": true}
+    }});
+    let (done, _) = run(def, Registry::new(), json!({})).await;
+    assert_eq!(
+        done.output,
+        Some(json!({"entered": "2026-01-01T00:00:10.000Z", "started": "2026-01-01T00:00:00.000Z"}))
+    );
 }
