@@ -136,34 +136,32 @@ fn unknown_test_case_is_a_clear_error() {
     );
 }
 
+/// Runs `stagegate test-case` on a fixture with only the given extra arguments.
+fn bare(dir: &str, case: &str, extra: &[&str]) -> Output {
+    let d = fixtures().join(dir);
+    let (def, mock) = (d.join("definition.asl.json"), d.join("mock-config.json"));
+    let mut args = vec![
+        "test-case",
+        def.to_str().unwrap(),
+        "--mock-config",
+        mock.to_str().unwrap(),
+        "--test-case",
+        case,
+    ];
+    args.extend(extra);
+    stagegate(&args)
+}
+
 #[test]
 fn bad_input_json_is_a_clear_error() {
-    let d = fixtures().join("lambda-sqs");
-    let out = stagegate(&[
-        "test-case",
-        d.join("definition.asl.json").to_str().unwrap(),
-        "--mock-config",
-        d.join("mock-config.json").to_str().unwrap(),
-        "--test-case",
-        "HappyPath",
-        "--input",
-        "{nope",
-    ]);
+    let out = bare("lambda-sqs", "HappyPath", &["--input", "{nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--input is not valid JSON"));
 }
 
 #[test]
 fn missing_substitutions_name_the_placeholder_and_the_flag() {
-    let d = fixtures().join("retry-precedence");
-    let out = stagegate(&[
-        "test-case",
-        d.join("definition.asl.json").to_str().unwrap(),
-        "--mock-config",
-        d.join("mock-config.json").to_str().unwrap(),
-        "--test-case",
-        "GuideScenario",
-    ]);
+    let out = bare("retry-precedence", "GuideScenario", &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -81,25 +81,35 @@ async fn retry_precedence_mock_cases() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn mocked_wait_for_task_token_answers_at_once() {
-    let def = serde_json::json!({"StartAt": "Approve", "States": {"Approve": {"Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {"FunctionName": "f", "Payload": {"t.$": "$$.Task.Token"}}, "End": true}}});
-    let sm = StateMachine::from_value(&def).unwrap();
-    let config = MockConfig::from_value(&serde_json::json!({
-        "StateMachines": {"m": {"TestCases": {"Approved": {"Approve": "Yes"}}}},
-        "MockedResponses": {"Yes": {"0": {"Return": {"approved": true}}}}
-    }))
-    .unwrap();
+/// Runs `definition` with an inline mock config's test case `case` of machine `m`.
+async fn run_inline(
+    definition: Value,
+    config: Value,
+    case: &str,
+) -> asl_engine::ExecutionDescription {
+    let sm = StateMachine::from_value(&definition).unwrap();
+    let config = MockConfig::from_value(&config).unwrap();
+    let executor = config.executor("m", case, &sm, None).unwrap();
     let engine = Engine::with_options(
-        Arc::new(config.executor("m", "Approved", &sm, None).unwrap()),
+        Arc::new(executor),
         Clock::fixed(),
         EngineConfig::default(),
         None,
     );
     let arn = engine.register_state_machine("m", sm).unwrap();
-    let done = engine.run(&arn, None, serde_json::json!({})).await.unwrap();
+    engine.run(&arn, None, serde_json::json!({})).await.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn mocked_wait_for_task_token_answers_at_once() {
+    let def = serde_json::json!({"StartAt": "Approve", "States": {"Approve": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "f", "Payload": {"t.$": "$$.Task.Token"}}, "End": true}}});
+    let config = serde_json::json!({
+        "StateMachines": {"m": {"TestCases": {"Approved": {"Approve": "Yes"}}}},
+        "MockedResponses": {"Yes": {"0": {"Return": {"approved": true}}}}
+    });
+    let done = run_inline(def, config, "Approved").await;
     assert_eq!(done.output, Some(serde_json::json!({"approved": true})));
 }
 
@@ -107,20 +117,11 @@ async fn mocked_wait_for_task_token_answers_at_once() {
 async fn running_past_the_mocked_invocations_is_a_runtime_error() {
     let def = serde_json::json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {"FunctionName": "f"}, "Retry": [{"ErrorEquals": ["E"], "MaxAttempts": 5}], "End": true}}});
-    let sm = StateMachine::from_value(&def).unwrap();
-    let config = MockConfig::from_value(&serde_json::json!({
+    let config = serde_json::json!({
         "StateMachines": {"m": {"TestCases": {"c": {"T": "Fails"}}}},
         "MockedResponses": {"Fails": {"0-1": {"Throw": {"Error": "E", "Cause": "x"}}}}
-    }))
-    .unwrap();
-    let engine = Engine::with_options(
-        Arc::new(config.executor("m", "c", &sm, None).unwrap()),
-        Clock::fixed(),
-        EngineConfig::default(),
-        None,
-    );
-    let arn = engine.register_state_machine("m", sm).unwrap();
-    let done = engine.run(&arn, None, serde_json::json!({})).await.unwrap();
+    });
+    let done = run_inline(def, config, "c").await;
     assert_eq!(done.error.as_deref(), Some("States.Runtime"));
     assert!(done.cause.unwrap().contains("invocation 2"));
 }
