@@ -465,38 +465,45 @@ impl Ctx {
         };
         let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
         let mut retries = Retries::new(&t.retry);
-        let outcome = loop {
-            let lease = (t.resource.pattern() == Pattern::WaitForTaskToken)
-                .then(|| self.inner.open_token());
-            let token = lease.as_ref().map(|l| l.token.clone());
-            let context = self.context(&st.name, entered, retries.total, token.as_deref(), None);
-            let params = match &t.parameters {
-                Some(tpl) => tpl.eval(&effective, &context)?,
-                None => effective.clone(),
-            };
-            let timeout = self.seconds(&t.timeout, &effective, &context, "TimeoutSeconds")?;
-            let heartbeat = self.seconds(&t.heartbeat, &effective, &context, "HeartbeatSeconds")?;
-            let attempt = self
-                .attempt(
-                    st,
-                    &t.resource,
-                    params,
-                    lease,
-                    retries.total,
-                    timeout,
-                    heartbeat,
-                    thread,
-                )
-                .await;
-            match attempt {
-                Ok(v) => break Ok(v),
-                Err(e) => match retries.next_delay(&e, &self.inner.rng) {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => break Err(e),
-                },
+        // Ok(outcome of the attempts) or Err(a runtime error that skips Retry/Catch).
+        let outcome: Result<Result<Value, StateError>, StateError> = async {
+            loop {
+                let lease = (t.resource.pattern() == Pattern::WaitForTaskToken)
+                    .then(|| self.inner.open_token());
+                let token = lease.as_ref().map(|l| l.token.clone());
+                let context =
+                    self.context(&st.name, entered, retries.total, token.as_deref(), None);
+                let params = match &t.parameters {
+                    Some(tpl) => tpl.eval(&effective, &context)?,
+                    None => effective.clone(),
+                };
+                let timeout = self.seconds(&t.timeout, &effective, &context, "TimeoutSeconds")?;
+                let heartbeat =
+                    self.seconds(&t.heartbeat, &effective, &context, "HeartbeatSeconds")?;
+                let attempt = self
+                    .attempt(
+                        st,
+                        &t.resource,
+                        params,
+                        lease,
+                        retries.total,
+                        timeout,
+                        heartbeat,
+                        thread,
+                    )
+                    .await;
+                match attempt {
+                    Ok(v) => return Ok(Ok(v)),
+                    Err(e) => match retries.next_delay(&e, &self.inner.rng) {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => return Ok(Err(e)),
+                    },
+                }
             }
-        };
+        }
+        .await;
         guard.disarm();
+        let outcome = outcome?;
         let result = match outcome {
             Ok(v) => v,
             Err(e) => return self.catch(&t.catch, raw, e),
@@ -834,38 +841,42 @@ impl Ctx {
         };
         let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
         let mut retries = Retries::new(&p.retry);
-        let outcome = loop {
-            let context = self.context(&st.name, entered, retries.total, None, None);
-            let input = match &p.parameters {
-                Some(t) => t.eval(&effective, &context)?,
-                None => effective.clone(),
-            };
-            let started = self.emit(thread, EventType::ParallelStateStarted, Details::None);
-            let threads: Vec<Thread> = p
-                .branches
-                .iter()
-                .map(|_| Thread::starting_after(started))
-                .collect();
-            let branches = p
-                .branches
-                .iter()
-                .zip(&threads)
-                .map(|(b, th)| self.run_scope(b, input.clone(), th));
-            match try_join_all(branches).await {
-                Ok(results) => {
-                    self.emit(thread, EventType::ParallelStateSucceeded, Details::None);
-                    break Ok(Value::Array(results));
-                }
-                Err(e) => {
-                    self.emit(thread, EventType::ParallelStateFailed, Details::None);
-                    match retries.next_delay(&e, &self.inner.rng) {
-                        Some(d) => tokio::time::sleep(d).await,
-                        None => break Err(e),
+        let outcome: Result<Result<Value, StateError>, StateError> = async {
+            loop {
+                let context = self.context(&st.name, entered, retries.total, None, None);
+                let input = match &p.parameters {
+                    Some(t) => t.eval(&effective, &context)?,
+                    None => effective.clone(),
+                };
+                let started = self.emit(thread, EventType::ParallelStateStarted, Details::None);
+                let threads: Vec<Thread> = p
+                    .branches
+                    .iter()
+                    .map(|_| Thread::starting_after(started))
+                    .collect();
+                let branches = p
+                    .branches
+                    .iter()
+                    .zip(&threads)
+                    .map(|(b, th)| self.run_scope(b, input.clone(), th));
+                match try_join_all(branches).await {
+                    Ok(results) => {
+                        self.emit(thread, EventType::ParallelStateSucceeded, Details::None);
+                        return Ok(Ok(Value::Array(results)));
+                    }
+                    Err(e) => {
+                        self.emit(thread, EventType::ParallelStateFailed, Details::None);
+                        match retries.next_delay(&e, &self.inner.rng) {
+                            Some(d) => tokio::time::sleep(d).await,
+                            None => return Ok(Err(e)),
+                        }
                     }
                 }
             }
-        };
+        }
+        .await;
         guard.disarm();
+        let outcome = outcome?;
         let result = match outcome {
             Ok(v) => v,
             Err(e) => return self.catch(&p.catch, raw, e),
@@ -936,11 +947,6 @@ impl Ctx {
         entered: DateTime<Utc>,
     ) -> Result<Step, StateError> {
         self.entered(thread, EventType::MapStateEntered, st, &raw);
-        let mut guard = AbortGuard {
-            cx: self,
-            thread,
-            event: Some((EventType::MapStateAborted, Details::None)),
-        };
         let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
         let context = self.context(&st.name, entered, 0, None, None);
         let items = match self.io(&m.items_path, effective.clone(), &context, "ItemsPath")? {
@@ -961,6 +967,11 @@ impl Ctx {
             Ok(Some(0)) | Ok(None) => items.len().max(1),
             Ok(Some(n)) => n as usize,
             Err(e) => return Err(e),
+        };
+        let mut guard = AbortGuard {
+            cx: self,
+            thread,
+            event: Some((EventType::MapStateAborted, Details::None)),
         };
         let mut retries = Retries::new(&m.retry);
         let outcome = loop {

@@ -249,3 +249,24 @@ async fn history_links_events_with_previous_event_ids() {
         assert_eq!(e.previous_event_id, i as u64);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_runtime_error_inside_a_state_is_not_reported_as_an_abort() {
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": format!("{FN}echo"),
+        "Parameters": {"x.$": "$.missing"}, "End": true}}});
+    let (done, h) = run(def, echo(), json!({})).await;
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        of_type(&h, EventType::TaskStateAborted).is_empty(),
+        "{:?}",
+        types(&h)
+    );
+    assert_eq!(
+        types(&h),
+        vec![
+            EventType::ExecutionStarted,
+            EventType::TaskStateEntered,
+            EventType::ExecutionFailed
+        ]
+    );
+}
