@@ -17,13 +17,16 @@ use crate::history::{Details, EventType, HistoryEvent};
 use crate::task::{Pattern, Resource, TaskCall, TaskOutput};
 use crate::template::truncate;
 use chrono::{DateTime, Utc};
-use futures::future::{try_join_all, BoxFuture};
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::cell::OnceCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// One line of control flow (the execution, a branch, an iteration): events it emits
@@ -859,7 +862,7 @@ impl Ctx {
                     .iter()
                     .zip(&threads)
                     .map(|(b, th)| self.run_scope(b, input.clone(), th));
-                match try_join_all(branches).await {
+                match join_limited(branches.collect(), p.branches.len()).await {
                     Ok(results) => {
                         self.emit(thread, EventType::ParallelStateSucceeded, Details::None);
                         return Ok(Ok(Value::Array(results)));
@@ -989,10 +992,7 @@ impl Ctx {
                     self.iteration(st, m, &effective, index, item.clone(), started, entered)
                 })
                 .collect();
-            let collected: Result<Vec<Value>, StateError> = futures::stream::iter(iterations)
-                .buffered(concurrency)
-                .try_collect()
-                .await;
+            let collected = join_limited(iterations, concurrency).await;
             match collected {
                 Ok(results) => {
                     self.emit(thread, EventType::MapStateSucceeded, Details::None);
@@ -1027,6 +1027,54 @@ impl Ctx {
             next: st.next.clone(),
         })
     }
+}
+
+/// Runs branches or iterations as Step Functions does: up to `limit` at once, started
+/// in order, all started ones making progress together; the first failure (lowest
+/// index within a round) ends the join and drops the rest, which records their
+/// `...Aborted` events. Results keep input order.
+async fn join_limited<F>(futures: Vec<F>, limit: usize) -> Result<Vec<Value>, StateError>
+where
+    F: Future<Output = Result<Value, StateError>>,
+{
+    let limit = limit.max(1);
+    let total = futures.len();
+    let mut waiting = futures.into_iter().map(Box::pin).enumerate();
+    let mut active: Vec<(usize, Pin<Box<F>>)> = Vec::new();
+    let mut results: Vec<Option<Value>> = (0..total).map(|_| None).collect();
+    let mut done = 0;
+    std::future::poll_fn(move |cx| loop {
+        while active.len() < limit {
+            match waiting.next() {
+                Some(f) => active.push(f),
+                None => break,
+            }
+        }
+        let mut failed: Option<StateError> = None;
+        let before = done;
+        active.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
+            Poll::Ready(Ok(v)) => {
+                results[*i] = Some(v);
+                done += 1;
+                false
+            }
+            Poll::Ready(Err(e)) => {
+                failed.get_or_insert(e);
+                false
+            }
+            Poll::Pending => true,
+        });
+        if let Some(e) = failed {
+            return Poll::Ready(Err(e));
+        }
+        if done == total {
+            return Poll::Ready(Ok(results.iter_mut().filter_map(Option::take).collect()));
+        }
+        if done == before {
+            return Poll::Pending;
+        }
+    })
+    .await
 }
 
 /// Waits for `SendTaskSuccess`/`SendTaskFailure` on the lease's token, failing with

@@ -125,3 +125,11 @@ async fn running_past_the_mocked_invocations_is_a_runtime_error() {
     assert_eq!(done.error.as_deref(), Some("States.Runtime"));
     assert!(done.cause.unwrap().contains("invocation 2"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn deployment_shaped_mock_cases() {
+    assert_eq!(
+        check_fixture(&fixtures().join("deploy-poll"), "deploy-poll").await,
+        6
+    );
+}
