@@ -1,0 +1,219 @@
+//! A release candidate: which repository, which tag, which commit, pushed by whom.
+
+use crate::error::{names, StepError};
+use serde::{Deserialize, Serialize};
+
+/// What starts a run. Produced by the tag-push webhook or written by hand for a
+/// manual start (see the README's "Manual start").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Trigger {
+    pub repository: String,
+    pub tag: String,
+    pub sha: String,
+    #[serde(default)]
+    pub pushed_by: Option<String>,
+}
+
+/// A validated candidate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    pub repository: String,
+    pub tag: String,
+    /// The version in the tag: `1.4.0` for `rc-1.4.0`.
+    pub version: String,
+    pub sha: String,
+    pub pushed_by: String,
+}
+
+impl Trigger {
+    /// Checks the trigger against the tag prefix (`rc-`). Every problem is named.
+    pub fn validate(&self, tag_prefix: &str) -> Result<Candidate, StepError> {
+        let bad = |m: String| StepError::new(names::INVALID_CANDIDATE, m);
+        let repo_ok = self
+            .repository
+            .split_once('/')
+            .is_some_and(|(owner, name)| {
+                !owner.is_empty()
+                    && !name.is_empty()
+                    && !name.contains('/')
+                    && self.repository.len() <= 140
+                    && self
+                        .repository
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            });
+        if !repo_ok {
+            return Err(bad(format!(
+                "repository '{}' is not of the form owner/name",
+                self.repository
+            )));
+        }
+        let version = self.tag.strip_prefix(tag_prefix).ok_or_else(|| {
+            bad(format!(
+                "tag '{}' does not start with '{tag_prefix}'",
+                self.tag
+            ))
+        })?;
+        if !is_semver(version) {
+            return Err(bad(format!(
+                "tag '{}' must be '{tag_prefix}' followed by a version like 1.4.0 or 1.4.0-beta.2",
+                self.tag
+            )));
+        }
+        if self.sha.len() != 40
+            || !self
+                .sha
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return Err(bad(format!(
+                "commit '{}' must be a full 40-character lowercase hex SHA",
+                self.sha
+            )));
+        }
+        let pushed_by = self
+            .pushed_by
+            .clone()
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        if pushed_by.len() > 100 || pushed_by.chars().any(char::is_control) {
+            return Err(bad("pushedBy must be a short, printable name".into()));
+        }
+        Ok(Candidate {
+            repository: self.repository.clone(),
+            tag: self.tag.clone(),
+            version: version.to_string(),
+            sha: self.sha.clone(),
+            pushed_by,
+        })
+    }
+}
+
+/// `MAJOR.MINOR.PATCH` with an optional `-prerelease` of dot-separated identifiers.
+fn is_semver(v: &str) -> bool {
+    let (core, pre) = match v.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (v, None),
+    };
+    let nums: Vec<&str> = core.split('.').collect();
+    let num_ok = |n: &&str| {
+        !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+            && (n.len() == 1 || !n.starts_with('0'))
+    };
+    nums.len() == 3
+        && nums.iter().all(num_ok)
+        && pre.is_none_or(|p| {
+            !p.is_empty()
+                && p.split('.').all(|id| {
+                    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+        })
+}
+
+impl Candidate {
+    /// A Step Functions execution name that is the same for the same tag and commit,
+    /// so a repeated start is the same run: `rc-1.4.0--0123456789ab`.
+    pub fn execution_name(&self) -> String {
+        let tag: String = self
+            .tag
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(60)
+            .collect();
+        format!("{tag}--{}", &self.sha[..12])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger(tag: &str, sha: &str) -> Trigger {
+        Trigger {
+            repository: "acme/shop".into(),
+            tag: tag.into(),
+            sha: sha.into(),
+            pushed_by: Some("ana".into()),
+        }
+    }
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn accepts_rc_tags_with_semver() {
+        let c = trigger("rc-1.4.0", SHA).validate("rc-").unwrap();
+        assert_eq!(c.version, "1.4.0");
+        assert!(trigger("rc-2.0.0-beta.2", SHA).validate("rc-").is_ok());
+    }
+
+    #[test]
+    fn rejects_other_tags_naming_the_problem() {
+        for tag in [
+            "v1.4.0",
+            "rc-1.4",
+            "rc-01.4.0",
+            "rc-1.4.0-",
+            "rc-",
+            "rc-1.4.0-be ta",
+        ] {
+            let e = trigger(tag, SHA).validate("rc-").unwrap_err();
+            assert_eq!(e.name, "InvalidCandidate", "{tag}");
+            assert!(e.message.contains(tag), "{tag}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn rejects_short_or_uppercase_shas() {
+        assert!(trigger("rc-1.0.0", "abc123")
+            .validate("rc-")
+            .unwrap_err()
+            .message
+            .contains("40-character"));
+        assert!(trigger("rc-1.0.0", &SHA.to_uppercase())
+            .validate("rc-")
+            .is_err());
+    }
+
+    #[test]
+    fn rejects_bad_repositories() {
+        for repo in ["shop", "/shop", "acme/", "a/b/c", "acme/sh op"] {
+            let t = Trigger {
+                repository: repo.into(),
+                ..trigger("rc-1.0.0", SHA)
+            };
+            assert!(t.validate("rc-").is_err(), "{repo}");
+        }
+    }
+
+    #[test]
+    fn unknown_pusher_is_explicit() {
+        let t = Trigger {
+            pushed_by: None,
+            ..trigger("rc-1.0.0", SHA)
+        };
+        assert_eq!(t.validate("rc-").unwrap().pushed_by, "unknown");
+    }
+
+    #[test]
+    fn execution_name_is_deterministic_and_valid() {
+        let c = trigger("rc-1.4.0", SHA).validate("rc-").unwrap();
+        assert_eq!(c.execution_name(), "rc-1.4.0--0123456789ab");
+    }
+
+    #[test]
+    fn unknown_trigger_fields_are_refused() {
+        let e = serde_json::from_str::<Trigger>(
+            r#"{"repository":"a/b","tag":"rc-1.0.0","sha":"x","extra":1}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("extra"));
+    }
+}

@@ -1,0 +1,315 @@
+//! Ports: what the steps need from the outside world, in domain terms. Each has an
+//! AWS adapter (issue 4), a local adapter (the rehearsal) and an in-memory one
+//! ([`crate::memory`], for tests). Methods return `Send` futures so steps can run on
+//! any Tokio runtime, including inside the embedded engine.
+
+use crate::error::PortError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Where run artifacts go (checklist, preview, outputs, reports, notes): one prefix
+/// per execution.
+pub trait Artifacts: Send + Sync {
+    /// Stores `body` under `key` and returns a link people can open.
+    fn put(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+    fn get(&self, key: &str) -> impl Future<Output = PortResult<Option<Vec<u8>>>> + Send;
+}
+
+/// Which audience a message is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Topic {
+    /// Approvers: review links.
+    Approvals,
+    /// Everyone else: outcomes.
+    Notifications,
+}
+
+/// A notification: subject, text, and attributes subscribers filter on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub subject: String,
+    pub body: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+pub trait Notifier: Send + Sync {
+    /// Publishes and returns the message id.
+    fn publish(
+        &self,
+        topic: Topic,
+        message: &Message,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+}
+
+/// The state of an approval record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ApprovalState {
+    Pending,
+    Approved,
+    Rejected,
+    Superseded,
+}
+
+/// One person's decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vote {
+    pub approver: String,
+    pub approve: bool,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+    /// Where the decision came from (IP address, "terminal", ...).
+    pub from: String,
+}
+
+/// An approval request, stored by the hash of its link id (the id itself and the
+/// task token never leave the server side together; the id is never stored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRecord {
+    pub id_hash: String,
+    pub task_token: String,
+    pub execution_id: String,
+    pub repository: String,
+    pub tag: String,
+    pub sha: String,
+    pub pushed_by: String,
+    pub checklist_uri: String,
+    pub failed_checks: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub required_approvals: u32,
+    pub state: ApprovalState,
+    pub votes: Vec<Vote>,
+}
+
+/// Result of a conditional update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// Written: nobody changed the record since it was read.
+    Done,
+    /// Someone else changed it first; here it is as it is now.
+    Conflict(Box<ApprovalRecord>),
+}
+
+pub trait Approvals: Send + Sync {
+    /// Stores a new record; fails if the id hash exists.
+    fn create(&self, record: &ApprovalRecord) -> impl Future<Output = PortResult<()>> + Send;
+    fn get(&self, id_hash: &str)
+        -> impl Future<Output = PortResult<Option<ApprovalRecord>>> + Send;
+    /// Replaces the record only if its state and vote count are still those of
+    /// `expected` (an atomic compare-and-set), so one decision wins.
+    fn update(
+        &self,
+        expected: &ApprovalRecord,
+        new: &ApprovalRecord,
+    ) -> impl Future<Output = PortResult<Update>> + Send;
+    /// Pending records of a repository (for superseding).
+    fn pending(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = PortResult<Vec<ApprovalRecord>>> + Send;
+}
+
+/// Answers for a waiting task token (`SendTaskSuccess` / `SendTaskFailure`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    /// The task is gone: timed out, answered, or its execution stopped.
+    #[error("the task is no longer waiting: {0}")]
+    TaskClosed(String),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+pub trait TaskCallbacks: Send + Sync {
+    fn succeed(
+        &self,
+        token: &str,
+        output: &Value,
+    ) -> impl Future<Output = Result<(), CallbackError>> + Send;
+    fn fail(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> impl Future<Output = Result<(), CallbackError>> + Send;
+}
+
+/// A running execution of the staging state machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunningExecution {
+    pub id: String,
+    pub input: Value,
+}
+
+pub trait Executions: Send + Sync {
+    fn running(&self) -> impl Future<Output = PortResult<Vec<RunningExecution>>> + Send;
+}
+
+/// One resource change in a change set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceChange {
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `True`, `False`, `Conditional` (for modifications), else empty.
+    pub replacement: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChangeSetStatus {
+    /// Still being computed.
+    Pending,
+    /// Ready to execute.
+    Ready,
+    /// Computed, and there is nothing to change.
+    NoChanges,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeSet {
+    pub id: String,
+    pub stack_name: String,
+    pub status: ChangeSetStatus,
+    pub status_reason: Option<String>,
+    /// Whether it can be executed now (`ExecutionStatus: AVAILABLE`).
+    pub executable: bool,
+    pub changes: Vec<ResourceChange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeSetRequest {
+    pub stack_name: String,
+    pub change_set_name: String,
+    pub template_uri: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// Where a stack is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackInfo {
+    /// `UPDATE_COMPLETE`, `UPDATE_IN_PROGRESS`, `UPDATE_ROLLBACK_COMPLETE`, ...
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// Changes when the stack changes: a stack id plus last update time on AWS.
+    pub version: String,
+    pub outputs: BTreeMap<String, String>,
+}
+
+pub trait Stacks: Send + Sync {
+    fn create_change_set(
+        &self,
+        request: &ChangeSetRequest,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+    fn describe_change_set(&self, id: &str) -> impl Future<Output = PortResult<ChangeSet>> + Send;
+    fn execute_change_set(&self, id: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// `None` when the stack does not exist yet.
+    fn stack(&self, name: &str) -> impl Future<Output = PortResult<Option<StackInfo>>> + Send;
+    /// The first failure reason in the stack's recent events, if any.
+    fn failure_reason(&self, name: &str)
+        -> impl Future<Output = PortResult<Option<String>>> + Send;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: String,
+    pub status: JobStatus,
+    pub reason: Option<String>,
+}
+
+/// Frontend hosting (AWS Amplify on AWS, a local static server in the rehearsal).
+pub trait Hosting: Send + Sync {
+    /// Sets these variables on the branch, keeping every other existing variable.
+    fn merge_environment(
+        &self,
+        vars: &BTreeMap<String, String>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    fn start_job(&self, commit: &str) -> impl Future<Output = PortResult<String>> + Send;
+    fn job(&self, id: &str) -> impl Future<Output = PortResult<Job>> + Send;
+    fn url(&self) -> impl Future<Output = PortResult<String>> + Send;
+}
+
+/// An HTTP exchange for integration and performance tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: String,
+    /// Time to the full response, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+pub trait Http: Send + Sync {
+    fn send(&self, request: &HttpRequest) -> impl Future<Output = PortResult<HttpResponse>> + Send;
+}
+
+/// A commit, for release notes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Commit {
+    pub sha: String,
+    pub subject: String,
+    pub author: String,
+}
+
+pub trait SourceHistory: Send + Sync {
+    /// The release-candidate tag before `tag` (by version order), if any.
+    fn previous_candidate(
+        &self,
+        tag: &str,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    /// Commits reachable from `to` and not from `from` (all of them when `from` is None).
+    fn commits(
+        &self,
+        from: Option<&str>,
+        to: &str,
+    ) -> impl Future<Output = PortResult<Vec<Commit>>> + Send;
+}
+
+pub trait Releases: Send + Sync {
+    /// Creates or updates the GitHub (pre)release for `tag`; returns its URL, or
+    /// `None` when no token is configured.
+    fn publish_prerelease(
+        &self,
+        tag: &str,
+        title: &str,
+        notes: &str,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+}

@@ -1,0 +1,153 @@
+//! Mark Release Ready: release notes (commits since the previous candidate), the
+//! GitHub prerelease when a token is configured, and the notes as an artifact.
+
+use crate::candidate::Candidate;
+use crate::error::StepError;
+use crate::ports::{Artifacts, Releases, SourceHistory};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    pub candidate: Candidate,
+    pub artifacts_prefix: String,
+    #[serde(default)]
+    pub frontend_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub previous_candidate: Option<String>,
+    pub commits: usize,
+    pub notes_uri: String,
+    /// `None` when no GitHub token is configured (said in the notes, not hidden).
+    pub release_url: Option<String>,
+}
+
+pub async fn run(
+    history: &impl SourceHistory,
+    releases: &impl Releases,
+    artifacts: &impl Artifacts,
+    input: Input,
+) -> Result<Output, StepError> {
+    let c = &input.candidate;
+    let previous = history.previous_candidate(&c.tag).await?;
+    let commits = history.commits(previous.as_deref(), &c.sha).await?;
+    let mut notes = String::new();
+    let _ = writeln!(notes, "# {} {}\n", c.repository, c.tag);
+    let _ = writeln!(
+        notes,
+        "Ready for production: deployed to staging and tested.\n"
+    );
+    if let Some(url) = &input.frontend_url {
+        let _ = writeln!(notes, "Staging: {url}\n");
+    }
+    match &previous {
+        Some(p) => {
+            let _ = writeln!(notes, "## Changes since {p}\n");
+        }
+        None => {
+            let _ = writeln!(notes, "## Changes (first candidate)\n");
+        }
+    }
+    if commits.is_empty() {
+        let _ = writeln!(notes, "No new commits.");
+    }
+    for commit in &commits {
+        let _ = writeln!(
+            notes,
+            "- {} ({}, {})",
+            commit.subject,
+            &commit.sha[..commit.sha.len().min(7)],
+            commit.author
+        );
+    }
+    let release_url = releases
+        .publish_prerelease(&c.tag, &format!("{} (staging)", c.tag), &notes)
+        .await?;
+    if release_url.is_none() {
+        let _ = writeln!(
+            notes,
+            "\n_No GitHub release was updated: no token is configured._"
+        );
+    }
+    let notes_uri = artifacts
+        .put(
+            &format!("{}release-notes.md", input.artifacts_prefix),
+            "text/markdown; charset=utf-8",
+            notes.into_bytes(),
+        )
+        .await?;
+    Ok(Output {
+        previous_candidate: previous,
+        commits: commits.len(),
+        notes_uri,
+        release_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{MemoryArtifacts, MemoryHistory, MemoryReleases};
+    use crate::ports::Commit;
+    use crate::testing::candidate;
+
+    #[tokio::test]
+    async fn notes_list_commits_since_the_previous_candidate() {
+        let history = MemoryHistory::new(
+            Some("rc-1.3.0"),
+            vec![Commit {
+                sha: "a".repeat(40),
+                subject: "Add login".into(),
+                author: "ana".into(),
+            }],
+        );
+        let releases = MemoryReleases::with_token();
+        let arts = MemoryArtifacts::default();
+        let out = run(
+            &history,
+            &releases,
+            &arts,
+            Input {
+                candidate: candidate(),
+                artifacts_prefix: "runs/r/".into(),
+                frontend_url: Some("https://staging".into()),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.previous_candidate.as_deref(), Some("rc-1.3.0"));
+        assert_eq!(out.commits, 1);
+        assert!(out.release_url.is_some());
+        let notes = String::from_utf8(arts.get_sync("runs/r/release-notes.md").unwrap()).unwrap();
+        assert!(
+            notes.contains("## Changes since rc-1.3.0")
+                && notes.contains("- Add login (aaaaaaa, ana)"),
+            "{notes}"
+        );
+        assert_eq!(releases.published()[0].0, "rc-1.4.0");
+    }
+
+    #[tokio::test]
+    async fn without_a_token_the_notes_say_so() {
+        let arts = MemoryArtifacts::default();
+        let out = run(
+            &MemoryHistory::new(None, vec![]),
+            &MemoryReleases::default(),
+            &arts,
+            Input {
+                candidate: candidate(),
+                artifacts_prefix: "runs/r/".into(),
+                frontend_url: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(out.release_url.is_none());
+        let notes = String::from_utf8(arts.get_sync("runs/r/release-notes.md").unwrap()).unwrap();
+        assert!(notes.contains("first candidate") && notes.contains("no token is configured"));
+    }
+}
