@@ -6,6 +6,7 @@
 
 pub mod candidate;
 pub mod error;
+pub mod functions;
 pub mod memory;
 pub mod ports;
 pub mod settings;

@@ -4,6 +4,10 @@
 
 use std::collections::BTreeMap;
 
+/// The state machine's own `TimeoutSeconds` is 7 days; an approval may wait at most 6
+/// so that every run still ends with a notification.
+pub const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 6 * 86_400;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Tags that are candidates start with this (`rc-`).
@@ -28,7 +32,31 @@ pub struct Settings {
     pub max_polls: u32,
     /// Link to an execution, with `{execution}` for its id (ARN).
     pub execution_url: String,
+    /// The command each check runs in the app's toolchain, by check key
+    /// (`eslint`, `typescript`, `unitTests`, `securityScan`, `package`).
+    pub commands: BTreeMap<String, String>,
 }
+
+/// The checks and the variables that override their commands.
+pub const CHECKS: &[(&str, &str, &str)] = &[
+    ("eslint", "STAGEGATE_COMMAND_ESLINT", "npm run lint"),
+    (
+        "typescript",
+        "STAGEGATE_COMMAND_TYPESCRIPT",
+        "npx tsc --noEmit",
+    ),
+    ("unitTests", "STAGEGATE_COMMAND_UNIT_TESTS", "npm test"),
+    (
+        "securityScan",
+        "STAGEGATE_COMMAND_SECURITY_SCAN",
+        "npm audit --audit-level=critical",
+    ),
+    (
+        "package",
+        "STAGEGATE_COMMAND_PACKAGE",
+        "sam validate --lint && sam build && sam package --output-template-file packaged.yaml",
+    ),
+];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -44,6 +72,10 @@ impl Default for Settings {
             frontend_env: BTreeMap::new(),
             max_polls: 120,
             execution_url: "{execution}".into(),
+            commands: CHECKS
+                .iter()
+                .map(|(k, _, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 }
@@ -78,11 +110,11 @@ impl Settings {
             s.approval_timeout_seconds = v
                 .parse::<u64>()
                 .ok()
-                .filter(|n| (60..=31_536_000).contains(n))
+                .filter(|n| (60..=MAX_APPROVAL_TIMEOUT_SECONDS).contains(n))
                 .ok_or_else(|| {
                     err(
                         "STAGEGATE_APPROVAL_TIMEOUT_SECONDS",
-                        format!("'{v}' is not a number of seconds from 60 to 31536000"),
+                        format!("'{v}' is not a number of seconds from 60 to {MAX_APPROVAL_TIMEOUT_SECONDS}"),
                     )
                 })?;
         }
@@ -173,6 +205,17 @@ impl Settings {
         if let Some(v) = get("STAGEGATE_EXECUTION_URL") {
             s.execution_url = v;
         }
+        for (key, var, _) in CHECKS {
+            if let Some(v) = get(var) {
+                if v.trim().is_empty() || v.len() > 4000 {
+                    return Err(err(
+                        var,
+                        "must be a non-empty command of at most 4000 characters".into(),
+                    ));
+                }
+                s.commands.insert(key.to_string(), v);
+            }
+        }
         Ok(s)
     }
 
@@ -242,6 +285,7 @@ mod tests {
                 "STAGEGATE_APPROVAL_BASE_URL",
                 "https://x.lambda-url.us-east-1.on.aws/",
             ),
+            ("STAGEGATE_COMMAND_ESLINT", "pnpm lint"),
         ]))
         .unwrap();
         assert_eq!(s.approval_timeout_seconds, 3600);
@@ -250,6 +294,8 @@ mod tests {
         assert_eq!(s.suites, vec!["auth", "content"]);
         assert_eq!(s.frontend_env["ApiUrl"], "VITE_API_URL");
         assert_eq!(s.approval_base_url, "https://x.lambda-url.us-east-1.on.aws");
+        assert_eq!(s.commands["eslint"], "pnpm lint");
+        assert_eq!(s.commands["typescript"], "npx tsc --noEmit");
     }
 
     #[test]
@@ -263,6 +309,8 @@ mod tests {
             ("STAGEGATE_FRONTEND_ENV", "ApiUrl"),
             ("STAGEGATE_SUITES", "a b"),
             ("STAGEGATE_STACK_NAME", "bad_name"),
+            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "604800"),
+            ("STAGEGATE_COMMAND_PACKAGE", " "),
         ] {
             let e = Settings::from_vars(vars(&[(k, v)])).unwrap_err();
             assert_eq!(e.name, k, "{v}");

@@ -9,6 +9,7 @@ use crate::steps::run_id;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -27,6 +28,8 @@ pub struct Output {
     pub artifacts_prefix: String,
     pub approval_timeout_seconds: u64,
     pub suites: Vec<String>,
+    /// The command of each check, handed to the builds.
+    pub commands: BTreeMap<String, String>,
     /// Set when another running execution handles the same tag and commit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<String>,
@@ -55,6 +58,7 @@ pub async fn run(
         execution_id: input.execution_id.clone(),
         approval_timeout_seconds: settings.approval_timeout_seconds,
         suites: settings.suites.clone(),
+        commands: settings.commands.clone(),
         duplicate_of: None,
         superseded: Vec::new(),
         candidate,

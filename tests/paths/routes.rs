@@ -1,0 +1,525 @@
+//! One test per route of the staging flow (the seed's decision points).
+
+use crate::*;
+use asl_engine::ExecutionStatus;
+use stagegate::ports::JobStatus;
+
+const PHASES: &[&str] = &[
+    "Preflight",
+    "Pre-Deployment Checks",
+    "Generate Checklist",
+    "Wait for Approval",
+    "Validate Infrastructure",
+    "Deploy Infrastructure",
+    "Stack Status",
+    "Capture Stack Outputs",
+    "Deploy Frontend",
+    "Frontend Status",
+    "Integration Tests",
+    "Test Results",
+    "Performance Tests",
+    "Mark Release Ready",
+    "Notify Success",
+    "Ready for Production",
+];
+
+fn only_outcome(flow: &Flow) -> Message {
+    let msgs = flow.outcome_messages();
+    assert_eq!(msgs.len(), 1, "exactly one outcome notification: {msgs:#?}");
+    msgs.into_iter().next().unwrap_or_else(|| unreachable!())
+}
+
+#[tokio::test(start_paused = true)]
+async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
+    let flow = Flow::new();
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    assert_eq!(
+        flow.decide(&id, "bob@example.com", true, None).await,
+        Ok(Decided::Approved)
+    );
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
+    let r = route(&h);
+    assert_passes_through(&r, PHASES);
+    for check in [
+        "Run ESLint",
+        "Run TypeScript",
+        "Run Unit Tests",
+        "Run Security Scan",
+        "Package App",
+        "Create Change Set",
+        "Describe Change Set",
+    ] {
+        assert!(r.iter().any(|s| s == check), "{check} did not run");
+    }
+    assert_never_enters(
+        &r,
+        &["Notify Failure", "Notify Cancelled", "Duplicate Ignored"],
+    );
+    // Each phase keeps its result under its own key.
+    let out = output(&done);
+    for key in [
+        "preflight",
+        "checks",
+        "checklist",
+        "approval",
+        "validation",
+        "infrastructure",
+        "outputs",
+        "frontend",
+        "tests",
+        "performance",
+        "release",
+        "notification",
+    ] {
+        assert!(out.get(key).is_some(), "missing ${key} in the output");
+    }
+    assert_eq!(out["approval"]["approvers"], json!(["bob@example.com"]));
+    assert_eq!(out["frontend"]["url"], "https://staging.example.test");
+    assert_eq!(out["tests"]["report"]["passed"], 4);
+    assert_eq!(out["performance"]["status"], "SKIPPED");
+    let arts = flow.artifact_keys("runs/rc-1.4.0--0123456789ab/");
+    for a in [
+        "checklist.md",
+        "checklist.json",
+        "stack-outputs.json",
+        "test-report.json",
+        "junit.xml",
+        "release-notes.md",
+    ] {
+        assert!(
+            arts.contains(&a.to_string()),
+            "artifact {a} missing: {arts:?}"
+        );
+    }
+    assert!(flow.world.stacks.executed(), "the change set was executed");
+    assert_eq!(
+        flow.world.hosting.env()["VITE_API_URL"],
+        "https://api.example.test"
+    );
+    // The five checks ran in CodeBuild with their commands as input.
+    let checks: Vec<String> = flow
+        .builds
+        .requests()
+        .iter()
+        .filter_map(|b| {
+            b.environment
+                .iter()
+                .find(|(k, _)| k == "STAGEGATE_CHECK")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert_eq!(checks.len(), 5);
+    assert!(flow.builds.requests().iter().all(|b| b
+        .environment
+        .iter()
+        .any(|(k, v)| k == "STAGEGATE_COMMAND" && !v.is_empty())));
+    let m = only_outcome(&flow);
+    assert_eq!(m.subject, "✅ acme/shop rc-1.4.0 is ready for production");
+    assert_eq!(
+        (
+            m.attributes["outcome"].as_str(),
+            m.attributes["stage"].as_str()
+        ),
+        ("success", "Ready for Production")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_candidate_is_cancelled_and_notified() {
+    let flow = Flow::new();
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    assert_eq!(
+        flow.decide(&id, "bob", false, Some("the migration is not reversible"))
+            .await,
+        Ok(Decided::Rejected)
+    );
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    assert_eq!(done.error.as_deref(), Some("Rejected"));
+    let r = route(&h);
+    assert_passes_through(
+        &r,
+        &[
+            "Wait for Approval",
+            "Approval Rejected",
+            "Notify Cancelled",
+            "Workflow Cancelled",
+        ],
+    );
+    assert_never_enters(&r, &["Validate Infrastructure", "Deploy Infrastructure"]);
+    assert!(!flow.world.stacks.executed());
+    let m = only_outcome(&flow);
+    assert_eq!(m.attributes["outcome"], "cancelled");
+    assert_eq!(m.attributes["stage"], "Wait for Approval");
+    assert!(
+        m.body
+            .contains("rejected by bob: the migration is not reversible"),
+        "{}",
+        m.body
+    );
+    assert!(flow
+        .artifact_keys("runs/rc-1.4.0--0123456789ab/")
+        .contains(&"checklist.md".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_decision_for_24_hours_times_out_and_is_cancelled() {
+    let flow = Flow::new();
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.error.as_deref(), Some("States.Timeout"));
+    assert_passes_through(
+        &route(&h),
+        &[
+            "Wait for Approval",
+            "Approval Timed Out",
+            "Notify Cancelled",
+            "Workflow Cancelled",
+        ],
+    );
+    let waited = done.stop_date.unwrap_or(done.start_date) - done.start_date;
+    assert!(waited >= chrono::Duration::hours(24), "waited {waited}");
+    let m = only_outcome(&flow);
+    assert_eq!(m.attributes["outcome"], "cancelled");
+    assert!(
+        m.subject
+            .contains("no decision before the approval timed out"),
+        "{}",
+        m.subject
+    );
+    // The late click gets a clear answer.
+    assert!(matches!(
+        flow.decide(&id, "bob", true, None).await,
+        Err(Refusal::Expired { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_newer_candidate_supersedes_one_waiting_for_approval() {
+    let flow = Flow::new();
+    let old = flow.start("rc-1.4.0", SHA).await;
+    let old_link = flow.approval_link("rc-1.4.0").await;
+    let new = flow.start("rc-1.4.1", SHA2).await;
+    let (done, h) = flow.finish(&old).await;
+    assert_eq!(done.error.as_deref(), Some("Superseded"));
+    assert_passes_through(
+        &route(&h),
+        &[
+            "Wait for Approval",
+            "Approval Superseded",
+            "Notify Cancelled",
+            "Workflow Cancelled",
+        ],
+    );
+    let cancelled = flow.outcome_messages();
+    assert_eq!(cancelled.len(), 1);
+    assert!(
+        cancelled[0].subject.contains("rc-1.4.0") && cancelled[0].subject.contains("superseded"),
+        "{}",
+        cancelled[0].subject
+    );
+    assert!(matches!(
+        flow.decide(&old_link, "bob", true, None).await,
+        Err(Refusal::Superseded)
+    ));
+    // The newer one carries on to its own approval.
+    let new_link = flow.approval_link("rc-1.4.1").await;
+    assert_eq!(
+        flow.decide(&new_link, "bob", true, None).await,
+        Ok(Decided::Approved)
+    );
+    assert_eq!(flow.finish(&new).await.0.status, ExecutionStatus::Succeeded);
+    let out = flow
+        .engine
+        .describe_execution(&new)
+        .map(|d| output(&d))
+        .unwrap_or_default();
+    assert_eq!(out["preflight"]["superseded"], json!(["rc-1.4.0"]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
+    let flow = Flow::new();
+    flow.builds.fail("eslint");
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    assert!(matches!(
+        flow.decide(&id, "bob", true, None).await,
+        Err(Refusal::ReasonRequired { .. })
+    ));
+    assert_eq!(
+        flow.decide(
+            &id,
+            "bob",
+            true,
+            Some("lint rule change only; fixed in rc-1.4.1")
+        )
+        .await,
+        Ok(Decided::Approved)
+    );
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_passes_through(
+        &route(&h),
+        &[
+            "Run ESLint",
+            "ESLint Failed",
+            "Generate Checklist",
+            "Wait for Approval",
+            "Ready for Production",
+        ],
+    );
+    let out = output(&done);
+    assert_eq!(out["checklist"]["failedChecks"], json!(["ESLint"]));
+    assert_eq!(
+        out["approval"]["votes"][0]["reason"],
+        "lint rule change only; fixed in rc-1.4.1"
+    );
+    let checklist = String::from_utf8(
+        flow.world
+            .artifacts
+            .get_sync("runs/rc-1.4.0--0123456789ab/checklist.md")
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert!(checklist.contains("| ESLint | ❌ failed"), "{checklist}");
+    assert_eq!(only_outcome(&flow).attributes["outcome"], "success");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_changed_after_approval_fails_validation() {
+    let flow = Flow::new();
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    flow.world.stacks.bump_version();
+    flow.decide(&id, "bob", true, None)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.error.as_deref(), Some("ValidationFailed"));
+    let r = route(&h);
+    assert_passes_through(
+        &r,
+        &[
+            "Validate Infrastructure",
+            "Validate Infrastructure Failed",
+            "Notify Failure",
+            "Deployment Failed",
+        ],
+    );
+    assert_never_enters(&r, &["Deploy Infrastructure"]);
+    assert!(!flow.world.stacks.executed());
+    let m = only_outcome(&flow);
+    assert_eq!(
+        (
+            m.attributes["outcome"].as_str(),
+            m.attributes["stage"].as_str(),
+            m.attributes["error"].as_str()
+        ),
+        ("failure", "Validate Infrastructure", "ValidationFailed")
+    );
+    assert!(m.body.contains("changed after the preview"), "{}", m.body);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
+    let flow = Flow::new();
+    flow.world.stacks.after_execute(&[
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ]);
+    flow.world
+        .stacks
+        .set_failure_reason("Api (AWS::Lambda::Function): Role not found");
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    flow.decide(&id, "bob", true, None)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.error.as_deref(), Some("StackDeployFailed"));
+    let r = route(&h);
+    assert_passes_through(
+        &r,
+        &[
+            "Deploy Infrastructure",
+            "Wait for Stack",
+            "Stack Status",
+            "Wait for Stack",
+            "Stack Status",
+            "Deploy Infrastructure Failed",
+            "Notify Failure",
+            "Deployment Failed",
+        ],
+    );
+    assert_never_enters(&r, &["Deploy Frontend"]);
+    let m = only_outcome(&flow);
+    assert_eq!(
+        (
+            m.attributes["stage"].as_str(),
+            m.attributes["error"].as_str()
+        ),
+        ("Deploy Infrastructure", "StackDeployFailed")
+    );
+    assert!(m.body.contains("Role not found"), "{}", m.body);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_amplify_job_fails_the_frontend_stage() {
+    let flow = Flow::new();
+    flow.world
+        .hosting
+        .set_job_statuses(&[JobStatus::Running, JobStatus::Failed]);
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    flow.decide(&id, "bob", true, None)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.error.as_deref(), Some("AmplifyJobFailed"));
+    let r = route(&h);
+    assert_passes_through(
+        &r,
+        &[
+            "Capture Stack Outputs",
+            "Deploy Frontend",
+            "Frontend Status",
+            "Deploy Frontend Failed",
+            "Notify Failure",
+            "Deployment Failed",
+        ],
+    );
+    assert_never_enters(&r, &["Integration Tests"]);
+    let m = only_outcome(&flow);
+    assert_eq!(
+        (
+            m.attributes["stage"].as_str(),
+            m.attributes["error"].as_str()
+        ),
+        ("Deploy Frontend", "AmplifyJobFailed")
+    );
+    assert!(flow
+        .artifact_keys("runs/rc-1.4.0--0123456789ab/")
+        .contains(&"stack-outputs.json".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_integration_test_fails_the_run_with_a_report() {
+    let flow = Flow::new();
+    flow.world
+        .http
+        .route("https://staging.example.test/oauth", 502, "bad gateway");
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    flow.decide(&id, "bob", true, None)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.error.as_deref(), Some("IntegrationTestsFailed"));
+    let r = route(&h);
+    assert_passes_through(
+        &r,
+        &[
+            "Integration Tests",
+            "Test Results",
+            "Integration Tests Failed",
+            "Notify Failure",
+            "Deployment Failed",
+        ],
+    );
+    assert_never_enters(&r, &["Mark Release Ready"]);
+    let arts = flow.artifact_keys("runs/rc-1.4.0--0123456789ab/");
+    assert!(
+        arts.contains(&"junit.xml".to_string()) && arts.contains(&"test-report.json".to_string())
+    );
+    let m = only_outcome(&flow);
+    assert_eq!(
+        (
+            m.attributes["stage"].as_str(),
+            m.attributes["error"].as_str()
+        ),
+        ("Integration Tests", "IntegrationTestsFailed")
+    );
+    assert!(
+        m.body
+            .contains("oauth/oauth responds: expected status 200, got 502"),
+        "{}",
+        m.body
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
+    let flow = Flow::new();
+    let first = flow.start("rc-1.4.0", SHA).await;
+    let _ = flow.approval_link("rc-1.4.0").await;
+    // The same delivery again: same deterministic name, same input → the same run.
+    let again = flow
+        .engine
+        .start_execution(
+            &flow.state_machine,
+            Some("rc-1.4.0--0123456789ab"),
+            json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "ana"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, first);
+    // A manual start under another name for the same tag and commit ends at once.
+    let dup = flow
+        .engine
+        .start_execution(
+            &flow.state_machine,
+            Some("manual-1"),
+            json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "carol"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (done, h) = flow.finish(&dup).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_eq!(
+        route(&h),
+        vec!["Preflight", "Already Running?", "Duplicate Ignored"]
+    );
+    assert_eq!(output(&done)["preflight"]["duplicateOf"], json!(first));
+    assert!(
+        flow.outcome_messages().is_empty(),
+        "a duplicate sends no notification"
+    );
+    let approvals = flow
+        .world
+        .notifier
+        .messages()
+        .into_iter()
+        .filter(|(t, _)| *t == Topic::Approvals)
+        .count();
+    assert_eq!(approvals, 1, "one approval email, not two");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_tag_fails_preflight_and_is_notified() {
+    let flow = Flow::new();
+    let arn = flow
+        .engine
+        .start_execution(
+            &flow.state_machine,
+            Some("bad"),
+            json!({"repository": "acme/shop", "tag": "v1.4", "sha": SHA}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.error.as_deref(), Some("InvalidCandidate"));
+    assert_eq!(
+        route(&h),
+        vec![
+            "Preflight",
+            "Preflight Failed",
+            "Notify Failure",
+            "Deployment Failed"
+        ]
+    );
+    let m = only_outcome(&flow);
+    assert_eq!(m.subject, "❌ acme/shop v1.4 failed at Preflight");
+}
