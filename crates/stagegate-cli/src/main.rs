@@ -1,7 +1,7 @@
-//! `stagegate`: the command line. Today it runs Step Functions Local mock-config test
-//! cases on the embedded engine (`stagegate test-case`); the rehearsal and the AWS
-//! commands arrive with the staging flow.
+//! `stagegate`: the command line. `rehearse` runs the staging flow on this machine;
+//! `test-case` runs Step Functions Local mock-config test cases on the embedded engine.
 
+mod rehearse;
 mod test_case;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +20,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Rehearse the staging flow on this machine: the real state machine, the app's
+    /// own checks, a local backend and frontend, approvals on 127.0.0.1.
+    Rehearse(rehearse::Args),
     /// Run one mock-config test case (Step Functions Local format) on the embedded
     /// engine and print the final status, output, error, cause and history as JSON.
     TestCase(test_case::Args),
@@ -28,6 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Rehearse(args) => rehearse::run(args),
         Command::TestCase(args) => test_case::run(args),
     };
     match result {

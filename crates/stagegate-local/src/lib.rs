@@ -2,6 +2,11 @@
 //! every function dispatched to the same step code the Lambda binaries run, and the
 //! engine itself standing in for Step Functions' task-token and execution APIs.
 
+pub mod adapters;
+pub mod app;
+pub mod http;
+pub mod rehearsal;
+
 use asl_engine::{
     BuildRequest, BuildResult, BuildRunner, Engine, EngineError, ExecutionStatus, LambdaError,
     Registry,

@@ -1,0 +1,92 @@
+//! An application's `stagegate.json`: how the rehearsal runs it locally.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppConfig {
+    pub repository: String,
+    pub stack_name: String,
+    pub suites: Vec<String>,
+    pub commands: BTreeMap<String, String>,
+    pub backend: Backend,
+    pub frontend: Frontend,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Backend {
+    pub template: String,
+    pub command: String,
+    pub health_path: String,
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Frontend {
+    pub dir: String,
+    pub env: BTreeMap<String, String>,
+}
+
+/// An application directory with a valid `stagegate.json`.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub dir: PathBuf,
+    pub config: AppConfig,
+}
+
+impl App {
+    /// Loads and checks `dir/stagegate.json`; every error names the file and field.
+    pub fn load(dir: &Path) -> Result<App, String> {
+        if !dir.is_dir() {
+            return Err(format!("'{}' is not a directory", dir.display()));
+        }
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| format!("'{}': {e}", dir.display()))?;
+        let file = dir.join("stagegate.json");
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            format!(
+                "'{}' is not a stagegate app: cannot read {}: {e}",
+                dir.display(),
+                file.display()
+            )
+        })?;
+        let config: AppConfig =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        for (key, _, _) in stagegate::settings::CHECKS {
+            if !config.commands.contains_key(*key) {
+                return Err(format!(
+                    "{}: commands.{key} is missing (every check needs a command)",
+                    file.display()
+                ));
+            }
+        }
+        for key in config.commands.keys() {
+            if !stagegate::settings::CHECKS.iter().any(|c| c.0 == key) {
+                return Err(format!("{}: commands.{key} is not a check (use eslint, typescript, unitTests, securityScan, package)", file.display()));
+            }
+        }
+        for (what, rel) in [
+            ("backend.template", &config.backend.template),
+            ("frontend.dir", &config.frontend.dir),
+        ] {
+            if !dir.join(rel).exists() {
+                return Err(format!(
+                    "{}: {what} '{rel}' does not exist in the app",
+                    file.display()
+                ));
+            }
+        }
+        if !config.backend.health_path.starts_with('/') {
+            return Err(format!(
+                "{}: backend.healthPath must start with '/'",
+                file.display()
+            ));
+        }
+        Ok(App { dir, config })
+    }
+}

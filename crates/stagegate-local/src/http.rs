@@ -1,0 +1,338 @@
+//! A deliberately small HTTP/1.1 server and client for 127.0.0.1: the local static
+//! site, the approval page and the integration suites' requests. One request per
+//! connection, bounded sizes and times; `http://` only (the local target never needs
+//! TLS, and says so instead of pretending).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const MAX_HEAD: usize = 16 * 1024;
+const MAX_BODY: usize = 1024 * 1024;
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub peer: SocketAddr,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            content_type: content_type.into(),
+            body: body.into(),
+        }
+    }
+    pub fn text(status: u16, body: &str) -> Self {
+        Self::new(status, "text/plain; charset=utf-8", body)
+    }
+}
+
+pub type Handler =
+    Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// Binds 127.0.0.1 on `port` (0: any free port) and serves until the task is dropped.
+/// Returns the bound address and the server task.
+pub async fn serve(
+    port: u16,
+    handler: Handler,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let h = handler.clone();
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(IO_TIMEOUT, handle(stream, peer, h)).await;
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        303 => "See Other",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "Payload Too Large",
+        500 => "Internal Server Error",
+        _ => "Status",
+    }
+}
+
+async fn handle(mut stream: TcpStream, peer: SocketAddr, handler: Handler) -> std::io::Result<()> {
+    let response = match read_request(&mut stream, peer).await {
+        Ok(req) => handler(req).await,
+        Err(status) => Response::text(status, reason(status)),
+    };
+    let head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+        response.status,
+        reason(response.status),
+        response.content_type,
+        response.body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&response.body).await?;
+    stream.shutdown().await
+}
+
+async fn read_request(stream: &mut TcpStream, peer: SocketAddr) -> Result<Request, u16> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(413);
+        }
+        let n = stream.read(&mut chunk).await.map_err(|_| 400u16)?;
+        if n == 0 {
+            return Err(400);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| 400u16)?;
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let (method, path) = (
+        first.next().unwrap_or_default().to_string(),
+        first.next().unwrap_or_default().to_string(),
+    );
+    if method.is_empty() || !path.starts_with('/') {
+        return Err(400);
+    }
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse().map_err(|_| 400u16))
+        .transpose()?
+        .unwrap_or(0);
+    if length > MAX_BODY {
+        return Err(413);
+    }
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await.map_err(|_| 400u16)?;
+        if n == 0 {
+            return Err(400);
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(length);
+    Ok(Request {
+        method,
+        path,
+        headers,
+        body,
+        peer,
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A response to a client request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientResponse {
+    pub status: u16,
+    pub body: String,
+    pub elapsed_ms: u64,
+}
+
+/// Sends one request to an `http://host:port/path` URL.
+pub async fn request(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+) -> Result<ClientResponse, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("'{url}': the local target only reaches http:// URLs"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let started = Instant::now();
+    let exchange = async {
+        let mut stream = TcpStream::connect(authority)
+            .await
+            .map_err(|e| format!("{method} {url}: {e}"))?;
+        let body = body.unwrap_or_default();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+        if !body.is_empty()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        stream
+            .write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("{method} {url}: {e}"))?;
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .await
+            .map_err(|e| format!("{method} {url}: {e}"))?;
+        let head_end =
+            find(&raw, b"\r\n\r\n").ok_or_else(|| format!("{method} {url}: malformed response"))?;
+        let head = String::from_utf8_lossy(&raw[..head_end]);
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u16>().ok())
+            .ok_or_else(|| format!("{method} {url}: malformed status line"))?;
+        Ok(ClientResponse {
+            status,
+            body: String::from_utf8_lossy(&raw[head_end + 4..]).into_owned(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    };
+    tokio::time::timeout(IO_TIMEOUT, exchange)
+        .await
+        .map_err(|_| format!("{method} {url}: timed out after {}s", IO_TIMEOUT.as_secs()))?
+}
+
+/// Decodes `application/x-www-form-urlencoded`.
+pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_forms() {
+        let f = parse_form(b"approver=bob%40example.com&decision=approve&reason=lint+only%21&x");
+        assert_eq!(f[0], ("approver".into(), "bob@example.com".into()));
+        assert_eq!(f[2], ("reason".into(), "lint only!".into()));
+        assert_eq!(f[3], ("x".into(), String::new()));
+        assert_eq!(parse_form(b"a=%zz%4")[0].1, "%zz%4");
+    }
+
+    #[tokio::test]
+    async fn serves_and_requests_round_trip() {
+        let handler: Handler = Arc::new(|req: Request| {
+            Box::pin(async move {
+                Response::text(
+                    200,
+                    &format!(
+                        "{} {} {}",
+                        req.method,
+                        req.path,
+                        String::from_utf8_lossy(&req.body)
+                    ),
+                )
+            })
+        });
+        let (addr, task) = serve(0, handler).await.unwrap();
+        let r = request("POST", &format!("http://{addr}/x?y=1"), &[], Some("hello"))
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "POST /x?y=1 hello"));
+        assert!(request("GET", "https://example.com/", &[], None)
+            .await
+            .unwrap_err()
+            .contains("only reaches http://"));
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_are_refused() {
+        let handler: Handler =
+            Arc::new(|_req: Request| Box::pin(async { Response::text(200, "ok") }));
+        let (addr, task) = serve(0, handler).await.unwrap();
+        let big = "x".repeat(MAX_BODY + 1);
+        let r = request("POST", &format!("http://{addr}/"), &[], Some(&big)).await;
+        assert!(
+            matches!(r, Ok(ClientResponse { status: 413, .. })) || r.is_err(),
+            "{r:?}"
+        );
+        task.abort();
+    }
+}
