@@ -99,3 +99,18 @@ impl From<PortError> for StepError {
 pub fn invalid_input(msg: impl Into<String>) -> StepError {
     StepError::new(names::INVALID_INPUT, msg)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The names are a contract: the README must list every one.
+    #[test]
+    fn the_readme_lists_every_error_name() {
+        let readme = include_str!("../../../README.md");
+        for name in super::names::ALL {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md does not document the error name {name}"
+            );
+        }
+    }
+}

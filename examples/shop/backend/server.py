@@ -33,7 +33,8 @@ def route(method, path, body):
             return 200, {"linked": True}
         return 400, {"error": "missing code"}
     if method == "POST" and path == "/ai/complete":
-        if os.environ.get("SHOP_BREAK_AI"):
+        # stagegate rehearse --fail integration-tests asks the app to break something.
+        if os.environ.get("STAGEGATE_FAULT") == "integration-tests":
             return 500, {"error": "model unavailable"}
         prompt = json.loads(body or "{}").get("prompt", "")
         return 200, {"completion": prompt[::-1]}
