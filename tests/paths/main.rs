@@ -184,6 +184,15 @@ impl Flow {
 
     /// Waits (in virtual time) for the approval email of `tag` and returns its link id.
     pub async fn approval_link(&self, tag: &str) -> String {
+        self.link_of_kind(tag, "approval-request").await
+    }
+
+    /// Waits for the user-acceptance (sign-off) email of `tag`.
+    pub async fn acceptance_link(&self, tag: &str) -> String {
+        self.link_of_kind(tag, "acceptance-request").await
+    }
+
+    async fn link_of_kind(&self, tag: &str, kind: &str) -> String {
         for _ in 0..100_000 {
             let found = self
                 .world
@@ -194,6 +203,7 @@ impl Flow {
                 .find(|(t, m)| {
                     *t == Topic::Approvals
                         && m.attributes.get("tag").map(String::as_str) == Some(tag)
+                        && m.attributes.get("kind").map(String::as_str) == Some(kind)
                 });
             if let Some((_, m)) = found {
                 let start = m
@@ -205,7 +215,7 @@ impl Flow {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        panic!("no approval request for {tag} was sent");
+        panic!("no {kind} for {tag} was sent");
     }
 
     pub async fn decide(

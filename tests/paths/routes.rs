@@ -23,6 +23,25 @@ const PHASES: &[&str] = &[
     "Ready for Production",
 ];
 
+const RUN: &str = "runs/rc-1.4.0--0123456789ab/";
+
+/// Asserts which artifacts the run wrote, and which it must not have.
+fn assert_artifacts(flow: &Flow, run: &str, present: &[&str], absent: &[&str]) {
+    let keys = flow.artifact_keys(run);
+    for a in present {
+        assert!(
+            keys.iter().any(|k| k == a),
+            "artifact {a} missing: {keys:?}"
+        );
+    }
+    for a in absent {
+        assert!(
+            !keys.iter().any(|k| k == a),
+            "artifact {a} should not exist: {keys:?}"
+        );
+    }
+}
+
 fn only_outcome(flow: &Flow) -> Message {
     let msgs = flow.outcome_messages();
     assert_eq!(msgs.len(), 1, "exactly one outcome notification: {msgs:#?}");
@@ -163,6 +182,13 @@ async fn rejected_candidate_is_cancelled_and_notified() {
     assert!(flow
         .artifact_keys("runs/rc-1.4.0--0123456789ab/")
         .contains(&"checklist.md".to_string()));
+    assert_eq!(m.subject, "🚫 acme/shop rc-1.4.0 was cancelled (rejected)");
+    assert_artifacts(
+        &flow,
+        RUN,
+        &["checklist.md", "checklist.json"],
+        &["stack-outputs.json", "release-notes.md"],
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -196,6 +222,17 @@ async fn no_decision_for_24_hours_times_out_and_is_cancelled() {
         flow.decide(&id, "bob", true, None).await,
         Err(Refusal::Expired { .. })
     ));
+    let m = only_outcome(&flow);
+    assert_eq!(
+        m.subject,
+        "🚫 acme/shop rc-1.4.0 was cancelled (no decision before the approval timed out)"
+    );
+    assert_artifacts(
+        &flow,
+        RUN,
+        &["checklist.md", "checklist.json"],
+        &["stack-outputs.json"],
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -239,6 +276,19 @@ async fn a_newer_candidate_supersedes_one_waiting_for_approval() {
         .map(|d| output(&d))
         .unwrap_or_default();
     assert_eq!(out["preflight"]["superseded"], json!(["rc-1.4.0"]));
+    let old_cancelled = &flow.outcome_messages()[0];
+    assert_eq!(
+        old_cancelled.subject,
+        "🚫 acme/shop rc-1.4.0 was cancelled (superseded by a newer candidate)"
+    );
+    assert_eq!(
+        (
+            old_cancelled.attributes["outcome"].as_str(),
+            old_cancelled.attributes["stage"].as_str()
+        ),
+        ("cancelled", "Wait for Approval")
+    );
+    assert_artifacts(&flow, RUN, &["checklist.md"], &["stack-outputs.json"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -287,7 +337,35 @@ async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
     )
     .unwrap_or_default();
     assert!(checklist.contains("| ESLint | ❌ failed"), "{checklist}");
-    assert_eq!(only_outcome(&flow).attributes["outcome"], "success");
+    let m = only_outcome(&flow);
+    assert_eq!(
+        (m.subject.as_str(), m.attributes["outcome"].as_str()),
+        ("✅ acme/shop rc-1.4.0 is ready for production", "success")
+    );
+    assert_artifacts(
+        &flow,
+        RUN,
+        &[
+            "checklist.md",
+            "stack-outputs.json",
+            "junit.xml",
+            "release-notes.md",
+        ],
+        &[],
+    );
+    let m = only_outcome(&flow);
+    assert_eq!(m.subject, "✅ acme/shop rc-1.4.0 is ready for production");
+    assert_artifacts(
+        &flow,
+        RUN,
+        &[
+            "checklist.md",
+            "stack-outputs.json",
+            "junit.xml",
+            "release-notes.md",
+        ],
+        &[],
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -323,6 +401,16 @@ async fn a_stack_changed_after_approval_fails_validation() {
         ("failure", "Validate Infrastructure", "ValidationFailed")
     );
     assert!(m.body.contains("changed after the preview"), "{}", m.body);
+    assert_eq!(
+        m.subject,
+        "❌ acme/shop rc-1.4.0 failed at Validate Infrastructure"
+    );
+    assert_artifacts(
+        &flow,
+        RUN,
+        &["checklist.md", "checklist.json"],
+        &["stack-outputs.json"],
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -367,6 +455,11 @@ async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
         ("Deploy Infrastructure", "StackDeployFailed")
     );
     assert!(m.body.contains("Role not found"), "{}", m.body);
+    assert_eq!(
+        m.subject,
+        "❌ acme/shop rc-1.4.0 failed at Deploy Infrastructure"
+    );
+    assert_artifacts(&flow, RUN, &["checklist.md"], &["stack-outputs.json"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -406,6 +499,16 @@ async fn a_failed_amplify_job_fails_the_frontend_stage() {
     assert!(flow
         .artifact_keys("runs/rc-1.4.0--0123456789ab/")
         .contains(&"stack-outputs.json".to_string()));
+    assert_eq!(
+        only_outcome(&flow).subject,
+        "❌ acme/shop rc-1.4.0 failed at Deploy Frontend"
+    );
+    assert_artifacts(
+        &flow,
+        RUN,
+        &["checklist.md", "stack-outputs.json"],
+        &["test-report.json"],
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -450,6 +553,16 @@ async fn a_failing_integration_test_fails_the_run_with_a_report() {
             .contains("oauth/oauth responds: expected status 200, got 502"),
         "{}",
         m.body
+    );
+    assert_eq!(
+        only_outcome(&flow).subject,
+        "❌ acme/shop rc-1.4.0 failed at Integration Tests"
+    );
+    assert_artifacts(
+        &flow,
+        RUN,
+        &["test-report.json", "junit.xml"],
+        &["release-notes.md"],
     );
 }
 
@@ -496,6 +609,7 @@ async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
         .filter(|(t, _)| *t == Topic::Approvals)
         .count();
     assert_eq!(approvals, 1, "one approval email, not two");
+    assert_artifacts(&flow, "runs/manual-1/", &[], &["checklist.md"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -522,4 +636,108 @@ async fn an_invalid_tag_fails_preflight_and_is_notified() {
     );
     let m = only_outcome(&flow);
     assert_eq!(m.subject, "❌ acme/shop v1.4 failed at Preflight");
+}
+
+fn with_user_acceptance() -> Flow {
+    let flow = Flow::new();
+    let settings = Settings {
+        user_acceptance: true,
+        ..flow.world.settings.clone()
+    };
+    Flow::with_settings(settings)
+}
+
+#[tokio::test(start_paused = true)]
+async fn user_acceptance_sign_off_completes_the_release() {
+    let flow = with_user_acceptance();
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    flow.decide(&id, "bob", true, None)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let uat = flow.acceptance_link("rc-1.4.0").await;
+    assert_eq!(
+        flow.decide(&uat, "product-owner@example.com", true, None)
+            .await,
+        Ok(Decided::Approved)
+    );
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_passes_through(
+        &route(&h),
+        &[
+            "Performance Tests",
+            "User Acceptance Required?",
+            "User Acceptance Testing",
+            "Mark Release Ready",
+            "Ready for Production",
+        ],
+    );
+    assert_eq!(
+        output(&done)["acceptance"]["approvers"],
+        json!(["product-owner@example.com"])
+    );
+    let sign_off = flow
+        .world
+        .notifier
+        .messages()
+        .into_iter()
+        .find(|(_, m)| m.attributes["kind"] == "acceptance-request")
+        .map(|(_, m)| m);
+    assert!(sign_off.is_some_and(|m| m.body.contains("Try it: https://staging.example.test")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_user_acceptance_cancels_before_release() {
+    let flow = with_user_acceptance();
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    flow.decide(&id, "bob", true, None)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let uat = flow.acceptance_link("rc-1.4.0").await;
+    assert_eq!(
+        flow.decide(&uat, "product-owner", false, Some("checkout copy is wrong"))
+            .await,
+        Ok(Decided::Rejected)
+    );
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.error.as_deref(), Some("Rejected"));
+    let r = route(&h);
+    assert_passes_through(
+        &r,
+        &[
+            "User Acceptance Testing",
+            "Acceptance Rejected",
+            "Notify Cancelled",
+            "Workflow Cancelled",
+        ],
+    );
+    assert_never_enters(&r, &["Mark Release Ready"]);
+    let m = only_outcome(&flow);
+    assert_eq!(
+        (
+            m.attributes["outcome"].as_str(),
+            m.attributes["stage"].as_str()
+        ),
+        ("cancelled", "User Acceptance Testing")
+    );
+    assert!(m.body.contains("checkout copy is wrong"), "{}", m.body);
+}
+
+#[tokio::test(start_paused = true)]
+async fn user_acceptance_is_skipped_unless_configured() {
+    let flow = Flow::new();
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    flow.decide(&id, "bob", true, None)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_passes_through(
+        &route(&h),
+        &["User Acceptance Required?", "Mark Release Ready"],
+    );
+    assert_never_enters(&route(&h), &["User Acceptance Testing"]);
 }

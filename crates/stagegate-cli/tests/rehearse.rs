@@ -73,6 +73,7 @@ fn the_readme_rehearsal_ends_ready_for_production() {
         "▶ Deploy Infrastructure",
         "▶ Deploy Frontend",
         "▶ Integration Tests",
+        "▶ User Acceptance Testing",
         "▶ Mark Release Ready",
         "Timeline",
     ] {

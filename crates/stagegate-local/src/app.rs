@@ -10,6 +10,9 @@ pub struct AppConfig {
     pub repository: String,
     pub stack_name: String,
     pub suites: Vec<String>,
+    /// Whether stakeholders sign off the deployed candidate (User Acceptance Testing).
+    #[serde(default)]
+    pub user_acceptance: bool,
     pub commands: BTreeMap<String, String>,
     pub backend: Backend,
     pub frontend: Frontend,

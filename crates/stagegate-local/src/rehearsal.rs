@@ -131,6 +131,7 @@ pub const PHASES: &[&str] = &[
     "Integration Tests",
     "Test Results",
     "Performance Tests",
+    "User Acceptance Testing",
     "Mark Release Ready",
     "Notify Success",
     "Notify Failure",
@@ -223,6 +224,7 @@ pub async fn run(opts: Options) -> Result<Summary, String> {
         suites: app.config.suites.clone(),
         frontend_env: app.config.frontend.env.clone(),
         commands: app.config.commands.clone(),
+        user_acceptance: app.config.user_acceptance,
         approval_base_url: format!("http://{page_addr}"),
         approval_timeout_seconds: if opts.decision == Decision::Timeout {
             TIMEOUT_WINDOW_SECONDS

@@ -61,8 +61,9 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("notify", "Notify"),
 ];
 
+/// `preview` is null when Package & Preview failed; anything else is malformed.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ValidateInput {
     preview: Option<Preview>,
 }
@@ -151,4 +152,140 @@ pub fn substitution_key(name: &str) -> Option<String> {
         .iter()
         .find(|f| f.0 == name)
         .map(|f| format!("{}FunctionArn", f.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::*;
+    use serde_json::json;
+
+    struct Mem {
+        settings: Settings,
+        artifacts: MemoryArtifacts,
+        notifier: MemoryNotifier,
+        approvals: MemoryApprovals,
+        callbacks: MemoryCallbacks,
+        executions: MemoryExecutions,
+        stacks: MemoryStacks,
+        hosting: MemoryHosting,
+        http: MemoryHttp,
+        history: MemoryHistory,
+        releases: MemoryReleases,
+    }
+
+    impl Default for Mem {
+        fn default() -> Self {
+            Mem {
+                settings: Settings::default(),
+                artifacts: Default::default(),
+                notifier: Default::default(),
+                approvals: Default::default(),
+                callbacks: Default::default(),
+                executions: Default::default(),
+                stacks: Default::default(),
+                hosting: Default::default(),
+                http: Default::default(),
+                history: MemoryHistory::new(None, vec![]),
+                releases: Default::default(),
+            }
+        }
+    }
+
+    impl World for Mem {
+        type Artifacts = MemoryArtifacts;
+        type Notifier = MemoryNotifier;
+        type Approvals = MemoryApprovals;
+        type Callbacks = MemoryCallbacks;
+        type Executions = MemoryExecutions;
+        type Stacks = MemoryStacks;
+        type Hosting = MemoryHosting;
+        type Http = MemoryHttp;
+        type History = MemoryHistory;
+        type Releases = MemoryReleases;
+        fn settings(&self) -> &Settings {
+            &self.settings
+        }
+        fn now(&self) -> DateTime<Utc> {
+            crate::testing::now()
+        }
+        fn artifacts(&self) -> &MemoryArtifacts {
+            &self.artifacts
+        }
+        fn notifier(&self) -> &MemoryNotifier {
+            &self.notifier
+        }
+        fn approvals(&self) -> &MemoryApprovals {
+            &self.approvals
+        }
+        fn callbacks(&self) -> &MemoryCallbacks {
+            &self.callbacks
+        }
+        fn executions(&self) -> &MemoryExecutions {
+            &self.executions
+        }
+        fn stacks(&self) -> &MemoryStacks {
+            &self.stacks
+        }
+        fn hosting(&self) -> &MemoryHosting {
+            &self.hosting
+        }
+        fn http(&self) -> &MemoryHttp {
+            &self.http
+        }
+        fn history(&self) -> &MemoryHistory {
+            &self.history
+        }
+        fn releases(&self) -> &MemoryReleases {
+            &self.releases
+        }
+    }
+
+    /// Every function refuses malformed input with a named error, never a panic.
+    #[tokio::test]
+    async fn every_function_refuses_bad_input_by_name() {
+        let w = Mem::default();
+        for (name, _) in FUNCTIONS {
+            for bad in [json!(null), json!("text"), json!({"unexpected": [1, 2]})] {
+                let e = invoke(&w, name, bad.clone()).await.unwrap_err();
+                assert_eq!(e.name, "InvalidInput", "{name} with {bad}: {e}");
+                assert!(
+                    e.message.contains(name),
+                    "{name}: the message should name the function: {}",
+                    e.message
+                );
+            }
+        }
+    }
+
+    /// The trigger is the user's input, so a bad one is an invalid candidate.
+    #[tokio::test]
+    async fn preflight_calls_a_bad_trigger_an_invalid_candidate() {
+        let e = invoke(
+            &Mem::default(),
+            "preflight",
+            json!({"trigger": {"tag": 1}, "executionId": "arn:x"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name, "InvalidCandidate");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_function_is_invalid_input() {
+        let e = invoke(&Mem::default(), "deploy-everything", json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.name, "InvalidInput");
+        assert!(e.message.contains("deploy-everything"));
+    }
+
+    #[test]
+    fn substitution_keys_follow_the_function_names() {
+        assert_eq!(
+            substitution_key("deploy-frontend").as_deref(),
+            Some("DeployFrontendFunctionArn")
+        );
+        assert_eq!(substitution_key("nope"), None);
+    }
 }

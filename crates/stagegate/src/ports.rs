@@ -74,12 +74,25 @@ pub struct Vote {
     pub from: String,
 }
 
+/// What is being approved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalKind {
+    /// Wait for Approval: deploy this candidate to staging?
+    #[default]
+    Deployment,
+    /// User Acceptance Testing: does the deployed candidate do what stakeholders need?
+    Acceptance,
+}
+
 /// An approval request, stored by the hash of its link id (the id itself and the
 /// task token never leave the server side together; the id is never stored).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRecord {
     pub id_hash: String,
+    #[serde(default)]
+    pub kind: ApprovalKind,
     pub task_token: String,
     pub execution_id: String,
     pub repository: String,

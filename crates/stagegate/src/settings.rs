@@ -32,6 +32,9 @@ pub struct Settings {
     pub max_polls: u32,
     /// Link to an execution, with `{execution}` for its id (ARN).
     pub execution_url: String,
+    /// Whether stakeholders sign off the deployed candidate (User Acceptance Testing)
+    /// before it is marked ready.
+    pub user_acceptance: bool,
     /// The command each check runs in the app's toolchain, by check key
     /// (`eslint`, `typescript`, `unitTests`, `securityScan`, `package`).
     pub commands: BTreeMap<String, String>,
@@ -72,6 +75,7 @@ impl Default for Settings {
             frontend_env: BTreeMap::new(),
             max_polls: 120,
             execution_url: "{execution}".into(),
+            user_acceptance: false,
             commands: CHECKS
                 .iter()
                 .map(|(k, _, v)| (k.to_string(), v.to_string()))
@@ -201,6 +205,14 @@ impl Settings {
                         format!("'{v}' is not a number from 1 to 10000"),
                     )
                 })?;
+        }
+        if let Some(v) = get("STAGEGATE_USER_ACCEPTANCE") {
+            s.user_acceptance = parse_bool(&v).ok_or_else(|| {
+                err(
+                    "STAGEGATE_USER_ACCEPTANCE",
+                    format!("'{v}' is not true or false"),
+                )
+            })?;
         }
         if let Some(v) = get("STAGEGATE_EXECUTION_URL") {
             s.execution_url = v;

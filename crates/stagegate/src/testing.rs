@@ -49,6 +49,7 @@ pub fn checklist_output() -> checklist::Output {
 pub fn pending_record(id_hash: &str, tag: &str, token: &str) -> ApprovalRecord {
     ApprovalRecord {
         id_hash: id_hash.into(),
+        kind: Default::default(),
         task_token: token.into(),
         execution_id: format!("arn:exec:{tag}"),
         repository: "acme/shop".into(),

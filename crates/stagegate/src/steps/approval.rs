@@ -10,8 +10,8 @@
 
 use crate::error::{names, StepError};
 use crate::ports::{
-    ApprovalRecord, ApprovalState, Approvals, CallbackError, Message, Notifier, TaskCallbacks,
-    Topic, Update, Vote,
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, CallbackError, Message, Notifier,
+    TaskCallbacks, Topic, Update, Vote,
 };
 use crate::settings::Settings;
 use crate::steps::checklist;
@@ -28,8 +28,15 @@ use subtle::ConstantTimeEq;
 #[serde(rename_all = "camelCase")]
 pub struct RequestInput {
     pub token: String,
+    #[serde(default)]
+    pub kind: ApprovalKind,
     pub preflight: checklist::Run,
-    pub checklist: checklist::Output,
+    /// Required for a deployment approval.
+    #[serde(default)]
+    pub checklist: Option<checklist::Output>,
+    /// The deployed staging URL, for a user-acceptance sign-off.
+    #[serde(default)]
+    pub frontend_url: Option<String>,
 }
 
 /// What the request step returns (recorded in the execution history): deliberately
@@ -84,19 +91,34 @@ pub async fn request(
     now: DateTime<Utc>,
     input: RequestInput,
 ) -> Result<RequestOutput, StepError> {
-    let id = new_link_id();
     let c = &input.preflight.candidate;
+    let (failed_checks, checklist_uri) = match (&input.kind, &input.checklist) {
+        (ApprovalKind::Deployment, None) => {
+            return Err(crate::error::invalid_input(
+                "request-approval: a deployment approval needs the checklist",
+            ))
+        }
+        (ApprovalKind::Deployment, Some(cl)) => (cl.failed_checks.clone(), cl.markdown_uri.clone()),
+        (ApprovalKind::Acceptance, cl) => (
+            Vec::new(),
+            cl.as_ref()
+                .map(|c| c.markdown_uri.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let id = new_link_id();
     let expires_at = now + Duration::seconds(settings.approval_timeout_seconds as i64);
     let record = ApprovalRecord {
         id_hash: hash_id(&id),
+        kind: input.kind,
         task_token: input.token.clone(),
         execution_id: input.preflight.execution_id.clone(),
         repository: c.repository.clone(),
         tag: c.tag.clone(),
         sha: c.sha.clone(),
         pushed_by: c.pushed_by.clone(),
-        checklist_uri: input.checklist.markdown_uri.clone(),
-        failed_checks: input.checklist.failed_checks.clone(),
+        checklist_uri,
+        failed_checks,
         created_at: now,
         expires_at,
         required_approvals: settings.required_approvals,
@@ -105,36 +127,56 @@ pub async fn request(
     };
     approvals.create(&record).await?;
     let link = format!("{}/approvals/{id}", settings.approval_base_url);
-    let ch = &input.checklist.changes;
     let mut body = String::new();
-    let _ = writeln!(
-        body,
-        "{} wants to deploy {} of {} to staging.\n",
-        c.pushed_by, c.tag, c.repository
-    );
-    let _ = writeln!(body, "Review and decide: {link}\n");
-    let _ = writeln!(body, "Commit: {}", c.sha);
-    if input.checklist.failed_checks.is_empty() {
-        let _ = writeln!(body, "Checks: all passed");
-    } else {
-        let _ = writeln!(
-            body,
-            "Checks FAILED: {} (approving needs a written reason)",
-            input.checklist.failed_checks.join(", ")
-        );
-    }
-    let _ = if input.checklist.preview.is_none() {
-        writeln!(body, "Infrastructure: no preview available")
-    } else if ch.no_changes {
-        writeln!(body, "Infrastructure: no changes")
-    } else {
-        writeln!(
-            body,
-            "Infrastructure: {} add, {} modify, {} remove, {} replacement(s)",
-            ch.adds, ch.modifies, ch.removes, ch.replacements
-        )
+    let (subject, kind) = match (&input.kind, &input.checklist) {
+        (ApprovalKind::Deployment, Some(cl)) => {
+            let ch = &cl.changes;
+            let _ = writeln!(
+                body,
+                "{} wants to deploy {} of {} to staging.\n",
+                c.pushed_by, c.tag, c.repository
+            );
+            let _ = writeln!(body, "Review and decide: {link}\n");
+            let _ = writeln!(body, "Commit: {}", c.sha);
+            if cl.failed_checks.is_empty() {
+                let _ = writeln!(body, "Checks: all passed");
+            } else {
+                let _ = writeln!(
+                    body,
+                    "Checks FAILED: {} (approving needs a written reason)",
+                    cl.failed_checks.join(", ")
+                );
+            }
+            let _ = if cl.preview.is_none() {
+                writeln!(body, "Infrastructure: no preview available")
+            } else if ch.no_changes {
+                writeln!(body, "Infrastructure: no changes")
+            } else {
+                writeln!(
+                    body,
+                    "Infrastructure: {} add, {} modify, {} remove, {} replacement(s)",
+                    ch.adds, ch.modifies, ch.removes, ch.replacements
+                )
+            };
+            let _ = writeln!(body, "Checklist: {}", cl.markdown_uri);
+            (
+                format!("Approve {} of {} for staging?", c.tag, c.repository),
+                "approval-request",
+            )
+        }
+        _ => {
+            let _ = writeln!(body, "{} of {} is deployed to staging and passed its integration and performance tests.\n", c.tag, c.repository);
+            if let Some(url) = &input.frontend_url {
+                let _ = writeln!(body, "Try it: {url}\n");
+            }
+            let _ = writeln!(body, "Sign off or reject: {link}\n");
+            let _ = writeln!(body, "Commit: {}", c.sha);
+            (
+                format!("Sign off {} of {} on staging?", c.tag, c.repository),
+                "acceptance-request",
+            )
+        }
     };
-    let _ = writeln!(body, "Checklist: {}", input.checklist.markdown_uri);
     let _ = writeln!(
         body,
         "\nThe link expires at {} ({} approval(s) needed).",
@@ -142,10 +184,10 @@ pub async fn request(
         settings.required_approvals
     );
     let message = Message {
-        subject: format!("Approve {} of {} for staging?", c.tag, c.repository),
+        subject,
         body,
         attributes: BTreeMap::from([
-            ("kind".into(), "approval-request".into()),
+            ("kind".into(), kind.into()),
             ("repository".into(), c.repository.clone()),
             ("tag".into(), c.tag.clone()),
         ]),
@@ -456,7 +498,11 @@ pub fn render_review(record: &ApprovalRecord, checklist_markdown: Option<&str>) 
         "<form method=\"post\"><label>Your name or email<input name=\"approver\" required maxlength=\"200\" autocomplete=\"email\"></label><label>Reason{}<textarea name=\"reason\" maxlength=\"2000\" rows=\"3\"></textarea></label><button name=\"decision\" value=\"approve\">Approve</button><button name=\"decision\" value=\"reject\">Reject</button></form>",
         if record.failed_checks.is_empty() { " (optional)" } else { " (required to approve)" }
     );
-    page(&format!("Approve {} for staging?", record.tag), &b)
+    let title = match record.kind {
+        ApprovalKind::Deployment => format!("Approve {} for staging?", record.tag),
+        ApprovalKind::Acceptance => format!("Sign off {} on staging?", record.tag),
+    };
+    page(&title, &b)
 }
 
 /// The page after a decision, or for a refused one.
@@ -512,8 +558,10 @@ mod tests {
                 now(),
                 RequestInput {
                     token: "tok-1".into(),
+                    kind: ApprovalKind::Deployment,
                     preflight: run_info(),
-                    checklist: cl,
+                    checklist: Some(cl),
+                    frontend_url: None,
                 },
             )
             .await
@@ -763,6 +811,42 @@ mod tests {
             w.decide(&id, "bob\n", true, None).await,
             Ok(Decided::Approved)
         );
+    }
+
+    #[tokio::test]
+    async fn acceptance_asks_stakeholders_to_try_the_staging_url() {
+        let w = World::new(Settings::default());
+        let input = RequestInput {
+            token: "tok-u".into(),
+            kind: ApprovalKind::Acceptance,
+            preflight: run_info(),
+            checklist: None,
+            frontend_url: Some("https://staging.example.test".into()),
+        };
+        request(&w.settings, &w.approvals, &w.notifier, now(), input)
+            .await
+            .unwrap();
+        let (_, m) = w.notifier.messages().pop().unwrap();
+        assert_eq!(m.subject, "Sign off rc-1.4.0 of acme/shop on staging?");
+        assert_eq!(m.attributes["kind"], "acceptance-request");
+        assert!(m.body.contains("Try it: https://staging.example.test"));
+        assert_eq!(w.approvals.all()[0].kind, ApprovalKind::Acceptance);
+    }
+
+    #[tokio::test]
+    async fn a_deployment_approval_without_a_checklist_is_invalid_input() {
+        let w = World::new(Settings::default());
+        let input = RequestInput {
+            token: "t".into(),
+            kind: ApprovalKind::Deployment,
+            preflight: run_info(),
+            checklist: None,
+            frontend_url: None,
+        };
+        let e = request(&w.settings, &w.approvals, &w.notifier, now(), input)
+            .await
+            .unwrap_err();
+        assert_eq!(e.name, "InvalidInput");
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub async fn run(
         Outcome::Failure => text(s, &["failure", "stage"])
             .unwrap_or("(unknown stage)")
             .to_string(),
+        // Cancelled after the deployment was approved means at User Acceptance Testing.
+        Outcome::Cancelled if s.get("approval").is_some() => "User Acceptance Testing".to_string(),
         Outcome::Cancelled => "Wait for Approval".to_string(),
     };
     let mut body = String::new();

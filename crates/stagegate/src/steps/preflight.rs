@@ -28,6 +28,8 @@ pub struct Output {
     pub artifacts_prefix: String,
     pub approval_timeout_seconds: u64,
     pub suites: Vec<String>,
+    /// Whether User Acceptance Testing runs after the tests.
+    pub user_acceptance: bool,
     /// The command of each check, handed to the builds.
     pub commands: BTreeMap<String, String>,
     /// Set when another running execution handles the same tag and commit.
@@ -58,6 +60,7 @@ pub async fn run(
         execution_id: input.execution_id.clone(),
         approval_timeout_seconds: settings.approval_timeout_seconds,
         suites: settings.suites.clone(),
+        user_acceptance: settings.user_acceptance,
         commands: settings.commands.clone(),
         duplicate_of: None,
         superseded: Vec::new(),
