@@ -6,7 +6,7 @@ mod routes;
 
 use asl_engine::{Clock, Engine, EngineConfig, ExecutionDescription, HistoryEvent};
 use serde_json::{json, Value};
-use stagegate::functions::World;
+use stagegate::functions::Ports;
 use stagegate::memory::*;
 use stagegate::ports::{Message, Topic};
 use stagegate::steps::approval::{self, Decided, Decision, Refusal};
@@ -22,67 +22,20 @@ pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 pub const SHA2: &str = "fedcba9876543210fedcba9876543210fedcba98";
 pub const SUITES: &[&str] = &["auth", "content", "oauth", "ai"];
 
-pub struct TestWorld {
-    pub settings: Settings,
-    pub link: EngineLink,
-    pub artifacts: MemoryArtifacts,
-    pub notifier: MemoryNotifier,
-    pub approvals: MemoryApprovals,
-    pub stacks: MemoryStacks,
-    pub hosting: MemoryHosting,
-    pub http: MemoryHttp,
-    pub history: MemoryHistory,
-    pub releases: MemoryReleases,
-}
-
-impl World for TestWorld {
-    type Artifacts = MemoryArtifacts;
-    type Notifier = MemoryNotifier;
-    type Approvals = MemoryApprovals;
-    type Callbacks = EngineLink;
-    type Executions = EngineLink;
-    type Stacks = MemoryStacks;
-    type Hosting = MemoryHosting;
-    type Http = MemoryHttp;
-    type History = MemoryHistory;
-    type Releases = MemoryReleases;
-    fn settings(&self) -> &Settings {
-        &self.settings
-    }
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.link.now()
-    }
-    fn artifacts(&self) -> &MemoryArtifacts {
-        &self.artifacts
-    }
-    fn notifier(&self) -> &MemoryNotifier {
-        &self.notifier
-    }
-    fn approvals(&self) -> &MemoryApprovals {
-        &self.approvals
-    }
-    fn callbacks(&self) -> &EngineLink {
-        &self.link
-    }
-    fn executions(&self) -> &EngineLink {
-        &self.link
-    }
-    fn stacks(&self) -> &MemoryStacks {
-        &self.stacks
-    }
-    fn hosting(&self) -> &MemoryHosting {
-        &self.hosting
-    }
-    fn http(&self) -> &MemoryHttp {
-        &self.http
-    }
-    fn history(&self) -> &MemoryHistory {
-        &self.history
-    }
-    fn releases(&self) -> &MemoryReleases {
-        &self.releases
-    }
-}
+/// The path tests' world: in-memory adapters, with the engine answering task tokens
+/// and listing executions.
+pub type TestWorld = Ports<
+    MemoryArtifacts,
+    MemoryNotifier,
+    MemoryApprovals,
+    EngineLink,
+    EngineLink,
+    MemoryStacks,
+    MemoryHosting,
+    MemoryHttp,
+    MemoryHistory,
+    MemoryReleases,
+>;
 
 /// One staging deployment world: the engine, the definition, the ports.
 pub struct Flow {
@@ -108,12 +61,16 @@ impl Flow {
     }
 
     pub fn with_settings(settings: Settings) -> Flow {
-        let world = Arc::new(TestWorld {
+        let link = EngineLink::default();
+        let clock_link = link.clone();
+        let world = Arc::new(Ports {
             settings,
-            link: EngineLink::default(),
+            clock: Box::new(move || clock_link.now()),
             artifacts: MemoryArtifacts::default(),
             notifier: MemoryNotifier::default(),
             approvals: MemoryApprovals::default(),
+            callbacks: link.clone(),
+            executions: link,
             stacks: MemoryStacks::default(),
             hosting: MemoryHosting::default(),
             http: MemoryHttp::default(),
@@ -144,7 +101,7 @@ impl Flow {
         let state_machine = engine
             .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
             .unwrap_or_else(|e| panic!("the staging definition must load: {e}"));
-        world.link.set(engine.clone(), state_machine.clone());
+        world.callbacks.set(engine.clone(), state_machine.clone());
         Flow {
             engine,
             state_machine,
@@ -218,6 +175,13 @@ impl Flow {
         panic!("no {kind} for {tag} was sent");
     }
 
+    /// Approves the deployment of `tag` as bob (the common case of most routes).
+    pub async fn approve(&self, tag: &str) {
+        let id = self.approval_link(tag).await;
+        let decided = self.decide(&id, "bob", true, None).await;
+        assert_eq!(decided, Ok(Decided::Approved), "approving {tag}");
+    }
+
     pub async fn decide(
         &self,
         id: &str,
@@ -234,8 +198,8 @@ impl Flow {
         approval::decide(
             &self.world.settings,
             &self.world.approvals,
-            &self.world.link,
-            self.world.link.now(),
+            &self.world.callbacks,
+            self.world.callbacks.now(),
             id,
             decision,
         )

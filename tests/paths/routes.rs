@@ -425,10 +425,7 @@ async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
         .stacks
         .set_failure_reason("Api (AWS::Lambda::Function): Role not found");
     let arn = flow.start("rc-1.4.0", SHA).await;
-    let id = flow.approval_link("rc-1.4.0").await;
-    flow.decide(&id, "bob", true, None)
-        .await
-        .unwrap_or_else(|r| panic!("{r:?}"));
+    flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.error.as_deref(), Some("StackDeployFailed"));
     let r = route(&h);
@@ -469,10 +466,7 @@ async fn a_failed_amplify_job_fails_the_frontend_stage() {
         .hosting
         .set_job_statuses(&[JobStatus::Running, JobStatus::Failed]);
     let arn = flow.start("rc-1.4.0", SHA).await;
-    let id = flow.approval_link("rc-1.4.0").await;
-    flow.decide(&id, "bob", true, None)
-        .await
-        .unwrap_or_else(|r| panic!("{r:?}"));
+    flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.error.as_deref(), Some("AmplifyJobFailed"));
     let r = route(&h);
@@ -518,10 +512,7 @@ async fn a_failing_integration_test_fails_the_run_with_a_report() {
         .http
         .route("https://staging.example.test/oauth", 502, "bad gateway");
     let arn = flow.start("rc-1.4.0", SHA).await;
-    let id = flow.approval_link("rc-1.4.0").await;
-    flow.decide(&id, "bob", true, None)
-        .await
-        .unwrap_or_else(|r| panic!("{r:?}"));
+    flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.error.as_deref(), Some("IntegrationTestsFailed"));
     let r = route(&h);
@@ -651,10 +642,7 @@ fn with_user_acceptance() -> Flow {
 async fn user_acceptance_sign_off_completes_the_release() {
     let flow = with_user_acceptance();
     let arn = flow.start("rc-1.4.0", SHA).await;
-    let id = flow.approval_link("rc-1.4.0").await;
-    flow.decide(&id, "bob", true, None)
-        .await
-        .unwrap_or_else(|r| panic!("{r:?}"));
+    flow.approve("rc-1.4.0").await;
     let uat = flow.acceptance_link("rc-1.4.0").await;
     assert_eq!(
         flow.decide(&uat, "product-owner@example.com", true, None)
@@ -691,10 +679,7 @@ async fn user_acceptance_sign_off_completes_the_release() {
 async fn rejected_user_acceptance_cancels_before_release() {
     let flow = with_user_acceptance();
     let arn = flow.start("rc-1.4.0", SHA).await;
-    let id = flow.approval_link("rc-1.4.0").await;
-    flow.decide(&id, "bob", true, None)
-        .await
-        .unwrap_or_else(|r| panic!("{r:?}"));
+    flow.approve("rc-1.4.0").await;
     let uat = flow.acceptance_link("rc-1.4.0").await;
     assert_eq!(
         flow.decide(&uat, "product-owner", false, Some("checkout copy is wrong"))
@@ -729,10 +714,7 @@ async fn rejected_user_acceptance_cancels_before_release() {
 async fn user_acceptance_is_skipped_unless_configured() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
-    let id = flow.approval_link("rc-1.4.0").await;
-    flow.decide(&id, "bob", true, None)
-        .await
-        .unwrap_or_else(|r| panic!("{r:?}"));
+    flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_passes_through(

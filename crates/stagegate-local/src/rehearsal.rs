@@ -9,7 +9,7 @@ use crate::{registry, substitutions, EngineLink, STAGING_DEFINITION, STATE_MACHI
 use asl_engine::{Clock, Details, Engine, EngineConfig, EventType, ExecutionStatus, HistoryEvent};
 use serde_json::{json, Value};
 use stagegate::candidate::Trigger;
-use stagegate::functions::World;
+use stagegate::functions::Ports;
 use stagegate::memory::MemoryApprovals;
 use stagegate::ports::{Artifacts, Message, Topic};
 use stagegate::steps::approval::{self, Decided, Decision as Vote, Refusal};
@@ -56,67 +56,20 @@ pub struct Summary {
 /// The approval window `--timeout` uses.
 pub const TIMEOUT_WINDOW_SECONDS: u64 = 3;
 
-pub struct LocalWorld {
-    settings: Settings,
-    link: EngineLink,
-    artifacts: DirArtifacts,
-    outbox: Outbox,
-    approvals: MemoryApprovals,
-    stacks: LocalStacks,
-    hosting: LocalHosting,
-    http: LocalHttp,
-    history: GitHistory,
-    releases: NoReleases,
-}
-
-impl World for LocalWorld {
-    type Artifacts = DirArtifacts;
-    type Notifier = Outbox;
-    type Approvals = MemoryApprovals;
-    type Callbacks = EngineLink;
-    type Executions = EngineLink;
-    type Stacks = LocalStacks;
-    type Hosting = LocalHosting;
-    type Http = LocalHttp;
-    type History = GitHistory;
-    type Releases = NoReleases;
-    fn settings(&self) -> &Settings {
-        &self.settings
-    }
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.link.now()
-    }
-    fn artifacts(&self) -> &DirArtifacts {
-        &self.artifacts
-    }
-    fn notifier(&self) -> &Outbox {
-        &self.outbox
-    }
-    fn approvals(&self) -> &MemoryApprovals {
-        &self.approvals
-    }
-    fn callbacks(&self) -> &EngineLink {
-        &self.link
-    }
-    fn executions(&self) -> &EngineLink {
-        &self.link
-    }
-    fn stacks(&self) -> &LocalStacks {
-        &self.stacks
-    }
-    fn hosting(&self) -> &LocalHosting {
-        &self.hosting
-    }
-    fn http(&self) -> &LocalHttp {
-        &self.http
-    }
-    fn history(&self) -> &GitHistory {
-        &self.history
-    }
-    fn releases(&self) -> &NoReleases {
-        &self.releases
-    }
-}
+/// The rehearsal's world: local adapters, with the engine answering task tokens and
+/// listing executions.
+pub type LocalWorld = Ports<
+    DirArtifacts,
+    Outbox,
+    MemoryApprovals,
+    EngineLink,
+    EngineLink,
+    LocalStacks,
+    LocalHosting,
+    LocalHttp,
+    GitHistory,
+    NoReleases,
+>;
 
 /// The phases shown in progress and in the timeline, in flow order.
 pub const PHASES: &[&str] = &[
@@ -258,12 +211,16 @@ pub async fn run(opts: Options) -> Result<Summary, String> {
         faults.clone(),
     )
     .await?;
-    let world = Arc::new(LocalWorld {
+    let link = EngineLink::default();
+    let clock_link = link.clone();
+    let world: Arc<LocalWorld> = Arc::new(Ports {
         settings,
-        link: EngineLink::default(),
+        clock: Box::new(move || clock_link.now()),
         artifacts: DirArtifacts { root: root.clone() },
-        outbox: Outbox::new(run_dir.join("outbox"), listener),
+        notifier: Outbox::new(run_dir.join("outbox"), listener),
         approvals: MemoryApprovals::default(),
+        callbacks: link.clone(),
+        executions: link,
         stacks,
         hosting: LocalHosting::new(
             app.dir.join(&app.config.frontend.dir),
@@ -290,7 +247,7 @@ pub async fn run(opts: Options) -> Result<Summary, String> {
     let sm = engine
         .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
         .map_err(|e| e.to_string())?;
-    world.link.set(engine.clone(), sm.clone());
+    world.callbacks.set(engine.clone(), sm.clone());
 
     say(&format!(
         "stagegate rehearsal of {} {} ({} {}, pushed by {pushed_by})",
@@ -591,8 +548,8 @@ async fn decide(world: &LocalWorld, decision: &Decision, message: &Message, push
     match approval::decide(
         &world.settings,
         &world.approvals,
-        &world.link,
-        world.link.now(),
+        &world.callbacks,
+        world.callbacks.now(),
         &id,
         vote.clone(),
     )
@@ -625,7 +582,7 @@ fn approval_page(world: Arc<std::sync::OnceLock<Arc<LocalWorld>>>) -> Handler {
             };
             let html =
                 |status: u16, body: String| Response::new(status, "text/html; charset=utf-8", body);
-            let now = world.link.now();
+            let now = world.callbacks.now();
             match req.method.as_str() {
                 "GET" => match approval::review(&world.approvals, now, &id).await {
                     Ok(Ok(record)) => {
@@ -673,7 +630,7 @@ fn approval_page(world: Arc<std::sync::OnceLock<Arc<LocalWorld>>>) -> Handler {
                     match approval::decide(
                         &world.settings,
                         &world.approvals,
-                        &world.link,
+                        &world.callbacks,
                         now,
                         &id,
                         vote,

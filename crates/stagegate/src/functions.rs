@@ -40,6 +40,100 @@ pub trait World: Send + Sync {
     fn releases(&self) -> &Self::Releases;
 }
 
+/// The standard [`World`]: one value per port. The AWS target, the rehearsal and the
+/// tests differ only in the adapters they put in it.
+pub struct Ports<A, N, Ap, C, E, S, H, Ht, Hi, R> {
+    pub settings: Settings,
+    /// The current time (the engine's clock locally, the system clock on AWS).
+    pub clock: Box<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    pub artifacts: A,
+    pub notifier: N,
+    pub approvals: Ap,
+    pub callbacks: C,
+    pub executions: E,
+    pub stacks: S,
+    pub hosting: H,
+    pub http: Ht,
+    pub history: Hi,
+    pub releases: R,
+}
+
+impl<A, N, Ap, C, E, S, H, Ht, Hi, R> World for Ports<A, N, Ap, C, E, S, H, Ht, Hi, R>
+where
+    A: Artifacts,
+    N: Notifier,
+    Ap: Approvals,
+    C: TaskCallbacks,
+    E: Executions,
+    S: Stacks,
+    H: Hosting,
+    Ht: Http,
+    Hi: SourceHistory,
+    R: Releases,
+{
+    type Artifacts = A;
+    type Notifier = N;
+    type Approvals = Ap;
+    type Callbacks = C;
+    type Executions = E;
+    type Stacks = S;
+    type Hosting = H;
+    type Http = Ht;
+    type History = Hi;
+    type Releases = R;
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+    fn artifacts(&self) -> &A {
+        &self.artifacts
+    }
+    fn notifier(&self) -> &N {
+        &self.notifier
+    }
+    fn approvals(&self) -> &Ap {
+        &self.approvals
+    }
+    fn callbacks(&self) -> &C {
+        &self.callbacks
+    }
+    fn executions(&self) -> &E {
+        &self.executions
+    }
+    fn stacks(&self) -> &S {
+        &self.stacks
+    }
+    fn hosting(&self) -> &H {
+        &self.hosting
+    }
+    fn http(&self) -> &Ht {
+        &self.http
+    }
+    fn history(&self) -> &Hi {
+        &self.history
+    }
+    fn releases(&self) -> &R {
+        &self.releases
+    }
+}
+
+/// Ports made of the in-memory adapters, for tests.
+pub type MemoryPorts = Ports<
+    crate::memory::MemoryArtifacts,
+    crate::memory::MemoryNotifier,
+    crate::memory::MemoryApprovals,
+    crate::memory::MemoryCallbacks,
+    crate::memory::MemoryExecutions,
+    crate::memory::MemoryStacks,
+    crate::memory::MemoryHosting,
+    crate::memory::MemoryHttp,
+    crate::memory::MemoryHistory,
+    crate::memory::MemoryReleases,
+>;
+
 /// Function names: the crate under `functions/`, the `${<Pascal>FunctionArn}`
 /// substitution and the state that invokes it.
 pub const FUNCTIONS: &[(&str, &str)] = &[
@@ -157,94 +251,30 @@ pub fn substitution_key(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::*;
+    use crate::memory::MemoryHistory;
     use serde_json::json;
 
-    struct Mem {
-        settings: Settings,
-        artifacts: MemoryArtifacts,
-        notifier: MemoryNotifier,
-        approvals: MemoryApprovals,
-        callbacks: MemoryCallbacks,
-        executions: MemoryExecutions,
-        stacks: MemoryStacks,
-        hosting: MemoryHosting,
-        http: MemoryHttp,
-        history: MemoryHistory,
-        releases: MemoryReleases,
-    }
-
-    impl Default for Mem {
-        fn default() -> Self {
-            Mem {
-                settings: Settings::default(),
-                artifacts: Default::default(),
-                notifier: Default::default(),
-                approvals: Default::default(),
-                callbacks: Default::default(),
-                executions: Default::default(),
-                stacks: Default::default(),
-                hosting: Default::default(),
-                http: Default::default(),
-                history: MemoryHistory::new(None, vec![]),
-                releases: Default::default(),
-            }
-        }
-    }
-
-    impl World for Mem {
-        type Artifacts = MemoryArtifacts;
-        type Notifier = MemoryNotifier;
-        type Approvals = MemoryApprovals;
-        type Callbacks = MemoryCallbacks;
-        type Executions = MemoryExecutions;
-        type Stacks = MemoryStacks;
-        type Hosting = MemoryHosting;
-        type Http = MemoryHttp;
-        type History = MemoryHistory;
-        type Releases = MemoryReleases;
-        fn settings(&self) -> &Settings {
-            &self.settings
-        }
-        fn now(&self) -> DateTime<Utc> {
-            crate::testing::now()
-        }
-        fn artifacts(&self) -> &MemoryArtifacts {
-            &self.artifacts
-        }
-        fn notifier(&self) -> &MemoryNotifier {
-            &self.notifier
-        }
-        fn approvals(&self) -> &MemoryApprovals {
-            &self.approvals
-        }
-        fn callbacks(&self) -> &MemoryCallbacks {
-            &self.callbacks
-        }
-        fn executions(&self) -> &MemoryExecutions {
-            &self.executions
-        }
-        fn stacks(&self) -> &MemoryStacks {
-            &self.stacks
-        }
-        fn hosting(&self) -> &MemoryHosting {
-            &self.hosting
-        }
-        fn http(&self) -> &MemoryHttp {
-            &self.http
-        }
-        fn history(&self) -> &MemoryHistory {
-            &self.history
-        }
-        fn releases(&self) -> &MemoryReleases {
-            &self.releases
+    fn mem() -> MemoryPorts {
+        Ports {
+            settings: Settings::default(),
+            clock: Box::new(crate::testing::now),
+            artifacts: Default::default(),
+            notifier: Default::default(),
+            approvals: Default::default(),
+            callbacks: Default::default(),
+            executions: Default::default(),
+            stacks: Default::default(),
+            hosting: Default::default(),
+            http: Default::default(),
+            history: MemoryHistory::new(None, vec![]),
+            releases: Default::default(),
         }
     }
 
     /// Every function refuses malformed input with a named error, never a panic.
     #[tokio::test]
     async fn every_function_refuses_bad_input_by_name() {
-        let w = Mem::default();
+        let w = mem();
         for (name, _) in FUNCTIONS {
             for bad in [json!(null), json!("text"), json!({"unexpected": [1, 2]})] {
                 let e = invoke(&w, name, bad.clone()).await.unwrap_err();
@@ -262,7 +292,7 @@ mod tests {
     #[tokio::test]
     async fn preflight_calls_a_bad_trigger_an_invalid_candidate() {
         let e = invoke(
-            &Mem::default(),
+            &mem(),
             "preflight",
             json!({"trigger": {"tag": 1}, "executionId": "arn:x"}),
         )
@@ -273,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_function_is_invalid_input() {
-        let e = invoke(&Mem::default(), "deploy-everything", json!({}))
+        let e = invoke(&mem(), "deploy-everything", json!({}))
             .await
             .unwrap_err();
         assert_eq!(e.name, "InvalidInput");
