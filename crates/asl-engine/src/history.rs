@@ -268,6 +268,15 @@ impl HistoryEvent {
     }
 }
 
+/// The names of the states entered, in order: the route an execution took.
+pub fn states_entered(history: &[HistoryEvent]) -> Vec<String> {
+    history
+        .iter()
+        .filter(|e| matches!(e.details, Details::StateEntered { .. }))
+        .filter_map(|e| e.state_name().map(str::to_string))
+        .collect()
+}
+
 impl Serialize for HistoryEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;

@@ -58,11 +58,7 @@ pub async fn run_on(
 
 /// Names of the states entered, in order.
 pub fn route(history: &[HistoryEvent]) -> Vec<String> {
-    history
-        .iter()
-        .filter(|e| e.event_type.to_string().ends_with("StateEntered"))
-        .filter_map(|e| e.state_name().map(str::to_string))
-        .collect()
+    asl_engine::history::states_entered(history)
 }
 
 pub fn types(history: &[HistoryEvent]) -> Vec<EventType> {
