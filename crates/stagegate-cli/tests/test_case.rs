@@ -21,27 +21,14 @@ fn run_case(dir: &str, case: &str, extra: &[&str]) -> (i32, Value, String) {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("expected.json")).unwrap()).unwrap();
     let input = expected[case]["input"].to_string();
-    let def = d.join("definition.asl.json");
-    let mock = d.join("mock-config.json");
-    let mut args = vec![
-        "test-case",
-        def.to_str().unwrap(),
-        "--mock-config",
-        mock.to_str().unwrap(),
-        "--test-case",
-        case,
-        "--input",
-        &input,
-        "--start-time",
-        "2026-03-01T09:00:00Z",
-    ];
     let subs = d.join("substitutions.json");
     let subs_s = subs.to_str().unwrap().to_string();
+    let mut args = vec!["--input", &input, "--start-time", "2026-03-01T09:00:00Z"];
     if subs.exists() {
         args.extend(["--substitutions", &subs_s]);
     }
     args.extend(extra);
-    let out = stagegate(&args);
+    let out = bare(dir, case, &args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
     (
