@@ -799,9 +799,6 @@ impl GitHistory {
 
 impl SourceHistory for GitHistory {
     async fn previous_candidate(&self, tag: &str) -> PortResult<Option<String>> {
-        let Some(version) = tag.strip_prefix(&self.tag_prefix) else {
-            return Ok(None);
-        };
         let Some(list) = git(
             &self.dir,
             &["tag", "--list", &format!("{}*", self.tag_prefix)],
@@ -810,12 +807,11 @@ impl SourceHistory for GitHistory {
         else {
             return Ok(None);
         };
-        Ok(list
-            .lines()
-            .filter_map(|t| t.strip_prefix(&self.tag_prefix).map(|v| (t, v)))
-            .filter(|(_, v)| stagegate::steps::preflight::compare_versions(v, version).is_lt())
-            .max_by(|a, b| stagegate::steps::preflight::compare_versions(a.1, b.1))
-            .map(|(t, _)| t.to_string()))
+        Ok(stagegate::steps::release::previous_candidate(
+            list.lines(),
+            tag,
+            &self.tag_prefix,
+        ))
     }
 
     async fn commits(&self, from: Option<&str>, to: &str) -> PortResult<Vec<Commit>> {

@@ -12,6 +12,7 @@ pub mod ports;
 pub mod settings;
 pub mod steps;
 pub mod testing;
+pub mod webhook;
 
 pub use error::{PortError, StepError};
 pub use settings::Settings;

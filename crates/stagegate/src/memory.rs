@@ -384,6 +384,7 @@ impl Hosting for MemoryHosting {
 #[derive(Default)]
 pub struct MemoryHttp {
     routes: Mutex<BTreeMap<String, (u16, String, u64)>>,
+    sent: Mutex<Vec<HttpRequest>>,
 }
 
 impl MemoryHttp {
@@ -393,10 +394,15 @@ impl MemoryHttp {
     pub fn route_timed(&self, url: &str, status: u16, body: &str, ms: u64) {
         lock(&self.routes).insert(url.into(), (status, body.into(), ms));
     }
+    /// Every request sent, in order.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        lock(&self.sent).clone()
+    }
 }
 
 impl Http for MemoryHttp {
     async fn send(&self, request: &HttpRequest) -> PortResult<HttpResponse> {
+        lock(&self.sent).push(request.clone());
         match lock(&self.routes).get(&request.url) {
             Some((status, body, ms)) => Ok(HttpResponse {
                 status: *status,

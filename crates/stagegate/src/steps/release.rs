@@ -151,3 +151,33 @@ mod tests {
         assert!(notes.contains("first candidate") && notes.contains("no token is configured"));
     }
 }
+
+/// The release-candidate tag just before `tag` among `tags`, by version order (so
+/// `rc-1.10.0` comes after `rc-1.9.0`). Tags without the prefix are not candidates.
+pub fn previous_candidate<'a>(
+    tags: impl IntoIterator<Item = &'a str>,
+    tag: &str,
+    tag_prefix: &str,
+) -> Option<String> {
+    use crate::steps::preflight::compare_versions;
+    let version = tag.strip_prefix(tag_prefix)?;
+    tags.into_iter()
+        .filter_map(|t| t.strip_prefix(tag_prefix).map(|v| (t, v)))
+        .filter(|(_, v)| compare_versions(v, version).is_lt())
+        .max_by(|a, b| compare_versions(a.1, b.1))
+        .map(|(t, _)| t.to_string())
+}
+
+#[cfg(test)]
+mod previous_tests {
+    #[test]
+    fn the_previous_candidate_is_by_version_not_by_text() {
+        let tags = ["rc-1.9.0", "rc-1.10.0", "v2.0.0", "rc-1.11.0", "rc-1.2.0"];
+        assert_eq!(
+            super::previous_candidate(tags, "rc-1.11.0", "rc-").as_deref(),
+            Some("rc-1.10.0")
+        );
+        assert_eq!(super::previous_candidate(tags, "rc-1.2.0", "rc-"), None);
+        assert_eq!(super::previous_candidate(tags, "v3", "rc-"), None);
+    }
+}

@@ -1,0 +1,63 @@
+//! SDK errors as [`PortError`]s: the service's error code and message when AWS
+//! answered, the whole cause chain when it did not (timeout, DNS, TLS). Shared by the
+//! `aws-*` adapter crates so every adapter reports failures the same way.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use stagegate::error::PortError;
+use std::error::Error;
+
+/// Error codes AWS uses for throttling across its protocols.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "LimitExceededException",
+];
+
+/// The service's error code, when the service answered.
+pub fn code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(s) => s.err().code(),
+        _ => None,
+    }
+}
+
+/// Whether AWS said "slow down" (after the SDK's own retries ran out).
+pub fn is_throttling<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    code(err).is_some_and(|c| THROTTLING.contains(&c))
+}
+
+/// `operation: Code: message`, or the full cause chain for transport failures.
+pub fn port_error<E, R>(operation: impl Into<String>, err: &SdkError<E, R>) -> PortError
+where
+    E: ProvideErrorMetadata + Error + 'static,
+    R: std::fmt::Debug,
+{
+    let message = match err {
+        SdkError::ServiceError(s) => {
+            let e = s.err();
+            let code = e.code().unwrap_or("UnknownError");
+            let text = e.message().unwrap_or("no message");
+            if is_throttling(err) {
+                format!("{code}: {text} (throttled: still throttled after the SDK's retries)")
+            } else {
+                format!("{code}: {text}")
+            }
+        }
+        other => DisplayErrorContext(other).to_string(),
+    };
+    PortError::new(operation, message)
+}

@@ -1,0 +1,173 @@
+//! [`Artifacts`] in an S3 bucket (encrypted, private, 30-day expiry: see
+//! `template.yaml`). A stored artifact's link opens it in the S3 console, for people
+//! with access to the account: presigned URLs would outlive neither the Lambda's
+//! role credentials nor a 24 h review, and the bucket is never public.
+
+use aws_common::port_error;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use stagegate::error::PortError;
+use stagegate::ports::{Artifacts, PortResult};
+
+#[derive(Clone, Debug)]
+pub struct S3Artifacts {
+    client: Client,
+    bucket: String,
+    region: String,
+}
+
+impl S3Artifacts {
+    pub fn new(client: Client, bucket: impl Into<String>, region: impl Into<String>) -> Self {
+        S3Artifacts {
+            client,
+            bucket: bucket.into(),
+            region: region.into(),
+        }
+    }
+
+    /// The console link of `key`.
+    pub fn link(&self, key: &str) -> String {
+        format!(
+            "https://{region}.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={key}",
+            region = self.region,
+            bucket = self.bucket,
+            key = encode_query(key)
+        )
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` stay).
+fn encode_query(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Artifacts for S3Artifacts {
+    async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> PortResult<String> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| port_error(format!("store s3://{}/{key}", self.bucket), &e))?;
+        Ok(self.link(key))
+    }
+
+    async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(port_error(format!("read s3://{}/{key}", self.bucket), &e)),
+        };
+        let bytes = out.body.collect().await.map_err(|e| {
+            PortError::new(format!("read s3://{}/{key}", self.bucket), e.to_string())
+        })?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+    use aws_sdk_s3::operation::put_object::PutObjectOutput;
+    use aws_sdk_s3::types::error::NoSuchKey;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use aws_smithy_types::retry::RetryConfig;
+    use std::time::Duration;
+
+    fn artifacts(rules: &[&Rule]) -> S3Artifacts {
+        let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
+        S3Artifacts::new(client, "stagegate-artifacts", "eu-west-1")
+    }
+
+    #[tokio::test]
+    async fn put_stores_with_the_content_type_and_returns_a_console_link() {
+        let put = mock!(Client::put_object)
+            .match_requests(|r| {
+                r.bucket() == Some("stagegate-artifacts")
+                    && r.key() == Some("runs/rc-1/checklist.md")
+                    && r.content_type() == Some("text/markdown; charset=utf-8")
+            })
+            .then_output(|| PutObjectOutput::builder().build());
+        let link = artifacts(&[&put])
+            .put("runs/rc-1/checklist.md", "text/markdown; charset=utf-8", b"# c".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            link,
+            "https://eu-west-1.console.aws.amazon.com/s3/object/stagegate-artifacts?region=eu-west-1&prefix=runs/rc-1/checklist.md"
+        );
+        assert_eq!(put.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn get_returns_the_body_and_none_for_a_missing_key() {
+        let found = mock!(Client::get_object)
+            .match_requests(|r| r.key() == Some("a"))
+            .then_output(|| GetObjectOutput::builder().body(ByteStream::from_static(b"body")).build());
+        let missing = mock!(Client::get_object)
+            .match_requests(|r| r.key() == Some("b"))
+            .then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
+        let a = artifacts(&[&found, &missing]);
+        assert_eq!(a.get("a").await.unwrap().unwrap(), b"body");
+        assert_eq!(a.get("b").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn access_denied_is_an_error_naming_the_object() {
+        let denied = mock!(Client::get_object)
+            .sequence()
+            .http_status(403, Some("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".into()))
+            .build();
+        let e = artifacts(&[&denied]).get("runs/x").await.unwrap_err();
+        assert_eq!(e.operation, "read s3://stagegate-artifacts/runs/x");
+        assert!(e.message.starts_with("AccessDenied"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn slow_down_is_retried_then_reported() {
+        let flaky = mock!(Client::put_object)
+            .sequence()
+            .http_status(503, Some("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".into()))
+            .output(|| PutObjectOutput::builder().build())
+            .build();
+        artifacts(&[&flaky]).put("k", "text/plain", vec![]).await.unwrap();
+        assert_eq!(flaky.num_calls(), 2);
+
+        let throttled = mock!(Client::put_object)
+            .sequence()
+            .http_status(503, Some("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".into()))
+            .repeatedly()
+            .build();
+        let e = artifacts(&[&throttled]).put("k", "text/plain", vec![]).await.unwrap_err();
+        assert!(e.message.contains("SlowDown") && e.message.contains("throttled"), "{e}");
+    }
+
+    #[test]
+    fn links_encode_unusual_keys() {
+        let a = artifacts(&[]);
+        assert!(a.link("runs/a b&c").ends_with("prefix=runs/a%20b%26c"));
+    }
+}

@@ -1,0 +1,120 @@
+//! Secrets from AWS Secrets Manager, read once per container and cached: the webhook
+//! secret ([`Secrets`]) and the optional GitHub token. A secret value is never logged
+//! and never part of an error message.
+
+use aws_common::port_error;
+use aws_sdk_secretsmanager::Client;
+use stagegate::error::PortError;
+use stagegate::ports::PortResult;
+use stagegate::webhook::Secrets;
+use tokio::sync::OnceCell;
+
+#[derive(Debug)]
+pub struct CachedSecret {
+    client: Client,
+    secret_id: String,
+    value: OnceCell<String>,
+}
+
+impl CachedSecret {
+    pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
+        CachedSecret {
+            client,
+            secret_id: secret_id.into(),
+            value: OnceCell::new(),
+        }
+    }
+
+    /// The secret string; fetched on first use. A failed fetch is not cached, so the
+    /// next invocation tries again.
+    pub async fn value(&self) -> PortResult<String> {
+        self.value
+            .get_or_try_init(|| async {
+                let out = self
+                    .client
+                    .get_secret_value()
+                    .secret_id(&self.secret_id)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(format!("read secret {}", self.secret_id), &e))?;
+                out.secret_string()
+                    .map(|s| s.trim().to_string())
+                    .ok_or_else(|| {
+                        PortError::new(
+                            format!("read secret {}", self.secret_id),
+                            "the secret has no string value (binary secrets are not supported)",
+                        )
+                    })
+            })
+            .await
+            .cloned()
+    }
+}
+
+impl Secrets for CachedSecret {
+    async fn webhook_secret(&self) -> PortResult<String> {
+        self.value().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use aws_smithy_types::retry::RetryConfig;
+    use std::time::Duration;
+
+    fn secret(rules: &[&Rule]) -> CachedSecret {
+        let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, rules, |c| c
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1))
+            ));
+        CachedSecret::new(client, "stagegate/webhook")
+    }
+
+    #[tokio::test]
+    async fn the_secret_is_read_once_and_trimmed() {
+        let get = mock!(Client::get_secret_value)
+            .match_requests(|r| r.secret_id() == Some("stagegate/webhook"))
+            .then_output(|| GetSecretValueOutput::builder().secret_string("s3cr3t\n").build());
+        let s = secret(&[&get]);
+        assert_eq!(s.webhook_secret().await.unwrap(), "s3cr3t");
+        assert_eq!(s.webhook_secret().await.unwrap(), "s3cr3t");
+        assert_eq!(get.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_retried_on_the_next_call_and_never_shows_the_value() {
+        let get = mock!(Client::get_secret_value)
+            .sequence()
+            .http_status(400, Some("{\"__type\":\"ResourceNotFoundException\",\"message\":\"Secrets Manager can't find the specified secret.\"}".into()))
+            .output(|| GetSecretValueOutput::builder().secret_string("later").build())
+            .build();
+        let s = secret(&[&get]);
+        let e = s.value().await.unwrap_err();
+        assert!(e.message.starts_with("ResourceNotFoundException"), "{e}");
+        assert_eq!(s.value().await.unwrap(), "later");
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_by_the_sdk() {
+        let get = mock!(Client::get_secret_value)
+            .sequence()
+            .http_status(400, Some("{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}".into()))
+            .output(|| GetSecretValueOutput::builder().secret_string("v").build())
+            .build();
+        assert_eq!(secret(&[&get]).value().await.unwrap(), "v");
+        assert_eq!(get.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_binary_secret_is_refused_clearly() {
+        let get = mock!(Client::get_secret_value)
+            .then_output(|| GetSecretValueOutput::builder().build());
+        let e = secret(&[&get]).value().await.unwrap_err();
+        assert!(e.message.contains("no string value"), "{e}");
+    }
+}

@@ -1,0 +1,284 @@
+//! AWS Step Functions: [`TaskCallbacks`] (the approval decision), [`Executions`]
+//! (preflight's duplicate and supersede checks), and what `stagegate start` /
+//! `stagegate status` need ([`Runs`]).
+//!
+//! A task that is gone (`TaskTimedOut`, `TaskDoesNotExist`, `InvalidToken`) is
+//! [`CallbackError::TaskClosed`], so a late click gets a clear page, not an AWS error.
+
+use aws_common::port_error;
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use aws_sdk_sfn::Client;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use stagegate::error::PortError;
+use stagegate::ports::{CallbackError, Executions, PortResult, RunningExecution, TaskCallbacks};
+
+/// Step Functions limits: `error` 256 characters, `cause` 32,768.
+const MAX_ERROR: usize = 256;
+const MAX_CAUSE: usize = 32_768;
+
+#[derive(Clone, Debug)]
+pub struct StepFunctions {
+    client: Client,
+    state_machine_arn: String,
+}
+
+impl StepFunctions {
+    pub fn new(client: Client, state_machine_arn: impl Into<String>) -> Self {
+        StepFunctions {
+            client,
+            state_machine_arn: state_machine_arn.into(),
+        }
+    }
+
+    pub fn state_machine_arn(&self) -> &str {
+        &self.state_machine_arn
+    }
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max).collect()
+    }
+}
+
+fn callback_error<E, R>(op: &str, e: aws_sdk_sfn::error::SdkError<E, R>) -> CallbackError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match aws_common::code(&e) {
+        Some(code @ ("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")) => {
+            CallbackError::TaskClosed(code.to_string())
+        }
+        _ => CallbackError::Port(port_error(op, &e)),
+    }
+}
+
+impl TaskCallbacks for StepFunctions {
+    async fn succeed(&self, token: &str, output: &Value) -> Result<(), CallbackError> {
+        self.client
+            .send_task_success()
+            .task_token(token)
+            .output(output.to_string())
+            .send()
+            .await
+            .map_err(|e| callback_error("send task success", e))?;
+        Ok(())
+    }
+
+    async fn fail(&self, token: &str, error: &str, cause: &str) -> Result<(), CallbackError> {
+        self.client
+            .send_task_failure()
+            .task_token(token)
+            .error(cut(error, MAX_ERROR))
+            .cause(cut(cause, MAX_CAUSE))
+            .send()
+            .await
+            .map_err(|e| callback_error("send task failure", e))?;
+        Ok(())
+    }
+}
+
+impl Executions for StepFunctions {
+    async fn running(&self) -> PortResult<Vec<RunningExecution>> {
+        let mut arns = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_executions()
+                .state_machine_arn(&self.state_machine_arn)
+                .status_filter(ExecutionStatus::Running)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| port_error("list running executions", &e))?;
+            arns.extend(page.executions().iter().map(|e| e.execution_arn().to_string()));
+            match page.next_token() {
+                Some(t) => next = Some(t.to_string()),
+                None => break,
+            }
+        }
+        let mut out = Vec::with_capacity(arns.len());
+        for arn in arns {
+            let d = self
+                .client
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| port_error(format!("describe execution {arn}"), &e))?;
+            let input = d
+                .input()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| PortError::new(format!("read input of {arn}"), e.to_string()))?
+                .unwrap_or(Value::Null);
+            out.push(RunningExecution { id: arn, input });
+        }
+        Ok(out)
+    }
+}
+
+/// What `stagegate start` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Started {
+    pub execution_arn: String,
+    /// `false` when an execution with this name already existed (same run).
+    pub new: bool,
+}
+
+/// An execution as `stagegate status` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionView {
+    pub arn: String,
+    pub status: String,
+    pub started: DateTime<Utc>,
+    pub stopped: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub phases: Vec<Phase>,
+}
+
+/// One entry into a state, with how long it took (None while it runs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Phase {
+    pub state: String,
+    pub entered: DateTime<Utc>,
+    pub exited: Option<DateTime<Utc>>,
+}
+
+fn time(t: &aws_smithy_types::DateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default()
+}
+
+/// The execution ARN a name gets under a state machine ARN.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+/// The life of each state, in the order states were entered.
+pub fn phases(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<Phase> {
+    let mut out: Vec<Phase> = Vec::new();
+    for ev in events {
+        match ev.r#type() {
+            t if is_entered(t) => {
+                if let Some(d) = ev.state_entered_event_details() {
+                    out.push(Phase {
+                        state: d.name().to_string(),
+                        entered: time(ev.timestamp()),
+                        exited: None,
+                    });
+                }
+            }
+            t if is_exited(t) => {
+                if let Some(d) = ev.state_exited_event_details() {
+                    if let Some(p) = out
+                        .iter_mut()
+                        .rev()
+                        .find(|p| p.state == d.name() && p.exited.is_none())
+                    {
+                        p.exited = Some(time(ev.timestamp()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is_entered(t: &HistoryEventType) -> bool {
+    t.as_str().ends_with("StateEntered")
+}
+
+fn is_exited(t: &HistoryEventType) -> bool {
+    t.as_str().ends_with("StateExited")
+}
+
+/// Starting and inspecting runs, for the CLI.
+pub trait Runs {
+    fn start(
+        &self,
+        name: &str,
+        input: &Value,
+    ) -> impl std::future::Future<Output = PortResult<Started>> + Send;
+    fn view(&self, arn: &str) -> impl std::future::Future<Output = PortResult<ExecutionView>> + Send;
+}
+
+impl Runs for StepFunctions {
+    async fn start(&self, name: &str, input: &Value) -> PortResult<Started> {
+        match self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+        {
+            // Same name and input while it runs: Step Functions answers with the
+            // same execution (StartExecution is idempotent for Standard workflows).
+            Ok(out) => Ok(Started {
+                execution_arn: out.execution_arn().to_string(),
+                new: true,
+            }),
+            Err(e) if aws_common::code(&e) == Some("ExecutionAlreadyExists") => Ok(Started {
+                execution_arn: execution_arn(&self.state_machine_arn, name),
+                new: false,
+            }),
+            Err(e) => Err(port_error(format!("start execution {name}"), &e)),
+        }
+    }
+
+    async fn view(&self, arn: &str) -> PortResult<ExecutionView> {
+        let d = self
+            .client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("describe execution {arn}"), &e))?;
+        let mut events = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .get_execution_history()
+                .execution_arn(arn)
+                .include_execution_data(false)
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| port_error(format!("read the history of {arn}"), &e))?;
+            events.extend(page.events().iter().cloned());
+            match page.next_token() {
+                Some(t) => next = Some(t.to_string()),
+                None => break,
+            }
+        }
+        Ok(ExecutionView {
+            arn: arn.to_string(),
+            status: d.status().as_str().to_string(),
+            started: time(d.start_date()),
+            stopped: d.stop_date().map(time),
+            error: d.error().map(str::to_string),
+            cause: d.cause().map(str::to_string),
+            phases: phases(&events),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

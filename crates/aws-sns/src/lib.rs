@@ -1,0 +1,183 @@
+//! [`Notifier`] on Amazon SNS: one topic for approvers, one for everyone else. Every
+//! message attribute becomes an SNS `String` attribute, so subscribers can filter
+//! (e.g. `{"outcome": ["failed"]}` for failures only).
+
+use aws_common::port_error;
+use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sns::Client;
+use stagegate::error::PortError;
+use stagegate::ports::{Message, Notifier, PortResult, Topic};
+
+#[derive(Clone, Debug)]
+pub struct SnsNotifier {
+    client: Client,
+    approvals_topic: String,
+    notifications_topic: String,
+}
+
+impl SnsNotifier {
+    pub fn new(
+        client: Client,
+        approvals_topic: impl Into<String>,
+        notifications_topic: impl Into<String>,
+    ) -> Self {
+        SnsNotifier {
+            client,
+            approvals_topic: approvals_topic.into(),
+            notifications_topic: notifications_topic.into(),
+        }
+    }
+}
+
+/// SNS subjects (used as the email subject) must be under 100 printable ASCII
+/// characters without line breaks; anything else is replaced, and long subjects are
+/// cut with an ellipsis rather than rejected.
+pub fn subject(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .collect();
+    if clean.len() <= 99 {
+        clean
+    } else {
+        format!("{}...", &clean[..96])
+    }
+}
+
+impl Notifier for SnsNotifier {
+    async fn publish(&self, topic: Topic, message: &Message) -> PortResult<String> {
+        let arn = match topic {
+            Topic::Approvals => &self.approvals_topic,
+            Topic::Notifications => &self.notifications_topic,
+        };
+        let mut req = self
+            .client
+            .publish()
+            .topic_arn(arn)
+            .subject(subject(&message.subject))
+            .message(&message.body);
+        for (name, value) in &message.attributes {
+            let v = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| PortError::new("build a message attribute", e.to_string()))?;
+            req = req.message_attributes(name, v);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| port_error(format!("publish to {arn}"), &e))?;
+        Ok(out.message_id().unwrap_or_default().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sns::operation::publish::PublishOutput;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use aws_smithy_types::retry::RetryConfig;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn notifier(rules: &[&Rule]) -> SnsNotifier {
+        let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, rules, |c| c.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
+        SnsNotifier::new(client, "arn:approvals", "arn:notifications")
+    }
+
+    fn message() -> Message {
+        Message {
+            subject: "stagegate: rc-1.4.0 failed at Deploy Frontend".into(),
+            body: "details".into(),
+            attributes: BTreeMap::from([
+                ("outcome".to_string(), "failed".to_string()),
+                ("stage".to_string(), "Deploy Frontend".to_string()),
+            ]),
+        }
+    }
+
+    fn query_error(code: &str) -> String {
+        format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>m</Message></Error></ErrorResponse>")
+    }
+
+    #[tokio::test]
+    async fn publishes_to_the_topic_of_the_audience_with_filterable_attributes() {
+        let publish = mock!(Client::publish)
+            .match_requests(|r| {
+                let attrs = r.message_attributes().unwrap();
+                r.topic_arn() == Some("arn:notifications")
+                    && r.subject() == Some("stagegate: rc-1.4.0 failed at Deploy Frontend")
+                    && attrs["outcome"].string_value() == Some("failed")
+                    && attrs["outcome"].data_type() == "String"
+                    && attrs["stage"].string_value() == Some("Deploy Frontend")
+            })
+            .then_output(|| PublishOutput::builder().message_id("m-1").build());
+        let id = notifier(&[&publish])
+            .publish(Topic::Notifications, &message())
+            .await
+            .unwrap();
+        assert_eq!(id, "m-1");
+    }
+
+    #[tokio::test]
+    async fn approval_requests_go_to_the_approvals_topic() {
+        let publish = mock!(Client::publish)
+            .match_requests(|r| r.topic_arn() == Some("arn:approvals"))
+            .then_output(|| PublishOutput::builder().message_id("m-2").build());
+        let id = notifier(&[&publish])
+            .publish(Topic::Approvals, &message())
+            .await
+            .unwrap();
+        assert_eq!(id, "m-2");
+    }
+
+    #[tokio::test]
+    async fn a_missing_topic_is_a_named_error() {
+        let publish = mock!(Client::publish)
+            .sequence()
+            .http_status(404, Some(query_error("NotFound")))
+            .build();
+        let e = notifier(&[&publish])
+            .publish(Topic::Approvals, &message())
+            .await
+            .unwrap_err();
+        assert_eq!(e.operation, "publish to arn:approvals");
+        assert!(e.message.starts_with("NotFound"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_then_reported() {
+        let flaky = mock!(Client::publish)
+            .sequence()
+            .http_status(400, Some(query_error("Throttling")))
+            .output(|| PublishOutput::builder().message_id("m-3").build())
+            .build();
+        let n = notifier(&[&flaky]);
+        assert_eq!(n.publish(Topic::Notifications, &message()).await.unwrap(), "m-3");
+
+        let throttled = mock!(Client::publish)
+            .sequence()
+            .http_status(400, Some(query_error("Throttling")))
+            .repeatedly()
+            .build();
+        let e = notifier(&[&throttled])
+            .publish(Topic::Notifications, &message())
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("throttled"), "{e}");
+        assert_eq!(throttled.num_calls(), 3);
+    }
+
+    #[test]
+    fn subjects_are_made_acceptable_to_sns() {
+        assert_eq!(subject("a\nb ✓"), "a?b ?");
+        let long = subject(&"x".repeat(300));
+        assert_eq!(long.len(), 99);
+        assert!(long.ends_with("..."));
+    }
+}

@@ -1,0 +1,290 @@
+//! [`SourceHistory`] and [`Releases`] on the GitHub REST API, over any [`Http`].
+//!
+//! History works without a token for public repositories (GitHub allows 60
+//! unauthenticated requests an hour, and a release needs three); private
+//! repositories and the prerelease need a token with `contents: write`. Without a
+//! token, [`Releases::publish_prerelease`] returns `None`: release notes are still
+//! written to the artifacts.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use stagegate::error::PortError;
+use stagegate::ports::{Commit, Http, HttpRequest, PortResult, Releases, SourceHistory};
+
+const API: &str = "https://api.github.com";
+/// Pages of 100 tags read when looking for the previous candidate.
+const TAG_PAGES: u32 = 5;
+
+pub struct GitHub<H> {
+    http: H,
+    api: String,
+    repository: String,
+    tag_prefix: String,
+    token: Option<String>,
+}
+
+impl<H: Http> GitHub<H> {
+    pub fn new(http: H, repository: &str, tag_prefix: &str, token: Option<String>) -> Self {
+        GitHub {
+            http,
+            api: API.to_string(),
+            repository: repository.to_string(),
+            tag_prefix: tag_prefix.to_string(),
+            token: token.filter(|t| !t.is_empty()),
+        }
+    }
+
+    /// Another API root (GitHub Enterprise Server: `https://HOST/api/v3`; tests).
+    pub fn with_api(mut self, api: &str) -> Self {
+        self.api = api.trim_end_matches('/').to_string();
+        self
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> PortResult<(u16, Value)> {
+        let url = format!("{}/repos/{}{path}", self.api, self.repository);
+        let mut headers = vec![
+            ("accept".to_string(), "application/vnd.github+json".to_string()),
+            ("x-github-api-version".to_string(), "2022-11-28".to_string()),
+        ];
+        if let Some(t) = &self.token {
+            headers.push(("authorization".to_string(), format!("Bearer {t}")));
+        }
+        if body.is_some() {
+            headers.push(("content-type".to_string(), "application/json".to_string()));
+        }
+        let res = self
+            .http
+            .send(&HttpRequest {
+                method: method.to_string(),
+                url: url.clone(),
+                headers,
+                body: body.map(|b| b.to_string()),
+            })
+            .await?;
+        let value = if res.body.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&res.body).map_err(|e| {
+                PortError::new(format!("{method} {url}"), format!("not JSON (status {}): {e}", res.status))
+            })?
+        };
+        Ok((res.status, value))
+    }
+
+    async fn expect_ok(&self, method: &str, path: &str, body: Option<Value>) -> PortResult<Value> {
+        let (status, value) = self.call(method, path, body).await?;
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let message = value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        Err(PortError::new(
+            format!("GitHub {method} /repos/{}{path}", self.repository),
+            format!("{status}: {message}"),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct Tag {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ApiCommit {
+    sha: String,
+    commit: CommitBody,
+}
+
+#[derive(Deserialize)]
+struct CommitBody {
+    message: String,
+    author: Option<Author>,
+}
+
+#[derive(Deserialize)]
+struct Author {
+    name: String,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(what: &str, v: Value) -> PortResult<T> {
+    serde_json::from_value(v).map_err(|e| PortError::new(what, format!("unexpected GitHub answer: {e}")))
+}
+
+fn commit(c: ApiCommit) -> Commit {
+    Commit {
+        sha: c.sha,
+        subject: c.commit.message.lines().next().unwrap_or_default().to_string(),
+        author: c.commit.author.map(|a| a.name).unwrap_or_default(),
+    }
+}
+
+impl<H: Http> SourceHistory for GitHub<H> {
+    async fn previous_candidate(&self, tag: &str) -> PortResult<Option<String>> {
+        let mut names = Vec::new();
+        for page in 1..=TAG_PAGES {
+            let v = self
+                .expect_ok("GET", &format!("/tags?per_page=100&page={page}"), None)
+                .await?;
+            let tags: Vec<Tag> = parse("list tags", v)?;
+            let last = tags.len() < 100;
+            names.extend(tags.into_iter().map(|t| t.name));
+            if last {
+                break;
+            }
+        }
+        Ok(stagegate::steps::release::previous_candidate(
+            names.iter().map(String::as_str),
+            tag,
+            &self.tag_prefix,
+        ))
+    }
+
+    async fn commits(&self, from: Option<&str>, to: &str) -> PortResult<Vec<Commit>> {
+        let list: Vec<ApiCommit> = match from {
+            Some(from) => {
+                let v = self
+                    .expect_ok("GET", &format!("/compare/{from}...{to}"), None)
+                    .await?;
+                parse("compare", v.get("commits").cloned().unwrap_or(Value::Null))?
+            }
+            None => {
+                let v = self
+                    .expect_ok("GET", &format!("/commits?sha={to}&per_page=100"), None)
+                    .await?;
+                parse("list commits", v)?
+            }
+        };
+        // Compare lists oldest first; notes read newest first, like `git log`.
+        let mut out: Vec<Commit> = list.into_iter().map(commit).collect();
+        if from.is_some() {
+            out.reverse();
+        }
+        Ok(out)
+    }
+}
+
+impl<H: Http> Releases for GitHub<H> {
+    async fn publish_prerelease(&self, tag: &str, title: &str, notes: &str) -> PortResult<Option<String>> {
+        if self.token.is_none() {
+            return Ok(None);
+        }
+        let body = json!({"name": title, "body": notes, "prerelease": true});
+        let (status, existing) = self.call("GET", &format!("/releases/tags/{tag}"), None).await?;
+        let release = match status {
+            200 => {
+                let id = existing.get("id").and_then(Value::as_u64).ok_or_else(|| {
+                    PortError::new("read the release", "GitHub returned a release without an id")
+                })?;
+                self.expect_ok("PATCH", &format!("/releases/{id}"), Some(body))
+                    .await?
+            }
+            404 => {
+                let mut create = body;
+                create["tag_name"] = json!(tag);
+                self.expect_ok("POST", "/releases", Some(create)).await?
+            }
+            other => {
+                return Err(PortError::new(
+                    format!("GitHub GET /repos/{}/releases/tags/{tag}", self.repository),
+                    format!("{other}: {}", existing.get("message").and_then(Value::as_str).unwrap_or("no message")),
+                ))
+            }
+        };
+        Ok(release
+            .get("html_url")
+            .and_then(Value::as_str)
+            .map(str::to_string))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stagegate::memory::MemoryHttp;
+
+    fn gh(http: MemoryHttp, token: Option<&str>) -> GitHub<MemoryHttp> {
+        GitHub::new(http, "acme/shop", "rc-", token.map(str::to_string))
+    }
+
+    #[tokio::test]
+    async fn the_previous_candidate_comes_from_the_tags() {
+        let http = MemoryHttp::default();
+        http.route(
+            "https://api.github.com/repos/acme/shop/tags?per_page=100&page=1",
+            200,
+            r#"[{"name":"rc-1.10.0"},{"name":"rc-1.9.0"},{"name":"v1.8.0"},{"name":"rc-1.11.0"}]"#,
+        );
+        let g = gh(http, None);
+        assert_eq!(g.previous_candidate("rc-1.11.0").await.unwrap().as_deref(), Some("rc-1.10.0"));
+    }
+
+    #[tokio::test]
+    async fn commits_between_candidates_are_newest_first_with_subjects_only() {
+        let http = MemoryHttp::default();
+        http.route(
+            "https://api.github.com/repos/acme/shop/compare/rc-1.3.0...abc",
+            200,
+            r#"{"commits":[
+                {"sha":"1","commit":{"message":"Older\n\nbody","author":{"name":"ana"}}},
+                {"sha":"2","commit":{"message":"Newer","author":{"name":"bo"}}}]}"#,
+        );
+        let got = gh(http, None).commits(Some("rc-1.3.0"), "abc").await.unwrap();
+        let subjects: Vec<_> = got.iter().map(|c| (c.sha.as_str(), c.subject.as_str(), c.author.as_str())).collect();
+        assert_eq!(subjects, [("2", "Newer", "bo"), ("1", "Older", "ana")]);
+    }
+
+    #[tokio::test]
+    async fn an_api_error_carries_githubs_message() {
+        let http = MemoryHttp::default();
+        http.route(
+            "https://api.github.com/repos/acme/shop/commits?sha=abc&per_page=100",
+            404,
+            r#"{"message":"Not Found"}"#,
+        );
+        let e = gh(http, None).commits(None, "abc").await.unwrap_err();
+        assert_eq!(e.message, "404: Not Found");
+    }
+
+    #[tokio::test]
+    async fn without_a_token_no_release_is_published() {
+        assert_eq!(gh(MemoryHttp::default(), None).publish_prerelease("rc-1", "t", "n").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_new_prerelease_is_created() {
+        let http = MemoryHttp::default();
+        http.route("https://api.github.com/repos/acme/shop/releases/tags/rc-1", 404, r#"{"message":"Not Found"}"#);
+        http.route(
+            "https://api.github.com/repos/acme/shop/releases",
+            201,
+            r#"{"id":5,"html_url":"https://github.com/acme/shop/releases/tag/rc-1"}"#,
+        );
+        let g = gh(http, Some("t0k"));
+        let url = g.publish_prerelease("rc-1", "rc-1", "notes").await.unwrap();
+        assert_eq!(url.as_deref(), Some("https://github.com/acme/shop/releases/tag/rc-1"));
+        let sent = g.http.requests();
+        let post = sent.iter().find(|r| r.method == "POST").unwrap();
+        let body: Value = serde_json::from_str(post.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["tag_name"], "rc-1");
+        assert_eq!(body["prerelease"], true);
+        assert!(post.headers.contains(&("authorization".into(), "Bearer t0k".into())));
+    }
+
+    #[tokio::test]
+    async fn an_existing_release_is_updated() {
+        let http = MemoryHttp::default();
+        http.route("https://api.github.com/repos/acme/shop/releases/tags/rc-1", 200, r#"{"id":5}"#);
+        http.route(
+            "https://api.github.com/repos/acme/shop/releases/5",
+            200,
+            r#"{"id":5,"html_url":"https://github.com/acme/shop/releases/tag/rc-1"}"#,
+        );
+        let g = gh(http, Some("t0k"));
+        let url = g.publish_prerelease("rc-1", "rc-1", "notes").await.unwrap();
+        assert!(url.is_some());
+        assert!(g.http.requests().iter().any(|r| r.method == "PATCH"));
+    }
+}
