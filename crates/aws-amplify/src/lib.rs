@@ -19,6 +19,14 @@ pub struct AmplifyHosting {
 }
 
 impl AmplifyHosting {
+    pub fn from_config(
+        config: &aws_types::SdkConfig,
+        app_id: impl Into<String>,
+        branch: impl Into<String>,
+    ) -> Self {
+        Self::new(Client::new(config), app_id, branch)
+    }
+
     pub fn new(client: Client, app_id: impl Into<String>, branch: impl Into<String>) -> Self {
         AmplifyHosting {
             client,
@@ -110,7 +118,9 @@ impl Hosting for AmplifyHosting {
                 let failed: Vec<String> = job
                     .steps()
                     .iter()
-                    .filter(|s| matches!(s.status(), AmplifyStatus::Failed | AmplifyStatus::Cancelled))
+                    .filter(|s| {
+                        matches!(s.status(), AmplifyStatus::Failed | AmplifyStatus::Cancelled)
+                    })
                     .map(|s| {
                         let mut line = format!("step {} {}", s.step_name(), s.status().as_str());
                         if let Some(r) = s.status_reason() {
@@ -152,7 +162,12 @@ impl Hosting for AmplifyHosting {
             .app()
             .map(|a| a.default_domain().to_string())
             .filter(|d| !d.is_empty())
-            .ok_or_else(|| PortError::new(format!("read Amplify app {}", self.app_id), "the app has no default domain"))?;
+            .ok_or_else(|| {
+                PortError::new(
+                    format!("read Amplify app {}", self.app_id),
+                    "the app has no default domain",
+                )
+            })?;
         Ok(format!("https://{}.{domain}", branch.display_name()))
     }
 }

@@ -10,11 +10,12 @@ use aws_smithy_types::retry::RetryConfig;
 use std::time::Duration;
 
 fn hosting(rules: &[&Rule]) -> AmplifyHosting {
-    let client = mock_client!(aws_sdk_amplify, RuleMode::MatchAny, rules, |c| c.retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_millis(1))
-    ));
+    let client = mock_client!(aws_sdk_amplify, RuleMode::MatchAny, rules, |c| c
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
     AmplifyHosting::new(client, "d123", "staging")
 }
 
@@ -66,7 +67,10 @@ async fn merging_keeps_existing_variables_and_overrides_ours() {
         ("API_URL".to_string(), "https://api.new".to_string()),
         ("USER_POOL".to_string(), "pool-1".to_string()),
     ]);
-    hosting(&[&get, &update]).merge_environment(&vars).await.unwrap();
+    hosting(&[&get, &update])
+        .merge_environment(&vars)
+        .await
+        .unwrap();
     assert_eq!(update.num_calls(), 1);
 }
 
@@ -90,11 +94,14 @@ async fn a_release_job_is_started_for_the_commit() {
     let start = mock!(aws_sdk_amplify::Client::start_job)
         .match_requests(|r| r.job_type() == Some(&JobType::Release) && r.commit_id() == Some("abc"))
         .then_http_response(|| {
-            json(200, serde_json::json!({"jobSummary": {
-                "jobArn": "arn", "jobId": "7", "commitId": "abc", "commitMessage": "",
-                "commitTime": 1700000000, "startTime": 1700000000, "status": "PENDING",
-                "jobType": "RELEASE"
-            }}))
+            json(
+                200,
+                serde_json::json!({"jobSummary": {
+                    "jobArn": "arn", "jobId": "7", "commitId": "abc", "commitMessage": "",
+                    "commitTime": 1700000000, "startTime": 1700000000, "status": "PENDING",
+                    "jobType": "RELEASE"
+                }}),
+            )
         });
     assert_eq!(hosting(&[&start]).start_job("abc").await.unwrap(), "7");
 }
@@ -113,12 +120,15 @@ async fn starting_while_throttled_retries_then_reports() {
 }
 
 fn job(status: &str, steps: serde_json::Value) -> HttpResponse {
-    json(200, serde_json::json!({"job": {
-        "summary": {"jobArn": "arn", "jobId": "7", "commitId": "abc", "commitMessage": "",
-                    "commitTime": 1700000000, "startTime": 1700000000, "status": status,
-                    "jobType": "RELEASE"},
-        "steps": steps
-    }}))
+    json(
+        200,
+        serde_json::json!({"job": {
+            "summary": {"jobArn": "arn", "jobId": "7", "commitId": "abc", "commitMessage": "",
+                        "commitTime": 1700000000, "startTime": 1700000000, "status": status,
+                        "jobType": "RELEASE"},
+            "steps": steps
+        }}),
+    )
 }
 
 #[tokio::test]
@@ -164,13 +174,16 @@ async fn a_failed_job_names_the_failed_step_without_its_presigned_log_link() {
 async fn the_url_is_the_branch_on_the_app_domain() {
     let get = get_branch(serde_json::json!({}));
     let app = mock!(aws_sdk_amplify::Client::get_app).then_http_response(|| {
-        json(200, serde_json::json!({"app": {
-            "appId": "d123", "appArn": "arn", "name": "shop", "description": "",
-            "repository": "", "platform": "WEB", "createTime": 1700000000,
-            "updateTime": 1700000000, "environmentVariables": {},
-            "defaultDomain": "d123.amplifyapp.com", "enableBranchAutoBuild": false,
-            "enableBasicAuth": false
-        }}))
+        json(
+            200,
+            serde_json::json!({"app": {
+                "appId": "d123", "appArn": "arn", "name": "shop", "description": "",
+                "repository": "", "platform": "WEB", "createTime": 1700000000,
+                "updateTime": 1700000000, "environmentVariables": {},
+                "defaultDomain": "d123.amplifyapp.com", "enableBranchAutoBuild": false,
+                "enableBasicAuth": false
+            }}),
+        )
     });
     assert_eq!(
         hosting(&[&get, &app]).url().await.unwrap(),

@@ -31,6 +31,12 @@ pub struct CfnStacks {
 }
 
 impl CfnStacks {
+    /// From the shared AWS configuration (its region locates template URLs).
+    pub fn from_config(config: &aws_types::SdkConfig, bucket: impl Into<String>) -> Self {
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+        Self::new(Client::new(config), bucket, region)
+    }
+
     /// `bucket` and `region` turn a template key (`runs/<run>/packaged.yaml`, as the
     /// package check uploads it) into the HTTPS URL CloudFormation needs.
     pub fn new(client: Client, bucket: impl Into<String>, region: impl Into<String>) -> Self {
@@ -50,12 +56,17 @@ impl CfnStacks {
             rest.split_once('/')
                 .filter(|(b, k)| !b.is_empty() && !k.is_empty())
                 .ok_or_else(|| {
-                    PortError::new("locate the template", format!("'{uri}' is not s3://bucket/key"))
+                    PortError::new(
+                        "locate the template",
+                        format!("'{uri}' is not s3://bucket/key"),
+                    )
                 })?
         } else if uri.contains("://") || uri.is_empty() {
             return Err(PortError::new(
                 "locate the template",
-                format!("'{uri}' is neither an https:// or s3:// URL nor a key in the artifacts bucket"),
+                format!(
+                    "'{uri}' is neither an https:// or s3:// URL nor a key in the artifacts bucket"
+                ),
             ));
         } else {
             (self.bucket.as_str(), uri.trim_start_matches('/'))
@@ -125,7 +136,9 @@ where
     match e {
         aws_sdk_cloudformation::error::SdkError::ServiceError(s) => {
             s.err().code() == Some("ValidationError")
-                && s.err().message().is_some_and(|m| m.contains("does not exist"))
+                && s.err()
+                    .message()
+                    .is_some_and(|m| m.contains("does not exist"))
         }
         _ => false,
     }
@@ -148,9 +161,9 @@ fn stack_version(stack: &aws_sdk_cloudformation::types::Stack) -> String {
 impl Stacks for CfnStacks {
     async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
         let existing = self.describe_stack(&request.stack_name).await?;
-        let creating = existing.as_ref().is_none_or(|s| {
-            s.stack_status().map(|st| st.as_str()) == Some("REVIEW_IN_PROGRESS")
-        });
+        let creating = existing
+            .as_ref()
+            .is_none_or(|s| s.stack_status().map(|st| st.as_str()) == Some("REVIEW_IN_PROGRESS"));
         let previous: BTreeSet<String> = if creating {
             BTreeSet::new()
         } else {
@@ -180,9 +193,14 @@ impl Stacks for CfnStacks {
             .description("Created by stagegate for review; executed only after approval")
             .send()
             .await
-            .map_err(|e| port_error(format!("create change set {}", request.change_set_name), &e))?;
+            .map_err(|e| {
+                port_error(format!("create change set {}", request.change_set_name), &e)
+            })?;
         out.id().map(str::to_string).ok_or_else(|| {
-            PortError::new("create change set", "CloudFormation returned no change set id")
+            PortError::new(
+                "create change set",
+                "CloudFormation returned no change set id",
+            )
         })
     }
 
@@ -203,7 +221,10 @@ impl Stacks for CfnStacks {
                     continue;
                 };
                 changes.push(ResourceChange {
-                    action: rc.action().map(|a| a.as_str().to_string()).unwrap_or_default(),
+                    action: rc
+                        .action()
+                        .map(|a| a.as_str().to_string())
+                        .unwrap_or_default(),
                     logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
                     resource_type: rc.resource_type().unwrap_or_default().to_string(),
                     replacement: rc

@@ -38,38 +38,43 @@ fn query_error(code: &str, message: &str) -> String {
 fn missing_stack() -> Rule {
     mock!(Client::describe_stacks)
         .sequence()
-        .http_status(400, Some(query_error("ValidationError", "Stack with id app does not exist")))
+        .http_status(
+            400,
+            Some(query_error(
+                "ValidationError",
+                "Stack with id app does not exist",
+            )),
+        )
         .repeatedly()
         .build()
 }
 
 fn existing_stack(status: StackStatus) -> Rule {
-    mock!(Client::describe_stacks)
-        .then_output(move || {
-            DescribeStacksOutput::builder()
-                .stacks(
-                    Stack::builder()
-                        .stack_name("app")
-                        .stack_id("arn:aws:cloudformation:eu-west-1:1:stack/app/1")
-                        .stack_status(status.clone())
-                        .creation_time(DateTime::from_secs(1_700_000_000))
-                        .last_updated_time(DateTime::from_secs(1_700_000_600))
-                        .parameters(
-                            aws_sdk_cloudformation::types::Parameter::builder()
-                                .parameter_key("Stage")
-                                .parameter_value("staging")
-                                .build(),
-                        )
-                        .outputs(
-                            Output::builder()
-                                .output_key("ApiUrl")
-                                .output_value("https://api.example")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        })
+    mock!(Client::describe_stacks).then_output(move || {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name("app")
+                    .stack_id("arn:aws:cloudformation:eu-west-1:1:stack/app/1")
+                    .stack_status(status.clone())
+                    .creation_time(DateTime::from_secs(1_700_000_000))
+                    .last_updated_time(DateTime::from_secs(1_700_000_600))
+                    .parameters(
+                        aws_sdk_cloudformation::types::Parameter::builder()
+                            .parameter_key("Stage")
+                            .parameter_value("staging")
+                            .build(),
+                    )
+                    .outputs(
+                        Output::builder()
+                            .output_key("ApiUrl")
+                            .output_value("https://api.example")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    })
 }
 
 fn summary(params: &'static [&'static str]) -> Rule {
@@ -151,12 +156,21 @@ async fn a_stack_under_review_is_still_created() {
 async fn a_refused_change_set_names_the_code_and_message() {
     let create = mock!(Client::create_change_set)
         .sequence()
-        .http_status(400, Some(query_error("AlreadyExistsException", "ChangeSet stagegate-rc-1 already exists")))
+        .http_status(
+            400,
+            Some(query_error(
+                "AlreadyExistsException",
+                "ChangeSet stagegate-rc-1 already exists",
+            )),
+        )
         .build();
     let s = stacks(&[&missing_stack(), &summary(&[]), &create]);
     let e = s.create_change_set(&request()).await.unwrap_err();
     assert_eq!(e.operation, "create change set stagegate-rc-1");
-    assert!(e.message.starts_with("AlreadyExistsException: ChangeSet"), "{e}");
+    assert!(
+        e.message.starts_with("AlreadyExistsException: ChangeSet"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -237,14 +251,23 @@ async fn a_ready_change_set_lists_every_change_across_pages() {
                 .build()
         })
         .build();
-    let cs = stacks(&[&describe]).describe_change_set("cs-1").await.unwrap();
+    let cs = stacks(&[&describe])
+        .describe_change_set("cs-1")
+        .await
+        .unwrap();
     assert_eq!(cs.status, ChangeSetStatus::Ready);
     assert!(cs.executable);
     assert_eq!(cs.stack_name, "app");
     let summary: Vec<_> = cs
         .changes
         .iter()
-        .map(|c| (c.action.as_str(), c.logical_id.as_str(), c.replacement.as_str()))
+        .map(|c| {
+            (
+                c.action.as_str(),
+                c.logical_id.as_str(),
+                c.replacement.as_str(),
+            )
+        })
         .collect();
     assert_eq!(summary, [("Add", "Api", ""), ("Modify", "Db", "True")]);
 }
@@ -258,7 +281,10 @@ async fn a_change_set_being_computed_is_pending() {
             .execution_status(ExecutionStatus::Unavailable)
             .build()
     });
-    let cs = stacks(&[&describe]).describe_change_set("cs-1").await.unwrap();
+    let cs = stacks(&[&describe])
+        .describe_change_set("cs-1")
+        .await
+        .unwrap();
     assert_eq!(cs.status, ChangeSetStatus::Pending);
     assert!(!cs.executable);
 }
@@ -273,7 +299,10 @@ async fn a_change_set_without_changes_is_no_changes_not_a_failure() {
             .execution_status(ExecutionStatus::Unavailable)
             .build()
     });
-    let cs = stacks(&[&describe]).describe_change_set("cs-1").await.unwrap();
+    let cs = stacks(&[&describe])
+        .describe_change_set("cs-1")
+        .await
+        .unwrap();
     assert_eq!(cs.status, ChangeSetStatus::NoChanges);
     assert!(cs.changes.is_empty());
 }
@@ -287,7 +316,10 @@ async fn a_failed_change_set_keeps_its_reason() {
             .status_reason("Template format error: Unresolved resource dependencies [Db]")
             .build()
     });
-    let cs = stacks(&[&describe]).describe_change_set("cs-1").await.unwrap();
+    let cs = stacks(&[&describe])
+        .describe_change_set("cs-1")
+        .await
+        .unwrap();
     assert_eq!(cs.status, ChangeSetStatus::Failed);
     assert!(cs.status_reason.unwrap().contains("Unresolved resource"));
 }
@@ -296,9 +328,18 @@ async fn a_failed_change_set_keeps_its_reason() {
 async fn describing_a_deleted_change_set_is_an_error() {
     let describe = mock!(Client::describe_change_set)
         .sequence()
-        .http_status(404, Some(query_error("ChangeSetNotFound", "ChangeSet [cs-1] does not exist")))
+        .http_status(
+            404,
+            Some(query_error(
+                "ChangeSetNotFound",
+                "ChangeSet [cs-1] does not exist",
+            )),
+        )
         .build();
-    let e = stacks(&[&describe]).describe_change_set("cs-1").await.unwrap_err();
+    let e = stacks(&[&describe])
+        .describe_change_set("cs-1")
+        .await
+        .unwrap_err();
     assert!(e.message.starts_with("ChangeSetNotFound"), "{e}");
 }
 
@@ -312,9 +353,18 @@ async fn executing_a_change_set() {
 
     let stale = mock!(Client::execute_change_set)
         .sequence()
-        .http_status(400, Some(query_error("InvalidChangeSetStatus", "ChangeSet [cs-1] cannot be executed in its current status of [OBSOLETE]")))
+        .http_status(
+            400,
+            Some(query_error(
+                "InvalidChangeSetStatus",
+                "ChangeSet [cs-1] cannot be executed in its current status of [OBSOLETE]",
+            )),
+        )
         .build();
-    let e = stacks(&[&stale]).execute_change_set("cs-1").await.unwrap_err();
+    let e = stacks(&[&stale])
+        .execute_change_set("cs-1")
+        .await
+        .unwrap_err();
     assert!(e.message.contains("OBSOLETE"), "{e}");
 }
 
@@ -327,16 +377,31 @@ async fn a_stack_reports_status_version_and_outputs() {
         .unwrap();
     assert_eq!(info.status, "UPDATE_ROLLBACK_COMPLETE");
     assert_eq!(info.outputs["ApiUrl"], "https://api.example");
-    assert!(info.version.starts_with("arn:aws:cloudformation:eu-west-1:1:stack/app/1@"));
-    assert!(info.version.contains("2023-11-14T22:23:20Z"), "{}", info.version);
+    assert!(info
+        .version
+        .starts_with("arn:aws:cloudformation:eu-west-1:1:stack/app/1@"));
+    assert!(
+        info.version.contains("2023-11-14T22:23:20Z"),
+        "{}",
+        info.version
+    );
 }
 
 #[tokio::test]
 async fn a_missing_stack_is_none_and_other_errors_are_errors() {
-    assert_eq!(stacks(&[&missing_stack()]).stack("app").await.unwrap(), None);
+    assert_eq!(
+        stacks(&[&missing_stack()]).stack("app").await.unwrap(),
+        None
+    );
     let denied = mock!(Client::describe_stacks)
         .sequence()
-        .http_status(403, Some(query_error("AccessDenied", "not authorized to perform: cloudformation:DescribeStacks")))
+        .http_status(
+            403,
+            Some(query_error(
+                "AccessDenied",
+                "not authorized to perform: cloudformation:DescribeStacks",
+            )),
+        )
         .build();
     let e = stacks(&[&denied]).stack("app").await.unwrap_err();
     assert!(e.message.starts_with("AccessDenied"), "{e}");
@@ -360,11 +425,36 @@ async fn the_failure_reason_is_the_first_failed_resource_of_the_latest_operation
     let events = mock!(Client::describe_stack_events).then_output(|| {
         DescribeStackEventsOutput::builder()
             // newest first
-            .stack_events(event("app", "AWS::CloudFormation::Stack", ResourceStatus::UpdateRollbackComplete, ""))
-            .stack_events(event("Api", "AWS::Lambda::Function", ResourceStatus::UpdateFailed, "Resource update cancelled"))
-            .stack_events(event("Db", "AWS::DynamoDB::Table", ResourceStatus::UpdateFailed, "Table already exists"))
-            .stack_events(event("app", "AWS::CloudFormation::Stack", ResourceStatus::UpdateInProgress, "User Initiated"))
-            .stack_events(event("Old", "AWS::S3::Bucket", ResourceStatus::CreateFailed, "an older operation"))
+            .stack_events(event(
+                "app",
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::UpdateRollbackComplete,
+                "",
+            ))
+            .stack_events(event(
+                "Api",
+                "AWS::Lambda::Function",
+                ResourceStatus::UpdateFailed,
+                "Resource update cancelled",
+            ))
+            .stack_events(event(
+                "Db",
+                "AWS::DynamoDB::Table",
+                ResourceStatus::UpdateFailed,
+                "Table already exists",
+            ))
+            .stack_events(event(
+                "app",
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::UpdateInProgress,
+                "User Initiated",
+            ))
+            .stack_events(event(
+                "Old",
+                "AWS::S3::Bucket",
+                ResourceStatus::CreateFailed,
+                "an older operation",
+            ))
             .build()
     });
     let reason = stacks(&[&events]).failure_reason("app").await.unwrap();
@@ -378,8 +468,16 @@ async fn the_failure_reason_is_the_first_failed_resource_of_the_latest_operation
 async fn no_failed_resource_means_no_reason() {
     let events = mock!(Client::describe_stack_events).then_output(|| {
         DescribeStackEventsOutput::builder()
-            .stack_events(event("app", "AWS::CloudFormation::Stack", ResourceStatus::UpdateComplete, ""))
+            .stack_events(event(
+                "app",
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::UpdateComplete,
+                "",
+            ))
             .build()
     });
-    assert_eq!(stacks(&[&events]).failure_reason("app").await.unwrap(), None);
+    assert_eq!(
+        stacks(&[&events]).failure_reason("app").await.unwrap(),
+        None
+    );
 }

@@ -85,6 +85,10 @@ fn from_item(item: &Item) -> PortResult<ApprovalRecord> {
 }
 
 impl DynamoTable {
+    pub fn from_config(config: &aws_types::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoTable {
             client,

@@ -82,8 +82,15 @@ async fn get_reads_consistently_and_round_trips_the_record() {
     let record = pending_record("h1", "rc-1.4.0", "token");
     let item = to_item(&record).unwrap();
     let get = mock!(Client::get_item)
-        .match_requests(|r| r.consistent_read() == Some(true) && r.key().unwrap()["pk"].as_s().unwrap() == "approval#h1")
-        .then_output(move || GetItemOutput::builder().set_item(Some(item.clone())).build());
+        .match_requests(|r| {
+            r.consistent_read() == Some(true)
+                && r.key().unwrap()["pk"].as_s().unwrap() == "approval#h1"
+        })
+        .then_output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(item.clone()))
+                .build()
+        });
     assert_eq!(table(&[&get]).get("h1").await.unwrap(), Some(record));
 
     let none = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
@@ -118,7 +125,10 @@ async fn update_is_conditioned_on_the_state_and_votes_that_were_read() {
                 && !item.contains_key("pendingRepository")
         })
         .then_output(|| PutItemOutput::builder().build());
-    assert_eq!(table(&[&put]).update(&before, &after).await.unwrap(), Update::Done);
+    assert_eq!(
+        table(&[&put]).update(&before, &after).await.unwrap(),
+        Update::Done
+    );
 }
 
 #[tokio::test]
@@ -126,7 +136,8 @@ async fn a_lost_race_returns_the_winning_record() {
     let before = pending_record("h1", "rc-1.4.0", "token");
     let winner = voted(before.clone(), false);
     let winner_item = to_item(&winner).unwrap();
-    let put = mock!(Client::put_item).then_error(move || conditional_failed(Some(winner_item.clone())));
+    let put =
+        mock!(Client::put_item).then_error(move || conditional_failed(Some(winner_item.clone())));
     let mine = voted(before.clone(), true);
     assert_eq!(
         table(&[&put]).update(&before, &mine).await.unwrap(),
@@ -140,7 +151,11 @@ async fn a_lost_race_without_the_old_item_reads_it() {
     let winner = voted(before.clone(), false);
     let item = to_item(&winner).unwrap();
     let put = mock!(Client::put_item).then_error(|| conditional_failed(None));
-    let get = mock!(Client::get_item).then_output(move || GetItemOutput::builder().set_item(Some(item.clone())).build());
+    let get = mock!(Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .set_item(Some(item.clone()))
+            .build()
+    });
     let mine = voted(before.clone(), true);
     assert_eq!(
         table(&[&put, &get]).update(&before, &mine).await.unwrap(),
@@ -153,11 +168,18 @@ async fn pending_pages_through_the_sparse_index() {
     let a = pending_record("a", "rc-1.3.0", "t1");
     let b = pending_record("b", "rc-1.3.1", "t2");
     let stale = voted(pending_record("c", "rc-1.2.0", "t3"), true);
-    let (ia, ib, ic) = (to_item(&a).unwrap(), to_item(&b).unwrap(), to_item(&stale).unwrap());
+    let (ia, ib, ic) = (
+        to_item(&a).unwrap(),
+        to_item(&b).unwrap(),
+        to_item(&stale).unwrap(),
+    );
     let query = mock!(Client::query)
         .match_requests(|r| {
             r.index_name() == Some(PENDING_INDEX)
-                && r.expression_attribute_values().unwrap()[":r"].as_s().unwrap() == "acme/shop"
+                && r.expression_attribute_values().unwrap()[":r"]
+                    .as_s()
+                    .unwrap()
+                    == "acme/shop"
         })
         .sequence()
         .output(move || {
@@ -166,10 +188,19 @@ async fn pending_pages_through_the_sparse_index() {
                 .last_evaluated_key("pk", s("approval#a"))
                 .build()
         })
-        .output(move || QueryOutput::builder().items(ib.clone()).items(ic.clone()).build())
+        .output(move || {
+            QueryOutput::builder()
+                .items(ib.clone())
+                .items(ic.clone())
+                .build()
+        })
         .build();
     let got = table(&[&query]).pending("acme/shop").await.unwrap();
-    assert_eq!(got, [a, b], "a decided record seen through a lagging index is skipped");
+    assert_eq!(
+        got,
+        [a, b],
+        "a decided record seen through a lagging index is skipped"
+    );
     assert_eq!(query.num_calls(), 2);
 }
 
@@ -189,7 +220,10 @@ async fn throttling_is_retried_then_reported() {
         .repeatedly()
         .build();
     let e = table(&[&throttled]).pending("acme/shop").await.unwrap_err();
-    assert!(e.message.contains("ThrottlingException") && e.message.contains("throttled"), "{e}");
+    assert!(
+        e.message.contains("ThrottlingException") && e.message.contains("throttled"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

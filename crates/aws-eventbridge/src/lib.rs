@@ -22,6 +22,10 @@ pub struct EventBus {
 }
 
 impl EventBus {
+    pub fn from_config(config: &aws_types::SdkConfig, bus: impl Into<String>) -> Self {
+        Self::new(Client::new(config), bus)
+    }
+
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
         EventBus {
             client,
@@ -104,8 +108,7 @@ mod tests {
         let put = mock!(Client::put_events)
             .match_requests(|r| {
                 let e = &r.entries()[0];
-                let detail: serde_json::Value =
-                    serde_json::from_str(e.detail().unwrap()).unwrap();
+                let detail: serde_json::Value = serde_json::from_str(e.detail().unwrap()).unwrap();
                 e.event_bus_name() == Some("stagegate")
                     && e.source() == Some(SOURCE)
                     && e.detail_type() == Some(DETAIL_TYPE)
@@ -137,14 +140,20 @@ mod tests {
                 .build()
         });
         let e = bus(&[&put]).candidate_tagged(&trigger()).await.unwrap_err();
-        assert!(e.message.contains("AccessDeniedException: not authorized"), "{e}");
+        assert!(
+            e.message.contains("AccessDeniedException: not authorized"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
     async fn throttling_is_retried_then_reported() {
         let put = mock!(Client::put_events)
             .sequence()
-            .http_status(400, Some("{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}".into()))
+            .http_status(
+                400,
+                Some("{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}".into()),
+            )
             .repeatedly()
             .build();
         let e = bus(&[&put]).candidate_tagged(&trigger()).await.unwrap_err();

@@ -17,6 +17,12 @@ pub struct S3Artifacts {
 }
 
 impl S3Artifacts {
+    /// From the shared AWS configuration (its region goes into console links).
+    pub fn from_config(config: &aws_types::SdkConfig, bucket: impl Into<String>) -> Self {
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+        Self::new(Client::new(config), bucket, region)
+    }
+
     pub fn new(client: Client, bucket: impl Into<String>, region: impl Into<String>) -> Self {
         S3Artifacts {
             client,
@@ -112,7 +118,11 @@ mod tests {
             })
             .then_output(|| PutObjectOutput::builder().build());
         let link = artifacts(&[&put])
-            .put("runs/rc-1/checklist.md", "text/markdown; charset=utf-8", b"# c".to_vec())
+            .put(
+                "runs/rc-1/checklist.md",
+                "text/markdown; charset=utf-8",
+                b"# c".to_vec(),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -126,7 +136,11 @@ mod tests {
     async fn get_returns_the_body_and_none_for_a_missing_key() {
         let found = mock!(Client::get_object)
             .match_requests(|r| r.key() == Some("a"))
-            .then_output(|| GetObjectOutput::builder().body(ByteStream::from_static(b"body")).build());
+            .then_output(|| {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from_static(b"body"))
+                    .build()
+            });
         let missing = mock!(Client::get_object)
             .match_requests(|r| r.key() == Some("b"))
             .then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
@@ -139,7 +153,13 @@ mod tests {
     async fn access_denied_is_an_error_naming_the_object() {
         let denied = mock!(Client::get_object)
             .sequence()
-            .http_status(403, Some("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".into()))
+            .http_status(
+                403,
+                Some(
+                    "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+                        .into(),
+                ),
+            )
             .build();
         let e = artifacts(&[&denied]).get("runs/x").await.unwrap_err();
         assert_eq!(e.operation, "read s3://stagegate-artifacts/runs/x");
@@ -153,7 +173,10 @@ mod tests {
             .http_status(503, Some("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".into()))
             .output(|| PutObjectOutput::builder().build())
             .build();
-        artifacts(&[&flaky]).put("k", "text/plain", vec![]).await.unwrap();
+        artifacts(&[&flaky])
+            .put("k", "text/plain", vec![])
+            .await
+            .unwrap();
         assert_eq!(flaky.num_calls(), 2);
 
         let throttled = mock!(Client::put_object)
@@ -161,8 +184,14 @@ mod tests {
             .http_status(503, Some("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".into()))
             .repeatedly()
             .build();
-        let e = artifacts(&[&throttled]).put("k", "text/plain", vec![]).await.unwrap_err();
-        assert!(e.message.contains("SlowDown") && e.message.contains("throttled"), "{e}");
+        let e = artifacts(&[&throttled])
+            .put("k", "text/plain", vec![])
+            .await
+            .unwrap_err();
+        assert!(
+            e.message.contains("SlowDown") && e.message.contains("throttled"),
+            "{e}"
+        );
     }
 
     #[test]

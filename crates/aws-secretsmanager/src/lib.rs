@@ -17,6 +17,10 @@ pub struct CachedSecret {
 }
 
 impl CachedSecret {
+    pub fn from_config(config: &aws_types::SdkConfig, secret_id: impl Into<String>) -> Self {
+        Self::new(Client::new(config), secret_id)
+    }
+
     pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
         CachedSecret {
             client,
@@ -79,7 +83,11 @@ mod tests {
     async fn the_secret_is_read_once_and_trimmed() {
         let get = mock!(Client::get_secret_value)
             .match_requests(|r| r.secret_id() == Some("stagegate/webhook"))
-            .then_output(|| GetSecretValueOutput::builder().secret_string("s3cr3t\n").build());
+            .then_output(|| {
+                GetSecretValueOutput::builder()
+                    .secret_string("s3cr3t\n")
+                    .build()
+            });
         let s = secret(&[&get]);
         assert_eq!(s.webhook_secret().await.unwrap(), "s3cr3t");
         assert_eq!(s.webhook_secret().await.unwrap(), "s3cr3t");
@@ -103,7 +111,10 @@ mod tests {
     async fn throttling_is_retried_by_the_sdk() {
         let get = mock!(Client::get_secret_value)
             .sequence()
-            .http_status(400, Some("{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}".into()))
+            .http_status(
+                400,
+                Some("{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}".into()),
+            )
             .output(|| GetSecretValueOutput::builder().secret_string("v").build())
             .build();
         assert_eq!(secret(&[&get]).value().await.unwrap(), "v");
@@ -112,8 +123,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_binary_secret_is_refused_clearly() {
-        let get = mock!(Client::get_secret_value)
-            .then_output(|| GetSecretValueOutput::builder().build());
+        let get =
+            mock!(Client::get_secret_value).then_output(|| GetSecretValueOutput::builder().build());
         let e = secret(&[&get]).value().await.unwrap_err();
         assert!(e.message.contains("no string value"), "{e}");
     }

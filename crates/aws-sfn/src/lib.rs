@@ -26,6 +26,13 @@ pub struct StepFunctions {
 }
 
 impl StepFunctions {
+    pub fn from_config(
+        config: &aws_types::SdkConfig,
+        state_machine_arn: impl Into<String>,
+    ) -> Self {
+        Self::new(Client::new(config), state_machine_arn)
+    }
+
     pub fn new(client: Client, state_machine_arn: impl Into<String>) -> Self {
         StepFunctions {
             client,
@@ -98,7 +105,11 @@ impl Executions for StepFunctions {
                 .send()
                 .await
                 .map_err(|e| port_error("list running executions", &e))?;
-            arns.extend(page.executions().iter().map(|e| e.execution_arn().to_string()));
+            arns.extend(
+                page.executions()
+                    .iter()
+                    .map(|e| e.execution_arn().to_string()),
+            );
             match page.next_token() {
                 Some(t) => next = Some(t.to_string()),
                 None => break,
@@ -213,7 +224,10 @@ pub trait Runs {
         name: &str,
         input: &Value,
     ) -> impl std::future::Future<Output = PortResult<Started>> + Send;
-    fn view(&self, arn: &str) -> impl std::future::Future<Output = PortResult<ExecutionView>> + Send;
+    fn view(
+        &self,
+        arn: &str,
+    ) -> impl std::future::Future<Output = PortResult<ExecutionView>> + Send;
 }
 
 impl Runs for StepFunctions {

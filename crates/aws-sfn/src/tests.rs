@@ -34,9 +34,14 @@ fn json_error(ty: &str) -> Option<String> {
 #[tokio::test]
 async fn success_sends_the_output_as_json() {
     let ok = mock!(Client::send_task_success)
-        .match_requests(|r| r.task_token() == Some("tok") && r.output() == Some("{\"approved\":true}"))
+        .match_requests(|r| {
+            r.task_token() == Some("tok") && r.output() == Some("{\"approved\":true}")
+        })
         .then_output(|| SendTaskSuccessOutput::builder().build());
-    sfn(&[&ok]).succeed("tok", &json!({"approved": true})).await.unwrap();
+    sfn(&[&ok])
+        .succeed("tok", &json!({"approved": true}))
+        .await
+        .unwrap();
     assert_eq!(ok.num_calls(), 1);
 }
 
@@ -69,7 +74,11 @@ async fn other_callback_errors_are_port_errors_after_retrying_throttling() {
         .http_status(400, json_error("ThrottlingException"))
         .repeatedly()
         .build();
-    match sfn(&[&throttled]).fail("tok", "Rejected", "no").await.unwrap_err() {
+    match sfn(&[&throttled])
+        .fail("tok", "Rejected", "no")
+        .await
+        .unwrap_err()
+    {
         CallbackError::Port(p) => assert!(p.message.contains("throttled"), "{p}"),
         other => panic!("expected a port error, got {other:?}"),
     }
@@ -102,11 +111,23 @@ fn described(arn: &str, input: &str) -> DescribeExecutionOutput {
 async fn running_lists_every_page_and_reads_each_input() {
     let list = mock!(Client::list_executions)
         .match_requests(|r| {
-            r.state_machine_arn() == Some(SM) && r.status_filter() == Some(&ExecutionStatus::Running)
+            r.state_machine_arn() == Some(SM)
+                && r.status_filter() == Some(&ExecutionStatus::Running)
         })
         .sequence()
-        .output(|| ListExecutionsOutput::builder().executions(item("e1")).next_token("p2").build().unwrap())
-        .output(|| ListExecutionsOutput::builder().executions(item("e2")).build().unwrap())
+        .output(|| {
+            ListExecutionsOutput::builder()
+                .executions(item("e1"))
+                .next_token("p2")
+                .build()
+                .unwrap()
+        })
+        .output(|| {
+            ListExecutionsOutput::builder()
+                .executions(item("e2"))
+                .build()
+                .unwrap()
+        })
         .build();
     let describe = mock!(Client::describe_execution).then_compute_output(|r| {
         let arn = r.execution_arn().unwrap();
@@ -116,16 +137,26 @@ async fn running_lists_every_page_and_reads_each_input() {
     assert_eq!(
         got,
         [
-            RunningExecution { id: "e1".into(), input: json!({"tag": "e1"}) },
-            RunningExecution { id: "e2".into(), input: json!({"tag": "e2"}) },
+            RunningExecution {
+                id: "e1".into(),
+                input: json!({"tag": "e1"})
+            },
+            RunningExecution {
+                id: "e2".into(),
+                input: json!({"tag": "e2"})
+            },
         ]
     );
 }
 
 #[tokio::test]
 async fn an_unreadable_input_is_an_error() {
-    let list = mock!(Client::list_executions)
-        .then_output(|| ListExecutionsOutput::builder().executions(item("e1")).build().unwrap());
+    let list = mock!(Client::list_executions).then_output(|| {
+        ListExecutionsOutput::builder()
+            .executions(item("e1"))
+            .build()
+            .unwrap()
+    });
     let describe = mock!(Client::describe_execution).then_output(|| described("e1", "{broken"));
     let e = sfn(&[&list, &describe]).running().await.unwrap_err();
     assert_eq!(e.operation, "read input of e1");
@@ -153,7 +184,10 @@ async fn start_names_the_run_and_a_repeat_is_the_same_run() {
                 .build()
                 .unwrap()
         });
-    let s = sfn(&[&first]).start(name, &json!({"tag": "rc-1.4.0"})).await.unwrap();
+    let s = sfn(&[&first])
+        .start(name, &json!({"tag": "rc-1.4.0"}))
+        .await
+        .unwrap();
     assert!(s.new);
     assert_eq!(
         s.execution_arn,
@@ -165,7 +199,13 @@ async fn start_names_the_run_and_a_repeat_is_the_same_run() {
         .http_status(400, json_error("ExecutionAlreadyExists"))
         .build();
     let s2 = sfn(&[&again]).start(name, &json!({})).await.unwrap();
-    assert_eq!(s2, Started { execution_arn: s.execution_arn, new: false });
+    assert_eq!(
+        s2,
+        Started {
+            execution_arn: s.execution_arn,
+            new: false
+        }
+    );
 }
 
 #[tokio::test]
@@ -183,7 +223,12 @@ fn entered(id: i64, secs: i64, name: &str) -> HistoryEvent {
         .id(id)
         .timestamp(SdkTime::from_secs(secs))
         .r#type(HistoryEventType::TaskStateEntered)
-        .state_entered_event_details(StateEnteredEventDetails::builder().name(name).build().unwrap())
+        .state_entered_event_details(
+            StateEnteredEventDetails::builder()
+                .name(name)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap()
 }
@@ -193,7 +238,12 @@ fn exited(id: i64, secs: i64, name: &str) -> HistoryEvent {
         .id(id)
         .timestamp(SdkTime::from_secs(secs))
         .r#type(HistoryEventType::TaskStateExited)
-        .state_exited_event_details(StateExitedEventDetails::builder().name(name).build().unwrap())
+        .state_exited_event_details(
+            StateExitedEventDetails::builder()
+                .name(name)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap()
 }
@@ -237,10 +287,19 @@ async fn a_view_has_the_phases_across_history_pages() {
     let summary: Vec<_> = v
         .phases
         .iter()
-        .map(|p| (p.state.as_str(), p.exited.map(|x| (x - p.entered).num_seconds())))
+        .map(|p| {
+            (
+                p.state.as_str(),
+                p.exited.map(|x| (x - p.entered).num_seconds()),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
-        [("Preflight", Some(1)), ("Deploy Infrastructure", Some(49)), ("Notify Failure", None)]
+        [
+            ("Preflight", Some(1)),
+            ("Deploy Infrastructure", Some(49)),
+            ("Notify Failure", None)
+        ]
     );
 }

@@ -16,6 +16,14 @@ pub struct SnsNotifier {
 }
 
 impl SnsNotifier {
+    pub fn from_config(
+        config: &aws_types::SdkConfig,
+        approvals_topic: impl Into<String>,
+        notifications_topic: impl Into<String>,
+    ) -> Self {
+        Self::new(Client::new(config), approvals_topic, notifications_topic)
+    }
+
     pub fn new(
         client: Client,
         approvals_topic: impl Into<String>,
@@ -35,7 +43,13 @@ impl SnsNotifier {
 pub fn subject(s: &str) -> String {
     let clean: String = s
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if clean.len() <= 99 {
         clean
@@ -158,7 +172,10 @@ mod tests {
             .output(|| PublishOutput::builder().message_id("m-3").build())
             .build();
         let n = notifier(&[&flaky]);
-        assert_eq!(n.publish(Topic::Notifications, &message()).await.unwrap(), "m-3");
+        assert_eq!(
+            n.publish(Topic::Notifications, &message()).await.unwrap(),
+            "m-3"
+        );
 
         let throttled = mock!(Client::publish)
             .sequence()

@@ -40,10 +40,18 @@ impl<H: Http> GitHub<H> {
         self
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> PortResult<(u16, Value)> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> PortResult<(u16, Value)> {
         let url = format!("{}/repos/{}{path}", self.api, self.repository);
         let mut headers = vec![
-            ("accept".to_string(), "application/vnd.github+json".to_string()),
+            (
+                "accept".to_string(),
+                "application/vnd.github+json".to_string(),
+            ),
             ("x-github-api-version".to_string(), "2022-11-28".to_string()),
         ];
         if let Some(t) = &self.token {
@@ -65,7 +73,10 @@ impl<H: Http> GitHub<H> {
             Value::Null
         } else {
             serde_json::from_str(&res.body).map_err(|e| {
-                PortError::new(format!("{method} {url}"), format!("not JSON (status {}): {e}", res.status))
+                PortError::new(
+                    format!("{method} {url}"),
+                    format!("not JSON (status {}): {e}", res.status),
+                )
             })?
         };
         Ok((res.status, value))
@@ -110,13 +121,20 @@ struct Author {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(what: &str, v: Value) -> PortResult<T> {
-    serde_json::from_value(v).map_err(|e| PortError::new(what, format!("unexpected GitHub answer: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| PortError::new(what, format!("unexpected GitHub answer: {e}")))
 }
 
 fn commit(c: ApiCommit) -> Commit {
     Commit {
         sha: c.sha,
-        subject: c.commit.message.lines().next().unwrap_or_default().to_string(),
+        subject: c
+            .commit
+            .message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         author: c.commit.author.map(|a| a.name).unwrap_or_default(),
     }
 }
@@ -167,16 +185,26 @@ impl<H: Http> SourceHistory for GitHub<H> {
 }
 
 impl<H: Http> Releases for GitHub<H> {
-    async fn publish_prerelease(&self, tag: &str, title: &str, notes: &str) -> PortResult<Option<String>> {
+    async fn publish_prerelease(
+        &self,
+        tag: &str,
+        title: &str,
+        notes: &str,
+    ) -> PortResult<Option<String>> {
         if self.token.is_none() {
             return Ok(None);
         }
         let body = json!({"name": title, "body": notes, "prerelease": true});
-        let (status, existing) = self.call("GET", &format!("/releases/tags/{tag}"), None).await?;
+        let (status, existing) = self
+            .call("GET", &format!("/releases/tags/{tag}"), None)
+            .await?;
         let release = match status {
             200 => {
                 let id = existing.get("id").and_then(Value::as_u64).ok_or_else(|| {
-                    PortError::new("read the release", "GitHub returned a release without an id")
+                    PortError::new(
+                        "read the release",
+                        "GitHub returned a release without an id",
+                    )
                 })?;
                 self.expect_ok("PATCH", &format!("/releases/{id}"), Some(body))
                     .await?
@@ -189,7 +217,13 @@ impl<H: Http> Releases for GitHub<H> {
             other => {
                 return Err(PortError::new(
                     format!("GitHub GET /repos/{}/releases/tags/{tag}", self.repository),
-                    format!("{other}: {}", existing.get("message").and_then(Value::as_str).unwrap_or("no message")),
+                    format!(
+                        "{other}: {}",
+                        existing
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("no message")
+                    ),
                 ))
             }
         };
@@ -218,7 +252,10 @@ mod tests {
             r#"[{"name":"rc-1.10.0"},{"name":"rc-1.9.0"},{"name":"v1.8.0"},{"name":"rc-1.11.0"}]"#,
         );
         let g = gh(http, None);
-        assert_eq!(g.previous_candidate("rc-1.11.0").await.unwrap().as_deref(), Some("rc-1.10.0"));
+        assert_eq!(
+            g.previous_candidate("rc-1.11.0").await.unwrap().as_deref(),
+            Some("rc-1.10.0")
+        );
     }
 
     #[tokio::test]
@@ -231,8 +268,14 @@ mod tests {
                 {"sha":"1","commit":{"message":"Older\n\nbody","author":{"name":"ana"}}},
                 {"sha":"2","commit":{"message":"Newer","author":{"name":"bo"}}}]}"#,
         );
-        let got = gh(http, None).commits(Some("rc-1.3.0"), "abc").await.unwrap();
-        let subjects: Vec<_> = got.iter().map(|c| (c.sha.as_str(), c.subject.as_str(), c.author.as_str())).collect();
+        let got = gh(http, None)
+            .commits(Some("rc-1.3.0"), "abc")
+            .await
+            .unwrap();
+        let subjects: Vec<_> = got
+            .iter()
+            .map(|c| (c.sha.as_str(), c.subject.as_str(), c.author.as_str()))
+            .collect();
         assert_eq!(subjects, [("2", "Newer", "bo"), ("1", "Older", "ana")]);
     }
 
@@ -250,13 +293,23 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_token_no_release_is_published() {
-        assert_eq!(gh(MemoryHttp::default(), None).publish_prerelease("rc-1", "t", "n").await.unwrap(), None);
+        assert_eq!(
+            gh(MemoryHttp::default(), None)
+                .publish_prerelease("rc-1", "t", "n")
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
     async fn a_new_prerelease_is_created() {
         let http = MemoryHttp::default();
-        http.route("https://api.github.com/repos/acme/shop/releases/tags/rc-1", 404, r#"{"message":"Not Found"}"#);
+        http.route(
+            "https://api.github.com/repos/acme/shop/releases/tags/rc-1",
+            404,
+            r#"{"message":"Not Found"}"#,
+        );
         http.route(
             "https://api.github.com/repos/acme/shop/releases",
             201,
@@ -264,19 +317,28 @@ mod tests {
         );
         let g = gh(http, Some("t0k"));
         let url = g.publish_prerelease("rc-1", "rc-1", "notes").await.unwrap();
-        assert_eq!(url.as_deref(), Some("https://github.com/acme/shop/releases/tag/rc-1"));
+        assert_eq!(
+            url.as_deref(),
+            Some("https://github.com/acme/shop/releases/tag/rc-1")
+        );
         let sent = g.http.requests();
         let post = sent.iter().find(|r| r.method == "POST").unwrap();
         let body: Value = serde_json::from_str(post.body.as_deref().unwrap()).unwrap();
         assert_eq!(body["tag_name"], "rc-1");
         assert_eq!(body["prerelease"], true);
-        assert!(post.headers.contains(&("authorization".into(), "Bearer t0k".into())));
+        assert!(post
+            .headers
+            .contains(&("authorization".into(), "Bearer t0k".into())));
     }
 
     #[tokio::test]
     async fn an_existing_release_is_updated() {
         let http = MemoryHttp::default();
-        http.route("https://api.github.com/repos/acme/shop/releases/tags/rc-1", 200, r#"{"id":5}"#);
+        http.route(
+            "https://api.github.com/repos/acme/shop/releases/tags/rc-1",
+            200,
+            r#"{"id":5}"#,
+        );
         http.route(
             "https://api.github.com/repos/acme/shop/releases/5",
             200,

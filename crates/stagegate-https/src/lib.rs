@@ -77,7 +77,9 @@ impl Http for HttpsClient {
         };
         let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
-            .map_err(|_| PortError::new(what(), format!("no response within {REQUEST_TIMEOUT:?}")))??;
+            .map_err(|_| {
+                PortError::new(what(), format!("no response within {REQUEST_TIMEOUT:?}"))
+            })??;
         Ok(HttpResponse {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
@@ -119,7 +121,8 @@ mod tests {
     #[tokio::test]
     async fn sends_the_request_and_reads_status_and_body() {
         let (url, seen) =
-            serve_once("HTTP/1.1 201 Created\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+            serve_once("HTTP/1.1 201 Created\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
         let res = HttpsClient::new()
             .unwrap()
             .send(&HttpRequest {

@@ -244,56 +244,11 @@ pub async fn request(
         .map_err(|_| format!("{method} {url}: timed out after {}s", IO_TIMEOUT.as_secs()))?
 }
 
-/// Decodes `application/x-www-form-urlencoded`.
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub use stagegate::steps::approval_page::parse_form;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decodes_forms() {
-        let f = parse_form(b"approver=bob%40example.com&decision=approve&reason=lint+only%21&x");
-        assert_eq!(f[0], ("approver".into(), "bob@example.com".into()));
-        assert_eq!(f[2], ("reason".into(), "lint only!".into()));
-        assert_eq!(f[3], ("x".into(), String::new()));
-        assert_eq!(parse_form(b"a=%zz%4")[0].1, "%zz%4");
-    }
 
     #[tokio::test]
     async fn serves_and_requests_round_trip() {

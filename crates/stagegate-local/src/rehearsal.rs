@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use stagegate::candidate::Trigger;
 use stagegate::functions::Ports;
 use stagegate::memory::MemoryApprovals;
-use stagegate::ports::{Artifacts, Message, Topic};
-use stagegate::steps::approval::{self, Decided, Decision as Vote, Refusal};
+use stagegate::ports::{Message, Topic};
+use stagegate::steps::approval::{self, Decided, Decision as Vote};
+use stagegate::steps::approval_page;
 use stagegate::Settings;
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -576,86 +576,22 @@ fn approval_page(world: Arc<std::sync::OnceLock<Arc<LocalWorld>>>) -> Handler {
             let Some(world) = world.get().cloned() else {
                 return Response::text(503, "starting");
             };
-            let path = req.path.split('?').next().unwrap_or_default().to_string();
-            let Some(id) = path.strip_prefix("/approvals/").map(str::to_string) else {
-                return Response::text(404, "not found");
-            };
-            let html =
-                |status: u16, body: String| Response::new(status, "text/html; charset=utf-8", body);
             let now = world.callbacks.now();
-            match req.method.as_str() {
-                "GET" => match approval::review(&world.approvals, now, &id).await {
-                    Ok(Ok(record)) => {
-                        let key = record
-                            .checklist_uri
-                            .rsplit(".stagegate/")
-                            .next()
-                            .unwrap_or_default()
-                            .to_string();
-                        let md = world
-                            .artifacts
-                            .get(&key)
-                            .await
-                            .ok()
-                            .flatten()
-                            .map(|b| String::from_utf8_lossy(&b).into_owned());
-                        html(200, approval::render_review(&record, md.as_deref()))
-                    }
-                    Ok(Err(refusal)) => {
-                        html(status_of(&refusal), approval::render_outcome(&Err(refusal)))
-                    }
-                    Err(e) => Response::text(500, &e.to_string()),
+            let page = approval_page::page(
+                &world.settings,
+                &world.approvals,
+                &world.callbacks,
+                &world.artifacts,
+                now,
+                approval_page::PageRequest {
+                    method: &req.method,
+                    path: &req.path,
+                    body: &req.body,
+                    from: req.peer.ip().to_string(),
                 },
-                "POST" => {
-                    let form: BTreeMap<String, String> =
-                        http::parse_form(&req.body).into_iter().collect();
-                    let approve = match form.get("decision").map(String::as_str) {
-                        Some("approve") => true,
-                        Some("reject") => false,
-                        _ => {
-                            return html(
-                                400,
-                                approval::render_outcome(&Err(Refusal::InvalidForm(
-                                    "Choose Approve or Reject.".into(),
-                                ))),
-                            )
-                        }
-                    };
-                    let vote = Vote {
-                        approver: form.get("approver").cloned().unwrap_or_default(),
-                        approve,
-                        reason: form.get("reason").cloned(),
-                        from: req.peer.ip().to_string(),
-                    };
-                    match approval::decide(
-                        &world.settings,
-                        &world.approvals,
-                        &world.callbacks,
-                        now,
-                        &id,
-                        vote,
-                    )
-                    .await
-                    {
-                        Ok(outcome) => {
-                            let status = outcome.as_ref().err().map(status_of).unwrap_or(200);
-                            html(status, approval::render_outcome(&outcome))
-                        }
-                        Err(e) => Response::text(500, &e.to_string()),
-                    }
-                }
-                _ => Response::text(405, "use GET to review and POST to decide"),
-            }
+            )
+            .await;
+            Response::new(page.status, page.content_type, page.body)
         })
     })
-}
-
-fn status_of(r: &Refusal) -> u16 {
-    match r {
-        Refusal::NotFound => 404,
-        Refusal::Expired { .. } | Refusal::Superseded => 410,
-        Refusal::AlreadyDecided { .. } | Refusal::AlreadyVoted { .. } | Refusal::Conflict => 409,
-        Refusal::PusherMayNotApprove { .. } => 403,
-        Refusal::ReasonRequired { .. } | Refusal::InvalidForm(_) => 400,
-    }
 }

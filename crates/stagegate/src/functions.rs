@@ -2,16 +2,19 @@
 //! event into a step call. One table serves the Lambda binaries (issue 4), the local
 //! rehearsal and the path tests, so all three run the same code for the same name.
 
+use crate::error::PortError;
 use crate::error::StepError;
 use crate::ports::{
-    Approvals, Artifacts, Executions, Hosting, Http, Notifier, Releases, SourceHistory, Stacks,
-    TaskCallbacks,
+    ApprovalRecord, Approvals, Artifacts, CallbackError, ChangeSet, ChangeSetRequest, Commit,
+    Executions, Hosting, Http, HttpRequest, HttpResponse, Job, Message, Notifier, PortResult,
+    Releases, RunningExecution, SourceHistory, StackInfo, Stacks, TaskCallbacks, Topic, Update,
 };
 use crate::settings::Settings;
 use crate::steps::{self, change_preview::Preview, parse, render};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Everything the steps reach: one adapter per port, the settings and the clock.
 pub trait World: Send + Sync {
@@ -117,6 +120,309 @@ where
     }
     fn releases(&self) -> &R {
         &self.releases
+    }
+}
+
+/// A port a function does not use. Each Lambda wires only the adapters its IAM
+/// policy allows; calling any other port is a bug, reported as a `DependencyFailed`
+/// naming the port, never a panic.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unwired;
+
+fn unwired<T>(port: &str) -> PortResult<T> {
+    Err(PortError::new(
+        port,
+        "this port is not wired into this function (a stagegate bug: report it)",
+    ))
+}
+
+impl Artifacts for Unwired {
+    async fn put(&self, _: &str, _: &str, _: Vec<u8>) -> PortResult<String> {
+        unwired("artifacts")
+    }
+    async fn get(&self, _: &str) -> PortResult<Option<Vec<u8>>> {
+        unwired("artifacts")
+    }
+}
+impl Notifier for Unwired {
+    async fn publish(&self, _: Topic, _: &Message) -> PortResult<String> {
+        unwired("notifier")
+    }
+}
+impl Approvals for Unwired {
+    async fn create(&self, _: &ApprovalRecord) -> PortResult<()> {
+        unwired("approvals")
+    }
+    async fn get(&self, _: &str) -> PortResult<Option<ApprovalRecord>> {
+        unwired("approvals")
+    }
+    async fn update(&self, _: &ApprovalRecord, _: &ApprovalRecord) -> PortResult<Update> {
+        unwired("approvals")
+    }
+    async fn pending(&self, _: &str) -> PortResult<Vec<ApprovalRecord>> {
+        unwired("approvals")
+    }
+}
+impl TaskCallbacks for Unwired {
+    async fn succeed(&self, _: &str, _: &Value) -> Result<(), CallbackError> {
+        Ok(unwired("task callbacks")?)
+    }
+    async fn fail(&self, _: &str, _: &str, _: &str) -> Result<(), CallbackError> {
+        Ok(unwired("task callbacks")?)
+    }
+}
+impl Executions for Unwired {
+    async fn running(&self) -> PortResult<Vec<RunningExecution>> {
+        unwired("executions")
+    }
+}
+impl Stacks for Unwired {
+    async fn create_change_set(&self, _: &ChangeSetRequest) -> PortResult<String> {
+        unwired("stacks")
+    }
+    async fn describe_change_set(&self, _: &str) -> PortResult<ChangeSet> {
+        unwired("stacks")
+    }
+    async fn execute_change_set(&self, _: &str) -> PortResult<()> {
+        unwired("stacks")
+    }
+    async fn stack(&self, _: &str) -> PortResult<Option<StackInfo>> {
+        unwired("stacks")
+    }
+    async fn failure_reason(&self, _: &str) -> PortResult<Option<String>> {
+        unwired("stacks")
+    }
+}
+impl Hosting for Unwired {
+    async fn merge_environment(&self, _: &BTreeMap<String, String>) -> PortResult<()> {
+        unwired("hosting")
+    }
+    async fn start_job(&self, _: &str) -> PortResult<String> {
+        unwired("hosting")
+    }
+    async fn job(&self, _: &str) -> PortResult<Job> {
+        unwired("hosting")
+    }
+    async fn url(&self) -> PortResult<String> {
+        unwired("hosting")
+    }
+}
+impl Http for Unwired {
+    async fn send(&self, _: &HttpRequest) -> PortResult<HttpResponse> {
+        unwired("http")
+    }
+}
+impl SourceHistory for Unwired {
+    async fn previous_candidate(&self, _: &str) -> PortResult<Option<String>> {
+        unwired("source history")
+    }
+    async fn commits(&self, _: Option<&str>, _: &str) -> PortResult<Vec<Commit>> {
+        unwired("source history")
+    }
+}
+impl Releases for Unwired {
+    async fn publish_prerelease(&self, _: &str, _: &str, _: &str) -> PortResult<Option<String>> {
+        unwired("releases")
+    }
+}
+
+/// Every port unwired: the start of a function's wiring.
+pub type UnwiredPorts =
+    Ports<Unwired, Unwired, Unwired, Unwired, Unwired, Unwired, Unwired, Unwired, Unwired, Unwired>;
+
+impl UnwiredPorts {
+    pub fn unwired(
+        settings: Settings,
+        clock: Box<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    ) -> Self {
+        Ports {
+            settings,
+            clock,
+            artifacts: Unwired,
+            notifier: Unwired,
+            approvals: Unwired,
+            callbacks: Unwired,
+            executions: Unwired,
+            stacks: Unwired,
+            hosting: Unwired,
+            http: Unwired,
+            history: Unwired,
+            releases: Unwired,
+        }
+    }
+}
+
+/// Type-changing builders: `Ports::unwired(..).with_stacks(cfn).with_artifacts(s3)`.
+impl<A, N, Ap, C, E, S, H, Ht, Hi, R> Ports<A, N, Ap, C, E, S, H, Ht, Hi, R> {
+    /// Wires the artifacts port.
+    pub fn with_artifacts<X>(self, artifacts: X) -> Ports<X, N, Ap, C, E, S, H, Ht, Hi, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            artifacts,
+            notifier: self.notifier,
+            approvals: self.approvals,
+            callbacks: self.callbacks,
+            executions: self.executions,
+            stacks: self.stacks,
+            hosting: self.hosting,
+            http: self.http,
+            history: self.history,
+            releases: self.releases,
+        }
+    }
+    /// Wires the notifier port.
+    pub fn with_notifier<X>(self, notifier: X) -> Ports<A, X, Ap, C, E, S, H, Ht, Hi, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            notifier,
+            artifacts: self.artifacts,
+            approvals: self.approvals,
+            callbacks: self.callbacks,
+            executions: self.executions,
+            stacks: self.stacks,
+            hosting: self.hosting,
+            http: self.http,
+            history: self.history,
+            releases: self.releases,
+        }
+    }
+    /// Wires the approvals port.
+    pub fn with_approvals<X>(self, approvals: X) -> Ports<A, N, X, C, E, S, H, Ht, Hi, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            approvals,
+            artifacts: self.artifacts,
+            notifier: self.notifier,
+            callbacks: self.callbacks,
+            executions: self.executions,
+            stacks: self.stacks,
+            hosting: self.hosting,
+            http: self.http,
+            history: self.history,
+            releases: self.releases,
+        }
+    }
+    /// Wires the callbacks port.
+    pub fn with_callbacks<X>(self, callbacks: X) -> Ports<A, N, Ap, X, E, S, H, Ht, Hi, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            callbacks,
+            artifacts: self.artifacts,
+            notifier: self.notifier,
+            approvals: self.approvals,
+            executions: self.executions,
+            stacks: self.stacks,
+            hosting: self.hosting,
+            http: self.http,
+            history: self.history,
+            releases: self.releases,
+        }
+    }
+    /// Wires the executions port.
+    pub fn with_executions<X>(self, executions: X) -> Ports<A, N, Ap, C, X, S, H, Ht, Hi, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            executions,
+            artifacts: self.artifacts,
+            notifier: self.notifier,
+            approvals: self.approvals,
+            callbacks: self.callbacks,
+            stacks: self.stacks,
+            hosting: self.hosting,
+            http: self.http,
+            history: self.history,
+            releases: self.releases,
+        }
+    }
+    /// Wires the stacks port.
+    pub fn with_stacks<X>(self, stacks: X) -> Ports<A, N, Ap, C, E, X, H, Ht, Hi, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            stacks,
+            artifacts: self.artifacts,
+            notifier: self.notifier,
+            approvals: self.approvals,
+            callbacks: self.callbacks,
+            executions: self.executions,
+            hosting: self.hosting,
+            http: self.http,
+            history: self.history,
+            releases: self.releases,
+        }
+    }
+    /// Wires the hosting port.
+    pub fn with_hosting<X>(self, hosting: X) -> Ports<A, N, Ap, C, E, S, X, Ht, Hi, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            hosting,
+            artifacts: self.artifacts,
+            notifier: self.notifier,
+            approvals: self.approvals,
+            callbacks: self.callbacks,
+            executions: self.executions,
+            stacks: self.stacks,
+            http: self.http,
+            history: self.history,
+            releases: self.releases,
+        }
+    }
+    /// Wires the http port.
+    pub fn with_http<X>(self, http: X) -> Ports<A, N, Ap, C, E, S, H, X, Hi, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            http,
+            artifacts: self.artifacts,
+            notifier: self.notifier,
+            approvals: self.approvals,
+            callbacks: self.callbacks,
+            executions: self.executions,
+            stacks: self.stacks,
+            hosting: self.hosting,
+            history: self.history,
+            releases: self.releases,
+        }
+    }
+    /// Wires the history port.
+    pub fn with_history<X>(self, history: X) -> Ports<A, N, Ap, C, E, S, H, Ht, X, R> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            history,
+            artifacts: self.artifacts,
+            notifier: self.notifier,
+            approvals: self.approvals,
+            callbacks: self.callbacks,
+            executions: self.executions,
+            stacks: self.stacks,
+            hosting: self.hosting,
+            http: self.http,
+            releases: self.releases,
+        }
+    }
+    /// Wires the releases port.
+    pub fn with_releases<X>(self, releases: X) -> Ports<A, N, Ap, C, E, S, H, Ht, Hi, X> {
+        Ports {
+            settings: self.settings,
+            clock: self.clock,
+            releases,
+            artifacts: self.artifacts,
+            notifier: self.notifier,
+            approvals: self.approvals,
+            callbacks: self.callbacks,
+            executions: self.executions,
+            stacks: self.stacks,
+            hosting: self.hosting,
+            http: self.http,
+            history: self.history,
+        }
     }
 }
 
@@ -308,6 +614,24 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.name, "InvalidInput");
         assert!(e.message.contains("deploy-everything"));
+    }
+
+    /// A function that reaches a port it was not wired with fails by name.
+    #[tokio::test]
+    async fn an_unwired_port_is_a_dependency_failure_naming_the_port() {
+        let w = Ports::unwired(Settings::default(), Box::new(crate::testing::now));
+        let e = invoke(
+            &w,
+            "notify",
+            json!({"outcome": "success", "executionId": "arn:x", "state": {}}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name, "DependencyFailed", "{e}");
+        assert!(
+            e.message.contains("notifier") && e.message.contains("not wired"),
+            "{e}"
+        );
     }
 
     #[test]

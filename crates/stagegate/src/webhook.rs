@@ -85,22 +85,29 @@ fn answer(status: u16, message: impl Into<String>) -> Answer {
     }
 }
 
+/// Why a signature was refused: the HTTP status and what to tell the sender.
+pub type SignatureRefusal = (u16, &'static str);
+
+const MALFORMED: SignatureRefusal = (400, "X-Hub-Signature-256 must be 'sha256=<64 hex digits>'");
+
 /// Checks `X-Hub-Signature-256: sha256=<hex>` against the body, in constant time.
-pub fn verify_signature(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), Answer> {
-    let header = header.ok_or_else(|| answer(401, "missing X-Hub-Signature-256 header"))?;
-    let hex_sig = header
-        .strip_prefix("sha256=")
-        .ok_or_else(|| answer(400, "X-Hub-Signature-256 must be 'sha256=<64 hex digits>'"))?;
+pub fn verify_signature(
+    secret: &[u8],
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(), SignatureRefusal> {
+    let header = header.ok_or((401, "missing X-Hub-Signature-256 header"))?;
+    let hex_sig = header.strip_prefix("sha256=").ok_or(MALFORMED)?;
     let sig = hex::decode(hex_sig)
         .ok()
         .filter(|s| s.len() == 32)
-        .ok_or_else(|| answer(400, "X-Hub-Signature-256 must be 'sha256=<64 hex digits>'"))?;
+        .ok_or(MALFORMED)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret)
-        .map_err(|_| answer(500, "the webhook secret is unusable"))?;
+        .map_err(|_| (500, "the webhook secret is unusable"))?;
     mac.update(body);
     // `verify_slice` compares in constant time.
     mac.verify_slice(&sig)
-        .map_err(|_| answer(401, "signature does not match: check the webhook secret"))
+        .map_err(|_| (401, "signature does not match: check the webhook secret"))
 }
 
 /// `sha256=<hex>` for `body`: what GitHub sends (for tests and `stagegate` tooling).
@@ -165,12 +172,12 @@ pub async fn handle(
         Ok(_) => return answer(500, "the webhook secret is empty"),
         Err(e) => return answer(500, format!("cannot read the webhook secret: {e}")),
     };
-    if let Err(refused) = verify_signature(
+    if let Err((status, why)) = verify_signature(
         secret.as_bytes(),
         &delivery.body,
         delivery.header("x-hub-signature-256"),
     ) {
-        return refused;
+        return answer(status, why);
     }
     match delivery.header("x-github-event") {
         Some("push") => {}
@@ -191,7 +198,10 @@ pub async fn handle(
     if !tag.starts_with(&config.tag_prefix) {
         return answer(
             202,
-            format!("ignored: tag {tag} does not start with '{}'", config.tag_prefix),
+            format!(
+                "ignored: tag {tag} does not start with '{}'",
+                config.tag_prefix
+            ),
         );
     }
     if let Some(expected) = &config.repository {
@@ -209,10 +219,7 @@ pub async fn handle(
         repository: push.repository.full_name,
         tag: tag.to_string(),
         sha: push.after,
-        pushed_by: push
-            .pusher
-            .map(|p| p.name)
-            .or(push.sender.map(|s| s.login)),
+        pushed_by: push.pusher.map(|p| p.name).or(push.sender.map(|s| s.login)),
     };
     if let Err(e) = trigger.validate(&config.tag_prefix) {
         return answer(422, e.message);
@@ -236,7 +243,10 @@ pub async fn handle(
         // fails, say so: the operator must start it with `stagegate start`.
         let hint = match claims.release(&key).await {
             Ok(()) => "redeliver the webhook to retry".to_string(),
-            Err(r) => format!("and the claim could not be released ({r}): run `stagegate start --tag {}`", trigger.tag),
+            Err(r) => format!(
+                "and the claim could not be released ({r}): run `stagegate start --tag {}`",
+                trigger.tag
+            ),
         };
         return answer(502, format!("cannot publish the event: {e}; {hint}"));
     }

@@ -3,6 +3,7 @@
 //! machine routes on. Nothing here knows about Lambda, Step Functions or AWS SDKs.
 
 pub mod approval;
+pub mod approval_page;
 pub mod change_preview;
 pub mod checklist;
 pub mod deploy;

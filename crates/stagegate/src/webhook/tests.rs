@@ -185,10 +185,18 @@ async fn an_oversized_body_is_refused_before_anything_else() {
 #[tokio::test]
 async fn a_signed_body_that_is_not_a_push_payload_is_refused() {
     let hook = Hook::new();
-    for body in [b"not json".to_vec(), b"{\"ref\": 1}".to_vec(), b"{}".to_vec()] {
+    for body in [
+        b"not json".to_vec(),
+        b"{\"ref\": 1}".to_vec(),
+        b"{}".to_vec(),
+    ] {
         let a = hook.send(&signed("push", body)).await;
         assert_eq!(a.status, 400);
-        assert!(a.message.starts_with("not a GitHub push payload"), "{}", a.message);
+        assert!(
+            a.message.starts_with("not a GitHub push payload"),
+            "{}",
+            a.message
+        );
     }
     assert_eq!(hook.started(), 0);
 }
@@ -208,7 +216,11 @@ async fn tags_without_the_rc_prefix_are_ignored() {
     for r in ["refs/tags/v1.4.0", "refs/tags/release-rc-1"] {
         let a = hook.send(&signed("push", push(r))).await;
         assert_eq!(a.status, 202, "{r}");
-        assert!(a.message.contains("does not start with 'rc-'"), "{}", a.message);
+        assert!(
+            a.message.contains("does not start with 'rc-'"),
+            "{}",
+            a.message
+        );
     }
     assert_eq!(hook.started(), 0);
 }
@@ -219,7 +231,9 @@ async fn deleting_an_rc_tag_starts_nothing() {
     let mut v: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
     v["deleted"] = json!(true);
     v["after"] = json!("0000000000000000000000000000000000000000");
-    let a = hook.send(&signed("push", serde_json::to_vec(&v).unwrap())).await;
+    let a = hook
+        .send(&signed("push", serde_json::to_vec(&v).unwrap()))
+        .await;
     assert_eq!(a.status, 202);
     assert!(a.message.contains("deleted"));
     assert_eq!(hook.started(), 0);
@@ -229,7 +243,10 @@ async fn deleting_an_rc_tag_starts_nothing() {
 async fn other_events_are_ignored_and_ping_answers() {
     let hook = Hook::new();
     assert_eq!(hook.send(&signed("ping", b"{}".to_vec())).await.status, 200);
-    assert_eq!(hook.send(&signed("issues", b"{}".to_vec())).await.status, 202);
+    assert_eq!(
+        hook.send(&signed("issues", b"{}".to_vec())).await.status,
+        202
+    );
     assert_eq!(hook.started(), 0);
 }
 
@@ -238,7 +255,9 @@ async fn a_push_from_another_repository_is_refused() {
     let hook = Hook::new();
     let mut v: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
     v["repository"]["full_name"] = json!("mallory/shop");
-    let a = hook.send(&signed("push", serde_json::to_vec(&v).unwrap())).await;
+    let a = hook
+        .send(&signed("push", serde_json::to_vec(&v).unwrap()))
+        .await;
     assert_eq!(a.status, 403);
     assert_eq!(hook.started(), 0);
 }
@@ -250,7 +269,11 @@ async fn a_redelivery_does_not_start_a_second_run() {
     assert_eq!(hook.send(&d).await.status, 202);
     let again = hook.send(&d).await;
     assert_eq!(again.status, 200);
-    assert!(again.message.contains("already started"), "{}", again.message);
+    assert!(
+        again.message.contains("already started"),
+        "{}",
+        again.message
+    );
     assert_eq!(again.started, None);
     assert_eq!(hook.started(), 1);
 }
@@ -273,7 +296,9 @@ async fn an_invalid_candidate_is_unprocessable() {
     let hook = Hook::new();
     let mut v: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
     v["after"] = json!("not-a-sha");
-    let a = hook.send(&signed("push", serde_json::to_vec(&v).unwrap())).await;
+    let a = hook
+        .send(&signed("push", serde_json::to_vec(&v).unwrap()))
+        .await;
     assert_eq!(a.status, 422, "{}", a.message);
     assert_eq!(hook.started(), 0);
 }

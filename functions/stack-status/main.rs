@@ -1,0 +1,14 @@
+//! Deploy Infrastructure: polls the stack until it is stable.
+//! Wiring only: the logic is `stagegate::functions::invoke("stack-status", ..)`.
+
+use aws_cloudformation_port::CfnStacks;
+use stagegate_lambda::{run_step, Env, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let aws = stagegate_lambda::start().await;
+    let env = Env::process();
+    let world = stagegate_lambda::ports()?
+        .with_stacks(CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?));
+    run_step("stack-status", world).await
+}
