@@ -28,6 +28,7 @@ pub struct CfnStacks {
     client: Client,
     bucket: String,
     region: String,
+    role_arn: Option<String>,
 }
 
 impl CfnStacks {
@@ -44,7 +45,15 @@ impl CfnStacks {
             client,
             bucket: bucket.into(),
             region: region.into(),
+            role_arn: None,
         }
+    }
+
+    /// The role CloudFormation assumes to deploy the application (`RoleARN` on the
+    /// change set): stagegate itself then needs no permission on the app's resources.
+    pub fn with_deployment_role(mut self, role_arn: Option<String>) -> Self {
+        self.role_arn = role_arn.filter(|r| !r.is_empty());
+        self
     }
 
     /// The `TemplateURL` for a template location: `https://` as is, `s3://bucket/key`
@@ -186,6 +195,7 @@ impl Stacks for CfnStacks {
                 ChangeSetType::Update
             })
             .template_url(url)
+            .set_role_arn(self.role_arn.clone())
             .set_parameters(Some(parameters))
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)

@@ -140,6 +140,16 @@ async fn an_existing_stack_gets_an_update_that_keeps_previous_parameter_values()
 }
 
 #[tokio::test]
+async fn the_deployment_role_is_passed_to_cloudformation() {
+    let create = mock!(Client::create_change_set)
+        .match_requests(|r| r.role_arn() == Some("arn:aws:iam::1:role/deployer"))
+        .then_output(|| CreateChangeSetOutput::builder().id("cs-5").build());
+    let s = stacks(&[&missing_stack(), &summary(&[]), &create])
+        .with_deployment_role(Some("arn:aws:iam::1:role/deployer".into()));
+    assert_eq!(s.create_change_set(&request()).await.unwrap(), "cs-5");
+}
+
+#[tokio::test]
 async fn a_stack_under_review_is_still_created() {
     let create = mock!(Client::create_change_set)
         .match_requests(|r| r.change_set_type() == Some(&ChangeSetType::Create))

@@ -126,7 +126,11 @@ pub async fn request(
         votes: Vec::new(),
     };
     approvals.create(&record).await?;
-    let link = format!("{}/approvals/{id}", settings.approval_base_url);
+    // A Function URL ends with "/"; the link must not get a double slash.
+    let link = format!(
+        "{}/approvals/{id}",
+        settings.approval_base_url.trim_end_matches('/')
+    );
     let mut body = String::new();
     let (subject, kind) = match (&input.kind, &input.checklist) {
         (ApprovalKind::Deployment, Some(cl)) => {

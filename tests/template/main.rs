@@ -1,0 +1,381 @@
+//! `template.yaml` against `statemachine/staging.asl.json` and `functions/`: the
+//! cross-references no linter checks. cfn-lint and `sam validate --lint` check the
+//! template alone, asl-validator the definition alone; these tests check that they
+//! agree with each other and with the code.
+
+use serde_yaml::Value as Yaml;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+const TEMPLATE: &str = include_str!("../../template.yaml");
+const DEFINITION: &str = include_str!("../../statemachine/staging.asl.json");
+
+/// The template as YAML, with short-form intrinsics (`!Ref X`) turned into their
+/// long form (`{"Ref": X}`), so lookups need not care which form was written.
+fn template() -> Yaml {
+    fn long_form(v: Yaml) -> Yaml {
+        match v {
+            Yaml::Tagged(t) => {
+                let tag = t.tag.to_string();
+                let name = tag.trim_start_matches('!');
+                let key = if name == "Ref" || name == "Condition" {
+                    name.to_string()
+                } else {
+                    format!("Fn::{name}")
+                };
+                let mut m = serde_yaml::Mapping::new();
+                m.insert(Yaml::String(key), long_form(t.value));
+                Yaml::Mapping(m)
+            }
+            Yaml::Mapping(m) => {
+                Yaml::Mapping(m.into_iter().map(|(k, v)| (k, long_form(v))).collect())
+            }
+            Yaml::Sequence(s) => Yaml::Sequence(s.into_iter().map(long_form).collect()),
+            other => other,
+        }
+    }
+    long_form(serde_yaml::from_str(TEMPLATE).expect("template.yaml is YAML"))
+}
+
+fn resources(t: &Yaml) -> BTreeMap<String, Yaml> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_string(), v.clone()))
+        .collect()
+}
+
+fn state_machine(t: &Yaml) -> Yaml {
+    resources(t)["StagingStateMachine"]["Properties"].clone()
+}
+
+fn substitutions(t: &Yaml) -> BTreeMap<String, Yaml> {
+    state_machine(t)["DefinitionSubstitutions"]
+        .as_mapping()
+        .expect("DefinitionSubstitutions")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_string(), v.clone()))
+        .collect()
+}
+
+/// `XFunction` for `{"Fn::GetAtt": "XFunction.Arn"}`.
+fn getatt_function(v: &Yaml) -> Option<String> {
+    let s = v["Fn::GetAtt"].as_str()?;
+    s.strip_suffix(".Arn").map(str::to_string)
+}
+
+/// The functions the definition invokes: each `${XFunctionArn}` it uses.
+fn invoked_functions() -> BTreeSet<String> {
+    asl_engine::definition::placeholders(DEFINITION)
+        .into_iter()
+        .filter_map(|p| p.strip_suffix("Arn").map(str::to_string))
+        .filter(|p| p.ends_with("Function"))
+        .collect()
+}
+
+/// The functions the state machine's role may invoke (SAM's `LambdaInvokePolicy`).
+fn invocable_functions(t: &Yaml) -> BTreeSet<String> {
+    state_machine(t)["Policies"]
+        .as_sequence()
+        .expect("Policies")
+        .iter()
+        .filter_map(|p| p["LambdaInvokePolicy"]["FunctionName"]["Ref"].as_str())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_placeholder_in_the_definition_has_a_substitution_and_none_is_unused() {
+    let t = template();
+    let used: BTreeSet<String> = asl_engine::definition::placeholders(DEFINITION)
+        .into_iter()
+        .collect();
+    let given: BTreeSet<String> = substitutions(&t).keys().cloned().collect();
+    assert_eq!(
+        used.difference(&given).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "placeholders without a DefinitionSubstitutions entry"
+    );
+    assert_eq!(
+        given.difference(&used).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "DefinitionSubstitutions entries the definition does not use"
+    );
+}
+
+#[test]
+fn every_function_substitution_is_the_arn_of_the_function_of_that_name() {
+    let t = template();
+    let res = resources(&t);
+    for (key, value) in substitutions(&t) {
+        if let Some(function) = key.strip_suffix("Arn").filter(|k| k.ends_with("Function")) {
+            assert_eq!(getatt_function(&value).as_deref(), Some(function), "{key}");
+            assert_eq!(
+                res[function]["Type"].as_str(),
+                Some("AWS::Serverless::Function"),
+                "{function}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_state_machine_may_invoke_exactly_the_functions_the_definition_invokes() {
+    let t = template();
+    assert_eq!(invoked_functions(), invocable_functions(&t));
+    assert_eq!(
+        invoked_functions().len(),
+        stagegate::functions::FUNCTIONS.len()
+    );
+}
+
+#[test]
+fn the_state_machine_may_run_the_checks_project_and_only_it() {
+    let t = template();
+    let subs = substitutions(&t);
+    assert_eq!(
+        subs["ChecksProjectName"]["Ref"].as_str(),
+        Some("ChecksProject")
+    );
+    let statements: Vec<Yaml> = state_machine(&t)["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["Statement"].as_sequence().cloned())
+        .flatten()
+        .collect();
+    let codebuild = statements
+        .iter()
+        .find(|s| {
+            s["Action"]
+                .as_sequence()
+                .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("codebuild:StartBuild")))
+        })
+        .expect("a codebuild:StartBuild statement");
+    assert_eq!(
+        codebuild["Resource"]["Fn::GetAtt"].as_str(),
+        Some("ChecksProject.Arn")
+    );
+}
+
+/// Every function crate has a function in the template built from its binary, and
+/// every step function of the domain has a crate.
+#[test]
+fn functions_and_template_resources_match_one_to_one() {
+    let t = template();
+    let built: BTreeMap<String, String> = resources(&t)
+        .into_iter()
+        .filter_map(|(name, r)| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()?
+                .to_string();
+            assert_eq!(
+                r["Metadata"]["BuildMethod"].as_str(),
+                Some("rust-cargolambda"),
+                "{name}"
+            );
+            assert_eq!(r["Properties"]["CodeUri"].as_str(), Some("."), "{name}");
+            Some((binary, name))
+        })
+        .collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    let crates: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("functions/")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(built.keys().cloned().collect::<BTreeSet<_>>(), crates);
+    for (name, pascal) in stagegate::functions::FUNCTIONS {
+        assert_eq!(
+            built.get(*name).map(String::as_str),
+            Some(format!("{pascal}Function").as_str())
+        );
+    }
+}
+
+#[test]
+fn functions_run_on_arm64_al2023_with_json_logs_and_tracing() {
+    let t = template();
+    let g = &t["Globals"]["Function"];
+    assert_eq!(g["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(g["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(g["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"));
+    assert_eq!(g["Tracing"].as_str(), Some("Active"));
+    let sm = state_machine(&t);
+    assert_eq!(sm["Logging"]["Level"].as_str(), Some("ALL"));
+    assert_eq!(sm["Tracing"]["Enabled"].as_bool(), Some(true));
+    assert_eq!(
+        sm["DefinitionUri"].as_str(),
+        Some("statemachine/staging.asl.json")
+    );
+}
+
+/// Every IAM statement in the template, with where it is.
+fn statements(t: &Yaml) -> Vec<(String, Yaml)> {
+    fn walk(at: &str, v: &Yaml, out: &mut Vec<(String, Yaml)>) {
+        match v {
+            Yaml::Mapping(m) => {
+                if m.contains_key("Effect") && m.contains_key("Action") {
+                    out.push((at.to_string(), v.clone()));
+                }
+                for (k, v) in m {
+                    walk(&format!("{at}.{}", k.as_str().unwrap_or("?")), v, out);
+                }
+            }
+            Yaml::Sequence(s) => s.iter().for_each(|v| walk(at, v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("Resources", &t["Resources"], &mut out);
+    out
+}
+
+fn actions(s: &Yaml) -> Vec<String> {
+    match &s["Action"] {
+        Yaml::String(a) => vec![a.clone()],
+        Yaml::Sequence(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// No wildcard actions anywhere; `Resource: "*"` only for actions AWS cannot scope.
+#[test]
+fn iam_is_least_privilege() {
+    let unscopable: BTreeSet<&str> = [
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "cloudformation:GetTemplateSummary",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    ]
+    .into();
+    let all = statements(&template());
+    assert!(all.len() > 20, "found only {} statements", all.len());
+    for (at, s) in &all {
+        for a in actions(s) {
+            assert!(!a.contains('*'), "{at}: wildcard action {a}");
+        }
+        let deny = s["Effect"].as_str() == Some("Deny");
+        if s["Resource"].as_str() == Some("*") && !deny {
+            for a in actions(s) {
+                assert!(
+                    unscopable.contains(a.as_str()),
+                    "{at}: {a} on Resource \"*\""
+                );
+            }
+        }
+    }
+}
+
+/// A function's policy allows what its adapters call, and no function may touch the
+/// deployed application except through CloudFormation's deployment role.
+#[test]
+fn only_the_deploying_functions_reach_cloudformation() {
+    let t = template();
+    let res = resources(&t);
+    for (name, r) in &res {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let acts: BTreeSet<String> = statements_of(r).iter().flat_map(actions).collect();
+        let cfn: Vec<_> = acts
+            .iter()
+            .filter(|a| a.starts_with("cloudformation:"))
+            .collect();
+        let stack_steps = [
+            "CreateChangeSetFunction",
+            "DescribeChangeSetFunction",
+            "ValidateInfrastructureFunction",
+            "DeployInfrastructureFunction",
+            "StackStatusFunction",
+            "CaptureOutputsFunction",
+        ];
+        assert_eq!(
+            !cfn.is_empty(),
+            stack_steps.contains(&name.as_str()),
+            "{name}: {cfn:?}"
+        );
+        let execute = acts.contains("cloudformation:ExecuteChangeSet");
+        assert_eq!(
+            execute,
+            name == "DeployInfrastructureFunction",
+            "{name} may execute a change set"
+        );
+    }
+}
+
+fn statements_of(r: &Yaml) -> Vec<Yaml> {
+    r["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["Statement"].as_sequence().cloned())
+        .flatten()
+        .map(|s| match &s["Fn::If"] {
+            // `!If [Cond, statement, AWS::NoValue]`: the statement when it applies.
+            Yaml::Sequence(branches) => branches[1].clone(),
+            _ => s,
+        })
+        .collect()
+}
+
+#[test]
+fn the_definition_loads_in_the_engine_with_the_templates_substitutions() {
+    let t = template();
+    let subs: BTreeMap<String, String> = substitutions(&t)
+        .keys()
+        .map(|k| {
+            let v = match k.strip_suffix("Arn") {
+                Some(f) => {
+                    format!("arn:aws:lambda:eu-west-1:123456789012:function:stagegate-{f}-AbC123")
+                }
+                None => "stagegate-checks".to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    let text = asl_engine::definition::substitute(DEFINITION, &subs).expect("substitutes");
+    asl_engine::definition::StateMachine::from_json(&text).expect("the engine loads it");
+}
+
+#[test]
+fn the_rule_starts_runs_with_the_trigger_shape_and_the_tag_prefix() {
+    let t = template();
+    let ev = &state_machine(&t)["Events"]["CandidateTagged"]["Properties"];
+    assert_eq!(
+        ev["Pattern"]["detail-type"][0].as_str(),
+        Some(aws_eventbridge_port::DETAIL_TYPE)
+    );
+    assert_eq!(
+        ev["Pattern"]["source"][0].as_str(),
+        Some(aws_eventbridge_port::SOURCE)
+    );
+    assert_eq!(
+        ev["Pattern"]["detail"]["tag"][0]["prefix"]["Ref"].as_str(),
+        Some("TagPrefix")
+    );
+    let template = ev["InputTransformer"]["InputTemplate"].as_str().unwrap();
+    let filled = template
+        .replace("<repository>", "\"acme/shop\"")
+        .replace("<tag>", "\"rc-1.4.0\"")
+        .replace("<sha>", "\"0123456789abcdef0123456789abcdef01234567\"")
+        .replace("<pushedBy>", "\"dana\"");
+    let trigger: stagegate::candidate::Trigger =
+        serde_json::from_str(&filled).expect("the input is a trigger");
+    assert!(trigger.validate("rc-").is_ok());
+}
