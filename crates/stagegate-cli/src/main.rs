@@ -1,6 +1,8 @@
 //! `stagegate`: the command line. `rehearse` runs the staging flow on this machine;
-//! `test-case` runs Step Functions Local mock-config test cases on the embedded engine.
+//! `test-case` runs Step Functions Local mock-config test cases on the embedded engine;
+//! `start` and `status` drive the state machine deployed on AWS.
 
+mod aws;
 mod rehearse;
 mod test_case;
 
@@ -26,6 +28,10 @@ enum Command {
     /// Run one mock-config test case (Step Functions Local format) on the embedded
     /// engine and print the final status, output, error, cause and history as JSON.
     TestCase(test_case::Args),
+    /// Start a staging run on AWS for a tag (the same run for a repeated start).
+    Start(aws::StartArgs),
+    /// Show a run on AWS: status, error, and each phase with its duration.
+    Status(aws::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +39,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Rehearse(args) => rehearse::run(args),
         Command::TestCase(args) => test_case::run(args),
+        Command::Start(args) => aws::start(args),
+        Command::Status(args) => aws::status(args),
     };
     match result {
         Ok(code) => code,

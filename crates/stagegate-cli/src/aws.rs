@@ -1,0 +1,283 @@
+//! `stagegate start` and `stagegate status`: the deployed state machine, from a
+//! terminal. Credentials and region come from the usual AWS chain (profile, env,
+//! SSO); `AWS_ENDPOINT_URL` points them at an emulator.
+
+use anyhow::{anyhow, bail, Context, Result};
+use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
+use stagegate::candidate::Trigger;
+use std::process::{Command, ExitCode};
+
+#[derive(clap::Args)]
+pub struct StartArgs {
+    /// The release-candidate tag, e.g. rc-1.4.0.
+    #[arg(long)]
+    tag: String,
+    /// The commit (40 hex digits); default: what the tag points at in this checkout.
+    #[arg(long)]
+    sha: Option<String>,
+    /// owner/name; default: STAGEGATE_REPOSITORY, else this checkout's origin.
+    #[arg(long)]
+    repository: Option<String>,
+    /// Who is starting it; default: `git config user.name`.
+    #[arg(long)]
+    pushed_by: Option<String>,
+    /// Tag prefix the candidate must have.
+    #[arg(long, default_value = "rc-")]
+    tag_prefix: String,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// An execution ARN, or a run name (rc-1-4-0--0123456789ab) under the state machine.
+    execution: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args)]
+struct Target {
+    /// The staging state machine (the stack's StateMachineArn output).
+    #[arg(long, env = "STAGEGATE_STATE_MACHINE_ARN")]
+    state_machine: Option<String>,
+}
+
+impl Target {
+    fn arn(&self) -> Result<&str> {
+        self.state_machine.as_deref().ok_or_else(|| {
+            anyhow!("no state machine: pass --state-machine ARN or set STAGEGATE_STATE_MACHINE_ARN (the stack's StateMachineArn output)")
+        })
+    }
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `owner/name` from a GitHub remote URL (https or ssh).
+pub fn repository_of(remote: &str) -> Option<String> {
+    let path = remote
+        .strip_prefix("git@github.com:")
+        .or_else(|| remote.split_once("github.com/").map(|(_, p)| p))?;
+    let path = path.trim_end_matches('/').trim_end_matches(".git");
+    (path.split('/').count() == 2).then(|| path.to_string())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+}
+
+async fn client(state_machine: &str) -> StepFunctions {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    StepFunctions::from_config(&config, state_machine)
+}
+
+/// The trigger `start` sends: the same shape the webhook publishes.
+pub fn trigger(args: &StartArgs) -> Result<Trigger> {
+    let sha = match &args.sha {
+        Some(s) => s.clone(),
+        None => git(&["rev-parse", &format!("{}^{{commit}}", args.tag)])
+            .ok_or_else(|| anyhow!("tag {} is not in this checkout: pass --sha", args.tag))?,
+    };
+    let repository = match &args.repository {
+        Some(r) => r.clone(),
+        None => std::env::var("STAGEGATE_REPOSITORY")
+            .ok()
+            .or_else(|| git(&["remote", "get-url", "origin"]).and_then(|u| repository_of(&u)))
+            .ok_or_else(|| anyhow!("cannot tell the repository: pass --repository owner/name"))?,
+    };
+    let t = Trigger {
+        repository,
+        tag: args.tag.clone(),
+        sha,
+        pushed_by: args
+            .pushed_by
+            .clone()
+            .or_else(|| git(&["config", "user.name"])),
+    };
+    t.validate(&args.tag_prefix)
+        .map_err(|e| anyhow!("{}", e.message))?;
+    Ok(t)
+}
+
+pub fn start(args: StartArgs) -> Result<ExitCode> {
+    let trigger = trigger(&args)?;
+    let candidate = trigger
+        .validate(&args.tag_prefix)
+        .map_err(|e| anyhow!("{}", e.message))?;
+    let name = candidate.execution_name();
+    let input = serde_json::to_value(&trigger)?;
+    let arn = args.target.arn()?.to_string();
+    let started = runtime()?.block_on(async { client(&arn).await.start(&name, &input).await })?;
+    if started.new {
+        println!("started {name}\n  {}", started.execution_arn);
+    } else {
+        println!(
+            "{name} already exists (a repeated start is the same run)\n  {}",
+            started.execution_arn
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(args: StatusArgs) -> Result<ExitCode> {
+    check_reference(&args.execution)?;
+    let arn = if args.execution.starts_with("arn:") {
+        args.execution.clone()
+    } else {
+        aws_sfn_port::execution_arn(args.target.arn()?, &args.execution)
+    };
+    let view = runtime()?.block_on(async { client("").await.view(&arn).await })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+    } else {
+        print!("{}", render(&view));
+    }
+    Ok(match view.status.as_str() {
+        "SUCCEEDED" | "RUNNING" => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+fn seconds(s: i64) -> String {
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The status as people read it: outcome, then each phase and how long it took.
+/// Repeated entries of a state (a polling loop) are one line with a count.
+pub fn render(v: &ExecutionView) -> String {
+    let mut out = format!(
+        "{}\n  status   {}\n  started  {}\n",
+        v.arn, v.status, v.started
+    );
+    if let Some(stop) = v.stopped {
+        out.push_str(&format!(
+            "  stopped  {stop} ({})\n",
+            seconds((stop - v.started).num_seconds())
+        ));
+    }
+    if let Some(e) = &v.error {
+        out.push_str(&format!("  error    {e}\n"));
+    }
+    if let Some(c) = &v.cause {
+        out.push_str(&format!("  cause    {c}\n"));
+    }
+    out.push_str("\n  phase                                   time  \n");
+    let mut rows: Vec<(String, i64, u32, bool)> = Vec::new();
+    for p in &v.phases {
+        let took = p.exited.map(|x| (x - p.entered).num_seconds()).unwrap_or(0);
+        match rows.iter_mut().find(|r| r.0 == p.state) {
+            Some(r) => {
+                r.1 += took;
+                r.2 += 1;
+                r.3 |= p.exited.is_none();
+            }
+            None => rows.push((p.state.clone(), took, 1, p.exited.is_none())),
+        }
+    }
+    for (state, took, n, running) in rows {
+        let times = if n > 1 {
+            format!(" x{n}")
+        } else {
+            String::new()
+        };
+        let now = if running { " (running)" } else { "" };
+        out.push_str(&format!("  {state:<38} {:>6}{times}{now}\n", seconds(took)));
+    }
+    out
+}
+
+/// Refuses a malformed execution reference early.
+pub fn check_reference(r: &str) -> Result<()> {
+    if r.is_empty() || r.chars().any(char::is_whitespace) {
+        bail!("'{r}' is neither an execution ARN nor a run name");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sfn_port::Phase;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn repositories_come_from_github_remotes() {
+        assert_eq!(
+            repository_of("git@github.com:acme/shop.git").as_deref(),
+            Some("acme/shop")
+        );
+        assert_eq!(
+            repository_of("https://github.com/acme/shop").as_deref(),
+            Some("acme/shop")
+        );
+        assert_eq!(repository_of("https://gitlab.com/acme/shop"), None);
+    }
+
+    #[test]
+    fn start_refuses_a_bad_candidate_before_calling_aws() {
+        let args = StartArgs {
+            tag: "v1.4.0".into(),
+            sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            repository: Some("acme/shop".into()),
+            pushed_by: None,
+            tag_prefix: "rc-".into(),
+            target: Target {
+                state_machine: None,
+            },
+        };
+        let e = trigger(&args).unwrap_err().to_string();
+        assert!(e.contains("rc-"), "{e}");
+    }
+
+    #[test]
+    fn the_status_groups_polling_loops_and_shows_durations() {
+        let t = |s: i64| Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap();
+        let phase = |state: &str, a: i64, b: Option<i64>| Phase {
+            state: state.into(),
+            entered: t(a),
+            exited: b.map(t),
+        };
+        let v = ExecutionView {
+            arn: "arn:e".into(),
+            status: "RUNNING".into(),
+            started: t(0),
+            stopped: None,
+            error: None,
+            cause: None,
+            phases: vec![
+                phase("Preflight", 0, Some(2)),
+                phase("Stack Status", 2, Some(3)),
+                phase("Stack Status", 33, Some(34)),
+                phase("Wait for Approval", 34, None),
+            ],
+        };
+        let out = render(&v);
+        assert!(out.contains("Preflight"), "{out}");
+        assert!(
+            out.lines()
+                .any(|l| l.contains("Stack Status") && l.contains("2s x2")),
+            "{out}"
+        );
+        assert!(
+            out.lines()
+                .any(|l| l.contains("Wait for Approval") && l.contains("(running)")),
+            "{out}"
+        );
+    }
+}
