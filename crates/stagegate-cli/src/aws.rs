@@ -4,7 +4,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
-use stagegate::candidate::Trigger;
+use stagegate::candidate::{Candidate, Trigger};
 use std::process::{Command, ExitCode};
 
 #[derive(clap::Args)]
@@ -83,8 +83,9 @@ async fn client(state_machine: &str) -> StepFunctions {
     StepFunctions::from_config(&config, state_machine)
 }
 
-/// The trigger `start` sends: the same shape the webhook publishes.
-pub fn trigger(args: &StartArgs) -> Result<Trigger> {
+/// The trigger `start` sends (the same shape the webhook publishes), validated into
+/// its candidate.
+pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
     let sha = match &args.sha {
         Some(s) => s.clone(),
         None => git(&["rev-parse", &format!("{}^{{commit}}", args.tag)])
@@ -106,16 +107,14 @@ pub fn trigger(args: &StartArgs) -> Result<Trigger> {
             .clone()
             .or_else(|| git(&["config", "user.name"])),
     };
-    t.validate(&args.tag_prefix)
+    let candidate = t
+        .validate(&args.tag_prefix)
         .map_err(|e| anyhow!("{}", e.message))?;
-    Ok(t)
+    Ok((t, candidate))
 }
 
 pub fn start(args: StartArgs) -> Result<ExitCode> {
-    let trigger = trigger(&args)?;
-    let candidate = trigger
-        .validate(&args.tag_prefix)
-        .map_err(|e| anyhow!("{}", e.message))?;
+    let (trigger, candidate) = trigger(&args)?;
     let name = candidate.execution_name();
     let input = serde_json::to_value(&trigger)?;
     let arn = args.target.arn()?.to_string();
