@@ -190,3 +190,36 @@ async fn the_url_is_the_branch_on_the_app_domain() {
         "https://staging.d123.amplifyapp.com"
     );
 }
+
+#[tokio::test]
+async fn a_refused_environment_update_is_an_error() {
+    let get = get_branch(serde_json::json!({}));
+    let update = mock!(aws_sdk_amplify::Client::update_branch)
+        .then_http_response(|| error(401, "UnauthorizedException"));
+    let e = hosting(&[&get, &update])
+        .merge_environment(&BTreeMap::new())
+        .await
+        .unwrap_err();
+    assert!(e.message.starts_with("UnauthorizedException"), "{e}");
+}
+
+#[tokio::test]
+async fn an_unknown_job_is_an_error() {
+    let get = mock!(aws_sdk_amplify::Client::get_job)
+        .then_http_response(|| error(404, "NotFoundException"));
+    let e = hosting(&[&get]).job("99").await.unwrap_err();
+    assert_eq!(
+        e.operation,
+        "read job 99 on branch staging of Amplify app d123"
+    );
+    assert!(e.message.starts_with("NotFoundException"), "{e}");
+}
+
+#[tokio::test]
+async fn the_url_of_a_missing_app_is_an_error() {
+    let get = get_branch(serde_json::json!({}));
+    let app = mock!(aws_sdk_amplify::Client::get_app)
+        .then_http_response(|| error(404, "NotFoundException"));
+    let e = hosting(&[&get, &app]).url().await.unwrap_err();
+    assert_eq!(e.operation, "read Amplify app d123");
+}

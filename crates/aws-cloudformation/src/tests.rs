@@ -491,3 +491,35 @@ async fn no_failed_resource_means_no_reason() {
         None
     );
 }
+
+#[tokio::test]
+async fn unreadable_stack_events_are_an_error() {
+    let events = mock!(Client::describe_stack_events)
+        .sequence()
+        .http_status(
+            400,
+            Some(query_error("ValidationError", "Stack [app] does not exist")),
+        )
+        .build();
+    let e = stacks(&[&events]).failure_reason("app").await.unwrap_err();
+    assert_eq!(e.operation, "describe stack events of app");
+    assert!(e.message.starts_with("ValidationError"), "{e}");
+}
+
+#[tokio::test]
+async fn an_unreadable_packaged_template_stops_before_any_change_set() {
+    let summary = mock!(Client::get_template_summary)
+        .sequence()
+        .http_status(
+            400,
+            Some(query_error("ValidationError", "S3 error: Access Denied")),
+        )
+        .build();
+    let create = mock!(Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("never").build());
+    let s = stacks(&[&missing_stack(), &summary, &create]);
+    let e = s.create_change_set(&request()).await.unwrap_err();
+    assert_eq!(e.operation, "read the packaged template's parameters");
+    assert!(e.message.contains("Access Denied"), "{e}");
+    assert_eq!(create.num_calls(), 0);
+}

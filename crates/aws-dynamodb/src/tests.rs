@@ -263,3 +263,33 @@ async fn a_claim_can_be_released() {
     table(&[&del]).release("k").await.unwrap();
     assert_eq!(del.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn an_update_that_fails_for_another_reason_is_an_error_not_a_conflict() {
+    let before = pending_record("h1", "rc-1.4.0", "token");
+    let put = mock!(Client::put_item)
+        .sequence()
+        .http_status(400, json_error("ValidationException"))
+        .build();
+    let e = table(&[&put])
+        .update(&before, &voted(before.clone(), true))
+        .await
+        .unwrap_err();
+    assert!(e.message.starts_with("ValidationException"), "{e}");
+}
+
+#[tokio::test]
+async fn claim_and_release_errors_are_errors() {
+    let put = mock!(Client::put_item)
+        .sequence()
+        .http_status(400, json_error("ResourceNotFoundException"))
+        .build();
+    let e = table(&[&put]).claim("k", now()).await.unwrap_err();
+    assert_eq!(e.operation, "claim the delivery");
+    let del = mock!(Client::delete_item)
+        .sequence()
+        .http_status(400, json_error("ResourceNotFoundException"))
+        .build();
+    let e = table(&[&del]).release("k").await.unwrap_err();
+    assert_eq!(e.operation, "release the delivery claim");
+}

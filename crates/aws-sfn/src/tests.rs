@@ -303,3 +303,24 @@ async fn a_view_has_the_phases_across_history_pages() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_view_of_an_unknown_execution_is_an_error() {
+    let describe = mock!(Client::describe_execution)
+        .sequence()
+        .http_status(400, json_error("ExecutionDoesNotExist"))
+        .build();
+    let e = sfn(&[&describe]).view("arn:e").await.unwrap_err();
+    assert!(e.message.starts_with("ExecutionDoesNotExist"), "{e}");
+}
+
+#[tokio::test]
+async fn an_unreadable_history_is_an_error() {
+    let describe = mock!(Client::describe_execution).then_output(|| described("e1", "{}"));
+    let history = mock!(Client::get_execution_history)
+        .sequence()
+        .http_status(400, json_error("AccessDeniedException"))
+        .build();
+    let e = sfn(&[&describe, &history]).view("e1").await.unwrap_err();
+    assert_eq!(e.operation, "read the history of e1");
+}
