@@ -1,17 +1,15 @@
 //! Deploy Frontend: merges the outputs into the Amplify branch environment and starts a job.
-//! Wiring only: the logic is `stagegate::functions::invoke("deploy-frontend", ..)`.
+//! Wiring only: the step's logic is in `stagegate::steps`.
 
 use aws_amplify_port::AmplifyHosting;
-use stagegate_lambda::{run_step, Env, Error};
+use stagegate::steps::frontend::DeployFrontend;
+use stagegate_lambda::{serve, settings, Env, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
-    let world = stagegate_lambda::ports()?.with_hosting(AmplifyHosting::from_config(
-        &aws,
-        env.var("AMPLIFY_APP_ID")?,
-        env.var("AMPLIFY_BRANCH")?,
-    ));
-    run_step("deploy-frontend", world).await
+    let (app, branch) = (env.var("AMPLIFY_APP_ID")?, env.var("AMPLIFY_BRANCH")?);
+    let hosting = AmplifyHosting::from_config(&aws, app, branch);
+    serve(DeployFrontend::new(settings()?, hosting)).await
 }

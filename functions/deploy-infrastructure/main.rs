@@ -1,14 +1,14 @@
 //! Deploy Infrastructure: executes the approved change set.
-//! Wiring only: the logic is `stagegate::functions::invoke("deploy-infrastructure", ..)`.
+//! Wiring only: the step's logic is in `stagegate::steps`.
 
 use aws_cloudformation_port::CfnStacks;
-use stagegate_lambda::{run_step, Env, Error};
+use stagegate::steps::deploy::DeployInfrastructure;
+use stagegate_lambda::{serve, Env, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
-    let world = stagegate_lambda::ports()?
-        .with_stacks(CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?));
-    run_step("deploy-infrastructure", world).await
+    let stacks = CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
+    serve(DeployInfrastructure::new(stacks)).await
 }

@@ -1,17 +1,15 @@
-//! Deploy Frontend: polls the Amplify job.
-//! Wiring only: the logic is `stagegate::functions::invoke("frontend-status", ..)`.
+//! Deploy Frontend: polls the Amplify job, then captures the URL.
+//! Wiring only: the step's logic is in `stagegate::steps`.
 
 use aws_amplify_port::AmplifyHosting;
-use stagegate_lambda::{run_step, Env, Error};
+use stagegate::steps::frontend::FrontendStatus;
+use stagegate_lambda::{serve, settings, Env, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
-    let world = stagegate_lambda::ports()?.with_hosting(AmplifyHosting::from_config(
-        &aws,
-        env.var("AMPLIFY_APP_ID")?,
-        env.var("AMPLIFY_BRANCH")?,
-    ));
-    run_step("frontend-status", world).await
+    let (app, branch) = (env.var("AMPLIFY_APP_ID")?, env.var("AMPLIFY_BRANCH")?);
+    let hosting = AmplifyHosting::from_config(&aws, app, branch);
+    serve(FrontendStatus::new(settings()?, hosting)).await
 }

@@ -1,17 +1,18 @@
 //! Notify: the outcome to the notifications topic.
-//! Wiring only: the logic is `stagegate::functions::invoke("notify", ..)`.
+//! Wiring only: the step's logic is in `stagegate::steps`.
 
 use aws_sns_port::SnsNotifier;
-use stagegate_lambda::{run_step, Env, Error};
+use stagegate::steps::notify::Notify;
+use stagegate_lambda::{serve, settings, Env, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
-    let world = stagegate_lambda::ports()?.with_notifier(SnsNotifier::from_config(
-        &aws,
+    let topics = (
         env.var("APPROVALS_TOPIC_ARN")?,
         env.var("NOTIFICATIONS_TOPIC_ARN")?,
-    ));
-    run_step("notify", world).await
+    );
+    let notifier = SnsNotifier::from_config(&aws, topics.0, topics.1);
+    serve(Notify::new(settings()?, notifier)).await
 }

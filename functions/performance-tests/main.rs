@@ -1,16 +1,15 @@
 //! Performance Tests: latency budgets against the deployed URLs.
-//! Wiring only: the logic is `stagegate::functions::invoke("performance-tests", ..)`.
+//! Wiring only: the step's logic is in `stagegate::steps`.
 
 use aws_s3_port::S3Artifacts;
+use stagegate::steps::performance::PerformanceTests;
 use stagegate_https::HttpsClient;
-use stagegate_lambda::{run_step, Env, Error};
+use stagegate_lambda::{serve, Env, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
-    let world = stagegate_lambda::ports()?
-        .with_http(HttpsClient::new()?)
-        .with_artifacts(S3Artifacts::from_config(&aws, env.var("ARTIFACTS_BUCKET")?));
-    run_step("performance-tests", world).await
+    let artifacts = S3Artifacts::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
+    serve(PerformanceTests::new(HttpsClient::new()?, artifacts)).await
 }

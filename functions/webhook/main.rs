@@ -5,21 +5,17 @@
 use aws_dynamodb_port::DynamoTable;
 use aws_eventbridge_port::EventBus;
 use aws_secretsmanager_port::CachedSecret;
-use stagegate::webhook::Config;
-use stagegate_lambda::{url, Env, Error};
+use stagegate::ports::SystemClock;
+use stagegate::webhook::Webhook;
+use stagegate_lambda::{serve_url, settings, Env, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
-    let config = Config {
-        tag_prefix: env
-            .optional("STAGEGATE_TAG_PREFIX")
-            .unwrap_or_else(|| "rc-".into()),
-        repository: env.optional("STAGEGATE_REPOSITORY"),
-    };
     let secret = CachedSecret::from_config(&aws, env.var("WEBHOOK_SECRET_ARN")?);
     let claims = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
     let bus = EventBus::from_config(&aws, env.var("EVENT_BUS_NAME")?);
-    url::run(|req| url::webhook(&config, &secret, &claims, &bus, req)).await
+    let config = (&settings()?).into();
+    serve_url(Webhook::new(config, secret, claims, bus, SystemClock)).await
 }

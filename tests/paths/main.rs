@@ -2,17 +2,20 @@
 //! real step code and in-memory ports, one test per route of the seed's decision
 //! points. Time is virtual: a 24-hour approval timeout takes no real time.
 
+mod builds;
 mod routes;
 
-use asl_engine::{Clock, Engine, EngineConfig, ExecutionDescription, HistoryEvent};
+use asl_engine::{Clock, Control, Engine, EngineConfig, ExecutionDescription, HistoryEvent};
+use builds::ScriptedBuilds;
 use serde_json::{json, Value};
-use stagegate::functions::Ports;
-use stagegate::memory::*;
-use stagegate::ports::{Message, Topic};
+use stagegate::memory::MemoryApprovals;
+use stagegate::ports::{Clock as _, Message, Topic};
 use stagegate::steps::approval::{self, Decided, Decision, Refusal};
+use stagegate::testing::*;
 use stagegate::Settings;
 use stagegate_local::{
-    registry, substitutions, EngineLink, ScriptedBuilds, STAGING_DEFINITION, STATE_MACHINE,
+    staging_registry, substitutions, Adapters, LocalStepFunctions, STAGING_DEFINITION,
+    STATE_MACHINE,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,26 +25,19 @@ pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 pub const SHA2: &str = "fedcba9876543210fedcba9876543210fedcba98";
 pub const SUITES: &[&str] = &["auth", "content", "oauth", "ai"];
 
-/// The path tests' world: in-memory adapters, with the engine answering task tokens
-/// and listing executions.
-pub type TestWorld = Ports<
-    MemoryArtifacts,
-    MemoryNotifier,
-    MemoryApprovals,
-    EngineLink,
-    EngineLink,
-    MemoryStacks,
-    MemoryHosting,
-    MemoryHttp,
-    MemoryHistory,
-    MemoryReleases,
->;
-
-/// One staging deployment world: the engine, the definition, the ports.
+/// One staging deployment world: the engine running the real definition with the
+/// same step values as the rehearsal, built on in-memory doubles the tests inspect.
 pub struct Flow {
     pub engine: Engine,
     pub state_machine: String,
-    pub world: Arc<TestWorld>,
+    pub settings: Settings,
+    pub sfn: LocalStepFunctions,
+    pub approvals: Arc<MemoryApprovals>,
+    pub artifacts: Arc<MemoryArtifacts>,
+    pub notifier: Arc<MemoryNotifier>,
+    pub stacks: Arc<MemoryStacks>,
+    pub hosting: Arc<MemoryHosting>,
+    pub http: Arc<MemoryHttp>,
     pub builds: ScriptedBuilds,
 }
 
@@ -61,51 +57,49 @@ impl Flow {
     }
 
     pub fn with_settings(settings: Settings) -> Flow {
-        let link = EngineLink::default();
-        let clock_link = link.clone();
-        let world = Arc::new(Ports {
-            settings,
-            clock: Box::new(move || clock_link.now()),
-            artifacts: MemoryArtifacts::default(),
-            notifier: MemoryNotifier::default(),
-            approvals: MemoryApprovals::default(),
-            callbacks: link.clone(),
-            executions: link,
-            stacks: MemoryStacks::default(),
-            hosting: MemoryHosting::default(),
-            http: MemoryHttp::default(),
-            history: MemoryHistory::new(
+        let adapters = Adapters {
+            artifacts: Arc::new(MemoryArtifacts::default()),
+            notifier: Arc::new(MemoryNotifier::default()),
+            stacks: Arc::new(MemoryStacks::default()),
+            hosting: Arc::new(MemoryHosting::default()),
+            http: Arc::new(MemoryHttp::default()),
+            history: Arc::new(MemoryHistory::new(
                 Some("rc-1.3.0"),
                 vec![stagegate::ports::Commit {
                     sha: SHA.into(),
                     subject: "Add checkout".into(),
                     author: "ana".into(),
                 }],
-            ),
-            releases: MemoryReleases::default(),
-        });
+            )),
+            releases: Arc::new(MemoryReleases::default()),
+        };
         for s in SUITES {
-            world.http.route(
+            adapters.http.route(
                 &format!("https://staging.example.test/{s}"),
                 200,
                 &format!("{s} ok"),
             );
         }
         let builds = ScriptedBuilds::default();
-        let engine = Engine::with_options(
-            Arc::new(registry(world.clone(), builds.clone())),
-            Clock::fixed(),
-            EngineConfig::default(),
-            Some(3),
-        );
+        let control = Control::new(Clock::fixed(), EngineConfig::default(), Some(3));
+        let sfn = LocalStepFunctions::new(control.clone());
+        let approvals = Arc::new(MemoryApprovals::default());
+        let registry = staging_registry(&settings, &sfn, &approvals, &adapters, builds.clone());
+        let engine = Engine::with_control(control, Arc::new(registry));
         let state_machine = engine
             .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
             .unwrap_or_else(|e| panic!("the staging definition must load: {e}"));
-        world.callbacks.set(engine.clone(), state_machine.clone());
         Flow {
             engine,
             state_machine,
-            world,
+            settings,
+            sfn,
+            approvals,
+            artifacts: adapters.artifacts,
+            notifier: adapters.notifier,
+            stacks: adapters.stacks,
+            hosting: adapters.hosting,
+            http: adapters.http,
             builds,
         }
     }
@@ -116,7 +110,7 @@ impl Flow {
             let spec = json!({"cases": [{"name": format!("{s} responds"), "request": {"url": format!("${{frontendUrl}}/{s}")}, "expect": {"status": 200, "bodyContains": "ok"}}]});
             let body = serde_json::to_vec(&spec).unwrap_or_default();
             stagegate::ports::Artifacts::put(
-                &self.world.artifacts,
+                self.artifacts.as_ref(),
                 &format!("runs/{run}/suites/{s}.json"),
                 "application/json",
                 body,
@@ -151,17 +145,11 @@ impl Flow {
 
     async fn link_of_kind(&self, tag: &str, kind: &str) -> String {
         for _ in 0..100_000 {
-            let found = self
-                .world
-                .notifier
-                .messages()
-                .into_iter()
-                .rev()
-                .find(|(t, m)| {
-                    *t == Topic::Approvals
-                        && m.attributes.get("tag").map(String::as_str) == Some(tag)
-                        && m.attributes.get("kind").map(String::as_str) == Some(kind)
-                });
+            let found = self.notifier.messages().into_iter().rev().find(|(t, m)| {
+                *t == Topic::Approvals
+                    && m.attributes.get("tag").map(String::as_str) == Some(tag)
+                    && m.attributes.get("kind").map(String::as_str) == Some(kind)
+            });
             if let Some((_, m)) = found {
                 let start = m
                     .body
@@ -196,10 +184,10 @@ impl Flow {
             from: "203.0.113.9".into(),
         };
         approval::decide(
-            &self.world.settings,
-            &self.world.approvals,
-            &self.world.callbacks,
-            self.world.callbacks.now(),
+            &self.settings,
+            self.approvals.as_ref(),
+            &self.sfn,
+            self.sfn.now(),
             id,
             decision,
         )
@@ -219,8 +207,7 @@ impl Flow {
 
     /// The outcome notification (not approval requests).
     pub fn outcome_messages(&self) -> Vec<Message> {
-        self.world
-            .notifier
+        self.notifier
             .messages()
             .into_iter()
             .filter(|(t, _)| *t == Topic::Notifications)
@@ -229,8 +216,7 @@ impl Flow {
     }
 
     pub fn artifact_keys(&self, run_prefix: &str) -> Vec<String> {
-        self.world
-            .artifacts
+        self.artifacts
             .keys()
             .into_iter()
             .filter(|k| k.starts_with(run_prefix))

@@ -112,9 +112,9 @@ async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
             "artifact {a} missing: {arts:?}"
         );
     }
-    assert!(flow.world.stacks.executed(), "the change set was executed");
+    assert!(flow.stacks.executed(), "the change set was executed");
     assert_eq!(
-        flow.world.hosting.env()["VITE_API_URL"],
+        flow.hosting.env()["VITE_API_URL"],
         "https://api.example.test"
     );
     // The five checks ran in CodeBuild with their commands as input.
@@ -169,7 +169,7 @@ async fn rejected_candidate_is_cancelled_and_notified() {
         ],
     );
     assert_never_enters(&r, &["Validate Infrastructure", "Deploy Infrastructure"]);
-    assert!(!flow.world.stacks.executed());
+    assert!(!flow.stacks.executed());
     let m = only_outcome(&flow);
     assert_eq!(m.attributes["outcome"], "cancelled");
     assert_eq!(m.attributes["stage"], "Wait for Approval");
@@ -330,8 +330,7 @@ async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
         "lint rule change only; fixed in rc-1.4.1"
     );
     let checklist = String::from_utf8(
-        flow.world
-            .artifacts
+        flow.artifacts
             .get_sync("runs/rc-1.4.0--0123456789ab/checklist.md")
             .unwrap_or_default(),
     )
@@ -373,7 +372,7 @@ async fn a_stack_changed_after_approval_fails_validation() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
-    flow.world.stacks.bump_version();
+    flow.stacks.bump_version();
     flow.decide(&id, "bob", true, None)
         .await
         .unwrap_or_else(|r| panic!("{r:?}"));
@@ -390,7 +389,7 @@ async fn a_stack_changed_after_approval_fails_validation() {
         ],
     );
     assert_never_enters(&r, &["Deploy Infrastructure"]);
-    assert!(!flow.world.stacks.executed());
+    assert!(!flow.stacks.executed());
     let m = only_outcome(&flow);
     assert_eq!(
         (
@@ -416,13 +415,12 @@ async fn a_stack_changed_after_approval_fails_validation() {
 #[tokio::test(start_paused = true)]
 async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
     let flow = Flow::new();
-    flow.world.stacks.after_execute(&[
+    flow.stacks.after_execute(&[
         "UPDATE_IN_PROGRESS",
         "UPDATE_ROLLBACK_IN_PROGRESS",
         "UPDATE_ROLLBACK_COMPLETE",
     ]);
-    flow.world
-        .stacks
+    flow.stacks
         .set_failure_reason("Api (AWS::Lambda::Function): Role not found");
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
@@ -462,8 +460,7 @@ async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_amplify_job_fails_the_frontend_stage() {
     let flow = Flow::new();
-    flow.world
-        .hosting
+    flow.hosting
         .set_job_statuses(&[JobStatus::Running, JobStatus::Failed]);
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
@@ -508,8 +505,7 @@ async fn a_failed_amplify_job_fails_the_frontend_stage() {
 #[tokio::test(start_paused = true)]
 async fn a_failing_integration_test_fails_the_run_with_a_report() {
     let flow = Flow::new();
-    flow.world
-        .http
+    flow.http
         .route("https://staging.example.test/oauth", 502, "bad gateway");
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
@@ -593,7 +589,6 @@ async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
         "a duplicate sends no notification"
     );
     let approvals = flow
-        .world
         .notifier
         .messages()
         .into_iter()
@@ -633,7 +628,7 @@ fn with_user_acceptance() -> Flow {
     let flow = Flow::new();
     let settings = Settings {
         user_acceptance: true,
-        ..flow.world.settings.clone()
+        ..flow.settings.clone()
     };
     Flow::with_settings(settings)
 }
@@ -666,7 +661,6 @@ async fn user_acceptance_sign_off_completes_the_release() {
         json!(["product-owner@example.com"])
     );
     let sign_off = flow
-        .world
         .notifier
         .messages()
         .into_iter()

@@ -124,10 +124,7 @@ fn every_function_substitution_is_the_arn_of_the_function_of_that_name() {
 fn the_state_machine_may_invoke_exactly_the_functions_the_definition_invokes() {
     let t = template();
     assert_eq!(invoked_functions(), invocable_functions(&t));
-    assert_eq!(
-        invoked_functions().len(),
-        stagegate::functions::FUNCTIONS.len()
-    );
+    assert_eq!(invoked_functions().len(), stagegate::steps::FUNCTIONS.len());
 }
 
 #[test]
@@ -185,10 +182,12 @@ fn functions_and_template_resources_match_one_to_one() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(built.keys().cloned().collect::<BTreeSet<_>>(), crates);
-    for (name, pascal) in stagegate::functions::FUNCTIONS {
+    for name in stagegate::steps::FUNCTIONS {
+        let key = stagegate::step::substitution_key(name);
         assert_eq!(
             built.get(*name).map(String::as_str),
-            Some(format!("{pascal}Function").as_str())
+            key.strip_suffix("Arn"),
+            "{name}"
         );
     }
 }

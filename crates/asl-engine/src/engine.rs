@@ -188,7 +188,6 @@ struct Executions {
 }
 
 pub(crate) struct Inner {
-    pub executor: Arc<dyn TaskExecutor>,
     pub clock: Clock,
     pub config: EngineConfig,
     machines: Mutex<HashMap<String, Arc<Machine>>>,
@@ -204,10 +203,42 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// An embedded Step Functions engine. Cheap to clone; clones share state.
+/// What task handlers may reach while the engine runs them: the clock, task tokens
+/// (`SendTask*`), and the executions (`Describe`/`List`/`GetExecutionHistory`/`Stop`).
+///
+/// It exists before the [`Engine`] it belongs to, so handlers that answer tokens or
+/// list executions (stagegate's approval page, its preflight) are built with it and
+/// registered in the engine's executor without any late binding:
+///
+/// ```
+/// use asl_engine::{Clock, Control, Engine, EngineConfig, Registry};
+/// let control = Control::new(Clock::system(), EngineConfig::default(), None);
+/// let answers = control.clone(); // e.g. held by a handler that sends task results
+/// let engine = Engine::with_control(control, std::sync::Arc::new(Registry::new()));
+/// assert!(engine.list_executions("arn:none", None).is_empty());
+/// # drop(answers);
+/// ```
+///
+/// Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Control {
+    inner: Arc<Inner>,
+}
+
+/// An embedded Step Functions engine: a [`Control`] plus the executor that runs its
+/// Task states. It dereferences to its `Control`, so every `Control` call is also an
+/// engine call. Cheap to clone; clones share state.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    control: Control,
+    executor: Arc<dyn TaskExecutor>,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Control;
+    fn deref(&self) -> &Control {
+        &self.control
+    }
 }
 
 impl Engine {
@@ -228,33 +259,18 @@ impl Engine {
         config: EngineConfig,
         seed: Option<u64>,
     ) -> Self {
-        let (events, _) = broadcast::channel(4096);
-        Engine {
-            inner: Arc::new(Inner {
-                executor,
-                clock,
-                config,
-                machines: Mutex::new(HashMap::new()),
-                executions: Mutex::new(Executions::default()),
-                tokens: Mutex::new(HashMap::new()),
-                events,
-                rng: Mutex::new(match seed {
-                    Some(s) => StdRng::seed_from_u64(s),
-                    None => StdRng::from_entropy(),
-                }),
-            }),
-        }
+        Self::with_control(Control::new(clock, config, seed), executor)
     }
 
-    pub fn clock(&self) -> &Clock {
-        &self.inner.clock
+    /// The engine of `control`, running Task states with `executor`.
+    pub fn with_control(control: Control, executor: Arc<dyn TaskExecutor>) -> Self {
+        Engine { control, executor }
     }
 
-    /// Every history event of every execution, as it happens: `(execution ARN, event)`.
-    pub fn subscribe(&self) -> broadcast::Receiver<(String, HistoryEvent)> {
-        self.inner.events.subscribe()
+    /// The engine's control (what its task handlers may hold).
+    pub fn control(&self) -> &Control {
+        &self.control
     }
-
     /// `CreateStateMachine` from definition text with `${Name}` substitutions. Every
     /// Task resource is checked against the executor, so an integration nobody can
     /// run is a load error, not a surprise mid-execution.
@@ -289,7 +305,7 @@ impl Engine {
             .task_resources()
             .iter()
             .filter_map(|r| {
-                self.inner.executor.check(r).err().map(|message| Problem {
+                self.executor.check(r).err().map(|message| Problem {
                     location: format!("Resource {r}"),
                     message,
                 })
@@ -298,10 +314,7 @@ impl Engine {
         if !problems.is_empty() {
             return Err(EngineError::InvalidDefinition(LoadError { problems }));
         }
-        let arn = format!(
-            "arn:aws:states:{}:{}:stateMachine:{name}",
-            self.inner.config.region, self.inner.config.account
-        );
+        let arn = self.state_machine_arn(name);
         let mut machines = lock(&self.inner.machines);
         if let Some(existing) = machines.get(&arn) {
             if existing.source.is_none() || existing.source != source {
@@ -384,8 +397,62 @@ impl Engine {
             execs.order.push(arn.clone());
             record
         };
-        handle.spawn(interp::run_execution(self.inner.clone(), record));
+        handle.spawn(interp::run_execution(
+            self.control.inner.clone(),
+            self.executor.clone(),
+            record,
+        ));
         Ok(arn)
+    }
+
+    /// Starts an execution and waits for it to finish.
+    pub async fn run(
+        &self,
+        state_machine_arn: &str,
+        name: Option<&str>,
+        input: Value,
+    ) -> Result<ExecutionDescription, EngineError> {
+        let arn = self.start_execution(state_machine_arn, name, input)?;
+        self.wait_for_execution(&arn).await
+    }
+}
+
+impl Control {
+    /// A new engine's shared state: its clock, its ARN config, and a seed for retry
+    /// jitter (for reproducible runs).
+    pub fn new(clock: Clock, config: EngineConfig, seed: Option<u64>) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Control {
+            inner: Arc::new(Inner {
+                clock,
+                config,
+                machines: Mutex::new(HashMap::new()),
+                executions: Mutex::new(Executions::default()),
+                tokens: Mutex::new(HashMap::new()),
+                events,
+                rng: Mutex::new(match seed {
+                    Some(s) => StdRng::seed_from_u64(s),
+                    None => StdRng::from_entropy(),
+                }),
+            }),
+        }
+    }
+
+    /// The ARN a state machine named `name` has (or will have) in this engine.
+    pub fn state_machine_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{name}",
+            self.inner.config.region, self.inner.config.account
+        )
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Every history event of every execution, as it happens: `(execution ARN, event)`.
+    pub fn subscribe(&self) -> broadcast::Receiver<(String, HistoryEvent)> {
+        self.inner.events.subscribe()
     }
 
     fn record(&self, arn: &str) -> Result<Arc<ExecutionRecord>, EngineError> {
@@ -432,17 +499,6 @@ impl Engine {
         // The sender lives in the record we hold, so the channel cannot close here.
         let _ = rx.wait_for(|s| *s != ExecutionStatus::Running).await;
         Ok(describe(&r))
-    }
-
-    /// Starts an execution and waits for it to finish.
-    pub async fn run(
-        &self,
-        state_machine_arn: &str,
-        name: Option<&str>,
-        input: Value,
-    ) -> Result<ExecutionDescription, EngineError> {
-        let arn = self.start_execution(state_machine_arn, name, input)?;
-        self.wait_for_execution(&arn).await
     }
 
     /// `StopExecution`: the execution ends `ABORTED` with this error and cause.

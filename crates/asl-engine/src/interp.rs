@@ -14,7 +14,7 @@ use crate::definition::{
 use crate::engine::{lock, ExecutionRecord, ExecutionStatus, Finished, Inner, MAX_PAYLOAD_BYTES};
 use crate::error::{any_matches, names, StateError};
 use crate::history::{Details, EventType, HistoryEvent};
-use crate::task::{Pattern, Resource, TaskCall, TaskOutput};
+use crate::task::{Pattern, Resource, TaskCall, TaskExecutor, TaskOutput};
 use crate::template::truncate;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -45,6 +45,7 @@ impl Thread {
 
 struct Ctx {
     inner: Arc<Inner>,
+    executor: Arc<dyn TaskExecutor>,
     rec: Arc<ExecutionRecord>,
     /// `$$` without the per-state parts, built once.
     base_context: Value,
@@ -56,7 +57,11 @@ struct Step {
     next: Option<String>,
 }
 
-pub(crate) async fn run_execution(inner: Arc<Inner>, rec: Arc<ExecutionRecord>) {
+pub(crate) async fn run_execution(
+    inner: Arc<Inner>,
+    executor: Arc<dyn TaskExecutor>,
+    rec: Arc<ExecutionRecord>,
+) {
     let machine = rec.machine.clone();
     let base_context = json!({
         "Execution": {
@@ -71,6 +76,7 @@ pub(crate) async fn run_execution(inner: Arc<Inner>, rec: Arc<ExecutionRecord>) 
     });
     let cx = Ctx {
         inner: inner.clone(),
+        executor,
         rec: rec.clone(),
         base_context,
     };
@@ -237,6 +243,16 @@ impl<'a> Retries<'a> {
         self.total += 1;
         Some(Duration::from_secs_f64(delay.min(1.0e9)))
     }
+}
+
+/// How a Task, Parallel or Map state handles the end of its work.
+struct Handling<'a> {
+    retry: &'a [Retrier],
+    catch: &'a [Catcher],
+    result_selector: Option<&'a crate::template::Template>,
+    result_path: &'a ResultPathSpec,
+    aborted: EventType,
+    exited: EventType,
 }
 
 impl Ctx {
@@ -461,66 +477,90 @@ impl Ctx {
         entered: DateTime<Utc>,
     ) -> Result<Step, StateError> {
         self.entered(thread, EventType::TaskStateEntered, st, &raw);
-        let mut guard = AbortGuard {
-            cx: self,
-            thread,
-            event: Some((EventType::TaskStateAborted, Details::None)),
-        };
         let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
-        let mut retries = Retries::new(&t.retry);
-        // Ok(outcome of the attempts) or Err(a runtime error that skips Retry/Catch).
-        let outcome: Result<Result<Value, StateError>, StateError> = async {
-            loop {
+        let handling = Handling {
+            retry: &t.retry,
+            catch: &t.catch,
+            result_selector: t.result_selector.as_ref(),
+            result_path: &t.result_path,
+            aborted: EventType::TaskStateAborted,
+            exited: EventType::TaskStateExited,
+        };
+        self.with_retry_catch(st, &handling, raw, thread, entered, |retry_count| {
+            let effective = &effective;
+            async move {
                 let lease = (t.resource.pattern() == Pattern::WaitForTaskToken)
                     .then(|| self.inner.open_token());
                 let token = lease.as_ref().map(|l| l.token.clone());
-                let context =
-                    self.context(&st.name, entered, retries.total, token.as_deref(), None);
+                let context = self.context(&st.name, entered, retry_count, token.as_deref(), None);
                 let params = match &t.parameters {
-                    Some(tpl) => tpl.eval(&effective, &context)?,
+                    Some(tpl) => tpl.eval(effective, &context)?,
                     None => effective.clone(),
                 };
-                let timeout = self.seconds(&t.timeout, &effective, &context, "TimeoutSeconds")?;
+                let timeout = self.seconds(&t.timeout, effective, &context, "TimeoutSeconds")?;
                 let heartbeat =
-                    self.seconds(&t.heartbeat, &effective, &context, "HeartbeatSeconds")?;
-                let attempt = self
+                    self.seconds(&t.heartbeat, effective, &context, "HeartbeatSeconds")?;
+                Ok(self
                     .attempt(
                         st,
                         &t.resource,
                         params,
                         lease,
-                        retries.total,
+                        retry_count,
                         timeout,
                         heartbeat,
                         thread,
                     )
-                    .await;
-                match attempt {
-                    Ok(v) => return Ok(Ok(v)),
-                    Err(e) => match retries.next_delay(&e, &self.inner.rng) {
-                        Some(d) => tokio::time::sleep(d).await,
-                        None => return Ok(Err(e)),
-                    },
-                }
+                    .await)
             }
-        }
-        .await;
+        })
+        .await
+    }
+
+    /// What Task, Parallel and Map share after their work: `Retry`, `Catch`, and the
+    /// result's path to the state's output. `attempt(retry_count)` does the work once:
+    /// `Ok(Ok(result))`, `Ok(Err(e))` for an error that `Retry`/`Catch` handle, or
+    /// `Err(e)` for a runtime error that skips both. The `aborted` event is recorded
+    /// if the state is cut short (a failing sibling branch, a stop, a timeout).
+    #[allow(clippy::too_many_arguments)]
+    async fn with_retry_catch<F, Fut>(
+        &self,
+        st: &State,
+        h: &Handling<'_>,
+        raw: Value,
+        thread: &Thread,
+        entered: DateTime<Utc>,
+        mut attempt: F,
+    ) -> Result<Step, StateError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<Result<Value, StateError>, StateError>>,
+    {
+        let mut guard = AbortGuard {
+            cx: self,
+            thread,
+            event: Some((h.aborted, Details::None)),
+        };
+        let mut retries = Retries::new(h.retry);
+        let outcome = loop {
+            match attempt(retries.total).await {
+                Ok(Ok(v)) => break Ok(Ok(v)),
+                Ok(Err(e)) => match retries.next_delay(&e, &self.inner.rng) {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => break Ok(Err(e)),
+                },
+                Err(runtime) => break Err(runtime),
+            }
+        };
         guard.disarm();
-        let outcome = outcome?;
-        let result = match outcome {
+        let result = match outcome? {
             Ok(v) => v,
-            Err(e) => return self.catch(&t.catch, raw, e),
+            Err(e) => return self.catch(h.catch, raw, e),
         };
         let context = || self.context(&st.name, entered, retries.total, None, None);
-        let output = self.finish_output(
-            st,
-            t.result_selector.as_ref(),
-            &t.result_path,
-            raw,
-            result,
-            context,
-        )?;
-        self.exited(thread, EventType::TaskStateExited, st, &output);
+        let output =
+            self.finish_output(st, h.result_selector, h.result_path, raw, result, context)?;
+        self.exited(thread, h.exited, st, &output);
         Ok(Step {
             output,
             next: st.next.clone(),
@@ -583,7 +623,7 @@ impl Ctx {
             retry_count,
         };
         let work = async {
-            let out = self.inner.executor.call(call).await?;
+            let out = self.executor.call(call).await?;
             match out {
                 TaskOutput::Done(v) => Ok(v),
                 TaskOutput::AwaitToken(response) => {
@@ -837,18 +877,21 @@ impl Ctx {
         entered: DateTime<Utc>,
     ) -> Result<Step, StateError> {
         self.entered(thread, EventType::ParallelStateEntered, st, &raw);
-        let mut guard = AbortGuard {
-            cx: self,
-            thread,
-            event: Some((EventType::ParallelStateAborted, Details::None)),
-        };
         let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
-        let mut retries = Retries::new(&p.retry);
-        let outcome: Result<Result<Value, StateError>, StateError> = async {
-            loop {
-                let context = self.context(&st.name, entered, retries.total, None, None);
+        let handling = Handling {
+            retry: &p.retry,
+            catch: &p.catch,
+            result_selector: p.result_selector.as_ref(),
+            result_path: &p.result_path,
+            aborted: EventType::ParallelStateAborted,
+            exited: EventType::ParallelStateExited,
+        };
+        self.with_retry_catch(st, &handling, raw, thread, entered, |retry_count| {
+            let effective = &effective;
+            async move {
+                let context = self.context(&st.name, entered, retry_count, None, None);
                 let input = match &p.parameters {
-                    Some(t) => t.eval(&effective, &context)?,
+                    Some(t) => t.eval(effective, &context)?,
                     None => effective.clone(),
                 };
                 let started = self.emit(thread, EventType::ParallelStateStarted, Details::None);
@@ -862,42 +905,17 @@ impl Ctx {
                     .iter()
                     .zip(&threads)
                     .map(|(b, th)| self.run_scope(b, input.clone(), th));
-                match join_limited(branches.collect(), p.branches.len()).await {
-                    Ok(results) => {
-                        self.emit(thread, EventType::ParallelStateSucceeded, Details::None);
-                        return Ok(Ok(Value::Array(results)));
-                    }
-                    Err(e) => {
-                        self.emit(thread, EventType::ParallelStateFailed, Details::None);
-                        match retries.next_delay(&e, &self.inner.rng) {
-                            Some(d) => tokio::time::sleep(d).await,
-                            None => return Ok(Err(e)),
-                        }
-                    }
-                }
+                let joined = join_limited(branches.collect(), p.branches.len()).await;
+                let ended = if joined.is_ok() {
+                    EventType::ParallelStateSucceeded
+                } else {
+                    EventType::ParallelStateFailed
+                };
+                self.emit(thread, ended, Details::None);
+                Ok(joined.map(Value::Array))
             }
-        }
-        .await;
-        guard.disarm();
-        let outcome = outcome?;
-        let result = match outcome {
-            Ok(v) => v,
-            Err(e) => return self.catch(&p.catch, raw, e),
-        };
-        let context = || self.context(&st.name, entered, retries.total, None, None);
-        let output = self.finish_output(
-            st,
-            p.result_selector.as_ref(),
-            &p.result_path,
-            raw,
-            result,
-            context,
-        )?;
-        self.exited(thread, EventType::ParallelStateExited, st, &output);
-        Ok(Step {
-            output,
-            next: st.next.clone(),
         })
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -966,66 +984,46 @@ impl Ctx {
             &effective,
             &context,
             "MaxConcurrency",
-        ) {
-            Ok(Some(0)) | Ok(None) => items.len().max(1),
-            Ok(Some(n)) => n as usize,
-            Err(e) => return Err(e),
+        )? {
+            Some(0) | None => items.len().max(1),
+            Some(n) => n as usize,
         };
-        let mut guard = AbortGuard {
-            cx: self,
-            thread,
-            event: Some((EventType::MapStateAborted, Details::None)),
+        let handling = Handling {
+            retry: &m.retry,
+            catch: &m.catch,
+            result_selector: m.result_selector.as_ref(),
+            result_path: &m.result_path,
+            aborted: EventType::MapStateAborted,
+            exited: EventType::MapStateExited,
         };
-        let mut retries = Retries::new(&m.retry);
-        let outcome = loop {
-            let started = self.emit(
-                thread,
-                EventType::MapStateStarted,
-                Details::MapStarted {
-                    length: items.len(),
-                },
-            );
-            let iterations: Vec<_> = items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    self.iteration(st, m, &effective, index, item.clone(), started, entered)
-                })
-                .collect();
-            let collected = join_limited(iterations, concurrency).await;
-            match collected {
-                Ok(results) => {
-                    self.emit(thread, EventType::MapStateSucceeded, Details::None);
-                    break Ok(Value::Array(results));
-                }
-                Err(e) => {
-                    self.emit(thread, EventType::MapStateFailed, Details::None);
-                    match retries.next_delay(&e, &self.inner.rng) {
-                        Some(d) => tokio::time::sleep(d).await,
-                        None => break Err(e),
-                    }
-                }
+        self.with_retry_catch(st, &handling, raw, thread, entered, |_| {
+            let (effective, items) = (&effective, &items);
+            async move {
+                let started = self.emit(
+                    thread,
+                    EventType::MapStateStarted,
+                    Details::MapStarted {
+                        length: items.len(),
+                    },
+                );
+                let iterations: Vec<_> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| {
+                        self.iteration(st, m, effective, index, item.clone(), started, entered)
+                    })
+                    .collect();
+                let joined = join_limited(iterations, concurrency).await;
+                let ended = if joined.is_ok() {
+                    EventType::MapStateSucceeded
+                } else {
+                    EventType::MapStateFailed
+                };
+                self.emit(thread, ended, Details::None);
+                Ok(joined.map(Value::Array))
             }
-        };
-        guard.disarm();
-        let result = match outcome {
-            Ok(v) => v,
-            Err(e) => return self.catch(&m.catch, raw, e),
-        };
-        let context = || self.context(&st.name, entered, retries.total, None, None);
-        let output = self.finish_output(
-            st,
-            m.result_selector.as_ref(),
-            &m.result_path,
-            raw,
-            result,
-            context,
-        )?;
-        self.exited(thread, EventType::MapStateExited, st, &output);
-        Ok(Step {
-            output,
-            next: st.next.clone(),
         })
+        .await
     }
 }
 

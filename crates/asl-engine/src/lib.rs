@@ -69,7 +69,9 @@ pub mod template;
 
 pub use clock::Clock;
 pub use definition::{LoadError, StateMachine};
-pub use engine::{Engine, EngineConfig, EngineError, ExecutionDescription, ExecutionStatus};
+pub use engine::{
+    Control, Engine, EngineConfig, EngineError, ExecutionDescription, ExecutionStatus,
+};
 pub use error::StateError;
 pub use history::{Details, EventType, HistoryEvent};
 pub use mock::{MockConfig, MockExecutor};

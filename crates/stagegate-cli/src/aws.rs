@@ -21,9 +21,10 @@ pub struct StartArgs {
     /// Who is starting it; default: `git config user.name`.
     #[arg(long)]
     pushed_by: Option<String>,
-    /// Tag prefix the candidate must have.
-    #[arg(long, default_value = "rc-")]
-    tag_prefix: String,
+    /// Tag prefix the candidate must have; default: STAGEGATE_TAG_PREFIX, else
+    /// stagegate's own default (the deployment's `TagPrefix` parameter).
+    #[arg(long)]
+    tag_prefix: Option<String>,
     #[command(flatten)]
     target: Target,
 }
@@ -107,9 +108,11 @@ pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
             .clone()
             .or_else(|| git(&["config", "user.name"])),
     };
-    let candidate = t
-        .validate(&args.tag_prefix)
-        .map_err(|e| anyhow!("{}", e.message))?;
+    let prefix = match &args.tag_prefix {
+        Some(p) => p.clone(),
+        None => stagegate::Settings::from_env()?.tag_prefix,
+    };
+    let candidate = t.validate(&prefix).map_err(|e| anyhow!("{}", e.message))?;
     Ok((t, candidate))
 }
 
@@ -235,7 +238,7 @@ mod tests {
             sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
             repository: Some("acme/shop".into()),
             pushed_by: None,
-            tag_prefix: "rc-".into(),
+            tag_prefix: None,
             target: Target {
                 state_machine: None,
             },

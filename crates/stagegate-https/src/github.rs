@@ -237,7 +237,7 @@ impl<H: Http> Releases for GitHub<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stagegate::memory::MemoryHttp;
+    use stagegate::testing::MemoryHttp;
 
     fn gh(http: MemoryHttp, token: Option<&str>) -> GitHub<MemoryHttp> {
         GitHub::new(http, "acme/shop", "rc-", token.map(str::to_string))

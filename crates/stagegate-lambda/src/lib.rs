@@ -1,24 +1,27 @@
-//! What every stagegate Lambda shares, so each `functions/<name>/main.rs` only wires
-//! adapters:
+//! What every stagegate Lambda shares, so each `functions/<name>/main.rs` only builds
+//! its step with its adapters and serves it:
 //!
 //! - [`start`]: JSON logs (Lambda's `LogFormat: JSON`, level from
 //!   `AWS_LAMBDA_LOG_LEVEL`), and the AWS configuration, loaded once per container.
 //!   The SDK honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`), so the
 //!   functions run against AWS-compatible emulators unchanged.
-//! - [`Env`]: the deployment's resource names, with an error naming a missing variable.
-//! - [`run_step`]: the step's handler; a [`StepError`] becomes the Lambda error whose
-//!   `errorType` is the step's stable name, which the state machine's `Catch` routes on.
-//! - [`url`]: Lambda Function URL requests and responses (payload format 2.0).
+//! - [`settings`] and [`Env`]: the deployment's configuration, with an error naming a
+//!   missing or invalid variable.
+//! - [`serve`]: a [`Step`] as a Lambda handler; a [`StepError`] becomes the Lambda
+//!   error whose `errorType` is the step's stable name, which the state machine's
+//!   `Catch` routes on.
+//! - [`url::serve_url`]: an [`stagegate::web::Endpoint`] behind a Function URL.
 
 pub mod url;
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
-use stagegate::functions::{invoke, UnwiredPorts, World};
-use stagegate::{Settings, StepError};
+use stagegate::step::invoke;
+use stagegate::{Settings, Step, StepError};
 
 pub use aws_config::SdkConfig;
 pub use lambda_runtime::Error;
+pub use url::serve_url;
 
 /// A step's failure as Lambda reports it: `errorType` is the stable name.
 #[derive(Debug)]
@@ -76,11 +79,6 @@ impl<G: Fn(&str) -> Option<String>> Env<G> {
     pub fn optional(&self, name: &str) -> Option<String> {
         (self.get)(name).filter(|v| !v.trim().is_empty())
     }
-
-    /// The region the function runs in (`AWS_REGION`, set by Lambda).
-    pub fn region(&self) -> Result<String, EnvError> {
-        self.var("AWS_REGION")
-    }
 }
 
 /// Logging and the AWS configuration, once per container (before the first event).
@@ -89,31 +87,30 @@ pub async fn start() -> SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// The settings (`STAGEGATE_*`) and the system clock, with no port wired yet.
-pub fn ports() -> Result<UnwiredPorts, Error> {
-    let settings = Settings::from_env().map_err(|e| Box::new(EnvError(e.to_string())))?;
-    Ok(UnwiredPorts::unwired(settings, Box::new(chrono::Utc::now)))
+/// The settings (`STAGEGATE_*`), or an error naming the variable that is wrong.
+pub fn settings() -> Result<Settings, Error> {
+    Settings::from_env().map_err(|e| Box::new(EnvError(e.to_string())) as Error)
 }
 
-/// One invocation of function `name` (what [`run_step`] serves).
-pub async fn handle<W: World>(world: &W, name: &str, event: Value) -> Result<Value, Failure> {
-    // Boxed: keeps the binaries' `main` future shallow (see `url::webhook`).
-    let result = Box::pin(invoke(world, name, event)).await;
+/// One invocation of `step` (what [`serve`] does with each event).
+pub async fn handle<S: Step>(step: &S, event: Value) -> Result<Value, Failure> {
+    // Boxed: keeps the binaries' `main` future shallow (the SDK futures are deep).
+    let result = Box::pin(invoke(step, event)).await;
     match &result {
-        Ok(_) => lambda_runtime::tracing::info!(function = name, "step succeeded"),
+        Ok(_) => lambda_runtime::tracing::info!(function = S::NAME, "step succeeded"),
         // The name and message only: never the event (it holds task tokens).
         Err(e) => {
-            lambda_runtime::tracing::warn!(function = name, error = e.name, message = %e.message, "step failed")
+            lambda_runtime::tracing::warn!(function = S::NAME, error = e.name, message = %e.message, "step failed")
         }
     }
     result.map_err(Failure)
 }
 
-/// Serves function `name` of the staging flow with `world`'s adapters.
-pub async fn run_step<W: World>(name: &'static str, world: W) -> Result<(), Error> {
-    let world = &world;
+/// Serves `step` as this Lambda function.
+pub async fn serve<S: Step>(step: S) -> Result<(), Error> {
+    let step = &step;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(world, name, event.payload).await
+        handle(step, event.payload).await
     }))
     .await
 }
@@ -122,6 +119,8 @@ pub async fn run_step<W: World>(name: &'static str, world: W) -> Result<(), Erro
 mod tests {
     use super::*;
     use serde_json::json;
+    use stagegate::steps::deploy::StackStatus;
+    use stagegate::testing::MemoryStacks;
 
     #[test]
     fn a_step_error_becomes_a_diagnostic_with_its_stable_name() {
@@ -136,11 +135,10 @@ mod tests {
 
     #[tokio::test]
     async fn handle_reports_bad_input_by_name() {
-        let w = UnwiredPorts::unwired(Settings::default(), Box::new(chrono::Utc::now));
-        let e = handle(&w, "stack-status", json!("nonsense"))
-            .await
-            .unwrap_err();
+        let step = StackStatus::new(Settings::default(), MemoryStacks::default());
+        let e = handle(&step, json!("nonsense")).await.unwrap_err();
         assert_eq!(e.0.name, "InvalidInput");
+        assert!(e.0.message.contains("stack-status"), "{}", e.0.message);
     }
 
     #[test]

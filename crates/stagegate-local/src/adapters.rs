@@ -73,6 +73,10 @@ impl Faults {
     pub fn first(&self) -> Option<&str> {
         self.0.iter().next().map(String::as_str)
     }
+    /// Every stage made to fail, in name order.
+    pub fn stages(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
 }
 
 /// Refuses keys that could escape the artifacts root.
@@ -662,11 +666,10 @@ async fn serve_file(root: &Path, req: &Request) -> Response {
     if req.method != "GET" && req.method != "HEAD" {
         return Response::text(405, "method not allowed");
     }
-    let path = req.path.split('?').next().unwrap_or("/");
-    let rel = if path == "/" {
+    let rel = if req.path == "/" {
         "index.html"
     } else {
-        path.trim_start_matches('/')
+        req.path.trim_start_matches('/')
     };
     let Ok(file) = safe_join(root, rel) else {
         return Response::text(404, "not found");
@@ -763,6 +766,7 @@ impl Http for LocalHttp {
 }
 
 /// Release history from `git` in the app directory.
+#[derive(Clone)]
 pub struct GitHistory {
     pub dir: PathBuf,
     pub tag_prefix: String,

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppConfig {
     pub repository: String,
+    /// Tags that are candidates start with this; stagegate's default (`rc-`) if unset.
+    #[serde(default = "default_tag_prefix")]
+    pub tag_prefix: String,
     pub stack_name: String,
     pub suites: Vec<String>,
     /// Whether stakeholders sign off the deployed candidate (User Acceptance Testing).
@@ -16,6 +19,10 @@ pub struct AppConfig {
     pub commands: BTreeMap<String, String>,
     pub backend: Backend,
     pub frontend: Frontend,
+}
+
+fn default_tag_prefix() -> String {
+    stagegate::Settings::default().tag_prefix
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -3,6 +3,7 @@
 //! connection, bounded sizes and times; `http://` only (the local target never needs
 //! TLS, and says so instead of pretending).
 
+use stagegate::web::{Endpoint, WebRequest, WebResponse};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -15,28 +16,15 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 1024 * 1024;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub peer: SocketAddr,
-}
-
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+/// A request as this server reads it: the endpoints' own type, so the approval page
+/// sees here exactly what it sees behind a Function URL.
+pub type Request = WebRequest;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
-    pub content_type: String,
+    /// Every header but `Content-Length` and `Connection`, which the server sets.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -44,7 +32,11 @@ impl Response {
     pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         Response {
             status,
-            content_type: content_type.into(),
+            headers: vec![
+                ("Content-Type".into(), content_type.into()),
+                ("Cache-Control".into(), "no-store".into()),
+                ("X-Content-Type-Options".into(), "nosniff".into()),
+            ],
             body: body.into(),
         }
     }
@@ -53,8 +45,28 @@ impl Response {
     }
 }
 
+impl From<WebResponse> for Response {
+    /// An endpoint's response goes out exactly as the endpoint made it.
+    fn from(r: WebResponse) -> Response {
+        Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body.into_bytes(),
+        }
+    }
+}
+
 pub type Handler =
     Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// The handler of an [`Endpoint`]: the same request in, the same response out, as
+/// behind a Lambda Function URL.
+pub fn endpoint<E: Endpoint + 'static>(endpoint: Arc<E>) -> Handler {
+    Arc::new(move |req: Request| {
+        let endpoint = endpoint.clone();
+        Box::pin(async move { endpoint.handle(req).await.into() })
+    })
+}
 
 /// Binds 127.0.0.1 on `port` (0: any free port) and serves until the task is dropped.
 /// Returns the bound address and the server task.
@@ -62,9 +74,20 @@ pub async fn serve(
     port: u16,
     handler: Handler,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = bind(port).await?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
+    Ok((addr, serve_on(listener, handler)))
+}
+
+/// Binds 127.0.0.1 on `port` (0: any free port), so its address is known before the
+/// handler is built (the approval page's links carry it).
+pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port)).await
+}
+
+/// Serves `listener` with `handler` until the returned task is dropped or aborted.
+pub fn serve_on(listener: TcpListener, handler: Handler) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
                 continue;
@@ -74,8 +97,7 @@ pub async fn serve(
                 let _ = tokio::time::timeout(IO_TIMEOUT, handle(stream, peer, h)).await;
             });
         }
-    });
-    Ok((addr, task))
+    })
 }
 
 fn reason(status: u16) -> &'static str {
@@ -100,13 +122,21 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, handler: Handler) -> st
         Ok(req) => handler(req).await,
         Err(status) => Response::text(status, reason(status)),
     };
-    let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
         response.status,
-        reason(response.status),
-        response.content_type,
-        response.body.len()
+        reason(response.status)
     );
+    for (k, v) in &response.headers {
+        // A header value never carries a line break (that would split the response).
+        if !v.contains(['\r', '\n']) && !k.contains(['\r', '\n', ':']) {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        response.body.len()
+    ));
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(&response.body).await?;
     stream.shutdown().await
@@ -162,12 +192,16 @@ async fn read_request(stream: &mut TcpStream, peer: SocketAddr) -> Result<Reques
         body.extend_from_slice(&chunk[..n]);
     }
     body.truncate(length);
+    let path = path.split('?').next().unwrap_or_default().to_string();
     Ok(Request {
         method,
         path,
-        headers,
+        headers: headers
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
         body,
-        peer,
+        source_ip: peer.ip().to_string(),
     })
 }
 
@@ -269,7 +303,7 @@ mod tests {
         let r = request("POST", &format!("http://{addr}/x?y=1"), &[], Some("hello"))
             .await
             .unwrap();
-        assert_eq!((r.status, r.body.as_str()), (200, "POST /x?y=1 hello"));
+        assert_eq!((r.status, r.body.as_str()), (200, "POST /x hello"));
         assert!(request("GET", "https://example.com/", &[], None)
             .await
             .unwrap_err()

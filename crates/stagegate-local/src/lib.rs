@@ -1,24 +1,31 @@
 //! The staging flow in the embedded engine: the real `statemachine/staging.asl.json`,
-//! every function dispatched to the same step code the Lambda binaries run, and the
+//! every function registered as the same step value a Lambda binary serves, and the
 //! engine itself standing in for Step Functions' task-token and execution APIs.
+//!
+//! One composition root, [`staging_registry`], builds the flow's sixteen steps from
+//! the adapters it is given and registers each under its name. The rehearsal gives it
+//! the local adapters, the path tests in-memory doubles; both get the same steps.
 
 pub mod adapters;
 pub mod app;
 pub mod http;
 pub mod rehearsal;
 
-use asl_engine::{
-    BuildRequest, BuildResult, BuildRunner, Engine, EngineError, ExecutionStatus, LambdaError,
-    Registry,
+use asl_engine::{BuildRunner, Control, EngineError, ExecutionStatus, LambdaError, Registry};
+use serde_json::Value;
+use stagegate::memory::MemoryApprovals;
+use stagegate::ports::{
+    Artifacts, CallbackError, Clock, Executions, Hosting, Http, Notifier, PortResult, Releases,
+    RunningExecution, SourceHistory, Stacks, TaskCallbacks,
 };
-use futures::future::BoxFuture;
-use futures::FutureExt;
-use serde_json::{json, Value};
-use stagegate::functions::{self, World, FUNCTIONS};
-use stagegate::ports::{CallbackError, Executions, PortResult, RunningExecution, TaskCallbacks};
-use stagegate::PortError;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use stagegate::step::{invoke, substitution_key};
+use stagegate::steps::{
+    approval, change_preview, checklist, deploy, frontend, notify, performance, preflight, release,
+    suites, validate, FUNCTIONS,
+};
+use stagegate::{PortError, Settings, Step};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The staging definition, exactly as deployed to AWS.
 pub const STAGING_DEFINITION: &str = include_str!("../../../statemachine/staging.asl.json");
@@ -34,42 +41,38 @@ pub const CHECKS_PROJECT: &str = "stagegate-checks";
 pub fn substitutions() -> BTreeMap<String, String> {
     let mut subs: BTreeMap<String, String> = FUNCTIONS
         .iter()
-        .filter_map(|(name, _)| {
-            functions::substitution_key(name).map(|k| {
-                (
-                    k,
-                    format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
-                )
-            })
+        .map(|name| {
+            (
+                substitution_key(name),
+                format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+            )
         })
         .collect();
     subs.insert("ChecksProjectName".into(), CHECKS_PROJECT.into());
     subs
 }
 
-/// The engine, known once it exists (the registry is built before it).
-#[derive(Clone, Default)]
-pub struct EngineLink {
-    inner: Arc<OnceLock<(Engine, String)>>,
+/// Step Functions' task-token, execution and time APIs, answered by the embedded
+/// engine: what preflight, the approval request and the approval page use locally.
+/// It exists before the engine does ([`Control`]), so steps hold it from the start.
+#[derive(Clone)]
+pub struct LocalStepFunctions {
+    control: Control,
+    state_machine_arn: String,
 }
 
-impl EngineLink {
-    pub fn set(&self, engine: Engine, state_machine_arn: String) {
-        // A second call would be a wiring bug; the first engine stays.
-        let _ = self.inner.set((engine, state_machine_arn));
-    }
-
-    fn get(&self) -> Result<&(Engine, String), PortError> {
-        self.inner
-            .get()
-            .ok_or_else(|| PortError::new("engine", "the engine is not connected yet"))
-    }
-
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        match self.inner.get() {
-            Some((e, _)) => e.clock().now(),
-            None => chrono::Utc::now(),
+impl LocalStepFunctions {
+    /// The engine control `control`, for the state machine named [`STATE_MACHINE`].
+    pub fn new(control: Control) -> Self {
+        let state_machine_arn = control.state_machine_arn(STATE_MACHINE);
+        LocalStepFunctions {
+            control,
+            state_machine_arn,
         }
+    }
+
+    pub fn control(&self) -> &Control {
+        &self.control
     }
 }
 
@@ -80,26 +83,24 @@ fn callback_error(e: EngineError) -> CallbackError {
     }
 }
 
-impl TaskCallbacks for EngineLink {
+impl TaskCallbacks for LocalStepFunctions {
     async fn succeed(&self, token: &str, output: &Value) -> Result<(), CallbackError> {
-        let (engine, _) = self.get()?;
-        engine
+        self.control
             .send_task_success(token, &output.to_string())
             .map_err(callback_error)
     }
     async fn fail(&self, token: &str, error: &str, cause: &str) -> Result<(), CallbackError> {
-        let (engine, _) = self.get()?;
-        engine
+        self.control
             .send_task_failure(token, error, cause)
             .map_err(callback_error)
     }
 }
 
-impl Executions for EngineLink {
+impl Executions for LocalStepFunctions {
     async fn running(&self) -> PortResult<Vec<RunningExecution>> {
-        let (engine, arn) = self.get()?;
-        Ok(engine
-            .list_executions(arn, Some(ExecutionStatus::Running))
+        Ok(self
+            .control
+            .list_executions(&self.state_machine_arn, Some(ExecutionStatus::Running))
             .into_iter()
             .map(|d| RunningExecution {
                 id: d.execution_arn,
@@ -109,71 +110,97 @@ impl Executions for EngineLink {
     }
 }
 
-/// Registers every function of the flow, each calling [`functions::invoke`] on `world`.
-/// A step's error becomes the Lambda error type the state machine catches.
-pub fn registry<W: World + 'static>(world: Arc<W>, builds: impl BuildRunner) -> Registry {
-    let mut reg = Registry::new().build_runner(builds);
-    for (name, _) in FUNCTIONS {
-        let w = world.clone();
-        reg = reg.lambda(name, move |event: Value| {
-            let w = w.clone();
-            async move {
-                functions::invoke(w.as_ref(), name, event)
-                    .await
-                    .map_err(|e| LambdaError::new(e.name, e.message))
-            }
-        });
-    }
-    reg
-}
-
-/// A build runner that answers from a script: check name (`STAGEGATE_CHECK`) →
-/// build status. Unscripted checks succeed. For path tests; the rehearsal runs
-/// real processes.
-#[derive(Clone, Default)]
-pub struct ScriptedBuilds {
-    statuses: Arc<Mutex<HashMap<String, String>>>,
-    seen: Arc<Mutex<Vec<BuildRequest>>>,
-}
-
-impl ScriptedBuilds {
-    pub fn fail(&self, check: &str) {
-        self.statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(check.into(), "FAILED".into());
-    }
-    pub fn requests(&self) -> Vec<BuildRequest> {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+impl Clock for LocalStepFunctions {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.control.clock().now()
     }
 }
 
-impl BuildRunner for ScriptedBuilds {
-    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, String>> {
-        let check = request
-            .environment
-            .iter()
-            .find(|(k, _)| k == "STAGEGATE_CHECK")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        let status = self
-            .statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&check)
-            .cloned()
-            .unwrap_or_else(|| "SUCCEEDED".into());
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(request);
+/// Registers `step` under its name; its error becomes the Lambda error type the state
+/// machine catches, exactly as `stagegate_lambda::serve` reports it on AWS.
+pub fn register<S: Step + 'static>(registry: Registry, step: S) -> Registry {
+    let step = Arc::new(step);
+    registry.lambda(S::NAME, move |event: Value| {
+        let step = step.clone();
         async move {
-            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-            Ok(BuildResult {
-                status,
-                details: json!({"Logs": {"DeepLink": format!("local://builds/{check}")}}),
-            })
+            invoke(step.as_ref(), event)
+                .await
+                .map_err(|e| LambdaError::new(e.name, e.message))
         }
-        .boxed()
-    }
+    })
+}
+
+/// The adapters a local world plugs into the flow, each shared by the steps that
+/// use it. Task tokens, executions and time come from the engine
+/// ([`LocalStepFunctions`]); approvals live in memory in one process.
+pub struct Adapters<Ar, N, S, H, Ht, Hi, R> {
+    pub artifacts: Arc<Ar>,
+    pub notifier: Arc<N>,
+    pub stacks: Arc<S>,
+    pub hosting: Arc<H>,
+    pub http: Arc<Ht>,
+    pub history: Arc<Hi>,
+    pub releases: Arc<R>,
+}
+
+/// The staging flow's registry: its sixteen steps built from `adapters`, each
+/// registered under its name, and `builds` for the CodeBuild checks.
+pub fn staging_registry<Ar, N, S, H, Ht, Hi, R>(
+    settings: &Settings,
+    engine: &LocalStepFunctions,
+    approvals: &Arc<MemoryApprovals>,
+    a: &Adapters<Ar, N, S, H, Ht, Hi, R>,
+    builds: impl BuildRunner,
+) -> Registry
+where
+    Ar: Artifacts + 'static,
+    N: Notifier + 'static,
+    S: Stacks + 'static,
+    H: Hosting + 'static,
+    Ht: Http + 'static,
+    Hi: SourceHistory + 'static,
+    R: Releases + 'static,
+{
+    let s = || settings.clone();
+    let mut r = Registry::new().build_runner(builds);
+    r = register(
+        r,
+        preflight::Preflight::new(s(), engine.clone(), approvals.clone(), engine.clone()),
+    );
+    r = register(
+        r,
+        change_preview::CreateChangeSet::new(s(), a.stacks.clone()),
+    );
+    r = register(
+        r,
+        change_preview::DescribeChangeSet::new(s(), a.stacks.clone()),
+    );
+    r = register(r, checklist::GenerateChecklist::new(a.artifacts.clone()));
+    r = register(
+        r,
+        approval::RequestApproval::new(s(), approvals.clone(), a.notifier.clone(), engine.clone()),
+    );
+    r = register(r, validate::ValidateInfrastructure::new(a.stacks.clone()));
+    r = register(r, deploy::DeployInfrastructure::new(a.stacks.clone()));
+    r = register(r, deploy::StackStatus::new(s(), a.stacks.clone()));
+    r = register(
+        r,
+        deploy::CaptureOutputs::new(a.stacks.clone(), a.artifacts.clone()),
+    );
+    r = register(r, frontend::DeployFrontend::new(s(), a.hosting.clone()));
+    r = register(r, frontend::FrontendStatus::new(s(), a.hosting.clone()));
+    r = register(
+        r,
+        suites::RunTestSuite::new(a.http.clone(), a.artifacts.clone()),
+    );
+    r = register(r, suites::TestReport::new(a.artifacts.clone()));
+    r = register(
+        r,
+        performance::PerformanceTests::new(a.http.clone(), a.artifacts.clone()),
+    );
+    r = register(
+        r,
+        release::MarkReleaseReady::new(a.history.clone(), a.releases.clone(), a.artifacts.clone()),
+    );
+    register(r, notify::Notify::new(s(), a.notifier.clone()))
 }

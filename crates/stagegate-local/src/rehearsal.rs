@@ -1,19 +1,30 @@
 //! `stagegate rehearse`: the real staging definition, run by the embedded engine
 //! against an app on this machine, with progress as it happens and a timeline at
 //! the end. No AWS account, no Docker.
+//!
+//! [`run`] goes through named phases: [`Candidate::prepare`] (the app, the commit,
+//! the run directory), [`Rehearsal::build`] (settings, adapters, the steps, the
+//! engine, the approval page), [`Rehearsal::execute`] (start, follow, decide, wait),
+//! [`Rehearsal::report`] (timeline, where everything went, the result) and
+//! [`Rehearsal::shut_down`].
 
 use crate::adapters::*;
 use crate::app::App;
-use crate::http::{self, Handler, Request, Response};
-use crate::{registry, substitutions, EngineLink, STAGING_DEFINITION, STATE_MACHINE};
-use asl_engine::{Clock, Details, Engine, EngineConfig, EventType, ExecutionStatus, HistoryEvent};
+use crate::http;
+use crate::{
+    staging_registry, substitutions, Adapters, LocalStepFunctions, STAGING_DEFINITION,
+    STATE_MACHINE,
+};
+use asl_engine::{
+    Clock, Control, Details, Engine, EngineConfig, EventType, ExecutionDescription,
+    ExecutionStatus, HistoryEvent,
+};
 use serde_json::{json, Value};
 use stagegate::candidate::Trigger;
-use stagegate::functions::Ports;
 use stagegate::memory::MemoryApprovals;
-use stagegate::ports::{Message, Topic};
+use stagegate::ports::{Clock as _, Hosting, Message, Topic};
 use stagegate::steps::approval::{self, Decided, Decision as Vote};
-use stagegate::steps::approval_page;
+use stagegate::steps::approval_page::ApprovalPage;
 use stagegate::Settings;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -56,21 +67,6 @@ pub struct Summary {
 /// The approval window `--timeout` uses.
 pub const TIMEOUT_WINDOW_SECONDS: u64 = 3;
 
-/// The rehearsal's world: local adapters, with the engine answering task tokens and
-/// listing executions.
-pub type LocalWorld = Ports<
-    DirArtifacts,
-    Outbox,
-    MemoryApprovals,
-    EngineLink,
-    EngineLink,
-    LocalStacks,
-    LocalHosting,
-    LocalHttp,
-    GitHistory,
-    NoReleases,
->;
-
 /// The phases shown in progress and in the timeline, in flow order.
 pub const PHASES: &[&str] = &[
     "Preflight",
@@ -94,6 +90,94 @@ pub const PHASES: &[&str] = &[
 fn say(line: &str) {
     println!("{line}");
     let _ = std::io::stdout().flush();
+}
+
+/// Runs a rehearsal to its end.
+pub async fn run(opts: Options) -> Result<Summary, String> {
+    let candidate = Candidate::prepare(&opts).await?;
+    let rehearsal = Rehearsal::build(&opts, candidate).await?;
+    let finished = rehearsal.execute(&opts.decision).await?;
+    let summary = rehearsal.report(finished).await;
+    rehearsal.shut_down().await;
+    Ok(summary)
+}
+
+/// What is rehearsed: the app, its settings, the candidate and where its run goes.
+struct Candidate {
+    app: App,
+    faults: Faults,
+    settings: Settings,
+    history: GitHistory,
+    trigger: Trigger,
+    candidate: stagegate::candidate::Candidate,
+    sha_note: &'static str,
+    root: PathBuf,
+    run_dir: PathBuf,
+}
+
+impl Candidate {
+    /// Phase 1: the app and its configuration, the commit (git `HEAD`, else a content
+    /// hash), who pushed it, the validated candidate, and a clean run directory.
+    async fn prepare(opts: &Options) -> Result<Candidate, String> {
+        let app = App::load(&opts.app_dir)?;
+        let faults = Faults::parse(&opts.fail)?;
+        let settings = Settings {
+            tag_prefix: app.config.tag_prefix.clone(),
+            repository: Some(app.config.repository.clone()),
+            stack_name: app.config.stack_name.clone(),
+            suites: app.config.suites.clone(),
+            frontend_env: app.config.frontend.env.clone(),
+            commands: app.config.commands.clone(),
+            user_acceptance: app.config.user_acceptance,
+            approval_timeout_seconds: if opts.decision == Decision::Timeout {
+                TIMEOUT_WINDOW_SECONDS
+            } else {
+                86_400
+            },
+            max_polls: 120,
+            ..Settings::default()
+        };
+        let history = GitHistory {
+            dir: app.dir.clone(),
+            tag_prefix: settings.tag_prefix.clone(),
+        };
+        let (sha, sha_note) = match history.head().await {
+            Some(h) => (h, "git HEAD"),
+            None => (
+                content_sha(&app.dir),
+                "content hash: the app is not in a git repository",
+            ),
+        };
+        let pushed_by = match history.user().await {
+            Some(u) => u,
+            None => std::env::var("USER").unwrap_or_else(|_| "you".into()),
+        };
+        let trigger = Trigger {
+            repository: app.config.repository.clone(),
+            tag: opts.tag.clone(),
+            sha,
+            pushed_by: Some(pushed_by),
+        };
+        let candidate = trigger
+            .validate(&settings.tag_prefix)
+            .map_err(|e| e.message)?;
+        let root = opts.work_dir.join(".stagegate");
+        let run_dir = root.join("runs").join(candidate.execution_name());
+        let _ = std::fs::remove_dir_all(&run_dir);
+        std::fs::create_dir_all(&run_dir)
+            .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+        Ok(Candidate {
+            app,
+            faults,
+            settings,
+            history,
+            trigger,
+            candidate,
+            sha_note,
+            root,
+            run_dir,
+        })
+    }
 }
 
 /// A content hash standing in for a commit when the app is not in a git repository.
@@ -129,229 +213,384 @@ fn content_sha(dir: &Path) -> String {
     hex::encode(&h.finalize()[..20])
 }
 
-/// Runs a rehearsal to its end.
-pub async fn run(opts: Options) -> Result<Summary, String> {
-    let app = App::load(&opts.app_dir)?;
-    let faults = Faults::parse(&opts.fail)?;
-    let history = GitHistory {
-        dir: app.dir.clone(),
-        tag_prefix: "rc-".into(),
-    };
-    let (sha, sha_note) = match history.head().await {
-        Some(h) => (h, "git HEAD"),
-        None => (
-            content_sha(&app.dir),
-            "content hash: the app is not in a git repository",
-        ),
-    };
-    let pushed_by = match history.user().await {
-        Some(u) => u,
-        None => std::env::var("USER").unwrap_or_else(|_| "you".into()),
-    };
-    let trigger = Trigger {
-        repository: app.config.repository.clone(),
-        tag: opts.tag.clone(),
-        sha: sha.clone(),
-        pushed_by: Some(pushed_by.clone()),
-    };
-    let candidate = trigger.validate("rc-").map_err(|e| e.message)?;
-    let run_id = candidate.execution_name();
-    let root = opts.work_dir.join(".stagegate");
-    let run_dir = root.join("runs").join(&run_id);
-    let _ = std::fs::remove_dir_all(&run_dir);
-    std::fs::create_dir_all(&run_dir)
-        .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+/// One rehearsal, built: the engine with every step registered, the adapters it
+/// stops at the end, and the approval page being served.
+struct Rehearsal {
+    c: Candidate,
+    settings: Settings,
+    engine: Engine,
+    state_machine: String,
+    sfn: LocalStepFunctions,
+    approvals: Arc<MemoryApprovals>,
+    stacks: Arc<LocalStacks>,
+    hosting: Arc<LocalHosting>,
+    /// Approval emails, as the outbox sends them, for the decider.
+    approval_mail: Mutex<Option<mpsc::UnboundedReceiver<Message>>>,
+    page_task: tokio::task::JoinHandle<()>,
+}
 
-    // The approval page, bound first so its URL goes into the emails.
-    let world_slot: Arc<std::sync::OnceLock<Arc<LocalWorld>>> = Arc::default();
-    let page = approval_page(world_slot.clone());
-    let (page_addr, page_task) = http::serve(opts.approval_port, page).await.map_err(|e| {
-        format!(
-            "cannot serve the approval page on 127.0.0.1:{}: {e}",
-            opts.approval_port
-        )
-    })?;
+/// How the execution ended, with its history.
+struct Finished {
+    done: ExecutionDescription,
+    history: Vec<HistoryEvent>,
+    timeline: Vec<(String, Instant)>,
+    started: Instant,
+}
 
-    let settings = Settings {
-        stack_name: app.config.stack_name.clone(),
-        suites: app.config.suites.clone(),
-        frontend_env: app.config.frontend.env.clone(),
-        commands: app.config.commands.clone(),
-        user_acceptance: app.config.user_acceptance,
-        approval_base_url: format!("http://{page_addr}"),
-        approval_timeout_seconds: if opts.decision == Decision::Timeout {
-            TIMEOUT_WINDOW_SECONDS
-        } else {
-            86_400
-        },
-        max_polls: 120,
-        execution_url: format!("file://{}/history.json", run_dir.display()),
-        ..Settings::default()
-    };
-    let (approval_tx, mut approval_rx) = mpsc::unbounded_channel::<Message>();
-    let listener: OutboxListener = Arc::new(move |topic, message, path| {
-        say(&format!(
-            "  ✉  [{}] {}  ({})",
-            if topic == Topic::Approvals {
-                "approvers"
-            } else {
-                "everyone"
-            },
-            message.subject,
-            path.display()
-        ));
-        if topic == Topic::Approvals {
-            let _ = approval_tx.send(message.clone());
-        }
-    });
-    let stacks = LocalStacks::open(
-        app.clone(),
-        root.clone(),
-        root.join("stacks").join(&app.config.stack_name),
-        faults.clone(),
-    )
-    .await?;
-    let link = EngineLink::default();
-    let clock_link = link.clone();
-    let world: Arc<LocalWorld> = Arc::new(Ports {
-        settings,
-        clock: Box::new(move || clock_link.now()),
-        artifacts: DirArtifacts { root: root.clone() },
-        notifier: Outbox::new(run_dir.join("outbox"), listener),
-        approvals: MemoryApprovals::default(),
-        callbacks: link.clone(),
-        executions: link,
-        stacks,
-        hosting: LocalHosting::new(
-            app.dir.join(&app.config.frontend.dir),
-            run_dir.join("site"),
-            faults.clone(),
-        ),
-        http: LocalHttp,
-        history,
-        releases: NoReleases,
-    });
-    let _ = world_slot.set(world.clone());
-    let builds = ProcessBuilds {
-        app_dir: app.dir.clone(),
-        artifacts_root: root.clone(),
-        logs_dir: run_dir.join("logs"),
-        faults: faults.clone(),
-    };
-    let engine = Engine::with_options(
-        Arc::new(registry(world.clone(), builds)),
-        Clock::system(),
-        EngineConfig::default(),
-        None,
-    );
-    let sm = engine
-        .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
-        .map_err(|e| e.to_string())?;
-    world.callbacks.set(engine.clone(), sm.clone());
-
-    say(&format!(
-        "stagegate rehearsal of {} {} ({} {}, pushed by {pushed_by})",
-        candidate.repository,
-        candidate.tag,
-        sha_note,
-        &sha[..12]
-    ));
-    say(&format!("  app: {}", app.dir.display()));
-    say(&format!("  run: {}", run_dir.display()));
-    if let Some(f) = faults.first() {
-        say(&format!(
-            "  --fail {f}: {}",
-            FAULTS
-                .iter()
-                .find(|x| x.0 == f)
-                .map(|x| x.1)
-                .unwrap_or_default()
-        ));
-    }
-    let mut events = engine.subscribe();
-    let input = json!({"repository": candidate.repository, "tag": candidate.tag, "sha": candidate.sha, "pushedBy": candidate.pushed_by});
-    let arn = engine
-        .start_execution(&sm, Some(&run_id), input)
-        .map_err(|e| e.to_string())?;
-
-    let started = Instant::now();
-    let timeline: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
-    let progress = {
-        let arn = arn.clone();
-        let timeline = timeline.clone();
-        let suites = app.config.suites.clone();
-        tokio::spawn(async move {
-            while let Ok((exec, event)) = events.recv().await {
-                if exec != arn {
-                    continue;
-                }
-                report(&event, &timeline, &suites);
-            }
-        })
-    };
-    let decider = {
-        let world = world.clone();
-        let decision = opts.decision.clone();
-        let pusher = pushed_by.clone();
-        tokio::spawn(async move {
-            while let Some(message) = approval_rx.recv().await {
-                decide(&world, &decision, &message, &pusher).await;
-            }
-        })
-    };
-    let done = engine
-        .wait_for_execution(&arn)
-        .await
-        .map_err(|e| e.to_string())?;
-    // Let the progress task print the last events.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    progress.abort();
-    decider.abort();
-    let history = engine.get_execution_history(&arn).unwrap_or_default();
-    let _ = std::fs::write(
-        run_dir.join("history.json"),
-        serde_json::to_vec_pretty(&history).unwrap_or_default(),
-    );
-    let _ = std::fs::write(
-        run_dir.join("execution.json"),
-        serde_json::to_vec_pretty(&done).unwrap_or_default(),
-    );
-
-    say("");
-    say("Timeline");
-    let marks = timeline.lock().map(|t| t.clone()).unwrap_or_default();
-    for (i, (name, at)) in marks.iter().enumerate() {
-        let end = marks.get(i + 1).map(|m| m.1).unwrap_or_else(Instant::now);
-        say(&format!(
-            "  {:<26} {:>8.1}s",
-            name,
-            end.duration_since(*at).as_secs_f64()
-        ));
-    }
-    say(&format!(
-        "  {:<26} {:>8.1}s",
-        "total",
-        started.elapsed().as_secs_f64()
-    ));
-    say("");
-    say(&format!("Artifacts: {}", run_dir.display()));
-    say(&format!("Outbox:    {}", run_dir.join("outbox").display()));
-    say(&format!(
-        "History:   {}",
-        run_dir.join("history.json").display()
-    ));
-    if let Ok(Some(url)) = stagegate::ports::Hosting::url(&world.hosting)
-        .await
-        .map(Some)
-    {
-        if done.status == ExecutionStatus::Succeeded {
+impl Rehearsal {
+    /// Phase 2: every adapter and step, built once. The approval page's port is bound
+    /// first, so the links in the emails carry its address.
+    async fn build(opts: &Options, c: Candidate) -> Result<Rehearsal, String> {
+        let listener = http::bind(opts.approval_port).await.map_err(|e| {
+            format!(
+                "cannot serve the approval page on 127.0.0.1:{}: {e}",
+                opts.approval_port
+            )
+        })?;
+        let page_addr = listener
+            .local_addr()
+            .map_err(|e| format!("the approval page's address: {e}"))?;
+        let settings = Settings {
+            approval_base_url: format!("http://{page_addr}"),
+            execution_url: format!("file://{}/history.json", c.run_dir.display()),
+            ..c.settings.clone()
+        };
+        let (approval_tx, approval_rx) = mpsc::unbounded_channel::<Message>();
+        let listener_fn: OutboxListener = Arc::new(move |topic, message, path| {
             say(&format!(
-                "Staging:   {url} (served until this command exits)"
+                "  ✉  [{}] {}  ({})",
+                if topic == Topic::Approvals {
+                    "approvers"
+                } else {
+                    "everyone"
+                },
+                message.subject,
+                path.display()
+            ));
+            if topic == Topic::Approvals {
+                let _ = approval_tx.send(message.clone());
+            }
+        });
+        let stacks = Arc::new(
+            LocalStacks::open(
+                c.app.clone(),
+                c.root.clone(),
+                c.root.join("stacks").join(&c.app.config.stack_name),
+                c.faults.clone(),
+            )
+            .await?,
+        );
+        let hosting = Arc::new(LocalHosting::new(
+            c.app.dir.join(&c.app.config.frontend.dir),
+            c.run_dir.join("site"),
+            c.faults.clone(),
+        ));
+        let artifacts = Arc::new(DirArtifacts {
+            root: c.root.clone(),
+        });
+        let adapters = Adapters {
+            artifacts: artifacts.clone(),
+            notifier: Arc::new(Outbox::new(c.run_dir.join("outbox"), listener_fn)),
+            stacks: stacks.clone(),
+            hosting: hosting.clone(),
+            http: Arc::new(LocalHttp),
+            history: Arc::new(c.history.clone()),
+            releases: Arc::new(NoReleases),
+        };
+        let builds = ProcessBuilds {
+            app_dir: c.app.dir.clone(),
+            artifacts_root: c.root.clone(),
+            logs_dir: c.run_dir.join("logs"),
+            faults: c.faults.clone(),
+        };
+        let control = Control::new(Clock::system(), EngineConfig::default(), None);
+        let sfn = LocalStepFunctions::new(control.clone());
+        let approvals = Arc::new(MemoryApprovals::default());
+        let registry = staging_registry(&settings, &sfn, &approvals, &adapters, builds);
+        let engine = Engine::with_control(control, Arc::new(registry));
+        let state_machine = engine
+            .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
+            .map_err(|e| e.to_string())?;
+        let page = ApprovalPage::new(
+            settings.clone(),
+            approvals.clone(),
+            sfn.clone(),
+            artifacts,
+            sfn.clone(),
+        );
+        let page_task = http::serve_on(listener, http::endpoint(Arc::new(page)));
+        Ok(Rehearsal {
+            c,
+            settings,
+            engine,
+            state_machine,
+            sfn,
+            approvals,
+            stacks,
+            hosting,
+            approval_mail: Mutex::new(Some(approval_rx)),
+            page_task,
+        })
+    }
+
+    /// Phase 3: starts the execution, shows its phases as they happen, answers the
+    /// approval emails as `decision` says, and waits for the end.
+    async fn execute(&self, decision: &Decision) -> Result<Finished, String> {
+        let c = &self.c;
+        let sha = &c.candidate.sha;
+        say(&format!(
+            "stagegate rehearsal of {} {} ({} {}, pushed by {})",
+            c.candidate.repository,
+            c.candidate.tag,
+            c.sha_note,
+            &sha[..12],
+            c.candidate.pushed_by
+        ));
+        say(&format!("  app: {}", c.app.dir.display()));
+        say(&format!("  run: {}", c.run_dir.display()));
+        for f in c.faults.stages() {
+            say(&format!(
+                "  --fail {f}: {}",
+                FAULTS
+                    .iter()
+                    .find(|x| x.0 == f)
+                    .map(|x| x.1)
+                    .unwrap_or_default()
             ));
         }
+        let mut events = self.engine.subscribe();
+        let input = json!({"repository": c.trigger.repository, "tag": c.trigger.tag, "sha": c.trigger.sha, "pushedBy": c.candidate.pushed_by});
+        let arn = self
+            .engine
+            .start_execution(
+                &self.state_machine,
+                Some(&c.candidate.execution_name()),
+                input,
+            )
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let timeline: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let progress = {
+            let arn = arn.clone();
+            let timeline = timeline.clone();
+            let suites = self.settings.suites.clone();
+            tokio::spawn(async move {
+                while let Ok((exec, event)) = events.recv().await {
+                    if exec != arn {
+                        continue;
+                    }
+                    report_event(&event, &timeline, &suites);
+                }
+            })
+        };
+        let mail = self
+            .approval_mail
+            .lock()
+            .map_err(|_| "the approval mailbox is unusable".to_string())?
+            .take();
+        let decide = async {
+            if let Some(mut mail) = mail {
+                while let Some(message) = mail.recv().await {
+                    self.decide(decision, &message).await;
+                }
+            }
+        };
+        let wait = self.engine.wait_for_execution(&arn);
+        tokio::pin!(wait);
+        // The decider answers emails until the execution ends (or, should the outbox
+        // ever close, the execution is simply waited for).
+        let done = tokio::select! {
+            done = &mut wait => done,
+            () = decide => wait.await,
+        }
+        .map_err(|e| e.to_string())?;
+        // Let the progress task print the last events.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        progress.abort();
+        let history = self.engine.get_execution_history(&arn).unwrap_or_default();
+        let _ = std::fs::write(
+            c.run_dir.join("history.json"),
+            serde_json::to_vec_pretty(&history).unwrap_or_default(),
+        );
+        let _ = std::fs::write(
+            c.run_dir.join("execution.json"),
+            serde_json::to_vec_pretty(&done).unwrap_or_default(),
+        );
+        let timeline = timeline.lock().map(|t| t.clone()).unwrap_or_default();
+        Ok(Finished {
+            done,
+            history,
+            timeline,
+            started,
+        })
     }
+
+    /// Phase 4: the timeline, where everything went, and the result in one line.
+    async fn report(&self, f: Finished) -> Summary {
+        let c = &self.c;
+        say("");
+        say("Timeline");
+        for (i, (name, at)) in f.timeline.iter().enumerate() {
+            let end = f
+                .timeline
+                .get(i + 1)
+                .map(|m| m.1)
+                .unwrap_or_else(Instant::now);
+            say(&format!(
+                "  {:<26} {:>8.1}s",
+                name,
+                end.duration_since(*at).as_secs_f64()
+            ));
+        }
+        say(&format!(
+            "  {:<26} {:>8.1}s",
+            "total",
+            f.started.elapsed().as_secs_f64()
+        ));
+        say("");
+        say(&format!("Artifacts: {}", c.run_dir.display()));
+        say(&format!(
+            "Outbox:    {}",
+            c.run_dir.join("outbox").display()
+        ));
+        say(&format!(
+            "History:   {}",
+            c.run_dir.join("history.json").display()
+        ));
+        if f.done.status == ExecutionStatus::Succeeded {
+            if let Ok(url) = self.hosting.url().await {
+                say(&format!(
+                    "Staging:   {url} (served until this command exits)"
+                ));
+            }
+        }
+        let outcome = outcome(&c.candidate, &f.done, &f.history);
+        say("");
+        say(&format!("Result: {outcome}"));
+        Summary {
+            status: f.done.status,
+            outcome,
+            error: f.done.error,
+            run_dir: c.run_dir.clone(),
+        }
+    }
+
+    /// Phase 5: the backend, the site and the approval page stop.
+    async fn shut_down(&self) {
+        self.stacks.stop().await;
+        self.hosting.stop().await;
+        self.page_task.abort();
+    }
+
+    /// Answers one approval email as `decision` says.
+    async fn decide(&self, decision: &Decision, message: &Message) {
+        let Some(id) = message
+            .body
+            .find("/approvals/")
+            .map(|i| &message.body[i + "/approvals/".len()..])
+            .map(|s| s.chars().take(43).collect::<String>())
+        else {
+            say("  ! the approval email has no link");
+            return;
+        };
+        let link = format!("{}/approvals/{id}", self.settings.approval_base_url);
+        let failed = message
+            .body
+            .lines()
+            .find(|l| l.starts_with("Checks FAILED"))
+            .map(str::to_string);
+        let approver = if self
+            .c
+            .candidate
+            .pushed_by
+            .eq_ignore_ascii_case("rehearsal-approver")
+        {
+            "rehearsal-approver-2"
+        } else {
+            "rehearsal-approver"
+        };
+        let vote = |approve: bool, reason: Option<String>| Vote {
+            approver: approver.into(),
+            approve,
+            reason,
+            from: "terminal".into(),
+        };
+        let vote = match decision {
+            Decision::Approve => Some(vote(
+                true,
+                failed
+                    .as_ref()
+                    .map(|f| format!("rehearsal --approve over failed checks ({f})")),
+            )),
+            Decision::Reject(reason) => Some(vote(false, Some(reason.clone()))),
+            Decision::Timeout => {
+                say(&format!("  ⏳ nobody decides: the approval window is {TIMEOUT_WINDOW_SECONDS}s in this rehearsal (--timeout)"));
+                None
+            }
+            Decision::Interactive => {
+                say(&format!("  ⏸ waiting for a decision: open {link}"));
+                say("    or type here: approve [reason]  |  reject <reason>");
+                let line = tokio::task::spawn_blocking(|| {
+                    let mut s = String::new();
+                    std::io::stdin().read_line(&mut s).map(|_| s)
+                })
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+                let line = line.trim();
+                if line.is_empty() {
+                    // No terminal input (e.g. stdin closed): the page still works.
+                    return;
+                }
+                let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+                let reason = (!rest.trim().is_empty()).then(|| rest.trim().to_string());
+                match word {
+                    "approve" => Some(vote(true, reason)),
+                    "reject" => Some(vote(false, reason)),
+                    other => {
+                        say(&format!(
+                            "  ? '{other}' is neither approve nor reject; use the page: {link}"
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        let Some(vote) = vote else { return };
+        let verb = if vote.approve { "approves" } else { "rejects" };
+        match approval::decide(
+            &self.settings,
+            self.approvals.as_ref(),
+            &self.sfn,
+            self.sfn.now(),
+            &id,
+            vote.clone(),
+        )
+        .await
+        {
+            Ok(Ok(Decided::Approved)) | Ok(Ok(Decided::Rejected)) => say(&format!(
+                "  ✔ {} {verb}{}",
+                vote.approver,
+                vote.reason.map(|r| format!(": {r}")).unwrap_or_default()
+            )),
+            Ok(Ok(Decided::Recorded { remaining })) => {
+                say(&format!("  ✔ vote recorded; {remaining} more needed"))
+            }
+            Ok(Err(refusal)) => say(&format!("  ! {}: {}", refusal.title(), refusal.detail())),
+            Err(e) => say(&format!("  ! the decision failed: {e}")),
+        }
+    }
+}
+
+/// The result line: ready, duplicate, cancelled (why) or failed (where, why).
+fn outcome(
+    candidate: &stagegate::candidate::Candidate,
+    done: &ExecutionDescription,
+    history: &[HistoryEvent],
+) -> String {
     let out = done.output.clone().unwrap_or(Value::Null);
-    let outcome = match done.status {
+    match done.status {
         ExecutionStatus::Succeeded
             if out
                 .get("preflight")
@@ -365,41 +604,27 @@ pub async fn run(opts: Options) -> Result<Summary, String> {
             candidate.repository, candidate.tag
         ),
         _ => {
-            let history_state = last_state_input(&history);
-            let error = done.error.clone().unwrap_or_default();
-            if let Some(reason) = history_state
+            let state = last_state_input(history);
+            if let Some(reason) = state
                 .get("cancellation")
                 .and_then(|c| c.get("reason"))
                 .and_then(Value::as_str)
             {
-                format!("cancelled: {reason}")
-            } else {
-                let stage = history_state
-                    .get("failure")
-                    .and_then(|f| f.get("stage"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string();
-                let why = history_state
-                    .get("failure")
-                    .and_then(|f| f.get("error"))
-                    .map(stagegate::steps::notify::reason)
-                    .unwrap_or_else(|| error.clone());
-                format!("failed at {stage}: {why}")
+                return format!("cancelled: {reason}");
             }
+            let stage = state
+                .get("failure")
+                .and_then(|f| f.get("stage"))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let why = state
+                .get("failure")
+                .and_then(|f| f.get("error"))
+                .map(stagegate::steps::notify::reason)
+                .unwrap_or_else(|| done.error.clone().unwrap_or_default());
+            format!("failed at {stage}: {why}")
         }
-    };
-    say("");
-    say(&format!("Result: {outcome}"));
-    world.stacks.stop().await;
-    world.hosting.stop().await;
-    page_task.abort();
-    Ok(Summary {
-        status: done.status,
-        outcome,
-        error: done.error,
-        run_dir,
-    })
+    }
 }
 
 /// The state the last `*StateEntered` event saw (for the failure/cancellation keys).
@@ -418,7 +643,8 @@ fn last_state_input(history: &[HistoryEvent]) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn report(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>, suites: &[String]) {
+/// One line of progress for a history event, when it is one people follow.
+fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>, suites: &[String]) {
     let name = event.state_name().unwrap_or_default().to_string();
     let ty = event.event_type;
     let is_phase = PHASES.contains(&name.as_str());
@@ -461,137 +687,4 @@ fn report(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>, suites
             ));
         }
     }
-}
-
-async fn decide(world: &LocalWorld, decision: &Decision, message: &Message, pusher: &str) {
-    let Some(id) = message
-        .body
-        .find("/approvals/")
-        .map(|i| &message.body[i + "/approvals/".len()..])
-        .map(|s| s.chars().take(43).collect::<String>())
-    else {
-        say("  ! the approval email has no link");
-        return;
-    };
-    let link = format!("{}/approvals/{id}", world.settings.approval_base_url);
-    let failed = message
-        .body
-        .lines()
-        .find(|l| l.starts_with("Checks FAILED"))
-        .map(str::to_string);
-    let approver = if pusher.eq_ignore_ascii_case("rehearsal-approver") {
-        "rehearsal-approver-2"
-    } else {
-        "rehearsal-approver"
-    };
-    let vote = match decision {
-        Decision::Approve => Some(Vote {
-            approver: approver.into(),
-            approve: true,
-            reason: failed
-                .as_ref()
-                .map(|f| format!("rehearsal --approve over failed checks ({f})")),
-            from: "terminal".into(),
-        }),
-        Decision::Reject(reason) => Some(Vote {
-            approver: approver.into(),
-            approve: false,
-            reason: Some(reason.clone()),
-            from: "terminal".into(),
-        }),
-        Decision::Timeout => {
-            say(&format!("  ⏳ nobody decides: the approval window is {TIMEOUT_WINDOW_SECONDS}s in this rehearsal (--timeout)"));
-            None
-        }
-        Decision::Interactive => {
-            say(&format!("  ⏸ waiting for a decision: open {link}"));
-            say("    or type here: approve [reason]  |  reject <reason>");
-            let line = tokio::task::spawn_blocking(|| {
-                let mut s = String::new();
-                std::io::stdin().read_line(&mut s).map(|_| s)
-            })
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-            let line = line.trim();
-            if line.is_empty() {
-                // No terminal input (e.g. stdin closed): the page still works.
-                return;
-            }
-            let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
-            let reason = (!rest.trim().is_empty()).then(|| rest.trim().to_string());
-            match word {
-                "approve" => Some(Vote {
-                    approver: approver.into(),
-                    approve: true,
-                    reason,
-                    from: "terminal".into(),
-                }),
-                "reject" => Some(Vote {
-                    approver: approver.into(),
-                    approve: false,
-                    reason,
-                    from: "terminal".into(),
-                }),
-                other => {
-                    say(&format!(
-                        "  ? '{other}' is neither approve nor reject; use the page: {link}"
-                    ));
-                    None
-                }
-            }
-        }
-    };
-    let Some(vote) = vote else { return };
-    let verb = if vote.approve { "approves" } else { "rejects" };
-    match approval::decide(
-        &world.settings,
-        &world.approvals,
-        &world.callbacks,
-        world.callbacks.now(),
-        &id,
-        vote.clone(),
-    )
-    .await
-    {
-        Ok(Ok(Decided::Approved)) | Ok(Ok(Decided::Rejected)) => say(&format!(
-            "  ✔ {} {verb}{}",
-            vote.approver,
-            vote.reason.map(|r| format!(": {r}")).unwrap_or_default()
-        )),
-        Ok(Ok(Decided::Recorded { remaining })) => {
-            say(&format!("  ✔ vote recorded; {remaining} more needed"))
-        }
-        Ok(Err(refusal)) => say(&format!("  ! {}: {}", refusal.title(), refusal.detail())),
-        Err(e) => say(&format!("  ! the decision failed: {e}")),
-    }
-}
-
-/// GET renders the review page; POST decides. Everything else is refused.
-fn approval_page(world: Arc<std::sync::OnceLock<Arc<LocalWorld>>>) -> Handler {
-    Arc::new(move |req: Request| {
-        let world = world.clone();
-        Box::pin(async move {
-            let Some(world) = world.get().cloned() else {
-                return Response::text(503, "starting");
-            };
-            let now = world.callbacks.now();
-            let page = approval_page::page(
-                &world.settings,
-                &world.approvals,
-                &world.callbacks,
-                &world.artifacts,
-                now,
-                approval_page::PageRequest {
-                    method: &req.method,
-                    path: &req.path,
-                    body: &req.body,
-                    from: req.peer.ip().to_string(),
-                },
-            )
-            .await;
-            Response::new(page.status, page.content_type, page.body)
-        })
-    })
 }

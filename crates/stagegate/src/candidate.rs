@@ -31,20 +31,7 @@ impl Trigger {
     /// Checks the trigger against the tag prefix (`rc-`). Every problem is named.
     pub fn validate(&self, tag_prefix: &str) -> Result<Candidate, StepError> {
         let bad = |m: String| StepError::new(names::INVALID_CANDIDATE, m);
-        let repo_ok = self
-            .repository
-            .split_once('/')
-            .is_some_and(|(owner, name)| {
-                !owner.is_empty()
-                    && !name.is_empty()
-                    && !name.contains('/')
-                    && self.repository.len() <= 140
-                    && self
-                        .repository
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-            });
-        if !repo_ok {
+        if !is_repository(&self.repository) {
             return Err(bad(format!(
                 "repository '{}' is not of the form owner/name",
                 self.repository
@@ -92,6 +79,18 @@ impl Trigger {
 }
 
 /// `MAJOR.MINOR.PATCH` with an optional `-prerelease` of dot-separated identifiers.
+/// `owner/name`, as GitHub spells repositories.
+pub fn is_repository(r: &str) -> bool {
+    r.split_once('/').is_some_and(|(owner, name)| {
+        !owner.is_empty()
+            && !name.is_empty()
+            && !name.contains('/')
+            && r.len() <= 140
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    })
+}
+
 fn is_semver(v: &str) -> bool {
     let (core, pre) = match v.split_once('-') {
         Some((c, p)) => (c, Some(p)),

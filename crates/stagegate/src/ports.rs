@@ -1,7 +1,8 @@
 //! Ports: what the steps need from the outside world, in domain terms. Each has an
-//! AWS adapter (issue 4), a local adapter (the rehearsal) and an in-memory one
-//! ([`crate::memory`], for tests). Methods return `Send` futures so steps can run on
-//! any Tokio runtime, including inside the embedded engine.
+//! AWS adapter (`crates/aws-*`), a local adapter (`stagegate-local`, the rehearsal)
+//! and an in-memory double for tests (`stagegate::testing`, behind the `testing`
+//! feature). Methods return `Send` futures so steps can run on any Tokio runtime,
+//! including inside the embedded engine.
 
 use crate::error::PortError;
 use chrono::{DateTime, Utc};
@@ -325,4 +326,232 @@ pub trait Releases: Send + Sync {
         title: &str,
         notes: &str,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+}
+
+/// The current time: the system clock on AWS, the engine's (possibly virtual) clock
+/// in the rehearsal and the path tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A port behind a pointer is the port: a step may own its adapter (`CfnStacks`), share
+/// it (`Arc<LocalStacks>`, as the rehearsal does across steps) or borrow it (`&MemoryStacks`,
+/// as unit tests do, to look at it afterwards). One forwarding impl per port.
+mod shared {
+    use super::*;
+    use std::ops::Deref;
+
+    impl<P> Artifacts for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Artifacts,
+    {
+        fn put(
+            &self,
+            key: &str,
+            content_type: &str,
+            body: Vec<u8>,
+        ) -> impl Future<Output = PortResult<String>> + Send {
+            (**self).put(key, content_type, body)
+        }
+        fn get(&self, key: &str) -> impl Future<Output = PortResult<Option<Vec<u8>>>> + Send {
+            (**self).get(key)
+        }
+    }
+
+    impl<P> Notifier for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Notifier,
+    {
+        fn publish(
+            &self,
+            topic: Topic,
+            message: &Message,
+        ) -> impl Future<Output = PortResult<String>> + Send {
+            (**self).publish(topic, message)
+        }
+    }
+
+    impl<P> Approvals for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Approvals,
+    {
+        fn create(&self, record: &ApprovalRecord) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).create(record)
+        }
+        fn get(
+            &self,
+            id_hash: &str,
+        ) -> impl Future<Output = PortResult<Option<ApprovalRecord>>> + Send {
+            (**self).get(id_hash)
+        }
+        fn update(
+            &self,
+            expected: &ApprovalRecord,
+            new: &ApprovalRecord,
+        ) -> impl Future<Output = PortResult<Update>> + Send {
+            (**self).update(expected, new)
+        }
+        fn pending(
+            &self,
+            repository: &str,
+        ) -> impl Future<Output = PortResult<Vec<ApprovalRecord>>> + Send {
+            (**self).pending(repository)
+        }
+    }
+
+    impl<P> TaskCallbacks for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: TaskCallbacks,
+    {
+        fn succeed(
+            &self,
+            token: &str,
+            output: &Value,
+        ) -> impl Future<Output = Result<(), CallbackError>> + Send {
+            (**self).succeed(token, output)
+        }
+        fn fail(
+            &self,
+            token: &str,
+            error: &str,
+            cause: &str,
+        ) -> impl Future<Output = Result<(), CallbackError>> + Send {
+            (**self).fail(token, error, cause)
+        }
+    }
+
+    impl<P> Executions for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Executions,
+    {
+        fn running(&self) -> impl Future<Output = PortResult<Vec<RunningExecution>>> + Send {
+            (**self).running()
+        }
+    }
+
+    impl<P> Stacks for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Stacks,
+    {
+        fn create_change_set(
+            &self,
+            request: &ChangeSetRequest,
+        ) -> impl Future<Output = PortResult<String>> + Send {
+            (**self).create_change_set(request)
+        }
+        fn describe_change_set(
+            &self,
+            id: &str,
+        ) -> impl Future<Output = PortResult<ChangeSet>> + Send {
+            (**self).describe_change_set(id)
+        }
+        fn execute_change_set(&self, id: &str) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).execute_change_set(id)
+        }
+        fn stack(&self, name: &str) -> impl Future<Output = PortResult<Option<StackInfo>>> + Send {
+            (**self).stack(name)
+        }
+        fn failure_reason(
+            &self,
+            name: &str,
+        ) -> impl Future<Output = PortResult<Option<String>>> + Send {
+            (**self).failure_reason(name)
+        }
+    }
+
+    impl<P> Hosting for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Hosting,
+    {
+        fn merge_environment(
+            &self,
+            vars: &BTreeMap<String, String>,
+        ) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).merge_environment(vars)
+        }
+        fn start_job(&self, commit: &str) -> impl Future<Output = PortResult<String>> + Send {
+            (**self).start_job(commit)
+        }
+        fn job(&self, id: &str) -> impl Future<Output = PortResult<Job>> + Send {
+            (**self).job(id)
+        }
+        fn url(&self) -> impl Future<Output = PortResult<String>> + Send {
+            (**self).url()
+        }
+    }
+
+    impl<P> Http for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Http,
+    {
+        fn send(
+            &self,
+            request: &HttpRequest,
+        ) -> impl Future<Output = PortResult<HttpResponse>> + Send {
+            (**self).send(request)
+        }
+    }
+
+    impl<P> SourceHistory for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: SourceHistory,
+    {
+        fn previous_candidate(
+            &self,
+            tag: &str,
+        ) -> impl Future<Output = PortResult<Option<String>>> + Send {
+            (**self).previous_candidate(tag)
+        }
+        fn commits(
+            &self,
+            from: Option<&str>,
+            to: &str,
+        ) -> impl Future<Output = PortResult<Vec<Commit>>> + Send {
+            (**self).commits(from, to)
+        }
+    }
+
+    impl<P> Releases for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Releases,
+    {
+        fn publish_prerelease(
+            &self,
+            tag: &str,
+            title: &str,
+            notes: &str,
+        ) -> impl Future<Output = PortResult<Option<String>>> + Send {
+            (**self).publish_prerelease(tag, title, notes)
+        }
+    }
+
+    impl<P> Clock for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Clock,
+    {
+        fn now(&self) -> DateTime<Utc> {
+            (**self).now()
+        }
+    }
 }

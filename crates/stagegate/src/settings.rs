@@ -12,6 +12,9 @@ pub const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 6 * 86_400;
 pub struct Settings {
     /// Tags that are candidates start with this (`rc-`).
     pub tag_prefix: String,
+    /// `owner/name` of the repository this stagegate serves; `None` accepts any
+    /// repository that knows the webhook secret.
+    pub repository: Option<String>,
     /// How long an approval waits (`Wait for Approval`'s timeout), in seconds.
     pub approval_timeout_seconds: u64,
     /// Base of approval links: `{base}/approvals/{id}`.
@@ -65,6 +68,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             tag_prefix: "rc-".into(),
+            repository: None,
             approval_timeout_seconds: 86_400,
             approval_base_url: "http://127.0.0.1:8787".into(),
             pusher_may_approve: false,
@@ -109,6 +113,15 @@ impl Settings {
                 ));
             }
             s.tag_prefix = v;
+        }
+        if let Some(v) = get("STAGEGATE_REPOSITORY").filter(|v| !v.is_empty()) {
+            if !crate::candidate::is_repository(&v) {
+                return Err(err(
+                    "STAGEGATE_REPOSITORY",
+                    format!("'{v}' is not of the form owner/name"),
+                ));
+            }
+            s.repository = Some(v);
         }
         if let Some(v) = get("STAGEGATE_APPROVAL_TIMEOUT_SECONDS") {
             s.approval_timeout_seconds = v
@@ -298,8 +311,10 @@ mod tests {
                 "https://x.lambda-url.us-east-1.on.aws/",
             ),
             ("STAGEGATE_COMMAND_ESLINT", "pnpm lint"),
+            ("STAGEGATE_REPOSITORY", "acme/shop"),
         ]))
         .unwrap();
+        assert_eq!(s.repository.as_deref(), Some("acme/shop"));
         assert_eq!(s.approval_timeout_seconds, 3600);
         assert_eq!(s.required_approvals, 2);
         assert!(s.pusher_may_approve);
@@ -323,6 +338,7 @@ mod tests {
             ("STAGEGATE_STACK_NAME", "bad_name"),
             ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "604800"),
             ("STAGEGATE_COMMAND_PACKAGE", " "),
+            ("STAGEGATE_REPOSITORY", "not a repository"),
         ] {
             let e = Settings::from_vars(vars(&[(k, v)])).unwrap_err();
             assert_eq!(e.name, k, "{v}");

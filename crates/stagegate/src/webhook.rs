@@ -8,7 +8,8 @@
 //! nothing starts twice.
 
 use crate::candidate::Trigger;
-use crate::ports::PortResult;
+use crate::ports::{Clock, PortResult};
+use crate::web::{Endpoint, WebRequest, WebResponse};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -50,6 +51,17 @@ pub struct Config {
     /// `owner/name`: pushes from any other repository are refused. `None` accepts
     /// any repository that knows the secret.
     pub repository: Option<String>,
+}
+
+impl From<&crate::Settings> for Config {
+    /// The webhook reads the tag prefix and the repository from the settings, as
+    /// every other part of stagegate does.
+    fn from(settings: &crate::Settings) -> Config {
+        Config {
+            tag_prefix: settings.tag_prefix.clone(),
+            repository: settings.repository.clone(),
+        }
+    }
 }
 
 /// One delivery: lower-case header names and the raw body.
@@ -150,6 +162,55 @@ struct Sender {
 /// The claim key of a candidate: the same repository, tag and commit is the same run.
 pub fn claim_key(t: &Trigger) -> String {
     format!("webhook#{}#{}#{}", t.repository, t.tag, t.sha)
+}
+
+/// The `webhook` function's name.
+pub const NAME: &str = "webhook";
+
+/// The webhook endpoint: owns its configuration, the secret, the claims, the event
+/// bus and the clock.
+pub struct Webhook<S, Cl, Ev, K> {
+    config: Config,
+    secrets: S,
+    claims: Cl,
+    events: Ev,
+    clock: K,
+}
+
+impl<S: Secrets, Cl: Claims, Ev: Events, K: Clock> Webhook<S, Cl, Ev, K> {
+    pub fn new(config: Config, secrets: S, claims: Cl, events: Ev, clock: K) -> Self {
+        Webhook {
+            config,
+            secrets,
+            claims,
+            events,
+            clock,
+        }
+    }
+}
+
+impl<S: Secrets, Cl: Claims, Ev: Events, K: Clock> Endpoint for Webhook<S, Cl, Ev, K> {
+    const NAME: &'static str = NAME;
+
+    async fn handle(&self, request: WebRequest) -> WebResponse {
+        if request.method != "POST" {
+            return WebResponse::text(405, "GitHub delivers webhooks with POST");
+        }
+        let delivery = Delivery {
+            headers: request.headers,
+            body: request.body,
+        };
+        let answer = handle(
+            &self.config,
+            &self.secrets,
+            &self.claims,
+            &self.events,
+            self.clock.now(),
+            &delivery,
+        )
+        .await;
+        WebResponse::text(answer.status, answer.message)
+    }
 }
 
 /// Handles one delivery.

@@ -10,10 +10,11 @@
 
 use crate::error::{names, StepError};
 use crate::ports::{
-    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, CallbackError, Message, Notifier,
-    TaskCallbacks, Topic, Update, Vote,
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, CallbackError, Clock, Message,
+    Notifier, TaskCallbacks, Topic, Update, Vote,
 };
 use crate::settings::Settings;
+use crate::step::Step;
 use crate::steps::checklist;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
@@ -84,7 +85,7 @@ pub fn is_link_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-pub async fn request(
+async fn request(
     settings: &Settings,
     approvals: &impl Approvals,
     notifier: &impl Notifier,
@@ -528,11 +529,51 @@ pub fn render_outcome(outcome: &Result<Decided, Refusal>) -> String {
     }
 }
 
+/// The `request-approval` function's name.
+pub const NAME: &str = "request-approval";
+
+/// Wait for Approval: stores the approval (the hash of the link id only) and emails the link.
+pub struct RequestApproval<A, N, K> {
+    settings: Settings,
+    approvals: A,
+    notifier: N,
+    clock: K,
+}
+
+impl<A: Approvals, N: Notifier, K: Clock> RequestApproval<A, N, K> {
+    pub fn new(settings: Settings, approvals: A, notifier: N, clock: K) -> Self {
+        RequestApproval {
+            settings,
+            approvals,
+            notifier,
+            clock,
+        }
+    }
+}
+
+impl<A: Approvals, N: Notifier, K: Clock> Step for RequestApproval<A, N, K> {
+    const NAME: &'static str = NAME;
+    type Input = RequestInput;
+    type Output = RequestOutput;
+
+    async fn run(&self, input: RequestInput) -> Result<RequestOutput, StepError> {
+        request(
+            &self.settings,
+            &self.approvals,
+            &self.notifier,
+            self.clock.now(),
+            input,
+        )
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryApprovals, MemoryCallbacks, MemoryNotifier};
+    use crate::memory::MemoryApprovals;
     use crate::testing::{checklist_output, now, run_info};
+    use crate::testing::{MemoryCallbacks, MemoryNotifier};
 
     struct World {
         settings: Settings,

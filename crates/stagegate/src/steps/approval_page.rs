@@ -3,10 +3,11 @@
 //! from the page's form decides. One function serves the Lambda Function URL on AWS
 //! and the rehearsal's 127.0.0.1 server, so both answer every case the same way.
 
-use crate::ports::{Approvals, Artifacts, TaskCallbacks};
+use crate::ports::{Approvals, Artifacts, Clock, TaskCallbacks};
 use crate::settings::Settings;
 use crate::steps::approval::{self, Decision, Refusal};
 use crate::steps::run_id;
+use crate::web::{Endpoint, WebRequest, WebResponse};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -58,9 +59,76 @@ pub fn status_of(r: &Refusal) -> u16 {
     }
 }
 
+/// The `approval-page` function's name.
+pub const NAME: &str = "approval-page";
+
+/// The review page: owns the approval store, the task callbacks, the artifacts (for
+/// the checklist) and the clock.
+pub struct ApprovalPage<Ap, C, Ar, K> {
+    settings: Settings,
+    approvals: Ap,
+    callbacks: C,
+    artifacts: Ar,
+    clock: K,
+}
+
+impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> ApprovalPage<Ap, C, Ar, K> {
+    pub fn new(settings: Settings, approvals: Ap, callbacks: C, artifacts: Ar, clock: K) -> Self {
+        ApprovalPage {
+            settings,
+            approvals,
+            callbacks,
+            artifacts,
+            clock,
+        }
+    }
+}
+
+/// Headers every answer of the page carries, on AWS and on 127.0.0.1 alike: review
+/// pages must not be cached by proxies, framed by other sites, or leak their URL.
+pub const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("cache-control", "no-store"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("x-content-type-options", "nosniff"),
+];
+
+impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> Endpoint
+    for ApprovalPage<Ap, C, Ar, K>
+{
+    const NAME: &'static str = NAME;
+
+    async fn handle(&self, request: WebRequest) -> WebResponse {
+        let p = page(
+            &self.settings,
+            &self.approvals,
+            &self.callbacks,
+            &self.artifacts,
+            self.clock.now(),
+            PageRequest {
+                method: &request.method,
+                path: &request.path,
+                body: &request.body,
+                from: request.source_ip.clone(),
+            },
+        )
+        .await;
+        let mut response = WebResponse::new(p.status, p.content_type, p.body);
+        if request.method == "HEAD" {
+            response.body.clear();
+        }
+        response.headers.extend(
+            SECURITY_HEADERS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        response
+    }
+}
+
 /// Answers one request. Port failures become a 503 that names the failing call
 /// but never the link id or the task token.
-pub async fn page(
+async fn page(
     settings: &Settings,
     approvals: &impl Approvals,
     callbacks: &impl TaskCallbacks,
@@ -162,9 +230,10 @@ fn decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryApprovals, MemoryArtifacts, MemoryCallbacks};
+    use crate::memory::MemoryApprovals;
     use crate::steps::approval::hash_id;
     use crate::testing::{now, pending_record};
+    use crate::testing::{MemoryArtifacts, MemoryCallbacks};
 
     struct Site {
         approvals: MemoryApprovals,

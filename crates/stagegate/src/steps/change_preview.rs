@@ -5,6 +5,7 @@
 use crate::error::{names, StepError};
 use crate::ports::{ChangeSetRequest, ChangeSetStatus, ResourceChange, Stacks};
 use crate::settings::Settings;
+use crate::step::Step;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -40,7 +41,7 @@ fn change_set_name(run_id: &str) -> String {
     name
 }
 
-pub async fn create(
+async fn create(
     settings: &Settings,
     stacks: &impl Stacks,
     input: CreateInput,
@@ -65,7 +66,7 @@ pub async fn create(
     })
 }
 
-pub async fn describe(
+async fn describe(
     settings: &Settings,
     stacks: &impl Stacks,
     preview: Preview,
@@ -109,10 +110,60 @@ pub async fn describe(
     }
 }
 
+/// The `create-change-set` function's name.
+pub const CREATE_CHANGE_SET: &str = "create-change-set";
+
+/// Package & Preview: creates (never executes) the change set for the packaged template.
+pub struct CreateChangeSet<S> {
+    settings: Settings,
+    stacks: S,
+}
+
+impl<S: Stacks> CreateChangeSet<S> {
+    pub fn new(settings: Settings, stacks: S) -> Self {
+        CreateChangeSet { settings, stacks }
+    }
+}
+
+impl<S: Stacks> Step for CreateChangeSet<S> {
+    const NAME: &'static str = CREATE_CHANGE_SET;
+    type Input = CreateInput;
+    type Output = Preview;
+
+    async fn run(&self, input: CreateInput) -> Result<Preview, StepError> {
+        create(&self.settings, &self.stacks, input).await
+    }
+}
+
+/// The `describe-change-set` function's name.
+pub const DESCRIBE_CHANGE_SET: &str = "describe-change-set";
+
+/// Package & Preview: one poll of the change set until it is computed.
+pub struct DescribeChangeSet<S> {
+    settings: Settings,
+    stacks: S,
+}
+
+impl<S: Stacks> DescribeChangeSet<S> {
+    pub fn new(settings: Settings, stacks: S) -> Self {
+        DescribeChangeSet { settings, stacks }
+    }
+}
+
+impl<S: Stacks> Step for DescribeChangeSet<S> {
+    const NAME: &'static str = DESCRIBE_CHANGE_SET;
+    type Input = Preview;
+    type Output = Preview;
+
+    async fn run(&self, input: Preview) -> Result<Preview, StepError> {
+        describe(&self.settings, &self.stacks, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryStacks;
+    use crate::testing::MemoryStacks;
 
     #[tokio::test]
     async fn creates_a_change_set_for_the_packaged_template() {

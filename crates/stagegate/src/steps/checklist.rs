@@ -4,6 +4,7 @@
 use crate::candidate::Candidate;
 use crate::error::StepError;
 use crate::ports::{Artifacts, ResourceChange};
+use crate::step::Step;
 use crate::steps::change_preview::Preview;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -83,7 +84,7 @@ pub fn summarize(changes: &[ResourceChange]) -> ChangeSummary {
     }
 }
 
-pub async fn run(artifacts: &impl Artifacts, input: Input) -> Result<Output, StepError> {
+async fn run(artifacts: &impl Artifacts, input: Input) -> Result<Output, StepError> {
     let failed_checks: Vec<String> = input
         .checks
         .iter()
@@ -200,11 +201,35 @@ pub fn render_markdown(
     md
 }
 
+/// The `generate-checklist` function's name.
+pub const NAME: &str = "generate-checklist";
+
+/// Generate Checklist: the review document, as an artifact.
+pub struct GenerateChecklist<A> {
+    artifacts: A,
+}
+
+impl<A: Artifacts> GenerateChecklist<A> {
+    pub fn new(artifacts: A) -> Self {
+        GenerateChecklist { artifacts }
+    }
+}
+
+impl<A: Artifacts> Step for GenerateChecklist<A> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        run(&self.artifacts, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryArtifacts;
     use crate::ports::ChangeSetStatus;
+    use crate::testing::MemoryArtifacts;
     use crate::testing::{candidate, run_info};
     use serde_json::json;
 

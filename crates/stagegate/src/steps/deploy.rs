@@ -5,6 +5,7 @@
 use crate::error::{names, StepError};
 use crate::ports::{Artifacts, Stacks};
 use crate::settings::Settings;
+use crate::step::Step;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -25,7 +26,7 @@ pub struct ExecuteInput {
     pub stack_name: String,
 }
 
-pub async fn execute(stacks: &impl Stacks, input: ExecuteInput) -> Result<Progress, StepError> {
+async fn execute(stacks: &impl Stacks, input: ExecuteInput) -> Result<Progress, StepError> {
     stacks
         .execute_change_set(&input.change_set_id)
         .await
@@ -39,7 +40,7 @@ pub async fn execute(stacks: &impl Stacks, input: ExecuteInput) -> Result<Progre
 }
 
 /// One poll. `ROLLBACK`/`FAILED` states fail with the reason from the stack events.
-pub async fn status(
+async fn status(
     settings: &Settings,
     stacks: &impl Stacks,
     progress: Progress,
@@ -112,7 +113,7 @@ pub struct Outputs {
     pub uri: String,
 }
 
-pub async fn capture_outputs(
+async fn capture_outputs(
     stacks: &impl Stacks,
     artifacts: &impl Artifacts,
     input: OutputsInput,
@@ -138,10 +139,84 @@ pub async fn capture_outputs(
     })
 }
 
+/// The `deploy-infrastructure` function's name.
+pub const DEPLOY_INFRASTRUCTURE: &str = "deploy-infrastructure";
+
+/// Deploy Infrastructure: executes the approved change set.
+pub struct DeployInfrastructure<S> {
+    stacks: S,
+}
+
+impl<S: Stacks> DeployInfrastructure<S> {
+    pub fn new(stacks: S) -> Self {
+        DeployInfrastructure { stacks }
+    }
+}
+
+impl<S: Stacks> Step for DeployInfrastructure<S> {
+    const NAME: &'static str = DEPLOY_INFRASTRUCTURE;
+    type Input = ExecuteInput;
+    type Output = Progress;
+
+    async fn run(&self, input: ExecuteInput) -> Result<Progress, StepError> {
+        execute(&self.stacks, input).await
+    }
+}
+
+/// The `stack-status` function's name.
+pub const STACK_STATUS: &str = "stack-status";
+
+/// Deploy Infrastructure: one poll of the stack until it is stable.
+pub struct StackStatus<S> {
+    settings: Settings,
+    stacks: S,
+}
+
+impl<S: Stacks> StackStatus<S> {
+    pub fn new(settings: Settings, stacks: S) -> Self {
+        StackStatus { settings, stacks }
+    }
+}
+
+impl<S: Stacks> Step for StackStatus<S> {
+    const NAME: &'static str = STACK_STATUS;
+    type Input = Progress;
+    type Output = Progress;
+
+    async fn run(&self, input: Progress) -> Result<Progress, StepError> {
+        status(&self.settings, &self.stacks, input).await
+    }
+}
+
+/// The `capture-outputs` function's name.
+pub const CAPTURE_OUTPUTS: &str = "capture-outputs";
+
+/// Capture Stack Outputs: the stack outputs, recorded as an artifact.
+pub struct CaptureOutputs<S, A> {
+    stacks: S,
+    artifacts: A,
+}
+
+impl<S: Stacks, A: Artifacts> CaptureOutputs<S, A> {
+    pub fn new(stacks: S, artifacts: A) -> Self {
+        CaptureOutputs { stacks, artifacts }
+    }
+}
+
+impl<S: Stacks, A: Artifacts> Step for CaptureOutputs<S, A> {
+    const NAME: &'static str = CAPTURE_OUTPUTS;
+    type Input = OutputsInput;
+    type Output = Outputs;
+
+    async fn run(&self, input: OutputsInput) -> Result<Outputs, StepError> {
+        capture_outputs(&self.stacks, &self.artifacts, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryArtifacts, MemoryStacks};
+    use crate::testing::{MemoryArtifacts, MemoryStacks};
 
     fn progress() -> Progress {
         Progress {

@@ -4,6 +4,7 @@
 use crate::error::{invalid_input, names, StepError};
 use crate::ports::{Hosting, JobStatus};
 use crate::settings::Settings;
+use crate::step::Step;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -26,7 +27,7 @@ pub struct Progress {
     pub attempt: u32,
 }
 
-pub async fn start(
+async fn start(
     settings: &Settings,
     hosting: &impl Hosting,
     input: StartInput,
@@ -55,7 +56,7 @@ pub async fn start(
     })
 }
 
-pub async fn status(
+async fn status(
     settings: &Settings,
     hosting: &impl Hosting,
     progress: Progress,
@@ -98,10 +99,60 @@ pub async fn status(
     }
 }
 
+/// The `deploy-frontend` function's name.
+pub const DEPLOY_FRONTEND: &str = "deploy-frontend";
+
+/// Deploy Frontend: maps outputs to the hosting environment and starts a job.
+pub struct DeployFrontend<H> {
+    settings: Settings,
+    hosting: H,
+}
+
+impl<H: Hosting> DeployFrontend<H> {
+    pub fn new(settings: Settings, hosting: H) -> Self {
+        DeployFrontend { settings, hosting }
+    }
+}
+
+impl<H: Hosting> Step for DeployFrontend<H> {
+    const NAME: &'static str = DEPLOY_FRONTEND;
+    type Input = StartInput;
+    type Output = Progress;
+
+    async fn run(&self, input: StartInput) -> Result<Progress, StepError> {
+        start(&self.settings, &self.hosting, input).await
+    }
+}
+
+/// The `frontend-status` function's name.
+pub const FRONTEND_STATUS: &str = "frontend-status";
+
+/// Deploy Frontend: one poll of the hosting job, then the URL.
+pub struct FrontendStatus<H> {
+    settings: Settings,
+    hosting: H,
+}
+
+impl<H: Hosting> FrontendStatus<H> {
+    pub fn new(settings: Settings, hosting: H) -> Self {
+        FrontendStatus { settings, hosting }
+    }
+}
+
+impl<H: Hosting> Step for FrontendStatus<H> {
+    const NAME: &'static str = FRONTEND_STATUS;
+    type Input = Progress;
+    type Output = Progress;
+
+    async fn run(&self, input: Progress) -> Result<Progress, StepError> {
+        status(&self.settings, &self.hosting, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryHosting;
+    use crate::testing::MemoryHosting;
 
     fn settings() -> Settings {
         Settings {

@@ -7,6 +7,7 @@
 use crate::error::StepError;
 use crate::ports::{Message, Notifier, Topic};
 use crate::settings::Settings;
+use crate::step::Step;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -75,7 +76,7 @@ pub fn reason(error: &Value) -> String {
     }
 }
 
-pub async fn run(
+async fn run(
     settings: &Settings,
     notifier: &impl Notifier,
     input: Input,
@@ -186,10 +187,35 @@ pub async fn run(
     })
 }
 
+/// The `notify` function's name.
+pub const NAME: &str = "notify";
+
+/// Notify: the outcome to everyone.
+pub struct Notify<N> {
+    settings: Settings,
+    notifier: N,
+}
+
+impl<N: Notifier> Notify<N> {
+    pub fn new(settings: Settings, notifier: N) -> Self {
+        Notify { settings, notifier }
+    }
+}
+
+impl<N: Notifier> Step for Notify<N> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        run(&self.settings, &self.notifier, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryNotifier;
+    use crate::testing::MemoryNotifier;
     use serde_json::json;
 
     async fn send(outcome: Outcome, state: Value) -> Message {

@@ -5,6 +5,7 @@
 
 use crate::error::{names, StepError};
 use crate::ports::{Artifacts, Http, HttpRequest};
+use crate::step::Step;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -63,7 +64,7 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-pub async fn run(
+async fn run(
     http: &impl Http,
     artifacts: &impl Artifacts,
     input: Input,
@@ -143,10 +144,35 @@ pub async fn run(
     })
 }
 
+/// The `performance-tests` function's name.
+pub const NAME: &str = "performance-tests";
+
+/// Performance Tests: latency budgets against the deployed URLs.
+pub struct PerformanceTests<H, A> {
+    http: H,
+    artifacts: A,
+}
+
+impl<H: Http, A: Artifacts> PerformanceTests<H, A> {
+    pub fn new(http: H, artifacts: A) -> Self {
+        PerformanceTests { http, artifacts }
+    }
+}
+
+impl<H: Http, A: Artifacts> Step for PerformanceTests<H, A> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        run(&self.http, &self.artifacts, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryArtifacts, MemoryHttp};
+    use crate::testing::{MemoryArtifacts, MemoryHttp};
 
     #[test]
     fn nearest_rank_p95() {

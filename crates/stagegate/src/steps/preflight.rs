@@ -5,6 +5,7 @@ use crate::candidate::{Candidate, Trigger};
 use crate::error::{names, StepError};
 use crate::ports::{ApprovalState, Approvals, CallbackError, Executions, TaskCallbacks, Update};
 use crate::settings::Settings;
+use crate::step::Step;
 use crate::steps::run_id;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -39,7 +40,7 @@ pub struct Output {
     pub superseded: Vec<String>,
 }
 
-pub async fn run(
+async fn run(
     settings: &Settings,
     executions: &impl Executions,
     approvals: &impl Approvals,
@@ -148,12 +149,52 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     })
 }
 
+/// The `preflight` function's name.
+pub const NAME: &str = "preflight";
+
+/// Preflight: validates the candidate, recognises a duplicate, supersedes older waiting candidates.
+pub struct Preflight<E, A, C> {
+    settings: Settings,
+    executions: E,
+    approvals: A,
+    callbacks: C,
+}
+
+impl<E: Executions, A: Approvals, C: TaskCallbacks> Preflight<E, A, C> {
+    pub fn new(settings: Settings, executions: E, approvals: A, callbacks: C) -> Self {
+        Preflight {
+            settings,
+            executions,
+            approvals,
+            callbacks,
+        }
+    }
+}
+
+impl<E: Executions, A: Approvals, C: TaskCallbacks> Step for Preflight<E, A, C> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        run(
+            &self.settings,
+            &self.executions,
+            &self.approvals,
+            &self.callbacks,
+            input,
+        )
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryApprovals, MemoryCallbacks, MemoryExecutions};
+    use crate::memory::MemoryApprovals;
     use crate::ports::RunningExecution;
     use crate::testing::{pending_record, SHA};
+    use crate::testing::{MemoryCallbacks, MemoryExecutions};
     use serde_json::json;
 
     fn input(tag: &str, exec: &str) -> Input {

@@ -4,6 +4,7 @@
 use crate::candidate::Candidate;
 use crate::error::StepError;
 use crate::ports::{Artifacts, Releases, SourceHistory};
+use crate::step::Step;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -26,7 +27,7 @@ pub struct Output {
     pub release_url: Option<String>,
 }
 
-pub async fn run(
+async fn run(
     history: &impl SourceHistory,
     releases: &impl Releases,
     artifacts: &impl Artifacts,
@@ -88,12 +89,42 @@ pub async fn run(
     })
 }
 
+/// The `mark-release-ready` function's name.
+pub const NAME: &str = "mark-release-ready";
+
+/// Mark Release Ready: release notes and the GitHub prerelease.
+pub struct MarkReleaseReady<H, R, A> {
+    history: H,
+    releases: R,
+    artifacts: A,
+}
+
+impl<H: SourceHistory, R: Releases, A: Artifacts> MarkReleaseReady<H, R, A> {
+    pub fn new(history: H, releases: R, artifacts: A) -> Self {
+        MarkReleaseReady {
+            history,
+            releases,
+            artifacts,
+        }
+    }
+}
+
+impl<H: SourceHistory, R: Releases, A: Artifacts> Step for MarkReleaseReady<H, R, A> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        run(&self.history, &self.releases, &self.artifacts, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryArtifacts, MemoryHistory, MemoryReleases};
     use crate::ports::Commit;
     use crate::testing::candidate;
+    use crate::testing::{MemoryArtifacts, MemoryHistory, MemoryReleases};
 
     #[tokio::test]
     async fn notes_list_commits_since_the_previous_candidate() {

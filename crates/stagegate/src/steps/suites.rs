@@ -9,6 +9,7 @@
 
 use crate::error::{names, StepError};
 use crate::ports::{Artifacts, Http, HttpRequest};
+use crate::step::Step;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -125,7 +126,7 @@ fn failed_suite(suite: &str, message: String) -> SuiteResult {
 }
 
 /// Runs one suite. Test failures are results, not errors; only a broken port is.
-pub async fn run_suite(
+async fn run_suite(
     http: &impl Http,
     artifacts: &impl Artifacts,
     input: SuiteInput,
@@ -227,7 +228,7 @@ pub struct Report {
     pub junit_uri: String,
 }
 
-pub async fn report(artifacts: &impl Artifacts, input: ReportInput) -> Result<Report, StepError> {
+async fn report(artifacts: &impl Artifacts, input: ReportInput) -> Result<Report, StepError> {
     let total: usize = input.suites.iter().map(|s| s.cases.len()).sum();
     let failed: usize = input.suites.iter().map(|s| s.failed).sum();
     let json = serde_json::to_vec_pretty(&input.suites)
@@ -319,10 +320,59 @@ pub fn junit(suites: &[SuiteResult]) -> String {
     x
 }
 
+/// The `run-test-suite` function's name.
+pub const RUN_TEST_SUITE: &str = "run-test-suite";
+
+/// Integration Tests: one HTTP suite against the deployed URLs.
+pub struct RunTestSuite<H, A> {
+    http: H,
+    artifacts: A,
+}
+
+impl<H: Http, A: Artifacts> RunTestSuite<H, A> {
+    pub fn new(http: H, artifacts: A) -> Self {
+        RunTestSuite { http, artifacts }
+    }
+}
+
+impl<H: Http, A: Artifacts> Step for RunTestSuite<H, A> {
+    const NAME: &'static str = RUN_TEST_SUITE;
+    type Input = SuiteInput;
+    type Output = SuiteResult;
+
+    async fn run(&self, input: SuiteInput) -> Result<SuiteResult, StepError> {
+        run_suite(&self.http, &self.artifacts, input).await
+    }
+}
+
+/// The `test-report` function's name.
+pub const TEST_REPORT: &str = "test-report";
+
+/// Test Results: the JSON and JUnit report.
+pub struct TestReport<A> {
+    artifacts: A,
+}
+
+impl<A: Artifacts> TestReport<A> {
+    pub fn new(artifacts: A) -> Self {
+        TestReport { artifacts }
+    }
+}
+
+impl<A: Artifacts> Step for TestReport<A> {
+    const NAME: &'static str = TEST_REPORT;
+    type Input = ReportInput;
+    type Output = Report;
+
+    async fn run(&self, input: ReportInput) -> Result<Report, StepError> {
+        report(&self.artifacts, input).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryArtifacts, MemoryHttp};
+    use crate::testing::{MemoryArtifacts, MemoryHttp};
 
     fn input(suite: &str) -> SuiteInput {
         SuiteInput {

@@ -3,8 +3,16 @@
 
 use crate::error::{names, StepError};
 use crate::ports::{ChangeSetStatus, Stacks};
+use crate::step::Step;
 use crate::steps::change_preview::Preview;
 use serde::{Deserialize, Serialize};
+
+/// `preview` is null when Package & Preview failed; anything else is malformed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Input {
+    pub preview: Option<Preview>,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -15,7 +23,7 @@ pub struct Output {
     pub no_changes: bool,
 }
 
-pub async fn run(stacks: &impl Stacks, preview: Option<Preview>) -> Result<Output, StepError> {
+async fn run(stacks: &impl Stacks, preview: Option<Preview>) -> Result<Output, StepError> {
     let fail = |m: String| StepError::new(names::VALIDATION_FAILED, m);
     let Some(p) = preview else {
         return Err(fail("there is no change preview to validate (Package & Preview failed), so nothing approved can be deployed".into()));
@@ -62,22 +70,46 @@ pub async fn run(stacks: &impl Stacks, preview: Option<Preview>) -> Result<Outpu
     })
 }
 
+/// The `validate-infrastructure` function's name.
+pub const NAME: &str = "validate-infrastructure";
+
+/// Validate Infrastructure: what was approved is still what would be deployed.
+pub struct ValidateInfrastructure<S> {
+    stacks: S,
+}
+
+impl<S: Stacks> ValidateInfrastructure<S> {
+    pub fn new(stacks: S) -> Self {
+        ValidateInfrastructure { stacks }
+    }
+}
+
+impl<S: Stacks> Step for ValidateInfrastructure<S> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        run(&self.stacks, input.preview).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryStacks;
     use crate::settings::Settings;
-    use crate::steps::change_preview::{create, describe, CreateInput};
+    use crate::steps::change_preview::{CreateChangeSet, CreateInput, DescribeChangeSet};
+    use crate::testing::MemoryStacks;
 
     async fn ready(stacks: &MemoryStacks) -> Preview {
-        let p = create(
-            &Settings::default(),
-            stacks,
-            CreateInput { run_id: "r".into() },
-        )
-        .await
-        .unwrap();
-        describe(&Settings::default(), stacks, p).await.unwrap()
+        let p = CreateChangeSet::new(Settings::default(), stacks)
+            .run(CreateInput { run_id: "r".into() })
+            .await
+            .unwrap();
+        DescribeChangeSet::new(Settings::default(), stacks)
+            .run(p)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]

@@ -1,0 +1,441 @@
+//! In-memory doubles for the ports, for unit and path tests: each records what it was
+//! asked to do and can be told how to answer. (The approval store the rehearsal
+//! really uses, [`crate::memory::MemoryApprovals`], is not a double and lives apart.)
+
+use crate::error::PortError;
+use crate::ports::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Default)]
+pub struct MemoryArtifacts {
+    items: Mutex<BTreeMap<String, (String, Vec<u8>)>>,
+}
+
+impl MemoryArtifacts {
+    pub fn get_sync(&self, key: &str) -> Option<Vec<u8>> {
+        lock(&self.items).get(key).map(|(_, b)| b.clone())
+    }
+    pub fn keys(&self) -> Vec<String> {
+        lock(&self.items).keys().cloned().collect()
+    }
+}
+
+impl Artifacts for MemoryArtifacts {
+    async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> PortResult<String> {
+        lock(&self.items).insert(key.to_string(), (content_type.to_string(), body));
+        Ok(format!("mem://artifacts/{key}"))
+    }
+    async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
+        Ok(self.get_sync(key))
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryNotifier {
+    sent: Mutex<Vec<(Topic, Message)>>,
+}
+
+impl MemoryNotifier {
+    pub fn messages(&self) -> Vec<(Topic, Message)> {
+        lock(&self.sent).clone()
+    }
+}
+
+impl Notifier for MemoryNotifier {
+    async fn publish(&self, topic: Topic, message: &Message) -> PortResult<String> {
+        let mut sent = lock(&self.sent);
+        sent.push((topic, message.clone()));
+        Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryCallbacks {
+    successes: Mutex<Vec<(String, Value)>>,
+    failures: Mutex<Vec<(String, String, String)>>,
+    closed: Mutex<BTreeSet<String>>,
+}
+
+impl MemoryCallbacks {
+    pub fn successes(&self) -> Vec<(String, Value)> {
+        lock(&self.successes).clone()
+    }
+    pub fn failures(&self) -> Vec<(String, String, String)> {
+        lock(&self.failures).clone()
+    }
+    /// Makes the token's task gone (timed out), as AWS would.
+    pub fn close(&self, token: &str) {
+        lock(&self.closed).insert(token.to_string());
+    }
+    fn take(&self, token: &str) -> Result<(), CallbackError> {
+        if !lock(&self.closed).insert(token.to_string()) {
+            return Err(CallbackError::TaskClosed(token.to_string()));
+        }
+        Ok(())
+    }
+}
+
+impl TaskCallbacks for MemoryCallbacks {
+    async fn succeed(&self, token: &str, output: &Value) -> Result<(), CallbackError> {
+        self.take(token)?;
+        lock(&self.successes).push((token.to_string(), output.clone()));
+        Ok(())
+    }
+    async fn fail(&self, token: &str, error: &str, cause: &str) -> Result<(), CallbackError> {
+        self.take(token)?;
+        lock(&self.failures).push((token.to_string(), error.to_string(), cause.to_string()));
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryExecutions {
+    running: Mutex<Vec<RunningExecution>>,
+}
+
+impl MemoryExecutions {
+    pub fn add(&self, e: RunningExecution) {
+        lock(&self.running).push(e);
+    }
+}
+
+impl Executions for MemoryExecutions {
+    async fn running(&self) -> PortResult<Vec<RunningExecution>> {
+        Ok(lock(&self.running).clone())
+    }
+}
+
+/// A CloudFormation stand-in. Before a change set runs, the stack sits at
+/// `UPDATE_COMPLETE`; after, it walks through the configured statuses.
+pub struct MemoryStacks {
+    state: Mutex<StacksState>,
+}
+
+struct StacksState {
+    pending_polls: u32,
+    change_set_failure: Option<String>,
+    no_changes: bool,
+    unexecutable: Option<String>,
+    version: u32,
+    executed: bool,
+    statuses: VecDeque<String>,
+    failure_reason: Option<String>,
+    outputs: BTreeMap<String, String>,
+    requests: Vec<ChangeSetRequest>,
+    changes: Vec<ResourceChange>,
+}
+
+impl Default for MemoryStacks {
+    fn default() -> Self {
+        MemoryStacks {
+            state: Mutex::new(StacksState {
+                pending_polls: 0,
+                change_set_failure: None,
+                no_changes: false,
+                unexecutable: None,
+                version: 1,
+                executed: false,
+                statuses: VecDeque::new(),
+                failure_reason: None,
+                outputs: BTreeMap::from([(
+                    "ApiUrl".to_string(),
+                    "https://api.example.test".to_string(),
+                )]),
+                requests: Vec::new(),
+                changes: vec![
+                    ResourceChange {
+                        action: "Add".into(),
+                        logical_id: "Queue".into(),
+                        resource_type: "AWS::SQS::Queue".into(),
+                        replacement: String::new(),
+                    },
+                    ResourceChange {
+                        action: "Modify".into(),
+                        logical_id: "Api".into(),
+                        resource_type: "AWS::Lambda::Function".into(),
+                        replacement: "False".into(),
+                    },
+                ],
+            }),
+        }
+    }
+}
+
+impl MemoryStacks {
+    pub fn set_pending_polls(&self, n: u32) {
+        lock(&self.state).pending_polls = n;
+    }
+    pub fn fail_change_set(&self, reason: &str) {
+        lock(&self.state).change_set_failure = Some(reason.into());
+    }
+    pub fn set_no_changes(&self) {
+        lock(&self.state).no_changes = true;
+    }
+    pub fn make_unexecutable(&self, reason: &str) {
+        lock(&self.state).unexecutable = Some(reason.into());
+    }
+    /// Someone else updated the stack.
+    pub fn bump_version(&self) {
+        lock(&self.state).version += 1;
+    }
+    pub fn set_stack_statuses(&self, statuses: &[&str]) {
+        let mut s = lock(&self.state);
+        s.statuses = statuses.iter().map(|x| x.to_string()).collect();
+        s.executed = true;
+    }
+    /// Statuses to walk through once the change set is executed.
+    pub fn after_execute(&self, statuses: &[&str]) {
+        lock(&self.state).statuses = statuses.iter().map(|x| x.to_string()).collect();
+    }
+    pub fn set_failure_reason(&self, r: &str) {
+        lock(&self.state).failure_reason = Some(r.into());
+    }
+    pub fn set_outputs(&self, outputs: &[(&str, &str)]) {
+        lock(&self.state).outputs = outputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+    pub fn last_request(&self) -> Option<ChangeSetRequest> {
+        lock(&self.state).requests.last().cloned()
+    }
+    pub fn executed(&self) -> bool {
+        lock(&self.state).executed
+    }
+}
+
+impl Stacks for MemoryStacks {
+    async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
+        let mut s = lock(&self.state);
+        s.requests.push(request.clone());
+        Ok(format!("arn:cs/{}", request.change_set_name))
+    }
+    async fn describe_change_set(&self, id: &str) -> PortResult<ChangeSet> {
+        let mut s = lock(&self.state);
+        let stack_name = s
+            .requests
+            .last()
+            .map(|r| r.stack_name.clone())
+            .unwrap_or_default();
+        let (status, reason) = if let Some(f) = &s.change_set_failure {
+            (ChangeSetStatus::Failed, Some(f.clone()))
+        } else if s.pending_polls > 0 {
+            s.pending_polls -= 1;
+            (ChangeSetStatus::Pending, None)
+        } else if s.no_changes {
+            (
+                ChangeSetStatus::NoChanges,
+                Some("The submitted information didn't contain changes.".into()),
+            )
+        } else if let Some(u) = &s.unexecutable {
+            (ChangeSetStatus::Failed, Some(u.clone()))
+        } else {
+            (ChangeSetStatus::Ready, None)
+        };
+        let executable = status == ChangeSetStatus::Ready;
+        let changes = if status == ChangeSetStatus::Ready {
+            s.changes.clone()
+        } else {
+            vec![]
+        };
+        Ok(ChangeSet {
+            id: id.to_string(),
+            stack_name,
+            status,
+            status_reason: reason,
+            executable,
+            changes,
+        })
+    }
+    async fn execute_change_set(&self, _id: &str) -> PortResult<()> {
+        let mut s = lock(&self.state);
+        s.executed = true;
+        Ok(())
+    }
+    async fn stack(&self, _name: &str) -> PortResult<Option<StackInfo>> {
+        let mut s = lock(&self.state);
+        let status = if s.executed {
+            if s.statuses.len() > 1 {
+                s.statuses.pop_front().unwrap_or_default()
+            } else {
+                s.statuses
+                    .front()
+                    .cloned()
+                    .unwrap_or_else(|| "UPDATE_COMPLETE".into())
+            }
+        } else {
+            "UPDATE_COMPLETE".into()
+        };
+        Ok(Some(StackInfo {
+            status,
+            status_reason: None,
+            version: format!("v{}", s.version),
+            outputs: s.outputs.clone(),
+        }))
+    }
+    async fn failure_reason(&self, _name: &str) -> PortResult<Option<String>> {
+        Ok(lock(&self.state).failure_reason.clone())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryHosting {
+    env: Mutex<BTreeMap<String, String>>,
+    statuses: Mutex<VecDeque<JobStatus>>,
+    jobs: Mutex<Vec<String>>,
+}
+
+impl MemoryHosting {
+    pub fn set_env(&self, k: &str, v: &str) {
+        lock(&self.env).insert(k.into(), v.into());
+    }
+    pub fn env(&self) -> BTreeMap<String, String> {
+        lock(&self.env).clone()
+    }
+    pub fn set_job_statuses(&self, s: &[JobStatus]) {
+        *lock(&self.statuses) = s.iter().cloned().collect();
+    }
+    pub fn jobs(&self) -> Vec<String> {
+        lock(&self.jobs).clone()
+    }
+}
+
+impl Hosting for MemoryHosting {
+    async fn merge_environment(&self, vars: &BTreeMap<String, String>) -> PortResult<()> {
+        lock(&self.env).extend(vars.clone());
+        Ok(())
+    }
+    async fn start_job(&self, commit: &str) -> PortResult<String> {
+        let mut jobs = lock(&self.jobs);
+        jobs.push(commit.to_string());
+        Ok(jobs.len().to_string())
+    }
+    async fn job(&self, id: &str) -> PortResult<Job> {
+        let mut q = lock(&self.statuses);
+        let status = if q.len() > 1 {
+            q.pop_front().unwrap_or(JobStatus::Succeeded)
+        } else {
+            q.front().cloned().unwrap_or(JobStatus::Succeeded)
+        };
+        let reason = matches!(status, JobStatus::Failed)
+            .then(|| "build step failed: npm ERR! missing script: build".to_string());
+        Ok(Job {
+            id: id.to_string(),
+            status,
+            reason,
+        })
+    }
+    async fn url(&self) -> PortResult<String> {
+        Ok("https://staging.example.test".into())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryHttp {
+    routes: Mutex<BTreeMap<String, (u16, String, u64)>>,
+    sent: Mutex<Vec<HttpRequest>>,
+}
+
+impl MemoryHttp {
+    pub fn route(&self, url: &str, status: u16, body: &str) {
+        self.route_timed(url, status, body, 5);
+    }
+    pub fn route_timed(&self, url: &str, status: u16, body: &str, ms: u64) {
+        lock(&self.routes).insert(url.into(), (status, body.into(), ms));
+    }
+    /// Every request sent, in order.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        lock(&self.sent).clone()
+    }
+}
+
+impl Http for MemoryHttp {
+    async fn send(&self, request: &HttpRequest) -> PortResult<HttpResponse> {
+        lock(&self.sent).push(request.clone());
+        match lock(&self.routes).get(&request.url) {
+            Some((status, body, ms)) => Ok(HttpResponse {
+                status: *status,
+                body: body.clone(),
+                elapsed_ms: *ms,
+            }),
+            None => Err(PortError::new(
+                format!("{} {}", request.method, request.url),
+                "connection refused",
+            )),
+        }
+    }
+}
+
+pub struct MemoryHistory {
+    previous: Option<String>,
+    commits: Vec<Commit>,
+}
+
+impl MemoryHistory {
+    pub fn new(previous: Option<&str>, commits: Vec<Commit>) -> Self {
+        MemoryHistory {
+            previous: previous.map(str::to_string),
+            commits,
+        }
+    }
+}
+
+impl SourceHistory for MemoryHistory {
+    async fn previous_candidate(&self, _tag: &str) -> PortResult<Option<String>> {
+        Ok(self.previous.clone())
+    }
+    async fn commits(&self, _from: Option<&str>, _to: &str) -> PortResult<Vec<Commit>> {
+        Ok(self.commits.clone())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryReleases {
+    token: bool,
+    published: Mutex<Vec<(String, String)>>,
+}
+
+impl MemoryReleases {
+    pub fn with_token() -> Self {
+        MemoryReleases {
+            token: true,
+            ..Default::default()
+        }
+    }
+    pub fn published(&self) -> Vec<(String, String)> {
+        lock(&self.published).clone()
+    }
+}
+
+impl Releases for MemoryReleases {
+    async fn publish_prerelease(
+        &self,
+        tag: &str,
+        _title: &str,
+        notes: &str,
+    ) -> PortResult<Option<String>> {
+        if !self.token {
+            return Ok(None);
+        }
+        lock(&self.published).push((tag.to_string(), notes.to_string()));
+        Ok(Some(format!(
+            "https://github.com/acme/shop/releases/tag/{tag}"
+        )))
+    }
+}
+
+/// A clock that stays where it is set.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedClock(pub chrono::DateTime<chrono::Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
