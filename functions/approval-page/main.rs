@@ -16,6 +16,6 @@ async fn main() -> Result<(), Error> {
     // SendTask* take only the token: no state machine ARN is needed here.
     let callbacks = StepFunctions::from_config(&aws, "");
     let artifacts = S3Artifacts::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    let page = ApprovalPage::new(settings()?, approvals, callbacks, artifacts, SystemClock);
+    let page = ApprovalPage::new(&settings()?, approvals, callbacks, artifacts, SystemClock);
     serve_url(page).await
 }

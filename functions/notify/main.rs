@@ -1,7 +1,9 @@
-//! Notify: the outcome to the notifications topic.
-//! Wiring only: the step's logic is in `stagegate::steps`.
+//! Notify: the outcome to the notifications topic, once per run (also for runs that
+//! ended without notifying: the execution-status rule). Wiring only.
 
+use aws_dynamodb_port::DynamoTable;
 use aws_sns_port::SnsNotifier;
+use stagegate::ports::SystemClock;
 use stagegate::steps::notify::Notify;
 use stagegate_lambda::{serve, settings, Env, Error};
 
@@ -14,5 +16,7 @@ async fn main() -> Result<(), Error> {
         env.var("NOTIFICATIONS_TOPIC_ARN")?,
     );
     let notifier = SnsNotifier::from_config(&aws, topics.0, topics.1);
-    serve(Notify::new(settings()?, notifier)).await
+    // The once-per-run claims live in the approvals table.
+    let claims = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
+    serve(Notify::new(settings()?, notifier, claims, SystemClock)).await
 }

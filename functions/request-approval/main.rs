@@ -1,5 +1,5 @@
-//! Wait for Approval: stores the approval (hash of the link id only) and emails the link.
-//! Wiring only: the step's logic is in `stagegate::steps`.
+//! Wait for Approval: stores the approval and one link per approver (hashes only) and
+//! emails each approver their own. Wiring only: the step's logic is in `stagegate::steps`.
 
 use aws_dynamodb_port::DynamoTable;
 use aws_sns_port::SnsNotifier;
@@ -11,17 +11,13 @@ use stagegate_lambda::{serve, settings, Env, Error};
 async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
-    let approvals = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
+    // One table holds the approvals and the approvers (`stagegate approvers`).
+    let table = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
     let topics = (
         env.var("APPROVALS_TOPIC_ARN")?,
         env.var("NOTIFICATIONS_TOPIC_ARN")?,
     );
     let notifier = SnsNotifier::from_config(&aws, topics.0, topics.1);
-    serve(RequestApproval::new(
-        settings()?,
-        approvals,
-        notifier,
-        SystemClock,
-    ))
-    .await
+    let step = RequestApproval::new(settings()?, table.clone(), table, notifier, SystemClock);
+    serve(step).await
 }

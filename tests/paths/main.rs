@@ -2,20 +2,21 @@
 //! real step code and in-memory ports, one test per route of the seed's decision
 //! points. Time is virtual: a 24-hour approval timeout takes no real time.
 
+mod approvals;
 mod builds;
 mod routes;
 
 use asl_engine::{Clock, Control, Engine, EngineConfig, ExecutionDescription, HistoryEvent};
 use builds::ScriptedBuilds;
 use serde_json::{json, Value};
-use stagegate::memory::MemoryApprovals;
-use stagegate::ports::{Clock as _, Message, Topic};
-use stagegate::steps::approval::{self, Decided, Decision, Refusal};
+use stagegate::approvals::{form_token, hash_id, Decided, Desk, Form, Refusal};
+use stagegate::memory::{MemoryApprovals, StaticApprovers};
+use stagegate::ports::{Message, Topic};
 use stagegate::testing::*;
 use stagegate::Settings;
 use stagegate_local::{
-    staging_registry, substitutions, Adapters, LocalStepFunctions, STAGING_DEFINITION,
-    STATE_MACHINE,
+    execution_status_rule, staging_registry, substitutions, Adapters, LocalStepFunctions,
+    LocalStores, STAGING_DEFINITION, STATE_MACHINE,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct Flow {
     pub state_machine: String,
     pub settings: Settings,
     pub sfn: LocalStepFunctions,
+    pub stores: LocalStores,
+    pub registry: Arc<asl_engine::Registry>,
     pub approvals: Arc<MemoryApprovals>,
     pub artifacts: Arc<MemoryArtifacts>,
     pub notifier: Arc<MemoryNotifier>,
@@ -83,18 +86,32 @@ impl Flow {
         let builds = ScriptedBuilds::default();
         let control = Control::new(Clock::fixed(), EngineConfig::default(), Some(3));
         let sfn = LocalStepFunctions::new(control.clone());
-        let approvals = Arc::new(MemoryApprovals::default());
-        let registry = staging_registry(&settings, &sfn, &approvals, &adapters, builds.clone());
-        let engine = Engine::with_control(control, Arc::new(registry));
+        let stores = LocalStores {
+            approvers: Arc::new(StaticApprovers(approvers())),
+            ..LocalStores::default()
+        };
+        let registry = Arc::new(staging_registry(
+            &settings,
+            &sfn,
+            &stores,
+            &adapters,
+            builds.clone(),
+        ));
+        let engine = Engine::with_control(control, registry.clone());
         let state_machine = engine
             .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
             .unwrap_or_else(|e| panic!("the staging definition must load: {e}"));
+        // The template's rule on abnormal ends, as on AWS: it lives as long as the
+        // runtime of the test.
+        execution_status_rule(&engine, registry.clone());
         Flow {
             engine,
             state_machine,
             settings,
             sfn,
-            approvals,
+            approvals: stores.approvals.clone(),
+            stores,
+            registry,
             artifacts: adapters.artifacts,
             notifier: adapters.notifier,
             stacks: adapters.stacks,
@@ -133,22 +150,24 @@ impl Flow {
             .unwrap_or_else(|e| panic!("start: {e}"))
     }
 
-    /// Waits (in virtual time) for the approval email of `tag` and returns its link id.
+    /// Waits (in virtual time) for bob's approval email of `tag`; his link id.
     pub async fn approval_link(&self, tag: &str) -> String {
-        self.link_of_kind(tag, "approval-request").await
+        self.link(tag, "approval-request", "bob").await
     }
 
-    /// Waits for the user-acceptance (sign-off) email of `tag`.
+    /// Waits for carol's user-acceptance (sign-off) email of `tag`.
     pub async fn acceptance_link(&self, tag: &str) -> String {
-        self.link_of_kind(tag, "acceptance-request").await
+        self.link(tag, "acceptance-request", "carol").await
     }
 
-    async fn link_of_kind(&self, tag: &str, kind: &str) -> String {
+    /// Waits for `approver`'s email of `kind` for `tag` and returns its link id.
+    pub async fn link(&self, tag: &str, kind: &str, approver: &str) -> String {
         for _ in 0..100_000 {
             let found = self.notifier.messages().into_iter().rev().find(|(t, m)| {
                 *t == Topic::Approvals
                     && m.attributes.get("tag").map(String::as_str) == Some(tag)
                     && m.attributes.get("kind").map(String::as_str) == Some(kind)
+                    && m.attributes.get("approver").map(String::as_str) == Some(approver)
             });
             if let Some((_, m)) = found {
                 let start = m
@@ -160,39 +179,69 @@ impl Flow {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        panic!("no {kind} for {tag} was sent");
+        panic!("no {kind} for {tag} was sent to {approver}");
     }
 
     /// Approves the deployment of `tag` as bob (the common case of most routes).
     pub async fn approve(&self, tag: &str) {
         let id = self.approval_link(tag).await;
-        let decided = self.decide(&id, "bob", true, None).await;
+        let decided = self.decide(&id, true, None).await;
         assert_eq!(decided, Ok(Decided::Approved), "approving {tag}");
     }
 
+    /// The approval desk, as the page and the CLI use it.
+    pub fn desk(&self) -> Desk<Arc<MemoryApprovals>, LocalStepFunctions, LocalStepFunctions> {
+        self.desk_with(self.sfn.clone())
+    }
+
+    /// The approval desk, sending decisions through `callbacks`.
+    pub fn desk_with<C: stagegate::ports::TaskCallbacks>(
+        &self,
+        callbacks: C,
+    ) -> Desk<Arc<MemoryApprovals>, C, LocalStepFunctions> {
+        Desk::new(
+            self.settings.pusher_may_approve,
+            self.approvals.clone(),
+            callbacks,
+            self.sfn.clone(),
+        )
+    }
+
+    /// The form token the review page gives the holder of link `id`.
+    pub fn form_token(&self, id: &str) -> String {
+        let hash = hash_id(id);
+        self.approvals
+            .links()
+            .into_iter()
+            .find(|l| l.id_hash == hash)
+            .and_then(|link| {
+                let record = self
+                    .approvals
+                    .all()
+                    .into_iter()
+                    .find(|r| r.id == link.approval_id)?;
+                Some(form_token(&record, &link))
+            })
+            .unwrap_or_default()
+    }
+
+    /// Decides through the link `id`, with the form token its review page carries.
     pub async fn decide(
         &self,
         id: &str,
-        approver: &str,
         approve: bool,
         reason: Option<&str>,
     ) -> Result<Decided, Refusal> {
-        let decision = Decision {
-            approver: approver.into(),
+        let token = self.form_token(id);
+        let form = Form {
             approve,
             reason: reason.map(str::to_string),
             from: "203.0.113.9".into(),
         };
-        approval::decide(
-            &self.settings,
-            self.approvals.as_ref(),
-            &self.sfn,
-            self.sfn.now(),
-            id,
-            decision,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("decide: {e}"))
+        self.desk()
+            .decide_by_link(id, &token, form)
+            .await
+            .unwrap_or_else(|e| panic!("decide: {e}"))
     }
 
     pub async fn finish(&self, arn: &str) -> (ExecutionDescription, Vec<HistoryEvent>) {
@@ -202,6 +251,8 @@ impl Flow {
             .await
             .unwrap_or_else(|e| panic!("wait: {e}"));
         let history = self.engine.get_execution_history(arn).unwrap_or_default();
+        // Let the end-of-run rule see the execution's end, as EventBridge would.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         (done, history)
     }
 

@@ -53,10 +53,7 @@ async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
-    assert_eq!(
-        flow.decide(&id, "bob@example.com", true, None).await,
-        Ok(Decided::Approved)
-    );
+    assert_eq!(flow.decide(&id, true, None).await, Ok(Decided::Approved));
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     let r = route(&h);
@@ -94,7 +91,7 @@ async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     ] {
         assert!(out.get(key).is_some(), "missing ${key} in the output");
     }
-    assert_eq!(out["approval"]["approvers"], json!(["bob@example.com"]));
+    assert_eq!(out["approval"]["approvers"], json!(["bob"]));
     assert_eq!(out["frontend"]["url"], "https://staging.example.test");
     assert_eq!(out["tests"]["report"]["passed"], 4);
     assert_eq!(out["performance"]["status"], "SKIPPED");
@@ -151,7 +148,7 @@ async fn rejected_candidate_is_cancelled_and_notified() {
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
     assert_eq!(
-        flow.decide(&id, "bob", false, Some("the migration is not reversible"))
+        flow.decide(&id, false, Some("the migration is not reversible"))
             .await,
         Ok(Decided::Rejected)
     );
@@ -219,7 +216,7 @@ async fn no_decision_for_24_hours_times_out_and_is_cancelled() {
     );
     // The late click gets a clear answer.
     assert!(matches!(
-        flow.decide(&id, "bob", true, None).await,
+        flow.decide(&id, true, None).await,
         Err(Refusal::Expired { .. })
     ));
     let m = only_outcome(&flow);
@@ -260,13 +257,13 @@ async fn a_newer_candidate_supersedes_one_waiting_for_approval() {
         cancelled[0].subject
     );
     assert!(matches!(
-        flow.decide(&old_link, "bob", true, None).await,
+        flow.decide(&old_link, true, None).await,
         Err(Refusal::Superseded)
     ));
     // The newer one carries on to its own approval.
     let new_link = flow.approval_link("rc-1.4.1").await;
     assert_eq!(
-        flow.decide(&new_link, "bob", true, None).await,
+        flow.decide(&new_link, true, None).await,
         Ok(Decided::Approved)
     );
     assert_eq!(flow.finish(&new).await.0.status, ExecutionStatus::Succeeded);
@@ -298,17 +295,12 @@ async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
     assert!(matches!(
-        flow.decide(&id, "bob", true, None).await,
+        flow.decide(&id, true, None).await,
         Err(Refusal::ReasonRequired { .. })
     ));
     assert_eq!(
-        flow.decide(
-            &id,
-            "bob",
-            true,
-            Some("lint rule change only; fixed in rc-1.4.1")
-        )
-        .await,
+        flow.decide(&id, true, Some("lint rule change only; fixed in rc-1.4.1"))
+            .await,
         Ok(Decided::Approved)
     );
     let (done, h) = flow.finish(&arn).await;
@@ -373,7 +365,7 @@ async fn a_stack_changed_after_approval_fails_validation() {
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
     flow.stacks.bump_version();
-    flow.decide(&id, "bob", true, None)
+    flow.decide(&id, true, None)
         .await
         .unwrap_or_else(|r| panic!("{r:?}"));
     let (done, h) = flow.finish(&arn).await;
@@ -594,7 +586,11 @@ async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
         .into_iter()
         .filter(|(t, _)| *t == Topic::Approvals)
         .count();
-    assert_eq!(approvals, 1, "one approval email, not two");
+    assert_eq!(
+        approvals, 2,
+        "one approval email per approver, not two rounds"
+    );
+    assert_eq!(flow.approvals.all().len(), 1, "one approval, not two");
     assert_artifacts(&flow, "runs/manual-1/", &[], &["checklist.md"]);
 }
 
@@ -639,11 +635,7 @@ async fn user_acceptance_sign_off_completes_the_release() {
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     let uat = flow.acceptance_link("rc-1.4.0").await;
-    assert_eq!(
-        flow.decide(&uat, "product-owner@example.com", true, None)
-            .await,
-        Ok(Decided::Approved)
-    );
+    assert_eq!(flow.decide(&uat, true, None).await, Ok(Decided::Approved));
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_passes_through(
@@ -656,10 +648,7 @@ async fn user_acceptance_sign_off_completes_the_release() {
             "Ready for Production",
         ],
     );
-    assert_eq!(
-        output(&done)["acceptance"]["approvers"],
-        json!(["product-owner@example.com"])
-    );
+    assert_eq!(output(&done)["acceptance"]["approvers"], json!(["carol"]));
     let sign_off = flow
         .notifier
         .messages()
@@ -676,7 +665,7 @@ async fn rejected_user_acceptance_cancels_before_release() {
     flow.approve("rc-1.4.0").await;
     let uat = flow.acceptance_link("rc-1.4.0").await;
     assert_eq!(
-        flow.decide(&uat, "product-owner", false, Some("checkout copy is wrong"))
+        flow.decide(&uat, false, Some("checkout copy is wrong"))
             .await,
         Ok(Decided::Rejected)
     );

@@ -202,6 +202,8 @@ fn functions_run_on_arm64_al2023_with_json_logs_and_tracing() {
     assert_eq!(g["Tracing"].as_str(), Some("Active"));
     let sm = state_machine(&t);
     assert_eq!(sm["Logging"]["Level"].as_str(), Some("ALL"));
+    // Every event, but no execution data: state inputs carry task tokens.
+    assert_eq!(sm["Logging"]["IncludeExecutionData"].as_bool(), Some(false));
     assert_eq!(sm["Tracing"]["Enabled"].as_bool(), Some(true));
     assert_eq!(
         sm["DefinitionUri"].as_str(),
@@ -377,4 +379,131 @@ fn the_rule_starts_runs_with_the_trigger_shape_and_the_tag_prefix() {
     let trigger: stagegate::candidate::Trigger =
         serde_json::from_str(&filled).expect("the input is a trigger");
     assert!(trigger.validate("rc-").is_ok());
+}
+
+/// The two public Function URLs have reserved concurrency, from parameters that
+/// default to a small number and can turn it off (0).
+#[test]
+fn the_public_functions_have_reserved_concurrency() {
+    let t = template();
+    let res = resources(&t);
+    for (function, param, condition) in [
+        (
+            "WebhookFunction",
+            "WebhookReservedConcurrency",
+            "ReservesWebhookConcurrency",
+        ),
+        (
+            "ApprovalPageFunction",
+            "ApprovalPageReservedConcurrency",
+            "ReservesApprovalPageConcurrency",
+        ),
+    ] {
+        let p = &res[function]["Properties"];
+        assert!(p["FunctionUrlConfig"].is_mapping(), "{function} is public");
+        let reserved = p["ReservedConcurrentExecutions"]["Fn::If"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{function}: ReservedConcurrentExecutions"));
+        assert_eq!(reserved[0].as_str(), Some(condition));
+        assert_eq!(reserved[1]["Ref"].as_str(), Some(param));
+        let default = t["Parameters"][param]["Default"].as_u64().unwrap();
+        assert!((1..=10).contains(&default), "{param} defaults to {default}");
+    }
+    // Every other function with a URL would be public too: there are exactly two.
+    let public: Vec<&String> = res
+        .iter()
+        .filter(|(_, r)| r["Properties"]["FunctionUrlConfig"].is_mapping())
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(public, ["ApprovalPageFunction", "WebhookFunction"]);
+}
+
+/// Approvers are subscribed one by one with a filter on their id (`stagegate
+/// approvers`): the template subscribes nobody to the approvals topic, where an
+/// unfiltered subscription would receive everyone's personal links.
+#[test]
+fn nobody_is_subscribed_to_the_approvals_topic_without_a_filter() {
+    let t = template();
+    for (name, r) in resources(&t) {
+        if r["Type"].as_str() == Some("AWS::SNS::Subscription") {
+            assert_ne!(
+                r["Properties"]["TopicArn"]["Ref"].as_str(),
+                Some("ApprovalsTopic"),
+                "{name} subscribes to the approvals topic"
+            );
+        }
+    }
+}
+
+/// Links in approval emails point at the approval page's Function URL.
+#[test]
+fn approval_links_point_at_the_approval_page() {
+    let t = template();
+    let vars = &resources(&t)["RequestApprovalFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        vars["STAGEGATE_APPROVAL_BASE_URL"]["Fn::GetAtt"].as_str(),
+        Some("ApprovalPageFunctionUrl.FunctionUrl")
+    );
+}
+
+/// A run that ends FAILED, TIMED_OUT or ABORTED reaches Notify through a rule on
+/// this state machine's status changes, so every run ends with a notification.
+#[test]
+fn abnormal_ends_of_the_state_machine_reach_notify() {
+    let t = template();
+    let ev = &resources(&t)["NotifyFunction"]["Properties"]["Events"]["ExecutionEnded"];
+    assert_eq!(ev["Type"].as_str(), Some("EventBridgeRule"));
+    let p = &ev["Properties"]["Pattern"];
+    assert_eq!(p["source"][0].as_str(), Some("aws.states"));
+    assert_eq!(
+        p["detail-type"][0].as_str(),
+        Some("Step Functions Execution Status Change")
+    );
+    let statuses: Vec<&str> = p["detail"]["status"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert_eq!(statuses, ["FAILED", "TIMED_OUT", "ABORTED"]);
+    assert!(p["detail"]["stateMachineArn"][0]["Fn::Sub"]
+        .as_str()
+        .unwrap()
+        .ends_with(":stateMachine:${AWS::StackName}-staging"));
+}
+
+/// The approval timeout parameter allows only waits that fit the 7-day run, and with
+/// user acceptance (two waits) only those that fit twice; the settings agree.
+#[test]
+fn approval_waits_fit_the_execution_timeout() {
+    let t = template();
+    let definition: serde_json::Value = serde_json::from_str(DEFINITION).unwrap();
+    let run = definition["TimeoutSeconds"].as_u64().unwrap();
+    let allowed: Vec<u64> = t["Parameters"]["ApprovalTimeoutSeconds"]["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    let max = *allowed.iter().max().unwrap();
+    assert_eq!(max, stagegate::settings::MAX_APPROVAL_TIMEOUT_SECONDS);
+    assert!(max < run, "one wait fits the run");
+    let rule = &t["Rules"]["ApprovalWaitsFitTheRun"];
+    assert_eq!(
+        rule["RuleCondition"]["Fn::Equals"][0]["Ref"].as_str(),
+        Some("UserAcceptance")
+    );
+    let with_acceptance: Vec<u64> = rule["Assertions"][0]["Assert"]["Fn::Contains"][0]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    let max2 = *with_acceptance.iter().max().unwrap();
+    assert_eq!(
+        max2,
+        stagegate::settings::MAX_APPROVAL_TIMEOUT_WITH_ACCEPTANCE_SECONDS
+    );
+    assert!(2 * max2 < run, "both waits fit the run");
+    assert!(with_acceptance.iter().all(|v| allowed.contains(v)));
 }

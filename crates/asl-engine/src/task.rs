@@ -253,6 +253,13 @@ impl Registry {
         self
     }
 
+    /// Invokes a registered Lambda function directly, as a service other than a state
+    /// machine would (an EventBridge rule or schedule target): `Err` is the function's
+    /// error, with its `errorType`, or `Lambda.ResourceNotFoundException`.
+    pub async fn invoke(&self, name: &str, payload: Value) -> Result<Value, StateError> {
+        self.invoke_lambda(name, payload).await
+    }
+
     pub fn build_runner(mut self, runner: impl BuildRunner) -> Self {
         self.builds = Some(Arc::new(runner));
         self

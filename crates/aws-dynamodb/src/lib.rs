@@ -1,30 +1,42 @@
-//! [`Approvals`] and webhook [`Claims`] in one DynamoDB table (`pk` string key, TTL
-//! on `expiresAt`).
+//! [`Approvals`], [`Approvers`] and [`Claims`] in one DynamoDB table (`pk` string key,
+//! TTL on `expiresAt`).
 //!
-//! An approval item is the record as JSON (`record`) plus the attributes conditions
-//! and queries need: `state`, `voteCount`, and `pendingRepository`, which exists only
-//! while the approval is pending, so the `pending-by-repository` index is sparse and
-//! holds exactly the approvals a newer candidate may supersede. An update is a put
-//! conditioned on the `state` and `voteCount` that were read: of two concurrent
-//! decisions exactly one is written; the other gets the record as it now is.
+//! | Item | `pk` | What it holds |
+//! |---|---|---|
+//! | approval | `approval#<id>` | the record as JSON (`record`), and what conditions and indexes read: `revision`, `state`, `deliveryStatus`, `pendingRepository` (only while pending: the sparse `pending-by-repository` index), `undelivered` (only while a decision is recorded but not delivered: the sparse `undelivered-decisions` index) |
+//! | link | `link#<sha256 of the link id>` | the approval and the approver it belongs to, and its expiry |
+//! | approvers | `approvers` | the configured approvers (`stagegate approvers`), their SNS subscriptions, and a `version` |
+//! | claim | any other key | a once-only claim (webhook deliveries, notifications) |
+//!
+//! An approval and its links are written in one transaction. An update is a put
+//! conditioned on the `revision` that was read: of two concurrent decisions exactly
+//! one is written; the other gets the record as it now is.
 //!
 //! Items expire ([`RETENTION_DAYS`] after the approval's own expiry): the decision is
 //! also in the execution output and the artifacts, so the table is not the audit
 //! log.
 
 use aws_common::port_error;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use stagegate::error::PortError;
-use stagegate::ports::{ApprovalRecord, ApprovalState, Approvals, PortResult, Update};
-use stagegate::webhook::Claims;
-use std::collections::HashMap;
+use stagegate::ports::{
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Claims, Link,
+    PortResult, Update,
+};
+use std::collections::{BTreeMap, HashMap};
 
 /// The sparse index of pending approvals, by repository.
 pub const PENDING_INDEX: &str = "pending-by-repository";
+/// The sparse index of decisions recorded but not yet delivered to their task.
+pub const UNDELIVERED_INDEX: &str = "undelivered-decisions";
 /// Days an item outlives its approval's expiry before DynamoDB's TTL removes it.
 pub const RETENTION_DAYS: i64 = 30;
+/// The key of the approvers item.
+pub const APPROVERS_KEY: &str = "approvers";
 
 #[derive(Clone, Debug)]
 pub struct DynamoTable {
@@ -51,37 +63,70 @@ fn state_name(state: ApprovalState) -> &'static str {
     }
 }
 
-fn approval_key(id_hash: &str) -> String {
-    format!("approval#{id_hash}")
+fn approval_key(id: &str) -> String {
+    format!("approval#{id}")
+}
+
+fn link_key(id_hash: &str) -> String {
+    format!("link#{id_hash}")
+}
+
+fn ttl(at: DateTime<Utc>) -> AttributeValue {
+    n((at + Duration::days(RETENTION_DAYS)).timestamp())
 }
 
 fn to_item(r: &ApprovalRecord) -> PortResult<Item> {
     let json = serde_json::to_string(r)
         .map_err(|e| PortError::new("encode approval record", e.to_string()))?;
     let mut item = Item::from([
-        ("pk".to_string(), s(approval_key(&r.id_hash))),
+        ("pk".to_string(), s(approval_key(&r.id))),
         ("record".to_string(), s(json)),
+        ("revision".to_string(), n(r.revision)),
         ("state".to_string(), s(state_name(r.state))),
-        ("voteCount".to_string(), n(r.votes.len())),
+        ("deliveryStatus".to_string(), s(r.delivery.status())),
         ("repository".to_string(), s(&r.repository)),
-        (
-            "expiresAt".to_string(),
-            n((r.expires_at + Duration::days(RETENTION_DAYS)).timestamp()),
-        ),
+        ("expiresAt".to_string(), ttl(r.expires_at)),
     ]);
     if r.state == ApprovalState::Pending {
         item.insert("pendingRepository".into(), s(&r.repository));
     }
+    if r.delivery.outstanding() {
+        item.insert("undelivered".into(), s("outstanding"));
+    }
     Ok(item)
 }
 
-fn from_item(item: &Item) -> PortResult<ApprovalRecord> {
-    let json = item
-        .get("record")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| PortError::new("read approval record", "the item has no 'record'"))?;
+fn link_item(link: &Link) -> PortResult<Item> {
+    let json = serde_json::to_string(link)
+        .map_err(|e| PortError::new("encode approval link", e.to_string()))?;
+    Ok(Item::from([
+        ("pk".to_string(), s(link_key(&link.id_hash))),
+        ("link".to_string(), s(json)),
+        ("expiresAt".to_string(), ttl(link.expires_at)),
+    ]))
+}
+
+fn json_attr<T: serde::de::DeserializeOwned>(item: &Item, attr: &str, what: &str) -> PortResult<T> {
+    let json = item.get(attr).and_then(|v| v.as_s().ok()).ok_or_else(|| {
+        PortError::new(format!("read {what}"), format!("the item has no '{attr}'"))
+    })?;
     serde_json::from_str(json)
-        .map_err(|e| PortError::new("read approval record", format!("malformed record: {e}")))
+        .map_err(|e| PortError::new(format!("read {what}"), format!("malformed {what}: {e}")))
+}
+
+fn from_item(item: &Item) -> PortResult<ApprovalRecord> {
+    json_attr(item, "record", "approval record")
+}
+
+/// The approvers as stored: who they are, and the SNS subscription of each (the
+/// email subscription filtered on their id), and the item's version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Directory {
+    pub approvers: Vec<Approver>,
+    /// Approver id → subscription ARN (or `pending confirmation`).
+    pub subscriptions: BTreeMap<String, String>,
+    /// Bumped on every change: a change is written only over the version it read.
+    pub version: u64,
 }
 
 impl DynamoTable {
@@ -95,22 +140,131 @@ impl DynamoTable {
             table: table.into(),
         }
     }
+
+    /// The approvers item (empty when none was ever written).
+    pub async fn directory(&self) -> PortResult<Directory> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(APPROVERS_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error("read the approvers", &e))?;
+        let Some(item) = out.item() else {
+            return Ok(Directory::default());
+        };
+        let version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Directory {
+            approvers: json_attr(item, "approvers", "approvers")?,
+            subscriptions: json_attr(item, "subscriptions", "approver subscriptions")?,
+            version,
+        })
+    }
+
+    /// Writes `directory` if the stored version is still `directory.version`; the
+    /// stored version becomes one more. `false` when someone changed it meanwhile.
+    pub async fn save_directory(&self, directory: &Directory) -> PortResult<bool> {
+        let approvers = serde_json::to_string(&directory.approvers)
+            .map_err(|e| PortError::new("encode approvers", e.to_string()))?;
+        let subscriptions = serde_json::to_string(&directory.subscriptions)
+            .map_err(|e| PortError::new("encode approvers", e.to_string()))?;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(APPROVERS_KEY))
+            .item("approvers", s(approvers))
+            .item("subscriptions", s(subscriptions))
+            .item("version", n(directory.version + 1));
+        put = if directory.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :v")
+                .expression_attribute_values(":v", n(directory.version))
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port_error("save the approvers", &e)),
+        }
+    }
+
+    async fn query_index(
+        &self,
+        index: &str,
+        key: &str,
+        value: &str,
+        limit: Option<usize>,
+        what: &str,
+    ) -> PortResult<Vec<ApprovalRecord>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#k = :v")
+                .expression_attribute_names("#k", key)
+                .expression_attribute_values(":v", s(value))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error(what, &e))?;
+            for item in page.items() {
+                out.push(from_item(item)?);
+                if limit.is_some_and(|l| out.len() >= l) {
+                    return Ok(out);
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(out),
+            }
+        }
+    }
 }
 
 impl Approvals for DynamoTable {
-    async fn create(&self, record: &ApprovalRecord) -> PortResult<()> {
+    async fn create(&self, record: &ApprovalRecord, links: &[Link]) -> PortResult<()> {
+        let put = |item: Item| -> PortResult<TransactWriteItem> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| PortError::new("create approval", e.to_string()))?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let mut items = vec![put(to_item(record)?)?];
+        for link in links {
+            items.push(put(link_item(link)?)?);
+        }
         self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
-            .condition_expression("attribute_not_exists(pk)")
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await
             .map_err(|e| {
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                    .is_some_and(|s| s.is_transaction_canceled_exception())
                 {
-                    PortError::new("create approval", "an approval with this id already exists")
+                    PortError::new(
+                        "create approval",
+                        "an approval or link with this id already exists",
+                    )
                 } else {
                     port_error("create approval", &e)
                 }
@@ -118,17 +272,32 @@ impl Approvals for DynamoTable {
         Ok(())
     }
 
-    async fn get(&self, id_hash: &str) -> PortResult<Option<ApprovalRecord>> {
+    async fn get(&self, id: &str) -> PortResult<Option<ApprovalRecord>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(approval_key(id_hash)))
+            .key("pk", s(approval_key(id)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| port_error("read approval", &e))?;
         out.item().map(from_item).transpose()
+    }
+
+    async fn link(&self, id_hash: &str) -> PortResult<Option<Link>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(link_key(id_hash)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error("read approval link", &e))?;
+        out.item()
+            .map(|item| json_attr(item, "link", "approval link"))
+            .transpose()
     }
 
     async fn update(&self, expected: &ApprovalRecord, new: &ApprovalRecord) -> PortResult<Update> {
@@ -137,10 +306,8 @@ impl Approvals for DynamoTable {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(new)?))
-            .condition_expression("#state = :state AND voteCount = :votes")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":state", s(state_name(expected.state)))
-            .expression_attribute_values(":votes", n(expected.votes.len()))
+            .condition_expression("revision = :revision")
+            .expression_attribute_values(":revision", n(expected.revision))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -150,7 +317,7 @@ impl Approvals for DynamoTable {
                 Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
                     let current = match c.item() {
                         Some(item) => Some(from_item(item)?),
-                        None => self.get(&expected.id_hash).await?,
+                        None => self.get(&expected.id).await?,
                     };
                     current
                         .map(|r| Update::Conflict(Box::new(r)))
@@ -162,32 +329,48 @@ impl Approvals for DynamoTable {
     }
 
     async fn pending(&self, repository: &str) -> PortResult<Vec<ApprovalRecord>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(PENDING_INDEX)
-                .key_condition_expression("pendingRepository = :r")
-                .expression_attribute_values(":r", s(repository))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error(format!("list pending approvals of {repository}"), &e))?;
-            for item in page.items() {
-                let record = from_item(item)?;
-                // The index is eventually consistent; the record is the truth.
-                if record.state == ApprovalState::Pending {
-                    out.push(record);
-                }
-            }
-            match page.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => return Ok(out),
-            }
-        }
+        let records = self
+            .query_index(
+                PENDING_INDEX,
+                "pendingRepository",
+                repository,
+                None,
+                &format!("list pending approvals of {repository}"),
+            )
+            .await?;
+        // The index is eventually consistent; the record is the truth.
+        Ok(records
+            .into_iter()
+            .filter(|r| r.state == ApprovalState::Pending)
+            .collect())
+    }
+
+    async fn undelivered(&self, limit: usize) -> PortResult<Vec<ApprovalRecord>> {
+        let records = self
+            .query_index(
+                UNDELIVERED_INDEX,
+                "undelivered",
+                "outstanding",
+                Some(limit),
+                "list undelivered decisions",
+            )
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.delivery.outstanding())
+            .collect())
+    }
+}
+
+impl Approvers for DynamoTable {
+    async fn deciding(&self, kind: ApprovalKind) -> PortResult<Vec<Approver>> {
+        Ok(self
+            .directory()
+            .await?
+            .approvers
+            .into_iter()
+            .filter(|a| a.decides.contains(&kind))
+            .collect())
     }
 }
 
@@ -210,7 +393,7 @@ impl Claims for DynamoTable {
             {
                 Ok(false)
             }
-            Err(e) => Err(port_error("claim the delivery", &e)),
+            Err(e) => Err(port_error(format!("claim {key}"), &e)),
         }
     }
 
@@ -221,7 +404,7 @@ impl Claims for DynamoTable {
             .key("pk", s(key))
             .send()
             .await
-            .map_err(|e| port_error("release the delivery claim", &e))?;
+            .map_err(|e| port_error(format!("release {key}"), &e))?;
         Ok(())
     }
 }

@@ -6,11 +6,15 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
 use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
-use stagegate::ports::Vote;
-use stagegate::testing::{now, pending_record};
+use stagegate::ports::{Delivery, Vote};
+use stagegate::testing::{approver, now, pending_record};
 use std::time::Duration as StdDuration;
 
 fn table(rules: &[&Rule]) -> DynamoTable {
@@ -39,8 +43,14 @@ fn conditional_failed(item: Option<Item>) -> PutItemError {
 }
 
 fn voted(mut r: ApprovalRecord, approve: bool) -> ApprovalRecord {
+    r.revision += 1;
+    r.delivery = Delivery::Pending {
+        since: now(),
+        attempts: 0,
+    };
     r.votes.push(Vote {
-        approver: "ana".into(),
+        approver: "bob".into(),
+        via: "email link".into(),
         approve,
         reason: None,
         at: now(),
@@ -54,27 +64,73 @@ fn voted(mut r: ApprovalRecord, approve: bool) -> ApprovalRecord {
     r
 }
 
+fn link(hash: &str, approval: &ApprovalRecord) -> Link {
+    Link {
+        id_hash: hash.into(),
+        approval_id: approval.id.clone(),
+        approver_id: "bob".into(),
+        expires_at: approval.expires_at,
+    }
+}
+
 #[tokio::test]
-async fn create_writes_a_pending_item_only_if_it_is_new() {
+async fn create_writes_the_approval_and_its_links_in_one_transaction_only_if_new() {
     let record = pending_record("h1", "rc-1.4.0", "token");
     let expected_ttl = (record.expires_at + Duration::days(RETENTION_DAYS)).timestamp();
-    let put = mock!(Client::put_item)
+    let links = [link("aa", &record), link("bb", &record)];
+    let tx = mock!(Client::transact_write_items)
         .match_requests(move |r| {
-            let item = r.item().unwrap();
-            r.condition_expression() == Some("attribute_not_exists(pk)")
-                && item["pk"].as_s().unwrap() == "approval#h1"
-                && item["state"].as_s().unwrap() == "PENDING"
-                && item["voteCount"].as_n().unwrap() == "0"
-                && item["pendingRepository"].as_s().unwrap() == "acme/shop"
-                && item["expiresAt"].as_n().unwrap() == &expected_ttl.to_string()
+            let items = r.transact_items();
+            let puts: Vec<&Item> = items
+                .iter()
+                .filter_map(|i| i.put())
+                .map(|p| p.item())
+                .collect();
+            items.len() == 3
+                && items.iter().all(|i| {
+                    i.put().and_then(|p| p.condition_expression())
+                        == Some("attribute_not_exists(pk)")
+                })
+                && puts[0]["pk"].as_s().unwrap() == "approval#h1"
+                && puts[0]["state"].as_s().unwrap() == "PENDING"
+                && puts[0]["revision"].as_n().unwrap() == "0"
+                && puts[0]["pendingRepository"].as_s().unwrap() == "acme/shop"
+                && !puts[0].contains_key("undelivered")
+                && puts[0]["expiresAt"].as_n().unwrap() == &expected_ttl.to_string()
+                && puts[1]["pk"].as_s().unwrap() == "link#aa"
+                && puts[2]["pk"].as_s().unwrap() == "link#bb"
+                && puts[2]["expiresAt"].as_n().unwrap() == &expected_ttl.to_string()
         })
-        .then_output(|| PutItemOutput::builder().build());
-    table(&[&put]).create(&record).await.unwrap();
-    assert_eq!(put.num_calls(), 1);
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    table(&[&tx]).create(&record, &links).await.unwrap();
+    assert_eq!(tx.num_calls(), 1);
 
-    let exists = mock!(Client::put_item).then_error(|| conditional_failed(None));
-    let e = table(&[&exists]).create(&record).await.unwrap_err();
+    let exists = mock!(Client::transact_write_items).then_error(|| {
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .message("Transaction cancelled: ConditionalCheckFailed")
+                .build(),
+        )
+    });
+    let e = table(&[&exists]).create(&record, &links).await.unwrap_err();
     assert!(e.message.contains("already exists"), "{e}");
+}
+
+#[tokio::test]
+async fn a_link_reads_back_what_was_written() {
+    let record = pending_record("h1", "rc-1.4.0", "token");
+    let l = link("aa", &record);
+    let item = link_item(&l).unwrap();
+    let get = mock!(Client::get_item)
+        .match_requests(|r| {
+            r.consistent_read() == Some(true) && r.key().unwrap()["pk"].as_s().unwrap() == "link#aa"
+        })
+        .then_output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(item.clone()))
+                .build()
+        });
+    assert_eq!(table(&[&get]).link("aa").await.unwrap(), Some(l));
 }
 
 #[tokio::test]
@@ -106,28 +162,107 @@ async fn a_corrupt_item_is_an_error_not_a_panic() {
             .build()
     });
     let e = table(&[&get]).get("h1").await.unwrap_err();
-    assert!(e.message.contains("malformed record"), "{e}");
+    assert!(e.message.contains("malformed approval record"), "{e}");
 }
 
 #[tokio::test]
-async fn update_is_conditioned_on_the_state_and_votes_that_were_read() {
+async fn update_is_conditioned_on_the_revision_that_was_read() {
     let before = pending_record("h1", "rc-1.4.0", "token");
     let after = voted(before.clone(), true);
     let put = mock!(Client::put_item)
         .match_requests(|r| {
             let item = r.item().unwrap();
-            r.condition_expression() == Some("#state = :state AND voteCount = :votes")
-                && r.expression_attribute_values().unwrap()[":state"].as_s().unwrap() == "PENDING"
-                && r.expression_attribute_values().unwrap()[":votes"].as_n().unwrap() == "0"
+            r.condition_expression() == Some("revision = :revision")
+                && r.expression_attribute_values().unwrap()[":revision"].as_n().unwrap() == "0"
                 && item["state"].as_s().unwrap() == "APPROVED"
-                && item["voteCount"].as_n().unwrap() == "1"
-                // no longer pending: out of the sparse index
+                && item["revision"].as_n().unwrap() == "1"
+                && item["deliveryStatus"].as_s().unwrap() == "PENDING"
+                // no longer pending: out of the pending index, into the undelivered one
                 && !item.contains_key("pendingRepository")
+                && item["undelivered"].as_s().unwrap() == "outstanding"
         })
         .then_output(|| PutItemOutput::builder().build());
     assert_eq!(
         table(&[&put]).update(&before, &after).await.unwrap(),
         Update::Done
+    );
+}
+
+#[tokio::test]
+async fn undelivered_reads_the_sparse_index_up_to_the_limit() {
+    let records: Vec<ApprovalRecord> = (0..3)
+        .map(|i| voted(pending_record(&format!("r{i}"), "rc-1", "t"), true))
+        .collect();
+    let items: Vec<Item> = records.iter().map(|r| to_item(r).unwrap()).collect();
+    let query = mock!(Client::query)
+        .match_requests(|r| {
+            r.index_name() == Some(UNDELIVERED_INDEX)
+                && r.expression_attribute_names().unwrap()["#k"] == "undelivered"
+        })
+        .then_output(move || {
+            QueryOutput::builder()
+                .set_items(Some(items.clone()))
+                .build()
+        });
+    let got = table(&[&query]).undelivered(2).await.unwrap();
+    assert_eq!(got, records[..2]);
+}
+
+#[tokio::test]
+async fn the_approvers_item_round_trips_and_is_written_over_its_version() {
+    let dir = Directory {
+        approvers: vec![approver("bob", Some("bob-gh"))],
+        subscriptions: BTreeMap::from([("bob".to_string(), "arn:sub:1".to_string())]),
+        version: 3,
+    };
+    let put = mock!(Client::put_item)
+        .match_requests(|r| {
+            let item = r.item().unwrap();
+            r.condition_expression() == Some("version = :v")
+                && r.expression_attribute_values().unwrap()[":v"]
+                    .as_n()
+                    .unwrap()
+                    == "3"
+                && item["pk"].as_s().unwrap() == "approvers"
+                && item["version"].as_n().unwrap() == "4"
+        })
+        .sequence()
+        .output(|| PutItemOutput::builder().build())
+        .error(|| conditional_failed(None))
+        .build();
+    let t = table(&[&put]);
+    assert!(t.save_directory(&dir).await.unwrap());
+    assert!(
+        !t.save_directory(&dir).await.unwrap(),
+        "a lost race says so"
+    );
+
+    let mut item = Item::new();
+    item.insert("pk".into(), s("approvers"));
+    item.insert(
+        "approvers".into(),
+        s(serde_json::to_string(&dir.approvers).unwrap()),
+    );
+    item.insert(
+        "subscriptions".into(),
+        s(serde_json::to_string(&dir.subscriptions).unwrap()),
+    );
+    item.insert("version".into(), n(3));
+    let get = mock!(Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .set_item(Some(item.clone()))
+            .build()
+    });
+    let t = table(&[&get]);
+    assert_eq!(t.directory().await.unwrap(), dir);
+    assert_eq!(
+        t.deciding(ApprovalKind::Deployment).await.unwrap(),
+        dir.approvers
+    );
+    let none = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
+    assert_eq!(
+        table(&[&none]).directory().await.unwrap(),
+        Directory::default()
     );
 }
 
@@ -176,7 +311,7 @@ async fn pending_pages_through_the_sparse_index() {
     let query = mock!(Client::query)
         .match_requests(|r| {
             r.index_name() == Some(PENDING_INDEX)
-                && r.expression_attribute_values().unwrap()[":r"]
+                && r.expression_attribute_values().unwrap()[":v"]
                     .as_s()
                     .unwrap()
                     == "acme/shop"
@@ -228,12 +363,12 @@ async fn throttling_is_retried_then_reported() {
 
 #[tokio::test]
 async fn a_missing_table_is_a_named_error() {
-    let put = mock!(Client::put_item)
+    let tx = mock!(Client::transact_write_items)
         .sequence()
         .http_status(400, json_error("ResourceNotFoundException"))
         .build();
-    let e = table(&[&put])
-        .create(&pending_record("h", "rc-1", "t"))
+    let e = table(&[&tx])
+        .create(&pending_record("h", "rc-1", "t"), &[])
         .await
         .unwrap_err();
     assert!(e.message.starts_with("ResourceNotFoundException"), "{e}");
@@ -285,11 +420,11 @@ async fn claim_and_release_errors_are_errors() {
         .http_status(400, json_error("ResourceNotFoundException"))
         .build();
     let e = table(&[&put]).claim("k", now()).await.unwrap_err();
-    assert_eq!(e.operation, "claim the delivery");
+    assert_eq!(e.operation, "claim k");
     let del = mock!(Client::delete_item)
         .sequence()
         .http_status(400, json_error("ResourceNotFoundException"))
         .build();
     let e = table(&[&del]).release("k").await.unwrap_err();
-    assert_eq!(e.operation, "release the delivery claim");
+    assert_eq!(e.operation, "release k");
 }

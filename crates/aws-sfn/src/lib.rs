@@ -150,6 +150,8 @@ pub struct Started {
 pub struct ExecutionView {
     pub arn: String,
     pub status: String,
+    /// The execution input (the trigger).
+    pub input: Value,
     pub started: DateTime<Utc>,
     pub stopped: Option<DateTime<Utc>>,
     pub error: Option<String>,
@@ -282,9 +284,16 @@ impl Runs for StepFunctions {
                 None => break,
             }
         }
+        let input = d
+            .input()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| PortError::new(format!("read input of {arn}"), e.to_string()))?
+            .unwrap_or(Value::Null);
         Ok(ExecutionView {
             arn: arn.to_string(),
             status: d.status().as_str().to_string(),
+            input,
             started: time(d.start_date()),
             stopped: d.stop_date().map(time),
             error: d.error().map(str::to_string),

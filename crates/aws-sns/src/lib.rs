@@ -37,6 +37,44 @@ impl SnsNotifier {
     }
 }
 
+/// The filter policy that keeps an approver's email subscription to their own
+/// messages: every approval message carries the `approver` attribute.
+pub fn approver_filter_policy(approver_id: &str) -> String {
+    serde_json::json!({"approver": [approver_id]}).to_string()
+}
+
+impl SnsNotifier {
+    /// Subscribes `email` to the approvals topic, filtered to messages for
+    /// `approver_id` only. Returns the subscription ARN (AWS answers one even while
+    /// the address has not confirmed yet).
+    pub async fn subscribe_approver(&self, approver_id: &str, email: &str) -> PortResult<String> {
+        let out = self
+            .client
+            .subscribe()
+            .topic_arn(&self.approvals_topic)
+            .protocol("email")
+            .endpoint(email)
+            .attributes("FilterPolicy", approver_filter_policy(approver_id))
+            .attributes("FilterPolicyScope", "MessageAttributes")
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("subscribe {email} to the approvals topic"), &e))?;
+        Ok(out.subscription_arn().unwrap_or_default().to_string())
+    }
+
+    /// Removes a subscription made by [`Self::subscribe_approver`].
+    pub async fn unsubscribe(&self, subscription_arn: &str) -> PortResult<()> {
+        self.client
+            .unsubscribe()
+            .subscription_arn(subscription_arn)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("unsubscribe {subscription_arn}"), &e))?;
+        Ok(())
+    }
+}
+
 /// SNS subjects (used as the email subject) must be under 100 printable ASCII
 /// characters without line breaks; anything else is replaced, and long subjects are
 /// cut with an ellipsis rather than rejected.
@@ -102,6 +140,38 @@ mod tests {
                 .with_initial_backoff(Duration::from_millis(1))
         ));
         SnsNotifier::new(client, "arn:approvals", "arn:notifications")
+    }
+
+    #[tokio::test]
+    async fn an_approver_is_subscribed_with_a_filter_on_their_id() {
+        use aws_sdk_sns::operation::subscribe::SubscribeOutput;
+        use aws_sdk_sns::operation::unsubscribe::UnsubscribeOutput;
+        let sub = mock!(Client::subscribe)
+            .match_requests(|r| {
+                let a = r.attributes().unwrap();
+                r.topic_arn() == Some("arn:approvals")
+                    && r.protocol() == Some("email")
+                    && r.endpoint() == Some("bob@example.com")
+                    && a["FilterPolicy"] == r#"{"approver":["bob"]}"#
+                    && a["FilterPolicyScope"] == "MessageAttributes"
+                    && r.return_subscription_arn() == Some(true)
+            })
+            .then_output(|| {
+                SubscribeOutput::builder()
+                    .subscription_arn("arn:approvals:sub-1")
+                    .build()
+            });
+        let unsub = mock!(Client::unsubscribe)
+            .match_requests(|r| r.subscription_arn() == Some("arn:approvals:sub-1"))
+            .then_output(|| UnsubscribeOutput::builder().build());
+        let n = notifier(&[&sub, &unsub]);
+        let arn = n
+            .subscribe_approver("bob", "bob@example.com")
+            .await
+            .unwrap();
+        assert_eq!(arn, "arn:approvals:sub-1");
+        n.unsubscribe(&arn).await.unwrap();
+        assert_eq!(unsub.num_calls(), 1);
     }
 
     fn message() -> Message {

@@ -258,6 +258,7 @@ mod tests {
         let v = ExecutionView {
             arn: "arn:e".into(),
             status: "RUNNING".into(),
+            input: serde_json::Value::Null,
             started: t(0),
             stopped: None,
             error: None,

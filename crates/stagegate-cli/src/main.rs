@@ -1,7 +1,10 @@
 //! `stagegate`: the command line. `rehearse` runs the staging flow on this machine;
 //! `test-case` runs Step Functions Local mock-config test cases on the embedded engine;
-//! `start` and `status` drive the state machine deployed on AWS.
+//! `start` and `status` drive the state machine deployed on AWS; `approve` and
+//! `reject` decide a waiting run as the caller's AWS identity; `approvers` manages who
+//! decides.
 
+mod approvers;
 mod aws;
 mod rehearse;
 mod test_case;
@@ -32,6 +35,12 @@ enum Command {
     Start(aws::StartArgs),
     /// Show a run on AWS: status, error, and each phase with its duration.
     Status(aws::StatusArgs),
+    /// Approve a run waiting on AWS, as your AWS identity (the STS caller ARN).
+    Approve(approvers::DecideArgs),
+    /// Reject a run waiting on AWS, as your AWS identity; --comment says why.
+    Reject(approvers::DecideArgs),
+    /// Who decides approvals: add, remove, list (each gets their own emails).
+    Approvers(approvers::ApproversArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +50,9 @@ fn main() -> ExitCode {
         Command::TestCase(args) => test_case::run(args),
         Command::Start(args) => aws::start(args),
         Command::Status(args) => aws::status(args),
+        Command::Approve(args) => approvers::decide(args, true),
+        Command::Reject(args) => approvers::decide(args, false),
+        Command::Approvers(args) => approvers::approvers(args),
     };
     match result {
         Ok(code) => code,

@@ -215,3 +215,65 @@ fn bad_app_dir_tag_and_stage_are_clear_errors() {
         .expect("runs");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a stagegate app"));
 }
+
+/// The terminal decides by the page's rules, as the next approver asked: a refused
+/// line (approving over a failed check without a reason) is answered, and the next
+/// line is read, not lost.
+#[test]
+fn the_terminal_prompt_follows_the_page_rules_and_keeps_the_next_line() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let dir = scratch("prompt");
+    let app = example_app();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stagegate"))
+        .args([
+            "rehearse",
+            "--app",
+            app.to_str().unwrap_or_default(),
+            "--fail",
+            "eslint",
+        ])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Typed ahead: refused (no reason), then the lead's approval, then the pm's
+    // sign-off; and a stray word, refused, on the way.
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"approve\nmaybe\napprove lint warnings only, fixed in rc-0.1.1\napprove\n")
+        .expect("typed");
+    let out = child.wait_with_output().expect("it ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("! A reason is required"), "{stdout}");
+    assert!(
+        stdout.contains("? 'maybe' is neither approve nor reject"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✔ lead approves: lint warnings only, fixed in rc-0.1.1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("✔ pm approves"), "{stdout}");
+    assert!(
+        stdout.contains("Result: acme/shop rc-0.1.0 is ready for production"),
+        "{stdout}"
+    );
+    // Who decided, how, and why are in the run's output.
+    let execution =
+        std::fs::read_to_string(run_dir(&dir).join("execution.json")).unwrap_or_default();
+    let execution: serde_json::Value = serde_json::from_str(&execution).unwrap_or_default();
+    let vote = &execution["output"]["approval"]["votes"][0];
+    assert_eq!(vote["approver"], "lead", "{execution}");
+    assert_eq!(vote["via"], "terminal");
+    assert_eq!(vote["reason"], "lint warnings only, fixed in rc-0.1.1");
+    assert_eq!(
+        execution["output"]["acceptance"]["votes"][0]["approver"],
+        "pm"
+    );
+}

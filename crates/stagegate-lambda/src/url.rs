@@ -26,6 +26,11 @@ pub fn web_request(event: LambdaFunctionUrlRequest) -> Result<WebRequest, WebRes
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
+    let origin = event
+        .request_context
+        .domain_name
+        .map(|d| format!("https://{d}"))
+        .unwrap_or_default();
     let http = event.request_context.http;
     Ok(WebRequest {
         method: http.method.unwrap_or_default(),
@@ -33,6 +38,7 @@ pub fn web_request(event: LambdaFunctionUrlRequest) -> Result<WebRequest, WebRes
         headers,
         body,
         source_ip: http.source_ip.unwrap_or_default(),
+        origin,
     })
 }
 
@@ -97,7 +103,8 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "version": "2.0", "rawPath": "/approvals/x", "rawQueryString": "",
             "headers": {"x-github-event": "push"},
-            "requestContext": {"http": {"method": "POST", "path": "/approvals/x",
+            "requestContext": {"domainName": "abc.lambda-url.us-east-1.on.aws",
+                "http": {"method": "POST", "path": "/approvals/x",
                 "sourceIp": "198.51.100.1", "protocol": "HTTP/1.1", "userAgent": "curl"},
                 "timeEpoch": 0},
             "body": body, "isBase64Encoded": base64
@@ -113,12 +120,45 @@ mod tests {
         assert_eq!(r.body, b"decision=approve");
         assert_eq!(r.source_ip, "198.51.100.1");
         assert_eq!(r.header("X-GitHub-Event"), Some("push"));
+        assert_eq!(r.origin, "https://abc.lambda-url.us-east-1.on.aws");
     }
 
     #[test]
     fn an_undecodable_body_is_a_bad_request() {
         let refused = web_request(event("***", true)).unwrap_err();
         assert_eq!(refused.status, 400);
+    }
+
+    /// Behind a Function URL the approval page answers with the same security
+    /// headers as on 127.0.0.1 (see `stagegate_local::http`'s test of the same).
+    #[tokio::test]
+    async fn the_approval_page_keeps_its_security_headers_behind_a_function_url() {
+        use stagegate::memory::MemoryApprovals;
+        use stagegate::ports::SystemClock;
+        use stagegate::steps::approval_page::{security_headers, ApprovalPage};
+        use stagegate::testing::{MemoryArtifacts, MemoryCallbacks};
+        let page = ApprovalPage::new(
+            &stagegate::Settings::default(),
+            MemoryApprovals::default(),
+            MemoryCallbacks::default(),
+            MemoryArtifacts::default(),
+            SystemClock,
+        );
+        for method in ["GET", "HEAD", "POST", "PUT"] {
+            let mut ev = event("", false);
+            ev.request_context.http.method = Some(method.into());
+            let out = handle(&page, ev).await;
+            for (k, v) in security_headers() {
+                assert_eq!(
+                    out.headers.get(k.as_str()).and_then(|v| v.to_str().ok()),
+                    Some(v.as_str()),
+                    "{method}: {k}"
+                );
+            }
+            if method == "HEAD" {
+                assert_eq!(out.body.as_deref(), Some(""));
+            }
+        }
     }
 
     #[test]

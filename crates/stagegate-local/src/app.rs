@@ -1,6 +1,8 @@
 //! An application's `stagegate.json`: how the rehearsal runs it locally.
 
 use serde::Deserialize;
+use stagegate::approvals::validate_approver;
+use stagegate::ports::{ApprovalKind, Approver};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +19,10 @@ pub struct AppConfig {
     #[serde(default)]
     pub user_acceptance: bool,
     pub commands: BTreeMap<String, String>,
+    /// Who decides, each reached by their own link (the rehearsal writes their emails
+    /// to the outbox); one approver deciding both kinds if none is given.
+    #[serde(default)]
+    pub approvers: Option<Vec<Approver>>,
     pub backend: Backend,
     pub frontend: Frontend,
 }
@@ -41,6 +47,16 @@ pub struct Frontend {
     pub env: BTreeMap<String, String>,
 }
 
+/// The approver of a rehearsal whose app names none.
+pub fn default_approver() -> Approver {
+    Approver {
+        id: "rehearsal-approver".into(),
+        email: "approver@example.test".into(),
+        github: None,
+        decides: vec![ApprovalKind::Deployment, ApprovalKind::Acceptance],
+    }
+}
+
 /// An application directory with a valid `stagegate.json`.
 #[derive(Clone, Debug)]
 pub struct App {
@@ -49,6 +65,14 @@ pub struct App {
 }
 
 impl App {
+    /// The approvers the app names, or [`default_approver`].
+    pub fn approvers(&self) -> Vec<Approver> {
+        match &self.config.approvers {
+            Some(list) if !list.is_empty() => list.clone(),
+            _ => vec![default_approver()],
+        }
+    }
+
     /// Loads and checks `dir/stagegate.json`; every error names the file and field.
     pub fn load(dir: &Path) -> Result<App, String> {
         if !dir.is_dir() {
@@ -88,6 +112,17 @@ impl App {
                 return Err(format!(
                     "{}: {what} '{rel}' does not exist in the app",
                     file.display()
+                ));
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for a in config.approvers.iter().flatten() {
+            validate_approver(a).map_err(|e| format!("{}: approvers: {e}", file.display()))?;
+            if !ids.insert(a.id.as_str()) {
+                return Err(format!(
+                    "{}: approvers: '{}' is listed twice",
+                    file.display(),
+                    a.id
                 ));
             }
         }

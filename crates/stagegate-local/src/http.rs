@@ -118,7 +118,8 @@ fn reason(status: u16) -> &'static str {
 }
 
 async fn handle(mut stream: TcpStream, peer: SocketAddr, handler: Handler) -> std::io::Result<()> {
-    let response = match read_request(&mut stream, peer).await {
+    let local = stream.local_addr()?;
+    let response = match read_request(&mut stream, peer, local).await {
         Ok(req) => handler(req).await,
         Err(status) => Response::text(status, reason(status)),
     };
@@ -142,7 +143,11 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, handler: Handler) -> st
     stream.shutdown().await
 }
 
-async fn read_request(stream: &mut TcpStream, peer: SocketAddr) -> Result<Request, u16> {
+async fn read_request(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Result<Request, u16> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -202,6 +207,7 @@ async fn read_request(stream: &mut TcpStream, peer: SocketAddr) -> Result<Reques
             .collect(),
         body,
         source_ip: peer.ip().to_string(),
+        origin: format!("http://{local}"),
     })
 }
 
@@ -213,6 +219,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientResponse {
     pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: String,
     pub elapsed_ms: u64,
 }
@@ -254,21 +262,64 @@ pub async fn request(
             .write_all(req.as_bytes())
             .await
             .map_err(|e| format!("{method} {url}: {e}"))?;
+        // Read the head, then as many body bytes as Content-Length says (a server may
+        // keep the connection open despite `Connection: close`), else to the end.
         let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .await
-            .map_err(|e| format!("{method} {url}: {e}"))?;
-        let head_end =
-            find(&raw, b"\r\n\r\n").ok_or_else(|| format!("{method} {url}: malformed response"))?;
+        let mut chunk = [0u8; 8192];
+        let head_end = loop {
+            if let Some(i) = find(&raw, b"\r\n\r\n") {
+                break i;
+            }
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("{method} {url}: {e}"))?;
+            if n == 0 {
+                return Err(format!("{method} {url}: malformed response"));
+            }
+            raw.extend_from_slice(&chunk[..n]);
+        };
+        let length = String::from_utf8_lossy(&raw[..head_end])
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+        match length {
+            Some(length) => {
+                while raw.len() < head_end + 4 + length {
+                    let n = stream
+                        .read(&mut chunk)
+                        .await
+                        .map_err(|e| format!("{method} {url}: {e}"))?;
+                    if n == 0 {
+                        break;
+                    }
+                    raw.extend_from_slice(&chunk[..n]);
+                }
+                raw.truncate((head_end + 4 + length).min(raw.len()));
+            }
+            None => {
+                stream
+                    .read_to_end(&mut raw)
+                    .await
+                    .map_err(|e| format!("{method} {url}: {e}"))?;
+            }
+        }
         let head = String::from_utf8_lossy(&raw[..head_end]);
         let status = head
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse::<u16>().ok())
             .ok_or_else(|| format!("{method} {url}: malformed status line"))?;
+        let headers = head
+            .split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
         Ok(ClientResponse {
             status,
+            headers,
             body: String::from_utf8_lossy(&raw[head_end + 4..]).into_owned(),
             elapsed_ms: started.elapsed().as_millis() as u64,
         })
@@ -276,6 +327,15 @@ pub async fn request(
     tokio::time::timeout(IO_TIMEOUT, exchange)
         .await
         .map_err(|_| format!("{method} {url}: timed out after {}s", IO_TIMEOUT.as_secs()))?
+}
+
+impl ClientResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 pub use stagegate::steps::approval_page::parse_form;
@@ -308,6 +368,53 @@ mod tests {
             .await
             .unwrap_err()
             .contains("only reaches http://"));
+        task.abort();
+    }
+
+    /// The approval page served here answers with exactly the headers it answers
+    /// with behind a Function URL (see `stagegate_lambda::url`'s test of the same).
+    #[tokio::test]
+    async fn the_approval_page_keeps_its_security_headers_and_head_has_no_body() {
+        use stagegate::memory::MemoryApprovals;
+        use stagegate::ports::{Approvals, SystemClock};
+        use stagegate::steps::approval_page::{security_headers, ApprovalPage};
+        let approvals = Arc::new(MemoryApprovals::default());
+        let record = stagegate::testing::pending_record("a", "rc-1.4.0", "t");
+        let id = "B".repeat(43);
+        let link = stagegate::ports::Link {
+            id_hash: stagegate::approvals::hash_id(&id),
+            approval_id: "a".into(),
+            approver_id: "bob".into(),
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        };
+        let mut record = record;
+        record.expires_at = link.expires_at;
+        approvals.create(&record, &[link]).await.unwrap();
+        let page = ApprovalPage::new(
+            &stagegate::Settings::default(),
+            approvals,
+            stagegate::testing::MemoryCallbacks::default(),
+            stagegate::testing::MemoryArtifacts::default(),
+            SystemClock,
+        );
+        let (addr, task) = serve(0, endpoint(Arc::new(page))).await.unwrap();
+        for (method, path) in [
+            ("GET", format!("/approvals/{id}")),
+            ("GET", "/nothing".into()),
+            ("HEAD", format!("/approvals/{id}")),
+        ] {
+            let r = request(method, &format!("http://{addr}{path}"), &[], None)
+                .await
+                .unwrap();
+            for (k, v) in security_headers() {
+                assert_eq!(r.header(&k), Some(v.as_str()), "{method} {path}: {k}");
+            }
+            if method == "HEAD" {
+                assert_eq!((r.status, r.body.as_str()), (200, ""));
+            } else {
+                assert!(!r.body.is_empty());
+            }
+        }
         task.abort();
     }
 

@@ -11,9 +11,11 @@ pub mod app;
 pub mod http;
 pub mod rehearsal;
 
-use asl_engine::{BuildRunner, Control, EngineError, ExecutionStatus, LambdaError, Registry};
-use serde_json::Value;
-use stagegate::memory::MemoryApprovals;
+use asl_engine::{
+    BuildRunner, Control, Engine, EngineError, EventType, ExecutionStatus, LambdaError, Registry,
+};
+use serde_json::{json, Value};
+use stagegate::memory::{MemoryApprovals, MemoryClaims, StaticApprovers};
 use stagegate::ports::{
     Artifacts, CallbackError, Clock, Executions, Hosting, Http, Notifier, PortResult, Releases,
     RunningExecution, SourceHistory, Stacks, TaskCallbacks,
@@ -130,9 +132,18 @@ pub fn register<S: Step + 'static>(registry: Registry, step: S) -> Registry {
     })
 }
 
+/// What a local run keeps in memory, in one process: the approvals and their links,
+/// the configured approvers, the once-only claims (notifications).
+#[derive(Clone, Default)]
+pub struct LocalStores {
+    pub approvals: Arc<MemoryApprovals>,
+    pub approvers: Arc<StaticApprovers>,
+    pub claims: Arc<MemoryClaims>,
+}
+
 /// The adapters a local world plugs into the flow, each shared by the steps that
 /// use it. Task tokens, executions and time come from the engine
-/// ([`LocalStepFunctions`]); approvals live in memory in one process.
+/// ([`LocalStepFunctions`]); approvals, approvers and claims from [`LocalStores`].
 pub struct Adapters<Ar, N, S, H, Ht, Hi, R> {
     pub artifacts: Arc<Ar>,
     pub notifier: Arc<N>,
@@ -144,11 +155,12 @@ pub struct Adapters<Ar, N, S, H, Ht, Hi, R> {
 }
 
 /// The staging flow's registry: its sixteen steps built from `adapters`, each
-/// registered under its name, and `builds` for the CodeBuild checks.
+/// registered under its name, the reconcile of undelivered decisions (which a
+/// schedule invokes, see [`schedule`]), and `builds` for the CodeBuild checks.
 pub fn staging_registry<Ar, N, S, H, Ht, Hi, R>(
     settings: &Settings,
     engine: &LocalStepFunctions,
-    approvals: &Arc<MemoryApprovals>,
+    stores: &LocalStores,
     a: &Adapters<Ar, N, S, H, Ht, Hi, R>,
     builds: impl BuildRunner,
 ) -> Registry
@@ -163,6 +175,7 @@ where
 {
     let s = || settings.clone();
     let mut r = Registry::new().build_runner(builds);
+    let approvals = &stores.approvals;
     r = register(
         r,
         preflight::Preflight::new(s(), engine.clone(), approvals.clone(), engine.clone()),
@@ -178,7 +191,13 @@ where
     r = register(r, checklist::GenerateChecklist::new(a.artifacts.clone()));
     r = register(
         r,
-        approval::RequestApproval::new(s(), approvals.clone(), a.notifier.clone(), engine.clone()),
+        approval::RequestApproval::new(
+            s(),
+            approvals.clone(),
+            stores.approvers.clone(),
+            a.notifier.clone(),
+            engine.clone(),
+        ),
     );
     r = register(r, validate::ValidateInfrastructure::new(a.stacks.clone()));
     r = register(r, deploy::DeployInfrastructure::new(a.stacks.clone()));
@@ -202,5 +221,79 @@ where
         r,
         release::MarkReleaseReady::new(a.history.clone(), a.releases.clone(), a.artifacts.clone()),
     );
-    register(r, notify::Notify::new(s(), a.notifier.clone()))
+    r = register(
+        r,
+        notify::Notify::new(
+            s(),
+            a.notifier.clone(),
+            stores.claims.clone(),
+            engine.clone(),
+        ),
+    );
+    register(
+        r,
+        approval::ReconcileApprovals::new(
+            settings,
+            approvals.clone(),
+            engine.clone(),
+            engine.clone(),
+        ),
+    )
+}
+
+/// The template's "execution ended abnormally" rule, locally: every execution of
+/// `engine` that ends `FAILED`, `TIMED_OUT` or `ABORTED` is sent to the `notify`
+/// function as the "Step Functions Execution Status Change" event EventBridge would
+/// deliver. Runs until the returned task is aborted.
+pub fn execution_status_rule(
+    engine: &Engine,
+    registry: Arc<Registry>,
+) -> tokio::task::JoinHandle<()> {
+    let mut events = engine.subscribe();
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        loop {
+            let (arn, event) = match events.recv().await {
+                Ok(e) => e,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let status = match event.event_type {
+                EventType::ExecutionFailed => "FAILED",
+                EventType::ExecutionTimedOut => "TIMED_OUT",
+                EventType::ExecutionAborted => "ABORTED",
+                _ => continue,
+            };
+            let Ok(d) = engine.describe_execution(&arn) else {
+                continue;
+            };
+            let detail = json!({
+                "executionArn": d.execution_arn, "stateMachineArn": d.state_machine_arn,
+                "name": d.name, "status": status, "input": d.input.to_string(),
+                "error": d.error, "cause": d.cause,
+            });
+            let event = json!({
+                "version": "0", "detail-type": "Step Functions Execution Status Change",
+                "source": "aws.states", "resources": [arn], "detail": detail,
+            });
+            // EventBridge retries a failed target; one attempt is enough locally, and a
+            // failure is in the run's outbox (or its absence) for everyone to see.
+            let _ = registry.invoke(notify::NAME, event).await;
+        }
+    })
+}
+
+/// An EventBridge schedule, locally: invokes function `name` of `registry` every
+/// `every`, until the returned task is aborted.
+pub fn schedule(
+    registry: Arc<Registry>,
+    name: &'static str,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let _ = registry.invoke(name, json!({"source": "aws.events"})).await;
+        }
+    })
 }

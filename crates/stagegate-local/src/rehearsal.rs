@@ -12,18 +12,19 @@ use crate::adapters::*;
 use crate::app::App;
 use crate::http;
 use crate::{
-    staging_registry, substitutions, Adapters, LocalStepFunctions, STAGING_DEFINITION,
-    STATE_MACHINE,
+    execution_status_rule, schedule, staging_registry, substitutions, Adapters, LocalStepFunctions,
+    LocalStores, STAGING_DEFINITION, STATE_MACHINE,
 };
 use asl_engine::{
     Clock, Control, Details, Engine, EngineConfig, EventType, ExecutionDescription,
     ExecutionStatus, HistoryEvent,
 };
 use serde_json::{json, Value};
+use stagegate::approvals::{Decided, Decider, Desk, Form, Refusal};
 use stagegate::candidate::Trigger;
-use stagegate::memory::MemoryApprovals;
-use stagegate::ports::{Clock as _, Hosting, Message, Topic};
-use stagegate::steps::approval::{self, Decided, Decision as Vote};
+use stagegate::memory::{MemoryApprovals, StaticApprovers};
+use stagegate::ports::{ApprovalState, Hosting, Message, Topic};
+use stagegate::steps::approval::RECONCILE;
 use stagegate::steps::approval_page::ApprovalPage;
 use stagegate::Settings;
 use std::io::Write as _;
@@ -35,7 +36,8 @@ use tokio::sync::mpsc;
 /// How the approval is decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Approve as "rehearsal-approver" (with a reason when checks failed).
+    /// Approve as each approver emailed, until the quorum is reached (with a reason
+    /// when checks failed).
     Approve,
     Reject(String),
     /// Shorten the approval window to a few seconds and let it expire.
@@ -220,13 +222,13 @@ struct Rehearsal {
     settings: Settings,
     engine: Engine,
     state_machine: String,
-    sfn: LocalStepFunctions,
-    approvals: Arc<MemoryApprovals>,
+    desk: Desk<Arc<MemoryApprovals>, LocalStepFunctions, LocalStepFunctions>,
     stacks: Arc<LocalStacks>,
     hosting: Arc<LocalHosting>,
     /// Approval emails, as the outbox sends them, for the decider.
     approval_mail: Mutex<Option<mpsc::UnboundedReceiver<Message>>>,
-    page_task: tokio::task::JoinHandle<()>,
+    /// The approval page, the end-of-run rule, the reconcile schedule.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// How the execution ended, with its history.
@@ -305,31 +307,45 @@ impl Rehearsal {
         };
         let control = Control::new(Clock::system(), EngineConfig::default(), None);
         let sfn = LocalStepFunctions::new(control.clone());
-        let approvals = Arc::new(MemoryApprovals::default());
-        let registry = staging_registry(&settings, &sfn, &approvals, &adapters, builds);
-        let engine = Engine::with_control(control, Arc::new(registry));
+        let stores = LocalStores {
+            approvers: Arc::new(StaticApprovers(c.app.approvers())),
+            ..LocalStores::default()
+        };
+        let registry = Arc::new(staging_registry(
+            &settings, &sfn, &stores, &adapters, builds,
+        ));
+        let engine = Engine::with_control(control, registry.clone());
         let state_machine = engine
             .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
             .map_err(|e| e.to_string())?;
         let page = ApprovalPage::new(
-            settings.clone(),
-            approvals.clone(),
+            &settings,
+            stores.approvals.clone(),
             sfn.clone(),
             artifacts,
             sfn.clone(),
         );
-        let page_task = http::serve_on(listener, http::endpoint(Arc::new(page)));
+        let tasks = vec![
+            http::serve_on(listener, http::endpoint(Arc::new(page))),
+            execution_status_rule(&engine, registry.clone()),
+            schedule(registry, RECONCILE, RECONCILE_EVERY),
+        ];
+        let desk = Desk::new(
+            settings.pusher_may_approve,
+            stores.approvals.clone(),
+            sfn.clone(),
+            sfn,
+        );
         Ok(Rehearsal {
             c,
             settings,
             engine,
             state_machine,
-            sfn,
-            approvals,
+            desk,
             stacks,
             hosting,
             approval_mail: Mutex::new(Some(approval_rx)),
-            page_task,
+            tasks,
         })
     }
 
@@ -388,10 +404,13 @@ impl Rehearsal {
             .lock()
             .map_err(|_| "the approval mailbox is unusable".to_string())?
             .take();
+        let lines = (decision == &Decision::Interactive).then(terminal_lines);
         let decide = async {
             if let Some(mut mail) = mail {
+                let mut lines = lines;
                 while let Some(message) = mail.recv().await {
-                    self.decide(decision, &message).await;
+                    self.decide(decision, &message, &mut mail, lines.as_mut())
+                        .await;
                 }
             }
         };
@@ -479,108 +498,210 @@ impl Rehearsal {
     async fn shut_down(&self) {
         self.stacks.stop().await;
         self.hosting.stop().await;
-        self.page_task.abort();
-    }
-
-    /// Answers one approval email as `decision` says.
-    async fn decide(&self, decision: &Decision, message: &Message) {
-        let Some(id) = message
-            .body
-            .find("/approvals/")
-            .map(|i| &message.body[i + "/approvals/".len()..])
-            .map(|s| s.chars().take(43).collect::<String>())
-        else {
-            say("  ! the approval email has no link");
-            return;
-        };
-        let link = format!("{}/approvals/{id}", self.settings.approval_base_url);
-        let failed = message
-            .body
-            .lines()
-            .find(|l| l.starts_with("Checks FAILED"))
-            .map(str::to_string);
-        let approver = if self
-            .c
-            .candidate
-            .pushed_by
-            .eq_ignore_ascii_case("rehearsal-approver")
-        {
-            "rehearsal-approver-2"
-        } else {
-            "rehearsal-approver"
-        };
-        let vote = |approve: bool, reason: Option<String>| Vote {
-            approver: approver.into(),
-            approve,
-            reason,
-            from: "terminal".into(),
-        };
-        let vote = match decision {
-            Decision::Approve => Some(vote(
-                true,
-                failed
-                    .as_ref()
-                    .map(|f| format!("rehearsal --approve over failed checks ({f})")),
-            )),
-            Decision::Reject(reason) => Some(vote(false, Some(reason.clone()))),
-            Decision::Timeout => {
-                say(&format!("  ⏳ nobody decides: the approval window is {TIMEOUT_WINDOW_SECONDS}s in this rehearsal (--timeout)"));
-                None
-            }
-            Decision::Interactive => {
-                say(&format!("  ⏸ waiting for a decision: open {link}"));
-                say("    or type here: approve [reason]  |  reject <reason>");
-                let line = tokio::task::spawn_blocking(|| {
-                    let mut s = String::new();
-                    std::io::stdin().read_line(&mut s).map(|_| s)
-                })
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default();
-                let line = line.trim();
-                if line.is_empty() {
-                    // No terminal input (e.g. stdin closed): the page still works.
-                    return;
-                }
-                let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
-                let reason = (!rest.trim().is_empty()).then(|| rest.trim().to_string());
-                match word {
-                    "approve" => Some(vote(true, reason)),
-                    "reject" => Some(vote(false, reason)),
-                    other => {
-                        say(&format!(
-                            "  ? '{other}' is neither approve nor reject; use the page: {link}"
-                        ));
-                        None
-                    }
-                }
-            }
-        };
-        let Some(vote) = vote else { return };
-        let verb = if vote.approve { "approves" } else { "rejects" };
-        match approval::decide(
-            &self.settings,
-            self.approvals.as_ref(),
-            &self.sfn,
-            self.sfn.now(),
-            &id,
-            vote.clone(),
-        )
-        .await
-        {
-            Ok(Ok(Decided::Approved)) | Ok(Ok(Decided::Rejected)) => say(&format!(
-                "  ✔ {} {verb}{}",
-                vote.approver,
-                vote.reason.map(|r| format!(": {r}")).unwrap_or_default()
-            )),
-            Ok(Ok(Decided::Recorded { remaining })) => {
-                say(&format!("  ✔ vote recorded; {remaining} more needed"))
-            }
-            Ok(Err(refusal)) => say(&format!("  ! {}: {}", refusal.title(), refusal.detail())),
-            Err(e) => say(&format!("  ! the decision failed: {e}")),
+        for task in &self.tasks {
+            task.abort();
         }
     }
+
+    /// Answers an approval email (and the other approvers' emails of the same
+    /// approval, already sent) as `decision` says, through the same desk and rules as
+    /// the page.
+    async fn decide(
+        &self,
+        decision: &Decision,
+        first: &Message,
+        mail: &mut mpsc::UnboundedReceiver<Message>,
+        lines: Option<&mut mpsc::UnboundedReceiver<String>>,
+    ) {
+        // Every approver of one approval is emailed at once: gather their links.
+        let mut messages = vec![first.clone()];
+        while let Ok(m) = mail.try_recv() {
+            messages.push(m);
+        }
+        let mut approval_id = None;
+        for m in &messages {
+            let Some(id) = link_id(&m.body) else {
+                say("  ! an approval email has no link");
+                continue;
+            };
+            let Ok(Ok((record, approver, _))) = self.desk.review(&id).await else {
+                continue;
+            };
+            approval_id = Some(record.id.clone());
+            if decision == &Decision::Interactive {
+                say(&format!(
+                    "  ⏸ {} decides on {}/approvals/{id}",
+                    approver.id, self.settings.approval_base_url
+                ));
+            }
+        }
+        let Some(approval_id) = approval_id else {
+            return;
+        };
+        match decision {
+            Decision::Approve => loop {
+                // Each approver asked approves in turn, until the quorum is reached.
+                match self.next_decider(&approval_id).await {
+                    Some((decider, failed)) => {
+                        let reason = (!failed.is_empty()).then(|| {
+                            format!(
+                                "rehearsal --approve over failed checks ({})",
+                                failed.join(", ")
+                            )
+                        });
+                        if !self.answer(&approval_id, decider, true, reason).await {
+                            return;
+                        }
+                    }
+                    None => return,
+                }
+            },
+            Decision::Reject(reason) => {
+                if let Some((decider, _)) = self.next_decider(&approval_id).await {
+                    self.answer(&approval_id, decider, false, Some(reason.clone()))
+                        .await;
+                }
+            }
+            Decision::Timeout => {
+                say(&format!("  ⏳ nobody decides: the approval window is {TIMEOUT_WINDOW_SECONDS}s in this rehearsal (--timeout)"));
+            }
+            Decision::Interactive => {
+                let Some(lines) = lines else { return };
+                self.prompt(&approval_id, lines).await;
+            }
+        }
+    }
+
+    /// The terminal: each line decides for the next approver who has not decided
+    /// yet, by the same rules as the page. A refused line is answered and the prompt
+    /// stays; it ends when the approval is decided (here or on the page).
+    async fn prompt(&self, approval_id: &str, lines: &mut mpsc::UnboundedReceiver<String>) {
+        loop {
+            let Some((decider, _)) = self.next_decider(approval_id).await else {
+                return;
+            };
+            say(&format!(
+                "    or type here, as {}: approve [reason]  |  reject <reason>",
+                decider.identity()
+            ));
+            let line = loop {
+                tokio::select! {
+                    line = lines.recv() => match line {
+                        Some(l) => break l,
+                        // No terminal input (stdin closed): the page still works.
+                        None => return,
+                    },
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {
+                        if self.next_decider(approval_id).await.is_none() {
+                            return;
+                        }
+                    }
+                }
+            };
+            let line = line.trim();
+            let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+            let reason = (!rest.trim().is_empty()).then(|| rest.trim().to_string());
+            match word {
+                "approve" => {
+                    self.answer(approval_id, decider, true, reason).await;
+                }
+                "reject" => {
+                    self.answer(approval_id, decider, false, reason).await;
+                }
+                "" => {}
+                other => say(&format!("  ? '{other}' is neither approve nor reject")),
+            }
+        }
+    }
+
+    /// The next approver asked who has not decided, while the approval is pending,
+    /// with the failed checks.
+    async fn next_decider(&self, approval_id: &str) -> Option<(Decider, Vec<String>)> {
+        let record = self.desk.record(approval_id).await.ok().flatten()?;
+        if record.state != ApprovalState::Pending {
+            return None;
+        }
+        let approver = record
+            .approvers
+            .iter()
+            .find(|a| !record.votes.iter().any(|v| v.approver == a.id))?;
+        Some((Decider::Approver(approver.clone()), record.failed_checks))
+    }
+
+    /// Decides as `decider`; `false` when the decision was refused or failed.
+    async fn answer(
+        &self,
+        approval_id: &str,
+        decider: Decider,
+        approve: bool,
+        reason: Option<String>,
+    ) -> bool {
+        let who = decider.identity();
+        let verb = if approve { "approves" } else { "rejects" };
+        let form = Form {
+            approve,
+            reason: reason.clone(),
+            from: "terminal".into(),
+        };
+        match self
+            .desk
+            .decide_as(approval_id, decider, "terminal", form)
+            .await
+        {
+            Ok(Ok(Decided::Recorded { remaining })) => {
+                say(&format!(
+                    "  ✔ {who} {verb}; {remaining} more approval(s) needed"
+                ));
+                true
+            }
+            Ok(Ok(Decided::Undelivered { .. })) => {
+                say(&format!(
+                    "  ✔ {who} {verb}; the decision is recorded and will be delivered"
+                ));
+                true
+            }
+            Ok(Ok(_)) => {
+                say(&format!(
+                    "  ✔ {who} {verb}{}",
+                    reason.map(|r| format!(": {r}")).unwrap_or_default()
+                ));
+                true
+            }
+            Ok(Err(refusal)) => {
+                say(&format!("  ! {}: {}", refusal.title(), refusal.detail()));
+                matches!(refusal, Refusal::AlreadyVoted { .. })
+            }
+            Err(e) => {
+                say(&format!("  ! the decision failed: {e}"));
+                false
+            }
+        }
+    }
+}
+
+/// How often the rehearsal's reconcile runs (AWS: every five minutes).
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
+/// The link id in an approval email.
+fn link_id(body: &str) -> Option<String> {
+    let start = body.find("/approvals/")? + "/approvals/".len();
+    Some(body[start..].chars().take(43).collect())
+}
+
+/// The terminal's lines, read by one thread for the whole rehearsal, so a line typed
+/// while nothing asks for one waits for the next prompt instead of being lost.
+fn terminal_lines() -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        while matches!(stdin.read_line(&mut line), Ok(n) if n > 0) {
+            if tx.send(std::mem::take(&mut line)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// The result line: ready, duplicate, cancelled (why) or failed (where, why).

@@ -54,6 +54,8 @@ pub mod names {
     pub const REJECTED: &str = "Rejected";
     /// A newer candidate replaced this one while it waited (sent through the token).
     pub const SUPERSEDED: &str = "Superseded";
+    /// No (or not enough) approvers are configured to decide an approval.
+    pub const NO_APPROVERS: &str = "NoApprovers";
 
     /// All of them, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -69,6 +71,7 @@ pub mod names {
         PERFORMANCE_BUDGET_EXCEEDED,
         REJECTED,
         SUPERSEDED,
+        NO_APPROVERS,
     ];
 }
 

@@ -5,10 +5,13 @@
 //! exactly its ports; the Lambda binaries (`functions/`), the local rehearsal and the
 //! path tests all run these same step values.
 
+pub mod approvals;
 pub mod candidate;
 pub mod error;
 pub mod memory;
 pub mod ports;
+#[cfg(test)]
+mod proptests;
 pub mod settings;
 pub mod step;
 pub mod steps;

@@ -63,20 +63,10 @@ pub enum ApprovalState {
     Superseded,
 }
 
-/// One person's decision.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Vote {
-    pub approver: String,
-    pub approve: bool,
-    pub reason: Option<String>,
-    pub at: DateTime<Utc>,
-    /// Where the decision came from (IP address, "terminal", ...).
-    pub from: String,
-}
-
 /// What is being approved.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ApprovalKind {
     /// Wait for Approval: deploy this candidate to staging?
@@ -86,12 +76,96 @@ pub enum ApprovalKind {
     Acceptance,
 }
 
-/// An approval request, stored by the hash of its link id (the id itself and the
-/// task token never leave the server side together; the id is never stored).
+/// A person who may decide, as the operator configured them (`stagegate approvers`);
+/// never a name typed into a form. Each channel that reaches them (today: an email
+/// with a personal link) is bound to this `id`, so a decision made through it is
+/// theirs; another channel (a chat message bound to the same person) adds a way to
+/// reach the same id, not a new kind of person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approver {
+    /// Stable and unique: 1-64 of `a-z 0-9 . _ -`. Votes and SNS filter policies use it.
+    pub id: String,
+    /// Where their personal approval emails go.
+    pub email: String,
+    /// Their GitHub login, for the rule that a pusher may not approve their own tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<String>,
+    /// What they decide: deployment approvals, user-acceptance sign-offs, or both.
+    pub decides: Vec<ApprovalKind>,
+}
+
+/// One decision, under the identity that made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vote {
+    /// A configured approver's id, or `aws:<caller ARN>` for an operator deciding
+    /// from the CLI under their AWS identity.
+    pub approver: String,
+    /// How the decision arrived: `email link`, `cli`, `terminal`.
+    pub via: String,
+    pub approve: bool,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+    /// Where the decision came from (client IP address, "terminal", ...).
+    pub from: String,
+}
+
+/// Whether a recorded decision has reached the waiting task.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum Delivery {
+    /// Nothing decided yet.
+    #[default]
+    Undecided,
+    /// Decided; the callback is being (or was about to be) sent since `since`, after
+    /// `attempts` failed ones.
+    Pending {
+        since: DateTime<Utc>,
+        #[serde(default)]
+        attempts: u32,
+    },
+    /// The task received the decision.
+    Delivered { at: DateTime<Utc> },
+    /// Sending failed `attempts` times so far; retried on the next click and by the
+    /// reconcile.
+    Failed {
+        at: DateTime<Utc>,
+        attempts: u32,
+        error: String,
+    },
+    /// The task was gone (timed out or stopped) when the decision was sent.
+    Closed { at: DateTime<Utc>, why: String },
+}
+
+impl Delivery {
+    /// The status name, as stored beside the record for conditions and indexes.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Delivery::Undecided => "UNDECIDED",
+            Delivery::Pending { .. } => "PENDING",
+            Delivery::Delivered { .. } => "DELIVERED",
+            Delivery::Failed { .. } => "FAILED",
+            Delivery::Closed { .. } => "CLOSED",
+        }
+    }
+
+    /// Decided but not (yet) delivered.
+    pub fn outstanding(&self) -> bool {
+        matches!(self, Delivery::Pending { .. } | Delivery::Failed { .. })
+    }
+}
+
+/// An approval request: one waiting task, the people asked, their votes. Stored by its
+/// random `id`; the personal links point to it through [`Link`]s, which hold only the
+/// hash of each link id. The task token and the form key never leave the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRecord {
-    pub id_hash: String,
+    pub id: String,
+    /// Bumped by every write; a write succeeds only over the revision it read.
+    #[serde(default)]
+    pub revision: u64,
     #[serde(default)]
     pub kind: ApprovalKind,
     pub task_token: String,
@@ -107,6 +181,25 @@ pub struct ApprovalRecord {
     pub required_approvals: u32,
     pub state: ApprovalState,
     pub votes: Vec<Vote>,
+    /// The people asked, as configured when the request was made.
+    #[serde(default)]
+    pub approvers: Vec<Approver>,
+    /// Key of the review form's CSRF tokens (hex, 32 random bytes).
+    #[serde(default)]
+    pub form_key: String,
+    #[serde(default)]
+    pub delivery: Delivery,
+}
+
+/// One personal link: the SHA-256 of its random id, the approval and the approver it
+/// belongs to. The link id itself is only ever in that approver's email.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    pub id_hash: String,
+    pub approval_id: String,
+    pub approver_id: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Result of a conditional update.
@@ -119,22 +212,55 @@ pub enum Update {
 }
 
 pub trait Approvals: Send + Sync {
-    /// Stores a new record; fails if the id hash exists.
-    fn create(&self, record: &ApprovalRecord) -> impl Future<Output = PortResult<()>> + Send;
-    fn get(&self, id_hash: &str)
-        -> impl Future<Output = PortResult<Option<ApprovalRecord>>> + Send;
-    /// Replaces the record only if its state and vote count are still those of
-    /// `expected` (an atomic compare-and-set), so one decision wins.
+    /// Stores a new record and its links; fails if the record exists.
+    fn create(
+        &self,
+        record: &ApprovalRecord,
+        links: &[Link],
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    fn get(&self, id: &str) -> impl Future<Output = PortResult<Option<ApprovalRecord>>> + Send;
+    /// The link whose id hashes to `id_hash`.
+    fn link(&self, id_hash: &str) -> impl Future<Output = PortResult<Option<Link>>> + Send;
+    /// Replaces the record only if its stored revision is still `expected.revision`
+    /// (an atomic compare-and-set), so of two concurrent writes exactly one lands.
+    /// `new.revision` must be `expected.revision + 1`.
     fn update(
         &self,
         expected: &ApprovalRecord,
         new: &ApprovalRecord,
     ) -> impl Future<Output = PortResult<Update>> + Send;
-    /// Pending records of a repository (for superseding).
+    /// Pending records of a repository (for superseding, and the CLI).
     fn pending(
         &self,
         repository: &str,
     ) -> impl Future<Output = PortResult<Vec<ApprovalRecord>>> + Send;
+    /// Decided records whose decision has not reached the task yet (for the
+    /// reconcile), at most `limit`.
+    fn undelivered(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<ApprovalRecord>>> + Send;
+}
+
+/// The configured approvers.
+pub trait Approvers: Send + Sync {
+    /// Everyone who decides approvals of `kind`.
+    fn deciding(
+        &self,
+        kind: ApprovalKind,
+    ) -> impl Future<Output = PortResult<Vec<Approver>>> + Send;
+}
+
+/// Once-only claims (a DynamoDB conditional put on AWS): the webhook claims each
+/// candidate, Notify each execution's outcome, so neither happens twice.
+pub trait Claims: Send + Sync {
+    /// `true` when this call made the claim, `false` when it already existed.
+    fn claim(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    fn release(&self, key: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Answers for a waiting task token (`SendTaskSuccess` / `SendTaskFailure`).
@@ -388,14 +514,18 @@ mod shared {
         P: Deref + Send + Sync,
         P::Target: Approvals,
     {
-        fn create(&self, record: &ApprovalRecord) -> impl Future<Output = PortResult<()>> + Send {
-            (**self).create(record)
-        }
-        fn get(
+        fn create(
             &self,
-            id_hash: &str,
-        ) -> impl Future<Output = PortResult<Option<ApprovalRecord>>> + Send {
-            (**self).get(id_hash)
+            record: &ApprovalRecord,
+            links: &[Link],
+        ) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).create(record, links)
+        }
+        fn get(&self, id: &str) -> impl Future<Output = PortResult<Option<ApprovalRecord>>> + Send {
+            (**self).get(id)
+        }
+        fn link(&self, id_hash: &str) -> impl Future<Output = PortResult<Option<Link>>> + Send {
+            (**self).link(id_hash)
         }
         fn update(
             &self,
@@ -409,6 +539,42 @@ mod shared {
             repository: &str,
         ) -> impl Future<Output = PortResult<Vec<ApprovalRecord>>> + Send {
             (**self).pending(repository)
+        }
+        fn undelivered(
+            &self,
+            limit: usize,
+        ) -> impl Future<Output = PortResult<Vec<ApprovalRecord>>> + Send {
+            (**self).undelivered(limit)
+        }
+    }
+
+    impl<P> Approvers for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Approvers,
+    {
+        fn deciding(
+            &self,
+            kind: ApprovalKind,
+        ) -> impl Future<Output = PortResult<Vec<Approver>>> + Send {
+            (**self).deciding(kind)
+        }
+    }
+
+    impl<P> Claims for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Claims,
+    {
+        fn claim(
+            &self,
+            key: &str,
+            expires_at: DateTime<Utc>,
+        ) -> impl Future<Output = PortResult<bool>> + Send {
+            (**self).claim(key, expires_at)
+        }
+        fn release(&self, key: &str) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).release(key)
         }
     }
 

@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 /// so that every run still ends with a notification.
 pub const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 6 * 86_400;
 
+/// With user acceptance on, a run waits twice (the approval, then the sign-off), each
+/// as long as the approval timeout: 3 days each still fit the 7-day run.
+pub const MAX_APPROVAL_TIMEOUT_WITH_ACCEPTANCE_SECONDS: u64 = 3 * 86_400;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Tags that are candidates start with this (`rc-`).
@@ -241,6 +245,17 @@ impl Settings {
                 s.commands.insert(key.to_string(), v);
             }
         }
+        if s.user_acceptance
+            && s.approval_timeout_seconds > MAX_APPROVAL_TIMEOUT_WITH_ACCEPTANCE_SECONDS
+        {
+            return Err(err(
+                "STAGEGATE_APPROVAL_TIMEOUT_SECONDS",
+                format!(
+                    "{} s is too long with STAGEGATE_USER_ACCEPTANCE=true: the approval and the sign-off each wait that long, and both must fit the 7-day run (at most {MAX_APPROVAL_TIMEOUT_WITH_ACCEPTANCE_SECONDS})",
+                    s.approval_timeout_seconds
+                ),
+            ));
+        }
         Ok(s)
     }
 
@@ -323,6 +338,25 @@ mod tests {
         assert_eq!(s.approval_base_url, "https://x.lambda-url.us-east-1.on.aws");
         assert_eq!(s.commands["eslint"], "pnpm lint");
         assert_eq!(s.commands["typescript"], "npx tsc --noEmit");
+    }
+
+    #[test]
+    fn both_approval_waits_must_fit_the_run() {
+        let e = Settings::from_vars(vars(&[
+            ("STAGEGATE_USER_ACCEPTANCE", "true"),
+            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "345600"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.name, "STAGEGATE_APPROVAL_TIMEOUT_SECONDS");
+        assert!(e.problem.contains("7-day"), "{e}");
+        assert!(Settings::from_vars(vars(&[
+            ("STAGEGATE_USER_ACCEPTANCE", "true"),
+            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "259200"),
+        ]))
+        .is_ok());
+        assert!(
+            Settings::from_vars(vars(&[("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "518400")])).is_ok()
+        );
     }
 
     #[test]

@@ -7,25 +7,26 @@
 //! is a constructor argument, so a step cannot exist without the ports it uses:
 //!
 //! ```compile_fail
-//! use stagegate::steps::notify::Notify;
-//! use stagegate::Settings;
-//! // No notifier: this does not compile.
-//! let step = Notify::new(Settings::default());
+//! use stagegate::steps::suites::TestReport;
+//! // No artifact store: this does not compile.
+//! let step = TestReport::new();
 //! ```
 //!
 //! ```
-//! use stagegate::ports::{Message, Notifier, PortResult, Topic};
-//! use stagegate::steps::notify::Notify;
-//! use stagegate::{Settings, Step};
-//! struct Terminal;
-//! impl Notifier for Terminal {
-//!     async fn publish(&self, _: Topic, m: &Message) -> PortResult<String> {
-//!         println!("{}", m.subject);
-//!         Ok("1".into())
+//! use stagegate::ports::{Artifacts, PortResult};
+//! use stagegate::steps::suites::TestReport;
+//! use stagegate::Step;
+//! struct Nowhere;
+//! impl Artifacts for Nowhere {
+//!     async fn put(&self, key: &str, _: &str, _: Vec<u8>) -> PortResult<String> {
+//!         Ok(format!("nowhere://{key}"))
+//!     }
+//!     async fn get(&self, _: &str) -> PortResult<Option<Vec<u8>>> {
+//!         Ok(None)
 //!     }
 //! }
-//! let step = Notify::new(Settings::default(), Terminal);
-//! assert_eq!(<Notify<Terminal> as Step>::NAME, "notify");
+//! let step = TestReport::new(Nowhere);
+//! assert_eq!(<TestReport<Nowhere> as Step>::NAME, "test-report");
 //! # drop(step);
 //! ```
 

@@ -17,6 +17,10 @@ pub struct WebRequest {
     pub body: Vec<u8>,
     /// The client's address (recorded with a decision; never trusted for identity).
     pub source_ip: String,
+    /// The origin this server answers at, as the server knows it (not from a client
+    /// header): `https://<function URL domain>` on AWS, `http://127.0.0.1:<port>`
+    /// locally. A form posted from this server's own page has this `Origin`.
+    pub origin: String,
 }
 
 impl WebRequest {

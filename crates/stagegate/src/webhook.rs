@@ -8,6 +8,7 @@
 //! nothing starts twice.
 
 use crate::candidate::Trigger;
+pub use crate::ports::Claims;
 use crate::ports::{Clock, PortResult};
 use crate::web::{Endpoint, WebRequest, WebResponse};
 use chrono::{DateTime, Duration, Utc};
@@ -26,17 +27,6 @@ pub const CLAIM_DAYS: i64 = 30;
 /// The webhook's shared secret (Secrets Manager on AWS).
 pub trait Secrets: Send + Sync {
     fn webhook_secret(&self) -> impl Future<Output = PortResult<String>> + Send;
-}
-
-/// Once-only claims (a DynamoDB conditional put on AWS).
-pub trait Claims: Send + Sync {
-    /// `true` when this call made the claim, `false` when it already existed.
-    fn claim(
-        &self,
-        key: &str,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = PortResult<bool>> + Send;
-    fn release(&self, key: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Where a "release candidate tagged" event goes (an EventBridge bus on AWS).

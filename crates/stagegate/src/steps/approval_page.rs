@@ -1,51 +1,76 @@
-//! The review page behind an emailed approval link, as HTTP: `GET` renders the
-//! review (changes nothing: mail scanners and chat previews fetch links), `POST`
-//! from the page's form decides. One function serves the Lambda Function URL on AWS
-//! and the rehearsal's 127.0.0.1 server, so both answer every case the same way.
+//! The review page behind a personal approval link, as HTTP: `GET` renders the
+//! review (changes nothing: mail scanners and chat previews fetch links), a `POST`
+//! from the page's own form decides. One endpoint type serves the Lambda Function URL
+//! on AWS and the rehearsal's 127.0.0.1 server, headers included, so both answer
+//! every case the same way.
+//!
+//! The page works without JavaScript (it has none: the CSP forbids scripts). It says
+//! who is deciding — the approver the link belongs to — and has no name field. A POST
+//! must carry the form's CSRF token and come from the page's own origin (`Origin`, or
+//! `Sec-Fetch-Site: same-origin` when a browser sends no `Origin`).
 
-use crate::ports::{Approvals, Artifacts, Clock, TaskCallbacks};
+use crate::approvals::{form_token, Decided, Desk, Form, Outcome, Refusal, MAX_REASON};
+use crate::ports::{
+    ApprovalKind, ApprovalRecord, Approvals, Approver, Artifacts, Clock, Link, TaskCallbacks,
+};
 use crate::settings::Settings;
-use crate::steps::approval::{self, Decision, Refusal};
 use crate::steps::run_id;
 use crate::web::{Endpoint, WebRequest, WebResponse};
-use chrono::{DateTime, Utc};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
 
-/// A request to the page: method, path (`/approvals/<id>`), form body, client.
-#[derive(Clone, Debug)]
-pub struct PageRequest<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub body: &'a [u8],
-    /// The client's address, recorded with a decision.
-    pub from: String,
+/// The `approval-page` function's name.
+pub const NAME: &str = "approval-page";
+
+/// The review page: the approval desk (store, task callbacks, clock) and the
+/// artifacts, for the checklist.
+pub struct ApprovalPage<Ap, C, Ar, K> {
+    desk: Desk<Ap, C, K>,
+    artifacts: Ar,
 }
 
-/// What to answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Page {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: String,
+impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> ApprovalPage<Ap, C, Ar, K> {
+    pub fn new(settings: &Settings, approvals: Ap, callbacks: C, artifacts: Ar, clock: K) -> Self {
+        ApprovalPage {
+            desk: Desk::new(settings.pusher_may_approve, approvals, callbacks, clock),
+            artifacts,
+        }
+    }
 }
 
 const HTML: &str = "text/html; charset=utf-8";
-const TEXT: &str = "text/plain; charset=utf-8";
 
-fn html(status: u16, body: String) -> Page {
-    Page {
-        status,
-        content_type: HTML,
-        body,
-    }
+/// The page's only style sheet; the CSP allows exactly this one, by its hash.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}pre{background:#f6f8fa;padding:1rem;overflow:auto;white-space:pre-wrap}label{display:block;margin-top:1rem}textarea{width:100%;padding:.4rem}button{margin-top:1rem;margin-right:.5rem;padding:.5rem 1rem}.fail{color:#b00020}.who{background:#eef4ff;padding:.5rem 1rem}";
+
+/// `Content-Security-Policy`: nothing may load or run but the one style sheet, the
+/// form may post only here, nobody may frame the page.
+pub fn content_security_policy() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+    })
 }
 
-fn text(status: u16, body: impl Into<String>) -> Page {
-    Page {
-        status,
-        content_type: TEXT,
-        body: body.into(),
-    }
+/// The headers of every answer, on AWS and on 127.0.0.1 alike.
+pub fn security_headers() -> Vec<(String, String)> {
+    [
+        ("content-security-policy", content_security_policy()),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+        ("cache-control", "no-store"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// The HTTP status of a refusal.
@@ -54,44 +79,10 @@ pub fn status_of(r: &Refusal) -> u16 {
         Refusal::NotFound => 404,
         Refusal::Expired { .. } | Refusal::Superseded => 410,
         Refusal::AlreadyDecided { .. } | Refusal::AlreadyVoted { .. } | Refusal::Conflict => 409,
-        Refusal::PusherMayNotApprove { .. } => 403,
+        Refusal::PusherMayNotApprove { .. } | Refusal::Forbidden(_) => 403,
         Refusal::ReasonRequired { .. } | Refusal::InvalidForm(_) => 400,
     }
 }
-
-/// The `approval-page` function's name.
-pub const NAME: &str = "approval-page";
-
-/// The review page: owns the approval store, the task callbacks, the artifacts (for
-/// the checklist) and the clock.
-pub struct ApprovalPage<Ap, C, Ar, K> {
-    settings: Settings,
-    approvals: Ap,
-    callbacks: C,
-    artifacts: Ar,
-    clock: K,
-}
-
-impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> ApprovalPage<Ap, C, Ar, K> {
-    pub fn new(settings: Settings, approvals: Ap, callbacks: C, artifacts: Ar, clock: K) -> Self {
-        ApprovalPage {
-            settings,
-            approvals,
-            callbacks,
-            artifacts,
-            clock,
-        }
-    }
-}
-
-/// Headers every answer of the page carries, on AWS and on 127.0.0.1 alike: review
-/// pages must not be cached by proxies, framed by other sites, or leak their URL.
-pub const SECURITY_HEADERS: &[(&str, &str)] = &[
-    ("cache-control", "no-store"),
-    ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
-    ("x-content-type-options", "nosniff"),
-];
 
 impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> Endpoint
     for ApprovalPage<Ap, C, Ar, K>
@@ -99,93 +90,104 @@ impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> Endpoint
     const NAME: &'static str = NAME;
 
     async fn handle(&self, request: WebRequest) -> WebResponse {
-        let p = page(
-            &self.settings,
-            &self.approvals,
-            &self.callbacks,
-            &self.artifacts,
-            self.clock.now(),
-            PageRequest {
-                method: &request.method,
-                path: &request.path,
-                body: &request.body,
-                from: request.source_ip.clone(),
-            },
-        )
-        .await;
-        let mut response = WebResponse::new(p.status, p.content_type, p.body);
+        let (status, body) = self.answer(&request).await;
+        let mut response = WebResponse::new(status, HTML, body);
         if request.method == "HEAD" {
             response.body.clear();
         }
-        response.headers.extend(
-            SECURITY_HEADERS
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        response.headers.extend(security_headers());
+        if status == 405 {
+            response
+                .headers
+                .push(("allow".into(), "GET, HEAD, POST".into()));
+        }
         response
     }
 }
 
-/// Answers one request. Port failures become a 503 that names the failing call
-/// but never the link id or the task token.
-async fn page(
-    settings: &Settings,
-    approvals: &impl Approvals,
-    callbacks: &impl TaskCallbacks,
-    artifacts: &impl Artifacts,
-    now: DateTime<Utc>,
-    req: PageRequest<'_>,
-) -> Page {
-    let path = req.path.split('?').next().unwrap_or_default();
-    let Some(id) = path.strip_prefix("/approvals/") else {
-        return text(404, "not found");
-    };
-    match req.method {
-        "GET" | "HEAD" => match approval::review(approvals, now, id).await {
-            Ok(Ok(record)) => {
-                let key = format!("runs/{}/checklist.md", run_id(&record.execution_id));
-                let md = artifacts
-                    .get(&key)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned());
-                html(200, approval::render_review(&record, md.as_deref()))
+impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> ApprovalPage<Ap, C, Ar, K> {
+    /// Status and page for one request. Port failures become a 503 that names the
+    /// failing call's error, never the link id or the task token.
+    async fn answer(&self, req: &WebRequest) -> (u16, String) {
+        let Some(id) = req.path.strip_prefix("/approvals/") else {
+            return (404, page("Not found", "<p>There is nothing here.</p>"));
+        };
+        match req.method.as_str() {
+            "GET" | "HEAD" => match self.desk.review(id).await {
+                Ok(Ok((record, approver, link))) => {
+                    let key = format!("runs/{}/checklist.md", run_id(&record.execution_id));
+                    let md = self
+                        .artifacts
+                        .get(&key)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned());
+                    (200, render_review(&record, &approver, &link, md.as_deref()))
+                }
+                Ok(Err(refusal)) => (status_of(&refusal), render_outcome(&Ok(Err(refusal)))),
+                Err(e) => (503, render_outcome(&Err(e))),
+            },
+            "POST" => {
+                if let Err(why) = same_origin(req) {
+                    let refusal = Refusal::Forbidden(why);
+                    return (status_of(&refusal), render_outcome(&Ok(Err(refusal))));
+                }
+                let form: BTreeMap<String, String> = parse_form(&req.body).into_iter().collect();
+                let approve = match form.get("decision").map(String::as_str) {
+                    Some("approve") => true,
+                    Some("reject") => false,
+                    _ => {
+                        let refusal = Refusal::InvalidForm("Choose Approve or Reject.".into());
+                        return (400, render_outcome(&Ok(Err(refusal))));
+                    }
+                };
+                let decision = Form {
+                    approve,
+                    reason: form.get("reason").cloned(),
+                    from: req.source_ip.clone(),
+                };
+                let token = form.get("csrf").map(String::as_str).unwrap_or_default();
+                let outcome = self.desk.decide_by_link(id, token, decision).await;
+                let status = match &outcome {
+                    Ok(Ok(Decided::Undelivered { .. })) => 202,
+                    Ok(Ok(_)) => 200,
+                    Ok(Err(r)) => status_of(r),
+                    Err(_) => 503,
+                };
+                (status, render_outcome(&outcome))
             }
-            Ok(Err(refusal)) => html(status_of(&refusal), approval::render_outcome(&Err(refusal))),
-            Err(e) => text(
-                503,
-                format!("the approval store is unavailable: {}", e.name),
-            ),
-        },
-        "POST" => {
-            let form: BTreeMap<String, String> = parse_form(req.body).into_iter().collect();
-            let approve = match form.get("decision").map(String::as_str) {
-                Some("approve") => true,
-                Some("reject") => false,
-                _ => {
-                    let refusal = Refusal::InvalidForm("Choose Approve or Reject.".into());
-                    return html(400, approval::render_outcome(&Err(refusal)));
-                }
-            };
-            let decision = Decision {
-                approver: form.get("approver").cloned().unwrap_or_default(),
-                approve,
-                reason: form.get("reason").cloned(),
-                from: req.from,
-            };
-            match approval::decide(settings, approvals, callbacks, now, id, decision).await {
-                Ok(outcome) => {
-                    let status = outcome.as_ref().err().map(status_of).unwrap_or(200);
-                    html(status, approval::render_outcome(&outcome))
-                }
-                Err(e) => text(
-                    503,
-                    format!("the decision could not be recorded: {}; try again", e.name),
+            _ => (
+                405,
+                page(
+                    "Method not allowed",
+                    "<p>Open the link to review; decide with the page's buttons.</p>",
                 ),
-            }
+            ),
         }
-        _ => text(405, "use GET to review and POST to decide"),
+    }
+}
+
+/// A POST must come from the page itself: its `Origin` is the origin the page is
+/// served from, or, when a browser sends no usable `Origin`, `Sec-Fetch-Site` says
+/// `same-origin`. (Under the page's `Referrer-Policy: no-referrer` browsers send
+/// `Origin: null` with the form, so `null` defers to `Sec-Fetch-Site`.) A request
+/// with neither is refused: every browser that can show the page sends one of them.
+pub fn same_origin(req: &WebRequest) -> Result<(), String> {
+    let origin = req.header("origin").filter(|o| *o != "null");
+    match (origin, req.header("sec-fetch-site")) {
+        (Some(origin), _) if !req.origin.is_empty() && origin == req.origin => Ok(()),
+        (Some(origin), _) => Err(format!(
+            "The form was sent from {origin}, not from this page; decide on the page your link opens."
+        )),
+        (None, Some("same-origin")) => Ok(()),
+        (None, Some(site)) => Err(format!(
+            "The form was sent from another site ({site}); decide on the page your link opens."
+        )),
+        (None, None) => Err(
+            "The request does not say where it comes from (no Origin or Sec-Fetch-Site header); decide on the page your link opens, in a browser."
+                .into(),
+        ),
     }
 }
 
@@ -227,104 +229,119 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::memory::MemoryApprovals;
-    use crate::steps::approval::hash_id;
-    use crate::testing::{now, pending_record};
-    use crate::testing::{MemoryArtifacts, MemoryCallbacks};
-
-    struct Site {
-        approvals: MemoryApprovals,
-        callbacks: MemoryCallbacks,
-        artifacts: MemoryArtifacts,
-        id: String,
-    }
-
-    impl Site {
-        async fn new() -> Self {
-            let id = "A".repeat(43);
-            let approvals = MemoryApprovals::default();
-            approvals
-                .create(&pending_record(&hash_id(&id), "rc-1.4.0", "tok-1"))
-                .await
-                .unwrap();
-            Site {
-                approvals,
-                callbacks: MemoryCallbacks::default(),
-                artifacts: MemoryArtifacts::default(),
-                id,
-            }
-        }
-        async fn call(&self, method: &str, path: &str, body: &str) -> Page {
-            page(
-                &Settings::default(),
-                &self.approvals,
-                &self.callbacks,
-                &self.artifacts,
-                now(),
-                PageRequest {
-                    method,
-                    path,
-                    body: body.as_bytes(),
-                    from: "198.51.100.1".into(),
-                },
-            )
-            .await
-        }
-        fn link(&self) -> String {
-            format!("/approvals/{}", self.id)
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
         }
     }
+    out
+}
 
-    #[tokio::test]
-    async fn get_renders_the_review_and_decides_nothing() {
-        let site = Site::new().await;
-        let p = site.call("GET", &site.link(), "").await;
-        assert_eq!((p.status, p.content_type), (200, HTML));
-        assert!(p.body.contains("rc-1.4.0"), "{}", p.body);
-        assert!(
-            !p.body.contains("tok-1"),
-            "the task token never reaches the page"
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1>{body}</body></html>",
+        t = escape(title)
+    )
+}
+
+/// The review page (GET): who decides, what, and a plain form that posts back to the
+/// same URL with the link's CSRF token.
+pub fn render_review(
+    record: &ApprovalRecord,
+    approver: &Approver,
+    link: &Link,
+    checklist_markdown: Option<&str>,
+) -> String {
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<p class=\"who\">You are deciding as <strong>{}</strong> ({}). This link is yours; do not forward it.</p>",
+        escape(&approver.id),
+        escape(&approver.email)
+    );
+    let _ = write!(
+        b,
+        "<p><strong>{}</strong> wants to deploy <strong>{}</strong> of <strong>{}</strong> to staging.</p><p>Commit <code>{}</code>. Expires {}. {} approval(s) needed, {} so far.</p>",
+        escape(&record.pushed_by),
+        escape(&record.tag),
+        escape(&record.repository),
+        escape(&record.sha),
+        escape(&record.expires_at.to_rfc3339()),
+        record.required_approvals,
+        record.votes.iter().filter(|v| v.approve).count()
+    );
+    if !record.failed_checks.is_empty() {
+        let _ = write!(
+            b,
+            "<p class=\"fail\">Failed checks: {}. Approving requires a reason.</p>",
+            escape(&record.failed_checks.join(", "))
         );
-        assert!(site.callbacks.successes().is_empty() && site.callbacks.failures().is_empty());
     }
-
-    #[tokio::test]
-    async fn post_decides_once() {
-        let site = Site::new().await;
-        let form = "approver=bob%40example.com&decision=approve";
-        assert_eq!(site.call("POST", &site.link(), form).await.status, 200);
-        assert_eq!(site.callbacks.successes().len(), 1);
-        assert_eq!(site.call("POST", &site.link(), form).await.status, 409);
-        assert_eq!(site.callbacks.successes().len(), 1);
+    match checklist_markdown {
+        Some(md) => {
+            let _ = write!(b, "<h2>Checklist</h2><pre>{}</pre>", escape(md));
+        }
+        None => {
+            let _ = write!(b, "<p>Checklist: {}</p>", escape(&record.checklist_uri));
+        }
     }
+    let _ = write!(
+        b,
+        "<form method=\"post\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label>Reason ({}; it goes to everyone notified)<textarea name=\"reason\" maxlength=\"{MAX_REASON}\" rows=\"3\"></textarea></label><button name=\"decision\" value=\"approve\">Approve</button><button name=\"decision\" value=\"reject\">Reject</button></form>",
+        form_token(record, link),
+        if record.failed_checks.is_empty() {
+            "required to reject"
+        } else {
+            "required"
+        }
+    );
+    let title = match record.kind {
+        ApprovalKind::Deployment => format!("Approve {} for staging?", record.tag),
+        ApprovalKind::Acceptance => format!("Sign off {} on staging?", record.tag),
+    };
+    page(&title, &b)
+}
 
-    #[tokio::test]
-    async fn a_form_without_a_decision_is_a_bad_request() {
-        let site = Site::new().await;
-        let p = site.call("POST", &site.link(), "approver=bob").await;
-        assert_eq!(p.status, 400);
-        assert!(p.body.contains("Choose Approve or Reject"));
-    }
-
-    #[tokio::test]
-    async fn unknown_links_paths_and_methods_are_refused() {
-        let site = Site::new().await;
-        let other = format!("/approvals/{}", "B".repeat(43));
-        assert_eq!(site.call("GET", &other, "").await.status, 404);
-        assert_eq!(site.call("GET", "/approvals/short", "").await.status, 404);
-        assert_eq!(site.call("GET", "/", "").await.status, 404);
-        assert_eq!(site.call("DELETE", &site.link(), "").await.status, 405);
-    }
-
-    #[test]
-    fn decodes_forms() {
-        let f = parse_form(b"approver=bob%40example.com&decision=approve&reason=lint+only%21&x");
-        assert_eq!(f[0], ("approver".into(), "bob@example.com".into()));
-        assert_eq!(f[2], ("reason".into(), "lint only!".into()));
-        assert_eq!(f[3], ("x".into(), String::new()));
-        assert_eq!(parse_form(b"a=%zz%4")[0].1, "%zz%4");
+/// The page after a decision, for a refused one, or for a store that failed.
+pub fn render_outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Ok(Ok(Decided::Approved)) => page(
+            "Approved",
+            "<p>The deployment continues. Everyone will be notified of the outcome.</p>",
+        ),
+        Ok(Ok(Decided::Rejected)) => page(
+            "Rejected",
+            "<p>The deployment is cancelled and everyone is notified.</p>",
+        ),
+        Ok(Ok(Decided::Recorded { remaining })) => page(
+            "Your approval is recorded",
+            &format!("<p>{remaining} more approval(s) are needed.</p>"),
+        ),
+        Ok(Ok(Decided::Undelivered { approve })) => page(
+            if *approve {
+                "Your approval is recorded"
+            } else {
+                "Your rejection is recorded"
+            },
+            "<p>It could not reach the workflow yet; stagegate keeps sending it (it retries within minutes). You do not need to do anything.</p>",
+        ),
+        Ok(Err(r)) => page(r.title(), &format!("<p>{}</p>", escape(&r.detail()))),
+        Err(e) => page(
+            "Try again in a moment",
+            &format!(
+                "<p>The approval store is unavailable ({}). Nothing was decided by this request.</p>",
+                escape(e.name)
+            ),
+        ),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -46,7 +46,7 @@ pub fn run_id(execution_id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryApprovals;
+    use crate::memory::{MemoryApprovals, MemoryClaims, StaticApprovers};
     use crate::step::invoke;
     use crate::testing::*;
     use crate::{Settings, Step, StepError};
@@ -84,7 +84,13 @@ mod tests {
             call(change_preview::DescribeChangeSet::new(s(), &stacks), e()).await,
             call(checklist::GenerateChecklist::new(&arts), e()).await,
             call(
-                approval::RequestApproval::new(s(), &approvals, &notifier, FixedClock(now())),
+                approval::RequestApproval::new(
+                    s(),
+                    &approvals,
+                    StaticApprovers(approvers()),
+                    &notifier,
+                    FixedClock(now()),
+                ),
                 e(),
             )
             .await,
@@ -102,7 +108,11 @@ mod tests {
                 e(),
             )
             .await,
-            call(notify::Notify::new(s(), &notifier), e()).await,
+            call(
+                notify::Notify::new(s(), &notifier, MemoryClaims::default(), FixedClock(now())),
+                e(),
+            )
+            .await,
         ]
     }
 

@@ -3,9 +3,17 @@
 //!
 //! It reads the whole execution state, because a failure can happen before any
 //! phase wrote its part (a bad trigger fails in Preflight).
+//!
+//! Every run ends with exactly one notification: each is claimed once per execution
+//! (`notified#<execution>`) before it is published, so a retried invocation does not
+//! send it twice. The same function also receives the state machine's "Execution
+//! Status Change" events (an EventBridge rule, for `FAILED`, `TIMED_OUT` and
+//! `ABORTED`): a run that ended without its own notification — it timed out, was
+//! stopped, or its Notify step failed — is reported then; one that did notify finds
+//! its claim and sends nothing more.
 
 use crate::error::StepError;
-use crate::ports::{Message, Notifier, Topic};
+use crate::ports::{Claims, Clock, Message, Notifier, Topic};
 use crate::settings::Settings;
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
@@ -21,23 +29,69 @@ pub enum Outcome {
     Cancelled,
 }
 
+/// What Notify is called with.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Input {
+#[serde(untagged)]
+pub enum Input {
+    /// From the state machine's Notify states.
+    Run(RunInput),
+    /// From the EventBridge rule on the state machine's execution status changes.
+    Ended(ExecutionEnded),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunInput {
     pub outcome: Outcome,
     pub execution_id: String,
     /// The execution state at this point (`$`).
     pub state: Value,
 }
 
+/// A "Step Functions Execution Status Change" event (only the fields read).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ExecutionEnded {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub detail: ExecutionDetail,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionDetail {
+    pub execution_arn: String,
+    /// `FAILED`, `TIMED_OUT`, `ABORTED` (the rule sends only these).
+    pub status: String,
+    /// The execution input, as JSON text.
+    #[serde(default)]
+    pub input: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Output {
+    /// Empty when nothing was sent because the run had already notified.
     pub message_id: String,
     pub subject: String,
     pub outcome: Outcome,
     pub stage: String,
+    /// The run had already notified (a retried call, or the run's own Notify state
+    /// before its end event): nothing was sent again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_notified: bool,
 }
+
+/// The claim of an execution's one notification.
+pub fn claim_key(execution_id: &str) -> String {
+    format!("notified#{execution_id}")
+}
+
+/// How long a notification claim is kept (longer than any run).
+pub const CLAIM_DAYS: i64 = 30;
 
 fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
@@ -76,11 +130,8 @@ pub fn reason(error: &Value) -> String {
     }
 }
 
-async fn run(
-    settings: &Settings,
-    notifier: &impl Notifier,
-    input: Input,
-) -> Result<Output, StepError> {
+/// The message for a run that reached a Notify state.
+fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
     let s = &input.state;
     let repository = text(s, &["preflight", "candidate", "repository"])
         .or_else(|| text(s, &["repository"]))
@@ -178,60 +229,304 @@ async fn run(
         body,
         attributes,
     };
-    let message_id = notifier.publish(Topic::Notifications, &message).await?;
-    Ok(Output {
-        message_id,
+    let output = Output {
+        message_id: String::new(),
         subject,
         outcome: input.outcome,
         stage,
-    })
+        already_notified: false,
+    };
+    (message, output)
+}
+
+/// The message for a run that ended without reaching a Notify state's success.
+fn ended_message(
+    settings: &Settings,
+    event: &ExecutionEnded,
+) -> Result<(Message, Output), StepError> {
+    if event.detail_type != "Step Functions Execution Status Change" {
+        return Err(crate::error::invalid_input(format!(
+            "notify: '{}' events are not execution status changes",
+            event.detail_type
+        )));
+    }
+    let d = &event.detail;
+    let trigger: Value = d
+        .input
+        .as_deref()
+        .and_then(|i| serde_json::from_str(i).ok())
+        .unwrap_or(Value::Null);
+    let repository = text(&trigger, &["repository"]).unwrap_or("(unknown repository)");
+    let tag = text(&trigger, &["tag"]).unwrap_or("(unknown tag)");
+    let (outcome, subject, what) = match d.status.as_str() {
+        "TIMED_OUT" => (
+            Outcome::Failure,
+            format!("⏱ {repository} {tag} timed out before it finished"),
+            "The run exceeded its time limit (7 days) and was ended by Step Functions.",
+        ),
+        "ABORTED" => (
+            Outcome::Cancelled,
+            format!("🛑 {repository} {tag} was stopped before it finished"),
+            "Someone stopped the run (StopExecution) before it finished.",
+        ),
+        "FAILED" => (
+            Outcome::Failure,
+            format!("❌ {repository} {tag} failed, and its own notification did not go out"),
+            "The run failed and could not send its notification itself.",
+        ),
+        other => {
+            return Err(crate::error::invalid_input(format!(
+                "notify: execution status '{other}' is not an abnormal end"
+            )))
+        }
+    };
+    let mut body = String::new();
+    let _ = writeln!(body, "{repository} {tag}: {what}");
+    if let Some(e) = &d.error {
+        let _ = writeln!(
+            body,
+            "\nReason: {}",
+            reason(&serde_json::json!({"Error": e, "Cause": d.cause.clone().unwrap_or_default()}))
+        );
+    }
+    let _ = writeln!(
+        body,
+        "\nExecution: {}",
+        settings.execution_link(&d.execution_arn)
+    );
+    let mut attributes = BTreeMap::from([
+        (
+            "outcome".to_string(),
+            match outcome {
+                Outcome::Cancelled => "cancelled",
+                _ => "failure",
+            }
+            .to_string(),
+        ),
+        ("stage".to_string(), d.status.clone()),
+        ("repository".to_string(), repository.to_string()),
+        ("tag".to_string(), tag.to_string()),
+    ]);
+    if let Some(e) = &d.error {
+        attributes.insert("error".into(), e.clone());
+    }
+    let output = Output {
+        message_id: String::new(),
+        subject: subject.clone(),
+        outcome,
+        stage: d.status.clone(),
+        already_notified: false,
+    };
+    Ok((
+        Message {
+            subject,
+            body,
+            attributes,
+        },
+        output,
+    ))
+}
+
+/// Publishes `message` once for `execution_id`: claimed first, released if the
+/// publish fails (so a retry can send it).
+async fn publish_once(
+    notifier: &impl Notifier,
+    claims: &impl Claims,
+    now: chrono::DateTime<chrono::Utc>,
+    execution_id: &str,
+    message: &Message,
+    mut output: Output,
+) -> Result<Output, StepError> {
+    let key = claim_key(execution_id);
+    if !claims
+        .claim(&key, now + chrono::Duration::days(CLAIM_DAYS))
+        .await?
+    {
+        output.already_notified = true;
+        return Ok(output);
+    }
+    match notifier.publish(Topic::Notifications, message).await {
+        Ok(id) => {
+            output.message_id = id;
+            Ok(output)
+        }
+        Err(e) => {
+            // Give the claim back so the retry (or the end-of-run event) sends it; if
+            // that fails too, the error says both.
+            match claims.release(&key).await {
+                Ok(()) => Err(e.into()),
+                Err(r) => Err(StepError::new(
+                    crate::error::names::DEPENDENCY_FAILED,
+                    format!("{e}; and the notification claim could not be released: {r}"),
+                )),
+            }
+        }
+    }
 }
 
 /// The `notify` function's name.
 pub const NAME: &str = "notify";
 
-/// Notify: the outcome to everyone.
-pub struct Notify<N> {
+/// Notify: the outcome to everyone, once per run.
+pub struct Notify<N, Cl, K> {
     settings: Settings,
     notifier: N,
+    claims: Cl,
+    clock: K,
 }
 
-impl<N: Notifier> Notify<N> {
-    pub fn new(settings: Settings, notifier: N) -> Self {
-        Notify { settings, notifier }
+impl<N: Notifier, Cl: Claims, K: Clock> Notify<N, Cl, K> {
+    pub fn new(settings: Settings, notifier: N, claims: Cl, clock: K) -> Self {
+        Notify {
+            settings,
+            notifier,
+            claims,
+            clock,
+        }
     }
 }
 
-impl<N: Notifier> Step for Notify<N> {
+impl<N: Notifier, Cl: Claims, K: Clock> Step for Notify<N, Cl, K> {
     const NAME: &'static str = NAME;
     type Input = Input;
     type Output = Output;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
-        run(&self.settings, &self.notifier, input).await
+        let (execution_id, (message, output)) = match &input {
+            Input::Run(run) => (run.execution_id.as_str(), run_message(&self.settings, run)),
+            Input::Ended(event) => (
+                event.detail.execution_arn.as_str(),
+                ended_message(&self.settings, event)?,
+            ),
+        };
+        publish_once(
+            &self.notifier,
+            &self.claims,
+            self.clock.now(),
+            execution_id,
+            &message,
+            output,
+        )
+        .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::MemoryNotifier;
+    use crate::memory::MemoryClaims;
+    use crate::testing::{now, FixedClock, MemoryNotifier};
     use serde_json::json;
 
     async fn send(outcome: Outcome, state: Value) -> Message {
         let n = MemoryNotifier::default();
-        run(
-            &Settings::default(),
+        Notify::new(
+            Settings::default(),
             &n,
-            Input {
-                outcome,
-                execution_id: "arn:x".into(),
-                state,
-            },
+            MemoryClaims::default(),
+            FixedClock(now()),
         )
+        .run(Input::Run(RunInput {
+            outcome,
+            execution_id: "arn:x".into(),
+            state,
+        }))
         .await
         .unwrap();
         n.messages().pop().unwrap().1
+    }
+
+    fn ended(status: &str, error: Option<&str>) -> Input {
+        serde_json::from_value(json!({
+            "version": "0", "id": "e-1", "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states", "account": "123456789012", "time": "2026-01-01T09:00:00Z",
+            "region": "us-east-1", "resources": ["arn:exec:1"],
+            "detail": {"executionArn": "arn:exec:1", "stateMachineArn": "arn:sm", "name": "1",
+                "status": status, "startDate": 1, "stopDate": 2,
+                "input": "{\"repository\":\"acme/shop\",\"tag\":\"rc-1.4.0\",\"sha\":\"x\"}",
+                "error": error, "cause": error.map(|_| "the cause")}
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_run_that_timed_out_is_reported_once() {
+        let n = MemoryNotifier::default();
+        let claims = MemoryClaims::default();
+        let step = Notify::new(Settings::default(), &n, &claims, FixedClock(now()));
+        let out = step
+            .run(ended("TIMED_OUT", Some("States.Timeout")))
+            .await
+            .unwrap();
+        assert!(!out.already_notified);
+        let m = n.messages().pop().unwrap().1;
+        assert_eq!(
+            m.subject,
+            "⏱ acme/shop rc-1.4.0 timed out before it finished"
+        );
+        assert_eq!(m.attributes["outcome"], "failure");
+        assert_eq!(m.attributes["stage"], "TIMED_OUT");
+        // EventBridge delivers at least once: a second delivery sends nothing.
+        let again = step
+            .run(ended("TIMED_OUT", Some("States.Timeout")))
+            .await
+            .unwrap();
+        assert!(again.already_notified);
+        assert_eq!(n.messages().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_end_event_after_the_runs_own_notification_sends_nothing() {
+        let n = MemoryNotifier::default();
+        let claims = MemoryClaims::default();
+        let step = Notify::new(Settings::default(), &n, &claims, FixedClock(now()));
+        step.run(Input::Run(RunInput {
+            outcome: Outcome::Failure,
+            execution_id: "arn:exec:1".into(),
+            state: json!({"repository": "acme/shop", "tag": "rc-1.4.0", "failure": {"stage": "Deploy Frontend"}}),
+        }))
+        .await
+        .unwrap();
+        let out = step
+            .run(ended("FAILED", Some("AmplifyJobFailed")))
+            .await
+            .unwrap();
+        assert!(out.already_notified);
+        assert_eq!(n.messages().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_run_is_reported_as_cancelled() {
+        let n = MemoryNotifier::default();
+        Notify::new(
+            Settings::default(),
+            &n,
+            MemoryClaims::default(),
+            FixedClock(now()),
+        )
+        .run(ended("ABORTED", None))
+        .await
+        .unwrap();
+        let m = n.messages().pop().unwrap().1;
+        assert_eq!(m.attributes["outcome"], "cancelled");
+        assert!(m.subject.contains("was stopped"), "{}", m.subject);
+    }
+
+    #[tokio::test]
+    async fn other_events_and_statuses_are_refused_by_name() {
+        let step = Notify::new(
+            Settings::default(),
+            MemoryNotifier::default(),
+            MemoryClaims::default(),
+            FixedClock(now()),
+        );
+        let e = step.run(ended("SUCCEEDED", None)).await.unwrap_err();
+        assert_eq!(e.name, "InvalidInput");
+        let mut other = ended("FAILED", None);
+        if let Input::Ended(ev) = &mut other {
+            ev.detail_type = "EC2 Instance State-change Notification".into();
+        }
+        assert_eq!(step.run(other).await.unwrap_err().name, "InvalidInput");
     }
 
     #[tokio::test]

@@ -89,6 +89,7 @@ async fn run(
             continue;
         }
         let mut replaced = record.clone();
+        replaced.revision = record.revision + 1;
         replaced.state = ApprovalState::Superseded;
         if let Update::Done = approvals.update(&record, &replaced).await? {
             let cause = format!(
@@ -276,11 +277,11 @@ mod tests {
     async fn a_newer_candidate_supersedes_older_pending_approvals_only() {
         let approvals = MemoryApprovals::default();
         approvals
-            .create(&pending_record("h-old", "rc-1.3.9", "tok-old"))
+            .create(&pending_record("h-old", "rc-1.3.9", "tok-old"), &[])
             .await
             .unwrap();
         approvals
-            .create(&pending_record("h-new", "rc-1.5.0", "tok-new"))
+            .create(&pending_record("h-new", "rc-1.5.0", "tok-new"), &[])
             .await
             .unwrap();
         let callbacks = MemoryCallbacks::default();

@@ -39,16 +39,28 @@ impl Artifacts for MemoryArtifacts {
 #[derive(Default)]
 pub struct MemoryNotifier {
     sent: Mutex<Vec<(Topic, Message)>>,
+    outage: Mutex<u32>,
 }
 
 impl MemoryNotifier {
     pub fn messages(&self) -> Vec<(Topic, Message)> {
         lock(&self.sent).clone()
     }
+    /// The next `n` publishes fail (an SNS outage).
+    pub fn fail_next(&self, n: u32) {
+        *lock(&self.outage) = n;
+    }
 }
 
 impl Notifier for MemoryNotifier {
     async fn publish(&self, topic: Topic, message: &Message) -> PortResult<String> {
+        {
+            let mut outage = lock(&self.outage);
+            if *outage > 0 {
+                *outage -= 1;
+                return Err(PortError::new("publish", "InternalError: a test outage"));
+            }
+        }
         let mut sent = lock(&self.sent);
         sent.push((topic, message.clone()));
         Ok(format!("msg-{}", sent.len()))
@@ -437,5 +449,54 @@ pub struct FixedClock(pub chrono::DateTime<chrono::Utc>);
 impl Clock for FixedClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0
+    }
+}
+
+/// Task callbacks that fail with a port error (an outage of the Step Functions API)
+/// for the next `n` calls, then pass through to `inner`.
+pub struct Flaky<C> {
+    pub inner: C,
+    outage: Mutex<u32>,
+    calls: Mutex<u32>,
+}
+
+impl<C> Flaky<C> {
+    pub fn new(inner: C) -> Self {
+        Flaky {
+            inner,
+            outage: Mutex::new(0),
+            calls: Mutex::new(0),
+        }
+    }
+    /// The next `n` calls fail.
+    pub fn fail_next(&self, n: u32) {
+        *lock(&self.outage) = n;
+    }
+    /// Calls made so far, failed ones included.
+    pub fn calls(&self) -> u32 {
+        *lock(&self.calls)
+    }
+    fn down(&self) -> Result<(), CallbackError> {
+        *lock(&self.calls) += 1;
+        let mut outage = lock(&self.outage);
+        if *outage > 0 {
+            *outage -= 1;
+            return Err(CallbackError::Port(PortError::new(
+                "send task result",
+                "ServiceUnavailable: the service is unavailable (a test outage)",
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<C: TaskCallbacks> TaskCallbacks for Flaky<C> {
+    async fn succeed(&self, token: &str, output: &Value) -> Result<(), CallbackError> {
+        self.down()?;
+        self.inner.succeed(token, output).await
+    }
+    async fn fail(&self, token: &str, error: &str, cause: &str) -> Result<(), CallbackError> {
+        self.down()?;
+        self.inner.fail(token, error, cause).await
     }
 }

@@ -1,7 +1,7 @@
 //! Shared fixtures for tests of steps and paths.
 
 use crate::candidate::Candidate;
-use crate::ports::{ApprovalRecord, ApprovalState};
+use crate::ports::{ApprovalKind, ApprovalRecord, ApprovalState, Approver};
 use crate::steps::checklist;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -46,9 +46,29 @@ pub fn checklist_output() -> checklist::Output {
     }
 }
 
-pub fn pending_record(id_hash: &str, tag: &str, token: &str) -> ApprovalRecord {
+/// A configured approver deciding both kinds of approval.
+pub fn approver(id: &str, github: Option<&str>) -> Approver {
+    Approver {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        github: github.map(str::to_string),
+        decides: vec![ApprovalKind::Deployment, ApprovalKind::Acceptance],
+    }
+}
+
+/// The approvers most tests use: bob and carol (GitHub logins bob-gh, carol-gh).
+pub fn approvers() -> Vec<Approver> {
+    vec![
+        approver("bob", Some("bob-gh")),
+        approver("carol", Some("carol-gh")),
+    ]
+}
+
+/// A pending deployment approval of `tag` pushed by `ana`, asking bob and carol.
+pub fn pending_record(id: &str, tag: &str, token: &str) -> ApprovalRecord {
     ApprovalRecord {
-        id_hash: id_hash.into(),
+        id: id.into(),
+        revision: 0,
         kind: Default::default(),
         task_token: token.into(),
         execution_id: format!("arn:exec:{tag}"),
@@ -63,5 +83,8 @@ pub fn pending_record(id_hash: &str, tag: &str, token: &str) -> ApprovalRecord {
         required_approvals: 1,
         state: ApprovalState::Pending,
         votes: vec![],
+        approvers: approvers(),
+        form_key: "0f".repeat(32),
+        delivery: Default::default(),
     }
 }

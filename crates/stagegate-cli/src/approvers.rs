@@ -1,0 +1,451 @@
+//! `stagegate approvers add|remove|list` and `stagegate approve|reject RUN`: the
+//! people who decide, and operators deciding from a terminal under their AWS
+//! identity.
+//!
+//! An approver is stored in the approvals table (one `approvers` item) and subscribed
+//! to the approvals topic with a filter policy on their id, so their personal links
+//! reach them and nobody else. `approve`/`reject` record the decision through the
+//! same desk as the review page (one decision, a reason to reject or to approve over
+//! failed checks), under the caller's STS ARN.
+
+use anyhow::{anyhow, bail, Context, Result};
+use aws_dynamodb_port::{Directory, DynamoTable};
+use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
+use aws_sns_port::SnsNotifier;
+use stagegate::approvals::{validate_approver, Decided, Decider, Desk, Form, Refusal};
+use stagegate::ports::{ApprovalKind, ApprovalState, Approvals, Approver, SystemClock};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct ApproversArgs {
+    #[command(subcommand)]
+    command: ApproversCommand,
+    #[command(flatten)]
+    target: Stack,
+}
+
+#[derive(clap::Subcommand)]
+enum ApproversCommand {
+    /// Add an approver: stored, and subscribed to their own approval emails.
+    Add {
+        /// Stable id: a-z, 0-9, '.', '_', '-' (decisions are recorded under it).
+        id: String,
+        #[arg(long)]
+        email: String,
+        /// Their GitHub login: they may not approve tags they pushed.
+        #[arg(long)]
+        github: Option<String>,
+        /// What they decide: deployment, acceptance, or both (repeat the flag).
+        #[arg(long, value_parser = parse_kind, default_values = ["deployment", "acceptance"])]
+        decides: Vec<ApprovalKind>,
+    },
+    /// Remove an approver and their subscription (links already sent stop working
+    /// only when their approval ends).
+    Remove { id: String },
+    /// List the approvers and their subscriptions.
+    List,
+}
+
+#[derive(clap::Args)]
+struct Stack {
+    /// The approvals table (the stack's ApprovalsTableName output).
+    #[arg(long, env = "STAGEGATE_APPROVALS_TABLE")]
+    table: Option<String>,
+    /// The approvals topic (the stack's ApprovalsTopicArn output).
+    #[arg(long, env = "STAGEGATE_APPROVALS_TOPIC_ARN")]
+    topic: Option<String>,
+}
+
+fn parse_kind(s: &str) -> Result<ApprovalKind, String> {
+    match s {
+        "deployment" => Ok(ApprovalKind::Deployment),
+        "acceptance" => Ok(ApprovalKind::Acceptance),
+        other => Err(format!("'{other}' is neither deployment nor acceptance")),
+    }
+}
+
+fn required(v: &Option<String>, what: &str, flag: &str, env: &str) -> Result<String> {
+    v.clone()
+        .ok_or_else(|| anyhow!("no {what}: pass {flag} or set {env} (a stagegate stack output)"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+}
+
+pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
+    let table_name = required(
+        &args.target.table,
+        "approvals table",
+        "--table",
+        "STAGEGATE_APPROVALS_TABLE",
+    )?;
+    runtime()?.block_on(async {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let table = DynamoTable::from_config(&aws, table_name);
+        match args.command {
+            ApproversCommand::List => {
+                print!("{}", render(&table.directory().await?));
+                Ok(ExitCode::SUCCESS)
+            }
+            ApproversCommand::Add {
+                id,
+                email,
+                github,
+                decides,
+            } => {
+                let topic = required(
+                    &args.target.topic,
+                    "approvals topic",
+                    "--topic",
+                    "STAGEGATE_APPROVALS_TOPIC_ARN",
+                )?;
+                let sns = SnsNotifier::from_config(&aws, topic, "");
+                let mut decides = decides;
+                decides.sort();
+                decides.dedup();
+                let approver = Approver {
+                    id,
+                    email,
+                    github,
+                    decides,
+                };
+                add(&table, &sns, approver).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ApproversCommand::Remove { id } => {
+                let topic = required(
+                    &args.target.topic,
+                    "approvals topic",
+                    "--topic",
+                    "STAGEGATE_APPROVALS_TOPIC_ARN",
+                )?;
+                let sns = SnsNotifier::from_config(&aws, topic, "");
+                remove(&table, &sns, &id).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+/// Stores `approver` and subscribes their email, filtered on their id. If the store
+/// cannot be written the subscription is removed again.
+pub async fn add(table: &DynamoTable, sns: &SnsNotifier, approver: Approver) -> Result<()> {
+    validate_approver(&approver).map_err(|e| anyhow!(e))?;
+    let mut directory = table.directory().await?;
+    if directory.approvers.iter().any(|a| a.id == approver.id) {
+        bail!(
+            "{} is already an approver: remove them first to change their details",
+            approver.id
+        );
+    }
+    let subscription = sns
+        .subscribe_approver(&approver.id, &approver.email)
+        .await?;
+    let id = approver.id.clone();
+    for _ in 0..3 {
+        let mut next = directory.clone();
+        next.approvers.push(approver.clone());
+        next.subscriptions.insert(id.clone(), subscription.clone());
+        if table.save_directory(&next).await? {
+            println!(
+                "added {id} <{}>: AWS emails them a confirmation link to click before their approval emails arrive",
+                approver.email
+            );
+            return Ok(());
+        }
+        // Someone changed the approvers meanwhile: read again and retry.
+        directory = table.directory().await?;
+        if directory.approvers.iter().any(|a| a.id == id) {
+            break;
+        }
+    }
+    let _ = sns.unsubscribe(&subscription).await;
+    bail!("the approvers changed while adding {id}; nothing was added, try again")
+}
+
+/// Removes approver `id` and their subscription.
+pub async fn remove(table: &DynamoTable, sns: &SnsNotifier, id: &str) -> Result<()> {
+    for _ in 0..3 {
+        let directory = table.directory().await?;
+        if !directory.approvers.iter().any(|a| a.id == id) {
+            bail!("{id} is not an approver");
+        }
+        let mut next = directory.clone();
+        next.approvers.retain(|a| a.id != id);
+        let subscription = next.subscriptions.remove(id);
+        if table.save_directory(&next).await? {
+            if let Some(arn) = subscription.filter(|a| a.starts_with("arn:")) {
+                sns.unsubscribe(&arn).await?;
+            }
+            println!("removed {id}");
+            return Ok(());
+        }
+    }
+    bail!("the approvers kept changing while removing {id}; try again")
+}
+
+/// The approvers as a table.
+pub fn render(d: &Directory) -> String {
+    if d.approvers.is_empty() {
+        return "no approvers: add one with `stagegate approvers add ID --email ADDRESS`\n".into();
+    }
+    let mut out = format!(
+        "{:<20} {:<32} {:<20} {:<24} subscription\n",
+        "id", "email", "github", "decides"
+    );
+    for a in &d.approvers {
+        let decides: Vec<&str> = a
+            .decides
+            .iter()
+            .map(|k| match k {
+                ApprovalKind::Deployment => "deployment",
+                ApprovalKind::Acceptance => "acceptance",
+            })
+            .collect();
+        out.push_str(&format!(
+            "{:<20} {:<32} {:<20} {:<24} {}\n",
+            a.id,
+            a.email,
+            a.github.as_deref().unwrap_or("-"),
+            decides.join(","),
+            d.subscriptions
+                .get(&a.id)
+                .map(String::as_str)
+                .unwrap_or("none")
+        ));
+    }
+    out
+}
+
+#[derive(clap::Args)]
+pub struct DecideArgs {
+    /// An execution ARN, or a run name (rc-1-4-0--0123456789ab) under the state machine.
+    run: String,
+    /// Why: goes to the notifications and the release notes. Required to reject, and
+    /// to approve over failed checks.
+    #[arg(long)]
+    comment: Option<String>,
+    /// The staging state machine (the stack's StateMachineArn output).
+    #[arg(long, env = "STAGEGATE_STATE_MACHINE_ARN")]
+    state_machine: Option<String>,
+    /// The approvals table (the stack's ApprovalsTableName output).
+    #[arg(long, env = "STAGEGATE_APPROVALS_TABLE")]
+    table: Option<String>,
+}
+
+/// `stagegate approve` (`approve = true`) and `stagegate reject`.
+pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
+    crate::aws::check_reference(&args.run)?;
+    let table_name = required(
+        &args.table,
+        "approvals table",
+        "--table",
+        "STAGEGATE_APPROVALS_TABLE",
+    )?;
+    let arn = if args.run.starts_with("arn:") {
+        args.run.clone()
+    } else {
+        let sm = required(
+            &args.state_machine,
+            "state machine",
+            "--state-machine",
+            "STAGEGATE_STATE_MACHINE_ARN",
+        )?;
+        aws_sfn_port::execution_arn(&sm, &args.run)
+    };
+    let settings = stagegate::Settings::from_env()?;
+    runtime()?.block_on(async {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let caller = aws_sdk_sts::Client::new(&aws)
+            .get_caller_identity()
+            .send()
+            .await
+            .context("who are you? (sts:GetCallerIdentity)")?
+            .arn()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("sts:GetCallerIdentity returned no ARN"))?;
+        let sfn = StepFunctions::from_config(&aws, "");
+        let view = sfn.view(&arn).await?;
+        let table = DynamoTable::from_config(&aws, table_name);
+        let desk = Desk::new(settings.pusher_may_approve, &table, &sfn, SystemClock);
+        let (code, message) =
+            decide_run(&desk, &table, &view, &caller, approve, args.comment).await?;
+        println!("{message}");
+        Ok(code)
+    })
+}
+
+/// Decides the pending approval of execution `view` as the operator `caller_arn`.
+pub async fn decide_run<A, C, K>(
+    desk: &Desk<A, C, K>,
+    approvals: &impl Approvals,
+    view: &ExecutionView,
+    caller_arn: &str,
+    approve: bool,
+    comment: Option<String>,
+) -> Result<(ExitCode, String)>
+where
+    A: Approvals,
+    C: stagegate::ports::TaskCallbacks,
+    K: stagegate::ports::Clock,
+{
+    let repository = view
+        .input
+        .get("repository")
+        .and_then(|r| r.as_str())
+        .ok_or_else(|| anyhow!("{}: its input names no repository", view.arn))?;
+    let record = approvals
+        .pending(repository)
+        .await?
+        .into_iter()
+        .find(|r| r.execution_id == view.arn && r.state == ApprovalState::Pending)
+        .ok_or_else(|| {
+            anyhow!(
+                "{} is not waiting for a decision (status {})",
+                view.arn,
+                view.status
+            )
+        })?;
+    let what = match record.kind {
+        ApprovalKind::Deployment => "deployment",
+        ApprovalKind::Acceptance => "user acceptance",
+    };
+    let form = Form {
+        approve,
+        reason: comment,
+        from: "cli".into(),
+    };
+    let decider = Decider::Operator {
+        caller_arn: caller_arn.to_string(),
+    };
+    let outcome = desk.decide_as(&record.id, decider, "cli", form).await?;
+    let who = format!("aws:{caller_arn}");
+    Ok(match outcome {
+        Ok(Decided::Approved) => (
+            ExitCode::SUCCESS,
+            format!("{what} of {} approved by {who}", record.tag),
+        ),
+        Ok(Decided::Rejected) => (
+            ExitCode::SUCCESS,
+            format!("{what} of {} rejected by {who}", record.tag),
+        ),
+        Ok(Decided::Recorded { remaining }) => (
+            ExitCode::SUCCESS,
+            format!("recorded; {remaining} more approval(s) needed"),
+        ),
+        Ok(Decided::Undelivered { .. }) => (
+            ExitCode::SUCCESS,
+            "recorded; it could not reach the workflow yet and is delivered by the reconcile within minutes".into(),
+        ),
+        Err(refusal @ Refusal::ReasonRequired { .. }) => (
+            ExitCode::from(2),
+            format!("{}: {} (pass --comment)", refusal.title(), refusal.detail()),
+        ),
+        Err(refusal) => (
+            ExitCode::from(1),
+            format!("{}: {}", refusal.title(), refusal.detail()),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use stagegate::memory::MemoryApprovals;
+    use stagegate::testing::{now, pending_record, FixedClock, MemoryCallbacks};
+
+    fn view(arn: &str) -> ExecutionView {
+        ExecutionView {
+            arn: arn.into(),
+            status: "RUNNING".into(),
+            input: serde_json::json!({"repository": "acme/shop", "tag": "rc-1.4.0"}),
+            started: Utc::now(),
+            stopped: None,
+            error: None,
+            cause: None,
+            phases: vec![],
+        }
+    }
+
+    async fn world(failed: &[&str]) -> (MemoryApprovals, MemoryCallbacks) {
+        let approvals = MemoryApprovals::default();
+        let mut r = pending_record("a1", "rc-1.4.0", "tok");
+        r.failed_checks = failed.iter().map(|s| s.to_string()).collect();
+        approvals.create(&r, &[]).await.unwrap();
+        (approvals, MemoryCallbacks::default())
+    }
+
+    const ME: &str = "arn:aws:sts::123456789012:assumed-role/Admin/ana";
+
+    #[tokio::test]
+    async fn an_operator_approval_is_recorded_under_their_sts_identity() {
+        let (approvals, callbacks) = world(&[]).await;
+        let desk = Desk::new(false, &approvals, &callbacks, FixedClock(now()));
+        let (code, msg) = decide_run(
+            &desk,
+            &approvals,
+            &view("arn:exec:rc-1.4.0"),
+            ME,
+            true,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(msg.contains("approved by aws:arn:aws:sts::"), "{msg}");
+        assert_eq!(approvals.all()[0].votes[0].approver, format!("aws:{ME}"));
+        assert_eq!(callbacks.successes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn rejecting_without_a_comment_is_refused_and_says_how() {
+        let (approvals, callbacks) = world(&[]).await;
+        let desk = Desk::new(false, &approvals, &callbacks, FixedClock(now()));
+        let (code, msg) = decide_run(
+            &desk,
+            &approvals,
+            &view("arn:exec:rc-1.4.0"),
+            ME,
+            false,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::from(2));
+        assert!(msg.contains("--comment"), "{msg}");
+        assert!(callbacks.failures().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_run_that_is_not_waiting_is_an_error_naming_it() {
+        let (approvals, callbacks) = world(&[]).await;
+        let desk = Desk::new(false, &approvals, &callbacks, FixedClock(now()));
+        let e = decide_run(&desk, &approvals, &view("arn:exec:other"), ME, true, None)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("arn:exec:other is not waiting"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_list_shows_each_approver_and_their_subscription() {
+        let d = Directory {
+            approvers: vec![stagegate::testing::approver("bob", Some("bob-gh"))],
+            subscriptions: [("bob".to_string(), "arn:sub:1".to_string())].into(),
+            version: 1,
+        };
+        let out = render(&d);
+        assert!(
+            out.contains("bob@example.com") && out.contains("arn:sub:1"),
+            "{out}"
+        );
+        assert!(render(&Directory::default()).contains("no approvers"));
+    }
+}

@@ -1,0 +1,236 @@
+//! A real browser on a rehearsal's review page: headless Chromium, driven through
+//! chromedriver (WebDriver), opens the personal link the lead's email carries,
+//! submits the plain HTML form, and the rehearsal continues to the end. Screenshots
+//! of the review and of the answer are kept in `target/test-artifacts/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (CI installs them): run with
+//! `cargo test -p stagegate-cli --features e2e --test browser`. If either is missing
+//! the test fails and says so; it never passes without a browser.
+
+use serde_json::{json, Value};
+use stagegate_local::http::request;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// Kills a child process (and waits for it) when dropped, whatever the test does.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// One WebDriver call; the JSON `value` of the answer.
+async fn webdriver(port: u16, method: &str, path: &str, body: Option<Value>) -> Value {
+    let body = body.map(|b| b.to_string());
+    let r = request(
+        method,
+        &format!("http://127.0.0.1:{port}{path}"),
+        &[("Content-Type".into(), "application/json".into())],
+        body.as_deref(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("chromedriver {method} {path}: {e}"));
+    let v: Value = serde_json::from_str(&r.body)
+        .unwrap_or_else(|e| panic!("chromedriver {method} {path}: {e}: {}", r.body));
+    assert!(
+        (200..300).contains(&r.status),
+        "chromedriver {method} {path}: {} {v}",
+        r.status
+    );
+    v["value"].clone()
+}
+
+async fn screenshot(port: u16, session: &str, name: &str) -> PathBuf {
+    use base64::Engine as _;
+    let png = webdriver(port, "GET", &format!("/session/{session}/screenshot"), None).await;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(png.as_str().unwrap_or_default())
+        .expect("a base64 PNG");
+    assert!(bytes.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let path = artifacts().join(name);
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
+
+/// Opens `link`, checks who the page says is deciding, and clicks Approve.
+async fn approve_in_the_browser(port: u16, session: &str, link: &str, who: &str, shot: &str) {
+    webdriver(
+        port,
+        "POST",
+        &format!("/session/{session}/url"),
+        Some(json!({"url": link})),
+    )
+    .await;
+    let text = webdriver(
+        port,
+        "POST",
+        &format!("/session/{session}/execute/sync"),
+        Some(json!({"script": "return document.body.innerText", "args": []})),
+    )
+    .await;
+    // (The script runs in the WebDriver's own context: the page itself has none and
+    // its CSP allows none.)
+    let text = text.as_str().unwrap_or_default().to_string();
+    assert!(
+        text.contains(&format!("You are deciding as {who}")),
+        "the page names the approver: {text}"
+    );
+    screenshot(port, session, shot).await;
+    let button = webdriver(
+        port,
+        "POST",
+        &format!("/session/{session}/element"),
+        Some(json!({"using": "css selector", "value": "button[value=approve]"})),
+    )
+    .await;
+    let element = button
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(Value::as_str)
+        .expect("the Approve button")
+        .to_string();
+    webdriver(
+        port,
+        "POST",
+        &format!("/session/{session}/element/{element}/click"),
+        Some(json!({})),
+    )
+    .await;
+    let title = webdriver(port, "GET", &format!("/session/{session}/title"), None).await;
+    assert_eq!(title, "Approved", "the answer page after the click");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_approves_on_the_review_page_and_the_rehearsal_continues() {
+    for tool in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is missing: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        );
+    }
+    let work = std::env::temp_dir().join(format!("stagegate-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("scratch dir");
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
+    let mut rehearsal = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_stagegate"))
+            .args(["rehearse", "--app", app.to_str().unwrap_or_default()])
+            .current_dir(&work)
+            // Nobody types: the browser decides.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the rehearsal starts"),
+    );
+    let stdout = rehearsal.0.stdout.take().expect("stdout");
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("rehearsal: {line}");
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let link_of = |who: &str| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let marker = format!("⏸ {who} decides on ");
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("the rehearsal never showed {who}'s link"));
+            if let Some(i) = line.find(&marker) {
+                return line[i + marker.len()..].trim().to_string();
+            }
+        }
+    };
+
+    let port = free_port();
+    let _driver = Reaped(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while request("GET", &format!("http://127.0.0.1:{port}/status"), &[], None)
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "chromedriver did not answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let profile = work.join("chromium-profile");
+    let session = webdriver(
+        port,
+        "POST",
+        "/session",
+        Some(json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--window-size=1000,1200",
+                     format!("--user-data-dir={}", profile.display())]
+        }}}})),
+    )
+    .await["sessionId"]
+        .as_str()
+        .expect("a WebDriver session")
+        .to_string();
+
+    let lead = link_of("lead");
+    approve_in_the_browser(port, &session, &lead, "lead", "review-page.png").await;
+    screenshot(port, &session, "review-page-approved.png").await;
+    // User acceptance: the pm signs off in the same browser.
+    let pm = link_of("pm");
+    approve_in_the_browser(port, &session, &pm, "pm", "sign-off-page.png").await;
+    webdriver(port, "DELETE", &format!("/session/{session}"), None).await;
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut result = None;
+    while result.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the rehearsal did not finish after the approvals"));
+        if let Some(r) = line.strip_prefix("Result: ") {
+            result = Some(r.to_string());
+        }
+    }
+    assert_eq!(
+        result.as_deref(),
+        Some("acme/shop rc-0.1.0 is ready for production")
+    );
+    let status = rehearsal.0.wait().expect("the rehearsal ends");
+    assert_eq!(status.code(), Some(0));
+    println!(
+        "screenshots: {}",
+        artifacts().join("review-page.png").display()
+    );
+}

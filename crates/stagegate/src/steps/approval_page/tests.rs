@@ -1,0 +1,315 @@
+//! The review page as HTTP: GET reviews, POST decides, and only from the page.
+
+use super::*;
+use crate::approvals::hash_id;
+use crate::memory::MemoryApprovals;
+use crate::ports::{ApprovalState, Link};
+use crate::testing::{now, pending_record, FixedClock, MemoryArtifacts, MemoryCallbacks};
+use chrono::Duration;
+
+const ORIGIN: &str = "https://abc.lambda-url.us-east-1.on.aws";
+
+struct Site {
+    approvals: MemoryApprovals,
+    callbacks: MemoryCallbacks,
+    artifacts: MemoryArtifacts,
+    /// bob's and carol's link ids.
+    bob: String,
+    carol: String,
+}
+
+impl Site {
+    async fn new() -> Self {
+        let (bob, carol) = ("B".repeat(43), "C".repeat(43));
+        let approvals = MemoryApprovals::default();
+        let record = pending_record("appr-1", "rc-1.4.0", "tok-1");
+        let link = |id: &str, who: &str| Link {
+            id_hash: hash_id(id),
+            approval_id: record.id.clone(),
+            approver_id: who.into(),
+            expires_at: record.expires_at,
+        };
+        approvals
+            .create(&record, &[link(&bob, "bob"), link(&carol, "carol")])
+            .await
+            .unwrap();
+        Site {
+            approvals,
+            callbacks: MemoryCallbacks::default(),
+            artifacts: MemoryArtifacts::default(),
+            bob,
+            carol,
+        }
+    }
+
+    fn page(
+        &self,
+    ) -> ApprovalPage<&MemoryApprovals, &MemoryCallbacks, &MemoryArtifacts, FixedClock> {
+        ApprovalPage::new(
+            &Settings::default(),
+            &self.approvals,
+            &self.callbacks,
+            &self.artifacts,
+            FixedClock(now() + Duration::minutes(5)),
+        )
+    }
+
+    fn token(&self, link_id: &str) -> String {
+        let record = self.approvals.all().pop().unwrap();
+        let link = self
+            .approvals
+            .links()
+            .into_iter()
+            .find(|l| l.id_hash == hash_id(link_id))
+            .unwrap();
+        form_token(&record, &link)
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> WebResponse {
+        self.page()
+            .handle(WebRequest {
+                method: method.into(),
+                path: path.into(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body: body.as_bytes().to_vec(),
+                source_ip: "198.51.100.1".into(),
+                origin: ORIGIN.into(),
+            })
+            .await
+    }
+
+    /// A POST as the review page's form sends it: same origin, with its token.
+    async fn post(&self, link_id: &str, form: &str) -> WebResponse {
+        let body = format!("csrf={}&{form}", self.token(link_id));
+        self.call(
+            "POST",
+            &format!("/approvals/{link_id}"),
+            &[("origin", ORIGIN), ("sec-fetch-site", "same-origin")],
+            &body,
+        )
+        .await
+    }
+}
+
+fn decided(site: &Site) -> usize {
+    site.callbacks.successes().len() + site.callbacks.failures().len()
+}
+
+#[tokio::test]
+async fn get_renders_the_review_for_the_links_approver_and_decides_nothing() {
+    let site = Site::new().await;
+    let r = site
+        .call("GET", &format!("/approvals/{}", site.carol), &[], "")
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .contains("You are deciding as <strong>carol</strong>"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("rc-1.4.0"));
+    assert!(
+        !r.body.contains("tok-1"),
+        "the task token never reaches the page"
+    );
+    assert!(
+        !r.body.contains("name=\"approver\""),
+        "there is no name field to type"
+    );
+    assert!(r.body.contains(&format!(
+        "name=\"csrf\" value=\"{}\"",
+        site.token(&site.carol)
+    )));
+    assert!(
+        !r.body.contains("<script"),
+        "the page works without JavaScript"
+    );
+    assert_eq!(decided(&site), 0);
+}
+
+#[tokio::test]
+async fn post_from_the_page_decides_once_as_the_links_approver() {
+    let site = Site::new().await;
+    // A typed name is ignored: there is no such field, the link decides who.
+    let r = site
+        .post(&site.bob, "approver=carol&decision=approve")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(site.approvals.all()[0].votes[0].approver, "bob");
+    assert_eq!(site.callbacks.successes().len(), 1);
+    let again = site.post(&site.bob, "decision=approve").await;
+    assert_eq!(again.status, 409);
+    assert_eq!(decided(&site), 1);
+}
+
+#[tokio::test]
+async fn a_post_without_its_token_or_with_a_wrong_one_is_refused() {
+    let site = Site::new().await;
+    let path = format!("/approvals/{}", site.bob);
+    let same = [("origin", ORIGIN)];
+    for body in [
+        "decision=approve".to_string(),
+        "csrf=&decision=approve".to_string(),
+        format!("csrf={}&decision=approve", "0".repeat(64)),
+        format!("csrf={}&decision=approve", site.token(&site.carol)),
+    ] {
+        let r = site.call("POST", &path, &same, &body).await;
+        assert_eq!(r.status, 403, "{body}: {}", r.body);
+    }
+    assert_eq!(decided(&site), 0);
+    assert!(site.approvals.all()[0].votes.is_empty());
+}
+
+#[tokio::test]
+async fn a_post_from_a_foreign_origin_or_from_nowhere_is_refused() {
+    let site = Site::new().await;
+    let path = format!("/approvals/{}", site.bob);
+    let body = format!("csrf={}&decision=approve", site.token(&site.bob));
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("origin", "http://abc.lambda-url.us-east-1.on.aws")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![],
+    ] {
+        let r = site.call("POST", &path, &headers, &body).await;
+        assert_eq!(r.status, 403, "{headers:?}: {}", r.body);
+    }
+    assert_eq!(decided(&site), 0);
+    assert_eq!(
+        site.call(
+            "POST",
+            &path,
+            &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+            &body
+        )
+        .await
+        .status,
+        403
+    );
+    // The page's own form under `Referrer-Policy: no-referrer`: Chromium sends
+    // `Origin: null` and `Sec-Fetch-Site: same-origin`.
+    let r = site
+        .call(
+            "POST",
+            &path,
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+            &body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_head_has_no_body() {
+    let site = Site::new().await;
+    let link = format!("/approvals/{}", site.bob);
+    for (method, path) in [
+        ("GET", link.as_str()),
+        ("HEAD", link.as_str()),
+        ("GET", "/"),
+        ("GET", "/approvals/unknown"),
+        ("DELETE", link.as_str()),
+        ("POST", link.as_str()),
+    ] {
+        let r = site.call(method, path, &[], "").await;
+        for (k, v) in security_headers() {
+            assert_eq!(r.header(&k), Some(v.as_str()), "{method} {path}: {k}");
+        }
+        if method == "HEAD" {
+            assert_eq!((r.status, r.body.as_str()), (200, ""));
+        }
+    }
+    let csp = content_security_policy();
+    assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"));
+    assert!(!csp.contains("script-src"), "no script is allowed at all");
+}
+
+#[tokio::test]
+async fn the_csp_allows_exactly_the_pages_style() {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE));
+    assert!(content_security_policy().contains(&format!("'sha256-{hash}'")));
+    assert!(page("t", "").contains(&format!("<style>{STYLE}</style>")));
+}
+
+#[tokio::test]
+async fn a_form_without_a_decision_is_a_bad_request() {
+    let site = Site::new().await;
+    let r = site.post(&site.bob, "reason=hmm").await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("Choose Approve or Reject"));
+}
+
+#[tokio::test]
+async fn unknown_links_paths_and_methods_are_refused() {
+    let site = Site::new().await;
+    let other = format!("/approvals/{}", "D".repeat(43));
+    assert_eq!(site.call("GET", &other, &[], "").await.status, 404);
+    assert_eq!(
+        site.call("GET", "/approvals/short", &[], "").await.status,
+        404
+    );
+    assert_eq!(site.call("GET", "/", &[], "").await.status, 404);
+    let r = site
+        .call("DELETE", &format!("/approvals/{}", site.bob), &[], "")
+        .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST"));
+}
+
+#[tokio::test]
+async fn a_superseded_approval_gets_its_own_page() {
+    let site = Site::new().await;
+    let rec = site.approvals.all().pop().unwrap();
+    let mut sup = rec.clone();
+    sup.revision += 1;
+    sup.state = ApprovalState::Superseded;
+    site.approvals.update(&rec, &sup).await.unwrap();
+    let r = site
+        .call("GET", &format!("/approvals/{}", site.bob), &[], "")
+        .await;
+    assert_eq!(r.status, 410);
+    assert!(r
+        .body
+        .contains("A newer release candidate replaced this one"));
+}
+
+#[test]
+fn pages_escape_everything_they_show() {
+    let mut rec = pending_record("a", "rc-1.4.0", "t");
+    rec.pushed_by = "<script>alert(1)</script>".into();
+    let approver = rec.approvers[0].clone();
+    let link = Link {
+        id_hash: "h".into(),
+        approval_id: "a".into(),
+        approver_id: approver.id.clone(),
+        expires_at: rec.expires_at,
+    };
+    let html = render_review(&rec, &approver, &link, Some("<b>md</b>"));
+    assert!(!html.contains("<script>alert"));
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(html.contains("&lt;b&gt;md"));
+    assert!(html.contains("<form method=\"post\">"));
+    let refused = render_outcome(&Ok(Err(Refusal::InvalidForm("<x>".into()))));
+    assert!(refused.contains("&lt;x&gt;"));
+}
+
+#[test]
+fn decodes_forms() {
+    let f = parse_form(b"csrf=ab&decision=approve&reason=lint+only%21&x");
+    assert_eq!(f[0], ("csrf".into(), "ab".into()));
+    assert_eq!(f[2], ("reason".into(), "lint only!".into()));
+    assert_eq!(f[3], ("x".into(), String::new()));
+    assert_eq!(parse_form(b"a=%zz%4")[0].1, "%zz%4");
+}
