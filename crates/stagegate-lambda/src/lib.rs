@@ -83,8 +83,39 @@ impl<G: Fn(&str) -> Option<String>> Env<G> {
 
 /// Logging and the AWS configuration, once per container (before the first event).
 pub async fn start() -> SdkConfig {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logs();
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The log filter for a configured level: that level everywhere, except the Lambda
+/// runtime itself, which never goes below DEBUG. At TRACE the runtime logs every raw
+/// event, and events carry task tokens, which must appear in no log.
+pub fn log_filter(configured: &str) -> String {
+    use lambda_runtime::tracing::subscriber::filter::LevelFilter;
+    use std::str::FromStr;
+    let level = LevelFilter::from_str(configured).unwrap_or(LevelFilter::INFO);
+    let runtime = std::cmp::min(level, LevelFilter::DEBUG);
+    format!("{level},lambda_runtime={runtime},lambda_runtime_api_client={runtime}").to_lowercase()
+}
+
+/// JSON logs when Lambda asks for them (`AWS_LAMBDA_LOG_FORMAT`), at
+/// `AWS_LAMBDA_LOG_LEVEL`, through [`log_filter`].
+fn init_logs() {
+    use lambda_runtime::tracing::subscriber::EnvFilter;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "INFO".into());
+    let logs = lambda_runtime::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(EnvFilter::new(log_filter(&level)));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // A second initialisation (tests) is refused by tracing, and harmless.
+    let _ = if json {
+        logs.json().try_init()
+    } else {
+        logs.try_init()
+    };
 }
 
 /// The settings (`STAGEGATE_*`), or an error naming the variable that is wrong.
@@ -139,6 +170,19 @@ mod tests {
         let e = handle(&step, json!("nonsense")).await.unwrap_err();
         assert_eq!(e.0.name, "InvalidInput");
         assert!(e.0.message.contains("stack-status"), "{}", e.0.message);
+    }
+
+    #[test]
+    fn the_runtime_never_logs_raw_events_whatever_the_level() {
+        assert_eq!(
+            log_filter("TRACE"),
+            "trace,lambda_runtime=debug,lambda_runtime_api_client=debug"
+        );
+        assert_eq!(
+            log_filter("info"),
+            "info,lambda_runtime=info,lambda_runtime_api_client=info"
+        );
+        assert!(log_filter("nonsense").starts_with("info,"));
     }
 
     #[test]

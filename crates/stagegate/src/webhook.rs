@@ -270,7 +270,9 @@ pub async fn handle(
         repository: push.repository.full_name,
         tag: tag.to_string(),
         sha: push.after,
-        pushed_by: push.pusher.map(|p| p.name).or(push.sender.map(|s| s.login)),
+        // The GitHub login (`sender.login`), which the pusher rule compares with the
+        // approvers' logins; `pusher.name` only when a payload has no sender.
+        pushed_by: push.sender.map(|s| s.login).or(push.pusher.map(|p| p.name)),
     };
     if let Err(e) = trigger.validate(&config.tag_prefix) {
         return answer(422, e.message);

@@ -302,3 +302,18 @@ async fn an_invalid_candidate_is_unprocessable() {
     assert_eq!(a.status, 422, "{}", a.message);
     assert_eq!(hook.started(), 0);
 }
+
+/// The pusher is recorded by GitHub login (what the pusher rule compares), not by a
+/// display name.
+#[tokio::test]
+async fn the_pusher_is_the_senders_github_login() {
+    let hook = Hook::new();
+    let mut body: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
+    body["pusher"]["name"] = json!("Dana Scully");
+    body["sender"]["login"] = json!("dana-gh");
+    let a = hook
+        .send(&signed("push", serde_json::to_vec(&body).unwrap()))
+        .await;
+    assert_eq!(a.status, 202, "{}", a.message);
+    assert_eq!(a.started.unwrap().pushed_by.as_deref(), Some("dana-gh"));
+}
