@@ -11,13 +11,21 @@ use stagegate_lambda::{serve, settings, Env, Error};
 async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
-    // One table holds the approvals and the approvers (`stagegate approvers`).
+    // One table: the approvals, the approvers (`stagegate approvers`), the newest candidates.
     let table = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
     let topics = (
         env.var("APPROVALS_TOPIC_ARN")?,
         env.var("NOTIFICATIONS_TOPIC_ARN")?,
     );
     let notifier = SnsNotifier::from_config(&aws, topics.0, topics.1);
-    let step = RequestApproval::new(settings()?, table.clone(), table, notifier, SystemClock);
+    let (approvals, approvers) = (table.clone(), table.clone());
+    let step = RequestApproval::new(
+        settings()?,
+        approvals,
+        approvers,
+        notifier,
+        table,
+        SystemClock,
+    );
     serve(step).await
 }

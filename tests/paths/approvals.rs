@@ -23,8 +23,7 @@ fn request(method: &str, id: &str, body: &str) -> WebRequest {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_approval_through_the_review_page_continues_the_run() {
+pub async fn an_approval_through_the_review_page_continues_the_run() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.link("rc-1.4.0", "approval-request", "carol").await;
@@ -56,8 +55,7 @@ async fn an_approval_through_the_review_page_continues_the_run() {
     assert_eq!(output(&done)["approval"]["votes"][0]["via"], "email link");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_decision_recorded_while_step_functions_is_down_is_delivered_by_the_reconcile() {
+pub async fn a_decision_recorded_while_step_functions_is_down_is_delivered_by_the_reconcile() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
@@ -91,8 +89,7 @@ async fn a_decision_recorded_while_step_functions_is_down_is_delivered_by_the_re
     assert_eq!(output(&done)["approval"]["approvers"], json!(["bob"]));
 }
 
-#[tokio::test(start_paused = true)]
-async fn two_approvers_at_once_continue_the_run_once() {
+pub async fn two_approvers_at_once_continue_the_run_once() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let bob = flow.link("rc-1.4.0", "approval-request", "bob").await;
@@ -127,8 +124,7 @@ async fn two_approvers_at_once_continue_the_run_once() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_run_stopped_while_waiting_for_approval_is_notified() {
+pub async fn a_run_stopped_while_waiting_for_approval_is_notified() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let _ = flow.approval_link("rc-1.4.0").await;
@@ -153,8 +149,7 @@ async fn a_run_stopped_while_waiting_for_approval_is_notified() {
     assert!(msgs[0].body.contains("release freeze"), "{}", msgs[0].body);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_run_that_exceeds_the_execution_timeout_is_notified() {
+pub async fn a_run_that_exceeds_the_execution_timeout_is_notified() {
     // An approval window longer than the run itself (the template refuses this;
     // the rule is the safety net): the execution times out first.
     let flow = Flow::with_settings(Settings {
@@ -174,8 +169,7 @@ async fn a_run_that_exceeds_the_execution_timeout_is_notified() {
     assert_eq!(msgs[0].attributes["stage"], "TIMED_OUT");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_run_whose_own_notification_failed_is_notified_by_the_end_of_run_rule() {
+pub async fn a_run_whose_own_notification_failed_is_notified_by_the_end_of_run_rule() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;

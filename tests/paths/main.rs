@@ -4,7 +4,75 @@
 
 mod approvals;
 mod builds;
+mod coverage;
+mod failures;
 mod routes;
+
+/// Each route is a test of its own, and one entry of [`ROUTES`], which the coverage
+/// test runs to see that every state and every Catch and Choice edge of the
+/// definition is taken by some route.
+macro_rules! routes {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod route {
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $name() {
+                    crate::$module::$name().await
+                }
+            )*
+        }
+
+        /// Every route: its name and its body.
+        pub const ROUTES: &[(&str, fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>)] = &[
+            $((stringify!($name), || Box::pin(crate::$module::$name())),)*
+        ];
+    };
+}
+
+routes! {
+    failures::a_failed_package_build_ends_the_run_before_approval,
+    failures::a_change_set_that_cannot_be_created_ends_the_run_before_approval,
+    failures::a_failed_change_set_ends_the_run_before_approval,
+    failures::a_change_set_still_being_computed_is_waited_for,
+    failures::every_failed_check_is_recorded_and_approving_over_them_needs_a_reason,
+    failures::no_infrastructure_change_skips_the_deploy,
+    failures::a_change_set_that_cannot_execute_fails_the_infrastructure_stage,
+    failures::outputs_that_cannot_be_recorded_fail_the_infrastructure_stage,
+    failures::a_stack_that_never_settles_fails_with_wait_exhausted,
+    failures::a_frontend_missing_its_stack_output_fails_the_frontend_stage,
+    failures::suites_that_cannot_be_read_fail_the_integration_tests,
+    failures::a_response_time_over_budget_fails_the_performance_stage,
+    failures::a_checklist_that_cannot_be_written_fails_before_approval,
+    failures::a_release_that_cannot_be_published_fails_the_release_stage,
+    failures::no_approver_for_deployments_fails_by_name,
+    failures::no_approver_for_user_acceptance_fails_at_that_stage,
+    failures::user_acceptance_without_a_decision_times_out,
+    failures::a_newer_candidate_supersedes_one_in_user_acceptance,
+    failures::a_newer_candidate_supersedes_one_still_in_its_checks,
+    failures::two_starts_of_one_candidate_at_the_same_moment_run_once,
+    failures::a_cancellation_notice_that_fails_still_ends_the_run_and_is_sent_by_the_rule,
+    failures::a_failure_notice_that_fails_still_ends_the_run_and_is_sent_by_the_rule,
+    routes::approved_candidate_is_deployed_tested_and_ready_for_production,
+    routes::rejected_candidate_is_cancelled_and_notified,
+    routes::no_decision_for_24_hours_times_out_and_is_cancelled,
+    routes::a_newer_candidate_supersedes_one_waiting_for_approval,
+    routes::a_failed_check_can_be_approved_with_a_reason_and_deployed,
+    routes::a_stack_changed_after_approval_fails_validation,
+    routes::a_rolled_back_stack_fails_the_infrastructure_stage,
+    routes::a_failed_amplify_job_fails_the_frontend_stage,
+    routes::a_failing_integration_test_fails_the_run_with_a_report,
+    routes::a_duplicate_trigger_does_not_start_a_second_deployment,
+    routes::an_invalid_tag_fails_preflight_and_is_notified,
+    routes::user_acceptance_sign_off_completes_the_release,
+    routes::rejected_user_acceptance_cancels_before_release,
+    routes::user_acceptance_is_skipped_unless_configured,
+    approvals::an_approval_through_the_review_page_continues_the_run,
+    approvals::a_decision_recorded_while_step_functions_is_down_is_delivered_by_the_reconcile,
+    approvals::two_approvers_at_once_continue_the_run_once,
+    approvals::a_run_stopped_while_waiting_for_approval_is_notified,
+    approvals::a_run_that_exceeds_the_execution_timeout_is_notified,
+    approvals::a_run_whose_own_notification_failed_is_notified_by_the_end_of_run_rule,
+}
 
 use asl_engine::{Clock, Control, Engine, EngineConfig, ExecutionDescription, HistoryEvent};
 use builds::ScriptedBuilds;
@@ -41,6 +109,7 @@ pub struct Flow {
     pub stacks: Arc<MemoryStacks>,
     pub hosting: Arc<MemoryHosting>,
     pub http: Arc<MemoryHttp>,
+    pub releases: Arc<MemoryReleases>,
     pub builds: ScriptedBuilds,
 }
 
@@ -60,6 +129,11 @@ impl Flow {
     }
 
     pub fn with_settings(settings: Settings) -> Flow {
+        Self::with_approvers(settings, approvers())
+    }
+
+    /// A flow whose deployments and sign-offs these people decide.
+    pub fn with_approvers(settings: Settings, people: Vec<stagegate::ports::Approver>) -> Flow {
         let adapters = Adapters {
             artifacts: Arc::new(MemoryArtifacts::default()),
             notifier: Arc::new(MemoryNotifier::default()),
@@ -87,7 +161,7 @@ impl Flow {
         let control = Control::new(Clock::fixed(), EngineConfig::default(), Some(3));
         let sfn = LocalStepFunctions::new(control.clone());
         let stores = LocalStores {
-            approvers: Arc::new(StaticApprovers(approvers())),
+            approvers: Arc::new(StaticApprovers(people)),
             ..LocalStores::default()
         };
         let registry = Arc::new(staging_registry(
@@ -101,6 +175,7 @@ impl Flow {
         let state_machine = engine
             .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
             .unwrap_or_else(|e| panic!("the staging definition must load: {e}"));
+        coverage::record(&engine, &state_machine);
         // The template's rule on abnormal ends, as on AWS: it lives as long as the
         // runtime of the test.
         execution_status_rule(&engine, registry.clone());
@@ -117,6 +192,7 @@ impl Flow {
             stacks: adapters.stacks,
             hosting: adapters.hosting,
             http: adapters.http,
+            releases: adapters.releases,
             builds,
         }
     }
@@ -303,4 +379,40 @@ pub fn assert_never_enters(route: &[String], states: &[&str]) {
 
 pub fn output(done: &ExecutionDescription) -> Value {
     done.output.clone().unwrap_or(Value::Null)
+}
+
+/// The artifacts prefix of the run of rc-1.4.0 at SHA.
+pub const RUN: &str = "runs/rc-1.4.0--0123456789ab/";
+
+/// Asserts which artifacts the run wrote, and which it must not have.
+pub fn assert_artifacts(flow: &Flow, run: &str, present: &[&str], absent: &[&str]) {
+    let keys = flow.artifact_keys(run);
+    for a in present {
+        assert!(
+            keys.iter().any(|k| k == a),
+            "artifact {a} missing: {keys:?}"
+        );
+    }
+    for a in absent {
+        assert!(
+            !keys.iter().any(|k| k == a),
+            "artifact {a} should not exist: {keys:?}"
+        );
+    }
+}
+
+pub fn only_outcome(flow: &Flow) -> Message {
+    let msgs = flow.outcome_messages();
+    assert_eq!(msgs.len(), 1, "exactly one outcome notification: {msgs:#?}");
+    msgs.into_iter().next().unwrap_or_else(|| unreachable!())
+}
+
+/// A flow with User Acceptance Testing on.
+pub fn with_user_acceptance() -> Flow {
+    let flow = Flow::new();
+    let settings = Settings {
+        user_acceptance: true,
+        ..flow.settings.clone()
+    };
+    Flow::with_settings(settings)
 }

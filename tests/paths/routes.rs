@@ -23,33 +23,7 @@ const PHASES: &[&str] = &[
     "Ready for Production",
 ];
 
-const RUN: &str = "runs/rc-1.4.0--0123456789ab/";
-
-/// Asserts which artifacts the run wrote, and which it must not have.
-fn assert_artifacts(flow: &Flow, run: &str, present: &[&str], absent: &[&str]) {
-    let keys = flow.artifact_keys(run);
-    for a in present {
-        assert!(
-            keys.iter().any(|k| k == a),
-            "artifact {a} missing: {keys:?}"
-        );
-    }
-    for a in absent {
-        assert!(
-            !keys.iter().any(|k| k == a),
-            "artifact {a} should not exist: {keys:?}"
-        );
-    }
-}
-
-fn only_outcome(flow: &Flow) -> Message {
-    let msgs = flow.outcome_messages();
-    assert_eq!(msgs.len(), 1, "exactly one outcome notification: {msgs:#?}");
-    msgs.into_iter().next().unwrap_or_else(|| unreachable!())
-}
-
-#[tokio::test(start_paused = true)]
-async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
+pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
@@ -142,8 +116,7 @@ async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn rejected_candidate_is_cancelled_and_notified() {
+pub async fn rejected_candidate_is_cancelled_and_notified() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
@@ -188,8 +161,7 @@ async fn rejected_candidate_is_cancelled_and_notified() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn no_decision_for_24_hours_times_out_and_is_cancelled() {
+pub async fn no_decision_for_24_hours_times_out_and_is_cancelled() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
@@ -232,8 +204,7 @@ async fn no_decision_for_24_hours_times_out_and_is_cancelled() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_newer_candidate_supersedes_one_waiting_for_approval() {
+pub async fn a_newer_candidate_supersedes_one_waiting_for_approval() {
     let flow = Flow::new();
     let old = flow.start("rc-1.4.0", SHA).await;
     let old_link = flow.approval_link("rc-1.4.0").await;
@@ -288,8 +259,7 @@ async fn a_newer_candidate_supersedes_one_waiting_for_approval() {
     assert_artifacts(&flow, RUN, &["checklist.md"], &["stack-outputs.json"]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
+pub async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
     let flow = Flow::new();
     flow.builds.fail("eslint");
     let arn = flow.start("rc-1.4.0", SHA).await;
@@ -359,8 +329,7 @@ async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_stack_changed_after_approval_fails_validation() {
+pub async fn a_stack_changed_after_approval_fails_validation() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.approval_link("rc-1.4.0").await;
@@ -404,8 +373,7 @@ async fn a_stack_changed_after_approval_fails_validation() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
+pub async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
     let flow = Flow::new();
     flow.stacks.after_execute(&[
         "UPDATE_IN_PROGRESS",
@@ -449,8 +417,7 @@ async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
     assert_artifacts(&flow, RUN, &["checklist.md"], &["stack-outputs.json"]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_failed_amplify_job_fails_the_frontend_stage() {
+pub async fn a_failed_amplify_job_fails_the_frontend_stage() {
     let flow = Flow::new();
     flow.hosting
         .set_job_statuses(&[JobStatus::Running, JobStatus::Failed]);
@@ -494,8 +461,7 @@ async fn a_failed_amplify_job_fails_the_frontend_stage() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_failing_integration_test_fails_the_run_with_a_report() {
+pub async fn a_failing_integration_test_fails_the_run_with_a_report() {
     let flow = Flow::new();
     flow.http
         .route("https://staging.example.test/oauth", 502, "bad gateway");
@@ -545,8 +511,7 @@ async fn a_failing_integration_test_fails_the_run_with_a_report() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
+pub async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
     let flow = Flow::new();
     let first = flow.start("rc-1.4.0", SHA).await;
     let _ = flow.approval_link("rc-1.4.0").await;
@@ -594,8 +559,7 @@ async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
     assert_artifacts(&flow, "runs/manual-1/", &[], &["checklist.md"]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_invalid_tag_fails_preflight_and_is_notified() {
+pub async fn an_invalid_tag_fails_preflight_and_is_notified() {
     let flow = Flow::new();
     let arn = flow
         .engine
@@ -620,17 +584,7 @@ async fn an_invalid_tag_fails_preflight_and_is_notified() {
     assert_eq!(m.subject, "❌ acme/shop v1.4 failed at Preflight");
 }
 
-fn with_user_acceptance() -> Flow {
-    let flow = Flow::new();
-    let settings = Settings {
-        user_acceptance: true,
-        ..flow.settings.clone()
-    };
-    Flow::with_settings(settings)
-}
-
-#[tokio::test(start_paused = true)]
-async fn user_acceptance_sign_off_completes_the_release() {
+pub async fn user_acceptance_sign_off_completes_the_release() {
     let flow = with_user_acceptance();
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
@@ -658,8 +612,7 @@ async fn user_acceptance_sign_off_completes_the_release() {
     assert!(sign_off.is_some_and(|m| m.body.contains("Try it: https://staging.example.test")));
 }
 
-#[tokio::test(start_paused = true)]
-async fn rejected_user_acceptance_cancels_before_release() {
+pub async fn rejected_user_acceptance_cancels_before_release() {
     let flow = with_user_acceptance();
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
@@ -693,8 +646,7 @@ async fn rejected_user_acceptance_cancels_before_release() {
     assert!(m.body.contains("checkout copy is wrong"), "{}", m.body);
 }
 
-#[tokio::test(start_paused = true)]
-async fn user_acceptance_is_skipped_unless_configured() {
+pub async fn user_acceptance_is_skipped_unless_configured() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;

@@ -6,7 +6,8 @@
 //! | approval | `approval#<id>` | the record as JSON (`record`), and what conditions and indexes read: `revision`, `state`, `deliveryStatus`, `pendingRepository` (only while pending: the sparse `pending-by-repository` index), `undelivered` (only while a decision is recorded but not delivered: the sparse `undelivered-decisions` index) |
 //! | link | `link#<sha256 of the link id>` | the approval and the approver it belongs to, and its expiry |
 //! | approvers | `approvers` | the configured approvers (`stagegate approvers`), their SNS subscriptions, and a `version` |
-//! | claim | any other key | a once-only claim (webhook deliveries, notifications) |
+//! | newest | `newest#<repository>` | the repository's newest candidate, and a `revision` |
+//! | claim | any other key | a once-only claim (webhook deliveries, runs, notifications), with its `owner` for runs |
 //!
 //! An approval and its links are written in one transaction. An update is a put
 //! conditioned on the `revision` that was read: of two concurrent decisions exactly
@@ -24,8 +25,8 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use stagegate::error::PortError;
 use stagegate::ports::{
-    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Claims, Link,
-    PortResult, Update,
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Claim,
+    Claims, Link, Newest, PortResult, Update,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -406,6 +407,140 @@ impl Claims for DynamoTable {
             .await
             .map_err(|e| port_error(format!("release {key}"), &e))?;
         Ok(())
+    }
+
+    async fn claim_for(
+        &self,
+        key: &str,
+        owner: &str,
+        expires_at: DateTime<Utc>,
+    ) -> PortResult<Claim> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("owner", s(owner))
+            .item("expiresAt", n(expires_at.timestamp()))
+            // Free, or already ours (a retried call).
+            .condition_expression("attribute_not_exists(pk) OR #owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Mine),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    let holder = c
+                        .item()
+                        .and_then(|i| i.get("owner"))
+                        .and_then(|o| o.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default();
+                    Ok(Claim::HeldBy(holder))
+                }
+                _ => Err(port_error(format!("claim {key}"), &e)),
+            },
+        }
+    }
+
+    async fn take_over(
+        &self,
+        key: &str,
+        from: &str,
+        to: &str,
+        expires_at: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("owner", s(to))
+            .item("expiresAt", n(expires_at.timestamp()))
+            .condition_expression("#owner = :from")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":from", s(from))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port_error(format!("take over {key}"), &e)),
+        }
+    }
+}
+
+fn newest_key(repository: &str) -> String {
+    format!("newest#{repository}")
+}
+
+impl Candidates for DynamoTable {
+    async fn newest(&self, repository: &str) -> PortResult<Option<(Newest, u64)>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(newest_key(repository)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("read the newest candidate of {repository}"), &e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let revision = item
+            .get("revision")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Some((
+            json_attr(item, "newest", "newest candidate")?,
+            revision,
+        )))
+    }
+
+    async fn set_newest(
+        &self,
+        repository: &str,
+        newest: &Newest,
+        revision: Option<u64>,
+    ) -> PortResult<bool> {
+        let json = serde_json::to_string(newest)
+            .map_err(|e| PortError::new("encode the newest candidate", e.to_string()))?;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(newest_key(repository)))
+            .item("newest", s(json))
+            .item("revision", n(revision.map_or(1, |r| r + 1)));
+        put = match revision {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(r) => put
+                .condition_expression("revision = :r")
+                .expression_attribute_values(":r", n(r)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port_error(
+                format!("record the newest candidate of {repository}"),
+                &e,
+            )),
+        }
     }
 }
 

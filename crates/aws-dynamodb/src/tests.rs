@@ -428,3 +428,108 @@ async fn claim_and_release_errors_are_errors() {
     let e = table(&[&del]).release("k").await.unwrap_err();
     assert_eq!(e.operation, "release k");
 }
+
+#[tokio::test]
+async fn a_run_claim_is_its_owners_and_says_who_holds_it_otherwise() {
+    let mut holder = Item::new();
+    holder.insert("pk".into(), s("run#k"));
+    holder.insert("owner".into(), s("arn:exec:first"));
+    let put = mock!(Client::put_item)
+        .match_requests(|r| {
+            r.condition_expression() == Some("attribute_not_exists(pk) OR #owner = :owner")
+                && r.expression_attribute_values().unwrap()[":owner"]
+                    .as_s()
+                    .unwrap()
+                    == "arn:exec:second"
+                && r.item().unwrap()["owner"].as_s().unwrap() == "arn:exec:second"
+        })
+        .sequence()
+        .output(|| PutItemOutput::builder().build())
+        .error(move || conditional_failed(Some(holder.clone())))
+        .build();
+    let t = table(&[&put]);
+    assert_eq!(
+        t.claim_for("run#k", "arn:exec:second", now())
+            .await
+            .unwrap(),
+        Claim::Mine
+    );
+    assert_eq!(
+        t.claim_for("run#k", "arn:exec:second", now())
+            .await
+            .unwrap(),
+        Claim::HeldBy("arn:exec:first".into())
+    );
+}
+
+#[tokio::test]
+async fn a_take_over_happens_only_from_the_holder_read() {
+    let put = mock!(Client::put_item)
+        .match_requests(|r| {
+            r.condition_expression() == Some("#owner = :from")
+                && r.expression_attribute_values().unwrap()[":from"]
+                    .as_s()
+                    .unwrap()
+                    == "arn:old"
+                && r.item().unwrap()["owner"].as_s().unwrap() == "arn:new"
+        })
+        .sequence()
+        .output(|| PutItemOutput::builder().build())
+        .error(|| conditional_failed(None))
+        .build();
+    let t = table(&[&put]);
+    assert!(t
+        .take_over("run#k", "arn:old", "arn:new", now())
+        .await
+        .unwrap());
+    assert!(!t
+        .take_over("run#k", "arn:old", "arn:new", now())
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn the_newest_candidate_is_written_over_the_revision_read() {
+    let newest = Newest {
+        tag: "rc-1.5.0".into(),
+        version: "1.5.0".into(),
+        execution_id: "arn:e".into(),
+    };
+    let first = mock!(Client::put_item)
+        .match_requests(|r| {
+            r.condition_expression() == Some("attribute_not_exists(pk)")
+                && r.item().unwrap()["pk"].as_s().unwrap() == "newest#acme/shop"
+                && r.item().unwrap()["revision"].as_n().unwrap() == "1"
+        })
+        .then_output(|| PutItemOutput::builder().build());
+    assert!(table(&[&first])
+        .set_newest("acme/shop", &newest, None)
+        .await
+        .unwrap());
+    let lost = mock!(Client::put_item)
+        .match_requests(|r| {
+            r.condition_expression() == Some("revision = :r")
+                && r.expression_attribute_values().unwrap()[":r"]
+                    .as_n()
+                    .unwrap()
+                    == "1"
+        })
+        .then_error(|| conditional_failed(None));
+    assert!(!table(&[&lost])
+        .set_newest("acme/shop", &newest, Some(1))
+        .await
+        .unwrap());
+    let mut item = Item::new();
+    item.insert("pk".into(), s("newest#acme/shop"));
+    item.insert("newest".into(), s(serde_json::to_string(&newest).unwrap()));
+    item.insert("revision".into(), n(2));
+    let get = mock!(Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .set_item(Some(item.clone()))
+            .build()
+    });
+    assert_eq!(
+        table(&[&get]).newest("acme/shop").await.unwrap(),
+        Some((newest, 2))
+    );
+}

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use stagegate::error::PortError;
-use stagegate::ports::{CallbackError, Executions, PortResult, RunningExecution, TaskCallbacks};
+use stagegate::ports::{CallbackError, Executions, PortResult, TaskCallbacks};
 
 /// Step Functions limits: `error` 256 characters, `cause` 32,768.
 const MAX_ERROR: usize = 256;
@@ -92,47 +92,19 @@ impl TaskCallbacks for StepFunctions {
 }
 
 impl Executions for StepFunctions {
-    async fn running(&self) -> PortResult<Vec<RunningExecution>> {
-        let mut arns = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_executions()
-                .state_machine_arn(&self.state_machine_arn)
-                .status_filter(ExecutionStatus::Running)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| port_error("list running executions", &e))?;
-            arns.extend(
-                page.executions()
-                    .iter()
-                    .map(|e| e.execution_arn().to_string()),
-            );
-            match page.next_token() {
-                Some(t) => next = Some(t.to_string()),
-                None => break,
-            }
+    async fn is_running(&self, id: &str) -> PortResult<bool> {
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(id)
+            .send()
+            .await
+        {
+            Ok(d) => Ok(*d.status() == ExecutionStatus::Running),
+            // An execution that does not exist (any more) is not running.
+            Err(e) if aws_common::code(&e) == Some("ExecutionDoesNotExist") => Ok(false),
+            Err(e) => Err(port_error(format!("describe execution {id}"), &e)),
         }
-        let mut out = Vec::with_capacity(arns.len());
-        for arn in arns {
-            let d = self
-                .client
-                .describe_execution()
-                .execution_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| port_error(format!("describe execution {arn}"), &e))?;
-            let input = d
-                .input()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|e| PortError::new(format!("read input of {arn}"), e.to_string()))?
-                .unwrap_or(Value::Null);
-            out.push(RunningExecution { id: arn, input });
-        }
-        Ok(out)
     }
 }
 

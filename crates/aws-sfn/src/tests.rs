@@ -3,13 +3,10 @@
 use super::*;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput;
-use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
 use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput;
 use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
 use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
-use aws_sdk_sfn::types::{
-    ExecutionListItem, HistoryEvent, StateEnteredEventDetails, StateExitedEventDetails,
-};
+use aws_sdk_sfn::types::{HistoryEvent, StateEnteredEventDetails, StateExitedEventDetails};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::DateTime as SdkTime;
@@ -85,17 +82,6 @@ async fn other_callback_errors_are_port_errors_after_retrying_throttling() {
     assert_eq!(throttled.num_calls(), 3);
 }
 
-fn item(arn: &str) -> ExecutionListItem {
-    ExecutionListItem::builder()
-        .execution_arn(arn)
-        .state_machine_arn(SM)
-        .name("n")
-        .status(ExecutionStatus::Running)
-        .start_date(SdkTime::from_secs(0))
-        .build()
-        .unwrap()
-}
-
 fn described(arn: &str, input: &str) -> DescribeExecutionOutput {
     DescribeExecutionOutput::builder()
         .execution_arn(arn)
@@ -108,67 +94,35 @@ fn described(arn: &str, input: &str) -> DescribeExecutionOutput {
 }
 
 #[tokio::test]
-async fn running_lists_every_page_and_reads_each_input() {
-    let list = mock!(Client::list_executions)
-        .match_requests(|r| {
-            r.state_machine_arn() == Some(SM)
-                && r.status_filter() == Some(&ExecutionStatus::Running)
-        })
-        .sequence()
-        .output(|| {
-            ListExecutionsOutput::builder()
-                .executions(item("e1"))
-                .next_token("p2")
-                .build()
-                .unwrap()
-        })
-        .output(|| {
-            ListExecutionsOutput::builder()
-                .executions(item("e2"))
-                .build()
-                .unwrap()
-        })
-        .build();
-    let describe = mock!(Client::describe_execution).then_compute_output(|r| {
-        let arn = r.execution_arn().unwrap();
-        described(arn, &format!("{{\"tag\":\"{arn}\"}}"))
-    });
-    let got = sfn(&[&list, &describe]).running().await.unwrap();
-    assert_eq!(
-        got,
-        [
-            RunningExecution {
-                id: "e1".into(),
-                input: json!({"tag": "e1"})
-            },
-            RunningExecution {
-                id: "e2".into(),
-                input: json!({"tag": "e2"})
-            },
-        ]
-    );
-}
-
-#[tokio::test]
-async fn an_unreadable_input_is_an_error() {
-    let list = mock!(Client::list_executions).then_output(|| {
-        ListExecutionsOutput::builder()
-            .executions(item("e1"))
+async fn is_running_reads_the_executions_status() {
+    let running = mock!(Client::describe_execution)
+        .match_requests(|r| r.execution_arn() == Some("arn:e1"))
+        .then_output(|| described("arn:e1", "{}"));
+    assert!(sfn(&[&running]).is_running("arn:e1").await.unwrap());
+    let done = mock!(Client::describe_execution).then_output(|| {
+        DescribeExecutionOutput::builder()
+            .execution_arn("arn:e2")
+            .state_machine_arn(SM)
+            .status(ExecutionStatus::Failed)
+            .start_date(SdkTime::from_secs(1_700_000_000))
             .build()
             .unwrap()
     });
-    let describe = mock!(Client::describe_execution).then_output(|| described("e1", "{broken"));
-    let e = sfn(&[&list, &describe]).running().await.unwrap_err();
-    assert_eq!(e.operation, "read input of e1");
+    assert!(!sfn(&[&done]).is_running("arn:e2").await.unwrap());
 }
 
 #[tokio::test]
-async fn listing_denied_is_a_named_error() {
-    let list = mock!(Client::list_executions)
+async fn an_execution_that_does_not_exist_is_not_running() {
+    let gone = mock!(Client::describe_execution)
+        .sequence()
+        .http_status(400, json_error("ExecutionDoesNotExist"))
+        .build();
+    assert!(!sfn(&[&gone]).is_running("arn:gone").await.unwrap());
+    let denied = mock!(Client::describe_execution)
         .sequence()
         .http_status(400, json_error("AccessDeniedException"))
         .build();
-    let e = sfn(&[&list]).running().await.unwrap_err();
+    let e = sfn(&[&denied]).is_running("arn:e").await.unwrap_err();
     assert!(e.message.starts_with("AccessDeniedException"), "{e}");
 }
 

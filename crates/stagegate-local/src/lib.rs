@@ -15,10 +15,10 @@ use asl_engine::{
     BuildRunner, Control, Engine, EngineError, EventType, ExecutionStatus, LambdaError, Registry,
 };
 use serde_json::{json, Value};
-use stagegate::memory::{MemoryApprovals, MemoryClaims, StaticApprovers};
+use stagegate::memory::{MemoryApprovals, MemoryCandidates, MemoryClaims, StaticApprovers};
 use stagegate::ports::{
     Artifacts, CallbackError, Clock, Executions, Hosting, Http, Notifier, PortResult, Releases,
-    RunningExecution, SourceHistory, Stacks, TaskCallbacks,
+    SourceHistory, Stacks, TaskCallbacks,
 };
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::{
@@ -60,17 +60,12 @@ pub fn substitutions() -> BTreeMap<String, String> {
 #[derive(Clone)]
 pub struct LocalStepFunctions {
     control: Control,
-    state_machine_arn: String,
 }
 
 impl LocalStepFunctions {
-    /// The engine control `control`, for the state machine named [`STATE_MACHINE`].
+    /// The engine control `control`.
     pub fn new(control: Control) -> Self {
-        let state_machine_arn = control.state_machine_arn(STATE_MACHINE);
-        LocalStepFunctions {
-            control,
-            state_machine_arn,
-        }
+        LocalStepFunctions { control }
     }
 
     pub fn control(&self) -> &Control {
@@ -99,16 +94,11 @@ impl TaskCallbacks for LocalStepFunctions {
 }
 
 impl Executions for LocalStepFunctions {
-    async fn running(&self) -> PortResult<Vec<RunningExecution>> {
+    async fn is_running(&self, id: &str) -> PortResult<bool> {
         Ok(self
             .control
-            .list_executions(&self.state_machine_arn, Some(ExecutionStatus::Running))
-            .into_iter()
-            .map(|d| RunningExecution {
-                id: d.execution_arn,
-                input: d.input,
-            })
-            .collect())
+            .describe_execution(id)
+            .is_ok_and(|d| d.status == ExecutionStatus::Running))
     }
 }
 
@@ -133,12 +123,14 @@ pub fn register<S: Step + 'static>(registry: Registry, step: S) -> Registry {
 }
 
 /// What a local run keeps in memory, in one process: the approvals and their links,
-/// the configured approvers, the once-only claims (notifications).
+/// the configured approvers, the once-only claims (runs, notifications), the newest
+/// candidate of each repository.
 #[derive(Clone, Default)]
 pub struct LocalStores {
     pub approvals: Arc<MemoryApprovals>,
     pub approvers: Arc<StaticApprovers>,
     pub claims: Arc<MemoryClaims>,
+    pub candidates: Arc<MemoryCandidates>,
 }
 
 /// The adapters a local world plugs into the flow, each shared by the steps that
@@ -178,7 +170,17 @@ where
     let approvals = &stores.approvals;
     r = register(
         r,
-        preflight::Preflight::new(s(), engine.clone(), approvals.clone(), engine.clone()),
+        preflight::Preflight::new(
+            s(),
+            preflight::Runs {
+                executions: engine.clone(),
+                callbacks: engine.clone(),
+            },
+            approvals.clone(),
+            stores.claims.clone(),
+            stores.candidates.clone(),
+            engine.clone(),
+        ),
     );
     r = register(
         r,
@@ -196,6 +198,7 @@ where
             approvals.clone(),
             stores.approvers.clone(),
             a.notifier.clone(),
+            stores.candidates.clone(),
             engine.clone(),
         ),
     );

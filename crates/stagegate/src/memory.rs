@@ -3,11 +3,11 @@
 
 use crate::error::PortError;
 use crate::ports::{
-    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Claims, Link,
-    PortResult, Update,
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Claim,
+    Claims, Link, Newest, PortResult, Update,
 };
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -95,22 +95,87 @@ impl Approvers for StaticApprovers {
     }
 }
 
-/// Once-only claims in memory (expiry is not modelled: one process, one run).
+/// Once-only claims in memory, each with its owner (expiry is not modelled: one
+/// process, one run).
 #[derive(Default)]
-pub struct MemoryClaims(Mutex<BTreeSet<String>>);
+pub struct MemoryClaims(Mutex<BTreeMap<String, String>>);
 
 impl MemoryClaims {
     pub fn contains(&self, key: &str) -> bool {
-        lock(&self.0).contains(key)
+        lock(&self.0).contains_key(key)
+    }
+    pub fn owner(&self, key: &str) -> Option<String> {
+        lock(&self.0).get(key).cloned()
     }
 }
 
 impl Claims for MemoryClaims {
     async fn claim(&self, key: &str, _expires_at: DateTime<Utc>) -> PortResult<bool> {
-        Ok(lock(&self.0).insert(key.to_string()))
+        let mut claims = lock(&self.0);
+        if claims.contains_key(key) {
+            return Ok(false);
+        }
+        claims.insert(key.to_string(), String::new());
+        Ok(true)
     }
     async fn release(&self, key: &str) -> PortResult<()> {
         lock(&self.0).remove(key);
         Ok(())
+    }
+    async fn claim_for(
+        &self,
+        key: &str,
+        owner: &str,
+        _expires_at: DateTime<Utc>,
+    ) -> PortResult<Claim> {
+        let mut claims = lock(&self.0);
+        match claims.get(key) {
+            Some(holder) if holder != owner => Ok(Claim::HeldBy(holder.clone())),
+            _ => {
+                claims.insert(key.to_string(), owner.to_string());
+                Ok(Claim::Mine)
+            }
+        }
+    }
+    async fn take_over(
+        &self,
+        key: &str,
+        from: &str,
+        to: &str,
+        _expires_at: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut claims = lock(&self.0);
+        if claims.get(key).map(String::as_str) != Some(from) {
+            return Ok(false);
+        }
+        claims.insert(key.to_string(), to.to_string());
+        Ok(true)
+    }
+}
+
+/// The newest candidate of each repository, in memory.
+#[derive(Default)]
+pub struct MemoryCandidates(Mutex<BTreeMap<String, (Newest, u64)>>);
+
+impl Candidates for MemoryCandidates {
+    async fn newest(&self, repository: &str) -> PortResult<Option<(Newest, u64)>> {
+        Ok(lock(&self.0).get(repository).cloned())
+    }
+    async fn set_newest(
+        &self,
+        repository: &str,
+        newest: &Newest,
+        revision: Option<u64>,
+    ) -> PortResult<bool> {
+        let mut all = lock(&self.0);
+        let current = all.get(repository).map(|(_, r)| *r);
+        if current != revision {
+            return Ok(false);
+        }
+        all.insert(
+            repository.to_string(),
+            (newest.clone(), revision.map_or(1, |r| r + 1)),
+        );
+        Ok(true)
     }
 }

@@ -251,8 +251,18 @@ pub trait Approvers: Send + Sync {
     ) -> impl Future<Output = PortResult<Vec<Approver>>> + Send;
 }
 
+/// Who holds a claim made for an owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds it (it was free, or the caller already held it).
+    Mine,
+    /// Someone else does.
+    HeldBy(String),
+}
+
 /// Once-only claims (a DynamoDB conditional put on AWS): the webhook claims each
-/// candidate, Notify each execution's outcome, so neither happens twice.
+/// delivery, Preflight each candidate's run, Notify each execution's outcome, so none
+/// of them happens twice.
 pub trait Claims: Send + Sync {
     /// `true` when this call made the claim, `false` when it already existed.
     fn claim(
@@ -261,6 +271,49 @@ pub trait Claims: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
     fn release(&self, key: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Claims `key` for `owner`, atomically: [`Claim::Mine`] when it was free or is
+    /// already `owner`'s (a retried call), else who holds it.
+    fn claim_for(
+        &self,
+        key: &str,
+        owner: &str,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Claim>> + Send;
+    /// Moves `key` from `from` to `to` only if `from` still holds it.
+    fn take_over(
+        &self,
+        key: &str,
+        from: &str,
+        to: &str,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+}
+
+/// The newest release candidate of a repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Newest {
+    pub tag: String,
+    pub version: String,
+    pub execution_id: String,
+}
+
+/// The newest candidate of each repository, so an older run still in its checks
+/// learns that it was superseded before it asks anyone to approve it.
+pub trait Candidates: Send + Sync {
+    /// The newest candidate recorded for `repository`, and the record's revision.
+    fn newest(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = PortResult<Option<(Newest, u64)>>> + Send;
+    /// Records `newest` if the record is still at `revision` (`None`: no record yet);
+    /// `false` when someone else wrote it meanwhile.
+    fn set_newest(
+        &self,
+        repository: &str,
+        newest: &Newest,
+        revision: Option<u64>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
 }
 
 /// Answers for a waiting task token (`SendTaskSuccess` / `SendTaskFailure`).
@@ -287,15 +340,10 @@ pub trait TaskCallbacks: Send + Sync {
     ) -> impl Future<Output = Result<(), CallbackError>> + Send;
 }
 
-/// A running execution of the staging state machine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunningExecution {
-    pub id: String,
-    pub input: Value,
-}
-
+/// The staging state machine's executions.
 pub trait Executions: Send + Sync {
-    fn running(&self) -> impl Future<Output = PortResult<Vec<RunningExecution>>> + Send;
+    /// Whether execution `id` (its ARN) is still running; `false` for an unknown one.
+    fn is_running(&self, id: &str) -> impl Future<Output = PortResult<bool>> + Send;
 }
 
 /// One resource change in a change set.
@@ -576,6 +624,23 @@ mod shared {
         fn release(&self, key: &str) -> impl Future<Output = PortResult<()>> + Send {
             (**self).release(key)
         }
+        fn claim_for(
+            &self,
+            key: &str,
+            owner: &str,
+            expires_at: DateTime<Utc>,
+        ) -> impl Future<Output = PortResult<Claim>> + Send {
+            (**self).claim_for(key, owner, expires_at)
+        }
+        fn take_over(
+            &self,
+            key: &str,
+            from: &str,
+            to: &str,
+            expires_at: DateTime<Utc>,
+        ) -> impl Future<Output = PortResult<bool>> + Send {
+            (**self).take_over(key, from, to, expires_at)
+        }
     }
 
     impl<P> TaskCallbacks for P
@@ -605,8 +670,29 @@ mod shared {
         P: Deref + Send + Sync,
         P::Target: Executions,
     {
-        fn running(&self) -> impl Future<Output = PortResult<Vec<RunningExecution>>> + Send {
-            (**self).running()
+        fn is_running(&self, id: &str) -> impl Future<Output = PortResult<bool>> + Send {
+            (**self).is_running(id)
+        }
+    }
+
+    impl<P> Candidates for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Candidates,
+    {
+        fn newest(
+            &self,
+            repository: &str,
+        ) -> impl Future<Output = PortResult<Option<(Newest, u64)>>> + Send {
+            (**self).newest(repository)
+        }
+        fn set_newest(
+            &self,
+            repository: &str,
+            newest: &Newest,
+            revision: Option<u64>,
+        ) -> impl Future<Output = PortResult<bool>> + Send {
+            (**self).set_newest(repository, newest, revision)
         }
     }
 

@@ -5,14 +5,16 @@
 use crate::approvals::{hash_id, new_key, new_link_id, validate_approver, Desk, Reconciled};
 use crate::error::{invalid_input, names, StepError};
 use crate::ports::{
-    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Clock, Delivery,
-    Link, Message, Notifier, TaskCallbacks, Topic,
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Clock,
+    Delivery, Link, Message, Notifier, TaskCallbacks, Topic,
 };
 use crate::settings::Settings;
 use crate::step::Step;
 use crate::steps::checklist;
+use crate::steps::preflight::compare_versions;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -48,28 +50,53 @@ pub struct RequestOutput {
 pub const NAME: &str = "request-approval";
 
 /// Wait for Approval (and User Acceptance Testing): stores the approval with one
-/// personal link per configured approver (hashes only) and emails each their own.
-pub struct RequestApproval<A, P, N, K> {
+/// personal link per configured approver (hashes only) and emails each their own —
+/// unless a newer candidate of the repository has started meanwhile, which supersedes
+/// this one before anyone is asked.
+pub struct RequestApproval<A, P, N, Nw, K> {
     settings: Settings,
     approvals: A,
     approvers: P,
     notifier: N,
+    candidates: Nw,
     clock: K,
 }
 
-impl<A: Approvals, P: Approvers, N: Notifier, K: Clock> RequestApproval<A, P, N, K> {
-    pub fn new(settings: Settings, approvals: A, approvers: P, notifier: N, clock: K) -> Self {
+impl<A, P, N, Nw, K> RequestApproval<A, P, N, Nw, K>
+where
+    A: Approvals,
+    P: Approvers,
+    N: Notifier,
+    Nw: Candidates,
+    K: Clock,
+{
+    pub fn new(
+        settings: Settings,
+        approvals: A,
+        approvers: P,
+        notifier: N,
+        candidates: Nw,
+        clock: K,
+    ) -> Self {
         RequestApproval {
             settings,
             approvals,
             approvers,
             notifier,
+            candidates,
             clock,
         }
     }
 }
 
-impl<A: Approvals, P: Approvers, N: Notifier, K: Clock> Step for RequestApproval<A, P, N, K> {
+impl<A, P, N, Nw, K> Step for RequestApproval<A, P, N, Nw, K>
+where
+    A: Approvals,
+    P: Approvers,
+    N: Notifier,
+    Nw: Candidates,
+    K: Clock,
+{
     const NAME: &'static str = NAME;
     type Input = RequestInput;
     type Output = RequestOutput;
@@ -78,6 +105,17 @@ impl<A: Approvals, P: Approvers, N: Notifier, K: Clock> Step for RequestApproval
         let now = self.clock.now();
         let settings = &self.settings;
         let c = &input.preflight.candidate;
+        if let Some((newest, _)) = self.candidates.newest(&c.repository).await? {
+            if compare_versions(&newest.version, &c.version) == Ordering::Greater {
+                return Err(StepError::new(
+                    names::SUPERSEDED,
+                    format!(
+                        "{} replaces {} (it started while this one ran its checks)",
+                        newest.tag, c.tag
+                    ),
+                ));
+            }
+        }
         let (failed_checks, checklist_uri) = match (&input.kind, &input.checklist) {
             (ApprovalKind::Deployment, None) => {
                 return Err(invalid_input(

@@ -46,7 +46,7 @@ pub fn run_id(execution_id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryApprovals, MemoryClaims, StaticApprovers};
+    use crate::memory::{MemoryApprovals, MemoryCandidates, MemoryClaims, StaticApprovers};
     use crate::step::invoke;
     use crate::testing::*;
     use crate::{Settings, Step, StepError};
@@ -76,7 +76,17 @@ mod tests {
         let e = || event.clone();
         vec![
             call(
-                preflight::Preflight::new(s(), &executions, &approvals, &callbacks),
+                preflight::Preflight::new(
+                    s(),
+                    preflight::Runs {
+                        executions: &executions,
+                        callbacks: &callbacks,
+                    },
+                    &approvals,
+                    MemoryClaims::default(),
+                    MemoryCandidates::default(),
+                    FixedClock(now()),
+                ),
                 e(),
             )
             .await,
@@ -89,6 +99,7 @@ mod tests {
                     &approvals,
                     StaticApprovers(approvers()),
                     &notifier,
+                    MemoryCandidates::default(),
                     FixedClock(now()),
                 ),
                 e(),
@@ -150,7 +161,17 @@ mod tests {
             MemoryCallbacks::default(),
             MemoryExecutions::default(),
         );
-        let step = preflight::Preflight::new(Settings::default(), executions, approvals, callbacks);
+        let step = preflight::Preflight::new(
+            Settings::default(),
+            preflight::Runs {
+                executions,
+                callbacks,
+            },
+            approvals,
+            MemoryClaims::default(),
+            MemoryCandidates::default(),
+            FixedClock(now()),
+        );
         let e = invoke(
             &step,
             json!({"trigger": {"tag": 1}, "executionId": "arn:x"}),

@@ -16,6 +16,7 @@ use crate::error::StepError;
 use crate::ports::{Claims, Clock, Message, Notifier, Topic};
 use crate::settings::Settings;
 use crate::step::Step;
+use crate::steps::release::{overrides, Approval};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -207,6 +208,17 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
     {
         let names: Vec<&str> = approvers.iter().filter_map(Value::as_str).collect();
         let _ = writeln!(body, "Approved by: {}", names.join(", "));
+    }
+    if let Some(approval) = s
+        .get("approval")
+        .and_then(|a| serde_json::from_value::<Approval>(a.clone()).ok())
+    {
+        for line in overrides(&approval) {
+            let _ = writeln!(body, "{line}");
+        }
+    }
+    if s.get("validation").and_then(|v| v.get("noChanges")) == Some(&Value::Bool(true)) {
+        let _ = writeln!(body, "Infrastructure: no changes: deploy skipped");
     }
     let outcome_attr = match input.outcome {
         Outcome::Success => "success",

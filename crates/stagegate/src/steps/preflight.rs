@@ -1,12 +1,18 @@
-//! Preflight: validate the candidate, recognise a duplicate of a running execution,
-//! and supersede older candidates still waiting for approval.
+//! Preflight: validate the candidate; claim its run, so two starts of the same
+//! candidate cannot both proceed; record it as its repository's newest candidate;
+//! and supersede older candidates still waiting for approval (one still in its checks
+//! learns it when it asks for approval, see `request-approval`).
 
 use crate::candidate::{Candidate, Trigger};
 use crate::error::{names, StepError};
-use crate::ports::{ApprovalState, Approvals, CallbackError, Executions, TaskCallbacks, Update};
+use crate::ports::{
+    ApprovalState, Approvals, CallbackError, Candidates, Claim, Claims, Clock, Executions, Newest,
+    TaskCallbacks, Update,
+};
 use crate::settings::Settings;
 use crate::step::Step;
 use crate::steps::run_id;
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -40,75 +46,202 @@ pub struct Output {
     pub superseded: Vec<String>,
 }
 
-async fn run(
-    settings: &Settings,
-    executions: &impl Executions,
-    approvals: &impl Approvals,
-    callbacks: &impl TaskCallbacks,
-    input: Input,
-) -> Result<Output, StepError> {
-    let trigger: Trigger = serde_json::from_value(input.trigger).map_err(|e| {
-        StepError::new(
-            names::INVALID_CANDIDATE,
-            format!("the execution input must be {{\"repository\", \"tag\", \"sha\", \"pushedBy\"}}: {e}"),
-        )
-    })?;
-    let candidate = trigger.validate(&settings.tag_prefix)?;
-    let run = run_id(&input.execution_id).to_string();
-    let mut out = Output {
-        artifacts_prefix: format!("runs/{run}/"),
-        run_id: run,
-        execution_id: input.execution_id.clone(),
-        approval_timeout_seconds: settings.approval_timeout_seconds,
-        suites: settings.suites.clone(),
-        user_acceptance: settings.user_acceptance,
-        commands: settings.commands.clone(),
-        duplicate_of: None,
-        superseded: Vec::new(),
-        candidate,
-    };
-    let running = executions.running().await?;
-    out.duplicate_of = running
-        .iter()
-        .find(|e| {
-            e.id != input.execution_id
-                && e.input.get("tag").and_then(Value::as_str) == Some(out.candidate.tag.as_str())
-                && e.input.get("sha").and_then(Value::as_str) == Some(out.candidate.sha.as_str())
-                && e.input.get("repository").and_then(Value::as_str)
-                    == Some(out.candidate.repository.as_str())
-        })
-        .map(|e| e.id.clone());
-    if out.duplicate_of.is_some() {
-        return Ok(out);
-    }
-    let c = &out.candidate;
-    for record in approvals.pending(&c.repository).await? {
-        let older = version_of(&record.tag, &settings.tag_prefix)
-            .is_some_and(|v| compare_versions(v, &c.version) == Ordering::Less);
-        if record.execution_id == input.execution_id || !older {
-            continue;
+/// How long a run's claim is kept: longer than any run (7 days).
+pub const RUN_CLAIM_DAYS: i64 = 30;
+
+/// The claim of a candidate's run: one repository, tag and commit is one run.
+pub fn run_claim_key(c: &Candidate) -> String {
+    format!("run#{}#{}#{}", c.repository, c.tag, c.sha)
+}
+
+/// The `preflight` function's name.
+pub const NAME: &str = "preflight";
+
+/// Preflight: validates the candidate, claims its run, records the newest candidate
+/// and supersedes older ones waiting for approval.
+pub struct Preflight<E, A, C, Cl, Nw, K> {
+    settings: Settings,
+    executions: E,
+    approvals: A,
+    callbacks: C,
+    claims: Cl,
+    candidates: Nw,
+    clock: K,
+}
+
+/// The Step Functions side of Preflight: executions (is the claim's holder still
+/// running?) and task callbacks (to cancel superseded approvals).
+pub struct Runs<E, C> {
+    pub executions: E,
+    pub callbacks: C,
+}
+
+impl<E, A, C, Cl, Nw, K> Preflight<E, A, C, Cl, Nw, K>
+where
+    E: Executions,
+    A: Approvals,
+    C: TaskCallbacks,
+    Cl: Claims,
+    Nw: Candidates,
+    K: Clock,
+{
+    pub fn new(
+        settings: Settings,
+        runs: Runs<E, C>,
+        approvals: A,
+        claims: Cl,
+        candidates: Nw,
+        clock: K,
+    ) -> Self {
+        Preflight {
+            settings,
+            executions: runs.executions,
+            approvals,
+            callbacks: runs.callbacks,
+            claims,
+            candidates,
+            clock,
         }
-        let mut replaced = record.clone();
-        replaced.revision = record.revision + 1;
-        replaced.state = ApprovalState::Superseded;
-        if let Update::Done = approvals.update(&record, &replaced).await? {
-            let cause = format!(
-                "{} ({}) replaces {} while it waited for approval",
-                c.tag,
-                &c.sha[..7],
-                record.tag
-            );
-            match callbacks
-                .fail(&record.task_token, names::SUPERSEDED, &cause)
-                .await
-            {
-                Ok(()) | Err(CallbackError::TaskClosed(_)) => {}
-                Err(CallbackError::Port(e)) => return Err(e.into()),
+    }
+
+    /// Claims the candidate's run for `execution`: `Some(other)` when another
+    /// execution that is still running holds it. A claim left by an execution that
+    /// has ended is taken over (a re-run of the same candidate).
+    async fn claim_run(&self, c: &Candidate, execution: &str) -> Result<Option<String>, StepError> {
+        let key = run_claim_key(c);
+        let expires = self.clock.now() + Duration::days(RUN_CLAIM_DAYS);
+        for _ in 0..3 {
+            match self.claims.claim_for(&key, execution, expires).await? {
+                Claim::Mine => return Ok(None),
+                Claim::HeldBy(other) if self.executions.is_running(&other).await? => {
+                    return Ok(Some(other))
+                }
+                Claim::HeldBy(other) => {
+                    if self
+                        .claims
+                        .take_over(&key, &other, execution, expires)
+                        .await?
+                    {
+                        return Ok(None);
+                    }
+                }
             }
-            out.superseded.push(record.tag.clone());
         }
+        Err(StepError::new(
+            names::DEPENDENCY_FAILED,
+            format!("the run claim {key} kept changing hands; try again"),
+        ))
     }
-    Ok(out)
+
+    /// Records `c` as its repository's newest candidate unless a newer one is.
+    async fn record_newest(&self, c: &Candidate, execution: &str) -> Result<(), StepError> {
+        let me = Newest {
+            tag: c.tag.clone(),
+            version: c.version.clone(),
+            execution_id: execution.to_string(),
+        };
+        for _ in 0..3 {
+            let current = self.candidates.newest(&c.repository).await?;
+            if let Some((newest, _)) = &current {
+                if compare_versions(&newest.version, &c.version) != Ordering::Less {
+                    return Ok(());
+                }
+            }
+            if self
+                .candidates
+                .set_newest(&c.repository, &me, current.map(|(_, r)| r))
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(StepError::new(
+            names::DEPENDENCY_FAILED,
+            format!(
+                "the newest candidate of {} kept changing; try again",
+                c.repository
+            ),
+        ))
+    }
+}
+
+impl<E, A, C, Cl, Nw, K> Step for Preflight<E, A, C, Cl, Nw, K>
+where
+    E: Executions,
+    A: Approvals,
+    C: TaskCallbacks,
+    Cl: Claims,
+    Nw: Candidates,
+    K: Clock,
+{
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        let settings = &self.settings;
+        let trigger: Trigger = serde_json::from_value(input.trigger).map_err(|e| {
+            StepError::new(
+                names::INVALID_CANDIDATE,
+                format!("the execution input must be {{\"repository\", \"tag\", \"sha\", \"pushedBy\"}}: {e}"),
+            )
+        })?;
+        let candidate = trigger.validate(&settings.tag_prefix)?;
+        let run = run_id(&input.execution_id).to_string();
+        let mut out = Output {
+            artifacts_prefix: format!("runs/{run}/"),
+            run_id: run,
+            execution_id: input.execution_id.clone(),
+            approval_timeout_seconds: settings.approval_timeout_seconds,
+            suites: settings.suites.clone(),
+            user_acceptance: settings.user_acceptance,
+            commands: settings.commands.clone(),
+            duplicate_of: None,
+            superseded: Vec::new(),
+            candidate,
+        };
+        // A conditional claim, not a listing: of two starts at the same moment,
+        // exactly one holds it.
+        out.duplicate_of = self.claim_run(&out.candidate, &input.execution_id).await?;
+        if out.duplicate_of.is_some() {
+            return Ok(out);
+        }
+        self.record_newest(&out.candidate, &input.execution_id)
+            .await?;
+        let c = &out.candidate;
+        for record in self.approvals.pending(&c.repository).await? {
+            let older = version_of(&record.tag, &settings.tag_prefix)
+                .is_some_and(|v| compare_versions(v, &c.version) == Ordering::Less);
+            if record.execution_id == input.execution_id || !older {
+                continue;
+            }
+            let mut replaced = record.clone();
+            replaced.revision = record.revision + 1;
+            replaced.state = ApprovalState::Superseded;
+            if let Update::Done = self.approvals.update(&record, &replaced).await? {
+                let cause = superseded_cause(c, &record.tag);
+                match self
+                    .callbacks
+                    .fail(&record.task_token, names::SUPERSEDED, &cause)
+                    .await
+                {
+                    Ok(()) | Err(CallbackError::TaskClosed(_)) => {}
+                    Err(CallbackError::Port(e)) => return Err(e.into()),
+                }
+                out.superseded.push(record.tag.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Why an older candidate was cancelled.
+pub fn superseded_cause(newer: &Candidate, older_tag: &str) -> String {
+    format!(
+        "{} ({}) replaces {older_tag}",
+        newer.tag,
+        &newer.sha[..newer.sha.len().min(7)]
+    )
 }
 
 fn version_of<'a>(tag: &'a str, prefix: &str) -> Option<&'a str> {
@@ -150,53 +283,39 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     })
 }
 
-/// The `preflight` function's name.
-pub const NAME: &str = "preflight";
-
-/// Preflight: validates the candidate, recognises a duplicate, supersedes older waiting candidates.
-pub struct Preflight<E, A, C> {
-    settings: Settings,
-    executions: E,
-    approvals: A,
-    callbacks: C,
-}
-
-impl<E: Executions, A: Approvals, C: TaskCallbacks> Preflight<E, A, C> {
-    pub fn new(settings: Settings, executions: E, approvals: A, callbacks: C) -> Self {
-        Preflight {
-            settings,
-            executions,
-            approvals,
-            callbacks,
-        }
-    }
-}
-
-impl<E: Executions, A: Approvals, C: TaskCallbacks> Step for Preflight<E, A, C> {
-    const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Output;
-
-    async fn run(&self, input: Input) -> Result<Output, StepError> {
-        run(
-            &self.settings,
-            &self.executions,
-            &self.approvals,
-            &self.callbacks,
-            input,
-        )
-        .await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryApprovals;
-    use crate::ports::RunningExecution;
-    use crate::testing::{pending_record, SHA};
-    use crate::testing::{MemoryCallbacks, MemoryExecutions};
+    use crate::memory::{MemoryApprovals, MemoryCandidates, MemoryClaims};
+    use crate::testing::{now, pending_record, FixedClock, MemoryCallbacks, MemoryExecutions, SHA};
     use serde_json::json;
+
+    #[derive(Default)]
+    struct World {
+        executions: MemoryExecutions,
+        approvals: MemoryApprovals,
+        callbacks: MemoryCallbacks,
+        claims: MemoryClaims,
+        candidates: MemoryCandidates,
+    }
+
+    impl World {
+        async fn run(&self, input: Input) -> Result<Output, StepError> {
+            Preflight::new(
+                Settings::default(),
+                Runs {
+                    executions: &self.executions,
+                    callbacks: &self.callbacks,
+                },
+                &self.approvals,
+                &self.claims,
+                &self.candidates,
+                FixedClock(now()),
+            )
+            .run(input)
+            .await
+        }
+    }
 
     fn input(tag: &str, exec: &str) -> Input {
         Input {
@@ -207,15 +326,10 @@ mod tests {
 
     #[tokio::test]
     async fn valid_candidate_gets_its_run_id_and_prefix() {
-        let out = run(
-            &Settings::default(),
-            &MemoryExecutions::default(),
-            &MemoryApprovals::default(),
-            &MemoryCallbacks::default(),
-            input("rc-1.4.0", "run-1"),
-        )
-        .await
-        .unwrap();
+        let out = World::default()
+            .run(input("rc-1.4.0", "run-1"))
+            .await
+            .unwrap();
         assert_eq!(out.run_id, "run-1");
         assert_eq!(out.artifacts_prefix, "runs/run-1/");
         assert_eq!(out.candidate.version, "1.4.0");
@@ -225,85 +339,77 @@ mod tests {
 
     #[tokio::test]
     async fn bad_trigger_is_an_invalid_candidate() {
+        let w = World::default();
         let mut i = input("v1", "run-1");
-        let e = run(
-            &Settings::default(),
-            &MemoryExecutions::default(),
-            &MemoryApprovals::default(),
-            &MemoryCallbacks::default(),
-            i.clone(),
-        )
-        .await
-        .unwrap_err();
+        let e = w.run(i.clone()).await.unwrap_err();
         assert_eq!(e.name, "InvalidCandidate");
         i.trigger = json!({"tag": 3});
-        let e = run(
-            &Settings::default(),
-            &MemoryExecutions::default(),
-            &MemoryApprovals::default(),
-            &MemoryCallbacks::default(),
-            i,
-        )
-        .await
-        .unwrap_err();
+        let e = w.run(i).await.unwrap_err();
         assert_eq!(e.name, "InvalidCandidate");
         assert!(e.message.contains("repository"), "{}", e.message);
     }
 
     #[tokio::test]
-    async fn another_running_execution_for_the_same_tag_and_sha_is_a_duplicate() {
-        let execs = MemoryExecutions::default();
-        execs.add(RunningExecution {
-            id: "arn:first".into(),
-            input: json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA}),
-        });
-        execs.add(RunningExecution {
-            id: "arn:aws:states:us-east-1:1:execution:staging:run-2".into(),
-            input: json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA}),
-        });
-        let out = run(
-            &Settings::default(),
-            &execs,
-            &MemoryApprovals::default(),
-            &MemoryCallbacks::default(),
-            input("rc-1.4.0", "run-2"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(out.duplicate_of.as_deref(), Some("arn:first"));
+    async fn a_second_start_while_the_first_runs_is_a_duplicate() {
+        let w = World::default();
+        let first = input("rc-1.4.0", "run-1");
+        assert!(w.run(first.clone()).await.unwrap().duplicate_of.is_none());
+        w.executions.set_running(&first.execution_id, true);
+        let out = w.run(input("rc-1.4.0", "run-2")).await.unwrap();
+        assert_eq!(
+            out.duplicate_of.as_deref(),
+            Some(first.execution_id.as_str())
+        );
+        // A retried Preflight of the first run is still the first run.
+        assert!(w.run(first).await.unwrap().duplicate_of.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_start_after_the_first_run_ended_takes_its_claim_over() {
+        let w = World::default();
+        let first = input("rc-1.4.0", "run-1");
+        w.run(first.clone()).await.unwrap();
+        w.executions.set_running(&first.execution_id, false);
+        let again = input("rc-1.4.0", "run-2");
+        assert!(w.run(again.clone()).await.unwrap().duplicate_of.is_none());
+        let key = format!("run#acme/shop#rc-1.4.0#{SHA}");
+        assert_eq!(w.claims.owner(&key), Some(again.execution_id));
+    }
+
+    #[tokio::test]
+    async fn the_newest_candidate_is_recorded_and_an_older_one_does_not_replace_it() {
+        let w = World::default();
+        w.run(input("rc-1.4.0", "run-1")).await.unwrap();
+        w.run(input("rc-1.3.9", "run-0")).await.unwrap();
+        let (newest, _) = w.candidates.newest("acme/shop").await.unwrap().unwrap();
+        assert_eq!(newest.tag, "rc-1.4.0");
+        w.run(input("rc-1.10.0", "run-2")).await.unwrap();
+        let (newest, _) = w.candidates.newest("acme/shop").await.unwrap().unwrap();
+        assert_eq!(newest.tag, "rc-1.10.0");
     }
 
     #[tokio::test]
     async fn a_newer_candidate_supersedes_older_pending_approvals_only() {
-        let approvals = MemoryApprovals::default();
-        approvals
+        let w = World::default();
+        w.approvals
             .create(&pending_record("h-old", "rc-1.3.9", "tok-old"), &[])
             .await
             .unwrap();
-        approvals
+        w.approvals
             .create(&pending_record("h-new", "rc-1.5.0", "tok-new"), &[])
             .await
             .unwrap();
-        let callbacks = MemoryCallbacks::default();
-        let out = run(
-            &Settings::default(),
-            &MemoryExecutions::default(),
-            &approvals,
-            &callbacks,
-            input("rc-1.4.0", "run-3"),
-        )
-        .await
-        .unwrap();
+        let out = w.run(input("rc-1.4.0", "run-3")).await.unwrap();
         assert_eq!(out.superseded, vec!["rc-1.3.9"]);
         assert_eq!(
-            approvals.get("h-old").await.unwrap().unwrap().state,
+            w.approvals.get("h-old").await.unwrap().unwrap().state,
             ApprovalState::Superseded
         );
         assert_eq!(
-            approvals.get("h-new").await.unwrap().unwrap().state,
+            w.approvals.get("h-new").await.unwrap().unwrap().state,
             ApprovalState::Pending
         );
-        let failures = callbacks.failures();
+        let failures = w.callbacks.failures();
         assert_eq!(failures.len(), 1);
         assert_eq!(
             (failures[0].0.as_str(), failures[0].1.as_str()),

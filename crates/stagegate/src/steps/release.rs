@@ -3,7 +3,7 @@
 
 use crate::candidate::Candidate;
 use crate::error::StepError;
-use crate::ports::{Artifacts, Releases, SourceHistory};
+use crate::ports::{Artifacts, Releases, SourceHistory, Vote};
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -15,6 +15,39 @@ pub struct Input {
     pub artifacts_prefix: String,
     #[serde(default)]
     pub frontend_url: Option<String>,
+    /// The deployment approval, as Wait for Approval's task received it.
+    #[serde(default)]
+    pub approval: Option<Approval>,
+}
+
+/// A decided approval, as the approval desk sends it to the waiting task.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    #[serde(default)]
+    pub votes: Vec<Vote>,
+    /// The checks that had failed when it was approved.
+    #[serde(default)]
+    pub failed_checks: Vec<String>,
+}
+
+/// The "approved over failed checks" lines: which checks, who approved and why.
+pub fn overrides(approval: &Approval) -> Vec<String> {
+    if approval.failed_checks.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!(
+        "Approved over failed checks: {}",
+        approval.failed_checks.join(", ")
+    )];
+    for v in approval.votes.iter().filter(|v| v.approve) {
+        if let Some(r) = &v.reason {
+            lines.push(format!("  {} ({}): {r}", v.approver, v.via));
+        }
+    }
+    lines
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +89,7 @@ async fn run(
     if commits.is_empty() {
         let _ = writeln!(notes, "No new commits.");
     }
+    let approval = input.approval.clone().unwrap_or_default();
     for commit in &commits {
         let _ = writeln!(
             notes,
@@ -64,6 +98,36 @@ async fn run(
             &commit.sha[..commit.sha.len().min(7)],
             commit.author
         );
+    }
+    if !approval.votes.is_empty() {
+        let _ = writeln!(notes, "\n## Approval\n");
+        for v in &approval.votes {
+            let _ = writeln!(
+                notes,
+                "- {} by {} ({}, {}){}",
+                if v.approve { "Approved" } else { "Rejected" },
+                v.approver,
+                v.via,
+                v.at.to_rfc3339(),
+                v.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+        }
+        for line in overrides(&approval) {
+            let _ = writeln!(notes, "\n{}", line.trim());
+        }
+        // Who decided, when, why and from where, beside the notes.
+        let json = serde_json::to_vec_pretty(&approval)
+            .map_err(|e| crate::error::invalid_input(e.to_string()))?;
+        artifacts
+            .put(
+                &format!("{}approval.json", input.artifacts_prefix),
+                "application/json",
+                json,
+            )
+            .await?;
     }
     let release_url = releases
         .publish_prerelease(&c.tag, &format!("{} (staging)", c.tag), &notes)
@@ -146,6 +210,7 @@ mod tests {
                 candidate: candidate(),
                 artifacts_prefix: "runs/r/".into(),
                 frontend_url: Some("https://staging".into()),
+                approval: None,
             },
         )
         .await
@@ -173,6 +238,7 @@ mod tests {
                 candidate: candidate(),
                 artifacts_prefix: "runs/r/".into(),
                 frontend_url: None,
+                approval: None,
             },
         )
         .await

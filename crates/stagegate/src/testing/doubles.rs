@@ -15,6 +15,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct MemoryArtifacts {
     items: Mutex<BTreeMap<String, (String, Vec<u8>)>>,
+    broken: Mutex<Vec<String>>,
 }
 
 impl MemoryArtifacts {
@@ -24,14 +25,29 @@ impl MemoryArtifacts {
     pub fn keys(&self) -> Vec<String> {
         lock(&self.items).keys().cloned().collect()
     }
+    /// Every read and write of a key containing `part` fails (the bucket refuses).
+    pub fn break_keys_containing(&self, part: &str) {
+        lock(&self.broken).push(part.to_string());
+    }
+    fn check(&self, key: &str) -> PortResult<()> {
+        match lock(&self.broken).iter().find(|p| key.contains(p.as_str())) {
+            Some(_) => Err(PortError::new(
+                format!("artifact {key}"),
+                "AccessDenied: the store refuses this key (a test fault)",
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Artifacts for MemoryArtifacts {
     async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> PortResult<String> {
+        self.check(key)?;
         lock(&self.items).insert(key.to_string(), (content_type.to_string(), body));
         Ok(format!("mem://artifacts/{key}"))
     }
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
+        self.check(key)?;
         Ok(self.get_sync(key))
     }
 }
@@ -108,18 +124,23 @@ impl TaskCallbacks for MemoryCallbacks {
 
 #[derive(Default)]
 pub struct MemoryExecutions {
-    running: Mutex<Vec<RunningExecution>>,
+    running: Mutex<BTreeSet<String>>,
 }
 
 impl MemoryExecutions {
-    pub fn add(&self, e: RunningExecution) {
-        lock(&self.running).push(e);
+    pub fn set_running(&self, id: &str, running: bool) {
+        let mut all = lock(&self.running);
+        if running {
+            all.insert(id.to_string());
+        } else {
+            all.remove(id);
+        }
     }
 }
 
 impl Executions for MemoryExecutions {
-    async fn running(&self) -> PortResult<Vec<RunningExecution>> {
-        Ok(lock(&self.running).clone())
+    async fn is_running(&self, id: &str) -> PortResult<bool> {
+        Ok(lock(&self.running).contains(id))
     }
 }
 
@@ -131,6 +152,8 @@ pub struct MemoryStacks {
 
 struct StacksState {
     pending_polls: u32,
+    create_failure: Option<String>,
+    execute_failure: Option<String>,
     change_set_failure: Option<String>,
     no_changes: bool,
     unexecutable: Option<String>,
@@ -148,6 +171,8 @@ impl Default for MemoryStacks {
         MemoryStacks {
             state: Mutex::new(StacksState {
                 pending_polls: 0,
+                create_failure: None,
+                execute_failure: None,
                 change_set_failure: None,
                 no_changes: false,
                 unexecutable: None,
@@ -185,6 +210,14 @@ impl MemoryStacks {
     }
     pub fn fail_change_set(&self, reason: &str) {
         lock(&self.state).change_set_failure = Some(reason.into());
+    }
+    /// `CreateChangeSet` itself fails (e.g. the template cannot be read).
+    pub fn fail_create(&self, reason: &str) {
+        lock(&self.state).create_failure = Some(reason.into());
+    }
+    /// `ExecuteChangeSet` fails.
+    pub fn fail_execute(&self, reason: &str) {
+        lock(&self.state).execute_failure = Some(reason.into());
     }
     pub fn set_no_changes(&self) {
         lock(&self.state).no_changes = true;
@@ -225,6 +258,9 @@ impl MemoryStacks {
 impl Stacks for MemoryStacks {
     async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
         let mut s = lock(&self.state);
+        if let Some(f) = &s.create_failure {
+            return Err(PortError::new("create change set", f.clone()));
+        }
         s.requests.push(request.clone());
         Ok(format!("arn:cs/{}", request.change_set_name))
     }
@@ -267,6 +303,9 @@ impl Stacks for MemoryStacks {
     }
     async fn execute_change_set(&self, _id: &str) -> PortResult<()> {
         let mut s = lock(&self.state);
+        if let Some(f) = &s.execute_failure {
+            return Err(PortError::new("execute change set", f.clone()));
+        }
         s.executed = true;
         Ok(())
     }
@@ -411,6 +450,7 @@ impl SourceHistory for MemoryHistory {
 pub struct MemoryReleases {
     token: bool,
     published: Mutex<Vec<(String, String)>>,
+    failure: Mutex<Option<String>>,
 }
 
 impl MemoryReleases {
@@ -423,6 +463,10 @@ impl MemoryReleases {
     pub fn published(&self) -> Vec<(String, String)> {
         lock(&self.published).clone()
     }
+    /// Publishing fails (GitHub answers an error).
+    pub fn fail(&self, reason: &str) {
+        *lock(&self.failure) = Some(reason.into());
+    }
 }
 
 impl Releases for MemoryReleases {
@@ -432,6 +476,9 @@ impl Releases for MemoryReleases {
         _title: &str,
         notes: &str,
     ) -> PortResult<Option<String>> {
+        if let Some(f) = lock(&self.failure).clone() {
+            return Err(PortError::new("publish the prerelease", f));
+        }
         if !self.token {
             return Ok(None);
         }

@@ -1,7 +1,6 @@
 use super::*;
 use crate::error::PortError;
 use serde_json::json;
-use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 const SECRET: &str = "It's a Secret to Everybody";
@@ -14,17 +13,7 @@ impl Secrets for Secret {
     }
 }
 
-#[derive(Default)]
-struct MemClaims(Mutex<BTreeSet<String>>);
-impl Claims for MemClaims {
-    async fn claim(&self, key: &str, _: DateTime<Utc>) -> PortResult<bool> {
-        Ok(self.0.lock().unwrap().insert(key.to_string()))
-    }
-    async fn release(&self, key: &str) -> PortResult<()> {
-        self.0.lock().unwrap().remove(key);
-        Ok(())
-    }
-}
+use crate::memory::MemoryClaims as MemClaims;
 
 #[derive(Default)]
 struct Bus {

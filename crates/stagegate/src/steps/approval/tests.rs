@@ -5,7 +5,7 @@ use super::*;
 use crate::approvals::{
     form_token, is_link_id, Decided, Decider, Form, Refusal, DELIVERY_ATTEMPTS,
 };
-use crate::memory::{MemoryApprovals, StaticApprovers};
+use crate::memory::{MemoryApprovals, MemoryCandidates, StaticApprovers};
 use crate::ports::Update;
 use crate::testing::{
     approver, approvers, checklist_output, now, run_info, FixedClock, Flaky, MemoryCallbacks,
@@ -20,6 +20,7 @@ struct World {
     approvals: MemoryApprovals,
     approvers: StaticApprovers,
     notifier: MemoryNotifier,
+    candidates: MemoryCandidates,
     callbacks: Flaky<MemoryCallbacks>,
 }
 
@@ -34,18 +35,27 @@ impl World {
             approvals: Default::default(),
             approvers: StaticApprovers(people),
             notifier: Default::default(),
+            candidates: Default::default(),
             callbacks: Flaky::new(MemoryCallbacks::default()),
         }
     }
 
+    #[allow(clippy::type_complexity)]
     fn step(
         &self,
-    ) -> RequestApproval<&MemoryApprovals, &StaticApprovers, &MemoryNotifier, FixedClock> {
+    ) -> RequestApproval<
+        &MemoryApprovals,
+        &StaticApprovers,
+        &MemoryNotifier,
+        &MemoryCandidates,
+        FixedClock,
+    > {
         RequestApproval::new(
             self.settings.clone(),
             &self.approvals,
             &self.approvers,
             &self.notifier,
+            &self.candidates,
             FixedClock(now()),
         )
     }
@@ -634,6 +644,32 @@ async fn no_approvers_or_too_few_for_the_quorum_fail_by_name() {
         e.message
     );
     assert!(w.approvals.all().is_empty() && w.notifier.messages().is_empty());
+}
+
+/// A newer candidate started while this one ran its checks: nobody is asked to
+/// approve the older one; it is superseded.
+#[tokio::test]
+async fn a_candidate_superseded_during_its_checks_asks_nobody() {
+    use crate::ports::{Candidates, Newest};
+    let w = World::new(Settings::default());
+    let newer = Newest {
+        tag: "rc-1.5.0".into(),
+        version: "1.5.0".into(),
+        execution_id: "arn:exec:newer".into(),
+    };
+    assert!(w
+        .candidates
+        .set_newest("acme/shop", &newer, None)
+        .await
+        .unwrap());
+    let e = w.step().run(w.input(&[])).await.unwrap_err();
+    assert_eq!(e.name, "Superseded");
+    assert!(
+        e.message.contains("rc-1.5.0 replaces rc-1.4.0"),
+        "{}",
+        e.message
+    );
+    assert!(w.notifier.messages().is_empty() && w.approvals.all().is_empty());
 }
 
 #[tokio::test]

@@ -1,0 +1,163 @@
+//! Route coverage of `statemachine/staging.asl.json`: every state entered, and every
+//! `Catch` and `Choice` edge taken, by at least one path test. The test runs every
+//! route in [`crate::ROUTES`], reads the histories of every execution they ran, and
+//! lists what no route reaches.
+
+use asl_engine::{Details, Engine, HistoryEvent};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+thread_local! {
+    /// The engines (and state machines) created while a route runs under the
+    /// coverage test; `None` outside it.
+    static RECORDING: RefCell<Option<Vec<(Engine, String)>>> = const { RefCell::new(None) };
+}
+
+/// Called by every `Flow`: remembers its engine while the coverage test records.
+pub fn record(engine: &Engine, state_machine: &str) {
+    RECORDING.with(|r| {
+        if let Some(list) = r.borrow_mut().as_mut() {
+            list.push((engine.clone(), state_machine.to_string()));
+        }
+    });
+}
+
+/// States, and (from, to) edges of Choices and Catches.
+#[derive(Default, Debug)]
+struct Graph {
+    states: BTreeSet<String>,
+    choice: BTreeSet<(String, String)>,
+    catch: BTreeSet<(String, String)>,
+}
+
+/// What the definition has, scope by scope (branches and iterators included).
+fn expected(definition: &Value) -> Graph {
+    fn walk(states: &Value, g: &mut Graph) {
+        let Some(states) = states.as_object() else {
+            return;
+        };
+        for (name, st) in states {
+            g.states.insert(name.clone());
+            for c in st["Choices"].as_array().into_iter().flatten() {
+                if let Some(next) = c["Next"].as_str() {
+                    g.choice.insert((name.clone(), next.to_string()));
+                }
+            }
+            if let Some(d) = st["Default"].as_str() {
+                g.choice.insert((name.clone(), d.to_string()));
+            }
+            for c in st["Catch"].as_array().into_iter().flatten() {
+                if let Some(next) = c["Next"].as_str() {
+                    g.catch.insert((name.clone(), next.to_string()));
+                }
+            }
+            for b in st["Branches"].as_array().into_iter().flatten() {
+                walk(&b["States"], g);
+            }
+            for key in ["ItemProcessor", "Iterator"] {
+                walk(&st[key]["States"], g);
+            }
+        }
+    }
+    let mut g = Graph::default();
+    walk(&definition["States"], &mut g);
+    g
+}
+
+/// What one history took: each `StateEntered` is reached from the event before it
+/// (`previousEventId`): a `ChoiceStateExited` is a Choice edge; a failure (a task,
+/// Parallel or Map failing or timing out) is a Catch edge from the state that event
+/// belongs to.
+fn taken(history: &[HistoryEvent], g: &mut Graph) {
+    let by_id: BTreeMap<u64, &HistoryEvent> = history.iter().map(|e| (e.id, e)).collect();
+    let owner = |start: u64| -> Option<String> {
+        let mut id = start;
+        loop {
+            let e = by_id.get(&id)?;
+            if let Details::StateEntered { name, .. } = &e.details {
+                return Some(name.clone());
+            }
+            id = e.previous_event_id;
+        }
+    };
+    for e in history {
+        let Details::StateEntered { name, .. } = &e.details else {
+            continue;
+        };
+        g.states.insert(name.clone());
+        let Some(prev) = by_id.get(&e.previous_event_id) else {
+            continue;
+        };
+        let ty = format!("{:?}", prev.event_type);
+        match &prev.details {
+            Details::StateExited { name: from, .. } if ty == "ChoiceStateExited" => {
+                g.choice.insert((from.clone(), name.clone()));
+            }
+            Details::StateExited { .. } => {}
+            // A task, Parallel or Map that failed or timed out, then a catcher's state.
+            _ if ty.ends_with("Failed") || ty.ends_with("TimedOut") => {
+                if let Some(from) = owner(prev.id) {
+                    g.catch.insert((from, name.clone()));
+                }
+            }
+            // The first state of a branch or an iteration.
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn every_state_and_every_catch_and_choice_edge_is_taken_by_a_path_test() {
+    let definition: Value =
+        serde_json::from_str(stagegate_local::STAGING_DEFINITION).expect("the definition");
+    let want = expected(&definition);
+    let mut got = Graph::default();
+    let mut by_route: BTreeMap<&str, usize> = BTreeMap::new();
+    for (name, route) in crate::ROUTES {
+        RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a runtime");
+        rt.block_on(route());
+        let engines = RECORDING
+            .with(|r| r.borrow_mut().take())
+            .unwrap_or_default();
+        let mut runs = 0;
+        for (engine, sm) in engines {
+            for d in engine.list_executions(&sm, None) {
+                let history = engine
+                    .get_execution_history(&d.execution_arn)
+                    .unwrap_or_default();
+                taken(&history, &mut got);
+                runs += 1;
+            }
+        }
+        by_route.insert(name, runs);
+    }
+    assert!(
+        by_route.values().all(|n| *n > 0),
+        "every route runs the definition: {by_route:?}"
+    );
+    let missing_states: Vec<_> = want.states.difference(&got.states).collect();
+    let missing_choice: Vec<_> = want.choice.difference(&got.choice).collect();
+    let missing_catch: Vec<_> = want.catch.difference(&got.catch).collect();
+    assert!(
+        missing_states.is_empty() && missing_choice.is_empty() && missing_catch.is_empty(),
+        "no path test reaches:\n  states: {missing_states:#?}\n  Choice edges: {missing_choice:#?}\n  Catch edges: {missing_catch:#?}"
+    );
+    // And nothing taken that the definition does not have (the reading is right).
+    assert!(got.states.is_subset(&want.states));
+    assert!(
+        got.choice.is_subset(&want.choice),
+        "{:?}",
+        got.choice.difference(&want.choice).collect::<Vec<_>>()
+    );
+    assert!(
+        got.catch.is_subset(&want.catch),
+        "{:?}",
+        got.catch.difference(&want.catch).collect::<Vec<_>>()
+    );
+}
