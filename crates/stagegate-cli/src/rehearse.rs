@@ -30,6 +30,10 @@ pub struct Args {
     /// Port for the approval page on 127.0.0.1 (default: any free port).
     #[arg(long, default_value_t = 0)]
     approval_port: u16,
+    /// After a run that ends ready, keep the staged frontend and backend up until
+    /// Ctrl-C (the printed Staging URL keeps working).
+    #[arg(long)]
+    serve: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -41,28 +45,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
         _ => Decision::Interactive,
     };
     let work_dir = std::env::current_dir().context("cannot read the current directory")?;
+    // Whatever happens — a panic included — no process of the rehearsal outlives it.
+    stagegate_local::procs::end_all_on_panic();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let summary = runtime
-        .block_on(rehearsal::run(Options {
-            app_dir: args.app,
-            tag: args.tag,
-            decision,
-            fail: args.fail,
-            work_dir,
-            approval_port: args.approval_port,
-        }))
-        .map_err(anyhow::Error::msg)?;
-    Ok(
-        if summary.status == asl_engine::ExecutionStatus::Succeeded
-            && summary.outcome.ends_with("ready for production")
+    let summary = runtime.block_on(rehearsal::run(Options {
+        app_dir: args.app,
+        tag: args.tag,
+        decision,
+        fail: args.fail,
+        work_dir,
+        approval_port: args.approval_port,
+        serve: args.serve,
+    }));
+    // The runtime's tasks are gone; end any process group a task still held.
+    drop(runtime);
+    stagegate_local::procs::end_all();
+    let summary = summary.map_err(anyhow::Error::msg)?;
+    Ok(match summary.status {
+        asl_engine::ExecutionStatus::Succeeded
+            if summary.outcome.ends_with("ready for production") =>
         {
             ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        },
-    )
+        }
+        // Stopped with Ctrl-C: the shell's convention for SIGINT.
+        asl_engine::ExecutionStatus::Aborted => ExitCode::from(130),
+        _ => ExitCode::from(1),
+    })
 }

@@ -24,12 +24,38 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-/// Kills a child process (and waits for it) when dropped, whatever the test does.
+/// A child process in a process group of its own, killed with everything it started
+/// (chromedriver's Chromium, the rehearsal's backend) when dropped, whatever the test
+/// does.
 struct Reaped(Child);
+
+impl Reaped {
+    fn spawn(cmd: &mut Command) -> Reaped {
+        use std::os::unix::process::CommandExt as _;
+        Reaped(
+            cmd.process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("{cmd:?}: {e}")),
+        )
+    }
+}
 
 impl Drop for Reaped {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // Ask first (the rehearsal ends its own process groups on SIGTERM), then
+        // the whole group: `kill -KILL -<pgid>`.
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(self.0.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -118,8 +144,19 @@ async fn approve_in_the_browser(port: u16, session: &str, link: &str, who: &str,
         Some(json!({})),
     )
     .await;
-    let title = webdriver(port, "GET", &format!("/session/{session}/title"), None).await;
-    assert_eq!(title, "Approved", "the answer page after the click");
+    // The form posts and the answer page loads; wait for it (bounded).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let title = webdriver(port, "GET", &format!("/session/{session}/title"), None).await;
+        if title == "Approved" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the answer page after the click is {title}, not Approved"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,16 +171,14 @@ async fn a_browser_approves_on_the_review_page_and_the_rehearsal_continues() {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("scratch dir");
     let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
-    let mut rehearsal = Reaped(
+    let mut rehearsal = Reaped::spawn(
         Command::new(env!("CARGO_BIN_EXE_stagegate"))
             .args(["rehearse", "--app", app.to_str().unwrap_or_default()])
             .current_dir(&work)
             // Nobody types: the browser decides.
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the rehearsal starts"),
+            .stderr(Stdio::inherit()),
     );
     let stdout = rehearsal.0.stdout.take().expect("stdout");
     let (lines_tx, lines) = mpsc::channel::<String>();
@@ -170,13 +205,11 @@ async fn a_browser_approves_on_the_review_page_and_the_rehearsal_continues() {
     };
 
     let port = free_port();
-    let _driver = Reaped(
+    let _driver = Reaped::spawn(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
+            .stderr(Stdio::null()),
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while request("GET", &format!("http://127.0.0.1:{port}/status"), &[], None)

@@ -277,3 +277,257 @@ fn the_terminal_prompt_follows_the_page_rules_and_keeps_the_next_line() {
         "pm"
     );
 }
+
+/// Processes whose environment carries `marker` (every child of a rehearsal inherits
+/// it): what a rehearsal left running.
+fn processes_marked(marker: &str) -> Vec<String> {
+    let needle = format!("STAGEGATE_TEST_MARK={marker}");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter_map(|e| {
+            let env = std::fs::read(e.path().join("environ")).ok()?;
+            let env = String::from_utf8_lossy(&env);
+            env.split('\0').any(|v| v == needle).then(|| {
+                std::fs::read_to_string(e.path().join("cmdline"))
+                    .unwrap_or_default()
+                    .replace('\0', " ")
+            })
+        })
+        .collect()
+}
+
+fn marked_rehearsal(dir: &Path, marker: &str, args: &[&str]) -> Command {
+    let app = example_app();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stagegate"));
+    cmd.args(["rehearse", "--app", app.to_str().unwrap_or_default()])
+        .args(args)
+        .current_dir(dir)
+        .env("STAGEGATE_TEST_MARK", marker);
+    cmd
+}
+
+/// A rehearsal run again in the same directory, with each stage forced to fail on
+/// the later runs: every forced failure fails, whatever the earlier runs left (the
+/// second run has no infrastructure change), and each run keeps its own files.
+#[test]
+fn forced_failures_fail_every_time_in_the_same_directory() {
+    let dir = scratch("again");
+    let (code, out, _) = rehearse(&dir, &["--approve"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = rehearse(&dir, &["--approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("· no changes: deploy skipped"), "{out}");
+    for (stage, expect) in [
+        (
+            "package",
+            "Result: failed at Package & Preview: PackageFailed",
+        ),
+        (
+            "validate-infrastructure",
+            "Result: failed at Validate Infrastructure: ValidationFailed",
+        ),
+        (
+            "deploy-infrastructure",
+            "Result: failed at Deploy Infrastructure: StackDeployFailed",
+        ),
+        (
+            "deploy-frontend",
+            "Result: failed at Deploy Frontend: AmplifyJobFailed",
+        ),
+        (
+            "integration-tests",
+            "Result: failed at Integration Tests: IntegrationTestsFailed",
+        ),
+        (
+            "performance-tests",
+            "Result: failed at Performance Tests: PerformanceBudgetExceeded",
+        ),
+    ] {
+        let (code, out, err) = rehearse(&dir, &["--approve", "--fail", stage]);
+        assert_eq!(code, 1, "--fail {stage}:\n{out}\n{err}");
+        assert!(out.contains(expect), "--fail {stage}:\n{out}");
+    }
+    for (stage, check) in [
+        ("eslint", "ESLint"),
+        ("typescript", "TypeScript"),
+        ("unit-tests", "Unit Tests"),
+        ("security-scan", "Security Scan"),
+    ] {
+        // A failed check is recorded and shown; approving over it needs (and has) a
+        // reason, and the run goes on.
+        let (code, out, _) = rehearse(&dir, &["--approve", "--fail", stage]);
+        assert_eq!(code, 0, "--fail {stage}:\n{out}");
+        assert!(
+            out.contains(&format!("✗ {check} (FAILED)")),
+            "--fail {stage}:\n{out}"
+        );
+        assert!(out.contains("over failed checks"), "{out}");
+    }
+    let runs = std::fs::read_dir(dir.join(".stagegate/runs"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(runs, 12, "every run keeps its own directory");
+}
+
+/// `--fail` may be repeated, and each named stage fails.
+#[test]
+fn every_repeated_fail_stage_fails() {
+    let dir = scratch("twice");
+    let (code, out, _) = rehearse(
+        &dir,
+        &[
+            "--approve",
+            "--fail",
+            "eslint",
+            "--fail",
+            "typescript",
+            "--fail",
+            "integration-tests",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("✗ ESLint (FAILED)") && out.contains("✗ TypeScript (FAILED)"),
+        "{out}"
+    );
+    assert!(out.contains("Result: failed at Integration Tests"), "{out}");
+}
+
+/// However a rehearsal ends, nothing it started is left running.
+#[test]
+fn no_process_outlives_a_rehearsal() {
+    let dir = scratch("orphans");
+    for (i, args) in [
+        vec!["--approve"],
+        vec!["--approve", "--fail", "deploy-frontend"],
+        vec!["--reject", "no"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let marker = format!("orphans-{}-{i}", std::process::id());
+        let out = marked_rehearsal(&dir, &marker, args)
+            .output()
+            .expect("runs");
+        assert!(out.status.code().is_some(), "{args:?}");
+        let left = processes_marked(&marker);
+        assert!(left.is_empty(), "{args:?} left {left:#?}");
+    }
+}
+
+/// Ctrl-C stops the run (ABORTED, exit 130), everyone is told, and no process of the
+/// rehearsal is left.
+#[test]
+fn ctrl_c_stops_the_run_notifies_and_leaves_nothing_running() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = scratch("ctrl-c");
+    let marker = format!("ctrl-c-{}", std::process::id());
+    // A first run deploys, so the second one has a backend running while it waits.
+    let out = marked_rehearsal(&dir, &marker, &["--approve"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let mut child = marked_rehearsal(&dir, &marker, &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("or type here") {
+            break;
+        }
+    }
+    assert!(
+        !processes_marked(&marker).is_empty(),
+        "the backend runs while it waits"
+    );
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    for line in lines {
+        seen.push_str(&line.unwrap_or_default());
+        seen.push('\n');
+    }
+    let status = child.wait().expect("it ends");
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("interrupted (Ctrl-C"), "{seen}");
+    assert!(seen.contains("Result: stopped"), "{seen}");
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join(".stagegate/runs"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with("-2"))
+        .collect();
+    let message = outcome_message(&runs[0]);
+    assert!(
+        message.contains("was stopped before it finished"),
+        "{message}"
+    );
+    let left = processes_marked(&marker);
+    assert!(left.is_empty(), "left {left:#?}");
+}
+
+/// `--serve` keeps the staged frontend up after the run, until Ctrl-C.
+#[test]
+fn serve_keeps_staging_up_until_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = scratch("serve");
+    let marker = format!("serve-{}", std::process::id());
+    let mut child = marked_rehearsal(&dir, &marker, &["--approve", "--serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        if let Some(rest) = line.strip_prefix("Serving ") {
+            url = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    let url = url.expect("the rehearsal says where it serves");
+    let host = url.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&host).expect("the site answers");
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /env.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap_or_default();
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    assert!(
+        body.starts_with("HTTP/1.1 200") && body.contains("API_URL"),
+        "{body}"
+    );
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    for _ in lines {}
+    let status = child.wait().expect("it ends");
+    assert_eq!(status.code(), Some(0));
+    assert!(processes_marked(&marker).is_empty());
+}

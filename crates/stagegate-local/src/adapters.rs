@@ -5,7 +5,7 @@
 //! | Artifacts | files under `.stagegate/` (`runs/<run>/...`) |
 //! | Notifier | one file per message in the run's `outbox/` (subject, attributes, body), echoed to the terminal |
 //! | Builds (CodeBuild) | the check's command, `sh -c` in the app directory, log in `logs/` |
-//! | Stacks (CloudFormation) | the preview diffs the packaged template's resources against the last rehearsed template; "executing" starts the app's declared backend command and waits for its health path; outputs are the ones the app declares |
+//! | Stacks (CloudFormation) | the preview diffs the packaged template's resources against the last rehearsed template, with Replacement `True`/`False`/`Conditional` from the resource types' create-only properties (CloudFormation's registry schemas, `data/`); "executing" starts the app's declared backend command and waits for its health path; outputs are the ones the app declares |
 //! | Hosting (Amplify) | the frontend directory copied to the run's `site/` with `env.json`, served on 127.0.0.1 |
 //! | Http | a plain HTTP/1.1 client for 127.0.0.1 (no TLS) |
 //! | SourceHistory | `git` in the app directory (tags `rc-*`, log between them) |
@@ -16,6 +16,7 @@
 
 use crate::app::App;
 use crate::http::{self, Handler, Request, Response};
+use crate::procs;
 use asl_engine::{BuildRequest, BuildResult, BuildRunner};
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -42,8 +43,8 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("unit-tests", "the unit tests' command fails"),
     ("security-scan", "the security scan's command fails"),
     ("package", "Package & Preview's build fails (no change preview)"),
-    ("validate-infrastructure", "the change set becomes obsolete after approval"),
-    ("deploy-infrastructure", "the backend does not start: the stack rolls back"),
+    ("validate-infrastructure", "another deployment changes the stack after the preview, just before Validate Infrastructure"),
+    ("deploy-infrastructure", "the candidate adds a resource and its backend does not start: the stack rolls back"),
     ("deploy-frontend", "the frontend job fails"),
     ("integration-tests", "the backend runs with STAGEGATE_FAULT=integration-tests (the example app breaks its AI endpoint)"),
     ("performance-tests", "the local site answers slowly, over the performance budget"),
@@ -70,8 +71,8 @@ impl Faults {
     pub fn has(&self, stage: &str) -> bool {
         self.0.contains(stage)
     }
-    pub fn first(&self) -> Option<&str> {
-        self.0.iter().next().map(String::as_str)
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
     /// Every stage made to fail, in name order.
     pub fn stages(&self) -> impl Iterator<Item = &str> {
@@ -207,34 +208,44 @@ impl BuildRunner for ProcessBuilds {
                 .await
                 .map_err(|e| e.to_string())?;
             let log_path = me.logs_dir.join(format!("{check}.log"));
-            let run = Command::new("sh")
-                .arg("-c")
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c")
                 .arg(&command)
                 .current_dir(&me.app_dir)
                 .envs(&env)
                 .env("STAGEGATE_ARTIFACTS_DIR", &artifacts_dir)
                 .stdin(Stdio::null())
-                .kill_on_drop(true)
-                .output();
-            let (status, output) = match tokio::time::timeout(Duration::from_secs(900), run).await {
-                Err(_) => (
-                    "TIMED_OUT",
-                    format!("{command}\n(timed out after 15 minutes)\n"),
-                ),
-                Ok(Err(e)) => ("FAULT", format!("cannot run sh: {e}\n")),
-                Ok(Ok(out)) => (
-                    if out.status.success() {
-                        "SUCCEEDED"
-                    } else {
-                        "FAILED"
-                    },
-                    format!(
-                        "$ {command}\n{}{}\nexit: {}\n",
-                        String::from_utf8_lossy(&out.stdout),
-                        String::from_utf8_lossy(&out.stderr),
-                        out.status
-                    ),
-                ),
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let (status, output) = match procs::spawn(&mut cmd) {
+                Err(e) => ("FAULT", format!("cannot run sh: {e}\n")),
+                Ok((child, group)) => {
+                    // The group (the command and all it started) ends with this
+                    // scope: when the build ends, times out, or the run is cut short.
+                    let _group = group;
+                    match tokio::time::timeout(Duration::from_secs(900), child.wait_with_output())
+                        .await
+                    {
+                        Err(_) => (
+                            "TIMED_OUT",
+                            format!("{command}\n(timed out after 15 minutes)\n"),
+                        ),
+                        Ok(Err(e)) => ("FAULT", format!("cannot run sh: {e}\n")),
+                        Ok(Ok(out)) => (
+                            if out.status.success() {
+                                "SUCCEEDED"
+                            } else {
+                                "FAILED"
+                            },
+                            format!(
+                                "$ {command}\n{}{}\nexit: {}\n",
+                                String::from_utf8_lossy(&out.stdout),
+                                String::from_utf8_lossy(&out.stderr),
+                                out.status
+                            ),
+                        ),
+                    }
+                }
             };
             tokio::fs::write(&log_path, output)
                 .await
@@ -255,7 +266,7 @@ pub struct LocalStacks {
     state_dir: PathBuf,
     faults: Faults,
     state: Mutex<StackState>,
-    backend: tokio::sync::Mutex<Option<Child>>,
+    backend: tokio::sync::Mutex<Option<(Child, procs::Group)>>,
 }
 
 /// A created change set: the template's resources, the changes, times described.
@@ -275,6 +286,8 @@ struct StackState {
     outputs: BTreeMap<String, String>,
     change_sets: HashMap<String, LocalChangeSet>,
     next_id: u32,
+    /// Deployments by someone else since this rehearsal opened the stack.
+    foreign_deployments: u32,
 }
 
 fn resources_of(template: &str) -> Result<BTreeMap<String, Value>, String> {
@@ -324,12 +337,7 @@ fn diff(
                 action: "Modify".into(),
                 logical_id: id.clone(),
                 resource_type: ty(def),
-                // Locally we cannot know which property changes force a replacement.
-                replacement: if ty(prev) != ty(def) {
-                    "True".into()
-                } else {
-                    "Conditional".into()
-                },
+                replacement: replacement(prev, def).into(),
             }),
             Some(_) => {}
         }
@@ -345,6 +353,69 @@ fn diff(
         }
     }
     out
+}
+
+/// The properties whose change replaces a resource, by type: CloudFormation's
+/// registry schemas as cfn-lint ships them (`data/create-only-properties.json`, made by
+/// `data/generate.py`), and SAM's own types mapped by hand.
+#[derive(serde::Deserialize)]
+struct CreateOnly {
+    #[serde(rename = "createOnly", default)]
+    create_only: Vec<String>,
+    #[serde(default)]
+    conditional: Vec<String>,
+}
+
+fn create_only_properties() -> &'static HashMap<String, CreateOnly> {
+    static TABLE: std::sync::OnceLock<HashMap<String, CreateOnly>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        #[derive(serde::Deserialize)]
+        struct File {
+            types: HashMap<String, CreateOnly>,
+        }
+        serde_json::from_str::<File>(include_str!("../data/create-only-properties.json"))
+            .map(|f| f.types)
+            // The file is generated and checked by a test; an unreadable one would
+            // only make every replacement "Conditional", never a wrong "False".
+            .unwrap_or_default()
+    })
+}
+
+/// Whether CloudFormation replaces a resource whose definition goes from `old` to
+/// `new`, as a change set says it: `True` when a create-only property changes (or the
+/// type), `Conditional` when a conditionally create-only one does or the type has no
+/// schema, `False` otherwise.
+pub fn replacement(old: &Value, new: &Value) -> &'static str {
+    let ty = |v: &Value| v.get("Type").and_then(Value::as_str).map(str::to_string);
+    if ty(old) != ty(new) {
+        return "True";
+    }
+    let props = |v: &Value| {
+        v.get("Properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (a, b) = (props(old), props(new));
+    let changed: BTreeSet<&String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .collect();
+    if changed.is_empty() {
+        // Only attributes outside Properties (Metadata, DependsOn, ...) changed.
+        return "False";
+    }
+    let Some(rules) = ty(new).and_then(|t| create_only_properties().get(&t)) else {
+        return "Conditional";
+    };
+    if changed.iter().any(|p| rules.create_only.contains(p)) {
+        "True"
+    } else if changed.iter().any(|p| rules.conditional.contains(p)) {
+        "Conditional"
+    } else {
+        "False"
+    }
 }
 
 impl LocalStacks {
@@ -382,8 +453,8 @@ impl LocalStacks {
 
     async fn start_backend(&self, complete: &str, break_it: bool) {
         let mut guard = self.backend.lock().await;
-        if let Some(mut old) = guard.take() {
-            let _ = old.kill().await;
+        if let Some((mut old, group)) = guard.take() {
+            group.end(&mut old, Duration::from_secs(2)).await;
         }
         let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
             Ok(a) => a.port(),
@@ -401,12 +472,16 @@ impl LocalStacks {
             .env("PORT", port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(f) = self.faults.first() {
-            cmd.env("STAGEGATE_FAULT", f);
+            .stderr(Stdio::piped());
+        if !self.faults.is_empty() {
+            // Every stage made to fail, for apps that break themselves on purpose
+            // (the example's backend breaks its AI endpoint for integration-tests).
+            cmd.env(
+                "STAGEGATE_FAULT",
+                self.faults.stages().collect::<Vec<_>>().join(","),
+            );
         }
-        let mut child = match cmd.spawn() {
+        let (mut child, group) = match procs::spawn(&mut cmd) {
             Ok(c) => c,
             Err(e) => return self.set_failed(format!("cannot start the backend ({command}): {e}")),
         };
@@ -446,13 +521,13 @@ impl LocalStacks {
                     s.status = complete.into();
                     s.reason = None;
                     s.outputs = outputs;
-                    *guard = Some(child);
+                    *guard = Some((child, group));
                     return;
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = child.kill().await;
+        group.end(&mut child, Duration::from_secs(1)).await;
         self.set_failed(format!(
             "the backend did not answer {health} within 10 seconds"
         ));
@@ -470,10 +545,20 @@ impl LocalStacks {
         s.outputs.clear();
     }
 
-    /// Stops the backend (end of the rehearsal).
+    /// Someone else deploys to the staging stack (what `--fail validate-infrastructure`
+    /// makes happen just before Validate Infrastructure): its version changes.
+    pub fn simulate_other_deployment(&self) {
+        let mut s = lock(&self.state);
+        s.foreign_deployments += 1;
+        if s.status.is_empty() {
+            s.status = "UPDATE_COMPLETE".into();
+        }
+    }
+
+    /// Stops the backend and everything it started (end of the rehearsal).
     pub async fn stop(&self) {
-        if let Some(mut c) = self.backend.lock().await.take() {
-            let _ = c.kill().await;
+        if let Some((mut child, group)) = self.backend.lock().await.take() {
+            group.end(&mut child, Duration::from_secs(2)).await;
         }
     }
 }
@@ -487,7 +572,16 @@ impl Stacks for LocalStacks {
                 format!("cannot read the packaged template {}: {e}", path.display()),
             )
         })?;
-        let resources = resources_of(&text).map_err(|e| PortError::new("create change set", e))?;
+        let mut resources =
+            resources_of(&text).map_err(|e| PortError::new("create change set", e))?;
+        if self.faults.has("deploy-infrastructure") {
+            // The candidate's template gains a resource, so there is a deployment to
+            // fail even when the rest is unchanged since the last rehearsal.
+            resources.insert(
+                "RehearsalFault".into(),
+                json!({"Type": "Custom::RehearsalFault", "Properties": {"Reason": "rehearse --fail deploy-infrastructure"}}),
+            );
+        }
         let mut s = lock(&self.state);
         let changes = diff(s.deployed.as_ref(), &resources);
         s.next_id += 1;
@@ -513,18 +607,11 @@ impl Stacks for LocalStacks {
         };
         cs.describes += 1;
         let changes = cs.changes.clone();
-        let obsolete = self.faults.has("validate-infrastructure") && cs.describes > 1;
         let (status, executable, reason) = if changes.is_empty() {
             (
                 ChangeSetStatus::NoChanges,
                 false,
                 Some("The submitted information didn't contain changes.".to_string()),
-            )
-        } else if obsolete {
-            (
-                ChangeSetStatus::Ready,
-                false,
-                Some("OBSOLETE: rehearsal --fail validate-infrastructure".to_string()),
             )
         } else {
             (ChangeSetStatus::Ready, true, None)
@@ -582,10 +669,14 @@ impl Stacks for LocalStacks {
         if s.deployed.is_none() && s.status.is_empty() {
             return Ok(None);
         }
+        let mut version = version_of(&s.deployed);
+        if s.foreign_deployments > 0 {
+            version.push_str(&format!("+other-{}", s.foreign_deployments));
+        }
         Ok(Some(StackInfo {
             status: s.status.clone(),
             status_reason: s.reason.clone(),
-            version: version_of(&s.deployed),
+            version,
             outputs: s.outputs.clone(),
         }))
     }
@@ -902,6 +993,93 @@ mod tests {
         assert!(summary.contains(&("Add".into(), "D".into(), String::new())));
         assert!(summary.contains(&("Remove".into(), "C".into(), String::new())));
         assert!(diff(Some(&new), &new).is_empty());
+    }
+
+    /// Replacement as CloudFormation reports it, from the registry's create-only
+    /// properties.
+    #[test]
+    fn replacement_follows_the_create_only_properties_of_the_type() {
+        let r = |old: Value, new: Value| replacement(&old, &new);
+        let lambda = |props: Value| json!({"Type": "AWS::Lambda::Function", "Properties": props});
+        assert_eq!(
+            r(
+                lambda(json!({"FunctionName": "a", "MemorySize": 128})),
+                lambda(json!({"FunctionName": "b", "MemorySize": 128}))
+            ),
+            "True"
+        );
+        assert_eq!(
+            r(
+                lambda(json!({"MemorySize": 128})),
+                lambda(json!({"MemorySize": 256}))
+            ),
+            "False"
+        );
+        let table = |props: Value| json!({"Type": "AWS::DynamoDB::Table", "Properties": props});
+        assert_eq!(
+            r(
+                table(json!({"KeySchema": [{"AttributeName": "id"}]})),
+                table(json!({"KeySchema": [{"AttributeName": "pk"}]}))
+            ),
+            "Conditional"
+        );
+        assert_eq!(
+            r(
+                table(json!({"TableName": "a"})),
+                table(json!({"TableName": "b"}))
+            ),
+            "True"
+        );
+        let queue = |props: Value| json!({"Type": "AWS::SQS::Queue", "Properties": props});
+        assert_eq!(
+            r(
+                queue(json!({"FifoQueue": false})),
+                queue(json!({"FifoQueue": true}))
+            ),
+            "True"
+        );
+        assert_eq!(
+            r(
+                queue(json!({"VisibilityTimeout": 30})),
+                queue(json!({"VisibilityTimeout": 60}))
+            ),
+            "False"
+        );
+        let sam = |props: Value| json!({"Type": "AWS::Serverless::Function", "Properties": props});
+        assert_eq!(
+            r(sam(json!({"CodeUri": "a/"})), sam(json!({"CodeUri": "b/"}))),
+            "False"
+        );
+        assert_eq!(
+            r(
+                sam(json!({"FunctionName": "a"})),
+                sam(json!({"FunctionName": "b"}))
+            ),
+            "True"
+        );
+        // A type without a schema: CloudFormation would know, we cannot: Conditional.
+        let custom = |props: Value| json!({"Type": "Custom::Thing", "Properties": props});
+        assert_eq!(
+            r(custom(json!({"A": 1})), custom(json!({"A": 2}))),
+            "Conditional"
+        );
+        // Only metadata changed: nothing is replaced.
+        assert_eq!(
+            r(
+                json!({"Type": "AWS::SQS::Queue", "Metadata": {"a": 1}}),
+                json!({"Type": "AWS::SQS::Queue", "Metadata": {"a": 2}})
+            ),
+            "False"
+        );
+    }
+
+    #[test]
+    fn the_create_only_table_covers_the_registry() {
+        let t = create_only_properties();
+        assert!(t.len() > 1000, "{} types", t.len());
+        assert!(t["AWS::Lambda::Function"]
+            .create_only
+            .contains(&"FunctionName".to_string()));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod adapters;
 pub mod app;
 pub mod http;
+pub mod procs;
 pub mod rehearsal;
 
 use asl_engine::{
@@ -120,6 +121,25 @@ pub fn register<S: Step + 'static>(registry: Registry, step: S) -> Registry {
                 .map_err(|e| LambdaError::new(e.name, e.message))
         }
     })
+}
+
+/// A step with something done first, under the step's own name: how the rehearsal
+/// makes the world change at a given moment (`--fail validate-infrastructure`: another
+/// deployment lands just before Validate Infrastructure).
+pub struct Before<S, F> {
+    pub step: S,
+    pub before: F,
+}
+
+impl<S: Step, F: Fn() + Send + Sync> Step for Before<S, F> {
+    const NAME: &'static str = S::NAME;
+    type Input = S::Input;
+    type Output = S::Output;
+
+    async fn run(&self, input: S::Input) -> Result<S::Output, stagegate::StepError> {
+        (self.before)();
+        self.step.run(input).await
+    }
 }
 
 /// What a local run keeps in memory, in one process: the approvals and their links,

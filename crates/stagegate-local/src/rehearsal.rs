@@ -12,12 +12,12 @@ use crate::adapters::*;
 use crate::app::App;
 use crate::http;
 use crate::{
-    execution_status_rule, schedule, staging_registry, substitutions, Adapters, LocalStepFunctions,
-    LocalStores, STAGING_DEFINITION, STATE_MACHINE,
+    execution_status_rule, register, schedule, staging_registry, substitutions, Adapters, Before,
+    LocalStepFunctions, LocalStores, STAGING_DEFINITION, STATE_MACHINE,
 };
 use asl_engine::{
-    Clock, Control, Details, Engine, EngineConfig, EventType, ExecutionDescription,
-    ExecutionStatus, HistoryEvent,
+    Clock, Control, Details, Engine, EngineConfig, ExecutionDescription, ExecutionStatus,
+    HistoryEvent,
 };
 use serde_json::{json, Value};
 use stagegate::approvals::{Decided, Decider, Desk, Form, Refusal};
@@ -26,11 +26,13 @@ use stagegate::memory::{MemoryApprovals, StaticApprovers};
 use stagegate::ports::{ApprovalState, Hosting, Message, Topic};
 use stagegate::steps::approval::RECONCILE;
 use stagegate::steps::approval_page::ApprovalPage;
+use stagegate::steps::validate::ValidateInfrastructure;
 use stagegate::Settings;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 /// How the approval is decided.
@@ -55,6 +57,9 @@ pub struct Options {
     pub work_dir: PathBuf,
     /// Port of the approval page (0: any free port).
     pub approval_port: u16,
+    /// After a run that ends ready, keep the staged frontend and backend up until
+    /// Ctrl-C, so the printed Staging URL works.
+    pub serve: bool,
 }
 
 /// How a rehearsal ended.
@@ -94,12 +99,22 @@ fn say(line: &str) {
     let _ = std::io::stdout().flush();
 }
 
-/// Runs a rehearsal to its end.
+/// Runs a rehearsal to its end. Ctrl-C stops the run (it ends `ABORTED`, and the
+/// end-of-run rule notifies everyone) and then everything the rehearsal started.
 pub async fn run(opts: Options) -> Result<Summary, String> {
     let candidate = Candidate::prepare(&opts).await?;
     let rehearsal = Rehearsal::build(&opts, candidate).await?;
-    let finished = rehearsal.execute(&opts.decision).await?;
-    let summary = rehearsal.report(finished).await;
+    let finished = rehearsal.execute(&opts.decision).await;
+    let summary = match finished {
+        Ok(f) => rehearsal.report(f).await,
+        Err(e) => {
+            rehearsal.shut_down().await;
+            return Err(e);
+        }
+    };
+    if opts.serve && summary.status == ExecutionStatus::Succeeded {
+        rehearsal.serve_until_interrupted().await;
+    }
     rehearsal.shut_down().await;
     Ok(summary)
 }
@@ -114,6 +129,8 @@ struct Candidate {
     candidate: stagegate::candidate::Candidate,
     sha_note: &'static str,
     root: PathBuf,
+    /// The run's name: the execution name, and its directory under `runs/`.
+    run_id: String,
     run_dir: PathBuf,
 }
 
@@ -164,10 +181,7 @@ impl Candidate {
             .validate(&settings.tag_prefix)
             .map_err(|e| e.message)?;
         let root = opts.work_dir.join(".stagegate");
-        let run_dir = root.join("runs").join(candidate.execution_name());
-        let _ = std::fs::remove_dir_all(&run_dir);
-        std::fs::create_dir_all(&run_dir)
-            .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+        let (run_id, run_dir) = new_run_dir(&root.join("runs"), &candidate.execution_name())?;
         Ok(Candidate {
             app,
             faults,
@@ -177,9 +191,32 @@ impl Candidate {
             candidate,
             sha_note,
             root,
+            run_id,
             run_dir,
         })
     }
+}
+
+/// A new directory for this run under `runs`: `<name>` the first time, then
+/// `<name>-2`, `<name>-3`… — a re-run of the same tag and commit keeps the earlier
+/// run's files. The directory's name is also the execution's name.
+fn new_run_dir(runs: &Path, name: &str) -> Result<(String, PathBuf), String> {
+    std::fs::create_dir_all(runs).map_err(|e| format!("cannot create {}: {e}", runs.display()))?;
+    for n in 1..10_000u32 {
+        let id = if n == 1 {
+            name.to_string()
+        } else {
+            format!("{name}-{n}")
+        };
+        let dir = runs.join(&id);
+        // create_dir (not _all) fails if it exists: two rehearsals never share one.
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("{} holds too many runs of {name}", runs.display()))
 }
 
 /// A content hash standing in for a commit when the app is not in a git repository.
@@ -229,6 +266,9 @@ struct Rehearsal {
     approval_mail: Mutex<Option<mpsc::UnboundedReceiver<Message>>>,
     /// The approval page, the end-of-run rule, the reconcile schedule.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Ctrl-C (SIGINT) and SIGTERM, listened to from the start: a signal is never lost
+    /// between two waits, and neither ends the rehearsal without its clean-up.
+    interrupts: tokio::sync::Mutex<Option<(Signal, Signal)>>,
 }
 
 /// How the execution ended, with its history.
@@ -243,6 +283,10 @@ impl Rehearsal {
     /// Phase 2: every adapter and step, built once. The approval page's port is bound
     /// first, so the links in the emails carry its address.
     async fn build(opts: &Options, c: Candidate) -> Result<Rehearsal, String> {
+        // Listen to Ctrl-C (and SIGTERM) before anything starts a process.
+        let interrupts = signal(SignalKind::interrupt())
+            .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+            .ok();
         let listener = http::bind(opts.approval_port).await.map_err(|e| {
             format!(
                 "cannot serve the approval page on 127.0.0.1:{}: {e}",
@@ -311,9 +355,20 @@ impl Rehearsal {
             approvers: Arc::new(StaticApprovers(c.app.approvers())),
             ..LocalStores::default()
         };
-        let registry = Arc::new(staging_registry(
-            &settings, &sfn, &stores, &adapters, builds,
-        ));
+        let mut registry = staging_registry(&settings, &sfn, &stores, &adapters, builds);
+        if c.faults.has("validate-infrastructure") {
+            // Another deployment lands while the candidate waits: just before Validate
+            // Infrastructure looks, whatever the directory's earlier runs.
+            let other = stacks.clone();
+            registry = register(
+                registry,
+                Before {
+                    step: ValidateInfrastructure::new(stacks.clone()),
+                    before: move || other.simulate_other_deployment(),
+                },
+            );
+        }
+        let registry = Arc::new(registry);
         let engine = Engine::with_control(control, registry.clone());
         let state_machine = engine
             .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
@@ -346,6 +401,7 @@ impl Rehearsal {
             hosting,
             approval_mail: Mutex::new(Some(approval_rx)),
             tasks,
+            interrupts: tokio::sync::Mutex::new(interrupts),
         })
     }
 
@@ -378,24 +434,19 @@ impl Rehearsal {
         let input = json!({"repository": c.trigger.repository, "tag": c.trigger.tag, "sha": c.trigger.sha, "pushedBy": c.candidate.pushed_by});
         let arn = self
             .engine
-            .start_execution(
-                &self.state_machine,
-                Some(&c.candidate.execution_name()),
-                input,
-            )
+            .start_execution(&self.state_machine, Some(&c.run_id), input)
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let timeline: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
         let progress = {
             let arn = arn.clone();
             let timeline = timeline.clone();
-            let suites = self.settings.suites.clone();
             tokio::spawn(async move {
                 while let Ok((exec, event)) = events.recv().await {
                     if exec != arn {
                         continue;
                     }
-                    report_event(&event, &timeline, &suites);
+                    report_event(&event, &timeline);
                 }
             })
         };
@@ -417,10 +468,18 @@ impl Rehearsal {
         let wait = self.engine.wait_for_execution(&arn);
         tokio::pin!(wait);
         // The decider answers emails until the execution ends (or, should the outbox
-        // ever close, the execution is simply waited for).
+        // ever close, the execution is simply waited for). Ctrl-C stops the run: it
+        // ends ABORTED, and the end-of-run rule tells everyone.
+        let interrupted = self.interrupted();
+        tokio::pin!(interrupted);
+        tokio::pin!(decide);
         let done = tokio::select! {
             done = &mut wait => done,
-            () = decide => wait.await,
+            () = &mut decide => tokio::select! {
+                done = &mut wait => done,
+                () = &mut interrupted => self.interrupt(&arn, &mut wait).await,
+            },
+            () = &mut interrupted => self.interrupt(&arn, &mut wait).await,
         }
         .map_err(|e| e.to_string())?;
         // Let the progress task print the last events.
@@ -442,6 +501,69 @@ impl Rehearsal {
             timeline,
             started,
         })
+    }
+
+    /// Ctrl-C: stops the execution and waits for it (and for the end-of-run rule's
+    /// notification) to end.
+    async fn interrupt(
+        &self,
+        arn: &str,
+        wait: &mut (impl std::future::Future<
+            Output = Result<ExecutionDescription, asl_engine::EngineError>,
+        > + Unpin),
+    ) -> Result<ExecutionDescription, asl_engine::EngineError> {
+        say("");
+        say("  ■ interrupted (Ctrl-C or SIGTERM): stopping the run");
+        let _ = self.engine.stop_execution(
+            arn,
+            Some("Interrupted"),
+            Some("stopped with Ctrl-C (or SIGTERM) in the rehearsal"),
+        );
+        let done = wait.await;
+        // The rule on abnormal ends sends its notification: let it land.
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if self.outbox_has_outcome() {
+                break;
+            }
+        }
+        done
+    }
+
+    fn outbox_has_outcome(&self) -> bool {
+        std::fs::read_dir(self.c.run_dir.join("outbox"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with("-notifications.txt")
+            })
+    }
+
+    /// `--serve`: the staged frontend and backend stay up until Ctrl-C.
+    async fn serve_until_interrupted(&self) {
+        if let Ok(url) = self.hosting.url().await {
+            say(&format!("Serving {url} and its backend until Ctrl-C."));
+        }
+        self.interrupted().await;
+        say("  ■ stopping");
+    }
+
+    /// Resolves at the next Ctrl-C or SIGTERM (never, if signals cannot be listened
+    /// to).
+    async fn interrupted(&self) {
+        let mut guard = self.interrupts.lock().await;
+        match guard.as_mut() {
+            Some((int, term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            None => futures::future::pending::<()>().await,
+        }
     }
 
     /// Phase 4: the timeline, where everything went, and the result in one line.
@@ -479,7 +601,7 @@ impl Rehearsal {
         if f.done.status == ExecutionStatus::Succeeded {
             if let Ok(url) = self.hosting.url().await {
                 say(&format!(
-                    "Staging:   {url} (served until this command exits)"
+                    "Staging:   {url} (served until this command exits; --serve keeps it up)"
                 ));
             }
         }
@@ -724,6 +846,12 @@ fn outcome(
             "{} {} is ready for production",
             candidate.repository, candidate.tag
         ),
+        ExecutionStatus::Aborted => format!(
+            "stopped: {}",
+            done.cause
+                .clone()
+                .unwrap_or_else(|| "the run was stopped".into())
+        ),
         _ => {
             let state = last_state_input(history);
             if let Some(reason) = state
@@ -764,10 +892,11 @@ fn last_state_input(history: &[HistoryEvent]) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// One line of progress for a history event, when it is one people follow.
-fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>, suites: &[String]) {
+/// The progress people follow, as the history happens: each phase once, in the order
+/// it starts; each check with ✓ or ✗ (and the failed one's log excerpt); each suite
+/// with its counts; a skipped deploy said as such.
+fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>) {
     let name = event.state_name().unwrap_or_default().to_string();
-    let ty = event.event_type;
     let is_phase = PHASES.contains(&name.as_str());
     match &event.details {
         Details::StateEntered { .. } if is_phase => {
@@ -778,12 +907,13 @@ fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>, 
                 }
             }
         }
-        Details::StateEntered { .. }
-            if (name.starts_with("Run ") && name != "Run Test Suite") || name == "Package App" =>
-        {
-            say(&format!("  · {name}"))
+        Details::StateEntered { input, .. } if name == "No Package or Preview" => {
+            let why = stagegate::steps::notify::reason(input);
+            say(&format!("  ✗ Package & Preview: {why}"));
         }
-        Details::StateEntered { .. } if name.ends_with(" Failed") => say(&format!("  ✗ {name}")),
+        Details::StateEntered { .. } if name.ends_with(" Failed") && is_phase_failure(&name) => {
+            say(&format!("  ✗ {name}"))
+        }
         Details::StateExited { output, .. } if name == "Preview Ready" => {
             let changes = output
                 .get("preview")
@@ -793,19 +923,83 @@ fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>, 
                 .unwrap_or(0);
             say(&format!("  · change preview: {changes} resource change(s)"));
         }
+        Details::StateExited { output, .. } if name == "Pre-Deployment Checks" => {
+            report_checks(output);
+        }
+        Details::StateExited { output, .. }
+            if name == "Validate Infrastructure"
+                && output["validation"]["noChanges"] == Value::Bool(true) =>
+        {
+            say("  · no changes: deploy skipped");
+        }
+        Details::StateExited { output, .. } if name == "Integration Tests" => {
+            report_suites(output);
+        }
         _ => {}
     }
-    if ty == EventType::MapIterationSucceeded || ty == EventType::MapIterationFailed {
-        if let Details::MapIteration { index, .. } = &event.details {
-            let suite = suites.get(*index).map(String::as_str).unwrap_or("?");
-            say(&format!(
-                "  · suite {suite} {}",
-                if ty == EventType::MapIterationSucceeded {
-                    "ran"
-                } else {
-                    "could not run"
-                }
-            ));
+}
+
+/// `<Stage> Failed` states of the top level (not the checks' own `ESLint Failed`...,
+/// which the ✓/✗ lines report).
+fn is_phase_failure(name: &str) -> bool {
+    let stage = name.trim_end_matches(" Failed");
+    PHASES.contains(&stage) || stage == "Package & Preview"
+}
+
+fn report_checks(output: &Value) {
+    let Some(checks) = output["checks"].as_array() else {
+        return;
+    };
+    let passed = checks.iter().filter(|c| c["status"] == "SUCCEEDED").count();
+    say(&format!("  checks: {passed}/{} passed", checks.len()));
+    for c in checks {
+        let Ok(check) =
+            serde_json::from_value::<stagegate::steps::checklist::CheckResult>(c.clone())
+        else {
+            continue;
+        };
+        if check.passed() {
+            say(&format!("  ✓ {}", check.name));
+            continue;
+        }
+        say(&format!("  ✗ {} ({})", check.name, check.status));
+        if let Some(log) = check.log_link() {
+            for line in log_excerpt(Path::new(&log), 4) {
+                say(&format!("      │ {line}"));
+            }
+            say(&format!("      log: {log}"));
+        }
+    }
+}
+
+/// The last `n` non-empty lines of a log (the part that says why it failed).
+fn log_excerpt(path: &Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.chars().take(160).collect())
+        .collect()
+}
+
+fn report_suites(output: &Value) {
+    for suite in output["tests"]["suites"].as_array().into_iter().flatten() {
+        let name = suite["suite"].as_str().unwrap_or("?");
+        let passed = suite["passed"].as_u64().unwrap_or(0);
+        let failed = suite["failed"].as_u64().unwrap_or(0);
+        let mark = if failed == 0 { "✓" } else { "✗" };
+        say(&format!(
+            "  {mark} suite {name}: {passed}/{} passed",
+            passed + failed
+        ));
+        for case in suite["cases"].as_array().into_iter().flatten() {
+            if case["passed"] == Value::Bool(false) {
+                say(&format!(
+                    "      ✗ {}: {}",
+                    case["name"].as_str().unwrap_or("?"),
+                    case["message"].as_str().unwrap_or("")
+                ));
+            }
         }
     }
 }

@@ -33,8 +33,9 @@ def route(method, path, body):
             return 200, {"linked": True}
         return 400, {"error": "missing code"}
     if method == "POST" and path == "/ai/complete":
-        # stagegate rehearse --fail integration-tests asks the app to break something.
-        if os.environ.get("STAGEGATE_FAULT") == "integration-tests":
+        # stagegate rehearse --fail integration-tests asks the app to break something
+        # (STAGEGATE_FAULT lists every stage made to fail, comma-separated).
+        if "integration-tests" in os.environ.get("STAGEGATE_FAULT", "").split(","):
             return 500, {"error": "model unavailable"}
         prompt = json.loads(body or "{}").get("prompt", "")
         return 200, {"completion": prompt[::-1]}

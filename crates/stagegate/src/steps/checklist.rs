@@ -33,11 +33,25 @@ pub struct CheckResult {
     pub cause: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<Preview>,
+    /// The build's log (CodeBuild's deep link; a file locally), when it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 impl CheckResult {
     pub fn passed(&self) -> bool {
         self.status == "SUCCEEDED"
+    }
+
+    /// Where the check's log is: recorded when it passed, and inside the failed
+    /// build (the error's cause) when it did not.
+    pub fn log_link(&self) -> Option<String> {
+        self.log.clone().or_else(|| {
+            let cause: serde_json::Value = serde_json::from_str(self.cause.as_deref()?).ok()?;
+            cause["Build"]["Logs"]["DeepLink"]
+                .as_str()
+                .map(str::to_string)
+        })
     }
 }
 
@@ -144,7 +158,7 @@ pub fn render_markdown(
     let _ = writeln!(md, "- Commit: `{}`", c.sha);
     let _ = writeln!(md, "- Pushed by: {}", c.pushed_by);
     let _ = writeln!(md, "- Run: {}\n", input.preflight.run_id);
-    let _ = writeln!(md, "## Checks\n\n| Check | Result |\n|---|---|");
+    let _ = writeln!(md, "## Checks\n\n| Check | Result | Log |\n|---|---|---|");
     for check in &input.checks {
         let mark = if check.passed() {
             "✅ passed"
@@ -156,7 +170,8 @@ pub fn render_markdown(
             (None, false) => format!(" ({})", check.status),
             _ => String::new(),
         };
-        let _ = writeln!(md, "| {} | {mark}{detail} |", check.name);
+        let log = check.log_link().unwrap_or_else(|| "-".into());
+        let _ = writeln!(md, "| {} | {mark}{detail} | {log} |", check.name);
     }
     let failed = input.checks.iter().filter(|c| !c.passed()).count();
     if failed > 0 {
@@ -241,6 +256,7 @@ mod tests {
             error: None,
             cause: None,
             preview: None,
+            log: None,
         }
     }
 
@@ -266,6 +282,34 @@ mod tests {
             stack_version: "v1".into(),
             attempt: 1,
         }
+    }
+
+    #[test]
+    fn the_checklist_links_each_checks_log_passed_or_failed() {
+        let mut ok = check("Unit Tests", "SUCCEEDED");
+        ok.log = Some("https://console.aws/codebuild/log/1".into());
+        let mut bad = check("ESLint", "FAILED");
+        bad.cause = Some(
+            json!({"Build": {"Id": "b2", "BuildStatus": "FAILED", "Logs": {"DeepLink": "https://console.aws/codebuild/log/2"}}})
+                .to_string(),
+        );
+        assert_eq!(
+            bad.log_link().as_deref(),
+            Some("https://console.aws/codebuild/log/2")
+        );
+        let input = Input {
+            preflight: run_info(),
+            checks: vec![ok, bad],
+        };
+        let md = render_markdown(&input, &ChangeSummary::default(), None);
+        assert!(
+            md.contains("| Unit Tests | ✅ passed | https://console.aws/codebuild/log/1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ESLint | ❌ failed (FAILED) | https://console.aws/codebuild/log/2 |"),
+            "{md}"
+        );
     }
 
     #[tokio::test]

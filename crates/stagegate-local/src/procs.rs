@@ -1,0 +1,135 @@
+//! The rehearsal's child processes (the app's checks, its backend): each runs in a
+//! process group of its own, so ending it ends everything it started (`sh -c` and the
+//! server `sh` runs), and every group still alive is ended when the rehearsal ends —
+//! after success or failure ([`Group`]'s drop), on Ctrl-C, and on a panic
+//! ([`end_all`], from the CLI's hook). No process outlives a rehearsal.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, MutexGuard};
+use tokio::process::{Child, Command};
+
+static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+fn groups() -> MutexGuard<'static, BTreeSet<i32>> {
+    GROUPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A live process group, ended (SIGKILL to the whole group) when dropped.
+#[derive(Debug)]
+pub struct Group {
+    pgid: i32,
+}
+
+impl Group {
+    /// The group's id (its leader's pid).
+    pub fn id(&self) -> i32 {
+        self.pgid
+    }
+
+    /// Asks the group to stop (SIGTERM), gives it `grace` to do so, then kills what
+    /// is left. `child` is the group's leader, reaped here.
+    pub async fn end(self, child: &mut Child, grace: std::time::Duration) {
+        signal(self.pgid, libc::SIGTERM);
+        let _ = tokio::time::timeout(grace, child.wait()).await;
+        drop(self);
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        signal(self.pgid, libc::SIGKILL);
+        groups().remove(&self.pgid);
+    }
+}
+
+/// Sends `sig` to every process of group `pgid`.
+fn signal(pgid: i32, sig: libc::c_int) {
+    if pgid <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) with a negative pid signals a process group; it has no memory
+    // effects, and an error (the group is already gone) is harmless.
+    unsafe {
+        libc::kill(-pgid, sig);
+    }
+}
+
+/// Spawns `cmd` as the leader of a new process group, registered until its [`Group`]
+/// is dropped.
+pub fn spawn(cmd: &mut Command) -> std::io::Result<(Child, Group)> {
+    cmd.process_group(0).kill_on_drop(true);
+    let child = cmd.spawn()?;
+    let pgid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .ok_or_else(|| std::io::Error::other("the child exited before it could be grouped"))?;
+    groups().insert(pgid);
+    Ok((child, Group { pgid }))
+}
+
+/// Kills every process group still registered: the last word of a rehearsal that is
+/// interrupted or panics.
+pub fn end_all() {
+    let all: Vec<i32> = groups().iter().copied().collect();
+    for pgid in all {
+        signal(pgid, libc::SIGKILL);
+    }
+    groups().clear();
+}
+
+/// Process groups alive now (for tests and the report).
+pub fn live() -> usize {
+    groups().len()
+}
+
+/// Runs [`end_all`] before the default panic report, so a panic anywhere in a
+/// rehearsal leaves no process behind.
+pub fn end_all_on_panic() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        end_all();
+        previous(info);
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Stdio;
+
+    /// Running, or at least not yet a zombie waiting to be reaped.
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
+            .is_some_and(|rest| !rest.starts_with('Z'))
+    }
+
+    #[tokio::test]
+    async fn dropping_a_group_ends_the_grandchildren_too() {
+        // `sh` starts a `sleep` of its own, in the background, and reports its pid.
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("sleep 30 & echo $!; wait")
+            .stdout(Stdio::piped());
+        let (mut child, group) = spawn(&mut cmd).unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut line = String::new();
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 32];
+        let n = out.read(&mut buf).await.unwrap();
+        line.push_str(&String::from_utf8_lossy(&buf[..n]));
+        let grandchild: i32 = line.trim().parse().unwrap();
+        assert!(alive(grandchild));
+        drop(group);
+        let _ = child.wait().await;
+        // The kernel reaps the orphaned sleep through init; give it a moment.
+        for _ in 0..50 {
+            if !alive(grandchild) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!alive(grandchild), "the grandchild outlived its group");
+    }
+}
