@@ -17,10 +17,16 @@ pub struct S3Artifacts {
 }
 
 impl S3Artifacts {
-    /// From the shared AWS configuration (its region goes into console links).
+    /// From the shared AWS configuration (its region goes into console links). When
+    /// the endpoint is overridden (`AWS_ENDPOINT_URL`: an emulator such as moto on
+    /// 127.0.0.1) requests use path-style addressing, which such endpoints serve;
+    /// against AWS they stay virtual-hosted.
     pub fn from_config(config: &aws_types::SdkConfig, bucket: impl Into<String>) -> Self {
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-        Self::new(Client::new(config), bucket, region)
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        Self::new(Client::from_conf(s3), bucket, region)
     }
 
     pub fn new(client: Client, bucket: impl Into<String>, region: impl Into<String>) -> Self {

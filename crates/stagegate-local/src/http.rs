@@ -94,7 +94,7 @@ pub fn serve_on(listener: TcpListener, handler: Handler) -> tokio::task::JoinHan
             };
             let h = handler.clone();
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(IO_TIMEOUT, handle(stream, peer, h)).await;
+                let _ = handle(stream, peer, h).await;
             });
         }
     })
@@ -104,11 +104,13 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
+        202 => "Accepted",
         303 => "See Other",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         409 => "Conflict",
         410 => "Gone",
         413 => "Payload Too Large",
@@ -117,12 +119,23 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// One connection: reading the request and writing the answer are bounded
+/// ([`IO_TIMEOUT`] each, so a slow client cannot hold a connection); the handler may
+/// take as long as it needs (a Lambda Runtime API's long poll does).
 async fn handle(mut stream: TcpStream, peer: SocketAddr, handler: Handler) -> std::io::Result<()> {
     let local = stream.local_addr()?;
-    let response = match read_request(&mut stream, peer, local).await {
-        Ok(req) => handler(req).await,
-        Err(status) => Response::text(status, reason(status)),
+    let read = tokio::time::timeout(IO_TIMEOUT, read_request(&mut stream, peer, local)).await;
+    let response = match read {
+        Ok(Ok(req)) => handler(req).await,
+        Ok(Err(status)) => Response::text(status, reason(status)),
+        Err(_) => Response::text(408, "Request Timeout"),
     };
+    tokio::time::timeout(IO_TIMEOUT, write_response(&mut stream, response))
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+async fn write_response(stream: &mut TcpStream, response: Response) -> std::io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
         response.status,
@@ -368,6 +381,40 @@ mod tests {
             .await
             .unwrap_err()
             .contains("only reaches http://"));
+        task.abort();
+    }
+
+    /// A client that never finishes its request gets a 408 after [`IO_TIMEOUT`]; a
+    /// handler that takes longer than that (a Runtime API's long poll) still answers.
+    #[tokio::test(start_paused = true)]
+    async fn reading_is_bounded_and_handling_is_not() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let handler: Handler = Arc::new(|_req: Request| {
+            Box::pin(async move {
+                tokio::time::sleep(IO_TIMEOUT * 3).await;
+                Response::text(200, "late but whole")
+            })
+        });
+        let (addr, task) = serve(0, handler).await.unwrap();
+        let mut polling = TcpStream::connect(addr).await.unwrap();
+        polling
+            .write_all(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        polling.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        assert!(answer.ends_with("late but whole"), "{answer}");
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /poll HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        slow.read_to_string(&mut answer).await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 408 Request Timeout"),
+            "{answer}"
+        );
         task.abort();
     }
 

@@ -9,7 +9,7 @@ use crate::steps::change_preview::Preview;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     pub candidate: Candidate,

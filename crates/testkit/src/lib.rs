@@ -1,0 +1,434 @@
+//! Test tools that stand in for what AWS runs, for the tests that need more than a
+//! mock:
+//!
+//! - [`Moto`]: a moto server (`moto_server`, a real implementation of the AWS APIs that
+//!   nobody on this project wrote) on 127.0.0.1 and a free port, started by the test
+//!   and stopped when it is dropped, with the resources `template.yaml` declares
+//!   (the approvals table and its indexes, the event bus rule) made from the template
+//!   itself.
+//! - [`lambda::LambdaProcess`]: a built function binary driven over the Lambda Runtime
+//!   API, as Lambda drives it.
+//!
+//! If moto cannot start, the test fails and says how to install it: these tests never
+//! pass without the thing they test against.
+
+pub mod lambda;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The moto version CI installs (`.ci/run`) and these tests are written against.
+pub const MOTO_VERSION: &str = "5.2.1";
+
+/// The workspace root (where `template.yaml` is).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A moto server, stopped (with everything it started) when dropped.
+pub struct Moto {
+    port: u16,
+    child: Child,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // The whole process group: moto and any worker it forked.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free port on 127.0.0.1 (the OS picks it; it is free when this returns).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+}
+
+impl Moto {
+    /// Starts `moto_server` on 127.0.0.1 and waits until it answers.
+    pub fn start() -> Moto {
+        use std::os::unix::process::CommandExt as _;
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "moto_server cannot start ({e}): install it with `pip install 'moto[server]=={MOTO_VERSION}'`"
+                )
+            });
+        let moto = Moto { port, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not answer on 127.0.0.1:{port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What a child process (a function binary) needs to reach moto instead of AWS.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// The SDK configuration the adapters use, pointed at this server.
+    pub async fn sdk_config(&self) -> aws_types::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "testkit",
+            ))
+            .load()
+            .await
+    }
+
+    /// Makes moto run state machines (it only records them by default).
+    pub async fn run_state_machines(&self) {
+        let r = stagegate_local::http::request(
+            "POST",
+            &format!("{}/moto-api/config", self.endpoint()),
+            &[("Content-Type".into(), "application/json".into())],
+            Some(r#"{"stepfunctions": {"execute_state_machine": true}}"#),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("moto config: {e}"));
+        assert!(r.status < 300, "moto config: {} {}", r.status, r.body);
+    }
+
+    /// The approvals table as `template.yaml` declares it (key, attributes, global
+    /// indexes), read from the template itself.
+    pub async fn create_approvals_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+            ProjectionType, ScalarAttributeType,
+        };
+        let t = template();
+        let p = &t["Resources"]["ApprovalsTable"]["Properties"];
+        let key = |k: &serde_yaml::Value| {
+            KeySchemaElement::builder()
+                .attribute_name(k["AttributeName"].as_str().unwrap_or_default())
+                .key_type(KeyType::from(k["KeyType"].as_str().unwrap_or_default()))
+                .build()
+                .expect("a key element")
+        };
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
+        let mut req = client
+            .create_table()
+            .table_name(name)
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest);
+        for a in p["AttributeDefinitions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            req = req.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(a["AttributeName"].as_str().unwrap_or_default())
+                    .attribute_type(ScalarAttributeType::from(
+                        a["AttributeType"].as_str().unwrap_or_default(),
+                    ))
+                    .build()
+                    .expect("an attribute"),
+            );
+        }
+        for k in p["KeySchema"].as_sequence().into_iter().flatten() {
+            req = req.key_schema(key(k));
+        }
+        for g in p["GlobalSecondaryIndexes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            let mut index = GlobalSecondaryIndex::builder()
+                .index_name(g["IndexName"].as_str().unwrap_or_default())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                );
+            for k in g["KeySchema"].as_sequence().into_iter().flatten() {
+                index = index.key_schema(key(k));
+            }
+            req = req.global_secondary_indexes(index.build().expect("an index"));
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+        let ttl = p["TimeToLiveSpecification"]["AttributeName"]
+            .as_str()
+            .unwrap_or_default();
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .attribute_name(ttl)
+                    .enabled(true)
+                    .build()
+                    .expect("a TTL"),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("TTL of {name}: {e:?}"));
+    }
+
+    /// A queue; its URL and ARN.
+    pub async fn create_queue(&self, name: &str) -> (String, String) {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config().await);
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create queue {name}: {e:?}"))
+            .queue_url()
+            .unwrap_or_default()
+            .to_string();
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .ok()
+            .and_then(|a| {
+                a.attributes()
+                    .and_then(|m| m.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+                    .cloned()
+            })
+            .unwrap_or_default();
+        (url, arn)
+    }
+
+    /// The message bodies in queue `url` now (waits up to `wait` for the first).
+    pub async fn receive(&self, url: &str, wait: Duration) -> Vec<String> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config().await);
+        let deadline = Instant::now() + wait;
+        loop {
+            let out = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("receive from {url}: {e:?}"));
+            let bodies: Vec<String> = out
+                .messages()
+                .iter()
+                .filter_map(|m| m.body().map(str::to_string))
+                .collect();
+            if !bodies.is_empty() || Instant::now() >= deadline {
+                return bodies;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The custom bus and the rule `template.yaml` starts runs with (its event
+    /// pattern, the tag prefix parameter's default filled in), targeting queue
+    /// `target_arn` instead of the state machine, to see what it matches.
+    pub async fn create_candidate_rule(&self, bus: &str, target_arn: &str) {
+        let t = template();
+        let ev = &t["Resources"]["StagingStateMachine"]["Properties"]["Events"]["CandidateTagged"]
+            ["Properties"]["Pattern"];
+        let prefix = t["Parameters"]["TagPrefix"]["Default"]
+            .as_str()
+            .unwrap_or("rc-");
+        let mut pattern: Value = serde_json::to_value(ev).expect("a JSON pattern");
+        pattern["detail"]["tag"] = serde_json::json!([{"prefix": prefix}]);
+        let events = aws_sdk_eventbridge::Client::new(&self.sdk_config().await);
+        events
+            .create_event_bus()
+            .name(bus)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create bus {bus}: {e:?}"));
+        events
+            .put_rule()
+            .name("candidate-tagged")
+            .event_bus_name(bus)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put rule: {e:?}"));
+        events
+            .put_targets()
+            .rule("candidate-tagged")
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(target_arn)
+                    .build()
+                    .expect("a target"),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put targets: {e:?}"));
+    }
+
+    /// A bucket.
+    pub async fn create_bucket(&self, name: &str) {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk_config().await)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
+    }
+
+    /// A topic; its ARN.
+    pub async fn create_topic(&self, name: &str) -> String {
+        aws_sdk_sns::Client::new(&self.sdk_config().await)
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create topic {name}: {e:?}"))
+            .topic_arn()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Subscribes queue `queue_arn` to `topic_arn` with `filter_policy`, delivering
+    /// raw message bodies (what an email would show).
+    pub async fn subscribe_queue(&self, topic_arn: &str, queue_arn: &str, filter_policy: &str) {
+        aws_sdk_sns::Client::new(&self.sdk_config().await)
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .attributes("FilterPolicy", filter_policy)
+            .attributes("RawMessageDelivery", "true")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("subscribe {queue_arn}: {e:?}"));
+    }
+
+    /// A state machine from `definition`; its ARN. Call [`Self::run_state_machines`]
+    /// first to have moto run it.
+    pub async fn create_state_machine(&self, name: &str, definition: &Value) -> String {
+        aws_sdk_sfn::Client::new(&self.sdk_config().await)
+            .create_state_machine()
+            .name(name)
+            .definition(definition.to_string())
+            .role_arn("arn:aws:iam::123456789012:role/stagegate")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create state machine {name}: {e:?}"))
+            .state_machine_arn()
+            .to_string()
+    }
+
+    /// A state machine shaped like the approval gate: one `.waitForTaskToken` task
+    /// that sends `message` (with `"token.$": "$$.Task.Token"` added) to a new queue
+    /// -- where the real machine invokes the RequestApproval function -- then
+    /// succeeds with the task's answer. Makes moto run state machines. The machine's
+    /// ARN and the queue's URL.
+    pub async fn approval_shaped_machine(&self, name: &str, message: Value) -> (String, String) {
+        self.run_state_machines().await;
+        let (queue, _) = self.create_queue(&format!("{name}-tokens")).await;
+        let mut body = message;
+        body["token.$"] = Value::from("$$.Task.Token");
+        let definition = serde_json::json!({
+            "StartAt": "Wait for Approval",
+            "States": {
+                "Wait for Approval": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": queue, "MessageBody": body},
+                    "TimeoutSeconds": 600,
+                    "Next": "Approved"
+                },
+                "Approved": {"Type": "Succeed"}
+            }
+        });
+        (self.create_state_machine(name, &definition).await, queue)
+    }
+
+    /// The status of execution `arn` once it has stopped running (waits up to 10 s;
+    /// `RUNNING` if it has not stopped by then).
+    pub async fn stopped(&self, arn: &str) -> String {
+        let sfn = aws_sdk_sfn::Client::new(&self.sdk_config().await);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("describe {arn}: {e:?}"));
+            if d.status().as_str() != "RUNNING" || Instant::now() > deadline {
+                return d.status().as_str().to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A secret with `value`; its ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create secret {name}: {e:?}"))
+            .arn()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// `template.yaml` as YAML (short-form tags such as `!Ref` read as plain values).
+pub fn template() -> serde_yaml::Value {
+    fn plain(v: serde_yaml::Value) -> serde_yaml::Value {
+        match v {
+            serde_yaml::Value::Tagged(t) => plain(t.value),
+            serde_yaml::Value::Mapping(m) => {
+                serde_yaml::Value::Mapping(m.into_iter().map(|(k, v)| (k, plain(v))).collect())
+            }
+            serde_yaml::Value::Sequence(s) => {
+                serde_yaml::Value::Sequence(s.into_iter().map(plain).collect())
+            }
+            other => other,
+        }
+    }
+    let text = std::fs::read_to_string(workspace().join("template.yaml"))
+        .unwrap_or_else(|e| panic!("template.yaml: {e}"));
+    plain(serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("template.yaml: {e}")))
+}

@@ -1,0 +1,70 @@
+//! SNS: a personal approval email reaches only its approver's filtered subscription.
+
+use crate::Moto;
+use aws_sns_port::{approver_filter_policy, SnsNotifier};
+use stagegate::ports::{Message, Notifier, Topic};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_filtered_subscription_receives_only_its_approvers_messages() {
+    let moto = Moto::start();
+    let topic = moto.create_topic("approvals").await;
+    let notifications = moto.create_topic("notifications").await;
+    let mut queues = BTreeMap::new();
+    for who in ["bob", "carol"] {
+        let (url, arn) = moto.create_queue(&format!("inbox-{who}")).await;
+        moto.subscribe_queue(&topic, &arn, &approver_filter_policy(who))
+            .await;
+        queues.insert(who, url);
+    }
+    let sns = SnsNotifier::from_config(&moto.sdk_config().await, &topic, &notifications);
+    for who in ["bob", "carol"] {
+        let message = Message {
+            subject: "Approve rc-1.4.0 of acme/shop for staging?".into(),
+            body: format!("the link of {who}"),
+            attributes: BTreeMap::from([
+                ("approver".to_string(), who.to_string()),
+                ("kind".to_string(), "approval-request".to_string()),
+            ]),
+        };
+        assert!(!sns
+            .publish(Topic::Approvals, &message)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    for (who, url) in &queues {
+        let got = moto.receive(url, Duration::from_secs(5)).await;
+        assert_eq!(got, [format!("the link of {who}")], "{who}'s inbox");
+    }
+}
+
+#[tokio::test]
+async fn an_approver_subscription_is_filtered_on_their_id_and_can_be_removed() {
+    let moto = Moto::start();
+    let topic = moto.create_topic("approvals").await;
+    let sns = SnsNotifier::from_config(&moto.sdk_config().await, &topic, "arn:none");
+    let arn = sns
+        .subscribe_approver("bob", "bob@example.com")
+        .await
+        .unwrap();
+    assert!(arn.starts_with(&topic), "{arn}");
+    let raw = aws_sdk_sns::Client::new(&moto.sdk_config().await);
+    let attrs = raw
+        .get_subscription_attributes()
+        .subscription_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let attrs = attrs.attributes().unwrap();
+    assert_eq!(attrs["FilterPolicy"], r#"{"approver":["bob"]}"#);
+    sns.unsubscribe(&arn).await.unwrap();
+    let left = raw
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.subscriptions().is_empty());
+}
