@@ -64,6 +64,8 @@ struct State {
     first_next: Option<Instant>,
     /// An init error the function reported.
     init_error: Option<Value>,
+    /// When the first answer (response or error) arrived.
+    first_answer: Option<Instant>,
     waiting: HashMap<String, oneshot::Sender<Answer>>,
 }
 
@@ -89,7 +91,8 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 impl LambdaProcess {
-    /// Starts `binary` with `env` (plus what Lambda sets) against a fresh Runtime API.
+    /// Starts `binary` with what Lambda sets plus `env` (and nothing inherited from
+    /// this process) against a fresh Runtime API.
     pub async fn spawn(binary: &Path, env: &[(String, String)]) -> LambdaProcess {
         let state = Arc::new(Mutex::new(State::default()));
         let (events_tx, events_rx) = mpsc::unbounded_channel::<(String, Value)>();
@@ -110,14 +113,20 @@ impl LambdaProcess {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // Lambda's environment, not this process's: what the function sees on AWS,
+        // then the caller's variables (which may override these).
         let child = tokio::process::Command::new(binary)
-            .envs(env.iter().cloned())
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+            .envs(env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -174,6 +183,41 @@ impl LambdaProcess {
         lock(&self.state)
             .first_next
             .map(|t| t.duration_since(self.started))
+    }
+
+    /// Waits (up to 30 s) for the function to finish its init: spawn to its first
+    /// `GET .../next`. The instant is taken when the request arrives, not when this
+    /// notices it. Panics, saying why, if the function reports an init error or exits.
+    pub async fn ready(&mut self) -> Duration {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(d) = self.init_duration() {
+                return d;
+            }
+            if let Some(e) = self.init_error() {
+                panic!("the function failed its init: {e}");
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the function exited during its init ({status}); its stderr says why");
+            }
+            assert!(Instant::now() < deadline, "no GET .../next within 30 s");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+
+    /// Spawn to the first answer, once there is one.
+    pub fn first_answer(&self) -> Option<Duration> {
+        lock(&self.state)
+            .first_answer
+            .map(|t| t.duration_since(self.started))
+    }
+
+    /// The process's peak resident set so far (`VmHWM`), in bytes (Linux).
+    pub fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
     }
 
     /// The init error the function reported, if any.
@@ -248,7 +292,9 @@ async fn route(
                 "error" => Err(body),
                 _ => return Response::text(404, "unknown path"),
             };
-            if let Some(tx) = lock(&state).waiting.remove(id) {
+            let mut s = lock(&state);
+            s.first_answer.get_or_insert_with(Instant::now);
+            if let Some(tx) = s.waiting.remove(id) {
                 let _ = tx.send(answer);
             }
             json(202, serde_json::json!({"status": "OK"}))
