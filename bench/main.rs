@@ -99,7 +99,8 @@ fn parameters(template: &serde_yaml::Value) -> BTreeMap<String, String> {
             out.insert(k.to_string(), value);
         }
     }
-    let samconfig = std::fs::read_to_string(testkit::workspace().join("samconfig.toml")).unwrap_or_default();
+    let samconfig =
+        std::fs::read_to_string(testkit::workspace().join("samconfig.toml")).unwrap_or_default();
     let mut inside = false;
     for line in samconfig.lines() {
         let line = line.trim();
