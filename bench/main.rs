@@ -41,6 +41,8 @@ struct Args {
     write: Option<PathBuf>,
 }
 
+const USAGE: &str = "stagegate-bench [--only init|path|engine] [--bin-dir DIR] [--spawns N] [--seconds S] [--write docs/performance.md]";
+
 fn args() -> Result<Args> {
     let mut a = Args {
         only: None,
@@ -58,9 +60,11 @@ fn args() -> Result<Args> {
             "--seconds" => a.seconds = value()?.parse().context("--seconds: a number")?,
             "--write" => a.write = Some(value()?.into()),
             "--only" => a.only = Some(value()?),
-            other => bail!(
-                "unknown argument {other}: stagegate-bench [--bin-dir DIR] [--spawns N] [--seconds S] [--write docs/performance.md]"
-            ),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}: {USAGE}"),
         }
     }
     // Relative to the workspace, wherever this runs from (the figures name it as given).
@@ -493,7 +497,8 @@ async fn main() -> Result<()> {
     );
 
     eprintln!("rehearsing the happy path...");
-    let cli = args.bin_dir.join("stagegate");
+    // The CLI is built with the harness (bench/run), not with the functions.
+    let cli = std::env::current_exe()?.with_file_name("stagegate");
     let (states, events, entered) = happy_path(&cli)?;
     let _ = writeln!(md, "### The happy path\n");
     let _ = writeln!(md, "`stagegate rehearse --approve` on `examples/shop` (user acceptance off, four suites): **{states} states entered, {events} history events**. Entered more than once: {}.\n",
@@ -517,7 +522,7 @@ async fn main() -> Result<()> {
     );
     let _ = writeln!(
         md,
-        "| embedded engine (`asl-engine`, release) | {rust_rate:.0} | {:.3} |",
+        "| embedded engine (`asl-engine`, opt-level 3) | {rust_rate:.0} | {:.3} |",
         1000.0 / rust_rate
     );
     let _ = writeln!(

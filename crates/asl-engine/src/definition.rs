@@ -228,6 +228,10 @@ pub(crate) struct State {
     pub input_path: IoPath,
     pub output_path: IoPath,
     pub next: Option<String>,
+    /// Whether anything in the state (its paths, templates, intrinsic arguments,
+    /// nested branches) mentions the context object (`$$`). The interpreter builds
+    /// the context object only for the states that do.
+    pub reads_context: bool,
 }
 
 /// `InputPath` / `OutputPath` / `ItemsPath`: absent (`$`), `null`, or a path.
@@ -667,6 +671,7 @@ impl Loader {
             input_path,
             output_path,
             next,
+            reads_context: mentions_context(obj),
         })
     }
 
@@ -1272,6 +1277,19 @@ impl Loader {
             catch: self.catchers(loc, obj),
         })
     }
+}
+
+/// True when any string (key or value) inside `obj` contains `$$`.
+fn mentions_context(obj: &Map<String, Value>) -> bool {
+    fn walk(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains("$$"),
+            Value::Array(a) => a.iter().any(walk),
+            Value::Object(o) => o.iter().any(|(k, v)| k.contains("$$") || walk(v)),
+            _ => false,
+        }
+    }
+    obj.iter().any(|(k, v)| k.contains("$$") || walk(v))
 }
 
 impl State {

@@ -161,12 +161,14 @@ enum TokenSlot {
 }
 
 pub(crate) struct ExecutionRecord {
-    pub arn: String,
+    /// Shared with every event sent to subscribers (one allocation per execution).
+    pub arn: Arc<str>,
     pub name: String,
     pub machine: Arc<Machine>,
     pub input: Value,
     pub start: DateTime<Utc>,
-    pub history: Mutex<Vec<HistoryEvent>>,
+    /// Events are shared with subscribers, not copied for them.
+    pub history: Mutex<Vec<Arc<HistoryEvent>>>,
     pub status: watch::Sender<ExecutionStatus>,
     pub result: Mutex<Option<Finished>>,
     pub stop: watch::Sender<Option<(String, String)>>,
@@ -193,7 +195,7 @@ pub(crate) struct Inner {
     machines: Mutex<HashMap<String, Arc<Machine>>>,
     executions: Mutex<Executions>,
     tokens: Mutex<HashMap<String, TokenSlot>>,
-    pub events: broadcast::Sender<(String, HistoryEvent)>,
+    pub events: broadcast::Sender<(Arc<str>, Arc<HistoryEvent>)>,
     pub rng: Mutex<StdRng>,
 }
 
@@ -383,7 +385,7 @@ impl Engine {
                 )));
             }
             let record = Arc::new(ExecutionRecord {
-                arn: arn.clone(),
+                arn: arn.as_str().into(),
                 name,
                 machine,
                 input,
@@ -451,7 +453,7 @@ impl Control {
     }
 
     /// Every history event of every execution, as it happens: `(execution ARN, event)`.
-    pub fn subscribe(&self) -> broadcast::Receiver<(String, HistoryEvent)> {
+    pub fn subscribe(&self) -> broadcast::Receiver<(Arc<str>, Arc<HistoryEvent>)> {
         self.inner.events.subscribe()
     }
 
@@ -471,7 +473,10 @@ impl Control {
 
     /// `GetExecutionHistory` (all events, oldest first).
     pub fn get_execution_history(&self, arn: &str) -> Result<Vec<HistoryEvent>, EngineError> {
-        Ok(lock(&self.record(arn)?.history).clone())
+        Ok(lock(&self.record(arn)?.history)
+            .iter()
+            .map(|e| HistoryEvent::clone(e))
+            .collect())
     }
 
     /// `ListExecutions`, newest first, optionally filtered by status.
@@ -620,7 +625,7 @@ fn describe(r: &ExecutionRecord) -> ExecutionDescription {
     let status = *r.status.borrow();
     let finished = lock(&r.result).clone();
     ExecutionDescription {
-        execution_arn: r.arn.clone(),
+        execution_arn: r.arn.to_string(),
         state_machine_arn: r.machine.arn.clone(),
         name: r.name.clone(),
         status,

@@ -71,6 +71,67 @@ impl Serialize for EventType {
     }
 }
 
+/// A JSON document recorded in an event (`input`, `output`, `parameters`), kept as
+/// its text — what `GetExecutionHistory` returns, and one allocation instead of a
+/// tree of them: an execution records every state's input and output, so the
+/// history would otherwise copy every document twice (docs/performance.md).
+#[derive(Clone)]
+pub struct Payload(Box<str>);
+
+impl Payload {
+    /// The document's JSON text.
+    pub fn of(v: &Value) -> Payload {
+        // Straight into a buffer (`Display` goes through `fmt` and is slower); a
+        // `Value` always serializes.
+        Payload(
+            serde_json::to_string(v)
+                .unwrap_or_default()
+                .into_boxed_str(),
+        )
+    }
+
+    /// The JSON text, as AWS records it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The document. A payload is only ever made from a `Value`, so its text parses.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(v: Value) -> Payload {
+        Payload::of(&v)
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Equal documents, whatever their key order.
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        self.0 == other.0 || self.value() == other.value()
+    }
+}
+
+impl PartialEq<Value> for Payload {
+    fn eq(&self, other: &Value) -> bool {
+        self.value() == *other
+    }
+}
+
 /// One history event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistoryEvent {
@@ -86,11 +147,11 @@ pub struct HistoryEvent {
 pub enum Details {
     None,
     ExecutionStarted {
-        input: Value,
+        input: Payload,
         role_arn: String,
     },
     ExecutionSucceeded {
-        output: Value,
+        output: Payload,
     },
     /// For `ExecutionFailed`, `ExecutionAborted`, `ExecutionTimedOut`.
     ExecutionError {
@@ -99,17 +160,17 @@ pub enum Details {
     },
     StateEntered {
         name: String,
-        input: Value,
+        input: Payload,
     },
     StateExited {
         name: String,
-        output: Value,
+        output: Payload,
     },
     TaskScheduled {
         resource_type: String,
         resource: String,
         region: String,
-        parameters: Value,
+        parameters: Payload,
         timeout_in_seconds: Option<u64>,
         heartbeat_in_seconds: Option<u64>,
     },
@@ -121,7 +182,7 @@ pub enum Details {
     TaskOutput {
         resource_type: String,
         resource: String,
-        output: Value,
+        output: Payload,
     },
     /// `TaskFailed` and `TaskTimedOut`.
     TaskError {
@@ -132,11 +193,11 @@ pub enum Details {
     },
     LambdaScheduled {
         resource: String,
-        input: Value,
+        input: Payload,
         timeout_in_seconds: Option<u64>,
     },
     LambdaSucceeded {
-        output: Value,
+        output: Payload,
     },
     /// `LambdaFunctionFailed` and `LambdaFunctionTimedOut`.
     LambdaError {
@@ -203,7 +264,7 @@ impl HistoryEvent {
     }
 
     fn details_json(&self) -> Option<Value> {
-        let text = |v: &Value| Value::String(v.to_string());
+        let text = |v: &Payload| Value::String(v.as_str().to_string());
         Some(match &self.details {
             Details::None => return None,
             Details::ExecutionStarted { input, role_arn } => {
@@ -305,7 +366,7 @@ mod tests {
             previous_event_id: 0,
             details: Details::StateEntered {
                 name: "Preflight".into(),
-                input: json!({"tag": "rc-1.4.0"}),
+                input: json!({"tag": "rc-1.4.0"}).into(),
             },
         };
         assert_eq!(

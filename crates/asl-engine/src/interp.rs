@@ -13,7 +13,7 @@ use crate::definition::{
 };
 use crate::engine::{lock, ExecutionRecord, ExecutionStatus, Finished, Inner, MAX_PAYLOAD_BYTES};
 use crate::error::{any_matches, names, StateError};
-use crate::history::{Details, EventType, HistoryEvent};
+use crate::history::{Details, EventType, HistoryEvent, Payload};
 use crate::task::{Pattern, Resource, TaskCall, TaskExecutor, TaskOutput};
 use crate::template::truncate;
 use chrono::{DateTime, Utc};
@@ -65,7 +65,7 @@ pub(crate) async fn run_execution(
     let machine = rec.machine.clone();
     let base_context = json!({
         "Execution": {
-            "Id": rec.arn,
+            "Id": &*rec.arn,
             "Input": rec.input,
             "Name": rec.name,
             "RoleArn": inner.config.role_arn,
@@ -85,7 +85,7 @@ pub(crate) async fn run_execution(
         &root,
         EventType::ExecutionStarted,
         Details::ExecutionStarted {
-            input: rec.input.clone(),
+            input: Payload::of(&rec.input),
             role_arn: inner.config.role_arn.clone(),
         },
     );
@@ -122,7 +122,9 @@ pub(crate) async fn run_execution(
             },
             (
                 EventType::ExecutionSucceeded,
-                Details::ExecutionSucceeded { output },
+                Details::ExecutionSucceeded {
+                    output: Payload::of(&output),
+                },
             ),
         ),
         End::Done(Err(e)) => (
@@ -271,27 +273,32 @@ impl Ctx {
                 previous_event_id: thread.last.swap(id, Ordering::SeqCst),
                 details,
             };
+            let e = Arc::new(e);
             h.push(e.clone());
             e
         };
+        let id = event.id;
         // No subscriber is fine: history is the record, the channel is a courtesy.
-        let _ = self
-            .inner
-            .events
-            .send((self.rec.arn.clone(), event.clone()));
-        event.id
+        let _ = self.inner.events.send((self.rec.arn.clone(), event));
+        id
     }
 
+    /// The context object (`$$`) as the state `st` sees it; `null` for a state that
+    /// never reads it (decided at load: `State::reads_context`), so that most states
+    /// do not copy the execution input into a context they would throw away.
     fn context(
         &self,
-        state: &str,
+        st: &State,
         entered: DateTime<Utc>,
         retry_count: u32,
         token: Option<&str>,
         item: Option<(usize, &Value)>,
     ) -> Value {
+        if !st.reads_context {
+            return Value::Null;
+        }
         let mut c = self.base_context.clone();
-        c["State"] = json!({"Name": state, "EnteredTime": format_timestamp(entered), "RetryCount": retry_count});
+        c["State"] = json!({"Name": st.name, "EnteredTime": format_timestamp(entered), "RetryCount": retry_count});
         if let Some(t) = token {
             c["Task"] = json!({ "Token": t });
         }
@@ -362,7 +369,7 @@ impl Ctx {
             t,
             Details::StateEntered {
                 name: st.name.clone(),
-                input: raw.clone(),
+                input: Payload::of(raw),
             },
         );
     }
@@ -373,7 +380,7 @@ impl Ctx {
             t,
             Details::StateExited {
                 name: st.name.clone(),
-                output: out.clone(),
+                output: Payload::of(out),
             },
         );
     }
@@ -492,7 +499,7 @@ impl Ctx {
                 let lease = (t.resource.pattern() == Pattern::WaitForTaskToken)
                     .then(|| self.inner.open_token());
                 let token = lease.as_ref().map(|l| l.token.clone());
-                let context = self.context(&st.name, entered, retry_count, token.as_deref(), None);
+                let context = self.context(st, entered, retry_count, token.as_deref(), None);
                 let params = match &t.parameters {
                     Some(tpl) => tpl.eval(effective, &context)?,
                     None => effective.clone(),
@@ -557,7 +564,7 @@ impl Ctx {
             Ok(v) => v,
             Err(e) => return self.catch(h.catch, raw, e),
         };
-        let context = || self.context(&st.name, entered, retries.total, None, None);
+        let context = || self.context(st, entered, retries.total, None, None);
         let output =
             self.finish_output(st, h.result_selector, h.result_path, raw, result, context)?;
         self.exited(thread, h.exited, st, &output);
@@ -587,7 +594,7 @@ impl Ctx {
                 EventType::LambdaFunctionScheduled,
                 Details::LambdaScheduled {
                     resource: resource.arn().to_string(),
-                    input: params.clone(),
+                    input: Payload::of(&params),
                     timeout_in_seconds: timeout,
                 },
             );
@@ -600,7 +607,7 @@ impl Ctx {
                     resource_type: rtype.clone(),
                     resource: rname.clone(),
                     region: self.inner.config.region.clone(),
-                    parameters: params.clone(),
+                    parameters: Payload::of(&params),
                     timeout_in_seconds: timeout,
                     heartbeat_in_seconds: heartbeat,
                 },
@@ -615,7 +622,7 @@ impl Ctx {
             );
         }
         let call = TaskCall {
-            execution_arn: self.rec.arn.clone(),
+            execution_arn: self.rec.arn.to_string(),
             state_name: st.name.clone(),
             resource: resource.clone(),
             input: params,
@@ -633,7 +640,7 @@ impl Ctx {
                         Details::TaskOutput {
                             resource_type: rtype.clone(),
                             resource: rname.clone(),
-                            output: response,
+                            output: Payload::of(&response),
                         },
                     );
                     match lease {
@@ -662,7 +669,9 @@ impl Ctx {
                     self.emit(
                         thread,
                         EventType::LambdaFunctionSucceeded,
-                        Details::LambdaSucceeded { output: v.clone() },
+                        Details::LambdaSucceeded {
+                            output: Payload::of(v),
+                        },
                     );
                 } else {
                     self.emit(
@@ -671,7 +680,7 @@ impl Ctx {
                         Details::TaskOutput {
                             resource_type: rtype,
                             resource: rname,
-                            output: v.clone(),
+                            output: Payload::of(v),
                         },
                     );
                 }
@@ -715,9 +724,7 @@ impl Ctx {
         let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
         let result = match (&p.result, &p.parameters) {
             (Some(r), _) => r.clone(),
-            (None, Some(t)) => {
-                t.eval(&effective, &self.context(&st.name, entered, 0, None, None))?
-            }
+            (None, Some(t)) => t.eval(&effective, &self.context(st, entered, 0, None, None))?,
             (None, None) => effective,
         };
         let merged = self.result_path(&p.result_path, raw, result)?;
@@ -744,7 +751,7 @@ impl Ctx {
         let context = OnceCell::new();
         let mut next = None;
         for (rule, target) in &c.choices {
-            let cx = context.get_or_init(|| self.context(&st.name, entered, 0, None, None));
+            let cx = context.get_or_init(|| self.context(st, entered, 0, None, None));
             if rule.eval(&effective, cx)? {
                 next = Some(target.clone());
                 break;
@@ -846,7 +853,7 @@ impl Ctx {
                 Some(Text::Path(p)) => p
                     .select(
                         &raw,
-                        context.get_or_init(|| self.context(&st.name, entered, 0, None, None)),
+                        context.get_or_init(|| self.context(st, entered, 0, None, None)),
                     )
                     .ok_or_else(|| {
                         StateError::runtime(format!(
@@ -855,7 +862,7 @@ impl Ctx {
                     })?,
                 Some(Text::Intrinsic(i)) => i.eval(
                     &raw,
-                    context.get_or_init(|| self.context(&st.name, entered, 0, None, None)),
+                    context.get_or_init(|| self.context(st, entered, 0, None, None)),
                 )?,
             };
             v.as_str().map(str::to_string).ok_or_else(|| {
@@ -889,7 +896,7 @@ impl Ctx {
         self.with_retry_catch(st, &handling, raw, thread, entered, |retry_count| {
             let effective = &effective;
             async move {
-                let context = self.context(&st.name, entered, retry_count, None, None);
+                let context = self.context(st, entered, retry_count, None, None);
                 let input = match &p.parameters {
                     Some(t) => t.eval(effective, &context)?,
                     None => effective.clone(),
@@ -933,7 +940,7 @@ impl Ctx {
         let input = match &m.item_selector {
             Some(t) => t.eval(
                 effective,
-                &self.context(&st.name, entered, 0, None, Some((index, &item))),
+                &self.context(st, entered, 0, None, Some((index, &item))),
             )?,
             None => item,
         };
@@ -969,7 +976,7 @@ impl Ctx {
     ) -> Result<Step, StateError> {
         self.entered(thread, EventType::MapStateEntered, st, &raw);
         let effective = self.io(&st.input_path, raw.clone(), &Value::Null, "InputPath")?;
-        let context = self.context(&st.name, entered, 0, None, None);
+        let context = self.context(st, entered, 0, None, None);
         let items = match self.io(&m.items_path, effective.clone(), &context, "ItemsPath")? {
             Value::Array(items) => items,
             other => {
@@ -1110,7 +1117,7 @@ async fn wait_for_token(
 }
 
 fn check_size(v: &Value, state: &str) -> Result<(), StateError> {
-    let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0);
+    let size = serialized_len(v);
     if size > MAX_PAYLOAD_BYTES {
         return Err(StateError::new(
             names::DATA_LIMIT_EXCEEDED,
@@ -1118,4 +1125,22 @@ fn check_size(v: &Value, state: &str) -> Result<(), StateError> {
         ));
     }
     Ok(())
+}
+
+/// The length of `v` serialized, without building the text.
+fn serialized_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing to memory cannot fail; a Value always serializes.
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }

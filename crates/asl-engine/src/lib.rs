@@ -73,7 +73,7 @@ pub use engine::{
     Control, Engine, EngineConfig, EngineError, ExecutionDescription, ExecutionStatus,
 };
 pub use error::StateError;
-pub use history::{Details, EventType, HistoryEvent};
+pub use history::{Details, EventType, HistoryEvent, Payload};
 pub use mock::{MockConfig, MockExecutor};
 pub use task::{
     BuildRequest, BuildResult, BuildRunner, LambdaError, Pattern, Registry, Resource, TaskCall,

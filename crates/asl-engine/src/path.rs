@@ -30,6 +30,9 @@ pub struct Path {
     root: Root,
     query: JpQuery,
     definite: bool,
+    /// The name/index steps of a definite path, compiled once: `select` walks them
+    /// directly instead of running the general JSONPath evaluator.
+    steps: Option<Vec<Step>>,
 }
 
 impl PartialEq for Path {
@@ -67,12 +70,15 @@ impl Path {
             .segments
             .iter()
             .all(|s| matches!(s, Segment::Selector(Selector::Name(_) | Selector::Index(_))));
-        Ok(Path {
+        let mut path = Path {
             text: text.to_string(),
             root,
             query,
             definite,
-        })
+            steps: None,
+        };
+        path.steps = path.steps();
+        Ok(path)
     }
 
     pub fn text(&self) -> &str {
@@ -95,6 +101,9 @@ impl Path {
             Root::Input => input,
             Root::Context => context,
         };
+        if let Some(steps) = &self.steps {
+            return walk(doc, steps).cloned();
+        }
         // js_path_process only fails for function-valued queries, which a parsed
         // query of ours cannot be (functions are only legal inside filters).
         let nodes = js_path_process(&self.query, doc).ok()?;
@@ -124,6 +133,28 @@ impl Path {
                 .collect(),
         )
     }
+}
+
+/// The node a definite path names, as RFC 9535 (and Jayway) evaluate it: a name
+/// selects an object member, an index an array element (negative from the end).
+fn walk<'v>(doc: &'v Value, steps: &[Step]) -> Option<&'v Value> {
+    let mut node = doc;
+    for step in steps {
+        node = match step {
+            Step::Name(n) => node.as_object()?.get(n)?,
+            Step::Index(i) => {
+                let arr = node.as_array()?;
+                let at = if *i < 0 {
+                    arr.len()
+                        .checked_sub(usize::try_from(i.unsigned_abs()).ok()?)?
+                } else {
+                    usize::try_from(*i).ok()?
+                };
+                arr.get(at)?
+            }
+        };
+    }
+    Some(node)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -323,6 +354,57 @@ mod tests {
         let v = json!({"a": {"b": [1, 2, 3]}});
         assert_eq!(sel("$.a.b[1]", &v), Some(json!(2)));
         assert_eq!(sel("$", &v), Some(v.clone()));
+    }
+
+    /// The compiled walk of a definite path and the general evaluator agree, on
+    /// hits and misses alike (names, positive and negative indices, type clashes).
+    #[test]
+    fn compiled_definite_paths_agree_with_the_general_evaluator() {
+        let docs = [
+            json!({"a": {"b": [1, {"c": 2}, 3]}, "x": null, "s": "text", "n": [[0, 1], [2]]}),
+            json!([{"a": 1}, {"a": [5, 6]}]),
+            json!("scalar"),
+            json!({}),
+        ];
+        let paths = [
+            "$",
+            "$.a",
+            "$.a.b",
+            "$.a.b[0]",
+            "$.a.b[1].c",
+            "$.a.b[-1]",
+            "$.a.b[-3]",
+            "$.a.b[-4]",
+            "$.a.b[3]",
+            "$.a.c",
+            "$.x",
+            "$.x.y",
+            "$.s[0]",
+            "$.s.t",
+            "$.n[0][1]",
+            "$.n[1][-1]",
+            "$[0].a",
+            "$[1].a[-2]",
+            "$[2]",
+            "$['a']['b'][2]",
+        ];
+        let mut compared = 0;
+        for text in paths {
+            let compiled = Path::parse(text).unwrap();
+            assert!(compiled.steps.is_some(), "{text} should compile to steps");
+            let mut general = compiled.clone();
+            general.steps = None;
+            for doc in &docs {
+                let ctx = json!({});
+                assert_eq!(
+                    compiled.select(doc, &ctx),
+                    general.select(doc, &ctx),
+                    "{text} on {doc}"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, paths.len() * docs.len());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   `Catch` routes on.
 //! - [`url::serve_url`]: an [`stagegate::web::Endpoint`] behind a Function URL.
 
+pub mod https;
 pub mod url;
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -82,9 +83,14 @@ impl<G: Fn(&str) -> Option<String>> Env<G> {
 }
 
 /// Logging and the AWS configuration, once per container (before the first event).
+/// No file, network or TLS work that can wait: the HTTPS client loads its root
+/// certificates on the first request ([`https::on_first_use`]).
 pub async fn start() -> SdkConfig {
     init_logs();
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https::on_first_use())
+        .load()
+        .await
 }
 
 /// The log filter for a configured level: that level everywhere, except the Lambda
@@ -98,23 +104,33 @@ pub fn log_filter(configured: &str) -> String {
     format!("{level},lambda_runtime={runtime},lambda_runtime_api_client={runtime}").to_lowercase()
 }
 
+/// [`log_filter`] as a `Targets` filter, not an `EnvFilter`: the same directives
+/// without compiling regular expressions at start-up.
+pub fn targets(configured: &str) -> lambda_runtime::tracing::subscriber::filter::Targets {
+    use lambda_runtime::tracing::subscriber::filter::{LevelFilter, Targets};
+    // `log_filter` only ever writes valid directives; INFO is its own default.
+    log_filter(configured)
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO))
+}
+
 /// JSON logs when Lambda asks for them (`AWS_LAMBDA_LOG_FORMAT`), at
 /// `AWS_LAMBDA_LOG_LEVEL`, through [`log_filter`].
 fn init_logs() {
-    use lambda_runtime::tracing::subscriber::EnvFilter;
+    use lambda_runtime::tracing::subscriber::{fmt, prelude::*, registry};
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "INFO".into());
-    let logs = lambda_runtime::tracing::subscriber::fmt()
-        .with_target(false)
-        .without_time()
-        .with_env_filter(EnvFilter::new(log_filter(&level)));
+    let filter = targets(&level);
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let logs = registry().with(filter);
     // A second initialisation (tests) is refused by tracing, and harmless.
     let _ = if json {
-        logs.json().try_init()
+        logs.with(fmt::layer().json().with_target(false).without_time())
+            .try_init()
     } else {
-        logs.try_init()
+        logs.with(fmt::layer().with_target(false).without_time())
+            .try_init()
     };
 }
 
@@ -183,6 +199,19 @@ mod tests {
             "info,lambda_runtime=info,lambda_runtime_api_client=info"
         );
         assert!(log_filter("nonsense").starts_with("info,"));
+    }
+
+    #[test]
+    fn the_filter_in_force_keeps_the_runtime_at_debug_at_most() {
+        use lambda_runtime::tracing::Level;
+        let t = targets("TRACE");
+        assert!(t.would_enable("stagegate", &Level::TRACE));
+        assert!(t.would_enable("lambda_runtime", &Level::DEBUG));
+        assert!(!t.would_enable("lambda_runtime", &Level::TRACE));
+        assert!(!t.would_enable("lambda_runtime_api_client::body", &Level::TRACE));
+        let t = targets("warn");
+        assert!(!t.would_enable("stagegate", &Level::INFO));
+        assert!(t.would_enable("stagegate", &Level::WARN));
     }
 
     #[test]

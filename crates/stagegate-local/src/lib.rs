@@ -297,7 +297,7 @@ pub fn execution_status_rule(
             });
             let event = json!({
                 "version": "0", "detail-type": "Step Functions Execution Status Change",
-                "source": "aws.states", "resources": [arn], "detail": detail,
+                "source": "aws.states", "resources": [&*arn], "detail": detail,
             });
             // EventBridge retries a failed target; one attempt is enough locally, and a
             // failure is in the run's outbox (or its absence) for everyone to see.

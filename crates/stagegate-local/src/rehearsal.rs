@@ -443,7 +443,7 @@ impl Rehearsal {
             let timeline = timeline.clone();
             tokio::spawn(async move {
                 while let Ok((exec, event)) = events.recv().await {
-                    if exec != arn {
+                    if *exec != *arn {
                         continue;
                     }
                     report_event(&event, &timeline);
@@ -882,10 +882,10 @@ fn last_state_input(history: &[HistoryEvent]) -> Value {
         .iter()
         .rev()
         .find_map(|e| match &e.details {
-            Details::StateEntered { input, .. }
-                if input.get("failure").is_some() || input.get("cancellation").is_some() =>
-            {
-                Some(input.clone())
+            Details::StateEntered { input, .. } => {
+                let input = input.value();
+                (input.get("failure").is_some() || input.get("cancellation").is_some())
+                    .then_some(input)
             }
             _ => None,
         })
@@ -908,7 +908,7 @@ fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>) 
             }
         }
         Details::StateEntered { input, .. } if name == "No Package or Preview" => {
-            let why = stagegate::steps::notify::reason(input);
+            let why = stagegate::steps::notify::reason(&input.value());
             say(&format!("  ✗ Package & Preview: {why}"));
         }
         Details::StateEntered { .. } if name.ends_with(" Failed") && is_phase_failure(&name) => {
@@ -916,6 +916,7 @@ fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>) 
         }
         Details::StateExited { output, .. } if name == "Preview Ready" => {
             let changes = output
+                .value()
                 .get("preview")
                 .and_then(|p| p.get("changes"))
                 .and_then(Value::as_array)
@@ -924,16 +925,16 @@ fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>) 
             say(&format!("  · change preview: {changes} resource change(s)"));
         }
         Details::StateExited { output, .. } if name == "Pre-Deployment Checks" => {
-            report_checks(output);
+            report_checks(&output.value());
         }
         Details::StateExited { output, .. }
             if name == "Validate Infrastructure"
-                && output["validation"]["noChanges"] == Value::Bool(true) =>
+                && output.value()["validation"]["noChanges"] == Value::Bool(true) =>
         {
             say("  · no changes: deploy skipped");
         }
         Details::StateExited { output, .. } if name == "Integration Tests" => {
-            report_suites(output);
+            report_suites(&output.value());
         }
         _ => {}
     }

@@ -71,7 +71,7 @@ async fn input_path_and_output_path_null_give_an_empty_object() {
         q_in.details,
         asl_engine::Details::StateEntered {
             name: "Q".into(),
-            input: json!({})
+            input: json!({}).into()
         }
     );
 }

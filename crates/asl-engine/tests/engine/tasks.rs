@@ -47,7 +47,7 @@ async fn lambda_invoke_wraps_the_result_in_payload() {
                 (resource_type.as_str(), resource.as_str()),
                 ("lambda", "invoke")
             );
-            assert_eq!(parameters["Payload"], json!({"a": 1}));
+            assert_eq!(parameters.value()["Payload"], json!({"a": 1}));
         }
         other => panic!("unexpected details {other:?}"),
     }
