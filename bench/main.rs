@@ -235,7 +235,38 @@ fn zipped_size(path: &Path) -> Result<u64> {
 
 /// States entered and events of the happy path: `stagegate rehearse --approve` in a
 /// scratch directory, its `history.json` read back.
-fn happy_path(cli: &Path) -> Result<(usize, usize, BTreeMap<String, usize>)> {
+/// What the happy path's history says: states entered (in total and per state),
+/// events, and when the approval was requested.
+struct HappyPath {
+    states: usize,
+    events: usize,
+    entered: BTreeMap<String, usize>,
+    /// Execution start → `Wait for Approval` entered (its task sends the emails).
+    to_approval_ms: i64,
+    /// `Pre-Deployment Checks` entered → exited: the part of the above that the
+    /// app's own check commands take.
+    checks_ms: i64,
+}
+
+/// Milliseconds between the first event named `from` and the first named `to`
+/// (`type`, or `type` + state name), from the history's own timestamps.
+fn between(events: &[Value], from: (&str, Option<&str>), to: (&str, Option<&str>)) -> Option<i64> {
+    let at = |(ty, name): (&str, Option<&str>)| {
+        events.iter().find_map(|e| {
+            let same_type = e["type"].as_str() == Some(ty);
+            let same_name = name.is_none_or(|n| {
+                e["stateEnteredEventDetails"]["name"].as_str() == Some(n)
+                    || e["stateExitedEventDetails"]["name"].as_str() == Some(n)
+            });
+            (same_type && same_name)
+                .then(|| chrono::DateTime::parse_from_rfc3339(e["timestamp"].as_str()?).ok())
+                .flatten()
+        })
+    };
+    Some((at(to)? - at(from)?).num_milliseconds())
+}
+
+fn happy_path(cli: &Path) -> Result<HappyPath> {
     let dir = std::env::temp_dir().join(format!("stagegate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let app = testkit::workspace().join("examples/shop");
@@ -264,7 +295,25 @@ fn happy_path(cli: &Path) -> Result<(usize, usize, BTreeMap<String, usize>)> {
             *entered.entry(name.to_string()).or_insert(0) += 1;
         }
     }
-    Ok((entered.values().sum(), events.len(), entered))
+    let to_approval_ms = between(
+        &events,
+        ("ExecutionStarted", None),
+        ("TaskStateEntered", Some("Wait for Approval")),
+    )
+    .context("the happy path's history has no start or no Wait for Approval")?;
+    let checks_ms = between(
+        &events,
+        ("ParallelStateEntered", Some("Pre-Deployment Checks")),
+        ("ParallelStateExited", Some("Pre-Deployment Checks")),
+    )
+    .context("the happy path's history has no Pre-Deployment Checks")?;
+    Ok(HappyPath {
+        states: entered.values().sum(),
+        events: events.len(),
+        entered,
+        to_approval_ms,
+        checks_ms,
+    })
 }
 
 fn find(dir: &Path, name: &str) -> Option<PathBuf> {
@@ -368,7 +417,10 @@ fn node_rate(seconds: f64) -> Result<f64> {
         .arg(&subs)
         .current_dir(&node_dir)
         .output()
-        .context("node (for aws-local-stepfunctions; bench/run installs it)")?;
+        .context("node (for aws-local-stepfunctions; bench/run installs it)");
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&subs);
+    let out = out?;
     if !out.status.success() {
         bail!(
             "aws-local-stepfunctions: {}",
@@ -499,13 +551,20 @@ async fn main() -> Result<()> {
     eprintln!("rehearsing the happy path...");
     // The CLI is built with the harness (bench/run), not with the functions.
     let cli = std::env::current_exe()?.with_file_name("stagegate");
-    let (states, events, entered) = happy_path(&cli)?;
+    let HappyPath {
+        states,
+        events,
+        entered,
+        to_approval_ms,
+        checks_ms,
+    } = happy_path(&cli)?;
     let _ = writeln!(md, "### The happy path\n");
     let _ = writeln!(md, "`stagegate rehearse --approve` on `examples/shop` (user acceptance off, four suites): **{states} states entered, {events} history events**. Entered more than once: {}.\n",
         {
             let repeated: Vec<String> = entered.iter().filter(|(_, n)| **n > 1).map(|(s, n)| format!("{s} ×{n}")).collect();
             if repeated.is_empty() { "none".to_string() } else { repeated.join(", ") }
         });
+    let _ = writeln!(md, "Trigger → approval email (execution start → `Wait for Approval` entered, from the history's timestamps): **{to_approval_ms} ms**, of which the example app's checks (ESLint, TypeScript, unit tests, security scan and the package build, as local processes in parallel) take {checks_ms} ms.\n");
 
     eprintln!(
         "engine and aws-local-stepfunctions, {} s each...",

@@ -507,3 +507,64 @@ fn approval_waits_fit_the_execution_timeout() {
     assert!(2 * max2 < run, "both waits fit the run");
     assert!(with_acceptance.iter().all(|v| allowed.contains(v)));
 }
+
+/// `ChecksCompute`: the checks on CodeBuild's EC2 compute by default, or on its Lambda
+/// compute (arm64 Lambda image, its 15-minute limit), each branch a consistent set.
+#[test]
+fn the_checks_run_on_ec2_or_lambda_compute_as_chosen() {
+    let t = template();
+    let p = &t["Parameters"]["ChecksCompute"];
+    assert_eq!(p["Default"].as_str(), Some("container"));
+    let allowed: Vec<_> = p["AllowedValues"]
+        .as_sequence()
+        .expect("AllowedValues")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(allowed, ["container", "lambda"]);
+    let cond = &t["Conditions"]["ChecksOnLambda"]["Fn::Equals"];
+    assert_eq!(cond[0]["Ref"].as_str(), Some("ChecksCompute"));
+    assert_eq!(cond[1].as_str(), Some("lambda"));
+
+    let project = &resources(&t)["ChecksProject"]["Properties"];
+    let env = &project["Environment"];
+    // (on Lambda, otherwise) for each property that depends on the choice.
+    let choice = |v: &Yaml| -> (String, String) {
+        let f = v["Fn::If"]
+            .as_sequence()
+            .expect("an Fn::If on ChecksOnLambda");
+        assert_eq!(f[0].as_str(), Some("ChecksOnLambda"));
+        let s = |y: &Yaml| match y {
+            Yaml::Number(n) => n.to_string(),
+            other => other.as_str().expect("a scalar").to_string(),
+        };
+        (s(&f[1]), s(&f[2]))
+    };
+    let (ty_l, ty_c) = choice(&env["Type"]);
+    let (cpu_l, cpu_c) = choice(&env["ComputeType"]);
+    let (img_l, img_c) = choice(&env["Image"]);
+    let (min_l, min_c) = choice(&project["TimeoutInMinutes"]);
+    assert_eq!(
+        (
+            ty_c.as_str(),
+            cpu_c.as_str(),
+            img_c.as_str(),
+            min_c.as_str()
+        ),
+        (
+            "LINUX_CONTAINER",
+            "BUILD_GENERAL1_SMALL",
+            "aws/codebuild/standard:7.0",
+            "30"
+        )
+    );
+    // Lambda compute: a Lambda environment type with a Lambda compute size and an
+    // image for the same architecture, and no timeout above Lambda's 15 minutes.
+    assert_eq!(ty_l, "ARM_LAMBDA_CONTAINER");
+    assert!(cpu_l.starts_with("BUILD_LAMBDA_"), "{cpu_l}");
+    assert!(
+        img_l.starts_with("aws/codebuild/amazonlinux-aarch64-lambda-standard:"),
+        "{img_l}"
+    );
+    assert!(min_l.parse::<u32>().expect("minutes") <= 15, "{min_l}");
+}

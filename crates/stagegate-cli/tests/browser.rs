@@ -266,4 +266,6 @@ async fn a_browser_approves_on_the_review_page_and_the_rehearsal_continues() {
         "screenshots: {}",
         artifacts().join("review-page.png").display()
     );
+    // Passed: the run and the browser profile go (a failure keeps them to look at).
+    let _ = std::fs::remove_dir_all(&work);
 }
