@@ -9,22 +9,14 @@ use stagegate_lambda::{serve, settings, Env, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
+    let (aws, env) = (stagegate_lambda::start().await, Env::process());
     let sfn = StepFunctions::from_config(&aws, env.var("STATE_MACHINE_ARN")?);
-    // One table: approvals, run claims and the newest candidates.
-    let table = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
     let runs = Runs {
         executions: sfn.clone(),
         callbacks: sfn,
     };
-    let step = Preflight::new(
-        settings()?,
-        runs,
-        table.clone(),
-        table.clone(),
-        table,
-        SystemClock,
-    );
+    // One table: approvals, run claims and the newest candidates.
+    let t = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
+    let step = Preflight::new(settings()?, runs, t.clone(), t.clone(), t, SystemClock);
     serve(step).await
 }

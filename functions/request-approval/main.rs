@@ -1,5 +1,5 @@
 //! Wait for Approval: stores the approval and one link per approver (hashes only) and
-//! emails each approver their own. Wiring only: the step's logic is in `stagegate::steps`.
+//! emails each approver their own. Wiring only: the logic is in `stagegate::steps`.
 
 use aws_dynamodb_port::DynamoTable;
 use aws_sns_port::SnsNotifier;
@@ -9,23 +9,15 @@ use stagegate_lambda::{serve, settings, Env, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
+    let (aws, env) = (stagegate_lambda::start().await, Env::process());
     // One table: the approvals, the approvers (`stagegate approvers`), the newest candidates.
-    let table = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
+    let t = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
     let topics = (
         env.var("APPROVALS_TOPIC_ARN")?,
         env.var("NOTIFICATIONS_TOPIC_ARN")?,
     );
     let notifier = SnsNotifier::from_config(&aws, topics.0, topics.1);
-    let (approvals, approvers) = (table.clone(), table.clone());
-    let step = RequestApproval::new(
-        settings()?,
-        approvals,
-        approvers,
-        notifier,
-        table,
-        SystemClock,
-    );
+    // Approvals, approvers, notifier, candidates, clock.
+    let step = RequestApproval::new(settings()?, t.clone(), t.clone(), notifier, t, SystemClock);
     serve(step).await
 }

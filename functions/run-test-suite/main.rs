@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
     let artifacts = S3Artifacts::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    serve(RunTestSuite::new(HttpsClient::new()?, artifacts)).await
+    serve(RunTestSuite::new(HttpsClient::new(), artifacts)).await
 }

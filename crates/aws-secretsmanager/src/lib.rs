@@ -61,6 +61,13 @@ impl Secrets for CachedSecret {
     }
 }
 
+/// The GitHub token, read from the secret by the first request that needs it.
+impl stagegate_https::Token for CachedSecret {
+    async fn token(&self) -> PortResult<String> {
+        self.value().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

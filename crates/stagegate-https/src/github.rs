@@ -10,27 +10,52 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use stagegate::error::PortError;
 use stagegate::ports::{Commit, Http, HttpRequest, PortResult, Releases, SourceHistory};
+use std::future::Future;
 
 const API: &str = "https://api.github.com";
 /// Pages of 100 tags read when looking for the previous candidate.
 const TAG_PAGES: u32 = 5;
 
-pub struct GitHub<H> {
+/// Where the GitHub token comes from. Read when a request needs it, not when the
+/// client is built: on AWS it is a Secrets Manager secret, and a Lambda's init does no
+/// network work that can wait for the first invocation (docs/performance.md).
+pub trait Token: Send + Sync {
+    /// The token; empty means none.
+    fn token(&self) -> impl Future<Output = PortResult<String>> + Send;
+}
+
+/// A token known up front (tests, the CLI).
+impl Token for String {
+    async fn token(&self) -> PortResult<String> {
+        Ok(self.clone())
+    }
+}
+
+pub struct GitHub<H, T = String> {
     http: H,
     api: String,
     repository: String,
     tag_prefix: String,
-    token: Option<String>,
+    token: Option<T>,
 }
 
-impl<H: Http> GitHub<H> {
-    pub fn new(http: H, repository: &str, tag_prefix: &str, token: Option<String>) -> Self {
+impl<H: Http, T: Token> GitHub<H, T> {
+    /// `token`: `None` when none is configured (public history, no prerelease).
+    pub fn new(http: H, repository: &str, tag_prefix: &str, token: Option<T>) -> Self {
         GitHub {
             http,
             api: API.to_string(),
             repository: repository.to_string(),
             tag_prefix: tag_prefix.to_string(),
-            token: token.filter(|t| !t.is_empty()),
+            token,
+        }
+    }
+
+    /// The configured token's value, `None` when none is configured or it is empty.
+    async fn token(&self) -> PortResult<Option<String>> {
+        match &self.token {
+            Some(t) => Ok(Some(t.token().await?).filter(|t| !t.trim().is_empty())),
+            None => Ok(None),
         }
     }
 
@@ -54,7 +79,7 @@ impl<H: Http> GitHub<H> {
             ),
             ("x-github-api-version".to_string(), "2022-11-28".to_string()),
         ];
-        if let Some(t) = &self.token {
+        if let Some(t) = self.token().await? {
             headers.push(("authorization".to_string(), format!("Bearer {t}")));
         }
         if body.is_some() {
@@ -139,7 +164,7 @@ fn commit(c: ApiCommit) -> Commit {
     }
 }
 
-impl<H: Http> SourceHistory for GitHub<H> {
+impl<H: Http, T: Token> SourceHistory for GitHub<H, T> {
     async fn previous_candidate(&self, tag: &str) -> PortResult<Option<String>> {
         let mut names = Vec::new();
         for page in 1..=TAG_PAGES {
@@ -184,14 +209,14 @@ impl<H: Http> SourceHistory for GitHub<H> {
     }
 }
 
-impl<H: Http> Releases for GitHub<H> {
+impl<H: Http, T: Token> Releases for GitHub<H, T> {
     async fn publish_prerelease(
         &self,
         tag: &str,
         title: &str,
         notes: &str,
     ) -> PortResult<Option<String>> {
-        if self.token.is_none() {
+        if self.token().await?.is_none() {
             return Ok(None);
         }
         let body = json!({"name": title, "body": notes, "prerelease": true});
@@ -348,5 +373,88 @@ mod tests {
         let url = g.publish_prerelease("rc-1", "rc-1", "notes").await.unwrap();
         assert!(url.is_some());
         assert!(g.http.requests().iter().any(|r| r.method == "PATCH"));
+    }
+
+    /// A token read from a store: counted, and failing on demand.
+    struct Stored {
+        reads: std::sync::atomic::AtomicUsize,
+        fail: bool,
+    }
+
+    impl Token for Stored {
+        async fn token(&self) -> PortResult<String> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.fail {
+                return Err(PortError::new("read secret gh", "AccessDenied"));
+            }
+            Ok("s3cr3t".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_token_is_read_by_the_request_that_needs_it_not_before() {
+        let http = MemoryHttp::default();
+        http.route(
+            "https://api.github.com/repos/acme/shop/releases/tags/rc-1",
+            200,
+            r#"{"id":5}"#,
+        );
+        http.route(
+            "https://api.github.com/repos/acme/shop/releases/5",
+            200,
+            r#"{"id":5,"html_url":"https://github.com/acme/shop/releases/tag/rc-1"}"#,
+        );
+        let stored = Stored {
+            reads: Default::default(),
+            fail: false,
+        };
+        let g = GitHub::new(http, "acme/shop", "rc-", Some(stored));
+        let reads = |g: &GitHub<MemoryHttp, Stored>| {
+            g.token
+                .as_ref()
+                .map(|t| t.reads.load(std::sync::atomic::Ordering::SeqCst))
+        };
+        assert_eq!(reads(&g), Some(0), "building the client reads nothing");
+        assert!(g
+            .publish_prerelease("rc-1", "rc-1", "n")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(reads(&g).unwrap() >= 1);
+        let patch = g
+            .http
+            .requests()
+            .into_iter()
+            .find(|r| r.method == "PATCH")
+            .unwrap();
+        assert!(patch
+            .headers
+            .contains(&("authorization".into(), "Bearer s3cr3t".into())));
+    }
+
+    #[tokio::test]
+    async fn a_token_that_cannot_be_read_fails_the_request_with_the_reason() {
+        let stored = Stored {
+            reads: Default::default(),
+            fail: true,
+        };
+        let g = GitHub::new(MemoryHttp::default(), "acme/shop", "rc-", Some(stored));
+        let e = g.publish_prerelease("rc-1", "t", "n").await.unwrap_err();
+        assert!(e.to_string().contains("AccessDenied"), "{e}");
+        assert!(
+            g.http.requests().is_empty(),
+            "nothing sent without the token"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_token_counts_as_none() {
+        assert_eq!(
+            gh(MemoryHttp::default(), Some("  "))
+                .publish_prerelease("rc-1", "t", "n")
+                .await
+                .unwrap(),
+            None
+        );
     }
 }

@@ -7,7 +7,7 @@
 
 mod github;
 
-pub use github::GitHub;
+pub use github::{GitHub, Token};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -15,7 +15,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use stagegate::error::PortError;
 use stagegate::ports::{Http, HttpRequest, HttpResponse, PortResult};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
 
 /// Longest a suite request may take before it counts as failed.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,24 +26,43 @@ pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
 
-#[derive(Clone, Debug)]
+/// An HTTPS (and HTTP) client trusting the system's CA roots. Clones share one
+/// connection pool.
+#[derive(Clone, Debug, Default)]
 pub struct HttpsClient {
-    client: Client<Connector, Full<Bytes>>,
+    /// Built by the first request: loading the system's CA roots reads and parses
+    /// every certificate file, work a Lambda's init should not do for requests it may
+    /// never send (docs/performance.md).
+    client: Arc<OnceCell<Client<Connector, Full<Bytes>>>>,
 }
 
 impl HttpsClient {
     /// A client trusting the system's CA roots; plain `http://` is allowed too (a
     /// suite may target an internal endpoint, and tests use a local server).
-    pub fn new() -> Result<Self, PortError> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| PortError::new("load the system's CA certificates", e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(HttpsClient {
-            client: Client::builder(TokioExecutor::new()).build(connector),
-        })
+    /// Nothing is loaded until the first request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the connector (and its CA roots) has been built yet.
+    pub fn is_started(&self) -> bool {
+        self.client.initialized()
+    }
+
+    async fn client(&self) -> PortResult<&Client<Connector, Full<Bytes>>> {
+        self.client
+            .get_or_try_init(|| async {
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_native_roots()
+                    .map_err(|e| {
+                        PortError::new("load the system's CA certificates", e.to_string())
+                    })?
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Ok(Client::builder(TokioExecutor::new()).build(connector))
+            })
+            .await
     }
 }
 
@@ -62,7 +83,8 @@ impl Http for HttpsClient {
         let started = Instant::now();
         let exchange = async {
             let res = self
-                .client
+                .client()
+                .await?
                 .request(req)
                 .await
                 .map_err(|e| PortError::new(what(), error_chain(&e)))?;
@@ -124,7 +146,6 @@ mod tests {
             serve_once("HTTP/1.1 201 Created\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
                 .await;
         let res = HttpsClient::new()
-            .unwrap()
             .send(&HttpRequest {
                 method: "POST".into(),
                 url,
@@ -139,13 +160,34 @@ mod tests {
         assert!(req.contains("x-suite: auth"), "{req}");
     }
 
+    /// The CA roots are loaded by the first request, not by `new` (a Lambda's init),
+    /// and once: clones share the client.
+    #[tokio::test]
+    async fn nothing_is_loaded_until_the_first_request() {
+        let (url, seen) = serve_once("HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").await;
+        let client = HttpsClient::new();
+        let clone = client.clone();
+        assert!(!client.is_started());
+        let res = clone
+            .send(&HttpRequest {
+                method: "GET".into(),
+                url,
+                headers: vec![],
+                body: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(res.status, 204);
+        assert!(client.is_started(), "the clone shares the started client");
+        seen.await.unwrap();
+    }
+
     #[tokio::test]
     async fn a_refused_connection_is_an_error_naming_the_request() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/x", listener.local_addr().unwrap());
         drop(listener);
         let e = HttpsClient::new()
-            .unwrap()
             .send(&HttpRequest {
                 method: "GET".into(),
                 url: url.clone(),
@@ -160,7 +202,6 @@ mod tests {
     #[tokio::test]
     async fn a_malformed_url_is_an_error_not_a_panic() {
         let e = HttpsClient::new()
-            .unwrap()
             .send(&HttpRequest {
                 method: "GET".into(),
                 url: "not a url".into(),
