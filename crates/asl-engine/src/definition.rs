@@ -1326,6 +1326,36 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Only states that mention `$$` (in a path, a template key or value, an
+    /// intrinsic's argument, or a nested branch) get the context object built.
+    #[test]
+    fn states_that_read_the_context_object_are_known_at_load() {
+        let m = StateMachine::from_value(&json!({
+            "StartAt": "Plain",
+            "States": {
+                "Plain": {"Type": "Pass", "Parameters": {"a.$": "$.x"}, "Next": "Id"},
+                "Id": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id"}, "Next": "Fmt"},
+                "Fmt": {"Type": "Pass",
+                        "Parameters": {"s.$": "States.Format('{}', $$.State.Name)"}, "Next": "Par"},
+                "Par": {"Type": "Parallel", "Next": "Done", "Branches": [{
+                    "StartAt": "Inner",
+                    "States": {"Inner": {"Type": "Pass", "InputPath": "$$.Execution.Input", "End": true}}
+                }]},
+                "Done": {"Type": "Succeed"}
+            }
+        }))
+        .expect("a valid machine");
+        let reads = |name: &str| m.root.states[name].reads_context;
+        assert!(!reads("Plain"));
+        assert!(reads("Id"));
+        assert!(reads("Fmt"));
+        assert!(
+            reads("Par"),
+            "a branch that reads it makes its Parallel build it"
+        );
+        assert!(!reads("Done"));
+    }
+
     fn problems(def: Value) -> Vec<String> {
         match StateMachine::from_value(&def) {
             Ok(_) => vec![],

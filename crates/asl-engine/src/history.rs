@@ -357,6 +357,19 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
 
+    /// A payload is the document's compact JSON text; equal documents are equal
+    /// payloads whatever their key order; the document comes back intact.
+    #[test]
+    fn a_payload_is_the_documents_text() {
+        let v = json!({"b": [1, {"c": "é\"q"}], "a": null});
+        let p = Payload::of(&v);
+        assert_eq!(p.as_str(), v.to_string());
+        assert_eq!(p.value(), v);
+        assert_eq!(p, Payload::of(&json!({"a": null, "b": [1, {"c": "é\"q"}]})));
+        assert_ne!(p, Payload::of(&json!({"a": 1})));
+        assert!(p == v);
+    }
+
     #[test]
     fn serializes_like_get_execution_history() {
         let e = HistoryEvent {
