@@ -45,6 +45,9 @@ pub struct Settings {
     /// The command each check runs in the app's toolchain, by check key
     /// (`eslint`, `typescript`, `unitTests`, `securityScan`, `package`).
     pub commands: BTreeMap<String, String>,
+    /// The environment this stagegate deploys to (`staging`): the `environment`
+    /// attribute of every notification, so one topic subscriber can serve several.
+    pub environment: String,
 }
 
 /// The checks and the variables that override their commands.
@@ -88,6 +91,7 @@ impl Default for Settings {
                 .iter()
                 .map(|(k, _, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            environment: "staging".into(),
         }
     }
 }
@@ -223,6 +227,18 @@ impl Settings {
                     )
                 })?;
         }
+        if let Some(v) = get("STAGEGATE_ENVIRONMENT") {
+            let ok = (1..=32).contains(&v.len())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(err(
+                    "STAGEGATE_ENVIRONMENT",
+                    format!("'{v}' must be 1 to 32 letters, digits, '-' or '_'"),
+                ));
+            }
+            s.environment = v;
+        }
         if let Some(v) = get("STAGEGATE_USER_ACCEPTANCE") {
             s.user_acceptance = parse_bool(&v).ok_or_else(|| {
                 err(
@@ -327,9 +343,11 @@ mod tests {
             ),
             ("STAGEGATE_COMMAND_ESLINT", "pnpm lint"),
             ("STAGEGATE_REPOSITORY", "acme/shop"),
+            ("STAGEGATE_ENVIRONMENT", "staging-eu"),
         ]))
         .unwrap();
         assert_eq!(s.repository.as_deref(), Some("acme/shop"));
+        assert_eq!(s.environment, "staging-eu");
         assert_eq!(s.approval_timeout_seconds, 3600);
         assert_eq!(s.required_approvals, 2);
         assert!(s.pusher_may_approve);
@@ -373,6 +391,12 @@ mod tests {
             ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "604800"),
             ("STAGEGATE_COMMAND_PACKAGE", " "),
             ("STAGEGATE_REPOSITORY", "not a repository"),
+            ("STAGEGATE_ENVIRONMENT", ""),
+            ("STAGEGATE_ENVIRONMENT", "stag ing"),
+            (
+                "STAGEGATE_ENVIRONMENT",
+                "a-name-that-is-longer-than-32-chars",
+            ),
         ] {
             let e = Settings::from_vars(vars(&[(k, v)])).unwrap_err();
             assert_eq!(e.name, k, "{v}");

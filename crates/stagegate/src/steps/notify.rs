@@ -154,7 +154,8 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
         Outcome::Success => {
             let _ = writeln!(
                 body,
-                "{repository} {tag} is deployed to staging, tested, and ready for production."
+                "{repository} {tag} is deployed to {}, tested, and ready for production.",
+                settings.environment
             );
             format!("✅ {repository} {tag} is ready for production")
         }
@@ -230,6 +231,7 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
         ("stage".to_string(), stage.clone()),
         ("repository".to_string(), repository.to_string()),
         ("tag".to_string(), tag.to_string()),
+        ("environment".to_string(), settings.environment.clone()),
     ]);
     if let Some(e) = text(s, &["failure", "error", "Error"])
         .or_else(|| text(s, &["cancellation", "error", "Error"]))
@@ -318,6 +320,7 @@ fn ended_message(
         ("stage".to_string(), d.status.clone()),
         ("repository".to_string(), repository.to_string()),
         ("tag".to_string(), tag.to_string()),
+        ("environment".to_string(), settings.environment.clone()),
     ]);
     if let Some(e) = &d.error {
         attributes.insert("error".into(), e.clone());
@@ -459,6 +462,118 @@ mod tests {
                 "error": error, "cause": error.map(|_| "the cause")}
         }))
         .unwrap()
+    }
+
+    /// Golden files (`tests/golden/notify/<case>.txt`): each notification's subject,
+    /// attributes and body as a subscriber receives them. A change to any of them
+    /// fails here with the difference; `STAGEGATE_BLESS=1 cargo test -p stagegate
+    /// golden` rewrites the files, to be reviewed in the diff like code.
+    #[test]
+    fn every_notification_matches_its_golden_file() {
+        let settings = Settings {
+            execution_url: "https://console.example/states/{execution}".into(),
+            ..Settings::default()
+        };
+        let candidate = json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": "0123456"});
+        let run = |outcome, state: Value| {
+            run_message(
+                &settings,
+                &RunInput {
+                    outcome,
+                    execution_id: "arn:aws:states:us-east-1:123456789012:execution:sg:run-1".into(),
+                    state,
+                },
+            )
+            .0
+        };
+        let end = |status: &str, error: Option<&str>| match ended(status, error) {
+            Input::Ended(e) => ended_message(&settings, &e).expect("an abnormal end").0,
+            Input::Run(_) => unreachable!("ended() builds an end event"),
+        };
+        let vote = |approver: &str, reason: &str| {
+            json!({"approver": approver, "via": "email link", "approve": true,
+                   "reason": reason, "at": "2026-01-01T10:00:00Z", "from": "203.0.113.7"})
+        };
+        let cases = [
+            (
+                "success",
+                run(
+                    Outcome::Success,
+                    json!({
+                        "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
+                        "checklist": {"markdownUri": "s3://artifacts/runs/run-1/checklist.md"},
+                        "approval": {"approvers": ["lead", "sre"],
+                                     "votes": [vote("lead", "flaky lint rule, fixed in rc-1.4.1")],
+                                     "failedChecks": ["eslint"]},
+                        "frontend": {"url": "https://staging.shop.example"},
+                        "release": {"notesUri": "s3://artifacts/runs/run-1/release-notes.md"}
+                    }),
+                ),
+            ),
+            (
+                "failure-deploy-frontend",
+                run(
+                    Outcome::Failure,
+                    json!({
+                        "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
+                        "failure": {"stage": "Deploy Frontend", "error": {
+                            "Error": "AmplifyJobFailed",
+                            "Cause": "{\"errorMessage\":\"job 7 ended FAILED: build step exited 1\",\"errorType\":\"AmplifyJobFailed\"}"}}
+                    }),
+                ),
+            ),
+            (
+                "cancelled-rejected",
+                run(
+                    Outcome::Cancelled,
+                    json!({
+                        "preflight": {"candidate": candidate},
+                        "cancellation": {"reason": "rejected", "error": {
+                            "Error": "Rejected",
+                            "Cause": "{\"decision\":\"rejected\",\"by\":\"lead\",\"reason\":\"breaks checkout\"}"}}
+                    }),
+                ),
+            ),
+            ("ended-timed-out", end("TIMED_OUT", Some("States.Timeout"))),
+            ("ended-aborted", end("ABORTED", None)),
+            ("ended-failed", end("FAILED", Some("States.Runtime"))),
+        ];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/notify");
+        let bless = std::env::var("STAGEGATE_BLESS").is_ok_and(|v| v == "1");
+        let mut differ = Vec::new();
+        for (name, m) in &cases {
+            let mut text = format!("subject: {}\nattributes:\n", m.subject);
+            for (k, v) in &m.attributes {
+                text.push_str(&format!("  {k}: {v}\n"));
+            }
+            text.push_str("body:\n");
+            text.push_str(&m.body);
+            let path = dir.join(format!("{name}.txt"));
+            if bless {
+                std::fs::create_dir_all(&dir).expect("golden directory");
+                std::fs::write(&path, &text).expect("write golden file");
+                continue;
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(golden) if golden == text => {}
+                Ok(golden) => differ.push(format!(
+                    "{}:\n--- golden\n{golden}\n--- now\n{text}",
+                    path.display()
+                )),
+                Err(e) => differ.push(format!("{}: {e}", path.display())),
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "notifications differ from their golden files (STAGEGATE_BLESS=1 rewrites them):\n{}",
+            differ.join("\n")
+        );
+        // Every attribute set names the environment, and what subscribers filter on.
+        for (name, m) in &cases {
+            for k in ["outcome", "stage", "environment", "repository", "tag"] {
+                assert!(m.attributes.contains_key(k), "{name}: no {k} attribute");
+            }
+        }
     }
 
     #[tokio::test]
