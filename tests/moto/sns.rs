@@ -27,6 +27,7 @@ async fn a_filtered_subscription_receives_only_its_approvers_messages() {
                 ("approver".to_string(), who.to_string()),
                 ("kind".to_string(), "approval-request".to_string()),
             ]),
+            machine: None,
         };
         assert!(!sns
             .publish(Topic::Approvals, &message)
@@ -67,4 +68,49 @@ async fn an_approver_subscription_is_filtered_on_their_id_and_can_be_removed() {
         .await
         .unwrap();
     assert!(left.subscriptions().is_empty());
+}
+
+/// The notifications topic: a queue subscribed with a filter on `environment` and
+/// `outcome` receives the failures of its environment only, as the machine form
+/// (`MessageStructure: json`, the `sqs` form), not the email text.
+#[tokio::test]
+async fn a_queue_receives_the_machine_form_of_the_notifications_it_filters() {
+    let moto = Moto::start();
+    let approvals = moto.create_topic("approvals").await;
+    let topic = moto.create_topic("notifications").await;
+    let (url, arn) = moto.create_queue("failures-staging").await;
+    moto.subscribe_queue(
+        &topic,
+        &arn,
+        r#"{"environment": ["staging"], "outcome": ["failure"]}"#,
+    )
+    .await;
+    let sns = SnsNotifier::from_config(&moto.sdk_config().await, &approvals, &topic);
+    let message = |environment: &str, outcome: &str| Message {
+        subject: format!("acme/shop rc-1.4.0: {outcome}"),
+        body: format!("the text of a {outcome} in {environment}"),
+        attributes: BTreeMap::from([
+            ("environment".to_string(), environment.to_string()),
+            ("outcome".to_string(), outcome.to_string()),
+        ]),
+        machine: Some(
+            serde_json::json!({"version": 1, "environment": environment, "outcome": outcome}),
+        ),
+    };
+    for (env, outcome) in [
+        ("staging", "success"),
+        ("qa", "failure"),
+        ("staging", "failure"),
+    ] {
+        sns.publish(Topic::Notifications, &message(env, outcome))
+            .await
+            .unwrap();
+    }
+    let got = moto.receive(&url, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let doc: serde_json::Value = serde_json::from_str(&got[0]).expect("the machine form is JSON");
+    assert_eq!(
+        doc,
+        serde_json::json!({"version": 1, "environment": "staging", "outcome": "failure"})
+    );
 }

@@ -96,6 +96,22 @@ pub fn subject(s: &str) -> String {
     }
 }
 
+/// `MessageStructure: json`: the text for email (and `default`, which SNS requires),
+/// the JSON for queues, functions and web hooks.
+fn per_protocol(text: &str, json: &serde_json::Value) -> String {
+    let json = json.to_string();
+    serde_json::json!({
+        "default": text,
+        "email": text,
+        "sqs": json,
+        "lambda": json,
+        "http": json,
+        "https": json,
+        "firehose": json,
+    })
+    .to_string()
+}
+
 impl Notifier for SnsNotifier {
     async fn publish(&self, topic: Topic, message: &Message) -> PortResult<String> {
         let arn = match topic {
@@ -106,8 +122,14 @@ impl Notifier for SnsNotifier {
             .client
             .publish()
             .topic_arn(arn)
-            .subject(subject(&message.subject))
-            .message(&message.body);
+            .subject(subject(&message.subject));
+        req = match &message.machine {
+            None => req.message(&message.body),
+            // One message, a form per protocol: people get the text, programs the JSON.
+            Some(json) => req
+                .message_structure("json")
+                .message(per_protocol(&message.body, json)),
+        };
         for (name, value) in &message.attributes {
             let v = MessageAttributeValue::builder()
                 .data_type("String")
@@ -182,7 +204,37 @@ mod tests {
                 ("outcome".to_string(), "failed".to_string()),
                 ("stage".to_string(), "Deploy Frontend".to_string()),
             ]),
+            machine: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_machine_form_goes_to_programs_and_the_text_to_people() {
+        let publish = mock!(Client::publish)
+            .match_requests(|r| {
+                let Some(body) = r.message() else {
+                    return false;
+                };
+                let Ok(forms) = serde_json::from_str::<serde_json::Value>(body) else {
+                    return false;
+                };
+                let machine = serde_json::json!({"outcome": "failure"}).to_string();
+                r.message_structure() == Some("json")
+                    && forms["default"] == "details"
+                    && forms["email"] == "details"
+                    && ["sqs", "lambda", "http", "https"]
+                        .iter()
+                        .all(|p| forms[*p] == machine.as_str())
+            })
+            .then_output(|| PublishOutput::builder().message_id("m-3").build());
+        let mut m = message();
+        m.machine = Some(serde_json::json!({"outcome": "failure"}));
+        let id = notifier(&[&publish])
+            .publish(Topic::Notifications, &m)
+            .await
+            .unwrap();
+        assert_eq!(id, "m-3");
+        assert_eq!(publish.num_calls(), 1);
     }
 
     fn query_error(code: &str) -> String {

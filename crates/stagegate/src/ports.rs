@@ -40,8 +40,14 @@ pub enum Topic {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub subject: String,
+    /// For people (email).
     pub body: String,
     pub attributes: BTreeMap<String, String>,
+    /// The same content for machines, when there is one: on SNS, queue, Lambda and
+    /// HTTP(S) subscribers receive this JSON instead of the text (`MessageStructure:
+    /// json`), email subscribers the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<serde_json::Value>,
 }
 
 pub trait Notifier: Send + Sync {

@@ -290,6 +290,8 @@ pub fn personal_message(
             ("tag".into(), c.tag.clone()),
             ("approver".into(), approver.id.clone()),
         ]),
+        // A personal link is for its person's inbox only: no machine form.
+        machine: None,
     }
 }
 

@@ -238,10 +238,22 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
     {
         attributes.insert("error".into(), e.to_string());
     }
+    let machine = machine_form(
+        &subject,
+        &attributes,
+        &settings.execution_link(&input.execution_id),
+        &[
+            ("artifacts", text(s, &["preflight", "artifactsPrefix"])),
+            ("stagingUrl", text(s, &["frontend", "url"])),
+            ("checklist", text(s, &["checklist", "markdownUri"])),
+            ("releaseNotes", text(s, &["release", "notesUri"])),
+        ],
+    );
     let message = Message {
         subject: subject.clone(),
         body,
         attributes,
+        machine: Some(machine),
     };
     let output = Output {
         message_id: String::new(),
@@ -332,14 +344,44 @@ fn ended_message(
         stage: d.status.clone(),
         already_notified: false,
     };
+    let machine = machine_form(
+        &subject,
+        &attributes,
+        &settings.execution_link(&d.execution_arn),
+        &[],
+    );
     Ok((
         Message {
             subject,
             body,
             attributes,
+            machine: Some(machine),
         },
         output,
     ))
+}
+
+/// The notification for machines: what the attributes say, the subject, and the
+/// links, as one JSON object (`version` 1; fields are only ever added).
+fn machine_form(
+    subject: &str,
+    attributes: &BTreeMap<String, String>,
+    execution_url: &str,
+    links: &[(&str, Option<&str>)],
+) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("version".into(), Value::from(1));
+    for (k, v) in attributes {
+        m.insert(k.clone(), Value::from(v.as_str()));
+    }
+    m.insert("subject".into(), Value::from(subject));
+    m.insert("executionUrl".into(), Value::from(execution_url));
+    for (k, v) in links {
+        if let Some(v) = v {
+            m.insert((*k).into(), Value::from(*v));
+        }
+    }
+    Value::Object(m)
 }
 
 /// Publishes `message` once for `execution_id`: claimed first, released if the
@@ -548,6 +590,13 @@ mod tests {
             }
             text.push_str("body:\n");
             text.push_str(&m.body);
+            let machine = m
+                .machine
+                .as_ref()
+                .expect("every notification has a machine form");
+            text.push_str("json:\n");
+            text.push_str(&serde_json::to_string_pretty(machine).expect("a Value serializes"));
+            text.push('\n');
             let path = dir.join(format!("{name}.txt"));
             if bless {
                 std::fs::create_dir_all(&dir).expect("golden directory");
