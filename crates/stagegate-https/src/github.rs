@@ -356,8 +356,8 @@ mod tests {
             .contains(&("authorization".into(), "Bearer t0k".into())));
     }
 
-    #[tokio::test]
-    async fn an_existing_release_is_updated() {
+    /// GitHub with release `rc-1` already published (id 5).
+    fn existing_release() -> MemoryHttp {
         let http = MemoryHttp::default();
         http.route(
             "https://api.github.com/repos/acme/shop/releases/tags/rc-1",
@@ -369,6 +369,12 @@ mod tests {
             200,
             r#"{"id":5,"html_url":"https://github.com/acme/shop/releases/tag/rc-1"}"#,
         );
+        http
+    }
+
+    #[tokio::test]
+    async fn an_existing_release_is_updated() {
+        let http = existing_release();
         let g = gh(http, Some("t0k"));
         let url = g.publish_prerelease("rc-1", "rc-1", "notes").await.unwrap();
         assert!(url.is_some());
@@ -393,17 +399,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stored_token_is_read_by_the_request_that_needs_it_not_before() {
-        let http = MemoryHttp::default();
-        http.route(
-            "https://api.github.com/repos/acme/shop/releases/tags/rc-1",
-            200,
-            r#"{"id":5}"#,
-        );
-        http.route(
-            "https://api.github.com/repos/acme/shop/releases/5",
-            200,
-            r#"{"id":5,"html_url":"https://github.com/acme/shop/releases/tag/rc-1"}"#,
-        );
+        let http = existing_release();
         let stored = Stored {
             reads: Default::default(),
             fail: false,
