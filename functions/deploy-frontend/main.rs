@@ -1,8 +1,11 @@
-//! Deploy Frontend: merges the outputs into the Amplify branch environment and starts a job.
+//! Deploy Frontend: merges the outputs into the Amplify branch environment, starts a
+//! job and registers the task's token for the job's status event.
 //! Wiring only: the step's logic is in `stagegate::steps`.
 
 use aws_amplify_port::AmplifyHosting;
-use stagegate::steps::frontend::DeployFrontend;
+use aws_dynamodb_port::DynamoTable;
+use aws_sfn_port::StepFunctions;
+use stagegate::{ports::SystemClock, steps::frontend::*};
 use stagegate_lambda::{serve, settings, Env, Error};
 
 #[tokio::main]
@@ -10,6 +13,11 @@ async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
     let (app, branch) = (env.var("AMPLIFY_APP_ID")?, env.var("AMPLIFY_BRANCH")?);
-    let hosting = AmplifyHosting::from_config(&aws, app, branch);
-    serve(DeployFrontend::new(settings()?, hosting)).await
+    let ports = Ports {
+        hosting: AmplifyHosting::from_config(&aws, app, branch),
+        waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
+        callbacks: StepFunctions::from_config(&aws, ""),
+        clock: SystemClock,
+    };
+    serve(DeployFrontend::new(settings()?, ports)).await
 }

@@ -251,3 +251,50 @@ async fn the_newest_candidate_is_written_only_over_the_revision_read() {
         .await
         .unwrap());
 }
+
+/// The waiter of a deploy task through the real conditional writes: one run per
+/// resource, its own re-registration, a long-gone run's leftover replaced, and a
+/// removal that only ever removes the token it names.
+#[tokio::test]
+async fn a_resource_has_one_waiting_run_and_only_its_token_is_removed() {
+    let (_moto, table) = moto_with_table().await;
+    let key = "wait#stack#shop-staging";
+    let waiter = |token: &str, execution: &str, reads: u32, expires_in_hours: i64| Waiter {
+        token: token.into(),
+        execution_id: execution.into(),
+        subject: "shop-staging".into(),
+        reads,
+        expires_at: now() + chrono::Duration::hours(expires_in_hours),
+    };
+    assert_eq!(table.waiter(key).await.unwrap(), None);
+    let first = waiter("t1", "arn:exec:1", 0, 48);
+    assert_eq!(table.wait(key, &first, now()).await.unwrap(), None);
+    assert_eq!(table.waiter(key).await.unwrap(), Some(first.clone()));
+    // Another run is refused, and told who waits.
+    let refused = table
+        .wait(key, &waiter("t9", "arn:exec:2", 0, 48), now())
+        .await
+        .unwrap();
+    assert_eq!(refused, Some(first.clone()));
+    // The same run re-registers with a new token (a status read after a missed event).
+    let again = waiter("t2", "arn:exec:1", 1, 48);
+    assert_eq!(table.wait(key, &again, now()).await.unwrap(), None);
+    // Removing a stale token leaves the current one.
+    table.done(key, "t1").await.unwrap();
+    assert_eq!(table.waiter(key).await.unwrap(), Some(again.clone()));
+    table.done(key, "t2").await.unwrap();
+    assert_eq!(table.waiter(key).await.unwrap(), None);
+    table.done(key, "t2").await.unwrap();
+    // A run long gone left its waiter: the next run's registration replaces it.
+    let stale = waiter("t3", "arn:exec:3", 4, -1);
+    assert_eq!(
+        table
+            .wait(key, &stale, now() - chrono::Duration::days(3))
+            .await
+            .unwrap(),
+        None
+    );
+    let next = waiter("t4", "arn:exec:4", 0, 48);
+    assert_eq!(table.wait(key, &next, now()).await.unwrap(), None);
+    assert_eq!(table.waiter(key).await.unwrap(), Some(next));
+}

@@ -208,7 +208,7 @@ pub async fn no_infrastructure_change_skips_the_deploy() {
             "Ready for Production",
         ],
     );
-    assert_never_enters(&r, &["Deploy Infrastructure", "Stack Status"]);
+    assert_never_enters(&r, &["Deploy Infrastructure", "Await Stack Event"]);
     assert!(!flow.stacks.executed(), "nothing was executed");
     assert_eq!(output(&done)["validation"]["noChanges"], true);
     let m = only_outcome(&flow);
@@ -255,13 +255,14 @@ pub async fn a_stack_that_never_settles_fails_with_wait_exhausted() {
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.error.as_deref(), Some("WaitExhausted"));
     let r = route(&h);
+    // No terminal event ever comes: one status read per timeout, three in all.
     assert_eq!(
-        r.iter().filter(|s| *s == "Stack Status").count(),
+        r.iter().filter(|s| *s == "Await Stack Event").count(),
         3,
         "{r:#?}"
     );
     let m = assert_failed_at(&flow, "Deploy Infrastructure", "WaitExhausted");
-    assert!(m.body.contains("after 3 polls"), "{}", m.body);
+    assert!(m.body.contains("after 3 status reads"), "{}", m.body);
 }
 
 pub async fn a_frontend_missing_its_stack_output_fails_the_frontend_stage() {

@@ -7,6 +7,7 @@ mod builds;
 mod coverage;
 mod failures;
 mod routes;
+mod waits;
 
 /// Each route is a test of its own, and one entry of [`ROUTES`], which the coverage
 /// test runs to see that every state and every Catch and Choice edge of the
@@ -72,6 +73,10 @@ routes! {
     approvals::a_run_stopped_while_waiting_for_approval_is_notified,
     approvals::a_run_that_exceeds_the_execution_timeout_is_notified,
     approvals::a_run_whose_own_notification_failed_is_notified_by_the_end_of_run_rule,
+    waits::a_missed_stack_event_is_caught_by_one_status_read,
+    waits::a_stack_slower_than_the_first_wait_is_resumed_by_its_event,
+    waits::a_missed_frontend_event_is_caught_by_one_job_read,
+    waits::a_frontend_job_that_never_ends_fails_with_wait_exhausted,
 }
 
 use asl_engine::{Clock, Control, Engine, EngineConfig, ExecutionDescription, HistoryEvent};
@@ -83,8 +88,8 @@ use stagegate::ports::{Message, Topic};
 use stagegate::testing::*;
 use stagegate::Settings;
 use stagegate_local::{
-    execution_status_rule, staging_registry, substitutions, Adapters, LocalStepFunctions,
-    LocalStores, STAGING_DEFINITION, STATE_MACHINE,
+    execution_status_rule, staging_registry, status_event_rule, substitutions, Adapters,
+    LocalStepFunctions, LocalStores, STAGING_DEFINITION, STATE_MACHINE,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -179,6 +184,11 @@ impl Flow {
         // The template's rule on abnormal ends, as on AWS: it lives as long as the
         // runtime of the test.
         execution_status_rule(&engine, registry.clone());
+        // The stack and frontend status rules, as on AWS.
+        status_event_rule(
+            vec![adapters.stacks.subscribe(), adapters.hosting.subscribe()],
+            registry.clone(),
+        );
         Flow {
             engine,
             state_machine,

@@ -11,10 +11,8 @@ const PHASES: &[&str] = &[
     "Wait for Approval",
     "Validate Infrastructure",
     "Deploy Infrastructure",
-    "Stack Status",
     "Capture Stack Outputs",
     "Deploy Frontend",
-    "Frontend Status",
     "Integration Tests",
     "Test Results",
     "Performance Tests",
@@ -43,9 +41,16 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     ] {
         assert!(r.iter().any(|s| s == check), "{check} did not run");
     }
+    // The stack's and the job's status events resumed the waits: no status reads.
     assert_never_enters(
         &r,
-        &["Notify Failure", "Notify Cancelled", "Duplicate Ignored"],
+        &[
+            "Notify Failure",
+            "Notify Cancelled",
+            "Duplicate Ignored",
+            "Await Stack Event",
+            "Await Frontend Event",
+        ],
     );
     // Each phase keeps its result under its own key.
     let out = output(&done);
@@ -67,6 +72,14 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     }
     assert_eq!(out["approval"]["approvers"], json!(["bob"]));
     assert_eq!(out["frontend"]["url"], "https://staging.example.test");
+    assert_eq!(
+        out["infrastructure"],
+        json!({"stackName": "app-staging", "stackStatus": "UPDATE_COMPLETE"})
+    );
+    assert!(
+        flow.stores.waits.all().is_empty(),
+        "every registration is gone"
+    );
     assert_eq!(out["tests"]["report"]["passed"], 4);
     assert_eq!(out["performance"]["status"], "SKIPPED");
     let arts = flow.artifact_keys("runs/rc-1.4.0--0123456789ab/");
@@ -391,16 +404,13 @@ pub async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
         &r,
         &[
             "Deploy Infrastructure",
-            "Wait for Stack",
-            "Stack Status",
-            "Wait for Stack",
-            "Stack Status",
             "Deploy Infrastructure Failed",
             "Notify Failure",
             "Deployment Failed",
         ],
     );
-    assert_never_enters(&r, &["Deploy Frontend"]);
+    // The rollback's own status event failed the waiting task.
+    assert_never_enters(&r, &["Await Stack Event", "Deploy Frontend"]);
     let m = only_outcome(&flow);
     assert_eq!(
         (
@@ -431,13 +441,13 @@ pub async fn a_failed_amplify_job_fails_the_frontend_stage() {
         &[
             "Capture Stack Outputs",
             "Deploy Frontend",
-            "Frontend Status",
             "Deploy Frontend Failed",
             "Notify Failure",
             "Deployment Failed",
         ],
     );
-    assert_never_enters(&r, &["Integration Tests"]);
+    // The job's "FAILED" status event failed the waiting task, with the job's reason.
+    assert_never_enters(&r, &["Await Frontend Event", "Integration Tests"]);
     let m = only_outcome(&flow);
     assert_eq!(
         (
@@ -446,6 +456,7 @@ pub async fn a_failed_amplify_job_fails_the_frontend_stage() {
         ),
         ("Deploy Frontend", "AmplifyJobFailed")
     );
+    assert!(m.body.contains("missing script: build"), "{}", m.body);
     assert!(flow
         .artifact_keys("runs/rc-1.4.0--0123456789ab/")
         .contains(&"stack-outputs.json".to_string()));

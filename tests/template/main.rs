@@ -303,7 +303,8 @@ fn only_the_deploying_functions_reach_cloudformation() {
             "DescribeChangeSetFunction",
             "ValidateInfrastructureFunction",
             "DeployInfrastructureFunction",
-            "StackStatusFunction",
+            "AwaitStackFunction",
+            "ResumeWaitFunction",
             "CaptureOutputsFunction",
         ];
         assert_eq!(
@@ -567,4 +568,95 @@ fn the_checks_run_on_ec2_or_lambda_compute_as_chosen() {
         "{img_l}"
     );
     assert!(min_l.parse::<u32>().expect("minutes") <= 15, "{min_l}");
+}
+
+/// The stack's and the Amplify job's status events reach `resume-wait`, each kind by
+/// its own rule, with a dead-letter queue; every terminal stack status the domain
+/// knows is in the rule, and none that a deployment passes through.
+#[test]
+fn deploy_status_events_reach_resume_wait() {
+    use stagegate::steps::waits::{
+        stack_state, StackState, AMPLIFY_STATUS_CHANGE, STACK_STATUS_CHANGE,
+    };
+    let t = template();
+    let f = &resources(&t)["ResumeWaitFunction"]["Properties"];
+    let stack = &f["Events"]["StackSettled"];
+    let amplify = &f["Events"]["FrontendJobEnded"];
+    for (ev, source, kind) in [
+        (stack, "aws.cloudformation", STACK_STATUS_CHANGE),
+        (amplify, "aws.amplify", AMPLIFY_STATUS_CHANGE),
+    ] {
+        assert_eq!(ev["Type"].as_str(), Some("EventBridgeRule"));
+        let p = &ev["Properties"]["Pattern"];
+        assert_eq!(p["source"][0].as_str(), Some(source));
+        assert_eq!(p["detail-type"][0].as_str(), Some(kind));
+        assert!(ev["Properties"]["DeadLetterConfig"]["Arn"].is_mapping());
+    }
+    let statuses: Vec<&str> = stack["Properties"]["Pattern"]["detail"]["status-details"]["status"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        statuses.contains(&"UPDATE_COMPLETE") && statuses.contains(&"UPDATE_ROLLBACK_COMPLETE")
+    );
+    for s in &statuses {
+        assert!(
+            matches!(stack_state(s), StackState::Complete | StackState::Failed),
+            "{s} ends no deployment"
+        );
+    }
+    let prefix = stack["Properties"]["Pattern"]["resources"][0]["prefix"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert!(prefix.ends_with(":stack/${AppStackName}/"), "{prefix}");
+    let job = &amplify["Properties"]["Pattern"]["detail"];
+    assert_eq!(job["appId"][0]["Ref"].as_str(), Some("AmplifyAppId"));
+    assert_eq!(job["branchName"][0]["Ref"].as_str(), Some("AmplifyBranch"));
+}
+
+/// Every function that reads or writes a waiter (`wait#…`) may touch only the keys of
+/// its own resource, and only `resume-wait` and the waiting steps hold one.
+#[test]
+fn waiters_are_reachable_only_under_their_own_keys() {
+    let t = template();
+    let stack_key = "wait#stack#${AppStackName}";
+    let amplify_key = "wait#amplify#${AmplifyAppId}#${AmplifyBranch}";
+    let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        ("DeployInfrastructureFunction", vec![stack_key]),
+        ("AwaitStackFunction", vec![stack_key]),
+        ("DeployFrontendFunction", vec![amplify_key]),
+        ("AwaitFrontendFunction", vec![amplify_key]),
+        ("ResumeWaitFunction", vec![stack_key, amplify_key]),
+    ]);
+    for (name, r) in &resources(&t) {
+        let keys: Vec<String> = statements_of(r)
+            .iter()
+            .filter_map(|s| {
+                s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+                    .as_sequence()
+                    .cloned()
+            })
+            .flatten()
+            .filter_map(|k| k["Fn::Sub"].as_str().map(str::to_string))
+            .collect();
+        match expected.get(name.as_str()) {
+            Some(want) => {
+                let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+                want.sort();
+                let mut got = keys.clone();
+                got.sort();
+                got.dedup();
+                assert_eq!(got, want, "{name}");
+                // No table statement of theirs goes without the key condition.
+                for s in statements_of(r) {
+                    if actions(&s).iter().any(|a| a.starts_with("dynamodb:")) {
+                        assert!(s["Condition"].is_mapping(), "{name}: {s:?}");
+                    }
+                }
+            }
+            None => assert!(keys.is_empty(), "{name} touches waiters: {keys:?}"),
+        }
+    }
 }

@@ -170,6 +170,10 @@ impl Hosting for AmplifyHosting {
             })?;
         Ok(format!("https://{}.{domain}", branch.display_name()))
     }
+
+    fn app_branch(&self) -> (String, String) {
+        (self.app_id.clone(), self.branch.clone())
+    }
 }
 
 #[cfg(test)]

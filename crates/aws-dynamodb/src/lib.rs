@@ -7,6 +7,7 @@
 //! | link | `link#<sha256 of the link id>` | the approval and the approver it belongs to, and its expiry |
 //! | approvers | `approvers` | the configured approvers (`stagegate approvers`), their SNS subscriptions, and a `version` |
 //! | newest | `newest#<repository>` | the repository's newest candidate, and a `revision` |
+//! | waiter | `wait#stack#<stack>`, `wait#amplify#<app>#<branch>` | the task waiting on that stack or frontend job: its `token`, `executionId`, `subject` (stack or job id), `reads`, expiry |
 //! | claim | any other key | a once-only claim (webhook deliveries, runs, notifications), with its `owner` for runs |
 //!
 //! An approval and its links are written in one transaction. An update is a put
@@ -26,7 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 use stagegate::error::PortError;
 use stagegate::ports::{
     ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Claim,
-    Claims, Link, Newest, PortResult, Update,
+    Claims, Link, Newest, PortResult, Update, Waiter, Waits,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -546,3 +547,106 @@ impl Candidates for DynamoTable {
 
 #[cfg(test)]
 mod tests;
+
+fn waiter_from(item: &Item) -> PortResult<Waiter> {
+    let text = |a: &str| {
+        item.get(a)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .ok_or_else(|| PortError::new("read waiter", format!("the item has no {a}")))
+    };
+    let number = |a: &str| {
+        item.get(a)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| PortError::new("read waiter", format!("the item has no number {a}")))
+    };
+    Ok(Waiter {
+        token: text("token")?,
+        execution_id: text("executionId")?,
+        subject: text("subject")?,
+        reads: u32::try_from(number("reads")?).unwrap_or(u32::MAX),
+        expires_at: DateTime::from_timestamp(number("expiresAt")?, 0).unwrap_or_default(),
+    })
+}
+
+impl Waits for DynamoTable {
+    async fn waiter(&self, key: &str) -> PortResult<Option<Waiter>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("read {key}"), &e))?;
+        out.item().map(waiter_from).transpose()
+    }
+
+    async fn wait(
+        &self,
+        key: &str,
+        waiter: &Waiter,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<Waiter>> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("token", s(&waiter.token))
+            .item("executionId", s(&waiter.execution_id))
+            .item("subject", s(&waiter.subject))
+            .item("reads", n(waiter.reads))
+            .item("expiresAt", n(waiter.expires_at.timestamp()))
+            // Free, this run's own, or left behind by a run that is long gone.
+            .condition_expression(
+                "attribute_not_exists(pk) OR executionId = :execution OR expiresAt < :now",
+            )
+            .expression_attribute_values(":execution", s(&waiter.execution_id))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    match c.item() {
+                        Some(item) => waiter_from(item).map(Some),
+                        None => Err(PortError::new(
+                            format!("register {key}"),
+                            "refused, and DynamoDB did not say by whom",
+                        )),
+                    }
+                }
+                _ => Err(port_error(format!("register {key}"), &e)),
+            },
+        }
+    }
+
+    async fn done(&self, key: &str, token: &str) -> PortResult<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":token", s(token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already gone, or another token's now: nothing of ours to delete.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(port_error(format!("remove {key}"), &e)),
+        }
+    }
+}

@@ -166,8 +166,8 @@ pub async fn serve<S: Step>(step: S) -> Result<(), Error> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use stagegate::steps::deploy::StackStatus;
-    use stagegate::testing::MemoryStacks;
+    use stagegate::steps::suites::TestReport;
+    use stagegate::testing::MemoryArtifacts;
 
     #[test]
     fn a_step_error_becomes_a_diagnostic_with_its_stable_name() {
@@ -182,10 +182,10 @@ mod tests {
 
     #[tokio::test]
     async fn handle_reports_bad_input_by_name() {
-        let step = StackStatus::new(Settings::default(), MemoryStacks::default());
+        let step = TestReport::new(MemoryArtifacts::default());
         let e = handle(&step, json!("nonsense")).await.unwrap_err();
         assert_eq!(e.0.name, "InvalidInput");
-        assert!(e.0.message.contains("stack-status"), "{}", e.0.message);
+        assert!(e.0.message.contains("test-report"), "{}", e.0.message);
     }
 
     #[test]

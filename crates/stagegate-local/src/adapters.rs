@@ -267,6 +267,8 @@ pub struct LocalStacks {
     faults: Faults,
     state: Mutex<StackState>,
     backend: tokio::sync::Mutex<Option<(Child, procs::Group)>>,
+    /// "Stack Status Change" events, for the local status rule.
+    events: tokio::sync::broadcast::Sender<Value>,
 }
 
 /// A created change set: the template's resources, the changes, times described.
@@ -443,6 +445,7 @@ impl LocalStacks {
                 ..Default::default()
             }),
             backend: tokio::sync::Mutex::new(None),
+            events: tokio::sync::broadcast::channel(16).0,
         };
         if lock(&stacks.state).deployed.is_some() {
             // A resumed backend that fails to start shows as a rolled-back stack.
@@ -555,6 +558,24 @@ impl LocalStacks {
         }
     }
 
+    /// The stack's status events, as CloudFormation sends them to EventBridge.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value> {
+        self.events.subscribe()
+    }
+
+    fn announce(&self, status: &str, reason: Option<&str>) {
+        let id = format!(
+            "arn:aws:cloudformation:local:000000000000:stack/{}/rehearsal",
+            self.app.config.stack_name
+        );
+        // Nobody listening is a missed event; the task's status read covers it.
+        let _ = self
+            .events
+            .send(stagegate::steps::waits::stack_status_event(
+                &id, status, reason,
+            ));
+    }
+
     /// Stops the backend and everything it started (end of the rehearsal).
     pub async fn stop(&self) {
         if let Some((mut child, group)) = self.backend.lock().await.take() {
@@ -644,6 +665,14 @@ impl Stacks for LocalStacks {
             .into();
             (resources, first)
         };
+        self.announce(
+            if first {
+                "CREATE_IN_PROGRESS"
+            } else {
+                "UPDATE_IN_PROGRESS"
+            },
+            None,
+        );
         let complete = if first {
             "CREATE_COMPLETE"
         } else {
@@ -661,6 +690,9 @@ impl Stacks for LocalStacks {
             std::fs::write(self.state_dir.join("template.json"), text)
                 .map_err(|e| PortError::new("save stack", e.to_string()))?;
         }
+        let (status, reason) = (s.status.clone(), s.reason.clone());
+        drop(s);
+        self.announce(&status, reason.as_deref());
         Ok(())
     }
 
@@ -693,9 +725,15 @@ pub struct LocalHosting {
     site: PathBuf,
     faults: Faults,
     env: Mutex<BTreeMap<String, String>>,
-    jobs: Mutex<Vec<Job>>,
+    jobs: Arc<Mutex<Vec<Job>>>,
     server: tokio::sync::Mutex<Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>>,
+    /// "Deployment Status Change" events, for the local status rule.
+    events: tokio::sync::broadcast::Sender<Value>,
 }
+
+/// The local hosting's app and branch, as its status events name them.
+pub const LOCAL_APP: &str = "rehearsal";
+pub const LOCAL_BRANCH: &str = "staging";
 
 impl LocalHosting {
     pub fn new(source: PathBuf, site: PathBuf, faults: Faults) -> Self {
@@ -704,9 +742,15 @@ impl LocalHosting {
             site,
             faults,
             env: Mutex::new(BTreeMap::new()),
-            jobs: Mutex::new(Vec::new()),
+            jobs: Arc::default(),
             server: tokio::sync::Mutex::new(None),
+            events: tokio::sync::broadcast::channel(16).0,
         }
+    }
+
+    /// The jobs' status events, as Amplify sends them to EventBridge.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value> {
+        self.events.subscribe()
     }
 
     pub async fn stop(&self) {
@@ -788,14 +832,13 @@ impl Hosting for LocalHosting {
 
     async fn start_job(&self, commit: &str) -> PortResult<String> {
         let id = (lock(&self.jobs).len() + 1).to_string();
-        let job = if self.faults.has("deploy-frontend") {
-            Job {
-                id: id.clone(),
-                status: JobStatus::Failed,
-                reason: Some(
+        let (end, reason) = if self.faults.has("deploy-frontend") {
+            (
+                JobStatus::Failed,
+                Some(
                     "rehearsal --fail deploy-frontend: the build step exited with status 1".into(),
                 ),
-            }
+            )
         } else {
             let _ = std::fs::remove_dir_all(&self.site);
             Self::copy_dir(&self.source, &self.site)
@@ -811,13 +854,34 @@ impl Hosting for LocalHosting {
             )
             .map_err(|e| PortError::new("write env.json", e.to_string()))?;
             self.ensure_server().await?;
-            Job {
-                id: id.clone(),
-                status: JobStatus::Succeeded,
-                reason: None,
-            }
+            (JobStatus::Succeeded, None)
         };
-        lock(&self.jobs).push(job);
+        lock(&self.jobs).push(Job {
+            id: id.clone(),
+            status: JobStatus::Running,
+            reason: None,
+        });
+        // The job ends just after StartJob returns, as Amplify's do (minutes later),
+        // and announces it: the task waiting on it is resumed by the event.
+        let (jobs, events, job) = (self.jobs.clone(), self.events.clone(), id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let status = if end == JobStatus::Succeeded {
+                "SUCCEED"
+            } else {
+                "FAILED"
+            };
+            if let Some(j) = lock(&jobs).iter_mut().find(|j| j.id == job) {
+                j.status = end;
+                j.reason = reason;
+            }
+            let _ = events.send(stagegate::steps::waits::amplify_status_event(
+                LOCAL_APP,
+                LOCAL_BRANCH,
+                &job,
+                status,
+            ));
+        });
         Ok(id)
     }
 
@@ -832,6 +896,9 @@ impl Hosting for LocalHosting {
     async fn url(&self) -> PortResult<String> {
         let addr = self.ensure_server().await?;
         Ok(format!("http://{addr}"))
+    }
+    fn app_branch(&self) -> (String, String) {
+        (LOCAL_APP.into(), LOCAL_BRANCH.into())
     }
 }
 

@@ -16,7 +16,9 @@ use asl_engine::{
     BuildRunner, Control, Engine, EngineError, EventType, ExecutionStatus, LambdaError, Registry,
 };
 use serde_json::{json, Value};
-use stagegate::memory::{MemoryApprovals, MemoryCandidates, MemoryClaims, StaticApprovers};
+use stagegate::memory::{
+    MemoryApprovals, MemoryCandidates, MemoryClaims, MemoryWaits, StaticApprovers,
+};
 use stagegate::ports::{
     Artifacts, CallbackError, Clock, Executions, Hosting, Http, Notifier, PortResult, Releases,
     SourceHistory, Stacks, TaskCallbacks,
@@ -24,7 +26,7 @@ use stagegate::ports::{
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::{
     approval, change_preview, checklist, deploy, frontend, notify, performance, preflight, release,
-    suites, validate, FUNCTIONS,
+    suites, validate, waits, FUNCTIONS,
 };
 use stagegate::{PortError, Settings, Step};
 use std::collections::BTreeMap;
@@ -144,13 +146,14 @@ impl<S: Step, F: Fn() + Send + Sync> Step for Before<S, F> {
 
 /// What a local run keeps in memory, in one process: the approvals and their links,
 /// the configured approvers, the once-only claims (runs, notifications), the newest
-/// candidate of each repository.
+/// candidate of each repository, the tasks waiting on a stack or a frontend job.
 #[derive(Clone, Default)]
 pub struct LocalStores {
     pub approvals: Arc<MemoryApprovals>,
     pub approvers: Arc<StaticApprovers>,
     pub claims: Arc<MemoryClaims>,
     pub candidates: Arc<MemoryCandidates>,
+    pub waits: Arc<MemoryWaits>,
 }
 
 /// The adapters a local world plugs into the flow, each shared by the steps that
@@ -167,8 +170,9 @@ pub struct Adapters<Ar, N, S, H, Ht, Hi, R> {
 }
 
 /// The staging flow's registry: its sixteen steps built from `adapters`, each
-/// registered under its name, the reconcile of undelivered decisions (which a
-/// schedule invokes, see [`schedule`]), and `builds` for the CodeBuild checks.
+/// registered under its name, the target of the stack and frontend status rules
+/// (`resume-wait`, see [`status_event_rule`]), the reconcile of undelivered decisions
+/// (which a schedule invokes, see [`schedule`]), and `builds` for the CodeBuild checks.
 pub fn staging_registry<Ar, N, S, H, Ht, Hi, R>(
     settings: &Settings,
     engine: &LocalStepFunctions,
@@ -223,14 +227,43 @@ where
         ),
     );
     r = register(r, validate::ValidateInfrastructure::new(a.stacks.clone()));
-    r = register(r, deploy::DeployInfrastructure::new(a.stacks.clone()));
-    r = register(r, deploy::StackStatus::new(s(), a.stacks.clone()));
+    let waits = &stores.waits;
+    r = register(
+        r,
+        deploy::DeployInfrastructure::new(a.stacks.clone(), waits.clone(), engine.clone()),
+    );
+    r = register(
+        r,
+        deploy::AwaitStack::new(
+            s(),
+            a.stacks.clone(),
+            waits.clone(),
+            engine.clone(),
+            engine.clone(),
+        ),
+    );
     r = register(
         r,
         deploy::CaptureOutputs::new(a.stacks.clone(), a.artifacts.clone()),
     );
-    r = register(r, frontend::DeployFrontend::new(s(), a.hosting.clone()));
-    r = register(r, frontend::FrontendStatus::new(s(), a.hosting.clone()));
+    let frontend = || frontend::Ports {
+        hosting: a.hosting.clone(),
+        waits: waits.clone(),
+        callbacks: engine.clone(),
+        clock: engine.clone(),
+    };
+    r = register(r, frontend::DeployFrontend::new(s(), frontend()));
+    r = register(r, frontend::AwaitFrontend::new(s(), frontend()));
+    r = register(
+        r,
+        waits::ResumeWait::new(
+            waits.clone(),
+            engine.clone(),
+            a.stacks.clone(),
+            a.hosting.clone(),
+            engine.clone(),
+        ),
+    );
     r = register(
         r,
         suites::RunTestSuite::new(a.http.clone(), a.artifacts.clone()),
@@ -303,6 +336,35 @@ pub fn execution_status_rule(
             // failure is in the run's outbox (or its absence) for everyone to see.
             let _ = registry.invoke(notify::NAME, event).await;
         }
+    })
+}
+
+/// The template's stack and frontend status rules, locally: every event on `events`
+/// (the local stack's and hosting's "Stack Status Change" and "Deployment Status
+/// Change" events) is delivered to `resume-wait`, as EventBridge would. Runs until
+/// the returned task is aborted or every sender is gone.
+pub fn status_event_rule(
+    events: Vec<tokio::sync::broadcast::Receiver<Value>>,
+    registry: Arc<Registry>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let forwards = events.into_iter().map(|mut rx| {
+            let registry = registry.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(event) => {
+                            // A failed delivery is what a missed event is: the task's
+                            // timeout and its status read take over, as on AWS.
+                            let _ = registry.invoke(waits::RESUME_WAIT, event).await;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            }
+        });
+        futures::future::join_all(forwards).await;
     })
 }
 

@@ -12,8 +12,8 @@ use crate::adapters::*;
 use crate::app::App;
 use crate::http;
 use crate::{
-    execution_status_rule, register, schedule, staging_registry, substitutions, Adapters, Before,
-    LocalStepFunctions, LocalStores, STAGING_DEFINITION, STATE_MACHINE,
+    execution_status_rule, register, schedule, staging_registry, status_event_rule, substitutions,
+    Adapters, Before, LocalStepFunctions, LocalStores, STAGING_DEFINITION, STATE_MACHINE,
 };
 use asl_engine::{
     Clock, Control, Details, Engine, EngineConfig, ExecutionDescription, ExecutionStatus,
@@ -383,6 +383,10 @@ impl Rehearsal {
         let tasks = vec![
             http::serve_on(listener, http::endpoint(Arc::new(page))),
             execution_status_rule(&engine, registry.clone()),
+            status_event_rule(
+                vec![stacks.subscribe(), hosting.subscribe()],
+                registry.clone(),
+            ),
             schedule(registry, RECONCILE, RECONCILE_EVERY),
         ];
         let desk = Desk::new(

@@ -4,7 +4,7 @@
 use crate::error::PortError;
 use crate::ports::{
     ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Claim,
-    Claims, Link, Newest, PortResult, Update,
+    Claims, Link, Newest, PortResult, Update, Waiter, Waits,
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -177,5 +177,47 @@ impl Candidates for MemoryCandidates {
             (newest.clone(), revision.map_or(1, |r| r + 1)),
         );
         Ok(true)
+    }
+}
+
+/// Waiting tasks in memory (the rehearsal's and the path tests' stand-in for the
+/// approvals table's `wait#` items), with the table's conditions.
+#[derive(Default)]
+pub struct MemoryWaits(Mutex<BTreeMap<String, Waiter>>);
+
+impl MemoryWaits {
+    /// Every waiter, by key.
+    pub fn all(&self) -> BTreeMap<String, Waiter> {
+        lock(&self.0).clone()
+    }
+}
+
+impl Waits for MemoryWaits {
+    async fn waiter(&self, key: &str) -> PortResult<Option<Waiter>> {
+        Ok(lock(&self.0).get(key).cloned())
+    }
+    async fn wait(
+        &self,
+        key: &str,
+        waiter: &Waiter,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<Waiter>> {
+        let mut all = lock(&self.0);
+        match all.get(key) {
+            Some(other) if other.execution_id != waiter.execution_id && other.expires_at > now => {
+                Ok(Some(other.clone()))
+            }
+            _ => {
+                all.insert(key.to_string(), waiter.clone());
+                Ok(None)
+            }
+        }
+    }
+    async fn done(&self, key: &str, token: &str) -> PortResult<()> {
+        let mut all = lock(&self.0);
+        if all.get(key).is_some_and(|w| w.token == token) {
+            all.remove(key);
+        }
+        Ok(())
     }
 }

@@ -451,6 +451,41 @@ pub trait Hosting: Send + Sync {
     fn start_job(&self, commit: &str) -> impl Future<Output = PortResult<String>> + Send;
     fn job(&self, id: &str) -> impl Future<Output = PortResult<Job>> + Send;
     fn url(&self) -> impl Future<Output = PortResult<String>> + Send;
+    /// The app and branch jobs run on, as Amplify's "Deployment Status Change" events
+    /// name them (`appId`, `branchName`).
+    fn app_branch(&self) -> (String, String);
+}
+
+/// A task waiting for a resource to settle (a stack, an Amplify job): the token to
+/// answer, whose it is, and how often the reconcile has read the status since.
+/// Stored under one key per resource (`wait#stack#<name>`,
+/// `wait#amplify#<app>#<branch>`), so the resource's status event finds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiter {
+    pub token: String,
+    pub execution_id: String,
+    /// What is awaited under the key: the stack name, or the Amplify job id.
+    pub subject: String,
+    /// Status reads by the reconcile so far (bounded by `STAGEGATE_MAX_POLLS`).
+    pub reads: u32,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Waiting tasks, by resource (the approvals table on AWS).
+pub trait Waits: Send + Sync {
+    fn waiter(&self, key: &str) -> impl Future<Output = PortResult<Option<Waiter>>> + Send;
+    /// Stores `waiter` under `key`, atomically, unless a waiter of another execution
+    /// that has not expired at `now` is there: then nothing is written and that
+    /// waiter is returned.
+    fn wait(
+        &self,
+        key: &str,
+        waiter: &Waiter,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Option<Waiter>>> + Send;
+    /// Deletes the waiter under `key` if it still holds `token`.
+    fn done(&self, key: &str, token: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// An HTTP exchange for integration and performance tests.
@@ -752,6 +787,30 @@ mod shared {
         }
         fn url(&self) -> impl Future<Output = PortResult<String>> + Send {
             (**self).url()
+        }
+        fn app_branch(&self) -> (String, String) {
+            (**self).app_branch()
+        }
+    }
+
+    impl<P> Waits for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Waits,
+    {
+        fn waiter(&self, key: &str) -> impl Future<Output = PortResult<Option<Waiter>>> + Send {
+            (**self).waiter(key)
+        }
+        fn wait(
+            &self,
+            key: &str,
+            waiter: &Waiter,
+            now: DateTime<Utc>,
+        ) -> impl Future<Output = PortResult<Option<Waiter>>> + Send {
+            (**self).wait(key, waiter, now)
+        }
+        fn done(&self, key: &str, token: &str) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).done(key, token)
         }
     }
 

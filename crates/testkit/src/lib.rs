@@ -273,17 +273,49 @@ impl Moto {
             .send()
             .await
             .unwrap_or_else(|e| panic!("create bus {bus}: {e:?}"));
+        self.create_rule(bus, "candidate-tagged", &pattern, target_arn)
+            .await;
+    }
+
+    /// Puts `event` (an EventBridge event as a rule sees it: `source`, `detail-type`,
+    /// `resources`, `detail`) on the default bus, as an AWS service would.
+    pub async fn put_event(&self, event: &Value) {
+        let events = aws_sdk_eventbridge::Client::new(&self.sdk_config().await);
+        let resources = event["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_string));
+        let mut entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source(event["source"].as_str().unwrap_or_default())
+            .detail_type(event["detail-type"].as_str().unwrap_or_default())
+            .detail(event["detail"].to_string());
+        for r in resources {
+            entry = entry.resources(r);
+        }
+        let out = events
+            .put_events()
+            .entries(entry.build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put event {event}: {e:?}"));
+        assert_eq!(out.failed_entry_count(), 0, "put event {event}: {out:?}");
+    }
+
+    /// Rule `name` on `bus` with `pattern`, targeting queue `target_arn`.
+    pub async fn create_rule(&self, bus: &str, name: &str, pattern: &Value, target_arn: &str) {
+        let events = aws_sdk_eventbridge::Client::new(&self.sdk_config().await);
         events
             .put_rule()
-            .name("candidate-tagged")
+            .name(name)
             .event_bus_name(bus)
             .event_pattern(pattern.to_string())
             .send()
             .await
-            .unwrap_or_else(|e| panic!("put rule: {e:?}"));
+            .unwrap_or_else(|e| panic!("put rule {name}: {e:?}"));
         events
             .put_targets()
-            .rule("candidate-tagged")
+            .rule(name)
             .event_bus_name(bus)
             .targets(
                 aws_sdk_eventbridge::types::Target::builder()
@@ -294,7 +326,7 @@ impl Moto {
             )
             .send()
             .await
-            .unwrap_or_else(|e| panic!("put targets: {e:?}"));
+            .unwrap_or_else(|e| panic!("put targets {name}: {e:?}"));
     }
 
     /// A bucket.

@@ -1,102 +1,148 @@
-//! Deploy Infrastructure: execute the approved change set, poll the stack until it is
-//! stable (one poll per call, inside the state machine's bounded Wait loop), then
+//! Deploy Infrastructure: execute the approved change set and wait for the stack's
+//! status event (see [`super::waits`]), reading the status after a missed one; then
 //! capture the stack's outputs as an artifact.
 
+use super::waits::{bounded, deliver, register, stack_key, stack_verdict, Awaiting, Verdict};
 use crate::error::{names, StepError};
-use crate::ports::{Artifacts, Stacks};
+use crate::ports::{Artifacts, Clock, Stacks, TaskCallbacks, Waits};
 use crate::settings::Settings;
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    pub stack_name: String,
-    /// `IN_PROGRESS` while waiting, `COMPLETE` when stable.
-    pub status: String,
-    pub stack_status: String,
-    pub attempt: u32,
-}
-
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteInput {
+    /// The task token (`$$.Task.Token`) the stack's status event answers.
+    pub token: String,
+    pub execution_id: String,
     pub change_set_id: String,
     pub stack_name: String,
 }
 
-async fn execute(stacks: &impl Stacks, input: ExecuteInput) -> Result<Progress, StepError> {
-    stacks
-        .execute_change_set(&input.change_set_id)
-        .await
-        .map_err(|e| StepError::new(names::STACK_DEPLOY_FAILED, e.to_string()))?;
-    Ok(Progress {
-        stack_name: input.stack_name,
-        status: "IN_PROGRESS".into(),
-        stack_status: "EXECUTE_STARTED".into(),
-        attempt: 0,
-    })
+/// The `deploy-infrastructure` function's name.
+pub const DEPLOY_INFRASTRUCTURE: &str = "deploy-infrastructure";
+
+/// Deploy Infrastructure: registers the task's token under the stack, then executes
+/// the approved change set. The stack's status event resumes the task.
+pub struct DeployInfrastructure<S, W, C> {
+    stacks: S,
+    waits: W,
+    clock: C,
 }
 
-/// One poll. `ROLLBACK`/`FAILED` states fail with the reason from the stack events.
-async fn status(
-    settings: &Settings,
-    stacks: &impl Stacks,
-    progress: Progress,
-) -> Result<Progress, StepError> {
-    let attempt = progress.attempt + 1;
-    let Some(info) = stacks.stack(&progress.stack_name).await? else {
-        return Err(StepError::new(
-            names::STACK_DEPLOY_FAILED,
-            format!("stack {} does not exist", progress.stack_name),
-        ));
-    };
-    let s = info.status.as_str();
-    let failed = s.contains("ROLLBACK") || s.ends_with("_FAILED");
-    if failed && !s.ends_with("_IN_PROGRESS") {
-        let reason = stacks
-            .failure_reason(&progress.stack_name)
-            .await?
-            .or(info.status_reason)
-            .unwrap_or_else(|| "no reason recorded".into());
-        return Err(StepError::new(
-            names::STACK_DEPLOY_FAILED,
-            format!("stack {} ended {s}: {reason}", progress.stack_name),
-        ));
-    }
-    if s.ends_with("_IN_PROGRESS") {
-        if attempt >= settings.max_polls {
-            return Err(StepError::new(
-                names::WAIT_EXHAUSTED,
-                format!(
-                    "stack {} was still {s} after {attempt} polls",
-                    progress.stack_name
-                ),
-            ));
+impl<S: Stacks, W: Waits, C: Clock> DeployInfrastructure<S, W, C> {
+    pub fn new(stacks: S, waits: W, clock: C) -> Self {
+        DeployInfrastructure {
+            stacks,
+            waits,
+            clock,
         }
-        return Ok(Progress {
-            status: "IN_PROGRESS".into(),
-            stack_status: s.into(),
-            attempt,
-            ..progress
-        });
     }
-    if s.ends_with("_COMPLETE") {
-        return Ok(Progress {
-            status: "COMPLETE".into(),
-            stack_status: s.into(),
-            attempt,
-            ..progress
-        });
+}
+
+impl<S: Stacks, W: Waits, C: Clock> Step for DeployInfrastructure<S, W, C> {
+    const NAME: &'static str = DEPLOY_INFRASTRUCTURE;
+    type Input = ExecuteInput;
+    type Output = Awaiting;
+
+    async fn run(&self, input: ExecuteInput) -> Result<Awaiting, StepError> {
+        let key = stack_key(&input.stack_name);
+        // Registered first: the stack's first event cannot come before its waiter.
+        let waiter = register(
+            &self.waits,
+            &self.clock,
+            &key,
+            (&input.token, &input.execution_id, &input.stack_name),
+            false,
+            names::STACK_DEPLOY_FAILED,
+        )
+        .await?;
+        if let Err(e) = self.stacks.execute_change_set(&input.change_set_id).await {
+            self.waits.done(&key, &waiter.token).await?;
+            return Err(StepError::new(names::STACK_DEPLOY_FAILED, e.to_string()));
+        }
+        Ok(Awaiting {
+            key,
+            reads: 0,
+            answered: false,
+        })
     }
-    Err(StepError::new(
-        names::STACK_DEPLOY_FAILED,
-        format!(
-            "stack {} is in an unexpected state {s}",
-            progress.stack_name
-        ),
-    ))
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwaitInput {
+    pub token: String,
+    pub execution_id: String,
+    pub stack_name: String,
+}
+
+/// The `await-stack` function's name.
+pub const AWAIT_STACK: &str = "await-stack";
+
+/// Await Stack Event (after a missed one): registers the task's new token, reads the
+/// stack's status once and answers at once if it has settled; else the next status
+/// event (or the next timeout) does. Bounded by `STAGEGATE_MAX_POLLS` reads.
+pub struct AwaitStack<S, W, T, C> {
+    settings: Settings,
+    stacks: S,
+    waits: W,
+    callbacks: T,
+    clock: C,
+}
+
+impl<S: Stacks, W: Waits, T: TaskCallbacks, C: Clock> AwaitStack<S, W, T, C> {
+    pub fn new(settings: Settings, stacks: S, waits: W, callbacks: T, clock: C) -> Self {
+        AwaitStack {
+            settings,
+            stacks,
+            waits,
+            callbacks,
+            clock,
+        }
+    }
+}
+
+impl<S: Stacks, W: Waits, T: TaskCallbacks, C: Clock> Step for AwaitStack<S, W, T, C> {
+    const NAME: &'static str = AWAIT_STACK;
+    type Input = AwaitInput;
+    type Output = Awaiting;
+
+    async fn run(&self, input: AwaitInput) -> Result<Awaiting, StepError> {
+        let name = &input.stack_name;
+        let key = stack_key(name);
+        let waiter = register(
+            &self.waits,
+            &self.clock,
+            &key,
+            (&input.token, &input.execution_id, name),
+            true,
+            names::STACK_DEPLOY_FAILED,
+        )
+        .await?;
+        let verdict = match self.stacks.stack(name).await? {
+            None => Verdict::Fail(
+                names::STACK_DEPLOY_FAILED,
+                format!("stack {name} does not exist"),
+            ),
+            Some(info) => {
+                let v = stack_verdict(&self.stacks, name, &info.status, info.status_reason).await?;
+                bounded(
+                    &self.settings,
+                    waiter.reads,
+                    v,
+                    &format!("stack {name} ({})", info.status),
+                )
+            }
+        };
+        let answered = deliver(&self.waits, &self.callbacks, &key, &waiter, verdict).await?;
+        Ok(Awaiting {
+            key,
+            reads: waiter.reads,
+            answered,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -139,55 +185,6 @@ async fn capture_outputs(
     })
 }
 
-/// The `deploy-infrastructure` function's name.
-pub const DEPLOY_INFRASTRUCTURE: &str = "deploy-infrastructure";
-
-/// Deploy Infrastructure: executes the approved change set.
-pub struct DeployInfrastructure<S> {
-    stacks: S,
-}
-
-impl<S: Stacks> DeployInfrastructure<S> {
-    pub fn new(stacks: S) -> Self {
-        DeployInfrastructure { stacks }
-    }
-}
-
-impl<S: Stacks> Step for DeployInfrastructure<S> {
-    const NAME: &'static str = DEPLOY_INFRASTRUCTURE;
-    type Input = ExecuteInput;
-    type Output = Progress;
-
-    async fn run(&self, input: ExecuteInput) -> Result<Progress, StepError> {
-        execute(&self.stacks, input).await
-    }
-}
-
-/// The `stack-status` function's name.
-pub const STACK_STATUS: &str = "stack-status";
-
-/// Deploy Infrastructure: one poll of the stack until it is stable.
-pub struct StackStatus<S> {
-    settings: Settings,
-    stacks: S,
-}
-
-impl<S: Stacks> StackStatus<S> {
-    pub fn new(settings: Settings, stacks: S) -> Self {
-        StackStatus { settings, stacks }
-    }
-}
-
-impl<S: Stacks> Step for StackStatus<S> {
-    const NAME: &'static str = STACK_STATUS;
-    type Input = Progress;
-    type Output = Progress;
-
-    async fn run(&self, input: Progress) -> Result<Progress, StepError> {
-        status(&self.settings, &self.stacks, input).await
-    }
-}
-
 /// The `capture-outputs` function's name.
 pub const CAPTURE_OUTPUTS: &str = "capture-outputs";
 
@@ -216,80 +213,196 @@ impl<S: Stacks, A: Artifacts> Step for CaptureOutputs<S, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{MemoryArtifacts, MemoryStacks};
+    use crate::memory::MemoryWaits;
+    use crate::ports::Waiter;
+    use crate::testing::{
+        now, FixedClock, MemoryArtifacts, MemoryCallbacks, MemoryStacks, STATUS_EVERY,
+    };
+    use serde_json::json;
 
-    fn progress() -> Progress {
-        Progress {
+    fn execute_input(token: &str, execution: &str) -> ExecuteInput {
+        ExecuteInput {
+            token: token.into(),
+            execution_id: execution.into(),
+            change_set_id: "arn:cs/stagegate-rc".into(),
             stack_name: "shop-staging".into(),
-            status: "IN_PROGRESS".into(),
-            stack_status: String::new(),
-            attempt: 0,
         }
     }
 
-    #[tokio::test]
-    async fn polls_until_complete() {
-        let stacks = MemoryStacks::default();
-        stacks.set_stack_statuses(&[
-            "UPDATE_IN_PROGRESS",
-            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
-            "UPDATE_COMPLETE",
-        ]);
-        let s = Settings::default();
-        let mut p = status(&s, &stacks, progress()).await.unwrap();
-        assert_eq!((p.status.as_str(), p.attempt), ("IN_PROGRESS", 1));
-        p = status(&s, &stacks, p).await.unwrap();
-        assert_eq!(p.status, "IN_PROGRESS");
-        p = status(&s, &stacks, p).await.unwrap();
+    fn await_input(token: &str) -> AwaitInput {
+        AwaitInput {
+            token: token.into(),
+            execution_id: "arn:exec:1".into(),
+            stack_name: "shop-staging".into(),
+        }
+    }
+
+    fn await_step<'a>(
+        stacks: &'a MemoryStacks,
+        waits: &'a MemoryWaits,
+        callbacks: &'a MemoryCallbacks,
+        max_polls: u32,
+    ) -> AwaitStack<&'a MemoryStacks, &'a MemoryWaits, &'a MemoryCallbacks, FixedClock> {
+        let settings = Settings {
+            max_polls,
+            ..Settings::default()
+        };
+        AwaitStack::new(settings, stacks, waits, callbacks, FixedClock(now()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_token_is_registered_under_the_stack_before_the_change_set_runs() {
+        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
+        let step = DeployInfrastructure::new(&stacks, &waits, FixedClock(now()));
+        let a = step.run(execute_input("t1", "arn:exec:1")).await.unwrap();
+        assert_eq!(a.key, "wait#stack#shop-staging");
+        assert!(stacks.executed());
+        let w = &waits.all()[&a.key];
         assert_eq!(
-            (p.status.as_str(), p.stack_status.as_str()),
-            ("COMPLETE", "UPDATE_COMPLETE")
+            (w.token.as_str(), w.execution_id.as_str()),
+            ("t1", "arn:exec:1")
         );
     }
 
-    #[tokio::test]
-    async fn a_rollback_fails_with_the_reason_from_the_events() {
-        let stacks = MemoryStacks::default();
-        stacks.set_stack_statuses(&["UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"]);
+    #[tokio::test(start_paused = true)]
+    async fn a_change_set_that_cannot_run_fails_and_leaves_no_registration() {
+        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
+        stacks.fail_execute("ChangeSet is in EXECUTE_FAILED state");
+        let step = DeployInfrastructure::new(&stacks, &waits, FixedClock(now()));
+        let e = step
+            .run(execute_input("t1", "arn:exec:1"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.name, "StackDeployFailed");
+        assert!(waits.all().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_run_waiting_on_the_stack_is_not_overwritten() {
+        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
+        let step = DeployInfrastructure::new(&stacks, &waits, FixedClock(now()));
+        step.run(execute_input("t1", "arn:exec:1")).await.unwrap();
+        stacks.fail_execute("must not be reached");
+        let e = step
+            .run(execute_input("t2", "arn:exec:2"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.name, "StackDeployFailed");
+        assert!(e.message.contains("arn:exec:1"), "{}", e.message);
+        assert_eq!(waits.all()["wait#stack#shop-staging"].token, "t1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_registration_of_another_run_is_replaced() {
+        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
+        let stale = Waiter {
+            token: "old".into(),
+            execution_id: "arn:exec:0".into(),
+            subject: "shop-staging".into(),
+            reads: 7,
+            expires_at: now() - chrono::Duration::minutes(1),
+        };
+        waits
+            .wait(
+                "wait#stack#shop-staging",
+                &stale,
+                now() - chrono::Duration::days(3),
+            )
+            .await
+            .unwrap();
+        let step = DeployInfrastructure::new(&stacks, &waits, FixedClock(now()));
+        step.run(execute_input("t1", "arn:exec:1")).await.unwrap();
+        let w = &waits.all()["wait#stack#shop-staging"];
+        assert_eq!((w.token.as_str(), w.reads), ("t1", 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reconcile_read_answers_a_stable_stack_at_once() {
+        let (stacks, waits, callbacks) = (
+            MemoryStacks::default(),
+            MemoryWaits::default(),
+            MemoryCallbacks::default(),
+        );
+        stacks.set_status("UPDATE_COMPLETE");
+        let a = await_step(&stacks, &waits, &callbacks, 5)
+            .run(await_input("t2"))
+            .await
+            .unwrap();
+        assert_eq!((a.reads, a.answered), (1, true));
+        assert_eq!(
+            callbacks.successes(),
+            vec![(
+                "t2".to_string(),
+                json!({"stackName": "shop-staging", "stackStatus": "UPDATE_COMPLETE"})
+            )]
+        );
+        assert!(waits.all().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rollback_fails_with_the_reason_from_the_stack_events() {
+        let (stacks, waits, callbacks) = (
+            MemoryStacks::default(),
+            MemoryWaits::default(),
+            MemoryCallbacks::default(),
+        );
+        stacks.set_status("UPDATE_ROLLBACK_COMPLETE");
         stacks.set_failure_reason(
             "Api (AWS::Lambda::Function): Resource handler returned message: \"Role not found\"",
         );
-        let s = Settings::default();
-        let p = status(&s, &stacks, progress()).await.unwrap();
-        assert_eq!(p.status, "IN_PROGRESS");
-        let e = status(&s, &stacks, p).await.unwrap_err();
-        assert_eq!(e.name, "StackDeployFailed");
+        await_step(&stacks, &waits, &callbacks, 5)
+            .run(await_input("t2"))
+            .await
+            .unwrap();
+        let f = callbacks.failures();
+        assert_eq!(f[0].1, "StackDeployFailed");
         assert!(
-            e.message.contains("UPDATE_ROLLBACK_COMPLETE") && e.message.contains("Role not found"),
+            f[0].2.contains("UPDATE_ROLLBACK_COMPLETE") && f[0].2.contains("Role not found"),
             "{}",
-            e.message
+            f[0].2
         );
     }
 
-    #[tokio::test]
-    async fn create_failed_and_exhausted_waits_fail() {
-        let stacks = MemoryStacks::default();
-        stacks.set_stack_statuses(&["CREATE_FAILED"]);
-        assert_eq!(
-            status(&Settings::default(), &stacks, progress())
-                .await
-                .unwrap_err()
-                .name,
-            "StackDeployFailed"
+    #[tokio::test(start_paused = true)]
+    async fn a_stack_in_progress_keeps_waiting_until_the_reads_run_out() {
+        let (stacks, waits, callbacks) = (
+            MemoryStacks::default(),
+            MemoryWaits::default(),
+            MemoryCallbacks::default(),
         );
-        let stacks = MemoryStacks::default();
-        stacks.set_stack_statuses(&["UPDATE_IN_PROGRESS"]);
-        let e = status(
-            &Settings {
-                max_polls: 1,
-                ..Settings::default()
-            },
-            &stacks,
-            progress(),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(e.name, "WaitExhausted");
+        DeployInfrastructure::new(&stacks, &waits, FixedClock(now()))
+            .run(execute_input("t1", "arn:exec:1"))
+            .await
+            .unwrap();
+        stacks.set_status("UPDATE_IN_PROGRESS");
+        let step = await_step(&stacks, &waits, &callbacks, 2);
+        let first = step.run(await_input("t2")).await.unwrap();
+        assert_eq!((first.reads, first.answered), (1, false));
+        assert_eq!(waits.all()["wait#stack#shop-staging"].token, "t2");
+        let second = step.run(await_input("t3")).await.unwrap();
+        assert_eq!((second.reads, second.answered), (2, true));
+        let f = callbacks.failures();
+        assert_eq!((f[0].0.as_str(), f[0].1.as_str()), ("t3", "WaitExhausted"));
+        assert!(f[0].2.contains("UPDATE_IN_PROGRESS"), "{}", f[0].2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stack_walks_through_its_statuses_announcing_each() {
+        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
+        let mut events = stacks.subscribe();
+        DeployInfrastructure::new(&stacks, &waits, FixedClock(now()))
+            .run(execute_input("t1", "arn:exec:1"))
+            .await
+            .unwrap();
+        tokio::time::sleep(STATUS_EVERY * 3).await;
+        let mut seen = vec![];
+        while let Ok(e) = events.try_recv() {
+            seen.push(e["detail"]["status-details"]["status"].clone());
+        }
+        assert_eq!(
+            seen,
+            vec![json!("UPDATE_IN_PROGRESS"), json!("UPDATE_COMPLETE")]
+        );
     }
 
     #[tokio::test]

@@ -1,240 +1,305 @@
 //! Deploy Frontend: map stack outputs to environment variables, merge them into the
-//! hosting branch, start a job, poll it (bounded), capture the URL.
+//! hosting branch, start a job and wait for its status event (see [`super::waits`]),
+//! reading the job after a missed one; the task resumes with the site's URL.
 
+use super::waits::{amplify_key, bounded, deliver, job_verdict, register, Awaiting};
 use crate::error::{invalid_input, names, StepError};
-use crate::ports::{Hosting, JobStatus};
+use crate::ports::{Clock, Hosting, TaskCallbacks, Waits};
 use crate::settings::Settings;
 use crate::step::Step;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartInput {
+    /// The task token (`$$.Task.Token`) the job's status event answers.
+    pub token: String,
+    pub execution_id: String,
     pub outputs: BTreeMap<String, String>,
     pub sha: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    pub job_id: String,
-    /// `RUNNING` while waiting, `SUCCEEDED` when deployed.
-    pub status: String,
-    pub variables: Vec<String>,
-    #[serde(default)]
-    pub url: Option<String>,
-    pub attempt: u32,
+/// The ports a frontend wait uses.
+pub struct Ports<H, W, T, C> {
+    pub hosting: H,
+    pub waits: W,
+    pub callbacks: T,
+    pub clock: C,
 }
 
-async fn start(
-    settings: &Settings,
-    hosting: &impl Hosting,
-    input: StartInput,
-) -> Result<Progress, StepError> {
-    let mut vars = BTreeMap::new();
-    for (output, env) in &settings.frontend_env {
-        let value = input.outputs.get(output).ok_or_else(|| {
-            invalid_input(format!("the frontend needs stack output '{output}' (for {env}), which the stack does not export"))
-        })?;
-        vars.insert(env.clone(), value.clone());
-    }
-    hosting
-        .merge_environment(&vars)
-        .await
-        .map_err(|e| StepError::new(names::AMPLIFY_JOB_FAILED, e.to_string()))?;
-    let job_id = hosting
-        .start_job(&input.sha)
-        .await
-        .map_err(|e| StepError::new(names::AMPLIFY_JOB_FAILED, e.to_string()))?;
-    Ok(Progress {
-        job_id,
-        status: "RUNNING".into(),
-        variables: vars.into_keys().collect(),
-        url: None,
-        attempt: 0,
-    })
-}
-
-async fn status(
-    settings: &Settings,
-    hosting: &impl Hosting,
-    progress: Progress,
-) -> Result<Progress, StepError> {
-    let attempt = progress.attempt + 1;
-    let job = hosting.job(&progress.job_id).await?;
-    match job.status {
-        JobStatus::Succeeded => {
-            let url = hosting.url().await?;
-            Ok(Progress {
-                status: "SUCCEEDED".into(),
-                url: Some(url),
-                attempt,
-                ..progress
-            })
-        }
-        JobStatus::Failed | JobStatus::Cancelled => Err(StepError::new(
+impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Ports<H, W, T, C> {
+    /// Registers `token` for job `job`, reads the job once and answers at once if it
+    /// has settled (it may have finished before the registration).
+    async fn register_and_read(
+        &self,
+        settings: &Settings,
+        (token, execution_id): (&str, &str),
+        job: Option<String>,
+    ) -> Result<Awaiting, StepError> {
+        let (app, branch) = self.hosting.app_branch();
+        let key = amplify_key(&app, &branch);
+        let reconcile = job.is_none();
+        let job = match job {
+            Some(job) => job,
+            None => self
+                .waits
+                .waiter(&key)
+                .await?
+                .filter(|w| w.execution_id == execution_id)
+                .map(|w| w.subject)
+                .ok_or_else(|| {
+                    StepError::new(
+                        names::AMPLIFY_JOB_FAILED,
+                        format!("no frontend job of this run is registered under {key}"),
+                    )
+                })?,
+        };
+        let waiter = register(
+            &self.waits,
+            &self.clock,
+            &key,
+            (token, execution_id, &job),
+            reconcile,
             names::AMPLIFY_JOB_FAILED,
-            format!(
-                "frontend job {} ended {:?}: {}",
-                job.id,
-                job.status,
-                job.reason.unwrap_or_else(|| "no reason given".into())
-            ),
-        )),
-        JobStatus::Pending | JobStatus::Running if attempt >= settings.max_polls => {
-            Err(StepError::new(
-                names::WAIT_EXHAUSTED,
-                format!(
-                    "frontend job {} was still running after {attempt} polls",
-                    job.id
-                ),
-            ))
-        }
-        JobStatus::Pending | JobStatus::Running => Ok(Progress {
-            status: "RUNNING".into(),
-            attempt,
-            ..progress
-        }),
+        )
+        .await?;
+        let status = self.hosting.job(&job).await?;
+        let verdict = bounded(
+            settings,
+            waiter.reads,
+            job_verdict(&self.hosting, status).await?,
+            &format!("frontend job {job}"),
+        );
+        let answered = deliver(&self.waits, &self.callbacks, &key, &waiter, verdict).await?;
+        Ok(Awaiting {
+            key,
+            reads: waiter.reads,
+            answered,
+        })
     }
 }
 
 /// The `deploy-frontend` function's name.
 pub const DEPLOY_FRONTEND: &str = "deploy-frontend";
 
-/// Deploy Frontend: maps outputs to the hosting environment and starts a job.
-pub struct DeployFrontend<H> {
+/// Deploy Frontend: maps outputs to the hosting environment, starts a job and
+/// registers the task's token for the job's status event.
+pub struct DeployFrontend<H, W, T, C> {
     settings: Settings,
-    hosting: H,
+    ports: Ports<H, W, T, C>,
 }
 
-impl<H: Hosting> DeployFrontend<H> {
-    pub fn new(settings: Settings, hosting: H) -> Self {
-        DeployFrontend { settings, hosting }
+impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> DeployFrontend<H, W, T, C> {
+    pub fn new(settings: Settings, ports: Ports<H, W, T, C>) -> Self {
+        DeployFrontend { settings, ports }
     }
 }
 
-impl<H: Hosting> Step for DeployFrontend<H> {
+impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Step for DeployFrontend<H, W, T, C> {
     const NAME: &'static str = DEPLOY_FRONTEND;
     type Input = StartInput;
-    type Output = Progress;
+    type Output = Awaiting;
 
-    async fn run(&self, input: StartInput) -> Result<Progress, StepError> {
-        start(&self.settings, &self.hosting, input).await
+    async fn run(&self, input: StartInput) -> Result<Awaiting, StepError> {
+        let mut vars = BTreeMap::new();
+        for (output, env) in &self.settings.frontend_env {
+            let value = input.outputs.get(output).ok_or_else(|| {
+                invalid_input(format!("the frontend needs stack output '{output}' (for {env}), which the stack does not export"))
+            })?;
+            vars.insert(env.clone(), value.clone());
+        }
+        let hosting = &self.ports.hosting;
+        hosting
+            .merge_environment(&vars)
+            .await
+            .map_err(|e| StepError::new(names::AMPLIFY_JOB_FAILED, e.to_string()))?;
+        let job = hosting
+            .start_job(&input.sha)
+            .await
+            .map_err(|e| StepError::new(names::AMPLIFY_JOB_FAILED, e.to_string()))?;
+        self.ports
+            .register_and_read(
+                &self.settings,
+                (&input.token, &input.execution_id),
+                Some(job),
+            )
+            .await
     }
 }
 
-/// The `frontend-status` function's name.
-pub const FRONTEND_STATUS: &str = "frontend-status";
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwaitInput {
+    pub token: String,
+    pub execution_id: String,
+}
 
-/// Deploy Frontend: one poll of the hosting job, then the URL.
-pub struct FrontendStatus<H> {
+/// The `await-frontend` function's name.
+pub const AWAIT_FRONTEND: &str = "await-frontend";
+
+/// Await Frontend Event (after a missed one): registers the task's new token for the
+/// run's job, reads the job once and answers at once if it has settled. Bounded by
+/// `STAGEGATE_MAX_POLLS` reads.
+pub struct AwaitFrontend<H, W, T, C> {
     settings: Settings,
-    hosting: H,
+    ports: Ports<H, W, T, C>,
 }
 
-impl<H: Hosting> FrontendStatus<H> {
-    pub fn new(settings: Settings, hosting: H) -> Self {
-        FrontendStatus { settings, hosting }
+impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> AwaitFrontend<H, W, T, C> {
+    pub fn new(settings: Settings, ports: Ports<H, W, T, C>) -> Self {
+        AwaitFrontend { settings, ports }
     }
 }
 
-impl<H: Hosting> Step for FrontendStatus<H> {
-    const NAME: &'static str = FRONTEND_STATUS;
-    type Input = Progress;
-    type Output = Progress;
+impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Step for AwaitFrontend<H, W, T, C> {
+    const NAME: &'static str = AWAIT_FRONTEND;
+    type Input = AwaitInput;
+    type Output = Awaiting;
 
-    async fn run(&self, input: Progress) -> Result<Progress, StepError> {
-        status(&self.settings, &self.hosting, input).await
+    async fn run(&self, input: AwaitInput) -> Result<Awaiting, StepError> {
+        self.ports
+            .register_and_read(&self.settings, (&input.token, &input.execution_id), None)
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::MemoryHosting;
+    use crate::memory::MemoryWaits;
+    use crate::ports::JobStatus;
+    use crate::testing::{now, FixedClock, MemoryCallbacks, MemoryHosting, STATUS_EVERY};
+    use serde_json::json;
 
     fn settings() -> Settings {
         Settings {
             frontend_env: BTreeMap::from([("ApiUrl".into(), "VITE_API_URL".into())]),
+            max_polls: 2,
             ..Settings::default()
         }
     }
 
-    #[tokio::test]
-    async fn maps_outputs_to_variables_and_keeps_existing_ones() {
-        let hosting = MemoryHosting::default();
-        hosting.set_env("EXISTING", "kept");
-        let p = start(
-            &settings(),
-            &hosting,
-            StartInput {
-                outputs: BTreeMap::from([("ApiUrl".into(), "https://api".into())]),
-                sha: "abc".into(),
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(p.variables, vec!["VITE_API_URL"]);
-        let env = hosting.env();
+    type World = Ports<MemoryHosting, MemoryWaits, MemoryCallbacks, FixedClock>;
+
+    fn world() -> World {
+        Ports {
+            hosting: MemoryHosting::default(),
+            waits: MemoryWaits::default(),
+            callbacks: MemoryCallbacks::default(),
+            clock: FixedClock(now()),
+        }
+    }
+
+    fn start_input(token: &str) -> StartInput {
+        StartInput {
+            token: token.into(),
+            execution_id: "arn:exec:1".into(),
+            outputs: BTreeMap::from([("ApiUrl".into(), "https://api".into())]),
+            sha: "abc".into(),
+        }
+    }
+
+    fn await_input(token: &str) -> AwaitInput {
+        AwaitInput {
+            token: token.into(),
+            execution_id: "arn:exec:1".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn maps_outputs_keeps_existing_variables_and_registers_the_job() {
+        let step = DeployFrontend::new(settings(), world());
+        step.ports.hosting.set_env("EXISTING", "kept");
+        let a = step.run(start_input("t1")).await.unwrap();
+        assert_eq!(
+            (a.key.as_str(), a.answered),
+            ("wait#amplify#d1example#staging", false)
+        );
+        let env = step.ports.hosting.env();
         assert_eq!(env["VITE_API_URL"], "https://api");
         assert_eq!(env["EXISTING"], "kept");
+        let w = &step.ports.waits.all()[&a.key];
+        assert_eq!(
+            (w.token.as_str(), w.subject.as_str(), w.reads),
+            ("t1", "1", 0)
+        );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_missing_output_is_named() {
-        let e = start(
-            &settings(),
-            &MemoryHosting::default(),
-            StartInput {
+        let step = DeployFrontend::new(settings(), world());
+        let e = step
+            .run(StartInput {
                 outputs: BTreeMap::new(),
-                sha: "abc".into(),
-            },
-        )
-        .await
-        .unwrap_err();
+                ..start_input("t1")
+            })
+            .await
+            .unwrap_err();
         assert!(e.message.contains("'ApiUrl'"), "{}", e.message);
+        assert!(step.ports.hosting.jobs().is_empty(), "no job was started");
     }
 
-    #[tokio::test]
-    async fn polls_to_success_and_captures_the_url() {
-        let hosting = MemoryHosting::default();
-        hosting.set_job_statuses(&[JobStatus::Running, JobStatus::Succeeded]);
-        let s = settings();
-        let p = start(
-            &s,
-            &hosting,
-            StartInput {
-                outputs: BTreeMap::from([("ApiUrl".into(), "x".into())]),
-                sha: "abc".into(),
-            },
-        )
-        .await
-        .unwrap();
-        let p = status(&s, &hosting, p).await.unwrap();
-        assert_eq!(p.status, "RUNNING");
-        let p = status(&s, &hosting, p).await.unwrap();
+    #[tokio::test(start_paused = true)]
+    async fn after_a_missed_event_a_finished_job_is_answered_with_the_url() {
+        let step = DeployFrontend::new(settings(), world());
+        step.ports.hosting.miss_events();
+        step.run(start_input("t1")).await.unwrap();
+        tokio::time::sleep(STATUS_EVERY * 3).await;
+        let again = AwaitFrontend::new(settings(), step.ports);
+        let a = again.run(await_input("t2")).await.unwrap();
+        assert!(a.answered);
         assert_eq!(
-            (p.status.as_str(), p.url.as_deref()),
-            ("SUCCEEDED", Some("https://staging.example.test"))
+            again.ports.callbacks.successes(),
+            vec![(
+                "t2".to_string(),
+                json!({"jobId": "1", "url": "https://staging.example.test"})
+            )]
+        );
+        assert!(
+            again.ports.waits.all().is_empty(),
+            "the registration is gone"
         );
     }
 
-    #[tokio::test]
-    async fn a_failed_job_is_amplify_job_failed() {
-        let hosting = MemoryHosting::default();
-        hosting.set_job_statuses(&[JobStatus::Failed]);
-        let s = settings();
-        let p = Progress {
-            job_id: "1".into(),
-            status: "RUNNING".into(),
-            variables: vec![],
-            url: None,
-            attempt: 0,
-        };
-        assert_eq!(
-            status(&s, &hosting, p).await.unwrap_err().name,
-            "AmplifyJobFailed"
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_job_is_amplify_job_failed_with_its_reason() {
+        let step = DeployFrontend::new(settings(), world());
+        step.ports.hosting.set_job_statuses(&[JobStatus::Failed]);
+        step.ports.hosting.miss_events();
+        step.run(start_input("t1")).await.unwrap();
+        tokio::time::sleep(STATUS_EVERY * 2).await;
+        let again = AwaitFrontend::new(settings(), step.ports);
+        again.run(await_input("t2")).await.unwrap();
+        let failures = again.ports.callbacks.failures();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(failures[0].1, "AmplifyJobFailed");
+        assert!(
+            failures[0].2.contains("missing script: build"),
+            "{}",
+            failures[0].2
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_still_running_is_read_at_most_max_polls_times() {
+        let step = DeployFrontend::new(settings(), world());
+        step.ports.hosting.set_job_statuses(&[JobStatus::Running]);
+        step.run(start_input("t1")).await.unwrap();
+        let again = AwaitFrontend::new(settings(), step.ports);
+        let first = again.run(await_input("t2")).await.unwrap();
+        assert_eq!((first.reads, first.answered), (1, false));
+        let second = again.run(await_input("t3")).await.unwrap();
+        assert_eq!((second.reads, second.answered), (2, true));
+        let failures = again.ports.callbacks.failures();
+        assert_eq!(failures[0].0, "t3");
+        assert_eq!(failures[0].1, "WaitExhausted");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn awaiting_without_a_job_of_this_run_fails_by_name() {
+        let step = AwaitFrontend::new(settings(), world());
+        let e = step.run(await_input("t1")).await.unwrap_err();
+        assert_eq!(e.name, "AmplifyJobFailed");
     }
 }

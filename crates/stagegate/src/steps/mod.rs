@@ -15,6 +15,7 @@ pub mod preflight;
 pub mod release;
 pub mod suites;
 pub mod validate;
+pub mod waits;
 
 /// The functions of the staging flow, by the name each step type carries
 /// ([`crate::Step::NAME`]): one crate under `functions/` each, one
@@ -27,10 +28,10 @@ pub const FUNCTIONS: &[&str] = &[
     approval::NAME,
     validate::NAME,
     deploy::DEPLOY_INFRASTRUCTURE,
-    deploy::STACK_STATUS,
+    deploy::AWAIT_STACK,
     deploy::CAPTURE_OUTPUTS,
     frontend::DEPLOY_FRONTEND,
-    frontend::FRONTEND_STATUS,
+    frontend::AWAIT_FRONTEND,
     suites::RUN_TEST_SUITE,
     suites::TEST_REPORT,
     performance::NAME,
@@ -46,7 +47,9 @@ pub fn run_id(execution_id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryApprovals, MemoryCandidates, MemoryClaims, StaticApprovers};
+    use crate::memory::{
+        MemoryApprovals, MemoryCandidates, MemoryClaims, MemoryWaits, StaticApprovers,
+    };
     use crate::step::invoke;
     use crate::testing::*;
     use crate::{Settings, Step, StepError};
@@ -73,6 +76,13 @@ mod tests {
         let (callbacks, executions) = (MemoryCallbacks::default(), MemoryExecutions::default());
         let history = MemoryHistory::new(None, vec![]);
         let releases = MemoryReleases::default();
+        let waits = MemoryWaits::default();
+        let frontend = || frontend::Ports {
+            hosting: &hosting,
+            waits: &waits,
+            callbacks: &callbacks,
+            clock: FixedClock(now()),
+        };
         let e = || event.clone();
         vec![
             call(
@@ -106,11 +116,19 @@ mod tests {
             )
             .await,
             call(validate::ValidateInfrastructure::new(&stacks), e()).await,
-            call(deploy::DeployInfrastructure::new(&stacks), e()).await,
-            call(deploy::StackStatus::new(s(), &stacks), e()).await,
+            call(
+                deploy::DeployInfrastructure::new(&stacks, &waits, FixedClock(now())),
+                e(),
+            )
+            .await,
+            call(
+                deploy::AwaitStack::new(s(), &stacks, &waits, &callbacks, FixedClock(now())),
+                e(),
+            )
+            .await,
             call(deploy::CaptureOutputs::new(&stacks, &arts), e()).await,
-            call(frontend::DeployFrontend::new(s(), &hosting), e()).await,
-            call(frontend::FrontendStatus::new(s(), &hosting), e()).await,
+            call(frontend::DeployFrontend::new(s(), frontend()), e()).await,
+            call(frontend::AwaitFrontend::new(s(), frontend()), e()).await,
             call(suites::RunTestSuite::new(&http, &arts), e()).await,
             call(suites::TestReport::new(&arts), e()).await,
             call(performance::PerformanceTests::new(&http, &arts), e()).await,

@@ -5,8 +5,9 @@
 use crate::error::PortError;
 use crate::ports::*;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -147,7 +148,8 @@ impl Executions for MemoryExecutions {
 /// A CloudFormation stand-in. Before a change set runs, the stack sits at
 /// `UPDATE_COMPLETE`; after, it walks through the configured statuses.
 pub struct MemoryStacks {
-    state: Mutex<StacksState>,
+    state: Arc<Mutex<StacksState>>,
+    events: broadcast::Sender<Value>,
 }
 
 struct StacksState {
@@ -159,17 +161,27 @@ struct StacksState {
     unexecutable: Option<String>,
     version: u32,
     executed: bool,
-    statuses: VecDeque<String>,
+    /// Where the stack is now.
+    status: String,
+    /// What it passes through once executed, one status every [`STATUS_EVERY`].
+    after_execute: Vec<String>,
+    /// Status events are lost (EventBridge delivers them on a best-effort basis).
+    miss_events: bool,
+    every: std::time::Duration,
     failure_reason: Option<String>,
     outputs: BTreeMap<String, String>,
     requests: Vec<ChangeSetRequest>,
     changes: Vec<ResourceChange>,
 }
 
+/// How long a stack or an Amplify job of the doubles takes per status (virtual time in
+/// the path tests).
+pub const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl Default for MemoryStacks {
     fn default() -> Self {
         MemoryStacks {
-            state: Mutex::new(StacksState {
+            state: Arc::new(Mutex::new(StacksState {
                 pending_polls: 0,
                 create_failure: None,
                 execute_failure: None,
@@ -178,7 +190,10 @@ impl Default for MemoryStacks {
                 unexecutable: None,
                 version: 1,
                 executed: false,
-                statuses: VecDeque::new(),
+                status: "UPDATE_COMPLETE".into(),
+                after_execute: vec!["UPDATE_IN_PROGRESS".into(), "UPDATE_COMPLETE".into()],
+                miss_events: false,
+                every: STATUS_EVERY,
                 failure_reason: None,
                 outputs: BTreeMap::from([(
                     "ApiUrl".to_string(),
@@ -199,7 +214,8 @@ impl Default for MemoryStacks {
                         replacement: "False".into(),
                     },
                 ],
-            }),
+            })),
+            events: broadcast::channel(64).0,
         }
     }
 }
@@ -229,14 +245,26 @@ impl MemoryStacks {
     pub fn bump_version(&self) {
         lock(&self.state).version += 1;
     }
-    pub fn set_stack_statuses(&self, statuses: &[&str]) {
-        let mut s = lock(&self.state);
-        s.statuses = statuses.iter().map(|x| x.to_string()).collect();
-        s.executed = true;
+    /// The stack is in `status` now.
+    pub fn set_status(&self, status: &str) {
+        lock(&self.state).status = status.into();
     }
-    /// Statuses to walk through once the change set is executed.
+    /// Statuses the stack walks through once the change set is executed, one every
+    /// [`STATUS_EVERY`], each announced by a "Stack Status Change" event.
     pub fn after_execute(&self, statuses: &[&str]) {
-        lock(&self.state).statuses = statuses.iter().map(|x| x.to_string()).collect();
+        lock(&self.state).after_execute = statuses.iter().map(|x| x.to_string()).collect();
+    }
+    /// The stack changes, but its status events never arrive.
+    pub fn miss_events(&self) {
+        lock(&self.state).miss_events = true;
+    }
+    /// Each status after execution takes `every` instead of [`STATUS_EVERY`].
+    pub fn set_status_every(&self, every: std::time::Duration) {
+        lock(&self.state).every = every;
+    }
+    /// The stack's status events, as EventBridge would deliver them to a rule.
+    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+        self.events.subscribe()
     }
     pub fn set_failure_reason(&self, r: &str) {
         lock(&self.state).failure_reason = Some(r.into());
@@ -307,24 +335,41 @@ impl Stacks for MemoryStacks {
             return Err(PortError::new("execute change set", f.clone()));
         }
         s.executed = true;
+        let name = s
+            .requests
+            .last()
+            .map(|r| r.stack_name.clone())
+            .unwrap_or_else(|| "shop-staging".into());
+        let stack_id =
+            format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/0f1e2d3c");
+        let (statuses, every) = (s.after_execute.clone(), s.every);
+        let (state, events) = (self.state.clone(), self.events.clone());
+        tokio::spawn(async move {
+            for status in statuses {
+                tokio::time::sleep(every).await;
+                let event = {
+                    let mut s = lock(&state);
+                    s.status = status.clone();
+                    let reason = s.failure_reason.clone();
+                    (!s.miss_events).then(|| {
+                        crate::steps::waits::stack_status_event(
+                            &stack_id,
+                            &status,
+                            reason.as_deref(),
+                        )
+                    })
+                };
+                if let Some(e) = event {
+                    let _ = events.send(e);
+                }
+            }
+        });
         Ok(())
     }
     async fn stack(&self, _name: &str) -> PortResult<Option<StackInfo>> {
-        let mut s = lock(&self.state);
-        let status = if s.executed {
-            if s.statuses.len() > 1 {
-                s.statuses.pop_front().unwrap_or_default()
-            } else {
-                s.statuses
-                    .front()
-                    .cloned()
-                    .unwrap_or_else(|| "UPDATE_COMPLETE".into())
-            }
-        } else {
-            "UPDATE_COMPLETE".into()
-        };
+        let s = lock(&self.state);
         Ok(Some(StackInfo {
-            status,
+            status: s.status.clone(),
             status_reason: None,
             version: format!("v{}", s.version),
             outputs: s.outputs.clone(),
@@ -335,12 +380,37 @@ impl Stacks for MemoryStacks {
     }
 }
 
-#[derive(Default)]
 pub struct MemoryHosting {
     env: Mutex<BTreeMap<String, String>>,
-    statuses: Mutex<VecDeque<JobStatus>>,
-    jobs: Mutex<Vec<String>>,
+    state: Arc<Mutex<HostingState>>,
+    events: broadcast::Sender<Value>,
 }
+
+struct HostingState {
+    /// What each job passes through once started, one status every [`STATUS_EVERY`].
+    timeline: Vec<JobStatus>,
+    /// The jobs started (their commits) and where each is now.
+    jobs: Vec<(String, JobStatus)>,
+    miss_events: bool,
+}
+
+impl Default for MemoryHosting {
+    fn default() -> Self {
+        MemoryHosting {
+            env: Mutex::default(),
+            state: Arc::new(Mutex::new(HostingState {
+                timeline: vec![JobStatus::Running, JobStatus::Succeeded],
+                jobs: Vec::new(),
+                miss_events: false,
+            })),
+            events: broadcast::channel(64).0,
+        }
+    }
+}
+
+/// The Amplify app and branch of the double.
+pub const AMPLIFY_APP: &str = "d1example";
+pub const AMPLIFY_BRANCH: &str = "staging";
 
 impl MemoryHosting {
     pub fn set_env(&self, k: &str, v: &str) {
@@ -349,13 +419,26 @@ impl MemoryHosting {
     pub fn env(&self) -> BTreeMap<String, String> {
         lock(&self.env).clone()
     }
+    /// Statuses a job walks through once started, one every [`STATUS_EVERY`], each
+    /// announced by a "Deployment Status Change" event.
     pub fn set_job_statuses(&self, s: &[JobStatus]) {
-        *lock(&self.statuses) = s.iter().cloned().collect();
+        lock(&self.state).timeline = s.to_vec();
     }
+    /// Jobs change, but their status events never arrive.
+    pub fn miss_events(&self) {
+        lock(&self.state).miss_events = true;
+    }
+    /// The jobs' status events, as EventBridge would deliver them to a rule.
+    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+        self.events.subscribe()
+    }
+    /// The commit of each job started.
     pub fn jobs(&self) -> Vec<String> {
-        lock(&self.jobs).clone()
+        lock(&self.state).jobs.iter().map(|j| j.0.clone()).collect()
     }
 }
+
+const JOB_FAILURE: &str = "build step failed: npm ERR! missing script: build";
 
 impl Hosting for MemoryHosting {
     async fn merge_environment(&self, vars: &BTreeMap<String, String>) -> PortResult<()> {
@@ -363,19 +446,47 @@ impl Hosting for MemoryHosting {
         Ok(())
     }
     async fn start_job(&self, commit: &str) -> PortResult<String> {
-        let mut jobs = lock(&self.jobs);
-        jobs.push(commit.to_string());
-        Ok(jobs.len().to_string())
+        let mut s = lock(&self.state);
+        s.jobs.push((commit.to_string(), JobStatus::Pending));
+        let (index, timeline) = (s.jobs.len() - 1, s.timeline.clone());
+        let id = s.jobs.len().to_string();
+        let (state, events, job) = (self.state.clone(), self.events.clone(), id.clone());
+        tokio::spawn(async move {
+            for status in timeline {
+                tokio::time::sleep(STATUS_EVERY).await;
+                let event = {
+                    let mut s = lock(&state);
+                    s.jobs[index].1 = status.clone();
+                    let name = match status {
+                        JobStatus::Succeeded => "SUCCEED",
+                        JobStatus::Failed | JobStatus::Cancelled => "FAILED",
+                        JobStatus::Pending | JobStatus::Running => "STARTED",
+                    };
+                    (!s.miss_events).then(|| {
+                        crate::steps::waits::amplify_status_event(
+                            AMPLIFY_APP,
+                            AMPLIFY_BRANCH,
+                            &job,
+                            name,
+                        )
+                    })
+                };
+                if let Some(e) = event {
+                    let _ = events.send(e);
+                }
+            }
+        });
+        Ok(id)
     }
     async fn job(&self, id: &str) -> PortResult<Job> {
-        let mut q = lock(&self.statuses);
-        let status = if q.len() > 1 {
-            q.pop_front().unwrap_or(JobStatus::Succeeded)
-        } else {
-            q.front().cloned().unwrap_or(JobStatus::Succeeded)
-        };
-        let reason = matches!(status, JobStatus::Failed)
-            .then(|| "build step failed: npm ERR! missing script: build".to_string());
+        let s = lock(&self.state);
+        let status = id
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| s.jobs.get(n.wrapping_sub(1)))
+            .map(|j| j.1.clone())
+            .ok_or_else(|| PortError::new("job", format!("no job {id}")))?;
+        let reason = matches!(status, JobStatus::Failed).then(|| JOB_FAILURE.to_string());
         Ok(Job {
             id: id.to_string(),
             status,
@@ -384,6 +495,9 @@ impl Hosting for MemoryHosting {
     }
     async fn url(&self) -> PortResult<String> {
         Ok("https://staging.example.test".into())
+    }
+    fn app_branch(&self) -> (String, String) {
+        (AMPLIFY_APP.into(), AMPLIFY_BRANCH.into())
     }
 }
 

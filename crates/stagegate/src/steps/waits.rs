@@ -1,0 +1,733 @@
+//! Event-driven waits: a deploy task waits on its task token until the resource's own
+//! status event (CloudFormation "Stack Status Change", Amplify "Deployment Status
+//! Change") arrives through EventBridge, instead of polling.
+//!
+//! - The task registers its token under the resource ([`stack_key`], [`amplify_key`])
+//!   before (stack) or right after (Amplify job) starting the work; a job that
+//!   finished before its token was registered is caught by the one status read that
+//!   follows the registration.
+//! - [`ResumeWait`] (the `resume-wait` function, the rules' target) reads the waiter
+//!   on a terminal status and answers its token: `SendTaskSuccess` with the result,
+//!   or `SendTaskFailure` with `StackDeployFailed` / `AmplifyJobFailed` and the reason.
+//!   A duplicated event answers an answered token, which Step Functions refuses: the
+//!   task resumes once.
+//! - A missed event (EventBridge delivers AWS service events on a best-effort basis):
+//!   the task's `TimeoutSeconds` passes, the state machine catches `States.Timeout`
+//!   into an `Await … Event` task whose function registers the new token and reads
+//!   the status once, answering at once if the resource has settled. Reads are
+//!   counted on the waiter and bounded by `STAGEGATE_MAX_POLLS` (`WaitExhausted`).
+
+use crate::error::{invalid_input, names, StepError};
+use crate::ports::{
+    CallbackError, Clock, Hosting, Job, JobStatus, Stacks, TaskCallbacks, Waiter, Waits,
+};
+use crate::settings::Settings;
+use crate::step::Step;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// CloudFormation's stack status events on EventBridge.
+pub const STACK_STATUS_CHANGE: &str = "CloudFormation Stack Status Change";
+/// Amplify's job status events on EventBridge.
+pub const AMPLIFY_STATUS_CHANGE: &str = "Amplify Deployment Status Change";
+
+/// Where the task waiting on stack `name` is registered.
+pub fn stack_key(name: &str) -> String {
+    format!("wait#stack#{name}")
+}
+
+/// Where the task waiting on a job of `app`'s `branch` is registered (one at a time:
+/// Amplify runs a branch's jobs one after another).
+pub fn amplify_key(app: &str, branch: &str) -> String {
+    format!("wait#amplify#{app}#{branch}")
+}
+
+/// The event CloudFormation sends when stack `stack_id` (an ARN, or a bare name
+/// locally) reaches `status`.
+pub fn stack_status_event(stack_id: &str, status: &str, reason: Option<&str>) -> Value {
+    json!({
+        "version": "0", "detail-type": STACK_STATUS_CHANGE, "source": "aws.cloudformation",
+        "resources": [stack_id],
+        "detail": {
+            "stack-id": stack_id,
+            "status-details": {"status": status, "status-reason": reason.unwrap_or_default()},
+        },
+    })
+}
+
+/// The event Amplify sends when job `job` of `app`'s `branch` changes status
+/// (`STARTED`, `SUCCEED`, `FAILED`).
+pub fn amplify_status_event(app: &str, branch: &str, job: &str, status: &str) -> Value {
+    json!({
+        "version": "0", "detail-type": AMPLIFY_STATUS_CHANGE, "source": "aws.amplify",
+        "resources": [format!("arn:aws:amplify:::apps/{app}/branches/{branch}/jobs/{job}")],
+        "detail": {"appId": app, "branchName": branch, "jobId": job, "jobStatus": status},
+    })
+}
+
+/// A resource status event, as `resume-wait` reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatusEvent {
+    Stack {
+        name: String,
+        status: String,
+        reason: Option<String>,
+    },
+    Amplify {
+        app: String,
+        branch: String,
+        job: String,
+        status: String,
+    },
+}
+
+/// Reads a status event; anything else is `InvalidInput` naming what is missing.
+pub fn parse_status_event(event: &Value) -> Result<StatusEvent, StepError> {
+    let text = |v: Option<&Value>, what: &str| {
+        v.and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| invalid_input(format!("{RESUME_WAIT}: the event has no {what}")))
+    };
+    let detail = event.get("detail");
+    match event.get("detail-type").and_then(Value::as_str) {
+        Some(STACK_STATUS_CHANGE) => {
+            let id = text(detail.and_then(|d| d.get("stack-id")), "detail.stack-id")?;
+            let details = detail.and_then(|d| d.get("status-details"));
+            Ok(StatusEvent::Stack {
+                name: stack_name(&id).to_string(),
+                status: text(
+                    details.and_then(|d| d.get("status")),
+                    "status-details.status",
+                )?,
+                reason: details
+                    .and_then(|d| d.get("status-reason"))
+                    .and_then(Value::as_str)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string),
+            })
+        }
+        Some(AMPLIFY_STATUS_CHANGE) => Ok(StatusEvent::Amplify {
+            app: text(detail.and_then(|d| d.get("appId")), "detail.appId")?,
+            branch: text(
+                detail.and_then(|d| d.get("branchName")),
+                "detail.branchName",
+            )?,
+            job: text(detail.and_then(|d| d.get("jobId")), "detail.jobId")?,
+            status: text(detail.and_then(|d| d.get("jobStatus")), "detail.jobStatus")?,
+        }),
+        other => Err(invalid_input(format!(
+            "{}: not a stack or Amplify status event (detail-type {other:?})",
+            RESUME_WAIT
+        ))),
+    }
+}
+
+/// The stack name in a stack id (`arn:…:stack/<name>/<uuid>`), or the id itself.
+fn stack_name(id: &str) -> &str {
+    id.split_once(":stack/")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+        .unwrap_or(id)
+}
+
+/// Where a stack status leaves its deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackState {
+    Complete,
+    InProgress,
+    /// Rolled back or failed: the deployment did not happen.
+    Failed,
+    /// Not a status a deployment ends or passes through (e.g. `DELETE_COMPLETE`).
+    Unexpected,
+}
+
+pub fn stack_state(status: &str) -> StackState {
+    if status.ends_with("_IN_PROGRESS") {
+        StackState::InProgress
+    } else if status.contains("ROLLBACK") || status.ends_with("_FAILED") {
+        StackState::Failed
+    } else if matches!(
+        status,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
+    ) {
+        StackState::Complete
+    } else {
+        StackState::Unexpected
+    }
+}
+
+/// What the deploy task resumes with when its stack is stable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackDeployed {
+    pub stack_name: String,
+    /// The stack's final status: `CREATE_COMPLETE`, `UPDATE_COMPLETE`, ...
+    pub stack_status: String,
+}
+
+/// What the frontend task resumes with when its job succeeded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrontendDeployed {
+    pub job_id: String,
+    pub url: String,
+}
+
+/// What a waiting task is to be told.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// `SendTaskSuccess` with this output.
+    Resume(Value),
+    /// `SendTaskFailure` with this error name and cause.
+    Fail(&'static str, String),
+    /// Not settled: keep waiting.
+    Wait,
+}
+
+/// What stack `name` reaching `status` means for its deploy task. A failure carries
+/// the first failure reason from the stack's events (else `hint`, the event's own).
+pub async fn stack_verdict(
+    stacks: &impl Stacks,
+    name: &str,
+    status: &str,
+    hint: Option<String>,
+) -> Result<Verdict, StepError> {
+    Ok(match stack_state(status) {
+        StackState::InProgress => Verdict::Wait,
+        StackState::Complete => Verdict::Resume(to_value(&StackDeployed {
+            stack_name: name.into(),
+            stack_status: status.into(),
+        })?),
+        StackState::Failed => {
+            let reason = stacks
+                .failure_reason(name)
+                .await?
+                .or(hint)
+                .unwrap_or_else(|| "no reason recorded".into());
+            Verdict::Fail(
+                names::STACK_DEPLOY_FAILED,
+                format!("stack {name} ended {status}: {reason}"),
+            )
+        }
+        StackState::Unexpected => Verdict::Fail(
+            names::STACK_DEPLOY_FAILED,
+            format!("stack {name} is in an unexpected state {status}"),
+        ),
+    })
+}
+
+/// What `job` means for its frontend task.
+pub async fn job_verdict(hosting: &impl Hosting, job: Job) -> Result<Verdict, StepError> {
+    Ok(match job.status {
+        JobStatus::Pending | JobStatus::Running => Verdict::Wait,
+        JobStatus::Succeeded => Verdict::Resume(to_value(&FrontendDeployed {
+            url: hosting.url().await?,
+            job_id: job.id,
+        })?),
+        JobStatus::Failed | JobStatus::Cancelled => Verdict::Fail(
+            names::AMPLIFY_JOB_FAILED,
+            format!(
+                "frontend job {} ended {:?}: {}",
+                job.id,
+                job.status,
+                job.reason.unwrap_or_else(|| "no reason given".into())
+            ),
+        ),
+    })
+}
+
+fn to_value(v: &impl Serialize) -> Result<Value, StepError> {
+    serde_json::to_value(v).map_err(|e| invalid_input(e.to_string()))
+}
+
+/// How long a registration lives if nobody answers it: longer than any wait.
+const WAITER_LIFETIME_HOURS: i64 = 48;
+
+/// Registers `token` of `execution_id` as the task waiting on `key` for `subject`.
+/// `reconcile`: this is a status read after a missed event, counted on the waiter.
+/// Another execution's live waiter on the same resource fails with `error`.
+pub async fn register(
+    waits: &impl Waits,
+    clock: &impl Clock,
+    key: &str,
+    waiter: (&str, &str, &str),
+    reconcile: bool,
+    error: &'static str,
+) -> Result<Waiter, StepError> {
+    let (token, execution_id, subject) = waiter;
+    let now = clock.now();
+    let reads = match waits.waiter(key).await? {
+        Some(w) if reconcile && w.execution_id == execution_id => w.reads + 1,
+        _ => u32::from(reconcile),
+    };
+    let mine = Waiter {
+        token: token.into(),
+        execution_id: execution_id.into(),
+        subject: subject.into(),
+        reads,
+        expires_at: now + Duration::hours(WAITER_LIFETIME_HOURS),
+    };
+    match waits.wait(key, &mine, now).await? {
+        None => Ok(mine),
+        Some(other) => Err(StepError::new(
+            error,
+            format!(
+                "another run ({}) is already waiting on {key}; deploy one candidate at a time",
+                other.execution_id
+            ),
+        )),
+    }
+}
+
+/// Tells `waiter` the `verdict` (nothing for [`Verdict::Wait`]) and, once the token
+/// is answered or gone, removes the registration. `true` when the task was answered
+/// by this call.
+pub async fn deliver(
+    waits: &impl Waits,
+    callbacks: &impl TaskCallbacks,
+    key: &str,
+    waiter: &Waiter,
+    verdict: Verdict,
+) -> Result<bool, StepError> {
+    let sent = match verdict {
+        Verdict::Wait => return Ok(false),
+        Verdict::Resume(output) => callbacks.succeed(&waiter.token, &output).await,
+        Verdict::Fail(error, cause) => callbacks.fail(&waiter.token, error, &cause).await,
+    };
+    let answered = match sent {
+        Ok(()) => true,
+        // Answered already (a duplicated event, or the task's own status read), or
+        // timed out: its reconcile has a new token and reads the status itself.
+        Err(CallbackError::TaskClosed(_)) => false,
+        Err(CallbackError::Port(e)) => return Err(e.into()),
+    };
+    waits.done(key, &waiter.token).await?;
+    Ok(answered)
+}
+
+/// What a waiting task's own function returns (Step Functions keeps it in the
+/// history; the task's result is what the token is answered with).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Awaiting {
+    /// The registration: the key the status event finds the token under.
+    pub key: String,
+    /// Status reads after missed events so far.
+    pub reads: u32,
+    /// Whether this call already answered the task (the resource had settled).
+    pub answered: bool,
+}
+
+/// A reconcile read: the waiter has read `reads` times; past the bound the task fails
+/// with `WaitExhausted`, else `verdict` stands.
+pub fn bounded(settings: &Settings, reads: u32, verdict: Verdict, what: &str) -> Verdict {
+    match verdict {
+        Verdict::Wait if reads >= settings.max_polls => Verdict::Fail(
+            names::WAIT_EXHAUSTED,
+            format!("{what} had not settled after {reads} status reads without an event"),
+        ),
+        v => v,
+    }
+}
+
+/// The `resume-wait` function's name.
+pub const RESUME_WAIT: &str = "resume-wait";
+
+/// Resume Wait: the target of the stack and Amplify status rules. Finds the task
+/// waiting on the event's resource and answers it; an event of a resource nobody
+/// waits on, or of a status that is not terminal, changes nothing.
+pub struct ResumeWait<W, T, S, H, C> {
+    waits: W,
+    callbacks: T,
+    stacks: S,
+    hosting: H,
+    clock: C,
+}
+
+impl<W: Waits, T: TaskCallbacks, S: Stacks, H: Hosting, C: Clock> ResumeWait<W, T, S, H, C> {
+    pub fn new(waits: W, callbacks: T, stacks: S, hosting: H, clock: C) -> Self {
+        ResumeWait {
+            waits,
+            callbacks,
+            stacks,
+            hosting,
+            clock,
+        }
+    }
+}
+
+/// What `resume-wait` did with an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resumed {
+    /// The registration the event's resource maps to.
+    pub key: String,
+    /// `answered`, `not terminal`, `nobody waiting`, `another job`, `expired`,
+    /// `already answered`.
+    pub outcome: String,
+}
+
+impl<W: Waits, T: TaskCallbacks, S: Stacks, H: Hosting, C: Clock> Step
+    for ResumeWait<W, T, S, H, C>
+{
+    const NAME: &'static str = RESUME_WAIT;
+    type Input = Value;
+    type Output = Resumed;
+
+    async fn run(&self, event: Value) -> Result<Resumed, StepError> {
+        let event = parse_status_event(&event)?;
+        let (key, subject, verdict) = match event {
+            StatusEvent::Stack {
+                name,
+                status,
+                reason,
+            } => {
+                let verdict = stack_verdict(&self.stacks, &name, &status, reason).await?;
+                (stack_key(&name), name, verdict)
+            }
+            StatusEvent::Amplify {
+                app,
+                branch,
+                job,
+                status,
+            } => {
+                let status = match status.as_str() {
+                    "SUCCEED" => JobStatus::Succeeded,
+                    "FAILED" => JobStatus::Failed,
+                    "CANCELLED" => JobStatus::Cancelled,
+                    _ => JobStatus::Running,
+                };
+                let reason = if !matches!(status, JobStatus::Failed | JobStatus::Cancelled) {
+                    None
+                } else {
+                    // The event says that it failed; the job says why.
+                    let read = self.hosting.job(&job).await.ok();
+                    Some(read.and_then(|j| j.reason).unwrap_or_else(|| {
+                        "Amplify reported the job as failed; its build log says why".into()
+                    }))
+                };
+                let verdict = job_verdict(
+                    &self.hosting,
+                    Job {
+                        id: job.clone(),
+                        status,
+                        reason,
+                    },
+                )
+                .await?;
+                (amplify_key(&app, &branch), job, verdict)
+            }
+        };
+        let outcome = |o: &str| Resumed {
+            key: key.clone(),
+            outcome: o.into(),
+        };
+        if verdict == Verdict::Wait {
+            return Ok(outcome("not terminal"));
+        }
+        let Some(waiter) = self.waits.waiter(&key).await? else {
+            return Ok(outcome("nobody waiting"));
+        };
+        if waiter.subject != subject {
+            // An earlier job of the branch, finishing late: not what the task awaits.
+            return Ok(outcome("another job"));
+        }
+        if waiter.expires_at <= self.clock.now() {
+            self.waits.done(&key, &waiter.token).await?;
+            return Ok(outcome("expired"));
+        }
+        let answered = deliver(&self.waits, &self.callbacks, &key, &waiter, verdict).await?;
+        Ok(outcome(if answered {
+            "answered"
+        } else {
+            "already answered"
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryWaits;
+    use crate::testing::{
+        now, FixedClock, MemoryCallbacks, MemoryHosting, MemoryStacks, AMPLIFY_APP, AMPLIFY_BRANCH,
+    };
+
+    type World<'a> = ResumeWait<
+        &'a MemoryWaits,
+        &'a MemoryCallbacks,
+        &'a MemoryStacks,
+        &'a MemoryHosting,
+        FixedClock,
+    >;
+
+    struct Fixture {
+        waits: MemoryWaits,
+        callbacks: MemoryCallbacks,
+        stacks: MemoryStacks,
+        hosting: MemoryHosting,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                waits: MemoryWaits::default(),
+                callbacks: MemoryCallbacks::default(),
+                stacks: MemoryStacks::default(),
+                hosting: MemoryHosting::default(),
+            }
+        }
+        fn step(&self) -> World<'_> {
+            ResumeWait::new(
+                &self.waits,
+                &self.callbacks,
+                &self.stacks,
+                &self.hosting,
+                FixedClock(now()),
+            )
+        }
+        async fn waiting(&self, key: &str, subject: &str) {
+            let w = Waiter {
+                token: "t1".into(),
+                execution_id: "arn:exec:1".into(),
+                subject: subject.into(),
+                reads: 0,
+                expires_at: now() + Duration::hours(1),
+            };
+            assert_eq!(self.waits.wait(key, &w, now()).await.unwrap(), None);
+        }
+    }
+
+    const STACK_ARN: &str =
+        "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop-staging/6a1b2c3d-aaaa-bbbb";
+
+    /// CloudFormation's documented event, as EventBridge delivers it.
+    fn documented_stack_event(status: &str) -> Value {
+        json!({
+            "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "detail-type": "CloudFormation Stack Status Change", "source": "aws.cloudformation",
+            "account": "123456789012", "time": "2026-12-03T10:00:00Z", "region": "eu-west-1",
+            "resources": [STACK_ARN],
+            "detail": {
+                "stack-id": STACK_ARN,
+                "status-details": {"status": status, "status-reason": ""},
+                "client-request-token": "Console-CreateChangeSet-1"
+            }
+        })
+    }
+
+    #[test]
+    fn status_events_are_read_as_aws_documents_them() {
+        assert_eq!(
+            parse_status_event(&documented_stack_event("UPDATE_COMPLETE")).unwrap(),
+            StatusEvent::Stack {
+                name: "shop-staging".into(),
+                status: "UPDATE_COMPLETE".into(),
+                reason: None
+            }
+        );
+        let amplify = json!({
+            "version": "0", "detail-type": "Amplify Deployment Status Change",
+            "source": "aws.amplify", "account": "123456789012", "region": "eu-west-1",
+            "resources": ["arn:aws:amplify:eu-west-1:123456789012:apps/d1example/branches/staging/jobs/0000000042"],
+            "detail": {"appId": "d1example", "branchName": "staging", "jobId": "0000000042", "jobStatus": "SUCCEED"}
+        });
+        assert_eq!(
+            parse_status_event(&amplify).unwrap(),
+            StatusEvent::Amplify {
+                app: "d1example".into(),
+                branch: "staging".into(),
+                job: "0000000042".into(),
+                status: "SUCCEED".into()
+            }
+        );
+        // Our builders make the same shapes.
+        assert_eq!(
+            parse_status_event(&stack_status_event(STACK_ARN, "UPDATE_COMPLETE", None)).unwrap(),
+            parse_status_event(&documented_stack_event("UPDATE_COMPLETE")).unwrap()
+        );
+        assert_eq!(
+            parse_status_event(&amplify_status_event(
+                "d1example",
+                "staging",
+                "0000000042",
+                "SUCCEED"
+            ))
+            .unwrap(),
+            parse_status_event(&amplify).unwrap()
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused_by_name() {
+        for bad in [
+            json!(null),
+            json!({"detail-type": "Object Created"}),
+            json!({"detail-type": STACK_STATUS_CHANGE, "detail": {}}),
+            json!({"detail-type": AMPLIFY_STATUS_CHANGE, "detail": {"appId": "d1", "branchName": "b", "jobId": "1"}}),
+        ] {
+            let e = parse_status_event(&bad).unwrap_err();
+            assert_eq!(e.name, "InvalidInput", "{bad}");
+            assert!(e.message.starts_with("resume-wait:"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn stack_statuses_are_classified() {
+        use StackState::*;
+        for (status, want) in [
+            ("CREATE_COMPLETE", Complete),
+            ("UPDATE_COMPLETE", Complete),
+            ("UPDATE_IN_PROGRESS", InProgress),
+            ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", InProgress),
+            ("UPDATE_ROLLBACK_IN_PROGRESS", InProgress),
+            ("UPDATE_ROLLBACK_COMPLETE", Failed),
+            ("ROLLBACK_COMPLETE", Failed),
+            ("UPDATE_FAILED", Failed),
+            ("DELETE_COMPLETE", Unexpected),
+        ] {
+            assert_eq!(stack_state(status), want, "{status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stack_event_answers_the_waiting_task_once() {
+        let f = Fixture::new();
+        f.waiting("wait#stack#shop-staging", "shop-staging").await;
+        let event = documented_stack_event("UPDATE_COMPLETE");
+        let first = f.step().run(event.clone()).await.unwrap();
+        assert_eq!(first.outcome, "answered");
+        assert_eq!(
+            f.callbacks.successes(),
+            vec![(
+                "t1".to_string(),
+                json!({"stackName": "shop-staging", "stackStatus": "UPDATE_COMPLETE"})
+            )]
+        );
+        assert!(f.waits.all().is_empty());
+        // EventBridge delivers at least once: the same event again changes nothing.
+        let again = f.step().run(event).await.unwrap();
+        assert_eq!(again.outcome, "nobody waiting");
+        assert_eq!(f.callbacks.successes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_racing_the_first_finds_the_token_answered() {
+        let f = Fixture::new();
+        f.waiting("wait#stack#shop-staging", "shop-staging").await;
+        f.callbacks.close("t1");
+        let r = f
+            .step()
+            .run(documented_stack_event("UPDATE_COMPLETE"))
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, "already answered");
+        assert!(f.callbacks.successes().is_empty());
+        assert!(
+            f.waits.all().is_empty(),
+            "a closed token's registration goes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_stack_fails_the_task_with_the_reason() {
+        let f = Fixture::new();
+        f.waiting("wait#stack#shop-staging", "shop-staging").await;
+        f.stacks
+            .set_failure_reason("Api (AWS::Lambda::Function): Role not found");
+        f.step()
+            .run(documented_stack_event("UPDATE_ROLLBACK_COMPLETE"))
+            .await
+            .unwrap();
+        let failures = f.callbacks.failures();
+        assert_eq!(failures[0].1, "StackDeployFailed");
+        assert!(
+            failures[0].2.contains("Role not found"),
+            "{}",
+            failures[0].2
+        );
+    }
+
+    #[tokio::test]
+    async fn statuses_on_the_way_and_stacks_nobody_waits_on_change_nothing() {
+        let f = Fixture::new();
+        f.waiting("wait#stack#shop-staging", "shop-staging").await;
+        let r = f
+            .step()
+            .run(documented_stack_event(
+                "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, "not terminal");
+        let other = stack_status_event(
+            "arn:aws:cloudformation:eu-west-1:1:stack/other/1",
+            "UPDATE_COMPLETE",
+            None,
+        );
+        assert_eq!(f.step().run(other).await.unwrap().outcome, "nobody waiting");
+        assert!(f.callbacks.successes().is_empty());
+        assert_eq!(f.waits.all().len(), 1, "the waiter still waits");
+    }
+
+    #[tokio::test]
+    async fn an_amplify_event_answers_with_the_url_and_ignores_other_jobs() {
+        let f = Fixture::new();
+        let key = amplify_key(AMPLIFY_APP, AMPLIFY_BRANCH);
+        f.waiting(&key, "7").await;
+        let late = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "6", "SUCCEED");
+        assert_eq!(f.step().run(late).await.unwrap().outcome, "another job");
+        let started = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "7", "STARTED");
+        assert_eq!(f.step().run(started).await.unwrap().outcome, "not terminal");
+        let done = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "7", "SUCCEED");
+        assert_eq!(f.step().run(done).await.unwrap().outcome, "answered");
+        assert_eq!(
+            f.callbacks.successes(),
+            vec![(
+                "t1".to_string(),
+                json!({"jobId": "7", "url": "https://staging.example.test"})
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_amplify_job_fails_the_task() {
+        let f = Fixture::new();
+        let key = amplify_key(AMPLIFY_APP, AMPLIFY_BRANCH);
+        f.waiting(&key, "7").await;
+        let failed = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "7", "FAILED");
+        f.step().run(failed).await.unwrap();
+        let failures = f.callbacks.failures();
+        assert_eq!(failures[0].1, "AmplifyJobFailed");
+        assert!(
+            failures[0].2.contains("frontend job 7"),
+            "{}",
+            failures[0].2
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_registration_is_not_answered() {
+        let f = Fixture::new();
+        let stale = Waiter {
+            token: "t0".into(),
+            execution_id: "arn:exec:0".into(),
+            subject: "shop-staging".into(),
+            reads: 0,
+            expires_at: now() - Duration::minutes(1),
+        };
+        f.waits
+            .wait("wait#stack#shop-staging", &stale, now() - Duration::days(3))
+            .await
+            .unwrap();
+        let r = f
+            .step()
+            .run(documented_stack_event("UPDATE_COMPLETE"))
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, "expired");
+        assert!(f.callbacks.successes().is_empty());
+        assert!(f.waits.all().is_empty());
+    }
+}
