@@ -246,6 +246,30 @@ struct HappyPath {
     /// `Pre-Deployment Checks` entered → exited: the part of the above that the
     /// app's own check commands take.
     checks_ms: i64,
+    /// The stack's terminal status event (its `time`, in `$.infrastructure.settledAt`)
+    /// → `Deploy Infrastructure` exited: how late the flow notices a finished stack.
+    stack_noticed_ms: i64,
+    /// The same for the frontend job (`$.frontend.endedAt` → `Deploy Frontend` exited).
+    frontend_noticed_ms: i64,
+}
+
+/// Milliseconds from the time `state`'s output records at `key.field` (the status
+/// event's `time`) to the moment `state` exited, from the history.
+fn noticed(events: &[Value], state: &str, (key, field): (&str, &str)) -> Option<i64> {
+    let exited = events.iter().find(|e| {
+        e["type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("StateExited"))
+            && e["stateExitedEventDetails"]["name"].as_str() == Some(state)
+    })?;
+    let output = &exited["stateExitedEventDetails"]["output"];
+    let output: Value = match output.as_str() {
+        Some(text) => serde_json::from_str(text).ok()?,
+        None => output.clone(),
+    };
+    let at = chrono::DateTime::parse_from_rfc3339(output[key][field].as_str()?).ok()?;
+    let exit = chrono::DateTime::parse_from_rfc3339(exited["timestamp"].as_str()?).ok()?;
+    Some((exit - at).num_milliseconds())
 }
 
 /// Milliseconds between the first event named `from` and the first named `to`
@@ -307,12 +331,22 @@ fn happy_path(cli: &Path) -> Result<HappyPath> {
         ("ParallelStateExited", Some("Pre-Deployment Checks")),
     )
     .context("the happy path's history has no Pre-Deployment Checks")?;
+    let stack_noticed_ms = noticed(
+        &events,
+        "Deploy Infrastructure",
+        ("infrastructure", "settledAt"),
+    )
+    .context("Deploy Infrastructure was not resumed by the stack's event (no settledAt)")?;
+    let frontend_noticed_ms = noticed(&events, "Deploy Frontend", ("frontend", "endedAt"))
+        .context("Deploy Frontend was not resumed by the job's event (no endedAt)")?;
     Ok(HappyPath {
         states: entered.values().sum(),
         events: events.len(),
         entered,
         to_approval_ms,
         checks_ms,
+        stack_noticed_ms,
+        frontend_noticed_ms,
     })
 }
 
@@ -557,6 +591,8 @@ async fn main() -> Result<()> {
         entered,
         to_approval_ms,
         checks_ms,
+        stack_noticed_ms,
+        frontend_noticed_ms,
     } = happy_path(&cli)?;
     let _ = writeln!(md, "### The happy path\n");
     let _ = writeln!(md, "`stagegate rehearse --approve` on `examples/shop` (user acceptance off, four suites): **{states} states entered, {events} history events**. Entered more than once: {}.\n",
@@ -565,6 +601,7 @@ async fn main() -> Result<()> {
             if repeated.is_empty() { "none".to_string() } else { repeated.join(", ") }
         });
     let _ = writeln!(md, "Trigger → approval email (execution start → `Wait for Approval` entered, from the history's timestamps): **{to_approval_ms} ms**, of which the example app's checks (ESLint, TypeScript, unit tests, security scan and the package build, as local processes in parallel) take {checks_ms} ms.\n");
+    let _ = writeln!(md, "Completion noticed (the terminal status event's `time` → the deploy task exited, resumed by `resume-wait` through the local status rule): stack **{stack_noticed_ms} ms**, frontend job **{frontend_noticed_ms} ms**. On AWS add EventBridge's delivery (typically well under a second) and one Lambda invocation.\n");
 
     eprintln!(
         "engine and aws-local-stepfunctions, {} s each...",
@@ -619,6 +656,12 @@ async fn main() -> Result<()> {
         md,
         "| happy path ≤ 25 states entered | {states} | {} |",
         mark(states <= 25)
+    );
+    let noticed_ms = stack_noticed_ms.max(frontend_noticed_ms);
+    let _ = writeln!(
+        md,
+        "| completion noticed ≤ 1 s after the terminal event (locally) | worst {noticed_ms} ms | {} |",
+        mark(noticed_ms <= 1000)
     );
     let _ = writeln!(
         md,

@@ -23,6 +23,7 @@ use futures::FutureExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use stagegate::ports::*;
+use stagegate::steps::waits::{amplify_status_event, stack_status_event, stamped};
 use stagegate::PortError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
@@ -569,11 +570,8 @@ impl LocalStacks {
             self.app.config.stack_name
         );
         // Nobody listening is a missed event; the task's status read covers it.
-        let _ = self
-            .events
-            .send(stagegate::steps::waits::stack_status_event(
-                &id, status, reason,
-            ));
+        let event = stack_status_event(&id, status, reason);
+        let _ = self.events.send(stamped(event, chrono::Utc::now()));
     }
 
     /// Stops the backend and everything it started (end of the rehearsal).
@@ -875,12 +873,8 @@ impl Hosting for LocalHosting {
                 j.status = end;
                 j.reason = reason;
             }
-            let _ = events.send(stagegate::steps::waits::amplify_status_event(
-                LOCAL_APP,
-                LOCAL_BRANCH,
-                &job,
-                status,
-            ));
+            let event = amplify_status_event(LOCAL_APP, LOCAL_BRANCH, &job, status);
+            let _ = events.send(stamped(event, chrono::Utc::now()));
         });
         Ok(id)
     }

@@ -127,7 +127,8 @@ impl<S: Stacks, W: Waits, T: TaskCallbacks, C: Clock> Step for AwaitStack<S, W, 
                 format!("stack {name} does not exist"),
             ),
             Some(info) => {
-                let v = stack_verdict(&self.stacks, name, &info.status, info.status_reason).await?;
+                let v = stack_verdict(&self.stacks, name, &info.status, info.status_reason, None)
+                    .await?;
                 bounded(
                     &self.settings,
                     waiter.reads,

@@ -68,7 +68,7 @@ impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Ports<H, W, T, C> {
         let verdict = bounded(
             settings,
             waiter.reads,
-            job_verdict(&self.hosting, status).await?,
+            job_verdict(&self.hosting, status, None).await?,
             &format!("frontend job {job}"),
         );
         let answered = deliver(&self.waits, &self.callbacks, &key, &waiter, verdict).await?;

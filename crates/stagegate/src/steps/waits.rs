@@ -23,7 +23,7 @@ use crate::ports::{
 };
 use crate::settings::Settings;
 use crate::step::Step;
-use chrono::Duration;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -64,6 +64,13 @@ pub fn amplify_status_event(app: &str, branch: &str, job: &str, status: &str) ->
         "resources": [format!("arn:aws:amplify:::apps/{app}/branches/{branch}/jobs/{job}")],
         "detail": {"appId": app, "branchName": branch, "jobId": job, "jobStatus": status},
     })
+}
+
+/// `event` with its `time`: when the status changed, as every EventBridge event
+/// carries it (the local stack and hosting stamp theirs; the doubles leave it out).
+pub fn stamped(mut event: Value, time: DateTime<Utc>) -> Value {
+    event["time"] = Value::String(time.to_rfc3339_opts(SecondsFormat::Millis, true));
+    event
 }
 
 /// A resource status event, as `resume-wait` reads it.
@@ -124,6 +131,14 @@ pub fn parse_status_event(event: &Value) -> Result<StatusEvent, StepError> {
     }
 }
 
+/// When the event says its status changed (`time`), if it says so.
+pub fn event_time(event: &Value) -> Option<DateTime<Utc>> {
+    let t = event.get("time")?.as_str()?;
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// The stack name in a stack id (`arn:…:stack/<name>/<uuid>`), or the id itself.
 fn stack_name(id: &str) -> &str {
     id.split_once(":stack/")
@@ -164,6 +179,9 @@ pub struct StackDeployed {
     pub stack_name: String,
     /// The stack's final status: `CREATE_COMPLETE`, `UPDATE_COMPLETE`, ...
     pub stack_status: String,
+    /// When it got there, per its status event (absent when a status read found it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<DateTime<Utc>>,
 }
 
 /// What the frontend task resumes with when its job succeeded.
@@ -172,6 +190,9 @@ pub struct StackDeployed {
 pub struct FrontendDeployed {
     pub job_id: String,
     pub url: String,
+    /// When the job ended, per its status event (absent when a job read found it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// What a waiting task is to be told.
@@ -192,12 +213,14 @@ pub async fn stack_verdict(
     name: &str,
     status: &str,
     hint: Option<String>,
+    at: Option<DateTime<Utc>>,
 ) -> Result<Verdict, StepError> {
     Ok(match stack_state(status) {
         StackState::InProgress => Verdict::Wait,
         StackState::Complete => Verdict::Resume(to_value(&StackDeployed {
             stack_name: name.into(),
             stack_status: status.into(),
+            settled_at: at,
         })?),
         StackState::Failed => {
             let reason = stacks
@@ -217,13 +240,18 @@ pub async fn stack_verdict(
     })
 }
 
-/// What `job` means for its frontend task.
-pub async fn job_verdict(hosting: &impl Hosting, job: Job) -> Result<Verdict, StepError> {
+/// What `job` (ended at `at`, if known) means for its frontend task.
+pub async fn job_verdict(
+    hosting: &impl Hosting,
+    job: Job,
+    at: Option<DateTime<Utc>>,
+) -> Result<Verdict, StepError> {
     Ok(match job.status {
         JobStatus::Pending | JobStatus::Running => Verdict::Wait,
         JobStatus::Succeeded => Verdict::Resume(to_value(&FrontendDeployed {
             url: hosting.url().await?,
             job_id: job.id,
+            ended_at: at,
         })?),
         JobStatus::Failed | JobStatus::Cancelled => Verdict::Fail(
             names::AMPLIFY_JOB_FAILED,
@@ -376,6 +404,7 @@ impl<W: Waits, T: TaskCallbacks, S: Stacks, H: Hosting, C: Clock> Step
     type Output = Resumed;
 
     async fn run(&self, event: Value) -> Result<Resumed, StepError> {
+        let at = event_time(&event);
         let event = parse_status_event(&event)?;
         let (key, subject, verdict) = match event {
             StatusEvent::Stack {
@@ -383,7 +412,7 @@ impl<W: Waits, T: TaskCallbacks, S: Stacks, H: Hosting, C: Clock> Step
                 status,
                 reason,
             } => {
-                let verdict = stack_verdict(&self.stacks, &name, &status, reason).await?;
+                let verdict = stack_verdict(&self.stacks, &name, &status, reason, at).await?;
                 (stack_key(&name), name, verdict)
             }
             StatusEvent::Amplify {
@@ -414,6 +443,7 @@ impl<W: Waits, T: TaskCallbacks, S: Stacks, H: Hosting, C: Clock> Step
                         status,
                         reason,
                     },
+                    at,
                 )
                 .await?;
                 (amplify_key(&app, &branch), job, verdict)
@@ -602,7 +632,7 @@ mod tests {
             f.callbacks.successes(),
             vec![(
                 "t1".to_string(),
-                json!({"stackName": "shop-staging", "stackStatus": "UPDATE_COMPLETE"})
+                json!({"stackName": "shop-staging", "stackStatus": "UPDATE_COMPLETE", "settledAt": "2026-12-03T10:00:00Z"})
             )]
         );
         assert!(f.waits.all().is_empty());
@@ -610,6 +640,22 @@ mod tests {
         let again = f.step().run(event).await.unwrap();
         assert_eq!(again.outcome, "nobody waiting");
         assert_eq!(f.callbacks.successes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_events_time_is_when_the_stack_settled() {
+        let f = Fixture::new();
+        f.waiting("wait#stack#shop-staging", "shop-staging").await;
+        let event = documented_stack_event("UPDATE_COMPLETE");
+        assert_eq!(event["time"], "2026-12-03T10:00:00Z");
+        f.step().run(event).await.unwrap();
+        assert_eq!(
+            f.callbacks.successes()[0].1["settledAt"],
+            "2026-12-03T10:00:00Z"
+        );
+        let at = now();
+        let e = stamped(stack_status_event(STACK_ARN, "UPDATE_COMPLETE", None), at);
+        assert_eq!(event_time(&e), Some(at));
     }
 
     #[tokio::test]
