@@ -506,7 +506,7 @@ pub async fn a_failing_integration_test_fails_the_run_with_a_report() {
     );
     assert!(
         m.body
-            .contains("oauth/oauth responds: expected status 200, got 502"),
+            .contains("oauth/oauth responds: GET https://staging.example.test/oauth → 502: expected status 200"),
         "{}",
         m.body
     );

@@ -89,21 +89,32 @@ impl Http for HttpsClient {
                 .await
                 .map_err(|e| PortError::new(what(), error_chain(&e)))?;
             let status = res.status().as_u16();
+            let headers: Vec<(String, String)> = res
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
             let limited = http_body_util::Limited::new(res.into_body(), MAX_RESPONSE_BYTES);
             let bytes = limited
                 .collect()
                 .await
                 .map_err(|e| PortError::new(what(), format!("reading the response: {e}")))?
                 .to_bytes();
-            Ok::<_, PortError>((status, bytes))
+            Ok::<_, PortError>((status, headers, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        let (status, headers, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
             .map_err(|_| {
                 PortError::new(what(), format!("no response within {REQUEST_TIMEOUT:?}"))
             })??;
         Ok(HttpResponse {
             status,
+            headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
             elapsed_ms: started.elapsed().as_millis() as u64,
         })

@@ -911,6 +911,7 @@ impl Http for LocalHttp {
         .map_err(|e| PortError::new("http", e))?;
         Ok(HttpResponse {
             status: r.status,
+            headers: r.headers,
             body: r.body,
             elapsed_ms: r.elapsed_ms,
         })

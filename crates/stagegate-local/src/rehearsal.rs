@@ -940,6 +940,9 @@ fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>) 
         Details::StateExited { output, .. } if name == "Integration Tests" => {
             report_suites(&output.value());
         }
+        Details::StateExited { output, .. } if name == "Performance Tests" => {
+            report_load(&output.value());
+        }
         _ => {}
     }
 }
@@ -985,6 +988,27 @@ fn log_excerpt(path: &Path, n: usize) -> Vec<String> {
         .iter()
         .map(|l| l.chars().take(160).collect())
         .collect()
+}
+
+/// Each load test's figures (a broken budget fails the state: its notification says
+/// which and by how much).
+fn report_load(output: &Value) {
+    for m in output["performance"]["measurements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        say(&format!(
+            "  ✓ load {}: {} requests by {} users, p50 {} ms, p95 {} ms, p99 {} ms, {} errors",
+            m["name"].as_str().unwrap_or("?"),
+            m["requests"],
+            m["users"],
+            m["p50Ms"],
+            m["p95Ms"],
+            m["p99Ms"],
+            m["errors"]
+        ));
+    }
 }
 
 fn report_suites(output: &Value) {

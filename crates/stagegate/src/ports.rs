@@ -500,6 +500,8 @@ pub struct HttpRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: String,
     /// Time to the full response, in milliseconds.
     pub elapsed_ms: u64,

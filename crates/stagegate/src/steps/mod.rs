@@ -13,6 +13,7 @@ pub mod notify;
 pub mod performance;
 pub mod preflight;
 pub mod release;
+pub mod suite_spec;
 pub mod suites;
 pub mod validate;
 pub mod waits;

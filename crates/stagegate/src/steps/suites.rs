@@ -2,55 +2,20 @@
 //! iteration, then one report (JSON + JUnit XML) that decides pass or fail.
 //!
 //! A suite is `suites/<name>.json` in the run's artifacts (the app's package step
-//! publishes its `stagegate/suites/*.json` there):
-//! `{"cases": [{"name": "...", "request": {"method": "GET", "url": "${frontendUrl}/login"},
-//!   "expect": {"status": 200, "bodyContains": "Sign in"}}]}`. URLs may use
-//! `${frontendUrl}` and `${outputs.Name}` (a stack output).
+//! publishes its `stagegate/suites/*.json` there), in the format of
+//! [`super::suite_spec`] (JSON Schema: `schemas/suite.schema.json`): requests with
+//! placeholders, assertions on status, headers, body, JSON paths and latency, values
+//! captured for later cases, bounded retries, per-request timeouts.
 
+use super::suite_spec::{self, CaseSpec, Scope, DEFAULT_TIMEOUT_MS};
 use crate::error::{names, StepError};
-use crate::ports::{Artifacts, Http, HttpRequest};
+use crate::ports::{Artifacts, Http, HttpRequest, HttpResponse};
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SuiteSpec {
-    pub cases: Vec<CaseSpec>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CaseSpec {
-    pub name: String,
-    pub request: RequestSpec,
-    pub expect: Expect,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RequestSpec {
-    #[serde(default = "get")]
-    pub method: String,
-    pub url: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub body: Option<String>,
-}
-
-fn get() -> String {
-    "GET".into()
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Expect {
-    pub status: u16,
-    #[serde(default)]
-    pub body_contains: Option<String>,
-}
+use std::time::Duration;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -80,37 +45,6 @@ pub struct SuiteResult {
     pub cases: Vec<CaseResult>,
 }
 
-/// Expands `${frontendUrl}` and `${outputs.Name}`; an unknown name is an error.
-fn expand(template: &str, input: &SuiteInput) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed '${{' in '{template}'"))?;
-        let key = &after[..end];
-        let value = if key == "frontendUrl" {
-            input.frontend_url.trim_end_matches('/').to_string()
-        } else if let Some(name) = key.strip_prefix("outputs.") {
-            input
-                .outputs
-                .get(name)
-                .cloned()
-                .ok_or_else(|| format!("the stack has no output '{name}'"))?
-        } else {
-            return Err(format!(
-                "unknown placeholder '${{{key}}}' (use ${{frontendUrl}} or ${{outputs.Name}})"
-            ));
-        };
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 fn failed_suite(suite: &str, message: String) -> SuiteResult {
     SuiteResult {
         suite: suite.into(),
@@ -131,7 +65,8 @@ async fn run_suite(
     artifacts: &impl Artifacts,
     input: SuiteInput,
 ) -> Result<SuiteResult, StepError> {
-    let key = format!("{}suites/{}.json", input.artifacts_prefix, input.suite);
+    let file = format!("suites/{}.json", input.suite);
+    let key = format!("{}{file}", input.artifacts_prefix);
     let Some(bytes) = artifacts.get(&key).await? else {
         return Ok(failed_suite(
             &input.suite,
@@ -141,66 +76,30 @@ async fn run_suite(
             ),
         ));
     };
-    let spec: SuiteSpec = match serde_json::from_slice(&bytes) {
+    let spec = match suite_spec::parse(&file, &bytes) {
         Ok(s) => s,
-        Err(e) => {
-            return Ok(failed_suite(
-                &input.suite,
-                format!("{key} is not a valid suite: {e}"),
-            ))
-        }
+        Err(problem) => return Ok(failed_suite(&input.suite, problem)),
     };
-    let mut cases = Vec::new();
-    for case in spec.cases {
-        let result = match expand(&case.request.url, &input) {
-            Err(m) => CaseResult {
-                name: case.name.clone(),
-                passed: false,
-                message: m,
-                elapsed_ms: 0,
-            },
-            Ok(url) => {
-                let request = HttpRequest {
-                    method: case.request.method.to_uppercase(),
-                    url,
-                    headers: case.request.headers.clone().into_iter().collect(),
-                    body: case.request.body.clone(),
-                };
-                match http.send(&request).await {
-                    Err(e) => CaseResult {
-                        name: case.name.clone(),
-                        passed: false,
-                        message: format!("{} {}: {e}", request.method, request.url),
-                        elapsed_ms: 0,
-                    },
-                    Ok(resp) => {
-                        let mut problems = Vec::new();
-                        if resp.status != case.expect.status {
-                            problems.push(format!(
-                                "expected status {}, got {}",
-                                case.expect.status, resp.status
-                            ));
-                        }
-                        if let Some(needle) = &case.expect.body_contains {
-                            if !resp.body.contains(needle.as_str()) {
-                                problems.push(format!("body does not contain {needle:?}"));
-                            }
-                        }
-                        CaseResult {
-                            name: case.name.clone(),
-                            passed: problems.is_empty(),
-                            message: if problems.is_empty() {
-                                format!("{} {} → {}", request.method, request.url, resp.status)
-                            } else {
-                                problems.join("; ")
-                            },
-                            elapsed_ms: resp.elapsed_ms,
-                        }
-                    }
-                }
+    let mut values = BTreeMap::new();
+    for (name, text) in &spec.variables {
+        let scope = Scope {
+            frontend_url: &input.frontend_url,
+            outputs: &input.outputs,
+            values: &BTreeMap::new(),
+        };
+        match scope.expand(text) {
+            Ok(v) => values.insert(name.clone(), v),
+            Err(m) => {
+                return Ok(failed_suite(
+                    &input.suite,
+                    format!("{file}, at variables.{name}: {m}"),
+                ))
             }
         };
-        cases.push(result);
+    }
+    let mut cases = Vec::new();
+    for case in &spec.cases {
+        cases.push(run_case(http, &input, case, &mut values).await);
     }
     let passed = cases.iter().filter(|c| c.passed).count();
     Ok(SuiteResult {
@@ -209,6 +108,224 @@ async fn run_suite(
         failed: cases.len() - passed,
         cases,
     })
+}
+
+/// One attempt at a case.
+enum Attempt {
+    /// The expectations held; the values it captured.
+    Passed(String, u64, BTreeMap<String, String>),
+    /// They did not (or no response): worth another attempt.
+    Failed(String, u64),
+    /// The case cannot be sent (an unknown placeholder): no attempt will do better.
+    Broken(String),
+}
+
+/// Runs `case` up to its retry bound; on success its captures join `values`.
+async fn run_case(
+    http: &impl Http,
+    input: &SuiteInput,
+    case: &CaseSpec,
+    values: &mut BTreeMap<String, String>,
+) -> CaseResult {
+    let (attempts, delay) = case
+        .retry
+        .as_ref()
+        .map_or((1, 0), |r| (r.attempts, r.delay_ms));
+    let result = |passed: bool, message: String, elapsed_ms: u64| CaseResult {
+        name: case.name.clone(),
+        passed,
+        message,
+        elapsed_ms,
+    };
+    let mut last = (String::new(), 0);
+    for n in 1..=attempts {
+        let scope = Scope {
+            frontend_url: &input.frontend_url,
+            outputs: &input.outputs,
+            values,
+        };
+        match attempt(http, &scope, case).await {
+            Attempt::Passed(summary, elapsed, captured) => {
+                values.extend(captured);
+                let summary = if n > 1 {
+                    format!("{summary} (attempt {n} of {attempts})")
+                } else {
+                    summary
+                };
+                return result(true, summary, elapsed);
+            }
+            Attempt::Broken(m) => return result(false, m, 0),
+            Attempt::Failed(m, elapsed) => last = (m, elapsed),
+        }
+        if n < attempts {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+    }
+    let (message, elapsed) = last;
+    let message = if attempts > 1 {
+        format!("{message} (after {attempts} attempts)")
+    } else {
+        message
+    };
+    result(false, message, elapsed)
+}
+
+async fn attempt(http: &impl Http, scope: &Scope<'_>, case: &CaseSpec) -> Attempt {
+    let request = match build_request(scope, case) {
+        Ok(r) => r,
+        Err(m) => return Attempt::Broken(m),
+    };
+    let what = format!("{} {}", request.method, request.url);
+    let timeout = case.request.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    let resp = match tokio::time::timeout(Duration::from_millis(timeout), http.send(&request)).await
+    {
+        Err(_) => {
+            return Attempt::Failed(format!("{what}: no response within {timeout} ms"), timeout)
+        }
+        Ok(Err(e)) => return Attempt::Failed(format!("{what}: {e}"), 0),
+        Ok(Ok(r)) => r,
+    };
+    let problems = match check(scope, case, &resp) {
+        Ok(p) => p,
+        Err(m) => return Attempt::Broken(m),
+    };
+    if !problems.is_empty() {
+        return Attempt::Failed(
+            format!("{what} → {}: {}", resp.status, problems.join("; ")),
+            resp.elapsed_ms,
+        );
+    }
+    match capture(case, &resp) {
+        Ok(captured) => Attempt::Passed(
+            format!("{what} → {}", resp.status),
+            resp.elapsed_ms,
+            captured,
+        ),
+        Err(m) => Attempt::Failed(format!("{what} → {}: {m}", resp.status), resp.elapsed_ms),
+    }
+}
+
+fn build_request(scope: &Scope<'_>, case: &CaseSpec) -> Result<HttpRequest, String> {
+    let r = &case.request;
+    let mut headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), scope.expand(v)?)))
+        .collect::<Result<_, String>>()?;
+    let body = match (&r.body, &r.json) {
+        (Some(b), _) => Some(scope.expand(b)?),
+        (None, Some(j)) => {
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                headers.push(("content-type".into(), "application/json".into()));
+            }
+            Some(scope.expand_json(j)?.to_string())
+        }
+        (None, None) => None,
+    };
+    Ok(HttpRequest {
+        method: r.method.to_uppercase(),
+        url: scope.expand(&r.url)?,
+        headers,
+        body,
+    })
+}
+
+fn header<'a>(resp: &'a HttpResponse, name: &str) -> Option<&'a str> {
+    resp.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// What the response gets wrong; `Err` when an expectation cannot be expanded.
+fn check(scope: &Scope<'_>, case: &CaseSpec, resp: &HttpResponse) -> Result<Vec<String>, String> {
+    let e = &case.expect;
+    let mut problems = Vec::new();
+    match e.status {
+        Some(want) if resp.status != want => problems.push(format!("expected status {want}")),
+        None if !(200..300).contains(&resp.status) => problems.push("expected a 2xx status".into()),
+        _ => {}
+    }
+    for (name, want) in &e.headers {
+        let want = scope.expand(want)?;
+        match header(resp, name) {
+            None => problems.push(format!("no {name} header")),
+            Some(v) if !v.contains(want.as_str()) => problems.push(format!(
+                "header {name} is {v:?}, expected it to contain {want:?}"
+            )),
+            Some(_) => {}
+        }
+    }
+    if let Some(needle) = &e.body_contains {
+        let needle = scope.expand(needle)?;
+        if !resp.body.contains(needle.as_str()) {
+            problems.push(format!("body does not contain {needle:?}"));
+        }
+    }
+    if !e.json.is_empty() || !e.json_present.is_empty() {
+        match serde_json::from_str::<Value>(&resp.body) {
+            Err(err) => problems.push(format!("the body is not JSON ({err})")),
+            Ok(doc) => {
+                for (path, want) in &e.json {
+                    let want = scope.expand_json(want)?;
+                    match suite_spec::at(&doc, path) {
+                        None => problems.push(format!("{path} is missing")),
+                        Some(v) if *v != want => {
+                            problems.push(format!("{path} is {v}, expected {want}"))
+                        }
+                        Some(_) => {}
+                    }
+                }
+                for path in &e.json_present {
+                    if suite_spec::at(&doc, path).is_none() {
+                        problems.push(format!("{path} is missing"));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(max) = e.max_latency_ms {
+        if resp.elapsed_ms > max {
+            problems.push(format!(
+                "took {} ms, over the {max} ms allowed",
+                resp.elapsed_ms
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// The values `case` captures from `resp`.
+fn capture(case: &CaseSpec, resp: &HttpResponse) -> Result<BTreeMap<String, String>, String> {
+    let mut doc = None;
+    let mut out = BTreeMap::new();
+    for (name, from) in &case.capture {
+        let value = if let Some(h) = from.strip_prefix("header:") {
+            header(resp, h)
+                .map(str::to_string)
+                .ok_or_else(|| format!("cannot capture {name}: no {h} header"))?
+        } else {
+            if doc.is_none() {
+                doc =
+                    Some(serde_json::from_str::<Value>(&resp.body).map_err(|e| {
+                        format!("cannot capture {name}: the body is not JSON ({e})")
+                    })?);
+            }
+            let v = doc
+                .as_ref()
+                .and_then(|d| suite_spec::at(d, from))
+                .ok_or_else(|| format!("cannot capture {name}: {from} is missing"))?;
+            match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }
+        };
+        out.insert(name.clone(), value);
+    }
+    Ok(out)
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -406,7 +523,11 @@ mod tests {
         http.route("http://api/health", 503, "down");
         let r = run_suite(&http, &arts, input("auth")).await.unwrap();
         assert_eq!((r.passed, r.failed), (1, 1));
-        assert!(r.cases[1].message.contains("expected status 200, got 503"));
+        assert!(
+            r.cases[1].message.contains("→ 503: expected status 200"),
+            "{}",
+            r.cases[1].message
+        );
     }
 
     #[tokio::test]
@@ -424,7 +545,9 @@ mod tests {
         let r = run_suite(&MemoryHttp::default(), &arts, input("auth"))
             .await
             .unwrap();
-        assert!(r.cases[0].message.contains("not a valid suite"));
+        let m = &r.cases[0].message;
+        assert!(m.starts_with("suites/auth.json, line 1,"), "{m}");
+        assert!(m.contains("missing field `request`"), "{m}");
     }
 
     #[tokio::test]

@@ -526,6 +526,7 @@ impl Http for MemoryHttp {
         match lock(&self.routes).get(&request.url) {
             Some((status, body, ms)) => Ok(HttpResponse {
                 status: *status,
+                headers: vec![("content-type".into(), "text/plain".into())],
                 body: body.clone(),
                 elapsed_ms: *ms,
             }),

@@ -1,0 +1,101 @@
+//! The load test (`performance-tests`) against a real HTTP server on 127.0.0.1:
+//! virtual users run concurrently (never more than configured), and a deliberately
+//! slow endpoint breaks its p95 budget while a fast one keeps its own.
+
+use serde_json::json;
+use stagegate::ports::Artifacts;
+use stagegate::step::invoke;
+use stagegate::steps::performance::PerformanceTests;
+use stagegate::testing::MemoryArtifacts;
+use stagegate_local::adapters::LocalHttp;
+use stagegate_local::http::{self, Handler, Request, Response};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// In-flight requests now, and the most there ever were.
+#[derive(Default)]
+struct Load {
+    now: AtomicU32,
+    most: AtomicU32,
+    slow_calls: AtomicU32,
+}
+
+/// `/fast` answers after 20 ms, `/slow` after 20 ms except every second call, which
+/// takes 400 ms.
+async fn server(load: Arc<Load>) -> String {
+    let handler: Handler = Arc::new(move |req: Request| {
+        let load = load.clone();
+        Box::pin(async move {
+            let n = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+            load.most.fetch_max(n, Ordering::SeqCst);
+            let pause = match req.path.as_str() {
+                "/slow" if load.slow_calls.fetch_add(1, Ordering::SeqCst) % 2 == 1 => 400,
+                _ => 20,
+            };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            load.now.fetch_sub(1, Ordering::SeqCst);
+            Response::text(200, "ok")
+        })
+    });
+    let (addr, _task) = http::serve(0, handler).await.expect("a local port");
+    format!("http://{addr}")
+}
+
+async fn run(
+    base: &str,
+    spec: serde_json::Value,
+) -> Result<serde_json::Value, stagegate::StepError> {
+    let arts = MemoryArtifacts::default();
+    arts.put(
+        "runs/r/performance.json",
+        "application/json",
+        spec.to_string().into_bytes(),
+    )
+    .await
+    .unwrap();
+    let step = PerformanceTests::new(LocalHttp, &arts);
+    invoke(
+        &step,
+        json!({"artifactsPrefix": "runs/r/", "frontendUrl": base, "outputs": {"ApiUrl": base}}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_users_run_concurrently_and_never_more_than_configured() {
+    let load = Arc::new(Load::default());
+    let base = server(load.clone()).await;
+    let out = run(&base, json!({"budgets": [
+        {"name": "fast", "url": "${outputs.ApiUrl}/fast", "users": 4, "requests": 40, "p95Ms": 5000}
+    ]}))
+    .await
+    .expect("within budget");
+    assert_eq!(out["measurements"][0]["requests"], 40);
+    assert_eq!(out["measurements"][0]["errors"], 0);
+    let most = load.most.load(Ordering::SeqCst);
+    assert!(
+        (2..=4).contains(&most),
+        "at most 4 users, and more than one at once: {most}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_endpoint_breaks_its_p95_budget_and_the_fast_one_keeps_its_own() {
+    let load = Arc::new(Load::default());
+    let base = server(load).await;
+    let e = run(&base, json!({"budgets": [
+        {"name": "fast endpoint", "url": "${frontendUrl}/fast", "users": 2, "requests": 10, "p95Ms": 300},
+        {"name": "slow endpoint", "url": "${frontendUrl}/slow", "users": 2, "requests": 10, "p50Ms": 300, "p95Ms": 300}
+    ]}))
+    .await
+    .expect_err("the slow endpoint is over budget");
+    assert_eq!(e.name, "PerformanceBudgetExceeded");
+    assert!(e.message.contains("slow endpoint: p95 4"), "{}", e.message);
+    assert!(!e.message.contains("fast endpoint"), "{}", e.message);
+    assert!(
+        !e.message.contains("p50"),
+        "half the slow calls are fast: {}",
+        e.message
+    );
+}
