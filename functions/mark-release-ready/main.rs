@@ -3,7 +3,8 @@
 
 use aws_s3_port::S3Artifacts;
 use aws_secretsmanager_port::CachedSecret;
-use stagegate::steps::release::MarkReleaseReady;
+use aws_sfn_port::StepFunctions;
+use stagegate::{ports::SystemClock, steps::release::MarkReleaseReady};
 use stagegate_https::{GitHub, HttpsClient};
 use stagegate_lambda::{serve, settings, Env, Error};
 
@@ -17,5 +18,13 @@ async fn main() -> Result<(), Error> {
     let repository = env.var("STAGEGATE_REPOSITORY")?;
     let github = GitHub::new(HttpsClient::new(), &repository, &settings.tag_prefix, token);
     let artifacts = S3Artifacts::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    serve(MarkReleaseReady::new(&github, &github, artifacts)).await
+    let runs = StepFunctions::from_config(&aws, "");
+    serve(MarkReleaseReady::new(
+        &github,
+        &github,
+        artifacts,
+        runs,
+        SystemClock,
+    ))
+    .await
 }

@@ -90,6 +90,7 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
         "test-report.json",
         "junit.xml",
         "release-notes.md",
+        "timeline.svg",
     ] {
         assert!(
             arts.contains(&a.to_string()),
@@ -118,7 +119,30 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
         .environment
         .iter()
         .any(|(k, v)| k == "STAGEGATE_COMMAND" && !v.is_empty())));
+    let notes = String::from_utf8(
+        flow.artifacts
+            .get_sync("runs/rc-1.4.0--0123456789ab/release-notes.md")
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    for part in [
+        "## Checks\n\nAll 5 passed",
+        "- Integration: 4 of 4 passed",
+        "## Timeline\n\n```mermaid\ngantt",
+        "    Deploy Infrastructure :done,",
+        "    Mark Release Ready :active,",
+    ] {
+        assert!(
+            notes.contains(part),
+            "release notes lack {part:?}:\n{notes}"
+        );
+    }
     let m = only_outcome(&flow);
+    assert!(
+        m.body.contains("Timeline:\n  Preflight"),
+        "the success message charts the run: {}",
+        m.body
+    );
     assert_eq!(m.subject, "✅ acme/shop rc-1.4.0 is ready for production");
     assert_eq!(
         (

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use stagegate::error::PortError;
-use stagegate::ports::{CallbackError, Executions, PortResult, TaskCallbacks};
+use stagegate::ports::{CallbackError, Executions, PortResult, TaskCallbacks, Timelines};
 
 /// Step Functions limits: `error` 256 characters, `cause` 32,768.
 const MAX_ERROR: usize = 256;
@@ -132,13 +132,7 @@ pub struct ExecutionView {
 }
 
 /// One entry into a state, with how long it took (None while it runs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Phase {
-    pub state: String,
-    pub entered: DateTime<Utc>,
-    pub exited: Option<DateTime<Utc>>,
-}
+pub use stagegate::ports::Phase;
 
 fn time(t: &aws_smithy_types::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default()
@@ -191,6 +185,38 @@ fn is_exited(t: &HistoryEventType) -> bool {
     t.as_str().ends_with("StateExited")
 }
 
+impl StepFunctions {
+    /// Every event of execution `arn`'s history, without its data.
+    async fn history(&self, arn: &str) -> PortResult<Vec<aws_sdk_sfn::types::HistoryEvent>> {
+        let mut events = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .get_execution_history()
+                .execution_arn(arn)
+                .include_execution_data(false)
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| port_error(format!("read the history of {arn}"), &e))?;
+            events.extend(page.events().iter().cloned());
+            match page.next_token() {
+                Some(t) => next = Some(t.to_string()),
+                None => break,
+            }
+        }
+        Ok(events)
+    }
+}
+
+impl Timelines for StepFunctions {
+    async fn phases(&self, execution_id: &str) -> PortResult<Vec<Phase>> {
+        Ok(phases(&self.history(execution_id).await?))
+    }
+}
+
 /// Starting and inspecting runs, for the CLI.
 pub trait Runs {
     fn start(
@@ -237,25 +263,7 @@ impl Runs for StepFunctions {
             .send()
             .await
             .map_err(|e| port_error(format!("describe execution {arn}"), &e))?;
-        let mut events = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .get_execution_history()
-                .execution_arn(arn)
-                .include_execution_data(false)
-                .max_results(1000)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| port_error(format!("read the history of {arn}"), &e))?;
-            events.extend(page.events().iter().cloned());
-            match page.next_token() {
-                Some(t) => next = Some(t.to_string()),
-                None => break,
-            }
-        }
+        let events = self.history(arn).await?;
         let input = d
             .input()
             .map(serde_json::from_str)

@@ -20,8 +20,8 @@ use stagegate::memory::{
     MemoryApprovals, MemoryCandidates, MemoryClaims, MemoryWaits, StaticApprovers,
 };
 use stagegate::ports::{
-    Artifacts, CallbackError, Clock, Executions, Hosting, Http, Notifier, PortResult, Releases,
-    SourceHistory, Stacks, TaskCallbacks,
+    Artifacts, CallbackError, Clock, Executions, Hosting, Http, Notifier, Phase, PortResult,
+    Releases, SourceHistory, Stacks, TaskCallbacks, Timelines,
 };
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::{
@@ -102,6 +102,36 @@ impl Executions for LocalStepFunctions {
             .control
             .describe_execution(id)
             .is_ok_and(|d| d.status == ExecutionStatus::Running))
+    }
+}
+
+impl Timelines for LocalStepFunctions {
+    async fn phases(&self, execution_id: &str) -> PortResult<Vec<Phase>> {
+        let history = self
+            .control
+            .get_execution_history(execution_id)
+            .map_err(|e| PortError::new("read the run's history", e.to_string()))?;
+        let mut out: Vec<Phase> = Vec::new();
+        for ev in &history {
+            match &ev.details {
+                asl_engine::Details::StateEntered { name, .. } => out.push(Phase {
+                    state: name.clone(),
+                    entered: ev.timestamp,
+                    exited: None,
+                }),
+                asl_engine::Details::StateExited { name, .. } => {
+                    if let Some(p) = out
+                        .iter_mut()
+                        .rev()
+                        .find(|p| p.state == *name && p.exited.is_none())
+                    {
+                        p.exited = Some(ev.timestamp);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -275,7 +305,13 @@ where
     );
     r = register(
         r,
-        release::MarkReleaseReady::new(a.history.clone(), a.releases.clone(), a.artifacts.clone()),
+        release::MarkReleaseReady::new(
+            a.history.clone(),
+            a.releases.clone(),
+            a.artifacts.clone(),
+            engine.clone(),
+            engine.clone(),
+        ),
     );
     r = register(
         r,

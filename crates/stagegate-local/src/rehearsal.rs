@@ -75,24 +75,7 @@ pub struct Summary {
 pub const TIMEOUT_WINDOW_SECONDS: u64 = 3;
 
 /// The phases shown in progress and in the timeline, in flow order.
-pub const PHASES: &[&str] = &[
-    "Preflight",
-    "Pre-Deployment Checks",
-    "Generate Checklist",
-    "Wait for Approval",
-    "Validate Infrastructure",
-    "Deploy Infrastructure",
-    "Capture Stack Outputs",
-    "Deploy Frontend",
-    "Integration Tests",
-    "Test Results",
-    "Performance Tests",
-    "User Acceptance Testing",
-    "Mark Release Ready",
-    "Notify Success",
-    "Notify Failure",
-    "Notify Cancelled",
-];
+pub use stagegate::steps::PHASES;
 
 fn say(line: &str) {
     println!("{line}");

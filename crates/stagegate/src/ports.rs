@@ -545,6 +545,21 @@ pub trait Releases: Send + Sync {
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 }
 
+/// One entry into a state of a run, and when it ended (`None` while it runs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Phase {
+    pub state: String,
+    pub entered: DateTime<Utc>,
+    pub exited: Option<DateTime<Utc>>,
+}
+
+/// What a run did and when, from its history (Step Functions' `GetExecutionHistory`
+/// on AWS, the engine's own locally): every state entered, in order.
+pub trait Timelines: Send + Sync {
+    fn phases(&self, execution_id: &str) -> impl Future<Output = PortResult<Vec<Phase>>> + Send;
+}
+
 /// The current time: the system clock on AWS, the engine's (possibly virtual) clock
 /// in the rehearsal and the path tests.
 pub trait Clock: Send + Sync {
@@ -792,6 +807,19 @@ mod shared {
         }
         fn app_branch(&self) -> (String, String) {
             (**self).app_branch()
+        }
+    }
+
+    impl<P> Timelines for P
+    where
+        P: Deref + Send + Sync,
+        P::Target: Timelines,
+    {
+        fn phases(
+            &self,
+            execution_id: &str,
+        ) -> impl Future<Output = PortResult<Vec<Phase>>> + Send {
+            (**self).phases(execution_id)
         }
     }
 

@@ -18,6 +18,27 @@ pub mod suites;
 pub mod validate;
 pub mod waits;
 
+/// The phases of a run, in flow order: the top-level states people follow (the
+/// rehearsal's progress and timeline, the release notes' Gantt chart).
+pub const PHASES: &[&str] = &[
+    "Preflight",
+    "Pre-Deployment Checks",
+    "Generate Checklist",
+    "Wait for Approval",
+    "Validate Infrastructure",
+    "Deploy Infrastructure",
+    "Capture Stack Outputs",
+    "Deploy Frontend",
+    "Integration Tests",
+    "Test Results",
+    "Performance Tests",
+    "User Acceptance Testing",
+    "Mark Release Ready",
+    "Notify Success",
+    "Notify Failure",
+    "Notify Cancelled",
+];
+
 /// The functions of the staging flow, by the name each step type carries
 /// ([`crate::Step::NAME`]): one crate under `functions/` each, one
 /// `${<Name>FunctionArn}` substitution each in `template.yaml`.
@@ -134,7 +155,13 @@ mod tests {
             call(suites::TestReport::new(&arts), e()).await,
             call(performance::PerformanceTests::new(&http, &arts), e()).await,
             call(
-                release::MarkReleaseReady::new(&history, &releases, &arts),
+                release::MarkReleaseReady::new(
+                    &history,
+                    &releases,
+                    &arts,
+                    MemoryTimelines::default(),
+                    FixedClock(now()),
+                ),
                 e(),
             )
             .await,

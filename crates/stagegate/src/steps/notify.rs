@@ -202,6 +202,21 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
     if let Some(u) = text(s, &["release", "notesUri"]) {
         let _ = writeln!(body, "Release notes: {u}");
     }
+    let timeline: Vec<crate::steps::release::PhaseTime> = s
+        .get("release")
+        .and_then(|r| r.get("timeline"))
+        .and_then(|t| serde_json::from_value(t.clone()).ok())
+        .unwrap_or_default();
+    if !timeline.is_empty() {
+        let _ = writeln!(
+            body,
+            "\nTimeline:\n{}",
+            crate::steps::release::text_gantt(&timeline)
+        );
+        if let Some(u) = text(s, &["release", "timelineUri"]) {
+            let _ = writeln!(body, "Timeline picture: {u}");
+        }
+    }
     if let Some(approvers) = s
         .get("approval")
         .and_then(|a| a.get("approvers"))
@@ -743,5 +758,32 @@ mod tests {
         let m = send(Outcome::Success, json!({"repository": "acme/shop", "tag": "rc-1", "frontend": {"url": "https://staging"}, "approval": {"approvers": ["bob"]}})).await;
         assert!(m.body.contains("Staging: https://staging") && m.body.contains("Approved by: bob"));
         assert_eq!(m.attributes["outcome"], "success");
+    }
+
+    #[tokio::test]
+    async fn success_charts_the_runs_phases_and_links_the_picture() {
+        let m = send(
+            Outcome::Success,
+            json!({"repository": "acme/shop", "tag": "rc-1", "release": {
+            "notesUri": "s3://a/notes.md", "timelineUri": "s3://a/timeline.svg",
+            "timeline": [
+                {"phase": "Preflight", "offsetSeconds": 0.0, "seconds": 2.0},
+                {"phase": "Wait for Approval", "offsetSeconds": 2.0, "seconds": 38.0}
+            ]}}),
+        )
+        .await;
+        assert!(m.body.contains("Timeline:\n  Preflight"), "{}", m.body);
+        assert!(
+            m.body
+                .contains(&format!("  Wait for Approval{}█", " ".repeat(10))),
+            "{}",
+            m.body
+        );
+        assert!(m.body.contains(&"█".repeat(38)), "{}", m.body);
+        assert!(
+            m.body.contains("Timeline picture: s3://a/timeline.svg"),
+            "{}",
+            m.body
+        );
     }
 }
