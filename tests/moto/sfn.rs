@@ -52,6 +52,14 @@ async fn an_approval_resumes_the_waiting_execution_once() {
     let states: Vec<&str> = view.phases.iter().map(|p| p.state.as_str()).collect();
     assert_eq!(states, ["Wait for Approval", "Approved"]);
     assert!(!sfn.is_running(&started.execution_arn).await.unwrap());
+    // The same history, as Mark Release Ready reads it for its Gantt chart.
+    let phases = stagegate::ports::Timelines::phases(&sfn, &started.execution_arn)
+        .await
+        .unwrap();
+    assert_eq!(phases, view.phases);
+    assert!(phases
+        .iter()
+        .all(|p| p.exited.is_some_and(|x| x >= p.entered)));
 
     // A second answer (a second click that got past the table) is a closed task.
     match sfn.succeed(&token, &json!({})).await {
