@@ -5,7 +5,8 @@
 use aws_amplify_port::AmplifyHosting;
 use aws_dynamodb_port::DynamoTable;
 use aws_sfn_port::StepFunctions;
-use stagegate::{ports::SystemClock, steps::frontend::*};
+use stagegate::ports::SystemClock;
+use stagegate::steps::{frontend::*, waits::Waiting};
 use stagegate_lambda::{serve, settings, Env, Error};
 
 #[tokio::main]
@@ -13,11 +14,15 @@ async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
     let (app, branch) = (env.var("AMPLIFY_APP_ID")?, env.var("AMPLIFY_BRANCH")?);
+    let waiting = Waiting {
+        waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
+        runs: StepFunctions::from_config(&aws, ""),
+        clock: SystemClock,
+    };
     let ports = Ports {
         hosting: AmplifyHosting::from_config(&aws, app, branch),
-        waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
         callbacks: StepFunctions::from_config(&aws, ""),
-        clock: SystemClock,
+        waiting,
     };
     serve(AwaitFrontend::new(settings()?, ports)).await
 }

@@ -5,7 +5,8 @@
 use aws_cloudformation_port::CfnStacks;
 use aws_dynamodb_port::DynamoTable;
 use aws_sfn_port::StepFunctions;
-use stagegate::{ports::SystemClock, steps::deploy::AwaitStack};
+use stagegate::ports::SystemClock;
+use stagegate::steps::{deploy::AwaitStack, waits::Waiting};
 use stagegate_lambda::{serve, settings, Env, Error};
 
 #[tokio::main]
@@ -13,9 +14,12 @@ async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
     let stacks = CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    let waits = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
-    // SendTask* take only the token: no state machine ARN is needed here.
+    // SendTask* and DescribeExecution take only the token or the execution ARN.
+    let waiting = Waiting {
+        waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
+        runs: StepFunctions::from_config(&aws, ""),
+        clock: SystemClock,
+    };
     let callbacks = StepFunctions::from_config(&aws, "");
-    let step = AwaitStack::new(settings()?, stacks, waits, callbacks, SystemClock);
-    serve(step).await
+    serve(AwaitStack::new(settings()?, stacks, callbacks, waiting)).await
 }

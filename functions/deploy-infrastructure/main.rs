@@ -4,7 +4,9 @@
 
 use aws_cloudformation_port::CfnStacks;
 use aws_dynamodb_port::DynamoTable;
-use stagegate::{ports::SystemClock, steps::deploy::DeployInfrastructure};
+use aws_sfn_port::StepFunctions;
+use stagegate::ports::SystemClock;
+use stagegate::steps::{deploy::DeployInfrastructure, waits::Waiting};
 use stagegate_lambda::{serve, Env, Error};
 
 #[tokio::main]
@@ -12,6 +14,10 @@ async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
     let stacks = CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    let waits = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
-    serve(DeployInfrastructure::new(stacks, waits, SystemClock)).await
+    let waiting = Waiting {
+        waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
+        runs: StepFunctions::from_config(&aws, ""),
+        clock: SystemClock,
+    };
+    serve(DeployInfrastructure::new(stacks, waiting)).await
 }

@@ -77,6 +77,7 @@ routes! {
     waits::a_stack_slower_than_the_first_wait_is_resumed_by_its_event,
     waits::a_missed_frontend_event_is_caught_by_one_job_read,
     waits::a_frontend_job_that_never_ends_fails_with_wait_exhausted,
+    waits::a_run_stopped_mid_deploy_does_not_block_the_next_one,
 }
 
 use asl_engine::{Clock, Control, Engine, EngineConfig, ExecutionDescription, HistoryEvent};

@@ -108,3 +108,50 @@ pub async fn a_frontend_job_that_never_ends_fails_with_wait_exhausted() {
     );
     assert!(m.body.contains("frontend job 1"), "{}", m.body);
 }
+
+/// A run stopped while its stack deploys leaves its waiter behind; the next run of
+/// the same stack replaces it (the holder is no longer running) and deploys.
+pub async fn a_run_stopped_mid_deploy_does_not_block_the_next_one() {
+    let flow = Flow::new();
+    flow.stacks.set_status_every(Duration::from_secs(5000));
+    let first = flow.start("rc-1.4.0", SHA).await;
+    flow.approve("rc-1.4.0").await;
+    for _ in 0..10_000 {
+        if flow
+            .stores
+            .waits
+            .all()
+            .contains_key("wait#stack#app-staging")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let left = flow.stores.waits.all();
+    assert_eq!(left["wait#stack#app-staging"].execution_id, first);
+    flow.engine
+        .stop_execution(&first, Some("Operator"), Some("wrong candidate"))
+        .unwrap_or_else(|e| panic!("stop: {e}"));
+    let (stopped, _) = flow.finish(&first).await;
+    assert_eq!(stopped.status, ExecutionStatus::Aborted);
+    // The stopped run's waiter is still there; the next candidate deploys anyway.
+    assert!(flow
+        .stores
+        .waits
+        .all()
+        .contains_key("wait#stack#app-staging"));
+    flow.stacks.set_status_every(Duration::from_secs(20));
+    let second = flow.start("rc-1.4.1", SHA2).await;
+    flow.approve("rc-1.4.1").await;
+    let (done, h) = flow.finish(&second).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
+    assert_passes_through(
+        &route(&h),
+        &["Deploy Infrastructure", "Capture Stack Outputs"],
+    );
+    assert!(
+        flow.stores.waits.all().is_empty(),
+        "{:?}",
+        flow.stores.waits.all()
+    );
+}

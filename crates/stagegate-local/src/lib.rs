@@ -258,19 +258,18 @@ where
     );
     r = register(r, validate::ValidateInfrastructure::new(a.stacks.clone()));
     let waits = &stores.waits;
+    let waiting = || waits::Waiting {
+        waits: waits.clone(),
+        runs: engine.clone(),
+        clock: engine.clone(),
+    };
     r = register(
         r,
-        deploy::DeployInfrastructure::new(a.stacks.clone(), waits.clone(), engine.clone()),
+        deploy::DeployInfrastructure::new(a.stacks.clone(), waiting()),
     );
     r = register(
         r,
-        deploy::AwaitStack::new(
-            s(),
-            a.stacks.clone(),
-            waits.clone(),
-            engine.clone(),
-            engine.clone(),
-        ),
+        deploy::AwaitStack::new(s(), a.stacks.clone(), engine.clone(), waiting()),
     );
     r = register(
         r,
@@ -278,9 +277,8 @@ where
     );
     let frontend = || frontend::Ports {
         hosting: a.hosting.clone(),
-        waits: waits.clone(),
         callbacks: engine.clone(),
-        clock: engine.clone(),
+        waiting: waiting(),
     };
     r = register(r, frontend::DeployFrontend::new(s(), frontend()));
     r = register(r, frontend::AwaitFrontend::new(s(), frontend()));

@@ -2,9 +2,9 @@
 //! status event (see [`super::waits`]), reading the status after a missed one; then
 //! capture the stack's outputs as an artifact.
 
-use super::waits::{bounded, deliver, register, stack_key, stack_verdict, Awaiting, Verdict};
+use super::waits::{bounded, deliver, stack_key, stack_verdict, Awaiting, Verdict, Waiting};
 use crate::error::{names, StepError};
-use crate::ports::{Artifacts, Clock, Stacks, TaskCallbacks, Waits};
+use crate::ports::{Artifacts, Clock, Executions, Stacks, TaskCallbacks, Waits};
 use crate::settings::Settings;
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
@@ -25,23 +25,18 @@ pub const DEPLOY_INFRASTRUCTURE: &str = "deploy-infrastructure";
 
 /// Deploy Infrastructure: registers the task's token under the stack, then executes
 /// the approved change set. The stack's status event resumes the task.
-pub struct DeployInfrastructure<S, W, C> {
+pub struct DeployInfrastructure<S, W, E, C> {
     stacks: S,
-    waits: W,
-    clock: C,
+    waiting: Waiting<W, E, C>,
 }
 
-impl<S: Stacks, W: Waits, C: Clock> DeployInfrastructure<S, W, C> {
-    pub fn new(stacks: S, waits: W, clock: C) -> Self {
-        DeployInfrastructure {
-            stacks,
-            waits,
-            clock,
-        }
+impl<S: Stacks, W: Waits, E: Executions, C: Clock> DeployInfrastructure<S, W, E, C> {
+    pub fn new(stacks: S, waiting: Waiting<W, E, C>) -> Self {
+        DeployInfrastructure { stacks, waiting }
     }
 }
 
-impl<S: Stacks, W: Waits, C: Clock> Step for DeployInfrastructure<S, W, C> {
+impl<S: Stacks, W: Waits, E: Executions, C: Clock> Step for DeployInfrastructure<S, W, E, C> {
     const NAME: &'static str = DEPLOY_INFRASTRUCTURE;
     type Input = ExecuteInput;
     type Output = Awaiting;
@@ -49,17 +44,17 @@ impl<S: Stacks, W: Waits, C: Clock> Step for DeployInfrastructure<S, W, C> {
     async fn run(&self, input: ExecuteInput) -> Result<Awaiting, StepError> {
         let key = stack_key(&input.stack_name);
         // Registered first: the stack's first event cannot come before its waiter.
-        let waiter = register(
-            &self.waits,
-            &self.clock,
-            &key,
-            (&input.token, &input.execution_id, &input.stack_name),
-            false,
-            names::STACK_DEPLOY_FAILED,
-        )
-        .await?;
+        let waiter = self
+            .waiting
+            .register(
+                &key,
+                (&input.token, &input.execution_id, &input.stack_name),
+                false,
+                names::STACK_DEPLOY_FAILED,
+            )
+            .await?;
         if let Err(e) = self.stacks.execute_change_set(&input.change_set_id).await {
-            self.waits.done(&key, &waiter.token).await?;
+            self.waiting.waits.done(&key, &waiter.token).await?;
             return Err(StepError::new(names::STACK_DEPLOY_FAILED, e.to_string()));
         }
         Ok(Awaiting {
@@ -84,27 +79,27 @@ pub const AWAIT_STACK: &str = "await-stack";
 /// Await Stack Event (after a missed one): registers the task's new token, reads the
 /// stack's status once and answers at once if it has settled; else the next status
 /// event (or the next timeout) does. Bounded by `STAGEGATE_MAX_POLLS` reads.
-pub struct AwaitStack<S, W, T, C> {
+pub struct AwaitStack<S, T, W, E, C> {
     settings: Settings,
     stacks: S,
-    waits: W,
     callbacks: T,
-    clock: C,
+    waiting: Waiting<W, E, C>,
 }
 
-impl<S: Stacks, W: Waits, T: TaskCallbacks, C: Clock> AwaitStack<S, W, T, C> {
-    pub fn new(settings: Settings, stacks: S, waits: W, callbacks: T, clock: C) -> Self {
+impl<S: Stacks, T: TaskCallbacks, W: Waits, E: Executions, C: Clock> AwaitStack<S, T, W, E, C> {
+    pub fn new(settings: Settings, stacks: S, callbacks: T, waiting: Waiting<W, E, C>) -> Self {
         AwaitStack {
             settings,
             stacks,
-            waits,
             callbacks,
-            clock,
+            waiting,
         }
     }
 }
 
-impl<S: Stacks, W: Waits, T: TaskCallbacks, C: Clock> Step for AwaitStack<S, W, T, C> {
+impl<S: Stacks, T: TaskCallbacks, W: Waits, E: Executions, C: Clock> Step
+    for AwaitStack<S, T, W, E, C>
+{
     const NAME: &'static str = AWAIT_STACK;
     type Input = AwaitInput;
     type Output = Awaiting;
@@ -112,15 +107,15 @@ impl<S: Stacks, W: Waits, T: TaskCallbacks, C: Clock> Step for AwaitStack<S, W, 
     async fn run(&self, input: AwaitInput) -> Result<Awaiting, StepError> {
         let name = &input.stack_name;
         let key = stack_key(name);
-        let waiter = register(
-            &self.waits,
-            &self.clock,
-            &key,
-            (&input.token, &input.execution_id, name),
-            true,
-            names::STACK_DEPLOY_FAILED,
-        )
-        .await?;
+        let waiter = self
+            .waiting
+            .register(
+                &key,
+                (&input.token, &input.execution_id, name),
+                true,
+                names::STACK_DEPLOY_FAILED,
+            )
+            .await?;
         let verdict = match self.stacks.stack(name).await? {
             None => Verdict::Fail(
                 names::STACK_DEPLOY_FAILED,
@@ -137,7 +132,8 @@ impl<S: Stacks, W: Waits, T: TaskCallbacks, C: Clock> Step for AwaitStack<S, W, 
                 )
             }
         };
-        let answered = deliver(&self.waits, &self.callbacks, &key, &waiter, verdict).await?;
+        let answered =
+            deliver(&self.waiting.waits, &self.callbacks, &key, &waiter, verdict).await?;
         Ok(Awaiting {
             key,
             reads: waiter.reads,
@@ -217,8 +213,30 @@ mod tests {
     use crate::memory::MemoryWaits;
     use crate::ports::Waiter;
     use crate::testing::{
-        now, FixedClock, MemoryArtifacts, MemoryCallbacks, MemoryStacks, STATUS_EVERY,
+        now, FixedClock, MemoryArtifacts, MemoryCallbacks, MemoryExecutions, MemoryStacks,
+        STATUS_EVERY,
     };
+
+    /// Registration ports over `waits` and `runs`, at the fixed time.
+    fn waiting<'a>(
+        waits: &'a MemoryWaits,
+        runs: &'a MemoryExecutions,
+    ) -> Waiting<&'a MemoryWaits, &'a MemoryExecutions, FixedClock> {
+        Waiting {
+            waits,
+            runs,
+            clock: FixedClock(now()),
+        }
+    }
+
+    /// Every run the tests use is running unless a test says otherwise.
+    fn running() -> MemoryExecutions {
+        let runs = MemoryExecutions::default();
+        for id in ["arn:exec:0", "arn:exec:1", "arn:exec:2", "arn:exec:4"] {
+            runs.set_running(id, true);
+        }
+        runs
+    }
     use serde_json::json;
 
     fn execute_input(token: &str, execution: &str) -> ExecuteInput {
@@ -242,19 +260,26 @@ mod tests {
         stacks: &'a MemoryStacks,
         waits: &'a MemoryWaits,
         callbacks: &'a MemoryCallbacks,
+        runs: &'a MemoryExecutions,
         max_polls: u32,
-    ) -> AwaitStack<&'a MemoryStacks, &'a MemoryWaits, &'a MemoryCallbacks, FixedClock> {
+    ) -> AwaitStack<
+        &'a MemoryStacks,
+        &'a MemoryCallbacks,
+        &'a MemoryWaits,
+        &'a MemoryExecutions,
+        FixedClock,
+    > {
         let settings = Settings {
             max_polls,
             ..Settings::default()
         };
-        AwaitStack::new(settings, stacks, waits, callbacks, FixedClock(now()))
+        AwaitStack::new(settings, stacks, callbacks, waiting(waits, runs))
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_token_is_registered_under_the_stack_before_the_change_set_runs() {
-        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
-        let step = DeployInfrastructure::new(&stacks, &waits, FixedClock(now()));
+        let (stacks, waits, runs) = (MemoryStacks::default(), MemoryWaits::default(), running());
+        let step = DeployInfrastructure::new(&stacks, waiting(&waits, &runs));
         let a = step.run(execute_input("t1", "arn:exec:1")).await.unwrap();
         assert_eq!(a.key, "wait#stack#shop-staging");
         assert!(stacks.executed());
@@ -267,9 +292,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_change_set_that_cannot_run_fails_and_leaves_no_registration() {
-        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
+        let (stacks, waits, runs) = (MemoryStacks::default(), MemoryWaits::default(), running());
         stacks.fail_execute("ChangeSet is in EXECUTE_FAILED state");
-        let step = DeployInfrastructure::new(&stacks, &waits, FixedClock(now()));
+        let step = DeployInfrastructure::new(&stacks, waiting(&waits, &runs));
         let e = step
             .run(execute_input("t1", "arn:exec:1"))
             .await
@@ -280,8 +305,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn another_run_waiting_on_the_stack_is_not_overwritten() {
-        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
-        let step = DeployInfrastructure::new(&stacks, &waits, FixedClock(now()));
+        let (stacks, waits, runs) = (MemoryStacks::default(), MemoryWaits::default(), running());
+        let step = DeployInfrastructure::new(&stacks, waiting(&waits, &runs));
         step.run(execute_input("t1", "arn:exec:1")).await.unwrap();
         stacks.fail_execute("must not be reached");
         let e = step
@@ -294,8 +319,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_waiter_left_by_a_stopped_run_is_replaced_and_a_live_one_is_not() {
+        let (stacks, waits, runs) = (MemoryStacks::default(), MemoryWaits::default(), running());
+        let step = DeployInfrastructure::new(&stacks, waiting(&waits, &runs));
+        step.run(execute_input("t1", "arn:exec:1")).await.unwrap();
+        // The first run is stopped while it waits: its waiter stays behind.
+        runs.set_running("arn:exec:1", false);
+        step.run(execute_input("t2", "arn:exec:2")).await.unwrap();
+        assert_eq!(waits.all()["wait#stack#shop-staging"].token, "t2");
+        // The second is alive: a third run is refused.
+        let e = step
+            .run(execute_input("t4", "arn:exec:4"))
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("arn:exec:2"), "{}", e.message);
+        assert_eq!(waits.all()["wait#stack#shop-staging"].token, "t2");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_expired_registration_of_another_run_is_replaced() {
-        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
+        let (stacks, waits, runs) = (MemoryStacks::default(), MemoryWaits::default(), running());
         let stale = Waiter {
             token: "old".into(),
             execution_id: "arn:exec:0".into(),
@@ -311,7 +354,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let step = DeployInfrastructure::new(&stacks, &waits, FixedClock(now()));
+        let step = DeployInfrastructure::new(&stacks, waiting(&waits, &runs));
         step.run(execute_input("t1", "arn:exec:1")).await.unwrap();
         let w = &waits.all()["wait#stack#shop-staging"];
         assert_eq!((w.token.as_str(), w.reads), ("t1", 0));
@@ -319,13 +362,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_reconcile_read_answers_a_stable_stack_at_once() {
-        let (stacks, waits, callbacks) = (
+        let (stacks, waits, callbacks, runs) = (
             MemoryStacks::default(),
             MemoryWaits::default(),
             MemoryCallbacks::default(),
+            running(),
         );
         stacks.set_status("UPDATE_COMPLETE");
-        let a = await_step(&stacks, &waits, &callbacks, 5)
+        let a = await_step(&stacks, &waits, &callbacks, &runs, 5)
             .run(await_input("t2"))
             .await
             .unwrap();
@@ -342,16 +386,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_rollback_fails_with_the_reason_from_the_stack_events() {
-        let (stacks, waits, callbacks) = (
+        let (stacks, waits, callbacks, runs) = (
             MemoryStacks::default(),
             MemoryWaits::default(),
             MemoryCallbacks::default(),
+            running(),
         );
         stacks.set_status("UPDATE_ROLLBACK_COMPLETE");
         stacks.set_failure_reason(
             "Api (AWS::Lambda::Function): Resource handler returned message: \"Role not found\"",
         );
-        await_step(&stacks, &waits, &callbacks, 5)
+        await_step(&stacks, &waits, &callbacks, &runs, 5)
             .run(await_input("t2"))
             .await
             .unwrap();
@@ -366,17 +411,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stack_in_progress_keeps_waiting_until_the_reads_run_out() {
-        let (stacks, waits, callbacks) = (
+        let (stacks, waits, callbacks, runs) = (
             MemoryStacks::default(),
             MemoryWaits::default(),
             MemoryCallbacks::default(),
+            running(),
         );
-        DeployInfrastructure::new(&stacks, &waits, FixedClock(now()))
+        DeployInfrastructure::new(&stacks, waiting(&waits, &runs))
             .run(execute_input("t1", "arn:exec:1"))
             .await
             .unwrap();
         stacks.set_status("UPDATE_IN_PROGRESS");
-        let step = await_step(&stacks, &waits, &callbacks, 2);
+        let step = await_step(&stacks, &waits, &callbacks, &runs, 2);
         let first = step.run(await_input("t2")).await.unwrap();
         assert_eq!((first.reads, first.answered), (1, false));
         assert_eq!(waits.all()["wait#stack#shop-staging"].token, "t2");
@@ -389,9 +435,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_stack_walks_through_its_statuses_announcing_each() {
-        let (stacks, waits) = (MemoryStacks::default(), MemoryWaits::default());
+        let (stacks, waits, runs) = (MemoryStacks::default(), MemoryWaits::default(), running());
         let mut events = stacks.subscribe();
-        DeployInfrastructure::new(&stacks, &waits, FixedClock(now()))
+        DeployInfrastructure::new(&stacks, waiting(&waits, &runs))
             .run(execute_input("t1", "arn:exec:1"))
             .await
             .unwrap();

@@ -2,9 +2,9 @@
 //! hosting branch, start a job and wait for its status event (see [`super::waits`]),
 //! reading the job after a missed one; the task resumes with the site's URL.
 
-use super::waits::{amplify_key, bounded, deliver, job_verdict, register, Awaiting};
+use super::waits::{amplify_key, bounded, deliver, job_verdict, Awaiting, Waiting};
 use crate::error::{invalid_input, names, StepError};
-use crate::ports::{Clock, Hosting, TaskCallbacks, Waits};
+use crate::ports::{Clock, Executions, Hosting, TaskCallbacks, Waits};
 use crate::settings::Settings;
 use crate::step::Step;
 use serde::Deserialize;
@@ -21,14 +21,13 @@ pub struct StartInput {
 }
 
 /// The ports a frontend wait uses.
-pub struct Ports<H, W, T, C> {
+pub struct Ports<H, T, W, E, C> {
     pub hosting: H,
-    pub waits: W,
     pub callbacks: T,
-    pub clock: C,
+    pub waiting: Waiting<W, E, C>,
 }
 
-impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Ports<H, W, T, C> {
+impl<H: Hosting, T: TaskCallbacks, W: Waits, E: Executions, C: Clock> Ports<H, T, W, E, C> {
     /// Registers `token` for job `job`, reads the job once and answers at once if it
     /// has settled (it may have finished before the registration).
     async fn register_and_read(
@@ -43,6 +42,7 @@ impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Ports<H, W, T, C> {
         let job = match job {
             Some(job) => job,
             None => self
+                .waiting
                 .waits
                 .waiter(&key)
                 .await?
@@ -55,15 +55,15 @@ impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Ports<H, W, T, C> {
                     )
                 })?,
         };
-        let waiter = register(
-            &self.waits,
-            &self.clock,
-            &key,
-            (token, execution_id, &job),
-            reconcile,
-            names::AMPLIFY_JOB_FAILED,
-        )
-        .await?;
+        let waiter = self
+            .waiting
+            .register(
+                &key,
+                (token, execution_id, &job),
+                reconcile,
+                names::AMPLIFY_JOB_FAILED,
+            )
+            .await?;
         let status = self.hosting.job(&job).await?;
         let verdict = bounded(
             settings,
@@ -71,7 +71,8 @@ impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Ports<H, W, T, C> {
             job_verdict(&self.hosting, status, None).await?,
             &format!("frontend job {job}"),
         );
-        let answered = deliver(&self.waits, &self.callbacks, &key, &waiter, verdict).await?;
+        let answered =
+            deliver(&self.waiting.waits, &self.callbacks, &key, &waiter, verdict).await?;
         Ok(Awaiting {
             key,
             reads: waiter.reads,
@@ -85,18 +86,22 @@ pub const DEPLOY_FRONTEND: &str = "deploy-frontend";
 
 /// Deploy Frontend: maps outputs to the hosting environment, starts a job and
 /// registers the task's token for the job's status event.
-pub struct DeployFrontend<H, W, T, C> {
+pub struct DeployFrontend<H, T, W, E, C> {
     settings: Settings,
-    ports: Ports<H, W, T, C>,
+    ports: Ports<H, T, W, E, C>,
 }
 
-impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> DeployFrontend<H, W, T, C> {
-    pub fn new(settings: Settings, ports: Ports<H, W, T, C>) -> Self {
+impl<H: Hosting, T: TaskCallbacks, W: Waits, E: Executions, C: Clock>
+    DeployFrontend<H, T, W, E, C>
+{
+    pub fn new(settings: Settings, ports: Ports<H, T, W, E, C>) -> Self {
         DeployFrontend { settings, ports }
     }
 }
 
-impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Step for DeployFrontend<H, W, T, C> {
+impl<H: Hosting, T: TaskCallbacks, W: Waits, E: Executions, C: Clock> Step
+    for DeployFrontend<H, T, W, E, C>
+{
     const NAME: &'static str = DEPLOY_FRONTEND;
     type Input = StartInput;
     type Output = Awaiting;
@@ -141,18 +146,20 @@ pub const AWAIT_FRONTEND: &str = "await-frontend";
 /// Await Frontend Event (after a missed one): registers the task's new token for the
 /// run's job, reads the job once and answers at once if it has settled. Bounded by
 /// `STAGEGATE_MAX_POLLS` reads.
-pub struct AwaitFrontend<H, W, T, C> {
+pub struct AwaitFrontend<H, T, W, E, C> {
     settings: Settings,
-    ports: Ports<H, W, T, C>,
+    ports: Ports<H, T, W, E, C>,
 }
 
-impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> AwaitFrontend<H, W, T, C> {
-    pub fn new(settings: Settings, ports: Ports<H, W, T, C>) -> Self {
+impl<H: Hosting, T: TaskCallbacks, W: Waits, E: Executions, C: Clock> AwaitFrontend<H, T, W, E, C> {
+    pub fn new(settings: Settings, ports: Ports<H, T, W, E, C>) -> Self {
         AwaitFrontend { settings, ports }
     }
 }
 
-impl<H: Hosting, W: Waits, T: TaskCallbacks, C: Clock> Step for AwaitFrontend<H, W, T, C> {
+impl<H: Hosting, T: TaskCallbacks, W: Waits, E: Executions, C: Clock> Step
+    for AwaitFrontend<H, T, W, E, C>
+{
     const NAME: &'static str = AWAIT_FRONTEND;
     type Input = AwaitInput;
     type Output = Awaiting;
@@ -169,7 +176,9 @@ mod tests {
     use super::*;
     use crate::memory::MemoryWaits;
     use crate::ports::JobStatus;
-    use crate::testing::{now, FixedClock, MemoryCallbacks, MemoryHosting, STATUS_EVERY};
+    use crate::testing::{
+        now, FixedClock, MemoryCallbacks, MemoryExecutions, MemoryHosting, STATUS_EVERY,
+    };
     use serde_json::json;
 
     fn settings() -> Settings {
@@ -180,14 +189,19 @@ mod tests {
         }
     }
 
-    type World = Ports<MemoryHosting, MemoryWaits, MemoryCallbacks, FixedClock>;
+    type World = Ports<MemoryHosting, MemoryCallbacks, MemoryWaits, MemoryExecutions, FixedClock>;
 
     fn world() -> World {
+        let runs = MemoryExecutions::default();
+        runs.set_running("arn:exec:1", true);
         Ports {
             hosting: MemoryHosting::default(),
-            waits: MemoryWaits::default(),
             callbacks: MemoryCallbacks::default(),
-            clock: FixedClock(now()),
+            waiting: Waiting {
+                waits: MemoryWaits::default(),
+                runs,
+                clock: FixedClock(now()),
+            },
         }
     }
 
@@ -219,7 +233,7 @@ mod tests {
         let env = step.ports.hosting.env();
         assert_eq!(env["VITE_API_URL"], "https://api");
         assert_eq!(env["EXISTING"], "kept");
-        let w = &step.ports.waits.all()[&a.key];
+        let w = &step.ports.waiting.waits.all()[&a.key];
         assert_eq!(
             (w.token.as_str(), w.subject.as_str(), w.reads),
             ("t1", "1", 0)
@@ -257,7 +271,7 @@ mod tests {
             )]
         );
         assert!(
-            again.ports.waits.all().is_empty(),
+            again.ports.waiting.waits.all().is_empty(),
             "the registration is gone"
         );
     }

@@ -99,11 +99,15 @@ mod tests {
         let history = MemoryHistory::new(None, vec![]);
         let releases = MemoryReleases::default();
         let waits = MemoryWaits::default();
+        let waiting = || waits::Waiting {
+            waits: &waits,
+            runs: &executions,
+            clock: FixedClock(now()),
+        };
         let frontend = || frontend::Ports {
             hosting: &hosting,
-            waits: &waits,
             callbacks: &callbacks,
-            clock: FixedClock(now()),
+            waiting: waiting(),
         };
         let e = || event.clone();
         vec![
@@ -138,13 +142,9 @@ mod tests {
             )
             .await,
             call(validate::ValidateInfrastructure::new(&stacks), e()).await,
+            call(deploy::DeployInfrastructure::new(&stacks, waiting()), e()).await,
             call(
-                deploy::DeployInfrastructure::new(&stacks, &waits, FixedClock(now())),
-                e(),
-            )
-            .await,
-            call(
-                deploy::AwaitStack::new(s(), &stacks, &waits, &callbacks, FixedClock(now())),
+                deploy::AwaitStack::new(s(), &stacks, &callbacks, waiting()),
                 e(),
             )
             .await,

@@ -19,7 +19,7 @@
 
 use crate::error::{invalid_input, names, StepError};
 use crate::ports::{
-    CallbackError, Clock, Hosting, Job, JobStatus, Stacks, TaskCallbacks, Waiter, Waits,
+    CallbackError, Clock, Executions, Hosting, Job, JobStatus, Stacks, TaskCallbacks, Waiter, Waits,
 };
 use crate::settings::Settings;
 use crate::step::Step;
@@ -272,39 +272,56 @@ fn to_value(v: &impl Serialize) -> Result<Value, StepError> {
 /// How long a registration lives if nobody answers it: longer than any wait.
 const WAITER_LIFETIME_HOURS: i64 = 48;
 
-/// Registers `token` of `execution_id` as the task waiting on `key` for `subject`.
-/// `reconcile`: this is a status read after a missed event, counted on the waiter.
-/// Another execution's live waiter on the same resource fails with `error`.
-pub async fn register(
-    waits: &impl Waits,
-    clock: &impl Clock,
-    key: &str,
-    waiter: (&str, &str, &str),
-    reconcile: bool,
-    error: &'static str,
-) -> Result<Waiter, StepError> {
-    let (token, execution_id, subject) = waiter;
-    let now = clock.now();
-    let reads = match waits.waiter(key).await? {
-        Some(w) if reconcile && w.execution_id == execution_id => w.reads + 1,
-        _ => u32::from(reconcile),
-    };
-    let mine = Waiter {
-        token: token.into(),
-        execution_id: execution_id.into(),
-        subject: subject.into(),
-        reads,
-        expires_at: now + Duration::hours(WAITER_LIFETIME_HOURS),
-    };
-    match waits.wait(key, &mine, now).await? {
-        None => Ok(mine),
-        Some(other) => Err(StepError::new(
+/// What a waiting step registers with: the waiters, the runs (to tell a live
+/// waiter from one that a stopped run left behind), the clock.
+pub struct Waiting<W, E, C> {
+    pub waits: W,
+    pub runs: E,
+    pub clock: C,
+}
+
+impl<W: Waits, E: Executions, C: Clock> Waiting<W, E, C> {
+    /// Registers `token` of `execution_id` as the task waiting on `key` for
+    /// `subject`. `reconcile`: a status read after a missed event, counted on the
+    /// waiter. A waiter of another run that is still running fails with `error`; one
+    /// of a run that has ended (stopped while it waited) is replaced.
+    pub async fn register(
+        &self,
+        key: &str,
+        (token, execution_id, subject): (&str, &str, &str),
+        reconcile: bool,
+        error: &'static str,
+    ) -> Result<Waiter, StepError> {
+        let now = self.clock.now();
+        let reads = match self.waits.waiter(key).await? {
+            Some(w) if reconcile && w.execution_id == execution_id => w.reads + 1,
+            _ => u32::from(reconcile),
+        };
+        let mine = Waiter {
+            token: token.into(),
+            execution_id: execution_id.into(),
+            subject: subject.into(),
+            reads,
+            expires_at: now + Duration::hours(WAITER_LIFETIME_HOURS),
+        };
+        let Some(other) = self.waits.wait(key, &mine, now).await? else {
+            return Ok(mine);
+        };
+        if !self.runs.is_running(&other.execution_id).await? {
+            // Left behind by a run that was stopped while it waited: only that token
+            // is removed, so a live run that registered meanwhile keeps its own.
+            self.waits.done(key, &other.token).await?;
+            if self.waits.wait(key, &mine, now).await?.is_none() {
+                return Ok(mine);
+            }
+        }
+        Err(StepError::new(
             error,
             format!(
                 "another run ({}) is already waiting on {key}; deploy one candidate at a time",
                 other.execution_id
             ),
-        )),
+        ))
     }
 }
 
