@@ -5,6 +5,8 @@ use asl_engine::{BuildRequest, BuildResult, BuildRunner};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::json;
+use stagegate::ports::Artifacts;
+use stagegate::testing::MemoryArtifacts;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -15,9 +17,27 @@ use std::sync::{Arc, Mutex};
 pub struct ScriptedBuilds {
     statuses: Arc<Mutex<HashMap<String, String>>>,
     seen: Arc<Mutex<Vec<BuildRequest>>>,
+    /// Where a command suite's build uploads its JUnit report, and each suite's.
+    artifacts: Option<Arc<MemoryArtifacts>>,
+    reports: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl ScriptedBuilds {
+    /// Builds that upload command suites' reports to `artifacts`, as the checks
+    /// project's buildspec does.
+    pub fn uploading_to(artifacts: Arc<MemoryArtifacts>) -> Self {
+        ScriptedBuilds {
+            artifacts: Some(artifacts),
+            ..Self::default()
+        }
+    }
+    /// The JUnit XML command suite `suite` writes.
+    pub fn report(&self, suite: &str, junit: &str) {
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(suite.into(), junit.into());
+    }
     pub fn fail(&self, check: &str) {
         self.statuses
             .lock()
@@ -44,12 +64,38 @@ impl BuildRunner for ScriptedBuilds {
             .get(&check)
             .cloned()
             .unwrap_or_else(|| "SUCCEEDED".into());
+        let var = |name: &str| {
+            request
+                .environment
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let upload = var("STAGEGATE_SUITE").and_then(|suite| {
+            let report = self
+                .reports
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&suite)
+                .cloned()?;
+            let key = format!(
+                "{}suites/{suite}.junit.xml",
+                var("STAGEGATE_ARTIFACTS_PREFIX").unwrap_or_default()
+            );
+            Some((self.artifacts.clone()?, key, report))
+        });
         self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(request);
         async move {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            if let Some((artifacts, key, report)) = upload {
+                artifacts
+                    .put(&key, "application/xml", report.into_bytes())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             Ok(BuildResult {
                 status,
                 details: json!({"Logs": {"DeepLink": format!("local://builds/{check}")}}),

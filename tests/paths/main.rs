@@ -4,6 +4,7 @@
 
 mod approvals;
 mod builds;
+mod commands;
 mod coverage;
 mod failures;
 mod routes;
@@ -78,6 +79,9 @@ routes! {
     waits::a_missed_frontend_event_is_caught_by_one_job_read,
     waits::a_frontend_job_that_never_ends_fails_with_wait_exhausted,
     waits::a_run_stopped_mid_deploy_does_not_block_the_next_one,
+    commands::a_command_suite_runs_in_codebuild_and_its_report_joins_the_tests,
+    commands::a_failing_command_suite_fails_the_run_naming_its_tests,
+    commands::a_command_suite_report_that_cannot_be_read_fails_the_integration_tests,
 }
 
 use asl_engine::{Clock, Control, Engine, EngineConfig, ExecutionDescription, HistoryEvent};
@@ -163,7 +167,7 @@ impl Flow {
                 &format!("{s} ok"),
             );
         }
-        let builds = ScriptedBuilds::default();
+        let builds = ScriptedBuilds::uploading_to(adapters.artifacts.clone());
         let control = Control::new(Clock::fixed(), EngineConfig::default(), Some(3));
         let sfn = LocalStepFunctions::new(control.clone());
         let stores = LocalStores {

@@ -14,6 +14,7 @@ const PHASES: &[&str] = &[
     "Capture Stack Outputs",
     "Deploy Frontend",
     "Integration Tests",
+    "Command Suites",
     "Test Results",
     "Performance Tests",
     "Mark Release Ready",

@@ -660,3 +660,37 @@ fn waiters_are_reachable_only_under_their_own_keys() {
         }
     }
 }
+
+/// A command suite's build gets the variables the README promises and puts its JUnit
+/// report where `read-suite-report` reads it, also after a failed command.
+#[test]
+fn command_suites_get_their_variables_and_upload_their_report() {
+    let t = template();
+    let res = resources(&t);
+    let spec = res["ChecksProject"]["Properties"]["Source"]["BuildSpec"]
+        .as_str()
+        .unwrap();
+    let post = spec.find("post_build:").expect("a post_build phase");
+    let upload = spec
+        .find("suites/$STAGEGATE_SUITE.junit.xml")
+        .expect("the report's upload");
+    assert!(upload > post, "the upload runs after a failed command too");
+    assert!(spec.contains("s3://$STAGEGATE_ARTIFACTS_BUCKET/${STAGEGATE_ARTIFACTS_PREFIX}"));
+    assert!(spec.contains("export STAGEGATE_JUNIT="));
+    assert!(spec.contains("STAGEGATE_OUTPUT_%s"));
+    let preflight = &res["PreflightFunction"];
+    let vars = &t["Globals"]["Function"]["Environment"]["Variables"];
+    let from = |v: &Yaml| {
+        v["STAGEGATE_COMMAND_SUITES"]["Ref"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(
+        from(vars).or_else(|| from(&preflight["Properties"]["Environment"]["Variables"])),
+        Some("CommandSuites".to_string())
+    );
+    assert_eq!(
+        t["Parameters"]["CommandSuites"]["Default"].as_str(),
+        Some("")
+    );
+}

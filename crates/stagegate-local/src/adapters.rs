@@ -208,12 +208,34 @@ impl BuildRunner for ProcessBuilds {
             tokio::fs::create_dir_all(&me.logs_dir)
                 .await
                 .map_err(|e| e.to_string())?;
-            let log_path = me.logs_dir.join(format!("{check}.log"));
+            // A command suite (as the checks project's buildspec does on AWS): the
+            // stack outputs as STAGEGATE_OUTPUT_<Name>, a path for its JUnit report.
+            let suite = env.get("STAGEGATE_SUITE").cloned();
+            let mut extra: Vec<(String, String)> = Vec::new();
+            let junit = suite
+                .as_ref()
+                .map(|name| me.logs_dir.join(format!("{name}.junit.xml")));
+            if let Some(path) = &junit {
+                extra.push(("STAGEGATE_JUNIT".into(), path.display().to_string()));
+                let outputs: BTreeMap<String, String> = env
+                    .get("STAGEGATE_OUTPUTS")
+                    .and_then(|o| serde_json::from_str(o).ok())
+                    .unwrap_or_default();
+                for (k, v) in outputs {
+                    extra.push((format!("STAGEGATE_OUTPUT_{k}"), v));
+                }
+            }
+            let log_name = match &suite {
+                Some(name) => format!("suite-{name}"),
+                None => check.clone(),
+            };
+            let log_path = me.logs_dir.join(format!("{log_name}.log"));
             let mut cmd = Command::new("sh");
             cmd.arg("-c")
                 .arg(&command)
                 .current_dir(&me.app_dir)
                 .envs(&env)
+                .envs(extra)
                 .env("STAGEGATE_ARTIFACTS_DIR", &artifacts_dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -251,6 +273,18 @@ impl BuildRunner for ProcessBuilds {
             tokio::fs::write(&log_path, output)
                 .await
                 .map_err(|e| e.to_string())?;
+            // The report joins the run's artifacts, after a failed command too.
+            if let (Some(name), Some(path)) = (&suite, &junit) {
+                if let Ok(report) = tokio::fs::read(path).await {
+                    let dir = artifacts_dir.join("suites");
+                    tokio::fs::create_dir_all(&dir)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    tokio::fs::write(dir.join(format!("{name}.junit.xml")), report)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
             Ok(BuildResult {
                 status: status.into(),
                 details: json!({"Logs": {"DeepLink": log_path.display().to_string()}}),

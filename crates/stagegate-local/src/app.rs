@@ -15,6 +15,10 @@ pub struct AppConfig {
     pub tag_prefix: String,
     pub stack_name: String,
     pub suites: Vec<String>,
+    /// Command suites: name → a command that writes JUnit XML to `$STAGEGATE_JUNIT`
+    /// (run as a process here, in CodeBuild on AWS).
+    #[serde(default)]
+    pub command_suites: BTreeMap<String, String>,
     /// Whether stakeholders sign off the deployed candidate (User Acceptance Testing).
     #[serde(default)]
     pub user_acceptance: bool,
@@ -104,6 +108,15 @@ impl App {
                 return Err(format!("{}: commands.{key} is not a check (use eslint, typescript, unitTests, securityScan, package)", file.display()));
             }
         }
+        // The same rules as STAGEGATE_COMMAND_SUITES on AWS.
+        let json = serde_json::to_string(&config.command_suites).unwrap_or_default();
+        let suites = config.suites.join(",");
+        stagegate::Settings::from_vars(|k| match k {
+            "STAGEGATE_SUITES" => Some(suites.clone()),
+            "STAGEGATE_COMMAND_SUITES" => Some(json.clone()),
+            _ => None,
+        })
+        .map_err(|e| format!("{}: commandSuites: {}", file.display(), e.problem))?;
         for (what, rel) in [
             ("backend.template", &config.backend.template),
             ("frontend.dir", &config.frontend.dir),

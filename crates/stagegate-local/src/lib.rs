@@ -296,6 +296,7 @@ where
         r,
         suites::RunTestSuite::new(a.http.clone(), a.artifacts.clone()),
     );
+    r = register(r, suites::ReadSuiteReport::new(a.artifacts.clone()));
     r = register(r, suites::TestReport::new(a.artifacts.clone()));
     r = register(
         r,

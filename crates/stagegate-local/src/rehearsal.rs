@@ -128,6 +128,7 @@ impl Candidate {
             repository: Some(app.config.repository.clone()),
             stack_name: app.config.stack_name.clone(),
             suites: app.config.suites.clone(),
+            command_suites: app.config.command_suites.clone(),
             frontend_env: app.config.frontend.env.clone(),
             commands: app.config.commands.clone(),
             user_acceptance: app.config.user_acceptance,
@@ -921,7 +922,10 @@ fn report_event(event: &HistoryEvent, timeline: &Mutex<Vec<(String, Instant)>>) 
             say("  · no changes: deploy skipped");
         }
         Details::StateExited { output, .. } if name == "Integration Tests" => {
-            report_suites(&output.value());
+            report_suites(&output.value()["tests"]["suites"]);
+        }
+        Details::StateExited { output, .. } if name == "Command Suites" => {
+            report_suites(&output.value()["tests"]["commands"]);
         }
         Details::StateExited { output, .. } if name == "Performance Tests" => {
             report_load(&output.value());
@@ -994,8 +998,8 @@ fn report_load(output: &Value) {
     }
 }
 
-fn report_suites(output: &Value) {
-    for suite in output["tests"]["suites"].as_array().into_iter().flatten() {
+fn report_suites(suites: &Value) {
+    for suite in suites.as_array().into_iter().flatten() {
         let name = suite["suite"].as_str().unwrap_or("?");
         let passed = suite["passed"].as_u64().unwrap_or(0);
         let failed = suite["failed"].as_u64().unwrap_or(0);

@@ -33,6 +33,10 @@ pub struct Settings {
     pub template_uri: String,
     /// Integration suites to run, in order.
     pub suites: Vec<String>,
+    /// Command suites: name → a command in the app's own toolchain (Playwright,
+    /// pytest, `hurl --test`, …) run in CodeBuild, which writes JUnit XML to
+    /// `$STAGEGATE_JUNIT`.
+    pub command_suites: BTreeMap<String, String>,
     /// Stack output → frontend environment variable.
     pub frontend_env: BTreeMap<String, String>,
     /// Upper bound on polls of each bounded wait (change set, stack, frontend job).
@@ -83,6 +87,7 @@ impl Default for Settings {
             stack_name: "app-staging".into(),
             template_uri: "runs/{run}/packaged.yaml".into(),
             suites: vec!["auth".into(), "content".into(), "oauth".into(), "ai".into()],
+            command_suites: BTreeMap::new(),
             frontend_env: BTreeMap::new(),
             max_polls: 120,
             execution_url: "{execution}".into(),
@@ -207,6 +212,34 @@ impl Settings {
             }
             s.suites = suites;
         }
+        if let Some(v) = get("STAGEGATE_COMMAND_SUITES").filter(|v| !v.trim().is_empty()) {
+            let suites: BTreeMap<String, String> = serde_json::from_str(&v).map_err(|e| {
+                err(
+                    "STAGEGATE_COMMAND_SUITES",
+                    format!("must be a JSON object of suite name to command: {e}"),
+                )
+            })?;
+            for (name, command) in &suites {
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    || s.suites.contains(name)
+                {
+                    return Err(err(
+                        "STAGEGATE_COMMAND_SUITES",
+                        format!("'{name}' must be a suite name (letters, digits, - and _) that no HTTP suite has"),
+                    ));
+                }
+                if command.trim().is_empty() {
+                    return Err(err(
+                        "STAGEGATE_COMMAND_SUITES",
+                        format!("suite '{name}' has no command"),
+                    ));
+                }
+            }
+            s.command_suites = suites;
+        }
         if let Some(v) = get("STAGEGATE_FRONTEND_ENV") {
             s.frontend_env = parse_pairs(&v).ok_or_else(|| {
                 err(
@@ -318,6 +351,35 @@ mod tests {
                 .iter()
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn command_suites_are_a_json_map_of_names_to_commands() {
+        let s = Settings::from_vars(vars(&[(
+            "STAGEGATE_COMMAND_SUITES",
+            r#"{"e2e": "npx playwright test --reporter=junit"}"#,
+        )]))
+        .unwrap();
+        assert_eq!(
+            s.command_suites["e2e"],
+            "npx playwright test --reporter=junit"
+        );
+        assert!(
+            Settings::from_vars(vars(&[("STAGEGATE_COMMAND_SUITES", "")]))
+                .unwrap()
+                .command_suites
+                .is_empty()
+        );
+        for (bad, why) in [
+            ("e2e=pytest", "JSON object"),
+            (r#"{"e 2 e": "pytest"}"#, "suite name"),
+            (r#"{"auth": "pytest"}"#, "no HTTP suite has"),
+            (r#"{"e2e": " "}"#, "no command"),
+        ] {
+            let e = Settings::from_vars(vars(&[("STAGEGATE_COMMAND_SUITES", bad)])).unwrap_err();
+            assert_eq!(e.name, "STAGEGATE_COMMAND_SUITES");
+            assert!(e.problem.contains(why), "{bad}: {}", e.problem);
         }
     }
 

@@ -30,6 +30,7 @@ pub const PHASES: &[&str] = &[
     "Capture Stack Outputs",
     "Deploy Frontend",
     "Integration Tests",
+    "Command Suites",
     "Test Results",
     "Performance Tests",
     "User Acceptance Testing",
@@ -55,6 +56,7 @@ pub const FUNCTIONS: &[&str] = &[
     frontend::DEPLOY_FRONTEND,
     frontend::AWAIT_FRONTEND,
     suites::RUN_TEST_SUITE,
+    suites::READ_SUITE_REPORT,
     suites::TEST_REPORT,
     performance::NAME,
     release::NAME,
@@ -152,6 +154,7 @@ mod tests {
             call(frontend::DeployFrontend::new(s(), frontend()), e()).await,
             call(frontend::AwaitFrontend::new(s(), frontend()), e()).await,
             call(suites::RunTestSuite::new(&http, &arts), e()).await,
+            call(suites::ReadSuiteReport::new(&arts), e()).await,
             call(suites::TestReport::new(&arts), e()).await,
             call(performance::PerformanceTests::new(&http, &arts), e()).await,
             call(

@@ -35,6 +35,9 @@ pub struct Output {
     pub artifacts_prefix: String,
     pub approval_timeout_seconds: u64,
     pub suites: Vec<String>,
+    /// The command suites (name and command), run in CodeBuild after the HTTP suites.
+    #[serde(default)]
+    pub command_suites: Vec<CommandSuite>,
     /// Whether User Acceptance Testing runs after the tests.
     pub user_acceptance: bool,
     /// The command of each check, handed to the builds.
@@ -44,6 +47,13 @@ pub struct Output {
     pub duplicate_of: Option<String>,
     /// Older candidates this one replaced while they waited for approval.
     pub superseded: Vec<String>,
+}
+
+/// A command suite, as the Command Suites map iterates them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandSuite {
+    pub name: String,
+    pub command: String,
 }
 
 /// How long a run's claim is kept: longer than any run (7 days).
@@ -194,6 +204,14 @@ where
             execution_id: input.execution_id.clone(),
             approval_timeout_seconds: settings.approval_timeout_seconds,
             suites: settings.suites.clone(),
+            command_suites: settings
+                .command_suites
+                .iter()
+                .map(|(name, command)| CommandSuite {
+                    name: name.clone(),
+                    command: command.clone(),
+                })
+                .collect(),
             user_acceptance: settings.user_acceptance,
             commands: settings.commands.clone(),
             duplicate_of: None,
