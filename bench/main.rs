@@ -595,7 +595,18 @@ async fn main() -> Result<()> {
         frontend_noticed_ms,
     } = happy_path(&cli)?;
     let _ = writeln!(md, "### The happy path\n");
-    let _ = writeln!(md, "`stagegate rehearse --approve` on `examples/shop` (user acceptance off, four suites): **{states} states entered, {events} history events**. Entered more than once: {}.\n",
+    let count = |state: &str| entered.get(state).copied().unwrap_or(0);
+    let shape = format!(
+        "user acceptance {}, {} HTTP suites, {} command suite(s)",
+        if count("User Acceptance Testing") > 0 {
+            "on"
+        } else {
+            "off"
+        },
+        count("Run Test Suite"),
+        count("Run Command Suite")
+    );
+    let _ = writeln!(md, "`stagegate rehearse --approve` on `examples/shop` ({shape}): **{states} states entered, {events} history events**. Entered more than once: {}.\n",
         {
             let repeated: Vec<String> = entered.iter().filter(|(_, n)| **n > 1).map(|(s, n)| format!("{s} ×{n}")).collect();
             if repeated.is_empty() { "none".to_string() } else { repeated.join(", ") }
