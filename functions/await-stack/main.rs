@@ -14,12 +14,12 @@ async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
     let stacks = CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    // SendTask* and DescribeExecution take only the token or the execution ARN.
+    // One client: SendTask* and DescribeExecution take only a token or an ARN.
+    let sfn = StepFunctions::from_config(&aws, "");
     let waiting = Waiting {
         waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
-        runs: StepFunctions::from_config(&aws, ""),
+        runs: sfn.clone(),
         clock: SystemClock,
     };
-    let callbacks = StepFunctions::from_config(&aws, "");
-    serve(AwaitStack::new(settings()?, stacks, callbacks, waiting)).await
+    serve(AwaitStack::new(settings()?, stacks, sfn, waiting)).await
 }

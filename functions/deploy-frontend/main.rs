@@ -14,14 +14,16 @@ async fn main() -> Result<(), Error> {
     let aws = stagegate_lambda::start().await;
     let env = Env::process();
     let (app, branch) = (env.var("AMPLIFY_APP_ID")?, env.var("AMPLIFY_BRANCH")?);
+    // One client: SendTask* and DescribeExecution take only a token or an ARN.
+    let sfn = StepFunctions::from_config(&aws, "");
     let waiting = Waiting {
         waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
-        runs: StepFunctions::from_config(&aws, ""),
+        runs: sfn.clone(),
         clock: SystemClock,
     };
     let ports = Ports {
         hosting: AmplifyHosting::from_config(&aws, app, branch),
-        callbacks: StepFunctions::from_config(&aws, ""),
+        callbacks: sfn,
         waiting,
     };
     serve(DeployFrontend::new(settings()?, ports)).await

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use stagegate::error::PortError;
-use stagegate::ports::{CallbackError, Executions, PortResult, TaskCallbacks, Timelines};
+use stagegate::ports::{
+    CallbackError, Executions, PortResult, StateEvent, TaskCallbacks, Timelines,
+};
 
 /// Step Functions limits: `error` 256 characters, `cause` 32,768.
 const MAX_ERROR: usize = 256;
@@ -148,33 +150,18 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
 
 /// The life of each state, in the order states were entered.
 pub fn phases(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<Phase> {
-    let mut out: Vec<Phase> = Vec::new();
-    for ev in events {
+    Phase::from_history(events.iter().filter_map(|ev| {
+        let at = time(ev.timestamp());
         match ev.r#type() {
-            t if is_entered(t) => {
-                if let Some(d) = ev.state_entered_event_details() {
-                    out.push(Phase {
-                        state: d.name().to_string(),
-                        entered: time(ev.timestamp()),
-                        exited: None,
-                    });
-                }
-            }
-            t if is_exited(t) => {
-                if let Some(d) = ev.state_exited_event_details() {
-                    if let Some(p) = out
-                        .iter_mut()
-                        .rev()
-                        .find(|p| p.state == d.name() && p.exited.is_none())
-                    {
-                        p.exited = Some(time(ev.timestamp()));
-                    }
-                }
-            }
-            _ => {}
+            t if is_entered(t) => ev
+                .state_entered_event_details()
+                .map(|d| StateEvent::Entered(d.name(), at)),
+            t if is_exited(t) => ev
+                .state_exited_event_details()
+                .map(|d| StateEvent::Exited(d.name(), at)),
+            _ => None,
         }
-    }
-    out
+    }))
 }
 
 fn is_entered(t: &HistoryEventType) -> bool {

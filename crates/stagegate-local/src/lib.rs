@@ -21,7 +21,7 @@ use stagegate::memory::{
 };
 use stagegate::ports::{
     Artifacts, CallbackError, Clock, Executions, Hosting, Http, Notifier, Phase, PortResult,
-    Releases, SourceHistory, Stacks, TaskCallbacks, Timelines,
+    Releases, SourceHistory, Stacks, StateEvent, TaskCallbacks, Timelines,
 };
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::{
@@ -111,27 +111,17 @@ impl Timelines for LocalStepFunctions {
             .control
             .get_execution_history(execution_id)
             .map_err(|e| PortError::new("read the run's history", e.to_string()))?;
-        let mut out: Vec<Phase> = Vec::new();
-        for ev in &history {
-            match &ev.details {
-                asl_engine::Details::StateEntered { name, .. } => out.push(Phase {
-                    state: name.clone(),
-                    entered: ev.timestamp,
-                    exited: None,
-                }),
-                asl_engine::Details::StateExited { name, .. } => {
-                    if let Some(p) = out
-                        .iter_mut()
-                        .rev()
-                        .find(|p| p.state == *name && p.exited.is_none())
-                    {
-                        p.exited = Some(ev.timestamp);
-                    }
+        Ok(Phase::from_history(history.iter().filter_map(
+            |ev| match &ev.details {
+                asl_engine::Details::StateEntered { name, .. } => {
+                    Some(StateEvent::Entered(name, ev.timestamp))
                 }
-                _ => {}
-            }
-        }
-        Ok(out)
+                asl_engine::Details::StateExited { name, .. } => {
+                    Some(StateEvent::Exited(name, ev.timestamp))
+                }
+                _ => None,
+            },
+        )))
     }
 }
 

@@ -554,6 +554,40 @@ pub struct Phase {
     pub exited: Option<DateTime<Utc>>,
 }
 
+/// A state entered or exited, as a run's history records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateEvent<'a> {
+    Entered(&'a str, DateTime<Utc>),
+    Exited(&'a str, DateTime<Utc>),
+}
+
+impl Phase {
+    /// The phases of a history, in order: each entry into a state, closed by the next
+    /// exit of that state (the latest entry still open, for states entered again).
+    pub fn from_history<'a>(events: impl IntoIterator<Item = StateEvent<'a>>) -> Vec<Phase> {
+        let mut out: Vec<Phase> = Vec::new();
+        for event in events {
+            match event {
+                StateEvent::Entered(state, at) => out.push(Phase {
+                    state: state.to_string(),
+                    entered: at,
+                    exited: None,
+                }),
+                StateEvent::Exited(state, at) => {
+                    if let Some(p) = out
+                        .iter_mut()
+                        .rev()
+                        .find(|p| p.state == state && p.exited.is_none())
+                    {
+                        p.exited = Some(at);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// What a run did and when, from its history (Step Functions' `GetExecutionHistory`
 /// on AWS, the engine's own locally): every state entered, in order.
 pub trait Timelines: Send + Sync {
@@ -900,5 +934,41 @@ mod shared {
         fn now(&self) -> DateTime<Utc> {
             (**self).now()
         }
+    }
+}
+
+#[cfg(test)]
+mod phase_tests {
+    use super::*;
+
+    #[test]
+    fn a_history_pairs_each_exit_with_the_latest_open_entry_of_its_state() {
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
+        let phases = Phase::from_history([
+            StateEvent::Entered("Await Stack Event", at(0)),
+            StateEvent::Entered("Other", at(1)),
+            StateEvent::Exited("Await Stack Event", at(2)),
+            StateEvent::Entered("Await Stack Event", at(3)),
+            StateEvent::Exited("Await Stack Event", at(4)),
+            StateEvent::Exited("Never entered", at(5)),
+        ]);
+        let got: Vec<(&str, i64, Option<i64>)> = phases
+            .iter()
+            .map(|p| {
+                (
+                    p.state.as_str(),
+                    p.entered.timestamp(),
+                    p.exited.map(|x| x.timestamp()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Await Stack Event", 0, Some(2)),
+                ("Other", 1, None),
+                ("Await Stack Event", 3, Some(4)),
+            ]
+        );
     }
 }

@@ -201,10 +201,7 @@ impl Settings {
                 .map(|x| x.trim().to_string())
                 .filter(|x| !x.is_empty())
                 .collect();
-            if suites.iter().any(|x| {
-                !x.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            }) {
+            if !suites.iter().all(|x| is_suite_name(x)) {
                 return Err(err(
                     "STAGEGATE_SUITES",
                     format!("'{v}' must be comma-separated suite names (letters, digits, - and _)"),
@@ -220,12 +217,7 @@ impl Settings {
                 )
             })?;
             for (name, command) in &suites {
-                if name.is_empty()
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                    || s.suites.contains(name)
-                {
+                if !is_suite_name(name) || s.suites.contains(name) {
                     return Err(err(
                         "STAGEGATE_COMMAND_SUITES",
                         format!("'{name}' must be a suite name (letters, digits, - and _) that no HTTP suite has"),
@@ -339,6 +331,14 @@ fn parse_pairs(v: &str) -> Option<BTreeMap<String, String>> {
         out.insert(k.to_string(), val.to_string());
     }
     Some(out)
+}
+
+/// A suite's name, HTTP or command: letters, digits, `-` and `_`.
+fn is_suite_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
