@@ -1,21 +1,15 @@
-//! The approval review page (Function URL): `GET /approvals/<id>` shows the review,
-//! `POST` decides. Logic: `stagegate::steps::approval_page`.
+//! The approval review page (Function URL): `GET` reviews, a `POST` from it decides.
 
 use aws_dynamodb_port::DynamoTable;
 use aws_s3_port::S3Artifacts;
 use aws_sfn_port::StepFunctions;
-use stagegate::ports::SystemClock;
-use stagegate::steps::approval_page::ApprovalPage;
-use stagegate_lambda::{serve_url, settings, Env, Error};
+use stagegate::{ports::SystemClock, steps::approval_page::ApprovalPage};
+use stagegate_lambda::{serve_url, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let approvals = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
-    // SendTask* take only the token: no state machine ARN is needed here.
-    let callbacks = StepFunctions::from_config(&aws, "");
-    let artifacts = S3Artifacts::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    let page = ApprovalPage::new(&settings()?, approvals, callbacks, artifacts, SystemClock);
-    serve_url(page).await
+    let ctx = stagegate_lambda::context().await?;
+    let (store, runs) = (DynamoTable::from(&ctx), StepFunctions::from(&ctx));
+    let (artifacts, settings) = (S3Artifacts::from(&ctx), ctx.settings);
+    serve_url(ApprovalPage { store, runs, artifacts, clock: SystemClock, settings }).await
 }

@@ -1,25 +1,14 @@
-//! Await Stack Event: after a missed stack event, registers the task's new token,
-//! reads the stack once and answers at once if it has settled.
-//! Wiring only: the step's logic is in `stagegate::steps`.
+//! Await Stack Event: after a missed stack event, one status read.
 
 use aws_cloudformation_port::CfnStacks;
-use aws_dynamodb_port::DynamoTable;
-use aws_sfn_port::StepFunctions;
-use stagegate::ports::SystemClock;
-use stagegate::steps::{deploy::AwaitStack, waits::Waiting};
-use stagegate_lambda::{serve, settings, Env, Error};
+use aws_dynamodb_port::DynamoTable as Table;
+use aws_sfn_port::StepFunctions as Sfn;
+use stagegate::{ports::SystemClock, steps::await_stack::AwaitStack};
+use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let stacks = CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    // One client: SendTask* and DescribeExecution take only a token or an ARN.
-    let sfn = StepFunctions::from_config(&aws, "");
-    let waiting = Waiting {
-        waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
-        runs: sfn.clone(),
-        clock: SystemClock,
-    };
-    serve(AwaitStack::new(settings()?, stacks, sfn, waiting)).await
+    let ctx = stagegate_lambda::context().await?;
+    let (stacks, store, runs) = (CfnStacks::from(&ctx), Table::from(&ctx), Sfn::from(&ctx));
+    serve(AwaitStack { stacks, store, runs, clock: SystemClock, settings: ctx.settings }).await
 }

@@ -1,30 +1,14 @@
-//! Deploy Frontend: merges the outputs into the Amplify branch environment, starts a
-//! job and registers the task's token for the job's status event.
-//! Wiring only: the step's logic is in `stagegate::steps`.
+//! Deploy Frontend: the outputs into the Amplify branch, a job, the task waiting on it.
 
-use aws_amplify_port::AmplifyHosting;
-use aws_dynamodb_port::DynamoTable;
-use aws_sfn_port::StepFunctions;
-use stagegate::ports::SystemClock;
-use stagegate::steps::{frontend::*, waits::Waiting};
-use stagegate_lambda::{serve, settings, Env, Error};
+use aws_amplify_port::AmplifyHosting as Amplify;
+use aws_dynamodb_port::DynamoTable as Table;
+use aws_sfn_port::StepFunctions as Sfn;
+use stagegate::{ports::SystemClock, steps::deploy_frontend::DeployFrontend};
+use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let (app, branch) = (env.var("AMPLIFY_APP_ID")?, env.var("AMPLIFY_BRANCH")?);
-    // One client: SendTask* and DescribeExecution take only a token or an ARN.
-    let sfn = StepFunctions::from_config(&aws, "");
-    let waiting = Waiting {
-        waits: DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?),
-        runs: sfn.clone(),
-        clock: SystemClock,
-    };
-    let ports = Ports {
-        hosting: AmplifyHosting::from_config(&aws, app, branch),
-        callbacks: sfn,
-        waiting,
-    };
-    serve(DeployFrontend::new(settings()?, ports)).await
+    let ctx = stagegate_lambda::context().await?;
+    let (hosting, store, runs) = (Amplify::from(&ctx), Table::from(&ctx), Sfn::from(&ctx));
+    serve(DeployFrontend { hosting, store, runs, clock: SystemClock, settings: ctx.settings }).await
 }

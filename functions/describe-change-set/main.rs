@@ -1,14 +1,11 @@
-//! Package & Preview: polls the change set until it is computed.
-//! Wiring only: the step's logic is in `stagegate::steps`.
+//! Package & Preview: one read of the change set, until it is computed.
 
 use aws_cloudformation_port::CfnStacks;
-use stagegate::steps::change_preview::DescribeChangeSet;
-use stagegate_lambda::{serve, settings, Env, Error};
+use stagegate::steps::describe_change_set::DescribeChangeSet;
+use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let stacks = CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    serve(DescribeChangeSet::new(settings()?, stacks)).await
+    let ctx = stagegate_lambda::context().await?;
+    serve(DescribeChangeSet { stacks: CfnStacks::from(&ctx), settings: ctx.settings }).await
 }

@@ -1,15 +1,12 @@
-//! Performance Tests: latency budgets against the deployed URLs.
-//! Wiring only: the step's logic is in `stagegate::steps`.
+//! Performance Tests: load budgets against the deployed URLs.
 
 use aws_s3_port::S3Artifacts;
-use stagegate::steps::performance::PerformanceTests;
+use stagegate::steps::performance_tests::PerformanceTests;
 use stagegate_https::HttpsClient;
-use stagegate_lambda::{serve, Env, Error};
+use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let artifacts = S3Artifacts::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    serve(PerformanceTests::new(HttpsClient::new(), artifacts)).await
+    let ctx = stagegate_lambda::context().await?;
+    serve(PerformanceTests { http: HttpsClient::new(), artifacts: S3Artifacts::from(&ctx) }).await
 }

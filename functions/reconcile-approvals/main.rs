@@ -1,24 +1,13 @@
-//! Reconcile Approvals (every five minutes): delivers decisions that were recorded
-//! but could not be sent to their waiting task. Wiring only.
+//! Reconcile Approvals (every five minutes): recorded decisions, delivered.
 
 use aws_dynamodb_port::DynamoTable;
 use aws_sfn_port::StepFunctions;
-use stagegate::ports::SystemClock;
-use stagegate::steps::approval::ReconcileApprovals;
-use stagegate_lambda::{serve, settings, Env, Error};
+use stagegate::{ports::SystemClock, steps::reconcile_approvals::ReconcileApprovals};
+use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let approvals = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
-    // SendTask* take only the token: no state machine ARN is needed here.
-    let callbacks = StepFunctions::from_config(&aws, "");
-    serve(ReconcileApprovals::new(
-        &settings()?,
-        approvals,
-        callbacks,
-        SystemClock,
-    ))
-    .await
+    let ctx = stagegate_lambda::context().await?;
+    let (store, runs) = (DynamoTable::from(&ctx), StepFunctions::from(&ctx));
+    serve(ReconcileApprovals { store, runs, clock: SystemClock, settings: ctx.settings }).await
 }

@@ -1,28 +1,15 @@
-//! Resume Wait: the target of the stack and Amplify status rules; answers the task
-//! waiting on the event's stack or job. Wiring only: the logic is in `stagegate::steps`.
+//! Resume Wait: the stack and Amplify status rules' target; answers the waiting task.
 
-use aws_amplify_port::AmplifyHosting;
-use aws_cloudformation_port::CfnStacks;
-use aws_dynamodb_port::DynamoTable;
-use aws_sfn_port::StepFunctions;
-use stagegate::{ports::SystemClock, steps::waits::ResumeWait};
-use stagegate_lambda::{serve, Env, Error};
+use aws_amplify_port::AmplifyHosting as Amplify;
+use aws_cloudformation_port::CfnStacks as Cfn;
+use aws_dynamodb_port::DynamoTable as Table;
+use aws_sfn_port::StepFunctions as Sfn;
+use stagegate::{ports::SystemClock, steps::resume_wait::ResumeWait};
+use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let waits = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
-    let callbacks = StepFunctions::from_config(&aws, "");
-    let stacks = CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    let (app, branch) = (env.var("AMPLIFY_APP_ID")?, env.var("AMPLIFY_BRANCH")?);
-    let hosting = AmplifyHosting::from_config(&aws, app, branch);
-    serve(ResumeWait::new(
-        waits,
-        callbacks,
-        stacks,
-        hosting,
-        SystemClock,
-    ))
-    .await
+    let ctx = stagegate_lambda::context().await?;
+    let (store, runs, hosting) = (Table::from(&ctx), Sfn::from(&ctx), Amplify::from(&ctx));
+    serve(ResumeWait { store, runs, hosting, stacks: Cfn::from(&ctx), clock: SystemClock }).await
 }

@@ -1,14 +1,11 @@
-//! Test Results: the JSON and JUnit report.
-//! Wiring only: the step's logic is in `stagegate::steps`.
+//! Test Results: every suite in one report (JSON and JUnit XML), and the verdict.
 
 use aws_s3_port::S3Artifacts;
-use stagegate::steps::suites::TestReport;
-use stagegate_lambda::{serve, Env, Error};
+use stagegate::steps::test_report::TestReport;
+use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let artifacts = S3Artifacts::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    serve(TestReport::new(artifacts)).await
+    let ctx = stagegate_lambda::context().await?;
+    serve(TestReport { artifacts: S3Artifacts::from(&ctx) }).await
 }

@@ -1,14 +1,11 @@
 //! Validate Infrastructure: what was approved is still what would be deployed.
-//! Wiring only: the step's logic is in `stagegate::steps`.
 
 use aws_cloudformation_port::CfnStacks;
-use stagegate::steps::validate::ValidateInfrastructure;
-use stagegate_lambda::{serve, Env, Error};
+use stagegate::steps::validate_infrastructure::ValidateInfrastructure;
+use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let stacks = CfnStacks::from_config(&aws, env.var("ARTIFACTS_BUCKET")?);
-    serve(ValidateInfrastructure::new(stacks)).await
+    let ctx = stagegate_lambda::context().await?;
+    serve(ValidateInfrastructure { stacks: CfnStacks::from(&ctx) }).await
 }

@@ -1,21 +1,15 @@
-//! The GitHub push webhook (Function URL): verifies `X-Hub-Signature-256` with the
-//! secret from Secrets Manager, claims the candidate once in DynamoDB, and puts a
-//! "Release Candidate Tagged" event on the custom bus. Logic: `stagegate::webhook`.
+//! The GitHub push webhook (Function URL): a signed `rc-*` push, claimed once, on the bus.
 
-use aws_dynamodb_port::DynamoTable;
+use aws_dynamodb_port::DynamoTable as Table;
 use aws_eventbridge_port::EventBus;
 use aws_secretsmanager_port::CachedSecret;
-use stagegate::ports::SystemClock;
-use stagegate::webhook::Webhook;
-use stagegate_lambda::{serve_url, settings, Env, Error};
+use stagegate::{ports::SystemClock, steps::webhook::Webhook};
+use stagegate_lambda::{serve_url, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let aws = stagegate_lambda::start().await;
-    let env = Env::process();
-    let secret = CachedSecret::from_config(&aws, env.var("WEBHOOK_SECRET_ARN")?);
-    let claims = DynamoTable::from_config(&aws, env.var("APPROVALS_TABLE")?);
-    let bus = EventBus::from_config(&aws, env.var("EVENT_BUS_NAME")?);
-    let config = (&settings()?).into();
-    serve_url(Webhook::new(config, secret, claims, bus, SystemClock)).await
+    let ctx = stagegate_lambda::context().await?;
+    let (secret, store, events) =
+        (CachedSecret::webhook(&ctx), Table::from(&ctx), EventBus::from(&ctx));
+    serve_url(Webhook { secret, store, events, clock: SystemClock, settings: ctx.settings }).await
 }

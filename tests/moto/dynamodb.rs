@@ -2,10 +2,10 @@
 //! indexes, the approvers and the newest candidates.
 
 use crate::moto_with_table;
-use stagegate::approvals::{form_token, hash_id, new_link_id, Decided, Desk, Form, Refusal};
+use stagegate::desk::{Decided, Desk, Form, Refusal};
+use stagegate::links::{form_token, hash_id, new_link_id};
 use stagegate::ports::*;
-use stagegate::testing::{approvers, now, pending_record, FixedClock, MemoryCallbacks};
-use std::sync::Arc;
+use stagegate::testing::{approvers, now, pending_record, FixedClock, MemoryRuns};
 
 fn link(id: &str, record: &ApprovalRecord, who: &str) -> Link {
     Link {
@@ -21,7 +21,7 @@ fn link(id: &str, record: &ApprovalRecord, who: &str) -> Link {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_approvers_racing_through_the_conditional_write_record_one_decision() {
     let (_moto, table) = moto_with_table().await;
-    let table = Arc::new(table);
+    let table = table.clone();
     for round in 0..5 {
         let record = pending_record(
             &format!("race-{round}"),
@@ -31,11 +31,16 @@ async fn two_approvers_racing_through_the_conditional_write_record_one_decision(
         let (bob, carol) = (new_link_id(), new_link_id());
         let links = [link(&bob, &record, "bob"), link(&carol, &record, "carol")];
         table.create(&record, &links).await.unwrap();
-        let callbacks = Arc::new(MemoryCallbacks::default());
+        let callbacks = MemoryRuns::default();
         let decide = |id: String, l: Link| {
             let (table, callbacks, record) = (table.clone(), callbacks.clone(), record.clone());
             tokio::spawn(async move {
-                let desk = Desk::new(false, table, callbacks, FixedClock(now()));
+                let desk = Desk {
+                    pusher_may_approve: false,
+                    approvals: &table,
+                    runs: &callbacks,
+                    clock: FixedClock(now()),
+                };
                 let form = Form {
                     approve: true,
                     reason: None,

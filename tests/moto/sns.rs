@@ -1,7 +1,7 @@
 //! SNS: a personal approval email reaches only its approver's filtered subscription.
 
 use crate::Moto;
-use aws_sns_port::{approver_filter_policy, SnsNotifier};
+use aws_sns_port::{approver_filter_policy, ApproverSubscriptions, SnsNotifier};
 use stagegate::ports::{Message, Notifier, Topic};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -45,7 +45,7 @@ async fn a_filtered_subscription_receives_only_its_approvers_messages() {
 async fn an_approver_subscription_is_filtered_on_their_id_and_can_be_removed() {
     let moto = Moto::start();
     let topic = moto.create_topic("approvals").await;
-    let sns = SnsNotifier::from_config(&moto.sdk_config().await, &topic, "arn:none");
+    let sns = ApproverSubscriptions::from_config(&moto.sdk_config().await, &topic);
     let arn = sns
         .subscribe_approver("bob", "bob@example.com")
         .await

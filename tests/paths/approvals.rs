@@ -4,43 +4,45 @@
 
 use crate::*;
 use asl_engine::ExecutionStatus;
-use stagegate::approvals::{Form, DELIVERY_ATTEMPTS};
+use stagegate::desk::DELIVERY_ATTEMPTS;
 use stagegate::ports::Delivery;
-use stagegate::steps::approval::RECONCILE;
+use stagegate::step::{Endpoint, Peer, WebRequest};
 use stagegate::steps::approval_page::ApprovalPage;
-use stagegate::web::{Endpoint, WebRequest};
+use stagegate::steps::reconcile_approvals;
 
 const ORIGIN: &str = "http://127.0.0.1:8787";
 
 fn request(method: &str, id: &str, body: &str) -> WebRequest {
-    WebRequest {
-        method: method.into(),
-        path: format!("/approvals/{id}"),
-        headers: vec![("origin".into(), ORIGIN.into())],
-        body: body.as_bytes().to_vec(),
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("/approvals/{id}"))
+        .header("origin", ORIGIN)
+        .body(body.as_bytes().to_vec())
+        .expect("a request");
+    request.extensions_mut().insert(Peer {
         source_ip: "203.0.113.9".into(),
         origin: ORIGIN.into(),
-    }
+    });
+    request
 }
 
 pub async fn an_approval_through_the_review_page_continues_the_run() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     let id = flow.link("rc-1.4.0", "approval-request", "carol").await;
-    let page = ApprovalPage::new(
-        &flow.settings,
-        flow.approvals.clone(),
-        flow.sfn.clone(),
-        flow.artifacts.clone(),
-        flow.sfn.clone(),
-    );
+    let page = ApprovalPage {
+        settings: flow.settings.clone(),
+        store: flow.table.clone(),
+        runs: flow.sfn.clone(),
+        artifacts: flow.artifacts.clone(),
+        clock: flow.sfn.clone(),
+    };
     let review = page.handle(request("GET", &id, "")).await;
-    assert_eq!(review.status, 200);
-    assert!(review
-        .body
-        .contains("You are deciding as <strong>carol</strong>"));
-    let start = review.body.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let token = &review.body[start..start + 64];
+    assert_eq!(review.status(), 200);
+    let body = review.body();
+    assert!(body.contains("You are deciding as <strong>carol</strong>"));
+    let start = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token = &body[start..start + 64];
     let posted = page
         .handle(request(
             "POST",
@@ -48,7 +50,7 @@ pub async fn an_approval_through_the_review_page_continues_the_run() {
             &format!("csrf={token}&decision=approve"),
         ))
         .await;
-    assert_eq!(posted.status, 200, "{}", posted.body);
+    assert_eq!(posted.status(), 200, "{}", posted.body());
     let (done, _) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     assert_eq!(output(&done)["approval"]["approvers"], json!(["carol"]));
@@ -66,14 +68,19 @@ pub async fn a_decision_recorded_while_step_functions_is_down_is_delivered_by_th
         reason: None,
         from: "203.0.113.9".into(),
     };
-    let outcome = flow
-        .desk_with(&flaky)
+    let desk = Desk {
+        pusher_may_approve: false,
+        approvals: &flow.table,
+        runs: &flaky,
+        clock: flow.sfn.clone(),
+    };
+    let outcome = desk
         .decide_by_link(&id, &flow.form_token(&id), form)
         .await
         .unwrap();
     assert_eq!(outcome, Ok(Decided::Undelivered { approve: true }));
     assert!(matches!(
-        flow.approvals.all()[0].delivery,
+        flow.table.records()[0].delivery,
         Delivery::Failed { .. }
     ));
     // The run is still waiting; the reconcile (every five minutes on AWS) delivers.
@@ -82,7 +89,11 @@ pub async fn a_decision_recorded_while_step_functions_is_down_is_delivered_by_th
         flow.engine.describe_execution(&arn).unwrap().status,
         ExecutionStatus::Running
     );
-    let report = flow.registry.invoke(RECONCILE, json!({})).await.unwrap();
+    let report = flow
+        .world
+        .invoke(reconcile_approvals::NAME, json!({}))
+        .await
+        .unwrap();
     assert_eq!(report["delivered"], 1);
     let (done, _) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");

@@ -18,14 +18,14 @@ pub struct ScriptedBuilds {
     statuses: Arc<Mutex<HashMap<String, String>>>,
     seen: Arc<Mutex<Vec<BuildRequest>>>,
     /// Where a command suite's build uploads its JUnit report, and each suite's.
-    artifacts: Option<Arc<MemoryArtifacts>>,
+    artifacts: Option<MemoryArtifacts>,
     reports: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl ScriptedBuilds {
     /// Builds that upload command suites' reports to `artifacts`, as the checks
     /// project's buildspec does.
-    pub fn uploading_to(artifacts: Arc<MemoryArtifacts>) -> Self {
+    pub fn uploading_to(artifacts: MemoryArtifacts) -> Self {
         ScriptedBuilds {
             artifacts: Some(artifacts),
             ..Self::default()

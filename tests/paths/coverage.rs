@@ -110,7 +110,7 @@ fn taken(history: &[HistoryEvent], g: &mut Graph) {
 #[test]
 fn every_state_and_every_catch_and_choice_edge_is_taken_by_a_path_test() {
     let definition: Value =
-        serde_json::from_str(stagegate_local::STAGING_DEFINITION).expect("the definition");
+        serde_json::from_str(stagegate_local::world::STAGING_DEFINITION).expect("the definition");
     let want = expected(&definition);
     let mut got = Graph::default();
     let mut by_route: BTreeMap<&str, usize> = BTreeMap::new();

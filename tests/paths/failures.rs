@@ -15,7 +15,7 @@ fn no_approval_was_asked(flow: &Flow) {
             .all(|(t, _)| *t != Topic::Approvals),
         "nobody is asked to approve what cannot be deployed"
     );
-    assert!(flow.approvals.all().is_empty());
+    assert!(flow.table.records().is_empty());
 }
 
 fn assert_failed_at(flow: &Flow, stage: &str, error: &str) -> Message {
@@ -296,7 +296,7 @@ pub async fn a_response_time_over_budget_fails_the_performance_stage() {
     let flow = Flow::new();
     let spec = json!({"budgets": [{"name": "home", "url": "${frontendUrl}/", "requests": 5, "p95Ms": 300}]});
     stagegate::ports::Artifacts::put(
-        flow.artifacts.as_ref(),
+        &flow.artifacts,
         &format!("{RUN}performance.json"),
         "application/json",
         serde_json::to_vec(&spec).unwrap_or_default(),
@@ -332,7 +332,7 @@ pub async fn a_checklist_that_cannot_be_written_fails_before_approval() {
 
 pub async fn a_release_that_cannot_be_published_fails_the_release_stage() {
     let flow = Flow::new();
-    flow.releases
+    flow.repository
         .fail("403 Resource not accessible by integration");
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
@@ -514,7 +514,7 @@ pub async fn two_starts_of_one_candidate_at_the_same_moment_run_once() {
         [da.status, db.status],
         [ExecutionStatus::Succeeded, ExecutionStatus::Succeeded]
     );
-    assert_eq!(flow.approvals.all().len(), 1, "one approval was requested");
+    assert_eq!(flow.table.records().len(), 1, "one approval was requested");
 }
 
 /// SNS fails for the cancellation notice and its retries: the run still ends

@@ -84,42 +84,38 @@ routes! {
     commands::a_command_suite_report_that_cannot_be_read_fails_the_integration_tests,
 }
 
-use asl_engine::{Clock, Control, Engine, EngineConfig, ExecutionDescription, HistoryEvent};
+use asl_engine::{Engine, ExecutionDescription, HistoryEvent};
 use builds::ScriptedBuilds;
 use serde_json::{json, Value};
-use stagegate::approvals::{form_token, hash_id, Decided, Desk, Form, Refusal};
-use stagegate::memory::{MemoryApprovals, StaticApprovers};
+use stagegate::desk::{Decided, Desk, Form, Refusal};
+use stagegate::links::{form_token, hash_id};
 use stagegate::ports::{Message, Topic};
 use stagegate::testing::*;
 use stagegate::Settings;
-use stagegate_local::{
-    execution_status_rule, staging_registry, status_event_rule, substitutions, Adapters,
-    LocalStepFunctions, LocalStores, STAGING_DEFINITION, STATE_MACHINE,
-};
+use stagegate_local::{LocalStepFunctions, LocalWorld, Ports, Setup, Time};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 pub const SHA2: &str = "fedcba9876543210fedcba9876543210fedcba98";
 pub const SUITES: &[&str] = &["auth", "content", "oauth", "ai"];
 
-/// One staging deployment world: the engine running the real definition with the
-/// same step values as the rehearsal, built on in-memory doubles the tests inspect.
+/// One staging deployment world: the local world the rehearsal also runs (the real
+/// definition, the same step values), on in-memory doubles the tests inspect and
+/// virtual time.
 pub struct Flow {
+    pub world: LocalWorld,
     pub engine: Engine,
     pub state_machine: String,
     pub settings: Settings,
     pub sfn: LocalStepFunctions,
-    pub stores: LocalStores,
-    pub registry: Arc<asl_engine::Registry>,
-    pub approvals: Arc<MemoryApprovals>,
-    pub artifacts: Arc<MemoryArtifacts>,
-    pub notifier: Arc<MemoryNotifier>,
-    pub stacks: Arc<MemoryStacks>,
-    pub hosting: Arc<MemoryHosting>,
-    pub http: Arc<MemoryHttp>,
-    pub releases: Arc<MemoryReleases>,
+    pub table: MemoryTable,
+    pub artifacts: MemoryArtifacts,
+    pub notifier: MemoryNotifier,
+    pub stacks: MemoryStacks,
+    pub hosting: MemoryHosting,
+    pub http: MemoryHttp,
+    pub repository: MemoryRepository,
     pub builds: ScriptedBuilds,
 }
 
@@ -144,70 +140,48 @@ impl Flow {
 
     /// A flow whose deployments and sign-offs these people decide.
     pub fn with_approvers(settings: Settings, people: Vec<stagegate::ports::Approver>) -> Flow {
-        let adapters = Adapters {
-            artifacts: Arc::new(MemoryArtifacts::default()),
-            notifier: Arc::new(MemoryNotifier::default()),
-            stacks: Arc::new(MemoryStacks::default()),
-            hosting: Arc::new(MemoryHosting::default()),
-            http: Arc::new(MemoryHttp::default()),
-            history: Arc::new(MemoryHistory::new(
-                Some("rc-1.3.0"),
-                vec![stagegate::ports::Commit {
-                    sha: SHA.into(),
-                    subject: "Add checkout".into(),
-                    author: "ana".into(),
-                }],
-            )),
-            releases: Arc::new(MemoryReleases::default()),
+        let commit = stagegate::ports::Commit {
+            sha: SHA.into(),
+            subject: "Add checkout".into(),
+            author: "ana".into(),
+        };
+        let ports = Ports {
+            artifacts: MemoryArtifacts::default(),
+            notifier: MemoryNotifier::default(),
+            stacks: MemoryStacks::default(),
+            hosting: MemoryHosting::default(),
+            http: MemoryHttp::default(),
+            repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]),
         };
         for s in SUITES {
-            adapters.http.route(
-                &format!("https://staging.example.test/{s}"),
-                200,
-                &format!("{s} ok"),
-            );
+            let url = format!("https://staging.example.test/{s}");
+            ports.http.route(&url, 200, &format!("{s} ok"));
         }
-        let builds = ScriptedBuilds::uploading_to(adapters.artifacts.clone());
-        let control = Control::new(Clock::fixed(), EngineConfig::default(), Some(3));
-        let sfn = LocalStepFunctions::new(control.clone());
-        let stores = LocalStores {
-            approvers: Arc::new(StaticApprovers(people)),
-            ..LocalStores::default()
-        };
-        let registry = Arc::new(staging_registry(
-            &settings,
-            &sfn,
-            &stores,
-            &adapters,
-            builds.clone(),
-        ));
-        let engine = Engine::with_control(control, registry.clone());
-        let state_machine = engine
-            .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
-            .unwrap_or_else(|e| panic!("the staging definition must load: {e}"));
-        coverage::record(&engine, &state_machine);
-        // The template's rule on abnormal ends, as on AWS: it lives as long as the
-        // runtime of the test.
-        execution_status_rule(&engine, registry.clone());
-        // The stack and frontend status rules, as on AWS.
-        status_event_rule(
-            vec![adapters.stacks.subscribe(), adapters.hosting.subscribe()],
-            registry.clone(),
-        );
+        let builds = ScriptedBuilds::uploading_to(ports.artifacts.clone());
+        let world = LocalWorld::start(Setup {
+            settings: settings.clone(),
+            approvers: people,
+            ports: ports.clone(),
+            builds: builds.clone(),
+            time: Time::Virtual,
+            status_events: vec![ports.stacks.subscribe(), ports.hosting.subscribe()],
+            reconcile_every: None,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        coverage::record(&world.engine, &world.state_machine);
         Flow {
-            engine,
-            state_machine,
+            engine: world.engine.clone(),
+            state_machine: world.state_machine.clone(),
+            sfn: world.runs.clone(),
+            table: world.table.clone(),
+            world,
             settings,
-            sfn,
-            approvals: stores.approvals.clone(),
-            stores,
-            registry,
-            artifacts: adapters.artifacts,
-            notifier: adapters.notifier,
-            stacks: adapters.stacks,
-            hosting: adapters.hosting,
-            http: adapters.http,
-            releases: adapters.releases,
+            artifacts: ports.artifacts,
+            notifier: ports.notifier,
+            stacks: ports.stacks,
+            hosting: ports.hosting,
+            http: ports.http,
+            repository: ports.repository,
             builds,
         }
     }
@@ -218,7 +192,7 @@ impl Flow {
             let spec = json!({"cases": [{"name": format!("{s} responds"), "request": {"url": format!("${{frontendUrl}}/{s}")}, "expect": {"status": 200, "bodyContains": "ok"}}]});
             let body = serde_json::to_vec(&spec).unwrap_or_default();
             stagegate::ports::Artifacts::put(
-                self.artifacts.as_ref(),
+                &self.artifacts,
                 &format!("runs/{run}/suites/{s}.json"),
                 "application/json",
                 body,
@@ -281,34 +255,21 @@ impl Flow {
     }
 
     /// The approval desk, as the page and the CLI use it.
-    pub fn desk(&self) -> Desk<Arc<MemoryApprovals>, LocalStepFunctions, LocalStepFunctions> {
-        self.desk_with(self.sfn.clone())
-    }
-
-    /// The approval desk, sending decisions through `callbacks`.
-    pub fn desk_with<C: stagegate::ports::TaskCallbacks>(
-        &self,
-        callbacks: C,
-    ) -> Desk<Arc<MemoryApprovals>, C, LocalStepFunctions> {
-        Desk::new(
-            self.settings.pusher_may_approve,
-            self.approvals.clone(),
-            callbacks,
-            self.sfn.clone(),
-        )
+    pub fn desk(&self) -> Desk<'_, MemoryTable, LocalStepFunctions, LocalStepFunctions> {
+        self.world.desk()
     }
 
     /// The form token the review page gives the holder of link `id`.
     pub fn form_token(&self, id: &str) -> String {
         let hash = hash_id(id);
-        self.approvals
+        self.table
             .links()
             .into_iter()
             .find(|l| l.id_hash == hash)
             .and_then(|link| {
                 let record = self
-                    .approvals
-                    .all()
+                    .table
+                    .records()
                     .into_iter()
                     .find(|r| r.id == link.approval_id)?;
                 Some(form_token(&record, &link))

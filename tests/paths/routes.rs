@@ -78,7 +78,7 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
         json!({"stackName": "app-staging", "stackStatus": "UPDATE_COMPLETE"})
     );
     assert!(
-        flow.stores.waits.all().is_empty(),
+        flow.table.waiters().is_empty(),
         "every registration is gone"
     );
     assert_eq!(out["tests"]["report"]["passed"], 4);
@@ -591,7 +591,7 @@ pub async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
         approvals, 2,
         "one approval email per approver, not two rounds"
     );
-    assert_eq!(flow.approvals.all().len(), 1, "one approval, not two");
+    assert_eq!(flow.table.records().len(), 1, "one approval, not two");
     assert_artifacts(&flow, "runs/manual-1/", &[], &["checklist.md"]);
 }
 

@@ -31,7 +31,7 @@ pub async fn a_missed_stack_event_is_caught_by_one_status_read() {
         json!({"stackName": "app-staging", "stackStatus": "UPDATE_COMPLETE"})
     );
     assert_eq!(only_outcome(&flow).attributes["outcome"], "success");
-    assert!(flow.stores.waits.all().is_empty());
+    assert!(flow.table.waiters().is_empty());
 }
 
 pub async fn a_stack_slower_than_the_first_wait_is_resumed_by_its_event() {
@@ -54,7 +54,7 @@ pub async fn a_stack_slower_than_the_first_wait_is_resumed_by_its_event() {
             "Capture Stack Outputs",
         ],
     );
-    assert!(flow.stores.waits.all().is_empty());
+    assert!(flow.table.waiters().is_empty());
 }
 
 pub async fn a_missed_frontend_event_is_caught_by_one_job_read() {
@@ -117,17 +117,12 @@ pub async fn a_run_stopped_mid_deploy_does_not_block_the_next_one() {
     let first = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     for _ in 0..10_000 {
-        if flow
-            .stores
-            .waits
-            .all()
-            .contains_key("wait#stack#app-staging")
-        {
+        if flow.table.waiters().contains_key("wait#stack#app-staging") {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let left = flow.stores.waits.all();
+    let left = flow.table.waiters();
     assert_eq!(left["wait#stack#app-staging"].execution_id, first);
     flow.engine
         .stop_execution(&first, Some("Operator"), Some("wrong candidate"))
@@ -135,11 +130,7 @@ pub async fn a_run_stopped_mid_deploy_does_not_block_the_next_one() {
     let (stopped, _) = flow.finish(&first).await;
     assert_eq!(stopped.status, ExecutionStatus::Aborted);
     // The stopped run's waiter is still there; the next candidate deploys anyway.
-    assert!(flow
-        .stores
-        .waits
-        .all()
-        .contains_key("wait#stack#app-staging"));
+    assert!(flow.table.waiters().contains_key("wait#stack#app-staging"));
     flow.stacks.set_status_every(Duration::from_secs(20));
     let second = flow.start("rc-1.4.1", SHA2).await;
     flow.approve("rc-1.4.1").await;
@@ -150,8 +141,8 @@ pub async fn a_run_stopped_mid_deploy_does_not_block_the_next_one() {
         &["Deploy Infrastructure", "Capture Stack Outputs"],
     );
     assert!(
-        flow.stores.waits.all().is_empty(),
+        flow.table.waiters().is_empty(),
         "{:?}",
-        flow.stores.waits.all()
+        flow.table.waiters()
     );
 }

@@ -4,6 +4,7 @@
 //! agree with each other and with the code.
 
 use serde_yaml::Value as Yaml;
+use stagegate::flow::{function_names, Invoked, FUNCTIONS};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -124,7 +125,8 @@ fn every_function_substitution_is_the_arn_of_the_function_of_that_name() {
 fn the_state_machine_may_invoke_exactly_the_functions_the_definition_invokes() {
     let t = template();
     assert_eq!(invoked_functions(), invocable_functions(&t));
-    assert_eq!(invoked_functions().len(), stagegate::steps::FUNCTIONS.len());
+    let by_state = FUNCTIONS.iter().filter(|(_, how)| *how == Invoked::ByState);
+    assert_eq!(invoked_functions().len(), by_state.count());
 }
 
 #[test]
@@ -156,10 +158,12 @@ fn the_state_machine_may_run_the_checks_project_and_only_it() {
     );
 }
 
-/// Every function crate has a function in the template built from its binary, and
-/// every step function of the domain has a crate.
-#[test]
-fn functions_and_template_resources_match_one_to_one() {
+/// The one list of functions (`stagegate::flow::FUNCTIONS`) is the crates under
+/// `functions/`, the template's functions (each built from its binary, named after
+/// it), and what the local world registers: every function but the two behind
+/// Function URLs.
+#[tokio::test]
+async fn one_list_of_functions_is_the_crates_the_template_and_the_registry() {
     let t = template();
     let built: BTreeMap<String, String> = resources(&t)
         .into_iter()
@@ -176,19 +180,99 @@ fn functions_and_template_resources_match_one_to_one() {
             Some((binary, name))
         })
         .collect();
+    let list: BTreeSet<String> = function_names().map(str::to_string).collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
     let crates: BTreeSet<String> = std::fs::read_dir(&dir)
         .expect("functions/")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(built.keys().cloned().collect::<BTreeSet<_>>(), crates);
-    for name in stagegate::steps::FUNCTIONS {
+    assert_eq!(crates, list, "functions/ and stagegate::flow::FUNCTIONS");
+    assert_eq!(
+        built.keys().cloned().collect::<BTreeSet<_>>(),
+        list,
+        "template.yaml"
+    );
+    for name in function_names() {
         let key = stagegate::step::substitution_key(name);
         assert_eq!(
-            built.get(*name).map(String::as_str),
+            built.get(name).map(String::as_str),
             key.strip_suffix("Arn"),
             "{name}"
         );
+    }
+    let registered: BTreeSet<String> = registered_functions().into_iter().collect();
+    let not_by_url: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .filter(|(_, how)| *how != Invoked::ByUrl)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert_eq!(registered, not_by_url, "the local registry");
+}
+
+/// What a local world registers in its engine.
+fn registered_functions() -> Vec<String> {
+    use stagegate::testing::*;
+    use stagegate_local::{LocalWorld, Ports, Setup, Time};
+    let ports = Ports {
+        artifacts: MemoryArtifacts::default(),
+        notifier: MemoryNotifier::default(),
+        stacks: MemoryStacks::default(),
+        hosting: MemoryHosting::default(),
+        http: MemoryHttp::default(),
+        repository: MemoryRepository::default(),
+    };
+    let world = LocalWorld::start(Setup {
+        settings: stagegate::Settings::default(),
+        approvers: approvers(),
+        ports,
+        builds: NoBuilds,
+        time: Time::Virtual,
+        status_events: vec![],
+        reconcile_every: None,
+    })
+    .expect("a local world");
+    world.functions()
+}
+
+/// Builds that never run (the registry is only listed).
+struct NoBuilds;
+
+impl asl_engine::BuildRunner for NoBuilds {
+    fn run(
+        &self,
+        _: asl_engine::BuildRequest,
+    ) -> futures::future::BoxFuture<'static, Result<asl_engine::BuildResult, String>> {
+        Box::pin(async { Err("no builds here".to_string()) })
+    }
+}
+
+/// Every function is given every variable its context reads (`aws_common::Context`):
+/// the deployment's resources in `Globals`, so no function fails its init for one it
+/// lacks, and none is read from anywhere else.
+#[test]
+fn every_function_is_given_the_whole_deployment() {
+    let t = template();
+    let globals = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .expect("Globals.Function.Environment.Variables");
+    for name in aws_common::Deployment::VARIABLES {
+        assert!(
+            globals.contains_key(*name),
+            "{name} is not in Globals: every function's context reads it"
+        );
+    }
+    for (name, r) in resources(&t) {
+        let Some(own) = r["Properties"]["Environment"]["Variables"].as_mapping() else {
+            continue;
+        };
+        for key in own.keys().filter_map(|k| k.as_str()) {
+            assert!(
+                !aws_common::Deployment::VARIABLES.contains(&key),
+                "{name} sets {key} itself; it is in Globals"
+            );
+        }
     }
 }
 
@@ -377,7 +461,7 @@ fn the_rule_starts_runs_with_the_trigger_shape_and_the_tag_prefix() {
         .replace("<tag>", "\"rc-1.4.0\"")
         .replace("<sha>", "\"0123456789abcdef0123456789abcdef01234567\"")
         .replace("<pushedBy>", "\"dana\"");
-    let trigger: stagegate::candidate::Trigger =
+    let trigger: stagegate::ports::Trigger =
         serde_json::from_str(&filled).expect("the input is a trigger");
     assert!(trigger.validate("rc-").is_ok());
 }
@@ -575,9 +659,7 @@ fn the_checks_run_on_ec2_or_lambda_compute_as_chosen() {
 /// knows is in the rule, and none that a deployment passes through.
 #[test]
 fn deploy_status_events_reach_resume_wait() {
-    use stagegate::steps::waits::{
-        stack_state, StackState, AMPLIFY_STATUS_CHANGE, STACK_STATUS_CHANGE,
-    };
+    use stagegate::waiting::{stack_state, StackState, AMPLIFY_STATUS_CHANGE, STACK_STATUS_CHANGE};
     let t = template();
     let f = &resources(&t)["ResumeWaitFunction"]["Properties"];
     let stack = &f["Events"]["StackSettled"];

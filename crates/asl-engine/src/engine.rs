@@ -78,6 +78,13 @@ pub enum ExecutionStatus {
     Aborted,
 }
 
+impl ExecutionStatus {
+    /// Whether the execution is still running.
+    pub fn is_running(self) -> bool {
+        self == ExecutionStatus::Running
+    }
+}
+
 impl fmt::Display for ExecutionStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -438,6 +445,17 @@ impl Control {
                 }),
             }),
         }
+    }
+
+    /// An engine on the system clock, with the default ARNs: for runs people watch.
+    pub fn system() -> Self {
+        Control::new(Clock::system(), EngineConfig::default(), None)
+    }
+
+    /// An engine on tokio's clock from a fixed instant, with a fixed seed: under a
+    /// paused runtime every wait is instant and every run the same (tests).
+    pub fn deterministic() -> Self {
+        Control::new(Clock::fixed(), EngineConfig::default(), Some(3))
     }
 
     /// The ARN a state machine named `name` has (or will have) in this engine.

@@ -222,6 +222,22 @@ impl HistoryEvent {
         }
     }
 
+    /// The input a `*StateEntered` event carries (the state's input), else `None`.
+    pub fn state_input(&self) -> Option<Value> {
+        match &self.details {
+            Details::StateEntered { input, .. } => Some(input.value()),
+            _ => None,
+        }
+    }
+
+    /// The output a `*StateExited` event carries (the state's output), else `None`.
+    pub fn state_output(&self) -> Option<Value> {
+        match &self.details {
+            Details::StateExited { output, .. } => Some(output.value()),
+            _ => None,
+        }
+    }
+
     /// Error name, for events that carry one.
     pub fn error(&self) -> Option<&str> {
         match &self.details {

@@ -260,6 +260,13 @@ impl Registry {
         self.invoke_lambda(name, payload).await
     }
 
+    /// The names of the registered Lambda functions, sorted.
+    pub fn lambda_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.lambdas.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub fn build_runner(mut self, runner: impl BuildRunner) -> Self {
         self.builds = Some(Arc::new(runner));
         self

@@ -54,6 +54,14 @@ impl AmplifyHosting {
     }
 }
 
+/// The staging frontend's app and branch, from the deployment.
+impl From<&aws_common::Context> for AmplifyHosting {
+    fn from(ctx: &aws_common::Context) -> Self {
+        let d = &ctx.deployment;
+        Self::from_config(&ctx.aws, &d.amplify_app_id, &d.amplify_branch)
+    }
+}
+
 fn status(s: &AmplifyStatus) -> JobStatus {
     match s {
         AmplifyStatus::Succeed => JobStatus::Succeeded,

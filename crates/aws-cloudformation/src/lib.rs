@@ -138,6 +138,15 @@ impl CfnStacks {
     }
 }
 
+/// The artifacts bucket and the deployment role, from the deployment.
+impl From<&aws_common::Context> for CfnStacks {
+    fn from(ctx: &aws_common::Context) -> Self {
+        let d = &ctx.deployment;
+        Self::from_config(&ctx.aws, &d.artifacts_bucket)
+            .with_deployment_role(d.deployment_role_arn.clone())
+    }
+}
+
 fn is_missing_stack<E, R>(e: &aws_sdk_cloudformation::error::SdkError<E, R>) -> bool
 where
     E: aws_sdk_cloudformation::error::ProvideErrorMetadata,

@@ -1,6 +1,19 @@
-//! SDK errors as [`PortError`]s: the service's error code and message when AWS
-//! answered, the whole cause chain when it did not (timeout, DNS, TLS). Shared by the
-//! `aws-*` adapter crates so every adapter reports failures the same way.
+//! What every stagegate AWS adapter and function shares:
+//!
+//! - [`Context`]: what `template.yaml` gives every function — the AWS
+//!   configuration, the deployment's resources ([`Deployment`]) and the settings —
+//!   read once, every missing or malformed variable named in one error. Each
+//!   adapter is built from it (`S3Artifacts::from(&ctx)`), so no function reads a
+//!   variable itself.
+//! - [`https::on_first_use`]: the SDK's HTTPS client without its eager start.
+//! - SDK errors as [`PortError`]s: the service's error code and message when AWS
+//!   answered, the whole cause chain when it did not (timeout, DNS, TLS), the same
+//!   way for every adapter.
+
+pub mod context;
+pub mod https;
+
+pub use context::{Context, Deployment};
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;

@@ -239,6 +239,13 @@ impl DynamoTable {
     }
 }
 
+/// The approvals table, from the deployment.
+impl From<&aws_common::Context> for DynamoTable {
+    fn from(ctx: &aws_common::Context) -> Self {
+        Self::from_config(&ctx.aws, &ctx.deployment.approvals_table)
+    }
+}
+
 impl Approvals for DynamoTable {
     async fn create(&self, record: &ApprovalRecord, links: &[Link]) -> PortResult<()> {
         let put = |item: Item| -> PortResult<TransactWriteItem> {

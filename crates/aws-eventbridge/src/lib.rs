@@ -6,10 +6,10 @@
 use aws_common::port_error;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
-use stagegate::candidate::Trigger;
 use stagegate::error::PortError;
+use stagegate::ports::Events;
 use stagegate::ports::PortResult;
-use stagegate::webhook::Events;
+use stagegate::ports::Trigger;
 
 /// The event's `source` and `detail-type`: the rule in `template.yaml` matches both.
 pub const SOURCE: &str = "stagegate.github";
@@ -31,6 +31,13 @@ impl EventBus {
             client,
             bus: bus.into(),
         }
+    }
+}
+
+/// The custom bus, from the deployment.
+impl From<&aws_common::Context> for EventBus {
+    fn from(ctx: &aws_common::Context) -> Self {
+        Self::from_config(&ctx.aws, &ctx.deployment.event_bus_name)
     }
 }
 

@@ -48,6 +48,13 @@ impl S3Artifacts {
     }
 }
 
+/// The artifacts bucket, from the deployment.
+impl From<&aws_common::Context> for S3Artifacts {
+    fn from(ctx: &aws_common::Context) -> Self {
+        Self::from_config(&ctx.aws, &ctx.deployment.artifacts_bucket)
+    }
+}
+
 /// Percent-encodes a query value (RFC 3986 unreserved characters and `/` stay).
 fn encode_query(s: &str) -> String {
     let mut out = String::new();

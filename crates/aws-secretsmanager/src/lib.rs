@@ -6,14 +6,17 @@ use aws_common::port_error;
 use aws_sdk_secretsmanager::Client;
 use stagegate::error::PortError;
 use stagegate::ports::PortResult;
-use stagegate::webhook::Secrets;
+use stagegate::ports::Secrets;
+use stagegate_https::{GitHub, HttpsClient};
+use std::sync::Arc;
 use tokio::sync::OnceCell;
 
-#[derive(Debug)]
+/// A secret, read on first use and cached (a cheap handle: clones share the value).
+#[derive(Clone, Debug)]
 pub struct CachedSecret {
     client: Client,
     secret_id: String,
-    value: OnceCell<String>,
+    value: Arc<OnceCell<String>>,
 }
 
 impl CachedSecret {
@@ -25,8 +28,13 @@ impl CachedSecret {
         CachedSecret {
             client,
             secret_id: secret_id.into(),
-            value: OnceCell::new(),
+            value: Arc::default(),
         }
+    }
+
+    /// The GitHub webhook's shared secret, from the deployment.
+    pub fn webhook(ctx: &aws_common::Context) -> Self {
+        Self::from_config(&ctx.aws, &ctx.deployment.webhook_secret_arn)
     }
 
     /// The secret string; fetched on first use. A failed fetch is not cached, so the
@@ -66,6 +74,19 @@ impl stagegate_https::Token for CachedSecret {
     async fn token(&self) -> PortResult<String> {
         self.value().await
     }
+}
+
+/// The deployment's repository on GitHub, over HTTPS, its token read from Secrets
+/// Manager by the first request that needs it; without a token secret configured,
+/// public history and no prerelease.
+pub fn github(ctx: &aws_common::Context) -> GitHub<HttpsClient, CachedSecret> {
+    let token = ctx
+        .deployment
+        .github_token_secret_arn
+        .as_ref()
+        .map(|arn| CachedSecret::from_config(&ctx.aws, arn));
+    let (repository, prefix) = (&ctx.deployment.repository, &ctx.settings.tag_prefix);
+    GitHub::new(HttpsClient::new(), repository, prefix, token)
 }
 
 #[cfg(test)]

@@ -47,6 +47,14 @@ impl StepFunctions {
     }
 }
 
+/// The staging state machine, from the deployment. Task tokens and execution ARNs
+/// carry their own state machine; this one is where runs start.
+impl From<&aws_common::Context> for StepFunctions {
+    fn from(ctx: &aws_common::Context) -> Self {
+        Self::from_config(&ctx.aws, &ctx.deployment.state_machine_arn)
+    }
+}
+
 fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
@@ -138,6 +146,15 @@ pub use stagegate::ports::Phase;
 
 fn time(t: &aws_smithy_types::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default()
+}
+
+/// The state machine of an execution ARN (`…:execution:<machine>:<name>`), if it is
+/// one.
+pub fn state_machine_of(execution_arn: &str) -> Option<String> {
+    let (head, rest) = execution_arn.split_once(":execution:")?;
+    let (machine, _) = rest.split_once(':')?;
+    head.starts_with("arn:")
+        .then(|| format!("{head}:stateMachine:{machine}"))
 }
 
 /// The execution ARN a name gets under a state machine ARN.

@@ -278,3 +278,11 @@ async fn an_unreadable_history_is_an_error() {
     let e = sfn(&[&describe, &history]).view("e1").await.unwrap_err();
     assert_eq!(e.operation, "read the history of e1");
 }
+
+#[test]
+fn an_execution_arn_names_its_state_machine() {
+    let sm = "arn:aws:states:eu-west-1:123456789012:stateMachine:stack-staging";
+    let exec = execution_arn(sm, "rc-1.4.0--0123456789ab");
+    assert_eq!(state_machine_of(&exec).as_deref(), Some(sm));
+    assert_eq!(state_machine_of("rc-1.4.0--0123456789ab"), None);
+}

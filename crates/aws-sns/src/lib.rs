@@ -37,13 +37,39 @@ impl SnsNotifier {
     }
 }
 
+/// The approvals and notifications topics, from the deployment.
+impl From<&aws_common::Context> for SnsNotifier {
+    fn from(ctx: &aws_common::Context) -> Self {
+        let d = &ctx.deployment;
+        Self::from_config(&ctx.aws, &d.approvals_topic_arn, &d.notifications_topic_arn)
+    }
+}
+
 /// The filter policy that keeps an approver's email subscription to their own
 /// messages: every approval message carries the `approver` attribute.
 pub fn approver_filter_policy(approver_id: &str) -> String {
     serde_json::json!({"approver": [approver_id]}).to_string()
 }
 
-impl SnsNotifier {
+/// The approvers' email subscriptions to the approvals topic (`stagegate approvers`).
+#[derive(Clone, Debug)]
+pub struct ApproverSubscriptions {
+    client: Client,
+    approvals_topic: String,
+}
+
+impl ApproverSubscriptions {
+    pub fn from_config(config: &aws_types::SdkConfig, approvals_topic: impl Into<String>) -> Self {
+        Self::new(Client::new(config), approvals_topic)
+    }
+
+    pub fn new(client: Client, approvals_topic: impl Into<String>) -> Self {
+        ApproverSubscriptions {
+            client,
+            approvals_topic: approvals_topic.into(),
+        }
+    }
+
     /// Subscribes `email` to the approvals topic, filtered to messages for
     /// `approver_id` only. Returns the subscription ARN (AWS answers one even while
     /// the address has not confirmed yet).
@@ -186,7 +212,8 @@ mod tests {
         let unsub = mock!(Client::unsubscribe)
             .match_requests(|r| r.subscription_arn() == Some("arn:approvals:sub-1"))
             .then_output(|| UnsubscribeOutput::builder().build());
-        let n = notifier(&[&sub, &unsub]);
+        let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&sub, &unsub]);
+        let n = ApproverSubscriptions::new(client, "arn:approvals");
         let arn = n
             .subscribe_approver("bob", "bob@example.com")
             .await

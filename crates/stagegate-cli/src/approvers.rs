@@ -11,8 +11,9 @@
 use anyhow::{anyhow, bail, Context, Result};
 use aws_dynamodb_port::{Directory, DynamoTable};
 use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
-use aws_sns_port::SnsNotifier;
-use stagegate::approvals::{validate_approver, Decided, Decider, Desk, Form, Refusal};
+use aws_sns_port::ApproverSubscriptions;
+use stagegate::desk::{Decided, Decider, Desk, Form, Refusal};
+use stagegate::links::validate_approver;
 use stagegate::ports::{ApprovalKind, ApprovalState, Approvals, Approver, SystemClock};
 use std::process::ExitCode;
 
@@ -103,7 +104,7 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                     "--topic",
                     "STAGEGATE_APPROVALS_TOPIC_ARN",
                 )?;
-                let sns = SnsNotifier::from_config(&aws, topic, "");
+                let sns = ApproverSubscriptions::from_config(&aws, topic);
                 let mut decides = decides;
                 decides.sort();
                 decides.dedup();
@@ -123,7 +124,7 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                     "--topic",
                     "STAGEGATE_APPROVALS_TOPIC_ARN",
                 )?;
-                let sns = SnsNotifier::from_config(&aws, topic, "");
+                let sns = ApproverSubscriptions::from_config(&aws, topic);
                 remove(&table, &sns, &id).await?;
                 Ok(ExitCode::SUCCESS)
             }
@@ -133,7 +134,11 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
 
 /// Stores `approver` and subscribes their email, filtered on their id. If the store
 /// cannot be written the subscription is removed again.
-pub async fn add(table: &DynamoTable, sns: &SnsNotifier, approver: Approver) -> Result<()> {
+pub async fn add(
+    table: &DynamoTable,
+    sns: &ApproverSubscriptions,
+    approver: Approver,
+) -> Result<()> {
     validate_approver(&approver).map_err(|e| anyhow!(e))?;
     let mut directory = table.directory().await?;
     if directory.approvers.iter().any(|a| a.id == approver.id) {
@@ -168,7 +173,7 @@ pub async fn add(table: &DynamoTable, sns: &SnsNotifier, approver: Approver) -> 
 }
 
 /// Removes approver `id` and their subscription.
-pub async fn remove(table: &DynamoTable, sns: &SnsNotifier, id: &str) -> Result<()> {
+pub async fn remove(table: &DynamoTable, sns: &ApproverSubscriptions, id: &str) -> Result<()> {
     for _ in 0..3 {
         let directory = table.directory().await?;
         if !directory.approvers.iter().any(|a| a.id == id) {
@@ -246,16 +251,18 @@ pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
         "--table",
         "STAGEGATE_APPROVALS_TABLE",
     )?;
-    let arn = if args.run.starts_with("arn:") {
-        args.run.clone()
-    } else {
-        let sm = required(
-            &args.state_machine,
-            "state machine",
-            "--state-machine",
-            "STAGEGATE_STATE_MACHINE_ARN",
-        )?;
-        aws_sfn_port::execution_arn(&sm, &args.run)
+    let (state_machine, arn) = match aws_sfn_port::state_machine_of(&args.run) {
+        Some(sm) => (sm, args.run.clone()),
+        None => {
+            let sm = required(
+                &args.state_machine,
+                "state machine",
+                "--state-machine",
+                "STAGEGATE_STATE_MACHINE_ARN",
+            )?;
+            let arn = aws_sfn_port::execution_arn(&sm, &args.run);
+            (sm, arn)
+        }
     };
     let settings = stagegate::Settings::from_env()?;
     runtime()?.block_on(async {
@@ -268,10 +275,15 @@ pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
             .arn()
             .map(str::to_string)
             .ok_or_else(|| anyhow!("sts:GetCallerIdentity returned no ARN"))?;
-        let sfn = StepFunctions::from_config(&aws, "");
+        let sfn = StepFunctions::from_config(&aws, state_machine);
         let view = sfn.view(&arn).await?;
         let table = DynamoTable::from_config(&aws, table_name);
-        let desk = Desk::new(settings.pusher_may_approve, &table, &sfn, SystemClock);
+        let desk = Desk {
+            pusher_may_approve: settings.pusher_may_approve,
+            approvals: &table,
+            runs: &sfn,
+            clock: SystemClock,
+        };
         let (code, message) =
             decide_run(&desk, &table, &view, &caller, approve, args.comment).await?;
         println!("{message}");
@@ -281,7 +293,7 @@ pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
 
 /// Decides the pending approval of execution `view` as the operator `caller_arn`.
 pub async fn decide_run<A, C, K>(
-    desk: &Desk<A, C, K>,
+    desk: &Desk<'_, A, C, K>,
     approvals: &impl Approvals,
     view: &ExecutionView,
     caller_arn: &str,
@@ -291,7 +303,7 @@ pub async fn decide_run<A, C, K>(
 where
     A: Approvals,
     C: stagegate::ports::TaskCallbacks,
-    K: stagegate::ports::Clock,
+    K: stagegate::ports::Clock + Clone,
 {
     let repository = view
         .input
@@ -356,8 +368,7 @@ where
 mod tests {
     use super::*;
     use chrono::Utc;
-    use stagegate::memory::MemoryApprovals;
-    use stagegate::testing::{now, pending_record, FixedClock, MemoryCallbacks};
+    use stagegate::testing::{now, pending_record, FixedClock, MemoryRuns, MemoryTable};
 
     fn view(arn: &str) -> ExecutionView {
         ExecutionView {
@@ -372,12 +383,12 @@ mod tests {
         }
     }
 
-    async fn world(failed: &[&str]) -> (MemoryApprovals, MemoryCallbacks) {
-        let approvals = MemoryApprovals::default();
+    async fn world(failed: &[&str]) -> (MemoryTable, MemoryRuns) {
+        let approvals = MemoryTable::default();
         let mut r = pending_record("a1", "rc-1.4.0", "tok");
         r.failed_checks = failed.iter().map(|s| s.to_string()).collect();
         approvals.create(&r, &[]).await.unwrap();
-        (approvals, MemoryCallbacks::default())
+        (approvals, MemoryRuns::default())
     }
 
     const ME: &str = "arn:aws:sts::123456789012:assumed-role/Admin/ana";
@@ -385,7 +396,12 @@ mod tests {
     #[tokio::test]
     async fn an_operator_approval_is_recorded_under_their_sts_identity() {
         let (approvals, callbacks) = world(&[]).await;
-        let desk = Desk::new(false, &approvals, &callbacks, FixedClock(now()));
+        let desk = Desk {
+            pusher_may_approve: false,
+            approvals: &approvals,
+            runs: &callbacks,
+            clock: FixedClock(now()),
+        };
         let (code, msg) = decide_run(
             &desk,
             &approvals,
@@ -398,14 +414,22 @@ mod tests {
         .unwrap();
         assert_eq!(code, ExitCode::SUCCESS);
         assert!(msg.contains("approved by aws:arn:aws:sts::"), "{msg}");
-        assert_eq!(approvals.all()[0].votes[0].approver, format!("aws:{ME}"));
+        assert_eq!(
+            approvals.records()[0].votes[0].approver,
+            format!("aws:{ME}")
+        );
         assert_eq!(callbacks.successes().len(), 1);
     }
 
     #[tokio::test]
     async fn rejecting_without_a_comment_is_refused_and_says_how() {
         let (approvals, callbacks) = world(&[]).await;
-        let desk = Desk::new(false, &approvals, &callbacks, FixedClock(now()));
+        let desk = Desk {
+            pusher_may_approve: false,
+            approvals: &approvals,
+            runs: &callbacks,
+            clock: FixedClock(now()),
+        };
         let (code, msg) = decide_run(
             &desk,
             &approvals,
@@ -424,7 +448,12 @@ mod tests {
     #[tokio::test]
     async fn a_run_that_is_not_waiting_is_an_error_naming_it() {
         let (approvals, callbacks) = world(&[]).await;
-        let desk = Desk::new(false, &approvals, &callbacks, FixedClock(now()));
+        let desk = Desk {
+            pusher_may_approve: false,
+            approvals: &approvals,
+            runs: &callbacks,
+            clock: FixedClock(now()),
+        };
         let e = decide_run(&desk, &approvals, &view("arn:exec:other"), ME, true, None)
             .await
             .unwrap_err();

@@ -4,7 +4,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
-use stagegate::candidate::{Candidate, Trigger};
+use stagegate::ports::{Candidate, Trigger};
 use std::process::{Command, ExitCode};
 
 #[derive(clap::Args)]

@@ -65,14 +65,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     drop(runtime);
     stagegate_local::procs::end_all();
     let summary = summary.map_err(anyhow::Error::msg)?;
-    Ok(match summary.status {
-        asl_engine::ExecutionStatus::Succeeded
-            if summary.outcome.ends_with("ready for production") =>
-        {
-            ExitCode::SUCCESS
-        }
+    Ok(match summary.status.as_str() {
+        "SUCCEEDED" if summary.outcome.ends_with("ready for production") => ExitCode::SUCCESS,
         // Stopped with Ctrl-C: the shell's convention for SIGINT.
-        asl_engine::ExecutionStatus::Aborted => ExitCode::from(130),
+        "ABORTED" => ExitCode::from(130),
         _ => ExitCode::from(1),
     })
 }

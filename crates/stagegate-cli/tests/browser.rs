@@ -8,7 +8,23 @@
 //! the test fails and says so; it never passes without a browser.
 
 use serde_json::{json, Value};
-use stagegate_local::http::request;
+use stagegate::ports::{Http, HttpRequest, HttpResponse};
+
+/// One HTTP request to the chromedriver on 127.0.0.1.
+async fn request(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+) -> Result<HttpResponse, stagegate::PortError> {
+    let request = HttpRequest {
+        method: method.into(),
+        url: url.into(),
+        headers: headers.to_vec(),
+        body: body.map(str::to_string),
+    };
+    stagegate_https::HttpsClient::new().send(&request).await
+}
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

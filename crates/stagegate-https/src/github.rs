@@ -178,7 +178,7 @@ impl<H: Http, T: Token> SourceHistory for GitHub<H, T> {
                 break;
             }
         }
-        Ok(stagegate::steps::release::previous_candidate(
+        Ok(stagegate::candidate::previous_candidate(
             names.iter().map(String::as_str),
             tag,
             &self.tag_prefix,

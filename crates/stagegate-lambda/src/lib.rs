@@ -1,26 +1,23 @@
 //! What every stagegate Lambda shares, so each `functions/<name>/main.rs` only builds
-//! its step with its adapters and serves it:
+//! its step from its context and serves it:
 //!
-//! - [`start`]: JSON logs (Lambda's `LogFormat: JSON`, level from
-//!   `AWS_LAMBDA_LOG_LEVEL`), and the AWS configuration, loaded once per container.
-//!   The SDK honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`), so the
-//!   functions run against AWS-compatible emulators unchanged.
-//! - [`settings`] and [`Env`]: the deployment's configuration, with an error naming a
-//!   missing or invalid variable.
+//! - [`context`]: JSON logs (Lambda's `LogFormat: JSON`, level from
+//!   `AWS_LAMBDA_LOG_LEVEL`), then the function's [`Context`] (AWS configuration,
+//!   deployment, settings), loaded once per container; every missing or malformed
+//!   variable is named in the one error the function's init fails with.
 //! - [`serve`]: a [`Step`] as a Lambda handler; a [`StepError`] becomes the Lambda
 //!   error whose `errorType` is the step's stable name, which the state machine's
 //!   `Catch` routes on.
-//! - [`url::serve_url`]: an [`stagegate::web::Endpoint`] behind a Function URL.
+//! - [`url::serve_url`]: an [`stagegate::step::Endpoint`] behind a Function URL.
 
-pub mod https;
 pub mod url;
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use stagegate::step::invoke;
-use stagegate::{Settings, Step, StepError};
+use stagegate::{Step, StepError};
 
-pub use aws_config::SdkConfig;
+pub use aws_common::Context;
 pub use lambda_runtime::Error;
 pub use url::serve_url;
 
@@ -37,60 +34,26 @@ impl From<Failure> for Diagnostic {
     }
 }
 
-/// A missing or invalid deployment variable.
+/// A deployment whose variables are missing or malformed, every one named.
 #[derive(Debug)]
-pub struct EnvError(pub String);
+pub struct ConfigurationError(pub String);
 
-impl std::fmt::Display for EnvError {
+impl std::fmt::Display for ConfigurationError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for EnvError {}
+impl std::error::Error for ConfigurationError {}
 
-/// The deployment's variables (set by `template.yaml`).
-pub struct Env<G = fn(&str) -> Option<String>> {
-    get: G,
-}
-
-impl Env {
-    pub fn process() -> Self {
-        Env {
-            get: |k| std::env::var(k).ok(),
-        }
-    }
-}
-
-impl<G: Fn(&str) -> Option<String>> Env<G> {
-    pub fn from_fn(get: G) -> Self {
-        Env { get }
-    }
-
-    /// A required variable.
-    pub fn var(&self, name: &str) -> Result<String, EnvError> {
-        self.optional(name).ok_or_else(|| {
-            EnvError(format!(
-                "{name} is not set: this function expects it from template.yaml"
-            ))
-        })
-    }
-
-    /// An optional variable; empty counts as unset.
-    pub fn optional(&self, name: &str) -> Option<String> {
-        (self.get)(name).filter(|v| !v.trim().is_empty())
-    }
-}
-
-/// Logging and the AWS configuration, once per container (before the first event).
+/// Logs, then the function's context: once per container, before the first event.
 /// No file, network or TLS work that can wait: the HTTPS client loads its root
-/// certificates on the first request ([`https::on_first_use`]).
-pub async fn start() -> SdkConfig {
+/// certificates on the first request ([`aws_common::https::on_first_use`]).
+pub async fn context() -> Result<Context, Error> {
     init_logs();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https::on_first_use())
-        .load()
+    Context::load()
         .await
+        .map_err(|e| Box::new(ConfigurationError(e.to_string())) as Error)
 }
 
 /// The log filter for a configured level: that level everywhere, except the Lambda
@@ -134,11 +97,6 @@ fn init_logs() {
     };
 }
 
-/// The settings (`STAGEGATE_*`), or an error naming the variable that is wrong.
-pub fn settings() -> Result<Settings, Error> {
-    Settings::from_env().map_err(|e| Box::new(EnvError(e.to_string())) as Error)
-}
-
 /// One invocation of `step` (what [`serve`] does with each event).
 pub async fn handle<S: Step>(step: &S, event: Value) -> Result<Value, Failure> {
     // Boxed: keeps the binaries' `main` future shallow (the SDK futures are deep).
@@ -166,7 +124,7 @@ pub async fn serve<S: Step>(step: S) -> Result<(), Error> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use stagegate::steps::suites::TestReport;
+    use stagegate::steps::test_report::TestReport;
     use stagegate::testing::MemoryArtifacts;
 
     #[test]
@@ -182,7 +140,9 @@ mod tests {
 
     #[tokio::test]
     async fn handle_reports_bad_input_by_name() {
-        let step = TestReport::new(MemoryArtifacts::default());
+        let step = TestReport {
+            artifacts: MemoryArtifacts::default(),
+        };
         let e = handle(&step, json!("nonsense")).await.unwrap_err();
         assert_eq!(e.0.name, "InvalidInput");
         assert!(e.0.message.contains("test-report"), "{}", e.0.message);
@@ -212,14 +172,5 @@ mod tests {
         let t = targets("warn");
         assert!(!t.would_enable("stagegate", &Level::INFO));
         assert!(t.would_enable("stagegate", &Level::WARN));
-    }
-
-    #[test]
-    fn a_missing_variable_is_named() {
-        let env = Env::from_fn(|k| (k == "SET").then(|| "v".to_string()));
-        assert_eq!(env.var("SET").unwrap(), "v");
-        let e = env.var("ARTIFACTS_BUCKET").unwrap_err();
-        assert!(e.0.starts_with("ARTIFACTS_BUCKET is not set"), "{e}");
-        assert_eq!(Env::from_fn(|_| Some("  ".into())).optional("X"), None);
     }
 }

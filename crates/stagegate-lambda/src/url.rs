@@ -1,61 +1,56 @@
 //! Lambda Function URLs (payload format 2.0), with the ecosystem's event types
-//! (`aws_lambda_events`): the request becomes a [`WebRequest`], the endpoint's
-//! [`WebResponse`] goes back as it is, headers included.
+//! (`aws_lambda_events`): the event becomes an `http::Request` (as `lambda_http`
+//! makes it, with the client's address and this URL's origin as a [`Peer`]), the
+//! endpoint's `http::Response` goes back as it is, headers included.
 
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
-use aws_lambda_events::http::{HeaderName, HeaderValue};
 use base64::Engine as _;
 use lambda_runtime::{service_fn, LambdaEvent};
-use stagegate::web::{Endpoint, WebRequest, WebResponse};
+use stagegate::step::{text, Endpoint, Peer, WebRequest, WebResponse};
 
-/// The request as the endpoints see it; `Err` is the answer to a request that cannot
-/// be read (a base64 body that does not decode).
-pub fn web_request(event: LambdaFunctionUrlRequest) -> Result<WebRequest, WebResponse> {
+/// The request as the endpoints see it; `Err` says why one cannot be read (a base64
+/// body that does not decode, a method or path that is not HTTP): a 400.
+pub fn web_request(event: LambdaFunctionUrlRequest) -> Result<WebRequest, &'static str> {
     let body = event.body.unwrap_or_default();
     let body = if event.is_base64_encoded {
         base64::engine::general_purpose::STANDARD
             .decode(body)
-            .map_err(|_| WebResponse::text(400, "the body is not valid base64"))?
+            .map_err(|_| "the body is not valid base64")?
     } else {
         body.into_bytes()
     };
-    let headers = event
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
     let origin = event
         .request_context
         .domain_name
         .map(|d| format!("https://{d}"))
         .unwrap_or_default();
     let http = event.request_context.http;
-    Ok(WebRequest {
-        method: http.method.unwrap_or_default(),
-        path: event.raw_path.or(http.path).unwrap_or_default(),
-        headers,
-        body,
+    let path = event.raw_path.or(http.path).unwrap_or_else(|| "/".into());
+    let uri = match event.raw_query_string.filter(|q| !q.is_empty()) {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let mut request = http::Request::new(body);
+    *request.method_mut() = http::Method::from_bytes(http.method.unwrap_or_default().as_bytes())
+        .map_err(|_| "the method is not an HTTP method")?;
+    *request.uri_mut() = uri.parse().map_err(|_| "the path is not an HTTP path")?;
+    *request.headers_mut() = event.headers;
+    request.extensions_mut().insert(Peer {
         source_ip: http.source_ip.unwrap_or_default(),
         origin,
-    })
+    });
+    Ok(request)
 }
 
-/// The Function URL response for `response` (a header that is not valid HTTP is
-/// dropped rather than failing the whole answer).
+/// The Function URL response for `response`, headers as they are.
 pub fn url_response(response: WebResponse) -> LambdaFunctionUrlResponse {
+    let (parts, body) = response.into_parts();
     let mut out = LambdaFunctionUrlResponse::default();
-    out.status_code = i64::from(response.status);
-    for (k, v) in &response.headers {
-        if let (Ok(k), Ok(v)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            out.headers.insert(k, v);
-        }
-    }
-    out.body = Some(response.body);
+    out.status_code = i64::from(parts.status.as_u16());
+    out.headers = parts.headers;
+    out.body = Some(body);
     out
 }
 
@@ -66,7 +61,7 @@ pub async fn handle<E: Endpoint>(
 ) -> LambdaFunctionUrlResponse {
     let response = match web_request(event) {
         Ok(request) => {
-            let method = request.method.clone();
+            let method = request.method().clone();
             // Boxed: the SDK futures inside are deep enough to overflow rustc's
             // layout query depth in the binary's `main` otherwise.
             let response = Box::pin(endpoint.handle(request)).await;
@@ -74,12 +69,12 @@ pub async fn handle<E: Endpoint>(
             lambda_runtime::tracing::info!(
                 endpoint = E::NAME,
                 method = %method,
-                status = response.status,
+                status = response.status().as_u16(),
                 "request"
             );
             response
         }
-        Err(refused) => refused,
+        Err(why) => text(400, why),
     };
     url_response(response)
 }
@@ -115,35 +110,41 @@ mod tests {
     #[test]
     fn reads_a_function_url_event() {
         let r = web_request(event("ZGVjaXNpb249YXBwcm92ZQ==", true)).unwrap();
-        assert_eq!(r.method, "POST");
-        assert_eq!(r.path, "/approvals/x");
-        assert_eq!(r.body, b"decision=approve");
-        assert_eq!(r.source_ip, "198.51.100.1");
-        assert_eq!(r.header("X-GitHub-Event"), Some("push"));
-        assert_eq!(r.origin, "https://abc.lambda-url.us-east-1.on.aws");
+        assert_eq!(r.method(), http::Method::POST);
+        assert_eq!(r.uri().path(), "/approvals/x");
+        assert_eq!(r.body(), b"decision=approve");
+        assert_eq!(stagegate::step::header(&r, "X-GitHub-Event"), Some("push"));
+        let peer = Peer::of(&r);
+        assert_eq!(peer.source_ip, "198.51.100.1");
+        assert_eq!(peer.origin, "https://abc.lambda-url.us-east-1.on.aws");
     }
 
     #[test]
-    fn an_undecodable_body_is_a_bad_request() {
+    fn an_undecodable_body_or_method_is_refused_saying_why() {
         let refused = web_request(event("***", true)).unwrap_err();
-        assert_eq!(refused.status, 400);
+        assert_eq!(refused, "the body is not valid base64");
+        let mut bad = event("", false);
+        bad.request_context.http.method = Some("GE T".into());
+        assert_eq!(
+            web_request(bad).unwrap_err(),
+            "the method is not an HTTP method"
+        );
     }
 
     /// Behind a Function URL the approval page answers with the same security
     /// headers as on 127.0.0.1 (see `stagegate_local::http`'s test of the same).
     #[tokio::test]
     async fn the_approval_page_keeps_its_security_headers_behind_a_function_url() {
-        use stagegate::memory::MemoryApprovals;
         use stagegate::ports::SystemClock;
         use stagegate::steps::approval_page::{security_headers, ApprovalPage};
-        use stagegate::testing::{MemoryArtifacts, MemoryCallbacks};
-        let page = ApprovalPage::new(
-            &stagegate::Settings::default(),
-            MemoryApprovals::default(),
-            MemoryCallbacks::default(),
-            MemoryArtifacts::default(),
-            SystemClock,
-        );
+        use stagegate::testing::{MemoryArtifacts, MemoryRuns, MemoryTable};
+        let page = ApprovalPage {
+            settings: stagegate::Settings::default(),
+            store: MemoryTable::default(),
+            runs: MemoryRuns::default(),
+            artifacts: MemoryArtifacts::default(),
+            clock: SystemClock,
+        };
         for method in ["GET", "HEAD", "POST", "PUT"] {
             let mut ev = event("", false);
             ev.request_context.http.method = Some(method.into());
@@ -163,8 +164,9 @@ mod tests {
 
     #[test]
     fn the_response_keeps_every_header() {
-        let mut r = WebResponse::text(409, "already decided");
-        r.headers.push(("x-frame-options".into(), "DENY".into()));
+        let mut r = text(409, "already decided");
+        r.headers_mut()
+            .insert("x-frame-options", http::HeaderValue::from_static("DENY"));
         let out = url_response(r);
         assert_eq!(out.status_code, 409);
         assert_eq!(out.headers["x-frame-options"], "DENY");

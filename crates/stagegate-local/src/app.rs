@@ -1,7 +1,7 @@
 //! An application's `stagegate.json`: how the rehearsal runs it locally.
 
 use serde::Deserialize;
-use stagegate::approvals::validate_approver;
+use stagegate::links::validate_approver;
 use stagegate::ports::{ApprovalKind, Approver};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -116,7 +116,10 @@ impl App {
             "STAGEGATE_COMMAND_SUITES" => Some(json.clone()),
             _ => None,
         })
-        .map_err(|e| format!("{}: commandSuites: {}", file.display(), e.problem))?;
+        .map_err(|e| {
+            let problems: Vec<String> = e.0.iter().map(|p| p.problem.clone()).collect();
+            format!("{}: commandSuites: {}", file.display(), problems.join("; "))
+        })?;
         for (what, rel) in [
             ("backend.template", &config.backend.template),
             ("frontend.dir", &config.frontend.dir),

@@ -5,10 +5,10 @@
 
 use serde_json::{json, Value};
 use stagegate::step::invoke;
-use stagegate::steps::release::MarkReleaseReady;
+use stagegate::steps::mark_release_ready::MarkReleaseReady;
 use stagegate::testing::{candidate, now, FixedClock, MemoryArtifacts, MemoryTimelines};
 use stagegate_https::{GitHub, HttpsClient};
-use stagegate_local::http::{self, Handler, Request, Response};
+use stagegate_local::server::{self, respond, Handler, Request};
 use std::sync::{Arc, Mutex};
 
 /// What the mock holds: its releases, and a status to answer every write with.
@@ -27,17 +27,21 @@ async fn github(api: Arc<Mutex<Api>>) -> String {
     let handler: Handler = Arc::new(move |req: Request| {
         let api = api.clone();
         Box::pin(async move {
-            let json =
-                |status: u16, v: Value| Response::new(status, "application/json", v.to_string());
+            let json = |status: u16, v: Value| respond(status, "application/json", v.to_string());
             let mut api = lock(&api);
-            api.calls.push(format!("{} {}", req.method, req.path));
+            api.calls
+                .push(format!("{} {}", req.method(), req.uri().path()));
             let authorized = req
-                .headers
-                .iter()
-                .any(|(k, v)| k == "authorization" && v == "Bearer ghp_test");
-            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-            let path = req.path.strip_prefix("/repos/acme/shop").unwrap_or("?");
-            match (req.method.as_str(), path) {
+                .headers()
+                .get("authorization")
+                .is_some_and(|v| v == "Bearer ghp_test");
+            let body: Value = serde_json::from_slice(req.body()).unwrap_or(Value::Null);
+            let path = req
+                .uri()
+                .path()
+                .strip_prefix("/repos/acme/shop")
+                .unwrap_or("?");
+            match (req.method().as_str(), path) {
                 ("GET", "/tags") => json(
                     200,
                     json!([{"name": "rc-1.4.0"}, {"name": "rc-1.3.0"}, {"name": "v0.9"}]),
@@ -50,7 +54,7 @@ async fn github(api: Arc<Mutex<Api>>) -> String {
                     ]}),
                 ),
                 _ if !authorized => json(401, json!({"message": "Bad credentials"})),
-                (_, _) if req.method != "GET" && api.fail_writes.is_some() => {
+                (_, _) if req.method().as_str() != "GET" && api.fail_writes.is_some() => {
                     let (status, message) = api.fail_writes.unwrap_or((500, "?"));
                     json(status, json!({"message": message}))
                 }
@@ -85,7 +89,7 @@ async fn github(api: Arc<Mutex<Api>>) -> String {
             }
         })
     });
-    let (addr, _task) = http::serve(0, handler).await.expect("a local port");
+    let (addr, _task) = server::serve(0, handler).await.expect("a local port");
     format!("http://{addr}")
 }
 
@@ -101,13 +105,12 @@ async fn mark_ready(
         token.map(str::to_string),
     )
     .with_api(api);
-    let step = MarkReleaseReady::new(
-        &gh,
-        &gh,
-        arts,
-        MemoryTimelines::default(),
-        FixedClock(now()),
-    );
+    let step = MarkReleaseReady {
+        repository: gh,
+        artifacts: arts.clone(),
+        runs: MemoryTimelines::default(),
+        clock: FixedClock(now()),
+    };
     invoke(
         &step,
         json!({"candidate": candidate(), "artifactsPrefix": "runs/r/", "frontendUrl": "https://staging.test"}),

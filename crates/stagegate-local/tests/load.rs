@@ -5,10 +5,10 @@
 use serde_json::json;
 use stagegate::ports::Artifacts;
 use stagegate::step::invoke;
-use stagegate::steps::performance::PerformanceTests;
+use stagegate::steps::performance_tests::PerformanceTests;
 use stagegate::testing::MemoryArtifacts;
-use stagegate_local::adapters::LocalHttp;
-use stagegate_local::http::{self, Handler, Request, Response};
+use stagegate_https::HttpsClient;
+use stagegate_local::server::{self, respond, Handler, Request};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,16 +29,16 @@ async fn server(load: Arc<Load>) -> String {
         Box::pin(async move {
             let n = load.now.fetch_add(1, Ordering::SeqCst) + 1;
             load.most.fetch_max(n, Ordering::SeqCst);
-            let pause = match req.path.as_str() {
+            let pause = match req.uri().path() {
                 "/slow" if load.slow_calls.fetch_add(1, Ordering::SeqCst) % 2 == 1 => 400,
                 _ => 20,
             };
             tokio::time::sleep(Duration::from_millis(pause)).await;
             load.now.fetch_sub(1, Ordering::SeqCst);
-            Response::text(200, "ok")
+            respond(200, "text/plain", "ok")
         })
     });
-    let (addr, _task) = http::serve(0, handler).await.expect("a local port");
+    let (addr, _task) = server::serve(0, handler).await.expect("a local port");
     format!("http://{addr}")
 }
 
@@ -54,7 +54,10 @@ async fn run(
     )
     .await
     .unwrap();
-    let step = PerformanceTests::new(LocalHttp, &arts);
+    let step = PerformanceTests {
+        http: HttpsClient::new(),
+        artifacts: arts.clone(),
+    };
     invoke(
         &step,
         json!({"artifactsPrefix": "runs/r/", "frontendUrl": base, "outputs": {"ApiUrl": base}}),

@@ -5,12 +5,13 @@
 //! file, line and field.
 
 use serde_json::{json, Value};
+use stagegate::flow::SuiteResult;
 use stagegate::ports::Artifacts;
 use stagegate::step::invoke;
-use stagegate::steps::suites::{RunTestSuite, SuiteResult};
+use stagegate::steps::run_test_suite::RunTestSuite;
 use stagegate::testing::MemoryArtifacts;
-use stagegate_local::adapters::LocalHttp;
-use stagegate_local::http::{self, Handler, Request, Response};
+use stagegate_https::HttpsClient;
+use stagegate_local::server::{self, respond, Handler, Request};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,18 +24,18 @@ async fn api() -> String {
         let flaky = flaky.clone();
         Box::pin(async move {
             let auth = req
-                .headers
-                .iter()
-                .find(|(k, _)| k == "authorization")
-                .map(|(_, v)| v.clone());
-            let json =
-                |status: u16, v: Value| Response::new(status, "application/json", v.to_string());
-            match (req.method.as_str(), req.path.as_str()) {
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let json = |status: u16, v: Value| respond(status, "application/json", v.to_string());
+            match (req.method().as_str(), req.uri().path()) {
                 ("POST", "/login") => {
-                    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                    let body: Value = serde_json::from_slice(req.body()).unwrap_or(Value::Null);
                     if body["password"] == "hunter2" {
                         let mut r = json(200, json!({"token": "t-42", "user": {"id": 7}}));
-                        r.headers.push(("Location".into(), "/users/7".into()));
+                        r.headers_mut()
+                            .insert("location", "/users/7".parse().expect("a header value"));
                         r
                     } else {
                         json(401, json!({"error": "bad password"}))
@@ -47,20 +48,20 @@ async fn api() -> String {
                 ("GET", p @ ("/flaky/a" | "/flaky/b")) => {
                     let n = &flaky[usize::from(p.ends_with('b'))];
                     if n.fetch_add(1, Ordering::SeqCst) < 2 {
-                        Response::text(503, "warming up")
+                        respond(503, "text/plain", "warming up")
                     } else {
-                        Response::text(200, "ready")
+                        respond(200, "text/plain", "ready")
                     }
                 }
                 ("GET", "/slow") => {
                     tokio::time::sleep(Duration::from_secs(2)).await;
-                    Response::text(200, "finally")
+                    respond(200, "text/plain", "finally")
                 }
-                _ => Response::text(404, "not found"),
+                _ => respond(404, "text/plain", "not found"),
             }
         })
     });
-    let (addr, _task) = http::serve(0, handler).await.expect("a local port");
+    let (addr, _task) = server::serve(0, handler).await.expect("a local port");
     format!("http://{addr}")
 }
 
@@ -74,7 +75,10 @@ async fn run_text(api: &str, arts: &MemoryArtifacts, text: Vec<u8>) -> SuiteResu
     arts.put("runs/r/suites/api.json", "application/json", text)
         .await
         .unwrap();
-    let step = RunTestSuite::new(LocalHttp, arts);
+    let step = RunTestSuite {
+        http: HttpsClient::new(),
+        artifacts: arts.clone(),
+    };
     let out = invoke(
         &step,
         json!({"suite": "api", "artifactsPrefix": "runs/r/", "frontendUrl": "http://127.0.0.1:9/",

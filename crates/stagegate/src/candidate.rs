@@ -1,31 +1,9 @@
-//! A release candidate: which repository, which tag, which commit, pushed by whom.
+//! A release candidate: the rules a trigger must meet to become one (repository,
+//! tag, commit, pusher), its run's name, and version order between candidates.
 
 use crate::error::{names, StepError};
-use serde::{Deserialize, Serialize};
-
-/// What starts a run. Produced by the tag-push webhook or written by hand for a
-/// manual start (see the README's "Manual start").
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Trigger {
-    pub repository: String,
-    pub tag: String,
-    pub sha: String,
-    #[serde(default)]
-    pub pushed_by: Option<String>,
-}
-
-/// A validated candidate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Candidate {
-    pub repository: String,
-    pub tag: String,
-    /// The version in the tag: `1.4.0` for `rc-1.4.0`.
-    pub version: String,
-    pub sha: String,
-    pub pushed_by: String,
-}
+use crate::records::{Candidate, Trigger};
+use std::cmp::Ordering;
 
 impl Trigger {
     /// Checks the trigger against the tag prefix (`rc-`). Every problem is named.
@@ -132,6 +110,61 @@ impl Candidate {
     }
 }
 
+/// The version in `tag`, if it is a candidate tag.
+pub fn version_of<'a>(tag: &'a str, prefix: &str) -> Option<&'a str> {
+    tag.strip_prefix(prefix)
+}
+
+/// Semantic-version precedence (`1.4.0-beta.2 < 1.4.0 < 1.4.1`).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn split(v: &str) -> (Vec<u64>, Option<Vec<&str>>) {
+        let (core, pre) = match v.split_once('-') {
+            Some((c, p)) => (c, Some(p.split('.').collect())),
+            None => (v, None),
+        };
+        (
+            core.split('.').map(|n| n.parse().unwrap_or(0)).collect(),
+            pre,
+        )
+    }
+    let (ac, ap) = split(a);
+    let (bc, bp) = split(b);
+    ac.cmp(&bc).then_with(|| match (ap, bp) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => {
+            for (p, q) in x.iter().zip(&y) {
+                let ord = match (p.parse::<u64>(), q.parse::<u64>()) {
+                    (Ok(m), Ok(n)) => m.cmp(&n),
+                    (Ok(_), Err(_)) => Ordering::Less,
+                    (Err(_), Ok(_)) => Ordering::Greater,
+                    (Err(_), Err(_)) => p.cmp(q),
+                };
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+    })
+}
+
+/// The release-candidate tag just before `tag` among `tags`, by version order (so
+/// `rc-1.10.0` comes after `rc-1.9.0`). Tags without the prefix are not candidates.
+pub fn previous_candidate<'a>(
+    tags: impl IntoIterator<Item = &'a str>,
+    tag: &str,
+    tag_prefix: &str,
+) -> Option<String> {
+    let version = tag.strip_prefix(tag_prefix)?;
+    tags.into_iter()
+        .filter_map(|t| t.strip_prefix(tag_prefix).map(|v| (t, v)))
+        .filter(|(_, v)| compare_versions(v, version).is_lt())
+        .max_by(|a, b| compare_versions(a.1, b.1))
+        .map(|(t, _)| t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +247,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("extra"));
+    }
+
+    #[test]
+    fn versions_compare_by_semver_precedence() {
+        assert_eq!(compare_versions("1.4.0", "1.4.1"), Ordering::Less);
+        assert_eq!(compare_versions("1.10.0", "1.9.9"), Ordering::Greater);
+        assert_eq!(compare_versions("1.4.0-beta.2", "1.4.0"), Ordering::Less);
+        assert_eq!(
+            compare_versions("1.4.0-beta.2", "1.4.0-beta.10"),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_versions("1.4.0-alpha", "1.4.0-beta"),
+            Ordering::Less
+        );
+        assert_eq!(compare_versions("1.4.0-1", "1.4.0-alpha"), Ordering::Less);
+        assert_eq!(compare_versions("1.4.0", "1.4.0"), Ordering::Equal);
+    }
+
+    #[test]
+    fn the_previous_candidate_is_by_version_not_by_text() {
+        let tags = ["rc-1.9.0", "rc-1.10.0", "v2.0.0", "rc-1.11.0", "rc-1.2.0"];
+        assert_eq!(
+            previous_candidate(tags, "rc-1.11.0", "rc-").as_deref(),
+            Some("rc-1.10.0")
+        );
+        assert_eq!(previous_candidate(tags, "rc-1.2.0", "rc-"), None);
+        assert_eq!(previous_candidate(tags, "v3", "rc-"), None);
     }
 }

@@ -1,24 +1,35 @@
 //! # stagegate — the domain
 //!
-//! The staging flow's steps as pure logic ([`steps`]) over ports ([`ports`]): no
-//! Lambda, no Step Functions, no AWS SDK here. Each step is a type ([`Step`]) that owns
-//! exactly its ports; the Lambda binaries (`functions/`), the local rehearsal and the
-//! path tests all run these same step values.
+//! Every function of stagegate as pure logic over ports: no Lambda, no Step
+//! Functions, no AWS SDK here. Four layers, each importing only the ones below it:
+//!
+//! 1. values: [`error`], [`records`] (what ports exchange), [`suite_spec`];
+//! 2. rules on them: [`ports`] (the traits), [`candidate`], [`step`] (what a function
+//!    is), [`links`], [`changelog`], [`flow`] (what travels between states);
+//! 3. what several functions share: [`settings`], [`desk`] (deciding approvals),
+//!    [`waiting`] (event-driven deploy waits), [`timeline`];
+//! 4. the functions themselves: [`steps`], one module per function; and the
+//!    in-memory doubles ([`testing`], behind the `testing` feature).
+//!
+//! The Lambda binaries (`functions/`), the local rehearsal and the path tests all
+//! run the same step values.
 
-pub mod approvals;
 pub mod candidate;
+pub mod changelog;
+pub mod desk;
 pub mod error;
-pub mod memory;
+pub mod flow;
+pub mod links;
 pub mod ports;
-#[cfg(test)]
-mod proptests;
+pub mod records;
 pub mod settings;
 pub mod step;
 pub mod steps;
+pub mod suite_spec;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod web;
-pub mod webhook;
+pub mod timeline;
+pub mod waiting;
 
 pub use error::{PortError, StepError};
 pub use settings::Settings;

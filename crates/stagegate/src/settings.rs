@@ -103,204 +103,167 @@ impl Default for Settings {
 
 /// A configuration value that is missing or malformed, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration {name}: {problem}")]
+#[error("{name}: {problem}")]
 pub struct ConfigError {
     pub name: String,
     pub problem: String,
 }
 
-impl Settings {
-    /// Reads `STAGEGATE_*` variables through `get` (the process environment on AWS).
-    /// Unset variables keep their defaults; set-but-invalid ones are errors.
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let mut s = Settings::default();
-        let err = |name: &str, problem: String| ConfigError {
+/// Every configuration problem found in one reading, each named: a deployment with
+/// three wrong variables learns of all three at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// The problem with variable `name`, if it has one.
+    pub fn about(&self, name: &str) -> Option<&ConfigError> {
+        self.0.iter().find(|e| e.name == name)
+    }
+}
+
+/// Reads variables through `get`, keeping every problem it meets.
+pub struct Vars<G> {
+    get: G,
+    pub errors: Vec<ConfigError>,
+}
+
+impl<G: Fn(&str) -> Option<String>> Vars<G> {
+    pub fn new(get: G) -> Self {
+        Vars {
+            get,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Variable `name` parsed by `parse` into `field`; unset keeps the field as it is.
+    pub fn read<T>(
+        &mut self,
+        name: &str,
+        field: &mut T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) {
+        if let Some(v) = (self.get)(name) {
+            match parse(&v) {
+                Ok(value) => *field = value,
+                Err(problem) => self.fail(name, problem),
+            }
+        }
+    }
+
+    /// A variable that must be set and not blank.
+    pub fn required(&mut self, name: &str) -> String {
+        match (self.get)(name).filter(|v| !v.trim().is_empty()) {
+            Some(v) => v,
+            None => {
+                self.fail(
+                    name,
+                    "is not set (template.yaml sets it for every function)".into(),
+                );
+                String::new()
+            }
+        }
+    }
+
+    /// A variable that may be unset; blank counts as unset.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        (self.get)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn fail(&mut self, name: &str, problem: String) {
+        self.errors.push(ConfigError {
             name: name.into(),
             problem,
-        };
-        if let Some(v) = get("STAGEGATE_TAG_PREFIX") {
-            if v.is_empty() || v.len() > 20 {
-                return Err(err(
-                    "STAGEGATE_TAG_PREFIX",
-                    "must be 1 to 20 characters".into(),
-                ));
-            }
-            s.tag_prefix = v;
+        });
+    }
+}
+
+impl Settings {
+    /// Reads `STAGEGATE_*` variables through `get` (the process environment on AWS).
+    /// Unset variables keep their defaults; every set-but-invalid one is named.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigErrors> {
+        let mut vars = Vars::new(get);
+        let settings = Settings::read(&mut vars);
+        if vars.errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigErrors(vars.errors))
         }
-        if let Some(v) = get("STAGEGATE_REPOSITORY").filter(|v| !v.is_empty()) {
-            if !crate::candidate::is_repository(&v) {
-                return Err(err(
-                    "STAGEGATE_REPOSITORY",
-                    format!("'{v}' is not of the form owner/name"),
-                ));
-            }
-            s.repository = Some(v);
-        }
-        if let Some(v) = get("STAGEGATE_APPROVAL_TIMEOUT_SECONDS") {
-            s.approval_timeout_seconds = v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (60..=MAX_APPROVAL_TIMEOUT_SECONDS).contains(n))
-                .ok_or_else(|| {
-                    err(
-                        "STAGEGATE_APPROVAL_TIMEOUT_SECONDS",
-                        format!("'{v}' is not a number of seconds from 60 to {MAX_APPROVAL_TIMEOUT_SECONDS}"),
-                    )
-                })?;
-        }
-        if let Some(v) = get("STAGEGATE_APPROVAL_BASE_URL") {
-            if !(v.starts_with("https://")
-                || v.starts_with("http://127.0.0.1")
-                || v.starts_with("http://localhost"))
-            {
-                return Err(err(
-                    "STAGEGATE_APPROVAL_BASE_URL",
-                    format!("'{v}' must be an https:// URL (or http on localhost)"),
-                ));
-            }
-            s.approval_base_url = v.trim_end_matches('/').to_string();
-        }
-        if let Some(v) = get("STAGEGATE_PUSHER_MAY_APPROVE") {
-            s.pusher_may_approve = parse_bool(&v).ok_or_else(|| {
-                err(
-                    "STAGEGATE_PUSHER_MAY_APPROVE",
-                    format!("'{v}' is not true or false"),
-                )
-            })?;
-        }
-        if let Some(v) = get("STAGEGATE_REQUIRED_APPROVALS") {
-            s.required_approvals = v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=10).contains(n))
-                .ok_or_else(|| {
-                    err(
-                        "STAGEGATE_REQUIRED_APPROVALS",
-                        format!("'{v}' is not a number from 1 to 10"),
-                    )
-                })?;
-        }
-        if let Some(v) = get("STAGEGATE_STACK_NAME") {
-            if v.is_empty()
-                || v.len() > 128
-                || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            {
-                return Err(err(
-                    "STAGEGATE_STACK_NAME",
-                    format!("'{v}' is not a CloudFormation stack name"),
-                ));
-            }
-            s.stack_name = v;
-        }
-        if let Some(v) = get("STAGEGATE_TEMPLATE_URI") {
-            s.template_uri = v;
-        }
-        if let Some(v) = get("STAGEGATE_SUITES") {
-            let suites: Vec<String> = v
-                .split(',')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
-                .collect();
-            if !suites.iter().all(|x| is_suite_name(x)) {
-                return Err(err(
-                    "STAGEGATE_SUITES",
-                    format!("'{v}' must be comma-separated suite names (letters, digits, - and _)"),
-                ));
-            }
-            s.suites = suites;
-        }
-        if let Some(v) = get("STAGEGATE_COMMAND_SUITES").filter(|v| !v.trim().is_empty()) {
-            let suites: BTreeMap<String, String> = serde_json::from_str(&v).map_err(|e| {
-                err(
-                    "STAGEGATE_COMMAND_SUITES",
-                    format!("must be a JSON object of suite name to command: {e}"),
-                )
-            })?;
-            for (name, command) in &suites {
-                if !is_suite_name(name) || s.suites.contains(name) {
-                    return Err(err(
-                        "STAGEGATE_COMMAND_SUITES",
-                        format!("'{name}' must be a suite name (letters, digits, - and _) that no HTTP suite has"),
-                    ));
-                }
-                if command.trim().is_empty() {
-                    return Err(err(
-                        "STAGEGATE_COMMAND_SUITES",
-                        format!("suite '{name}' has no command"),
-                    ));
-                }
-            }
-            s.command_suites = suites;
-        }
-        if let Some(v) = get("STAGEGATE_FRONTEND_ENV") {
-            s.frontend_env = parse_pairs(&v).ok_or_else(|| {
-                err(
-                    "STAGEGATE_FRONTEND_ENV",
-                    format!("'{v}' must be OutputName=ENV_NAME pairs separated by commas"),
-                )
-            })?;
-        }
-        if let Some(v) = get("STAGEGATE_MAX_POLLS") {
-            s.max_polls = v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=10_000).contains(n))
-                .ok_or_else(|| {
-                    err(
-                        "STAGEGATE_MAX_POLLS",
-                        format!("'{v}' is not a number from 1 to 10000"),
-                    )
-                })?;
-        }
-        if let Some(v) = get("STAGEGATE_ENVIRONMENT") {
-            let ok = (1..=32).contains(&v.len())
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !ok {
-                return Err(err(
-                    "STAGEGATE_ENVIRONMENT",
-                    format!("'{v}' must be 1 to 32 letters, digits, '-' or '_'"),
-                ));
-            }
-            s.environment = v;
-        }
-        if let Some(v) = get("STAGEGATE_USER_ACCEPTANCE") {
-            s.user_acceptance = parse_bool(&v).ok_or_else(|| {
-                err(
-                    "STAGEGATE_USER_ACCEPTANCE",
-                    format!("'{v}' is not true or false"),
-                )
-            })?;
-        }
-        if let Some(v) = get("STAGEGATE_EXECUTION_URL") {
-            s.execution_url = v;
-        }
+    }
+
+    /// The settings from `vars`, recording each problem in it.
+    pub fn read<G: Fn(&str) -> Option<String>>(vars: &mut Vars<G>) -> Settings {
+        let mut s = Settings::default();
+        vars.read("STAGEGATE_TAG_PREFIX", &mut s.tag_prefix, tag_prefix);
+        vars.read("STAGEGATE_REPOSITORY", &mut s.repository, repository);
+        vars.read(
+            "STAGEGATE_APPROVAL_TIMEOUT_SECONDS",
+            &mut s.approval_timeout_seconds,
+            |v| number(v, 60, MAX_APPROVAL_TIMEOUT_SECONDS, "seconds"),
+        );
+        vars.read(
+            "STAGEGATE_APPROVAL_BASE_URL",
+            &mut s.approval_base_url,
+            base_url,
+        );
+        vars.read(
+            "STAGEGATE_PUSHER_MAY_APPROVE",
+            &mut s.pusher_may_approve,
+            parse_bool,
+        );
+        vars.read(
+            "STAGEGATE_REQUIRED_APPROVALS",
+            &mut s.required_approvals,
+            |v| number(v, 1, 10, "approvals").map(|n| n as u32),
+        );
+        vars.read("STAGEGATE_STACK_NAME", &mut s.stack_name, stack_name);
+        vars.read("STAGEGATE_TEMPLATE_URI", &mut s.template_uri, |v| {
+            Ok(v.to_string())
+        });
+        vars.read("STAGEGATE_SUITES", &mut s.suites, suite_list);
+        let http_suites = s.suites.clone();
+        vars.read("STAGEGATE_COMMAND_SUITES", &mut s.command_suites, |v| {
+            command_suites(v, &http_suites)
+        });
+        vars.read("STAGEGATE_FRONTEND_ENV", &mut s.frontend_env, |v| {
+            parse_pairs(v).ok_or_else(|| {
+                format!("'{v}' must be OutputName=ENV_NAME pairs separated by commas")
+            })
+        });
+        vars.read("STAGEGATE_MAX_POLLS", &mut s.max_polls, |v| {
+            number(v, 1, 10_000, "polls").map(|n| n as u32)
+        });
+        vars.read("STAGEGATE_ENVIRONMENT", &mut s.environment, environment);
+        vars.read(
+            "STAGEGATE_USER_ACCEPTANCE",
+            &mut s.user_acceptance,
+            parse_bool,
+        );
+        vars.read("STAGEGATE_EXECUTION_URL", &mut s.execution_url, |v| {
+            Ok(v.to_string())
+        });
         for (key, var, _) in CHECKS {
-            if let Some(v) = get(var) {
-                if v.trim().is_empty() || v.len() > 4000 {
-                    return Err(err(
-                        var,
-                        "must be a non-empty command of at most 4000 characters".into(),
-                    ));
-                }
-                s.commands.insert(key.to_string(), v);
+            let mut command = None;
+            vars.read(var, &mut command, |v| check_command(v).map(Some));
+            if let Some(c) = command {
+                s.commands.insert(key.to_string(), c);
             }
         }
         if s.user_acceptance
             && s.approval_timeout_seconds > MAX_APPROVAL_TIMEOUT_WITH_ACCEPTANCE_SECONDS
         {
-            return Err(err(
+            vars.fail(
                 "STAGEGATE_APPROVAL_TIMEOUT_SECONDS",
                 format!(
                     "{} s is too long with STAGEGATE_USER_ACCEPTANCE=true: the approval and the sign-off each wait that long, and both must fit the 7-day run (at most {MAX_APPROVAL_TIMEOUT_WITH_ACCEPTANCE_SECONDS})",
                     s.approval_timeout_seconds
                 ),
-            ));
+            );
         }
-        Ok(s)
+        s
     }
 
-    pub fn from_env() -> Result<Settings, ConfigError> {
+    pub fn from_env() -> Result<Settings, ConfigErrors> {
         Self::from_vars(|k| std::env::var(k).ok())
     }
 
@@ -309,11 +272,104 @@ impl Settings {
     }
 }
 
-fn parse_bool(v: &str) -> Option<bool> {
+fn tag_prefix(v: &str) -> Result<String, String> {
+    if v.is_empty() || v.len() > 20 {
+        return Err("must be 1 to 20 characters".into());
+    }
+    Ok(v.to_string())
+}
+
+fn repository(v: &str) -> Result<Option<String>, String> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if !crate::candidate::is_repository(v) {
+        return Err(format!("'{v}' is not of the form owner/name"));
+    }
+    Ok(Some(v.to_string()))
+}
+
+fn number(v: &str, min: u64, max: u64, what: &str) -> Result<u64, String> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("'{v}' is not a number of {what} from {min} to {max}"))
+}
+
+fn base_url(v: &str) -> Result<String, String> {
+    if !(v.starts_with("https://")
+        || v.starts_with("http://127.0.0.1")
+        || v.starts_with("http://localhost"))
+    {
+        return Err(format!(
+            "'{v}' must be an https:// URL (or http on localhost)"
+        ));
+    }
+    Ok(v.trim_end_matches('/').to_string())
+}
+
+fn stack_name(v: &str) -> Result<String, String> {
+    if v.is_empty() || v.len() > 128 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("'{v}' is not a CloudFormation stack name"));
+    }
+    Ok(v.to_string())
+}
+
+fn suite_list(v: &str) -> Result<Vec<String>, String> {
+    let suites: Vec<String> = v
+        .split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect();
+    if !suites.iter().all(|x| is_suite_name(x)) {
+        return Err(format!(
+            "'{v}' must be comma-separated suite names (letters, digits, - and _)"
+        ));
+    }
+    Ok(suites)
+}
+
+fn command_suites(v: &str, http_suites: &[String]) -> Result<BTreeMap<String, String>, String> {
+    if v.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let suites: BTreeMap<String, String> = serde_json::from_str(v)
+        .map_err(|e| format!("must be a JSON object of suite name to command: {e}"))?;
+    for (name, command) in &suites {
+        if !is_suite_name(name) || http_suites.contains(name) {
+            return Err(format!(
+                "'{name}' must be a suite name (letters, digits, - and _) that no HTTP suite has"
+            ));
+        }
+        if command.trim().is_empty() {
+            return Err(format!("suite '{name}' has no command"));
+        }
+    }
+    Ok(suites)
+}
+
+fn environment(v: &str) -> Result<String, String> {
+    let ok = (1..=32).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(format!("'{v}' must be 1 to 32 letters, digits, '-' or '_'"));
+    }
+    Ok(v.to_string())
+}
+
+fn check_command(v: &str) -> Result<String, String> {
+    if v.trim().is_empty() || v.len() > 4000 {
+        return Err("must be a non-empty command of at most 4000 characters".into());
+    }
+    Ok(v.to_string())
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" => Some(false),
-        _ => None,
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("'{v}' is not true or false")),
     }
 }
 
@@ -378,7 +434,7 @@ mod tests {
             (r#"{"e2e": " "}"#, "no command"),
         ] {
             let e = Settings::from_vars(vars(&[("STAGEGATE_COMMAND_SUITES", bad)])).unwrap_err();
-            assert_eq!(e.name, "STAGEGATE_COMMAND_SUITES");
+            let e = e.about("STAGEGATE_COMMAND_SUITES").unwrap();
             assert!(e.problem.contains(why), "{bad}: {}", e.problem);
         }
     }
@@ -427,7 +483,7 @@ mod tests {
             ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "345600"),
         ]))
         .unwrap_err();
-        assert_eq!(e.name, "STAGEGATE_APPROVAL_TIMEOUT_SECONDS");
+        let e = e.about("STAGEGATE_APPROVAL_TIMEOUT_SECONDS").unwrap();
         assert!(e.problem.contains("7-day"), "{e}");
         assert!(Settings::from_vars(vars(&[
             ("STAGEGATE_USER_ACCEPTANCE", "true"),
@@ -461,7 +517,27 @@ mod tests {
             ),
         ] {
             let e = Settings::from_vars(vars(&[(k, v)])).unwrap_err();
-            assert_eq!(e.name, k, "{v}");
+            assert_eq!(e.0.len(), 1, "{k}={v}: {e}");
+            assert_eq!(e.0[0].name, k, "{v}");
         }
+    }
+
+    #[test]
+    fn every_invalid_variable_is_named_in_one_error() {
+        let e = Settings::from_vars(vars(&[
+            ("STAGEGATE_MAX_POLLS", "lots"),
+            ("STAGEGATE_STACK_NAME", "bad_name"),
+            ("STAGEGATE_REQUIRED_APPROVALS", "0"),
+        ]))
+        .unwrap_err();
+        let text = e.to_string();
+        for name in [
+            "STAGEGATE_MAX_POLLS",
+            "STAGEGATE_STACK_NAME",
+            "STAGEGATE_REQUIRED_APPROVALS",
+        ] {
+            assert!(text.contains(name), "{text}");
+        }
+        assert_eq!(e.0.len(), 3);
     }
 }

@@ -1,5 +1,7 @@
-//! What a step of the staging flow is: a value that owns exactly the ports it needs,
-//! with a stable name, a typed input and a typed output.
+//! What a function of stagegate is: a [`Step`] (a value that owns exactly the ports
+//! it needs, with a stable name, a typed input and a typed output) or, behind a
+//! Function URL, an [`Endpoint`] (the same, over HTTP, in the ecosystem's `http`
+//! types).
 //!
 //! The same step value runs in three places: a Lambda binary serves it
 //! (`stagegate_lambda::serve`), the embedded engine registers it under its name (the
@@ -7,14 +9,14 @@
 //! is a constructor argument, so a step cannot exist without the ports it uses:
 //!
 //! ```compile_fail
-//! use stagegate::steps::suites::TestReport;
+//! use stagegate::steps::test_report::TestReport;
 //! // No artifact store: this does not compile.
-//! let step = TestReport::new();
+//! let step = TestReport {};
 //! ```
 //!
 //! ```
 //! use stagegate::ports::{Artifacts, PortResult};
-//! use stagegate::steps::suites::TestReport;
+//! use stagegate::steps::test_report::TestReport;
 //! use stagegate::Step;
 //! struct Nowhere;
 //! impl Artifacts for Nowhere {
@@ -25,7 +27,7 @@
 //!         Ok(None)
 //!     }
 //! }
-//! let step = TestReport::new(Nowhere);
+//! let step = TestReport { artifacts: Nowhere };
 //! assert_eq!(<TestReport<Nowhere> as Step>::NAME, "test-report");
 //! # drop(step);
 //! ```
@@ -36,7 +38,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
 
-/// One function of the staging flow.
+/// One function of the flow, invoked with a JSON event.
 pub trait Step: Send + Sync {
     /// The stable name: the crate under `functions/`, the Lambda function, the
     /// `${<Name>FunctionArn}` substitution (see [`substitution_key`]) and the name the
@@ -64,6 +66,66 @@ pub async fn invoke<S: Step>(step: &S, event: Value) -> Result<Value, StepError>
     // Our own types: serialising cannot fail in practice, but would still be an error.
     serde_json::to_value(&output)
         .map_err(|e| invalid_input(format!("{}: cannot serialise the output: {e}", S::NAME)))
+}
+
+/// An HTTP request to a public endpoint, as both servers hand it over (a Function URL
+/// on AWS, 127.0.0.1 in the rehearsal): the body read whole, bounded by the server,
+/// and a [`Peer`] among the extensions.
+pub type WebRequest = http::Request<Vec<u8>>;
+
+/// An endpoint's answer, headers included; both servers send it as it is.
+pub type WebResponse = http::Response<String>;
+
+/// What the server knows about a request that the client did not say.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Peer {
+    /// The client's address (recorded with a decision; never trusted for identity).
+    pub source_ip: String,
+    /// The origin this server answers at (`https://<function URL domain>` on AWS,
+    /// `http://127.0.0.1:<port>` locally): a form posted from this server's own page
+    /// has this `Origin`.
+    pub origin: String,
+}
+
+impl Peer {
+    /// The request's peer (empty when the server set none).
+    pub fn of(request: &WebRequest) -> Peer {
+        request
+            .extensions()
+            .get::<Peer>()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A response with `status`, a `content-type` and `body`.
+pub fn respond(status: u16, content_type: &str, body: impl Into<String>) -> WebResponse {
+    let mut response = http::Response::new(body.into());
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+/// A plain-text response.
+pub fn text(status: u16, body: impl Into<String>) -> WebResponse {
+    respond(status, "text/plain; charset=utf-8", body)
+}
+
+/// The first value of header `name` of `request`, if it is text.
+pub fn header<'a>(request: &'a WebRequest, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A public HTTP endpoint.
+pub trait Endpoint: Send + Sync {
+    /// The function under `functions/` that serves it on AWS.
+    const NAME: &'static str;
+
+    /// Answers one request. Never fails: every problem is a response.
+    fn handle(&self, request: WebRequest) -> impl Future<Output = WebResponse> + Send;
 }
 
 /// `DeployFrontendFunctionArn` for `deploy-frontend`: the substitution that

@@ -5,7 +5,7 @@
 //! webhook and the approval page this way; the init benchmark times the first `next`.
 
 use serde_json::Value;
-use stagegate_local::http::{self, Handler, Request, Response};
+use stagegate_local::server::{self, respond, Handler, Request, Response};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
@@ -97,7 +97,7 @@ impl LambdaProcess {
         let state = Arc::new(Mutex::new(State::default()));
         let (events_tx, events_rx) = mpsc::unbounded_channel::<(String, Value)>();
         let events_rx = Arc::new(tokio::sync::Mutex::new(events_rx));
-        let listener = http::bind(0).await.expect("a port for the Runtime API");
+        let listener = server::bind(0).await.expect("a port for the Runtime API");
         let addr = listener.local_addr().expect("its address");
         let handler: Handler = {
             let state = state.clone();
@@ -107,7 +107,7 @@ impl LambdaProcess {
                 Box::pin(async move { route(req, state, events).await })
             })
         };
-        let server = http::serve_on(listener, handler);
+        let server = server::serve_on(listener, handler);
         let started = Instant::now();
         let name = binary
             .file_name()
@@ -237,11 +237,12 @@ async fn route(
     events: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, Value)>>>,
 ) -> Response {
     const PREFIX: &str = "/2018-06-01/runtime/";
-    let Some(path) = req.path.strip_prefix(PREFIX) else {
-        return Response::text(404, "not a Runtime API path");
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let Some(path) = req.uri().path().strip_prefix(PREFIX) else {
+        return respond(404, TEXT, "not a Runtime API path");
     };
-    let json = |status: u16, v: Value| Response::new(status, "application/json", v.to_string());
-    match (req.method.as_str(), path) {
+    let json = |status: u16, v: Value| respond(status, "application/json", v.to_string());
+    match (req.method().as_str(), path) {
         ("GET", "invocation/next") => {
             {
                 let mut s = lock(&state);
@@ -250,33 +251,34 @@ async fn route(
                 }
             }
             let Some((id, payload)) = events.lock().await.recv().await else {
-                return Response::text(500, "no more events");
+                return respond(500, TEXT, "no more events");
             };
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() + 60_000)
                 .unwrap_or_default();
             let mut r = json(200, payload);
-            r.headers.extend([
-                ("Lambda-Runtime-Aws-Request-Id".to_string(), id),
+            for (k, v) in [
+                ("lambda-runtime-aws-request-id", id),
+                ("lambda-runtime-deadline-ms", deadline.to_string()),
                 (
-                    "Lambda-Runtime-Deadline-Ms".to_string(),
-                    deadline.to_string(),
-                ),
-                (
-                    "Lambda-Runtime-Invoked-Function-Arn".to_string(),
+                    "lambda-runtime-invoked-function-arn",
                     "arn:aws:lambda:us-east-1:123456789012:function:under-test".to_string(),
                 ),
                 (
-                    "Lambda-Runtime-Trace-Id".to_string(),
+                    "lambda-runtime-trace-id",
                     "Root=1-00000000-000000000000000000000000;Sampled=0".to_string(),
                 ),
-            ]);
+            ] {
+                if let Ok(v) = http::HeaderValue::from_str(&v) {
+                    r.headers_mut().insert(k, v);
+                }
+            }
             r
         }
         ("POST", "init/error") => {
             lock(&state).init_error =
-                Some(serde_json::from_slice(&req.body).unwrap_or(Value::Null));
+                Some(serde_json::from_slice(req.body()).unwrap_or(Value::Null));
             json(202, serde_json::json!({"status": "OK"}))
         }
         ("POST", p) => {
@@ -284,13 +286,13 @@ async fn route(
                 .strip_prefix("invocation/")
                 .and_then(|rest| rest.split_once('/'))
             else {
-                return Response::text(404, "unknown path");
+                return respond(404, TEXT, "unknown path");
             };
-            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let body: Value = serde_json::from_slice(req.body()).unwrap_or(Value::Null);
             let answer = match kind {
                 "response" => Ok(body),
                 "error" => Err(body),
-                _ => return Response::text(404, "unknown path"),
+                _ => return respond(404, TEXT, "unknown path"),
             };
             let mut s = lock(&state);
             s.first_answer.get_or_insert_with(Instant::now);
@@ -299,6 +301,6 @@ async fn route(
             }
             json(202, serde_json::json!({"status": "OK"}))
         }
-        _ => Response::text(404, "unknown path"),
+        _ => respond(404, TEXT, "unknown path"),
     }
 }

@@ -19,6 +19,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Every variable `template.yaml` gives every function, with a test's default.
+pub const DEPLOYMENT: &[(&str, &str)] = &[
+    ("ARTIFACTS_BUCKET", "artifacts"),
+    ("APPROVALS_TABLE", "approvals"),
+    (
+        "APPROVALS_TOPIC_ARN",
+        "arn:aws:sns:us-east-1:123456789012:approvals",
+    ),
+    (
+        "NOTIFICATIONS_TOPIC_ARN",
+        "arn:aws:sns:us-east-1:123456789012:notifications",
+    ),
+    (
+        "STATE_MACHINE_ARN",
+        "arn:aws:states:us-east-1:123456789012:stateMachine:staging",
+    ),
+    ("EVENT_BUS_NAME", "stagegate"),
+    (
+        "WEBHOOK_SECRET_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:stagegate/webhook",
+    ),
+    ("AMPLIFY_APP_ID", "d1example"),
+    ("AMPLIFY_BRANCH", "staging"),
+    ("STAGEGATE_REPOSITORY", "acme/shop"),
+];
+
 /// The moto version CI installs (`.ci/run`) and these tests are written against.
 pub const MOTO_VERSION: &str = "5.2.1";
 
@@ -85,6 +111,30 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// What a function binary is given to run against moto: the variables
+    /// `template.yaml` gives every function (its deployment's resources, with names
+    /// of this test's choosing, `resources` overriding the defaults) and what it needs
+    /// to reach moto instead of AWS.
+    pub fn function_env(&self, resources: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = DEPLOYMENT
+            .iter()
+            .map(|(k, v)| {
+                let v = resources
+                    .iter()
+                    .find(|(name, _)| name == k)
+                    .map_or(*v, |r| r.1);
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        for (k, v) in resources {
+            if !DEPLOYMENT.iter().any(|(name, _)| name == k) {
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+        env.extend(self.env());
+        env
+    }
+
     /// What a child process (a function binary) needs to reach moto instead of AWS.
     pub fn env(&self) -> Vec<(String, String)> {
         [
@@ -114,14 +164,17 @@ impl Moto {
 
     /// Makes moto run state machines (it only records them by default).
     pub async fn run_state_machines(&self) {
-        let r = stagegate_local::http::request(
-            "POST",
-            &format!("{}/moto-api/config", self.endpoint()),
-            &[("Content-Type".into(), "application/json".into())],
-            Some(r#"{"stepfunctions": {"execute_state_machine": true}}"#),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("moto config: {e}"));
+        use stagegate::ports::{Http, HttpRequest};
+        let request = HttpRequest {
+            method: "POST".into(),
+            url: format!("{}/moto-api/config", self.endpoint()),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Some(r#"{"stepfunctions": {"execute_state_machine": true}}"#.into()),
+        };
+        let r = stagegate_https::HttpsClient::new()
+            .send(&request)
+            .await
+            .unwrap_or_else(|e| panic!("moto config: {e}"));
         assert!(r.status < 300, "moto config: {} {}", r.status, r.body);
     }
 

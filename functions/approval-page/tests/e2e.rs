@@ -12,7 +12,7 @@ use aws_sfn_port::{Runs, StepFunctions};
 use aws_sns_port::{approver_filter_policy, SnsNotifier};
 use serde_json::{json, Value};
 use stagegate::ports::{Approvals as _, Artifacts as _, Executions as _, SystemClock};
-use stagegate::steps::approval::RequestApproval;
+use stagegate::steps::request_approval::RequestApproval;
 use stagegate::testing::{approvers, checklist_output, run_info};
 use stagegate::Settings;
 use std::path::Path;
@@ -22,13 +22,7 @@ use testkit::Moto;
 
 /// One request to the page from an approver's browser.
 fn request(method: &str, link_id: &str, headers: Value, body: Option<&str>) -> Value {
-    function_url_event(
-        method,
-        &format!("/approvals/{link_id}"),
-        headers,
-        body,
-        "198.51.100.7",
-    )
+    function_url_event(method, &format!("/approvals/{link_id}"), headers, body, "198.51.100.7")
 }
 
 async fn get(page: &LambdaProcess, link_id: &str) -> (i64, String) {
@@ -41,8 +35,7 @@ async fn post(page: &LambdaProcess, link_id: &str, origin: &str, form: &str) -> 
         "origin": origin,
         "sec-fetch-site": if origin.ends_with(URL_DOMAIN) { "same-origin" } else { "cross-site" }
     });
-    page.call(request("POST", link_id, headers, Some(form)))
-        .await
+    page.call(request("POST", link_id, headers, Some(form))).await
 }
 
 /// The link id in an approval email.
@@ -77,8 +70,7 @@ async fn a_personal_links_post_resumes_the_waiting_execution_once() {
     let mut inbox = std::collections::BTreeMap::new();
     for who in ["bob", "carol"] {
         let (url, arn) = moto.create_queue(&format!("inbox-{who}")).await;
-        moto.subscribe_queue(&topic, &arn, &approver_filter_policy(who))
-            .await;
+        moto.subscribe_queue(&topic, &arn, &approver_filter_policy(who)).await;
         inbox.insert(who, url);
     }
 
@@ -104,12 +96,9 @@ async fn a_personal_links_post_resumes_the_waiting_execution_once() {
         )
         .await
         .unwrap();
-    sfn.start(
-        name,
-        &json!({"preflight": preflight, "checklist": checklist_output()}),
-    )
-    .await
-    .unwrap();
+    sfn.start(name, &json!({"preflight": preflight, "checklist": checklist_output()}))
+        .await
+        .unwrap();
 
     // Wait for Approval: the request step, with the AWS adapters, on the task's input.
     let got = moto.receive(&tokens, Duration::from_secs(10)).await;
@@ -120,14 +109,12 @@ async fn a_personal_links_post_resumes_the_waiting_execution_once() {
         required_approvals: 1,
         ..Settings::default()
     };
-    let request = RequestApproval::new(
+    let request = RequestApproval {
         settings,
-        table.clone(),
-        table.clone(),
-        SnsNotifier::from_config(&config, &topic, &notifications),
-        table.clone(),
-        SystemClock,
-    );
+        store: table.clone(),
+        notifier: SnsNotifier::from_config(&config, &topic, &notifications),
+        clock: SystemClock,
+    };
     let requested = stagegate::step::invoke(&request, input).await.unwrap();
     assert_eq!(requested["approvers"], json!(["bob", "carol"]));
 
@@ -136,38 +123,25 @@ async fn a_personal_links_post_resumes_the_waiting_execution_once() {
     for (who, url) in &inbox {
         let mail = moto.receive(url, Duration::from_secs(5)).await;
         assert_eq!(mail.len(), 1, "{who}: {mail:?}");
-        assert!(
-            mail[0].contains(&format!("({who}")),
-            "{who}'s mail: {}",
-            mail[0]
-        );
+        assert!(mail[0].contains(&format!("({who}")), "{who}'s mail: {}", mail[0]);
         links.insert(*who, link_id(&mail[0]));
     }
     assert_ne!(links["bob"], links["carol"]);
 
-    let mut env = moto.env();
-    env.extend(
-        [
-            ("APPROVALS_TABLE", "approvals"),
-            ("ARTIFACTS_BUCKET", "artifacts"),
-            (
-                "STAGEGATE_APPROVAL_BASE_URL",
-                &format!("https://{URL_DOMAIN}/"),
-            ),
-            ("STAGEGATE_REQUIRED_APPROVALS", "1"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
+    let env = moto.function_env(&[
+        ("APPROVALS_TABLE", "approvals"),
+        ("ARTIFACTS_BUCKET", "artifacts"),
+        ("STATE_MACHINE_ARN", &machine),
+        ("STAGEGATE_APPROVAL_BASE_URL", &format!("https://{URL_DOMAIN}/")),
+        ("STAGEGATE_REQUIRED_APPROVALS", "1"),
+    ]);
     let page = LambdaProcess::spawn(Path::new(env!("CARGO_BIN_EXE_approval-page")), &env).await;
 
     // Bob opens his link: the review, as him, with the checklist from S3.
     let (status, html) = get(&page, &links["bob"]).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("bob"), "{html}");
-    assert!(
-        html.contains("ESLint"),
-        "the checklist is on the page: {html}"
-    );
+    assert!(html.contains("ESLint"), "the checklist is on the page: {html}");
     let token = csrf(&html);
     // Carol opens hers too (her own form token).
     let (status, html) = get(&page, &links["carol"]).await;
@@ -218,15 +192,8 @@ async fn a_personal_links_post_resumes_the_waiting_execution_once() {
     assert_eq!(status, 409, "{html}");
     let (status, html) = get(&page, &links["carol"]).await;
     assert_eq!(status, 409, "{html}");
-    assert!(
-        !html.contains("name=\"csrf\""),
-        "no form on a decided approval: {html}"
-    );
-    let record = table
-        .get(requested["approvalId"].as_str().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(!html.contains("name=\"csrf\""), "no form on a decided approval: {html}");
+    let record = table.get(requested["approvalId"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.votes.len(), 1, "{:?}", record.votes);
     assert_eq!(page.init_error(), None);
 }

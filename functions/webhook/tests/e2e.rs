@@ -3,8 +3,8 @@
 //! template's rule once, however often GitHub delivers it; a forged one starts nothing.
 
 use serde_json::{json, Value};
+use stagegate::steps::webhook::sign;
 use stagegate::testing::SHA;
-use stagegate::webhook::sign;
 use std::path::Path;
 use std::time::Duration;
 use testkit::lambda::{function_url_event, LambdaProcess};
@@ -35,14 +35,7 @@ async fn deliver(f: &LambdaProcess, body: &str, signature: &str, delivery: &str)
         "x-hub-signature-256": signature,
         "user-agent": "GitHub-Hookshot/e2e"
     });
-    f.call(function_url_event(
-        "POST",
-        "/",
-        headers,
-        Some(body),
-        "140.82.115.1",
-    ))
-    .await
+    f.call(function_url_event("POST", "/", headers, Some(body), "140.82.115.1")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,17 +45,13 @@ async fn a_signed_push_starts_one_run_and_a_forged_one_starts_nothing() {
     moto.create_approvals_table("approvals").await;
     let (queue, queue_arn) = moto.create_queue("started").await;
     moto.create_candidate_rule("stagegate", &queue_arn).await;
-    let mut env = moto.env();
-    env.extend(
-        [
-            ("WEBHOOK_SECRET_ARN", secret.as_str()),
-            ("APPROVALS_TABLE", "approvals"),
-            ("EVENT_BUS_NAME", "stagegate"),
-            ("STAGEGATE_REPOSITORY", "acme/shop"),
-            ("STAGEGATE_TAG_PREFIX", "rc-"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
+    let env = moto.function_env(&[
+        ("WEBHOOK_SECRET_ARN", secret.as_str()),
+        ("APPROVALS_TABLE", "approvals"),
+        ("EVENT_BUS_NAME", "stagegate"),
+        ("STAGEGATE_REPOSITORY", "acme/shop"),
+        ("STAGEGATE_TAG_PREFIX", "rc-"),
+    ]);
     let webhook = LambdaProcess::spawn(Path::new(env!("CARGO_BIN_EXE_webhook")), &env).await;
 
     // Forged: wrong secret. Refused, nothing on the bus.
@@ -81,13 +70,8 @@ async fn a_signed_push_starts_one_run_and_a_forged_one_starts_nothing() {
 
     // A tag outside the prefix, signed: ignored.
     let other = push("v1.4.0");
-    let (status, text) = deliver(
-        &webhook,
-        &other,
-        &sign(SECRET.as_bytes(), other.as_bytes()),
-        "d-3",
-    )
-    .await;
+    let (status, text) =
+        deliver(&webhook, &other, &sign(SECRET.as_bytes(), other.as_bytes()), "d-3").await;
     assert_eq!(status, 202, "{text}");
     assert!(text.starts_with("ignored"), "{text}");
 
@@ -99,9 +83,6 @@ async fn a_signed_push_starts_one_run_and_a_forged_one_starts_nothing() {
     assert_eq!(event["detail"]["tag"], "rc-1.4.0");
     assert_eq!(event["detail"]["sha"], SHA);
     assert_eq!(event["detail"]["pushedBy"], "dana");
-    assert!(moto
-        .receive(&queue, Duration::from_millis(500))
-        .await
-        .is_empty());
+    assert!(moto.receive(&queue, Duration::from_millis(500)).await.is_empty());
     assert_eq!(webhook.init_error(), None);
 }

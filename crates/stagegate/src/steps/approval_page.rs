@@ -1,4 +1,4 @@
-//! The review page behind a personal approval link, as HTTP: `GET` renders the
+//! The review page (`approval-page`) behind a personal approval link, as HTTP: `GET` renders the
 //! review (changes nothing: mail scanners and chat previews fetch links), a `POST`
 //! from the page's own form decides. One endpoint type serves the Lambda Function URL
 //! on AWS and the rehearsal's 127.0.0.1 server, headers included, so both answer
@@ -9,14 +9,16 @@
 //! must carry the form's CSRF token and come from the page's own origin (`Origin`, or
 //! `Sec-Fetch-Site: same-origin` when a browser sends no `Origin`).
 
-use crate::approvals::{form_token, Decided, Desk, Form, Outcome, Refusal, MAX_REASON};
+use crate::desk::{Decided, Desk, Form, Outcome, Refusal, MAX_REASON};
+use crate::flow::run_id;
+use crate::links::form_token;
 use crate::ports::{
     ApprovalKind, ApprovalRecord, Approvals, Approver, Artifacts, Clock, Link, TaskCallbacks,
 };
 use crate::settings::Settings;
-use crate::steps::run_id;
-use crate::web::{Endpoint, WebRequest, WebResponse};
+use crate::step::{header, respond, Endpoint, Peer, WebRequest, WebResponse};
 use base64::Engine as _;
+use http::{HeaderName, HeaderValue, Method};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,20 +27,16 @@ use std::sync::OnceLock;
 /// The `approval-page` function's name.
 pub const NAME: &str = "approval-page";
 
-/// The review page: the approval desk (store, task callbacks, clock) and the
-/// artifacts, for the checklist.
-pub struct ApprovalPage<Ap, C, Ar, K> {
-    desk: Desk<Ap, C, K>,
-    artifacts: Ar,
-}
-
-impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> ApprovalPage<Ap, C, Ar, K> {
-    pub fn new(settings: &Settings, approvals: Ap, callbacks: C, artifacts: Ar, clock: K) -> Self {
-        ApprovalPage {
-            desk: Desk::new(settings.pusher_may_approve, approvals, callbacks, clock),
-            artifacts,
-        }
-    }
+/// The review page: decides through the approval desk; reads the checklist from the
+/// artifacts.
+pub struct ApprovalPage<T, R, A, C> {
+    pub settings: Settings,
+    /// The approval records and links.
+    pub store: T,
+    /// Step Functions: where decisions are delivered.
+    pub runs: R,
+    pub artifacts: A,
+    pub clock: C,
 }
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -84,79 +82,62 @@ pub fn status_of(r: &Refusal) -> u16 {
     }
 }
 
-impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> Endpoint
-    for ApprovalPage<Ap, C, Ar, K>
+impl<T, R, A, C> Endpoint for ApprovalPage<T, R, A, C>
+where
+    T: Approvals,
+    R: TaskCallbacks,
+    A: Artifacts,
+    C: Clock + Clone,
 {
     const NAME: &'static str = NAME;
 
     async fn handle(&self, request: WebRequest) -> WebResponse {
         let (status, body) = self.answer(&request).await;
-        let mut response = WebResponse::new(status, HTML, body);
-        if request.method == "HEAD" {
-            response.body.clear();
+        let mut response = respond(status, HTML, body);
+        if request.method() == Method::HEAD {
+            response.body_mut().clear();
         }
-        response.headers.extend(security_headers());
+        let headers = response.headers_mut();
+        for (k, v) in security_headers() {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+                headers.insert(k, v);
+            }
+        }
         if status == 405 {
-            response
-                .headers
-                .push(("allow".into(), "GET, HEAD, POST".into()));
+            headers.insert(
+                http::header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST"),
+            );
         }
         response
     }
 }
 
-impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> ApprovalPage<Ap, C, Ar, K> {
+impl<T, R, A, C> ApprovalPage<T, R, A, C>
+where
+    T: Approvals,
+    R: TaskCallbacks,
+    A: Artifacts,
+    C: Clock + Clone,
+{
+    fn desk(&self) -> Desk<'_, T, R, C> {
+        Desk {
+            pusher_may_approve: self.settings.pusher_may_approve,
+            approvals: &self.store,
+            runs: &self.runs,
+            clock: self.clock.clone(),
+        }
+    }
+
     /// Status and page for one request. Port failures become a 503 that names the
     /// failing call's error, never the link id or the task token.
     async fn answer(&self, req: &WebRequest) -> (u16, String) {
-        let Some(id) = req.path.strip_prefix("/approvals/") else {
+        let Some(id) = req.uri().path().strip_prefix("/approvals/") else {
             return (404, page("Not found", "<p>There is nothing here.</p>"));
         };
-        match req.method.as_str() {
-            "GET" | "HEAD" => match self.desk.review(id).await {
-                Ok(Ok((record, approver, link))) => {
-                    let key = format!("runs/{}/checklist.md", run_id(&record.execution_id));
-                    let md = self
-                        .artifacts
-                        .get(&key)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned());
-                    (200, render_review(&record, &approver, &link, md.as_deref()))
-                }
-                Ok(Err(refusal)) => (status_of(&refusal), render_outcome(&Ok(Err(refusal)))),
-                Err(e) => (503, render_outcome(&Err(e))),
-            },
-            "POST" => {
-                if let Err(why) = same_origin(req) {
-                    let refusal = Refusal::Forbidden(why);
-                    return (status_of(&refusal), render_outcome(&Ok(Err(refusal))));
-                }
-                let form: BTreeMap<String, String> = parse_form(&req.body).into_iter().collect();
-                let approve = match form.get("decision").map(String::as_str) {
-                    Some("approve") => true,
-                    Some("reject") => false,
-                    _ => {
-                        let refusal = Refusal::InvalidForm("Choose Approve or Reject.".into());
-                        return (400, render_outcome(&Ok(Err(refusal))));
-                    }
-                };
-                let decision = Form {
-                    approve,
-                    reason: form.get("reason").cloned(),
-                    from: req.source_ip.clone(),
-                };
-                let token = form.get("csrf").map(String::as_str).unwrap_or_default();
-                let outcome = self.desk.decide_by_link(id, token, decision).await;
-                let status = match &outcome {
-                    Ok(Ok(Decided::Undelivered { .. })) => 202,
-                    Ok(Ok(_)) => 200,
-                    Ok(Err(r)) => status_of(r),
-                    Err(_) => 503,
-                };
-                (status, render_outcome(&outcome))
-            }
+        match *req.method() {
+            Method::GET | Method::HEAD => self.review(id).await,
+            Method::POST => self.decide(id, req).await,
             _ => (
                 405,
                 page(
@@ -166,6 +147,56 @@ impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> ApprovalPage<Ap, 
             ),
         }
     }
+
+    /// GET: the review, or why there is none.
+    async fn review(&self, id: &str) -> (u16, String) {
+        match self.desk().review(id).await {
+            Ok(Ok((record, approver, link))) => {
+                let key = format!("runs/{}/checklist.md", run_id(&record.execution_id));
+                let md = self
+                    .artifacts
+                    .get(&key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+                (200, render_review(&record, &approver, &link, md.as_deref()))
+            }
+            Ok(Err(refusal)) => (status_of(&refusal), render_outcome(&Ok(Err(refusal)))),
+            Err(e) => (503, render_outcome(&Err(e))),
+        }
+    }
+
+    /// POST: a decision from the page's own form.
+    async fn decide(&self, id: &str, req: &WebRequest) -> (u16, String) {
+        if let Err(why) = same_origin(req) {
+            let refusal = Refusal::Forbidden(why);
+            return (status_of(&refusal), render_outcome(&Ok(Err(refusal))));
+        }
+        let form: BTreeMap<String, String> = parse_form(req.body()).into_iter().collect();
+        let approve = match form.get("decision").map(String::as_str) {
+            Some("approve") => true,
+            Some("reject") => false,
+            _ => {
+                let refusal = Refusal::InvalidForm("Choose Approve or Reject.".into());
+                return (400, render_outcome(&Ok(Err(refusal))));
+            }
+        };
+        let decision = Form {
+            approve,
+            reason: form.get("reason").cloned(),
+            from: Peer::of(req).source_ip,
+        };
+        let token = form.get("csrf").map(String::as_str).unwrap_or_default();
+        let outcome = self.desk().decide_by_link(id, token, decision).await;
+        let status = match &outcome {
+            Ok(Ok(Decided::Undelivered { .. })) => 202,
+            Ok(Ok(_)) => 200,
+            Ok(Err(r)) => status_of(r),
+            Err(_) => 503,
+        };
+        (status, render_outcome(&outcome))
+    }
 }
 
 /// A POST must come from the page itself: its `Origin` is the origin the page is
@@ -174,9 +205,10 @@ impl<Ap: Approvals, C: TaskCallbacks, Ar: Artifacts, K: Clock> ApprovalPage<Ap, 
 /// `Origin: null` with the form, so `null` defers to `Sec-Fetch-Site`.) A request
 /// with neither is refused: every browser that can show the page sends one of them.
 pub fn same_origin(req: &WebRequest) -> Result<(), String> {
-    let origin = req.header("origin").filter(|o| *o != "null");
-    match (origin, req.header("sec-fetch-site")) {
-        (Some(origin), _) if !req.origin.is_empty() && origin == req.origin => Ok(()),
+    let origin = header(req, "origin").filter(|o| *o != "null");
+    let ours = Peer::of(req).origin;
+    match (origin, header(req, "sec-fetch-site")) {
+        (Some(origin), _) if !ours.is_empty() && origin == ours => Ok(()),
         (Some(origin), _) => Err(format!(
             "The form was sent from {origin}, not from this page; decide on the page your link opens."
         )),

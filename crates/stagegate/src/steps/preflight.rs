@@ -1,22 +1,25 @@
-//! Preflight: validate the candidate; claim its run, so two starts of the same
-//! candidate cannot both proceed; record it as its repository's newest candidate;
-//! and supersede older candidates still waiting for approval (one still in its checks
-//! learns it when it asks for approval, see `request-approval`).
+//! Preflight (`preflight`): validates the candidate; claims its run, so two starts
+//! of the same candidate cannot both proceed; records it as its repository's newest
+//! candidate; and supersedes older candidates still waiting for approval (one still
+//! in its checks learns it when it asks for approval, see `request-approval`).
 
-use crate::candidate::{Candidate, Trigger};
+use crate::candidate::{compare_versions, version_of};
 use crate::error::{names, StepError};
+use crate::flow::run_id;
 use crate::ports::{
-    ApprovalState, Approvals, CallbackError, Candidates, Claim, Claims, Clock, Executions, Newest,
-    TaskCallbacks, Update,
+    ApprovalState, Approvals, CallbackError, Candidate, Candidates, Claim, Claims, Clock,
+    Executions, Newest, TaskCallbacks, Trigger, Update,
 };
 use crate::settings::Settings;
 use crate::step::Step;
-use crate::steps::run_id;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+
+/// The `preflight` function's name.
+pub const NAME: &str = "preflight";
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -64,56 +67,22 @@ pub fn run_claim_key(c: &Candidate) -> String {
     format!("run#{}#{}#{}", c.repository, c.tag, c.sha)
 }
 
-/// The `preflight` function's name.
-pub const NAME: &str = "preflight";
-
-/// Preflight: validates the candidate, claims its run, records the newest candidate
-/// and supersedes older ones waiting for approval.
-pub struct Preflight<E, A, C, Cl, Nw, K> {
-    settings: Settings,
-    executions: E,
-    approvals: A,
-    callbacks: C,
-    claims: Cl,
-    candidates: Nw,
-    clock: K,
+/// Preflight: the candidate validated, its run claimed, older candidates superseded.
+pub struct Preflight<R, T, C> {
+    pub settings: Settings,
+    /// Step Functions: whether a claim's holder still runs; fails superseded tasks.
+    pub runs: R,
+    /// The table: pending approvals, run claims, the newest candidates.
+    pub store: T,
+    pub clock: C,
 }
 
-/// The Step Functions side of Preflight: executions (is the claim's holder still
-/// running?) and task callbacks (to cancel superseded approvals).
-pub struct Runs<E, C> {
-    pub executions: E,
-    pub callbacks: C,
-}
-
-impl<E, A, C, Cl, Nw, K> Preflight<E, A, C, Cl, Nw, K>
+impl<R, T, C> Preflight<R, T, C>
 where
-    E: Executions,
-    A: Approvals,
-    C: TaskCallbacks,
-    Cl: Claims,
-    Nw: Candidates,
-    K: Clock,
+    R: Executions + TaskCallbacks,
+    T: Approvals + Claims + Candidates,
+    C: Clock,
 {
-    pub fn new(
-        settings: Settings,
-        runs: Runs<E, C>,
-        approvals: A,
-        claims: Cl,
-        candidates: Nw,
-        clock: K,
-    ) -> Self {
-        Preflight {
-            settings,
-            executions: runs.executions,
-            approvals,
-            callbacks: runs.callbacks,
-            claims,
-            candidates,
-            clock,
-        }
-    }
-
     /// Claims the candidate's run for `execution`: `Some(other)` when another
     /// execution that is still running holds it. A claim left by an execution that
     /// has ended is taken over (a re-run of the same candidate).
@@ -121,14 +90,14 @@ where
         let key = run_claim_key(c);
         let expires = self.clock.now() + Duration::days(RUN_CLAIM_DAYS);
         for _ in 0..3 {
-            match self.claims.claim_for(&key, execution, expires).await? {
+            match self.store.claim_for(&key, execution, expires).await? {
                 Claim::Mine => return Ok(None),
-                Claim::HeldBy(other) if self.executions.is_running(&other).await? => {
+                Claim::HeldBy(other) if self.runs.is_running(&other).await? => {
                     return Ok(Some(other))
                 }
                 Claim::HeldBy(other) => {
                     if self
-                        .claims
+                        .store
                         .take_over(&key, &other, execution, expires)
                         .await?
                     {
@@ -151,14 +120,14 @@ where
             execution_id: execution.to_string(),
         };
         for _ in 0..3 {
-            let current = self.candidates.newest(&c.repository).await?;
+            let current = self.store.newest(&c.repository).await?;
             if let Some((newest, _)) = &current {
                 if compare_versions(&newest.version, &c.version) != Ordering::Less {
                     return Ok(());
                 }
             }
             if self
-                .candidates
+                .store
                 .set_newest(&c.repository, &me, current.map(|(_, r)| r))
                 .await?
             {
@@ -173,16 +142,47 @@ where
             ),
         ))
     }
+
+    /// Cancels this repository's pending approvals of older candidates: each is
+    /// marked superseded (a conditional write, so a decision racing it wins or loses
+    /// cleanly) and its waiting task fails with `Superseded`. The tags replaced.
+    async fn supersede_older(
+        &self,
+        c: &Candidate,
+        execution: &str,
+    ) -> Result<Vec<String>, StepError> {
+        let mut superseded = Vec::new();
+        for record in self.store.pending(&c.repository).await? {
+            let older = version_of(&record.tag, &self.settings.tag_prefix)
+                .is_some_and(|v| compare_versions(v, &c.version) == Ordering::Less);
+            if record.execution_id == execution || !older {
+                continue;
+            }
+            let mut replaced = record.clone();
+            replaced.revision = record.revision + 1;
+            replaced.state = ApprovalState::Superseded;
+            if let Update::Done = self.store.update(&record, &replaced).await? {
+                let cause = superseded_cause(c, &record.tag);
+                match self
+                    .runs
+                    .fail(&record.task_token, names::SUPERSEDED, &cause)
+                    .await
+                {
+                    Ok(()) | Err(CallbackError::TaskClosed(_)) => {}
+                    Err(CallbackError::Port(e)) => return Err(e.into()),
+                }
+                superseded.push(record.tag.clone());
+            }
+        }
+        Ok(superseded)
+    }
 }
 
-impl<E, A, C, Cl, Nw, K> Step for Preflight<E, A, C, Cl, Nw, K>
+impl<R, T, C> Step for Preflight<R, T, C>
 where
-    E: Executions,
-    A: Approvals,
-    C: TaskCallbacks,
-    Cl: Claims,
-    Nw: Candidates,
-    K: Clock,
+    R: Executions + TaskCallbacks,
+    T: Approvals + Claims + Candidates,
+    C: Clock,
 {
     const NAME: &'static str = NAME;
     type Input = Input;
@@ -226,29 +226,9 @@ where
         }
         self.record_newest(&out.candidate, &input.execution_id)
             .await?;
-        let c = &out.candidate;
-        for record in self.approvals.pending(&c.repository).await? {
-            let older = version_of(&record.tag, &settings.tag_prefix)
-                .is_some_and(|v| compare_versions(v, &c.version) == Ordering::Less);
-            if record.execution_id == input.execution_id || !older {
-                continue;
-            }
-            let mut replaced = record.clone();
-            replaced.revision = record.revision + 1;
-            replaced.state = ApprovalState::Superseded;
-            if let Update::Done = self.approvals.update(&record, &replaced).await? {
-                let cause = superseded_cause(c, &record.tag);
-                match self
-                    .callbacks
-                    .fail(&record.task_token, names::SUPERSEDED, &cause)
-                    .await
-                {
-                    Ok(()) | Err(CallbackError::TaskClosed(_)) => {}
-                    Err(CallbackError::Port(e)) => return Err(e.into()),
-                }
-                out.superseded.push(record.tag.clone());
-            }
-        }
+        out.superseded = self
+            .supersede_older(&out.candidate, &input.execution_id)
+            .await?;
         Ok(out)
     }
 }
@@ -262,76 +242,27 @@ pub fn superseded_cause(newer: &Candidate, older_tag: &str) -> String {
     )
 }
 
-fn version_of<'a>(tag: &'a str, prefix: &str) -> Option<&'a str> {
-    tag.strip_prefix(prefix)
-}
-
-/// Semantic-version precedence (`1.4.0-beta.2 < 1.4.0 < 1.4.1`).
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    fn split(v: &str) -> (Vec<u64>, Option<Vec<&str>>) {
-        let (core, pre) = match v.split_once('-') {
-            Some((c, p)) => (c, Some(p.split('.').collect())),
-            None => (v, None),
-        };
-        (
-            core.split('.').map(|n| n.parse().unwrap_or(0)).collect(),
-            pre,
-        )
-    }
-    let (ac, ap) = split(a);
-    let (bc, bp) = split(b);
-    ac.cmp(&bc).then_with(|| match (ap, bp) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(_), None) => Ordering::Less,
-        (Some(x), Some(y)) => {
-            for (p, q) in x.iter().zip(&y) {
-                let ord = match (p.parse::<u64>(), q.parse::<u64>()) {
-                    (Ok(m), Ok(n)) => m.cmp(&n),
-                    (Ok(_), Err(_)) => Ordering::Less,
-                    (Err(_), Ok(_)) => Ordering::Greater,
-                    (Err(_), Err(_)) => p.cmp(q),
-                };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            x.len().cmp(&y.len())
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryApprovals, MemoryCandidates, MemoryClaims};
-    use crate::testing::{now, pending_record, FixedClock, MemoryCallbacks, MemoryExecutions, SHA};
+    use crate::testing::{now, pending_record, FixedClock, MemoryRuns, MemoryTable, SHA};
     use serde_json::json;
 
     #[derive(Default)]
     struct World {
-        executions: MemoryExecutions,
-        approvals: MemoryApprovals,
-        callbacks: MemoryCallbacks,
-        claims: MemoryClaims,
-        candidates: MemoryCandidates,
+        runs: MemoryRuns,
+        table: MemoryTable,
     }
 
     impl World {
         async fn run(&self, input: Input) -> Result<Output, StepError> {
-            Preflight::new(
-                Settings::default(),
-                Runs {
-                    executions: &self.executions,
-                    callbacks: &self.callbacks,
-                },
-                &self.approvals,
-                &self.claims,
-                &self.candidates,
-                FixedClock(now()),
-            )
-            .run(input)
-            .await
+            let step = Preflight {
+                settings: Settings::default(),
+                runs: self.runs.clone(),
+                store: self.table.clone(),
+                clock: FixedClock(now()),
+            };
+            step.run(input).await
         }
     }
 
@@ -372,7 +303,7 @@ mod tests {
         let w = World::default();
         let first = input("rc-1.4.0", "run-1");
         assert!(w.run(first.clone()).await.unwrap().duplicate_of.is_none());
-        w.executions.set_running(&first.execution_id, true);
+        w.runs.set_running(&first.execution_id, true);
         let out = w.run(input("rc-1.4.0", "run-2")).await.unwrap();
         assert_eq!(
             out.duplicate_of.as_deref(),
@@ -387,11 +318,11 @@ mod tests {
         let w = World::default();
         let first = input("rc-1.4.0", "run-1");
         w.run(first.clone()).await.unwrap();
-        w.executions.set_running(&first.execution_id, false);
+        w.runs.set_running(&first.execution_id, false);
         let again = input("rc-1.4.0", "run-2");
         assert!(w.run(again.clone()).await.unwrap().duplicate_of.is_none());
         let key = format!("run#acme/shop#rc-1.4.0#{SHA}");
-        assert_eq!(w.claims.owner(&key), Some(again.execution_id));
+        assert_eq!(w.table.claim_owner(&key), Some(again.execution_id));
     }
 
     #[tokio::test]
@@ -399,35 +330,35 @@ mod tests {
         let w = World::default();
         w.run(input("rc-1.4.0", "run-1")).await.unwrap();
         w.run(input("rc-1.3.9", "run-0")).await.unwrap();
-        let (newest, _) = w.candidates.newest("acme/shop").await.unwrap().unwrap();
+        let (newest, _) = w.table.newest("acme/shop").await.unwrap().unwrap();
         assert_eq!(newest.tag, "rc-1.4.0");
         w.run(input("rc-1.10.0", "run-2")).await.unwrap();
-        let (newest, _) = w.candidates.newest("acme/shop").await.unwrap().unwrap();
+        let (newest, _) = w.table.newest("acme/shop").await.unwrap().unwrap();
         assert_eq!(newest.tag, "rc-1.10.0");
     }
 
     #[tokio::test]
     async fn a_newer_candidate_supersedes_older_pending_approvals_only() {
         let w = World::default();
-        w.approvals
+        w.table
             .create(&pending_record("h-old", "rc-1.3.9", "tok-old"), &[])
             .await
             .unwrap();
-        w.approvals
+        w.table
             .create(&pending_record("h-new", "rc-1.5.0", "tok-new"), &[])
             .await
             .unwrap();
         let out = w.run(input("rc-1.4.0", "run-3")).await.unwrap();
         assert_eq!(out.superseded, vec!["rc-1.3.9"]);
         assert_eq!(
-            w.approvals.get("h-old").await.unwrap().unwrap().state,
+            w.table.get("h-old").await.unwrap().unwrap().state,
             ApprovalState::Superseded
         );
         assert_eq!(
-            w.approvals.get("h-new").await.unwrap().unwrap().state,
+            w.table.get("h-new").await.unwrap().unwrap().state,
             ApprovalState::Pending
         );
-        let failures = w.callbacks.failures();
+        let failures = w.runs.failures();
         assert_eq!(failures.len(), 1);
         assert_eq!(
             (failures[0].0.as_str(), failures[0].1.as_str()),
@@ -436,20 +367,23 @@ mod tests {
         assert!(failures[0].2.contains("rc-1.4.0"));
     }
 
-    #[test]
-    fn versions_compare_by_semver_precedence() {
-        assert_eq!(compare_versions("1.4.0", "1.4.1"), Ordering::Less);
-        assert_eq!(compare_versions("1.10.0", "1.9.9"), Ordering::Greater);
-        assert_eq!(compare_versions("1.4.0-beta.2", "1.4.0"), Ordering::Less);
-        assert_eq!(
-            compare_versions("1.4.0-beta.2", "1.4.0-beta.10"),
-            Ordering::Less
-        );
-        assert_eq!(
-            compare_versions("1.4.0-alpha", "1.4.0-beta"),
-            Ordering::Less
-        );
-        assert_eq!(compare_versions("1.4.0-1", "1.4.0-alpha"), Ordering::Less);
-        assert_eq!(compare_versions("1.4.0", "1.4.0"), Ordering::Equal);
+    /// The trigger is the user's input, so one that does not even deserialise is an
+    /// invalid candidate, not an invalid input.
+    #[tokio::test]
+    async fn a_malformed_trigger_is_an_invalid_candidate_through_invoke() {
+        let w = World::default();
+        let step = Preflight {
+            settings: Settings::default(),
+            runs: w.runs.clone(),
+            store: w.table.clone(),
+            clock: FixedClock(now()),
+        };
+        let e = crate::step::invoke(
+            &step,
+            json!({"trigger": {"tag": 1}, "executionId": "arn:x"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name, "InvalidCandidate");
     }
 }

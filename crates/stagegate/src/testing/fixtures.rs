@@ -1,8 +1,7 @@
 //! Shared fixtures for tests of steps and paths.
 
-use crate::candidate::Candidate;
-use crate::ports::{ApprovalKind, ApprovalRecord, ApprovalState, Approver};
-use crate::steps::checklist;
+use crate::flow::{ChangeSummary, Checklist, Run};
+use crate::ports::{ApprovalKind, ApprovalRecord, ApprovalState, Approver, Candidate};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -23,8 +22,8 @@ pub fn candidate() -> Candidate {
     }
 }
 
-pub fn run_info() -> checklist::Run {
-    checklist::Run {
+pub fn run_info() -> Run {
+    Run {
         candidate: candidate(),
         run_id: "run-1".into(),
         execution_id: "arn:aws:states:us-east-1:123456789012:execution:staging:run-1".into(),
@@ -32,11 +31,11 @@ pub fn run_info() -> checklist::Run {
     }
 }
 
-pub fn checklist_output() -> checklist::Output {
-    checklist::Output {
+pub fn checklist_output() -> Checklist {
+    Checklist {
         all_passed: true,
         failed_checks: vec![],
-        changes: checklist::ChangeSummary {
+        changes: ChangeSummary {
             adds: 1,
             ..Default::default()
         },
@@ -86,5 +85,31 @@ pub fn pending_record(id: &str, tag: &str, token: &str) -> ApprovalRecord {
         approvers: approvers(),
         form_key: "0f".repeat(32),
         delivery: Default::default(),
+    }
+}
+
+/// Whether golden files are rewritten: `STAGEGATE_BLESS=1` exactly. Any other value,
+/// `0` included, checks them (a test never passes against what it just wrote unless
+/// asked to).
+pub fn blessing() -> bool {
+    std::env::var("STAGEGATE_BLESS").as_deref() == Ok("1")
+}
+
+/// Holds `text` against the golden file `path`: `Err` with both texts when they
+/// differ or the file cannot be read. Under [`blessing`], writes `text` instead.
+pub fn golden(path: &std::path::Path, text: &str) -> Result<(), String> {
+    if blessing() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        return std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    match std::fs::read_to_string(path) {
+        Ok(golden) if golden == text => Ok(()),
+        Ok(golden) => Err(format!(
+            "{}:\n--- golden\n{golden}\n--- now\n{text}\n(STAGEGATE_BLESS=1 rewrites it; review the diff like code)",
+            path.display()
+        )),
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }

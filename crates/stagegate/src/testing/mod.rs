@@ -1,9 +1,16 @@
 //! Test support, behind the `testing` feature (and always in this crate's own
-//! tests): in-memory doubles for every port and shared fixtures. Nothing here is in
-//! a Lambda binary or the rehearsal.
+//! tests): in-memory doubles for every port, shared fixtures, and [`MemoryTable`],
+//! the in-memory approvals table (which the local rehearsal also keeps). Nothing
+//! here is in a Lambda binary.
 
 mod doubles;
 mod fixtures;
+mod hosting;
+mod stacks;
+mod table;
 
 pub use doubles::*;
 pub use fixtures::*;
+pub use hosting::*;
+pub use stacks::*;
+pub use table::*;

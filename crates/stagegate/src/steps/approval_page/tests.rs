@@ -1,17 +1,30 @@
 //! The review page as HTTP: GET reviews, POST decides, and only from the page.
 
 use super::*;
-use crate::approvals::hash_id;
-use crate::memory::MemoryApprovals;
+use crate::links::hash_id;
 use crate::ports::{ApprovalState, Link};
-use crate::testing::{now, pending_record, FixedClock, MemoryArtifacts, MemoryCallbacks};
+use crate::testing::{now, pending_record, FixedClock, MemoryArtifacts, MemoryRuns, MemoryTable};
 use chrono::Duration;
+use sha2::{Digest, Sha256};
+
+/// An answer, read back: status, body, headers.
+struct Answer {
+    status: u16,
+    body: String,
+    headers: http::HeaderMap,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
 
 const ORIGIN: &str = "https://abc.lambda-url.us-east-1.on.aws";
 
 struct Site {
-    approvals: MemoryApprovals,
-    callbacks: MemoryCallbacks,
+    approvals: MemoryTable,
+    callbacks: MemoryRuns,
     artifacts: MemoryArtifacts,
     /// bob's and carol's link ids.
     bob: String,
@@ -21,7 +34,7 @@ struct Site {
 impl Site {
     async fn new() -> Self {
         let (bob, carol) = ("B".repeat(43), "C".repeat(43));
-        let approvals = MemoryApprovals::default();
+        let approvals = MemoryTable::default();
         let record = pending_record("appr-1", "rc-1.4.0", "tok-1");
         let link = |id: &str, who: &str| Link {
             id_hash: hash_id(id),
@@ -35,27 +48,25 @@ impl Site {
             .unwrap();
         Site {
             approvals,
-            callbacks: MemoryCallbacks::default(),
+            callbacks: MemoryRuns::default(),
             artifacts: MemoryArtifacts::default(),
             bob,
             carol,
         }
     }
 
-    fn page(
-        &self,
-    ) -> ApprovalPage<&MemoryApprovals, &MemoryCallbacks, &MemoryArtifacts, FixedClock> {
-        ApprovalPage::new(
-            &Settings::default(),
-            &self.approvals,
-            &self.callbacks,
-            &self.artifacts,
-            FixedClock(now() + Duration::minutes(5)),
-        )
+    fn page(&self) -> ApprovalPage<MemoryTable, MemoryRuns, MemoryArtifacts, FixedClock> {
+        ApprovalPage {
+            settings: Settings::default(),
+            store: self.approvals.clone(),
+            runs: self.callbacks.clone(),
+            artifacts: self.artifacts.clone(),
+            clock: FixedClock(now() + Duration::minutes(5)),
+        }
     }
 
     fn token(&self, link_id: &str) -> String {
-        let record = self.approvals.all().pop().unwrap();
+        let record = self.approvals.records().pop().unwrap();
         let link = self
             .approvals
             .links()
@@ -65,30 +76,26 @@ impl Site {
         form_token(&record, &link)
     }
 
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> WebResponse {
-        self.page()
-            .handle(WebRequest {
-                method: method.into(),
-                path: path.into(),
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                body: body.as_bytes().to_vec(),
-                source_ip: "198.51.100.1".into(),
-                origin: ORIGIN.into(),
-            })
-            .await
+    async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        let mut request = http::Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut request = request.body(body.as_bytes().to_vec()).unwrap();
+        request.extensions_mut().insert(Peer {
+            source_ip: "198.51.100.1".into(),
+            origin: ORIGIN.into(),
+        });
+        let response = self.page().handle(request).await;
+        Answer {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.into_body(),
+        }
     }
 
     /// A POST as the review page's form sends it: same origin, with its token.
-    async fn post(&self, link_id: &str, form: &str) -> WebResponse {
+    async fn post(&self, link_id: &str, form: &str) -> Answer {
         let body = format!("csrf={}&{form}", self.token(link_id));
         self.call(
             "POST",
@@ -145,7 +152,7 @@ async fn post_from_the_page_decides_once_as_the_links_approver() {
         .post(&site.bob, "approver=carol&decision=approve")
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(site.approvals.all()[0].votes[0].approver, "bob");
+    assert_eq!(site.approvals.records()[0].votes[0].approver, "bob");
     assert_eq!(site.callbacks.successes().len(), 1);
     let again = site.post(&site.bob, "decision=approve").await;
     assert_eq!(again.status, 409);
@@ -167,7 +174,7 @@ async fn a_post_without_its_token_or_with_a_wrong_one_is_refused() {
         assert_eq!(r.status, 403, "{body}: {}", r.body);
     }
     assert_eq!(decided(&site), 0);
-    assert!(site.approvals.all()[0].votes.is_empty());
+    assert!(site.approvals.records()[0].votes.is_empty());
 }
 
 #[tokio::test]
@@ -271,7 +278,7 @@ async fn unknown_links_paths_and_methods_are_refused() {
 #[tokio::test]
 async fn a_superseded_approval_gets_its_own_page() {
     let site = Site::new().await;
-    let rec = site.approvals.all().pop().unwrap();
+    let rec = site.approvals.records().pop().unwrap();
     let mut sup = rec.clone();
     sup.revision += 1;
     sup.state = ApprovalState::Superseded;

@@ -1,0 +1,169 @@
+//! [`Context`]: a function's configuration, loaded once per container.
+
+use aws_types::SdkConfig;
+use stagegate::settings::{ConfigErrors, Vars};
+use stagegate::Settings;
+
+/// The deployment's resources, as `template.yaml` names them to every function (its
+/// `Globals`): one typed place, so no function reads an environment variable itself
+/// and none is ever given an empty name to stand in for one it lacks. What a
+/// function may *do* with each resource is its IAM policy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deployment {
+    /// `ARTIFACTS_BUCKET`: one prefix per run.
+    pub artifacts_bucket: String,
+    /// `APPROVALS_TABLE`: approvals, links, approvers, claims, newest candidates,
+    /// waiters.
+    pub approvals_table: String,
+    /// `APPROVALS_TOPIC_ARN`: personal approval emails.
+    pub approvals_topic_arn: String,
+    /// `NOTIFICATIONS_TOPIC_ARN`: outcomes, for everyone.
+    pub notifications_topic_arn: String,
+    /// `STATE_MACHINE_ARN`: the staging state machine.
+    pub state_machine_arn: String,
+    /// `EVENT_BUS_NAME`: where the webhook puts "release candidate tagged".
+    pub event_bus_name: String,
+    /// `WEBHOOK_SECRET_ARN`: the GitHub webhook's shared secret.
+    pub webhook_secret_arn: String,
+    /// `AMPLIFY_APP_ID` and `AMPLIFY_BRANCH`: the staging frontend.
+    pub amplify_app_id: String,
+    pub amplify_branch: String,
+    /// `STAGEGATE_REPOSITORY`: the repository (`owner/name`) this deployment serves.
+    pub repository: String,
+    /// `DEPLOYMENT_ROLE_ARN`: the role CloudFormation assumes for the app's stack.
+    pub deployment_role_arn: Option<String>,
+    /// `GITHUB_TOKEN_SECRET_ARN`: without it, release notes are written and no
+    /// GitHub release is touched.
+    pub github_token_secret_arn: Option<String>,
+}
+
+impl Deployment {
+    /// Every variable it reads, required first.
+    pub const VARIABLES: &'static [&'static str] = &[
+        "ARTIFACTS_BUCKET",
+        "APPROVALS_TABLE",
+        "APPROVALS_TOPIC_ARN",
+        "NOTIFICATIONS_TOPIC_ARN",
+        "STATE_MACHINE_ARN",
+        "EVENT_BUS_NAME",
+        "WEBHOOK_SECRET_ARN",
+        "AMPLIFY_APP_ID",
+        "AMPLIFY_BRANCH",
+        "STAGEGATE_REPOSITORY",
+        "DEPLOYMENT_ROLE_ARN",
+        "GITHUB_TOKEN_SECRET_ARN",
+    ];
+
+    /// The resources from `vars`, each missing one recorded in it.
+    pub fn read<G: Fn(&str) -> Option<String>>(vars: &mut Vars<G>) -> Deployment {
+        Deployment {
+            artifacts_bucket: vars.required("ARTIFACTS_BUCKET"),
+            approvals_table: vars.required("APPROVALS_TABLE"),
+            approvals_topic_arn: vars.required("APPROVALS_TOPIC_ARN"),
+            notifications_topic_arn: vars.required("NOTIFICATIONS_TOPIC_ARN"),
+            state_machine_arn: vars.required("STATE_MACHINE_ARN"),
+            event_bus_name: vars.required("EVENT_BUS_NAME"),
+            webhook_secret_arn: vars.required("WEBHOOK_SECRET_ARN"),
+            amplify_app_id: vars.required("AMPLIFY_APP_ID"),
+            amplify_branch: vars.required("AMPLIFY_BRANCH"),
+            repository: vars.required("STAGEGATE_REPOSITORY"),
+            deployment_role_arn: vars.optional("DEPLOYMENT_ROLE_ARN"),
+            github_token_secret_arn: vars.optional("GITHUB_TOKEN_SECRET_ARN"),
+        }
+    }
+}
+
+/// What a function is given: the AWS configuration, the deployment's resources, the
+/// settings. Built once per container, before the first event.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub aws: SdkConfig,
+    pub deployment: Deployment,
+    pub settings: Settings,
+}
+
+impl Context {
+    /// The context from variables read through `get`: `Err` names every variable
+    /// that is missing or malformed, all at once.
+    pub fn from_vars(
+        aws: SdkConfig,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Context, ConfigErrors> {
+        let mut vars = Vars::new(get);
+        let deployment = Deployment::read(&mut vars);
+        let settings = Settings::read(&mut vars);
+        if !vars.errors.is_empty() {
+            return Err(ConfigErrors(vars.errors));
+        }
+        Ok(Context {
+            aws,
+            deployment,
+            settings,
+        })
+    }
+
+    /// The context of this process: the SDK's configuration from its usual chain
+    /// (which honours `AWS_ENDPOINT_URL`, so functions run against AWS-compatible
+    /// emulators unchanged), with the HTTPS client deferred to its first request
+    /// ([`crate::https::on_first_use`]), and the variables of the environment.
+    pub async fn load() -> Result<Context, ConfigErrors> {
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(crate::https::on_first_use())
+            .load()
+            .await;
+        Context::from_vars(aws, |k| std::env::var(k).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws() -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    fn deployed(k: &str) -> Option<String> {
+        match k {
+            "DEPLOYMENT_ROLE_ARN" | "GITHUB_TOKEN_SECRET_ARN" => None,
+            "STAGEGATE_REPOSITORY" => Some("acme/shop".into()),
+            k if Deployment::VARIABLES.contains(&k) => Some(format!("{k}-value")),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn reads_every_resource_and_the_settings() {
+        let ctx = Context::from_vars(aws(), deployed).unwrap();
+        assert_eq!(ctx.deployment.artifacts_bucket, "ARTIFACTS_BUCKET-value");
+        assert_eq!(ctx.deployment.state_machine_arn, "STATE_MACHINE_ARN-value");
+        assert_eq!(ctx.deployment.github_token_secret_arn, None);
+        assert_eq!(ctx.deployment.repository, "acme/shop");
+        assert_eq!(ctx.settings.repository.as_deref(), Some("acme/shop"));
+    }
+
+    #[test]
+    fn every_missing_or_malformed_variable_is_named_in_one_error() {
+        let e = Context::from_vars(aws(), |k| match k {
+            "ARTIFACTS_BUCKET" | "EVENT_BUS_NAME" => None,
+            "APPROVALS_TABLE" => Some("  ".into()),
+            "STAGEGATE_MAX_POLLS" => Some("lots".into()),
+            k => deployed(k),
+        })
+        .unwrap_err();
+        let names: Vec<&str> = e.0.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ARTIFACTS_BUCKET",
+                "APPROVALS_TABLE",
+                "EVENT_BUS_NAME",
+                "STAGEGATE_MAX_POLLS"
+            ]
+        );
+        let text = e.to_string();
+        assert!(text.contains("ARTIFACTS_BUCKET: is not set"), "{text}");
+    }
+}

@@ -1,0 +1,125 @@
+//! The app's backend as a process: what "deploying the stack" starts locally. It runs
+//! the app's declared command on a free port, in a process group of its own, and is
+//! up when its health path answers; stopping it ends everything it started.
+
+use super::Faults;
+use crate::app::App;
+use crate::procs;
+use stagegate::ports::{Http, HttpRequest};
+use stagegate_https::HttpsClient;
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// How long a backend has to answer its health path.
+const HEALTH_WAIT: Duration = Duration::from_secs(10);
+const HEALTH_EVERY: Duration = Duration::from_millis(100);
+
+/// The running backend, if any.
+#[derive(Default)]
+pub(super) struct Backend {
+    running: tokio::sync::Mutex<Option<(Child, procs::Group)>>,
+    http: HttpsClient,
+}
+
+impl Backend {
+    /// Stops the running backend, then starts the app's (a failing command when
+    /// `break_it`): the outputs it declares once it is healthy, else why it is not.
+    pub(super) async fn start(
+        &self,
+        app: &App,
+        faults: &Faults,
+        break_it: bool,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut guard = self.running.lock().await;
+        if let Some((mut old, group)) = guard.take() {
+            group.end(&mut old, Duration::from_secs(2)).await;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port for the backend: {e}"))?
+            .port();
+        let command = if break_it {
+            "echo 'rehearsal: --fail deploy-infrastructure: the backend refuses to start (missing DATABASE_URL)' >&2; exit 1".to_string()
+        } else {
+            app.config.backend.command.clone()
+        };
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(&command)
+            .current_dir(&app.dir)
+            .env("PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if !faults.is_empty() {
+            // Every stage made to fail, for apps that break themselves on purpose
+            // (the example's backend breaks its AI endpoint for integration-tests).
+            cmd.env(
+                "STAGEGATE_FAULT",
+                faults.stages().collect::<Vec<_>>().join(","),
+            );
+        }
+        let (mut child, group) = procs::spawn(&mut cmd)
+            .map_err(|e| format!("cannot start the backend ({command}): {e}"))?;
+        let health = format!("http://127.0.0.1:{port}{}", app.config.backend.health_path);
+        match self.healthy(&mut child, &health).await {
+            Ok(()) => {
+                *guard = Some((child, group));
+                Ok(app
+                    .config
+                    .backend
+                    .outputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.replace("${port}", &port.to_string())))
+                    .collect())
+            }
+            Err(why) => {
+                group.end(&mut child, Duration::from_secs(1)).await;
+                Err(why)
+            }
+        }
+    }
+
+    /// Waits for `health` to answer 2xx; `Err` when the process exits first (with
+    /// the end of what it said) or the wait runs out.
+    async fn healthy(&self, child: &mut Child, health: &str) -> Result<(), String> {
+        let probe = HttpRequest {
+            method: "GET".into(),
+            url: health.into(),
+            headers: vec![],
+            body: None,
+        };
+        let deadline = tokio::time::Instant::now() + HEALTH_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use tokio::io::AsyncReadExt;
+                    let _ = e.read_to_string(&mut err).await;
+                }
+                let lines: Vec<&str> = err.lines().collect();
+                let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+                return Err(format!("the backend exited ({status}): {tail}"));
+            }
+            if let Ok(r) = self.http.send(&probe).await {
+                if (200..300).contains(&r.status) {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(HEALTH_EVERY).await;
+        }
+        Err(format!(
+            "the backend did not answer {health} within {} seconds",
+            HEALTH_WAIT.as_secs()
+        ))
+    }
+
+    /// Stops the backend and everything it started.
+    pub(super) async fn stop(&self) {
+        if let Some((mut child, group)) = self.running.lock().await.take() {
+            group.end(&mut child, Duration::from_secs(2)).await;
+        }
+    }
+}

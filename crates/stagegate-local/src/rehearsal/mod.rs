@@ -1,0 +1,523 @@
+//! `stagegate rehearse`: the real staging definition, run by the embedded engine
+//! against an app on this machine, with progress as it happens and a timeline at
+//! the end. No AWS account, no Docker.
+//!
+//! [`run`] goes through named phases: [`Candidate::prepare`] (the app, the commit,
+//! the run directory), [`Rehearsal::build`] (settings, adapters, the local world, the
+//! approval page), [`Rehearsal::execute`] (start, follow, decide, wait),
+//! [`Rehearsal::report`] (timeline, where everything went, the result) and
+//! [`Rehearsal::shut_down`]. Deciding the approval emails is [`decide`]'s; what is
+//! shown as the run goes is [`progress`]'s.
+
+mod decide;
+mod progress;
+
+use crate::adapters::*;
+use crate::app::App;
+use crate::server::{self, Handler};
+use crate::world::{LocalWorld, Ports, Setup, Time};
+use progress::{report_event, say, Ending};
+use serde_json::json;
+use stagegate::ports::{Message, Topic, Trigger};
+use stagegate::steps::approval_page::ApprovalPage;
+use stagegate::Settings;
+use stagegate_https::HttpsClient;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+
+/// How the approval is decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Approve as each approver emailed, until the quorum is reached (with a reason
+    /// when checks failed).
+    Approve,
+    Reject(String),
+    /// Shorten the approval window to a few seconds and let it expire.
+    Timeout,
+    /// Ask on the terminal and serve the review page; whichever answers first.
+    Interactive,
+}
+
+pub struct Options {
+    pub app_dir: PathBuf,
+    pub tag: String,
+    pub decision: Decision,
+    pub fail: Vec<String>,
+    /// Where `.stagegate/` goes.
+    pub work_dir: PathBuf,
+    /// Port of the approval page (0: any free port).
+    pub approval_port: u16,
+    /// After a run that ends ready, keep the staged frontend and backend up until
+    /// Ctrl-C, so the printed Staging URL works.
+    pub serve: bool,
+}
+
+/// How a rehearsal ended.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The execution's status, as Step Functions names it: `SUCCEEDED`, `FAILED`,
+    /// `TIMED_OUT`, `ABORTED`.
+    pub status: String,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub run_dir: PathBuf,
+}
+
+/// The approval window `--timeout` uses.
+pub const TIMEOUT_WINDOW_SECONDS: u64 = 3;
+
+/// Runs a rehearsal to its end. Ctrl-C stops the run (it ends `ABORTED`, and the
+/// end-of-run rule notifies everyone) and then everything the rehearsal started.
+pub async fn run(opts: Options) -> Result<Summary, String> {
+    let candidate = Candidate::prepare(&opts).await?;
+    let rehearsal = Rehearsal::build(&opts, candidate).await?;
+    let finished = rehearsal.execute(&opts.decision).await;
+    let summary = match finished {
+        Ok(f) => rehearsal.report(f).await,
+        Err(e) => {
+            rehearsal.shut_down().await;
+            return Err(e);
+        }
+    };
+    if opts.serve && summary.status == "SUCCEEDED" {
+        rehearsal.serve_until_interrupted().await;
+    }
+    rehearsal.shut_down().await;
+    Ok(summary)
+}
+
+/// What is rehearsed: the app, its settings, the candidate and where its run goes.
+struct Candidate {
+    app: App,
+    faults: Faults,
+    settings: Settings,
+    repository: GitRepository,
+    trigger: Trigger,
+    candidate: stagegate::ports::Candidate,
+    sha_note: &'static str,
+    root: PathBuf,
+    /// The run's name: the execution name, and its directory under `runs/`.
+    run_id: String,
+    run_dir: PathBuf,
+}
+
+impl Candidate {
+    /// Phase 1: the app and its configuration, the commit (git `HEAD`, else a content
+    /// hash), who pushed it, the validated candidate, and a clean run directory.
+    async fn prepare(opts: &Options) -> Result<Candidate, String> {
+        let app = App::load(&opts.app_dir)?;
+        let faults = Faults::parse(&opts.fail)?;
+        let settings = Settings {
+            tag_prefix: app.config.tag_prefix.clone(),
+            repository: Some(app.config.repository.clone()),
+            stack_name: app.config.stack_name.clone(),
+            suites: app.config.suites.clone(),
+            command_suites: app.config.command_suites.clone(),
+            frontend_env: app.config.frontend.env.clone(),
+            commands: app.config.commands.clone(),
+            user_acceptance: app.config.user_acceptance,
+            approval_timeout_seconds: if opts.decision == Decision::Timeout {
+                TIMEOUT_WINDOW_SECONDS
+            } else {
+                86_400
+            },
+            max_polls: 120,
+            ..Settings::default()
+        };
+        let repository = GitRepository {
+            dir: app.dir.clone(),
+            tag_prefix: settings.tag_prefix.clone(),
+        };
+        let (sha, sha_note) = match repository.head().await {
+            Some(h) => (h, "git HEAD"),
+            None => (
+                content_sha(&app.dir),
+                "content hash: the app is not in a git repository",
+            ),
+        };
+        let pushed_by = match repository.user().await {
+            Some(u) => u,
+            None => std::env::var("USER").unwrap_or_else(|_| "you".into()),
+        };
+        let trigger = Trigger {
+            repository: app.config.repository.clone(),
+            tag: opts.tag.clone(),
+            sha,
+            pushed_by: Some(pushed_by),
+        };
+        let candidate = trigger
+            .validate(&settings.tag_prefix)
+            .map_err(|e| e.message)?;
+        let root = opts.work_dir.join(".stagegate");
+        let (run_id, run_dir) = new_run_dir(&root.join("runs"), &candidate.execution_name())?;
+        Ok(Candidate {
+            app,
+            faults,
+            settings,
+            repository,
+            trigger,
+            candidate,
+            sha_note,
+            root,
+            run_id,
+            run_dir,
+        })
+    }
+}
+
+/// A new directory for this run under `runs`: `<name>` the first time, then
+/// `<name>-2`, `<name>-3`… — a re-run of the same tag and commit keeps the earlier
+/// run's files. The directory's name is also the execution's name.
+fn new_run_dir(runs: &Path, name: &str) -> Result<(String, PathBuf), String> {
+    std::fs::create_dir_all(runs).map_err(|e| format!("cannot create {}: {e}", runs.display()))?;
+    for n in 1..10_000u32 {
+        let id = if n == 1 {
+            name.to_string()
+        } else {
+            format!("{name}-{n}")
+        };
+        let dir = runs.join(&id);
+        // create_dir (not _all) fails if it exists: two rehearsals never share one.
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("{} holds too many runs of {name}", runs.display()))
+}
+
+/// A content hash standing in for a commit when the app is not in a git repository.
+fn content_sha(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name();
+            if name == ".stagegate" || name == "__pycache__" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(
+            f.strip_prefix(dir)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        h.update(std::fs::read(&f).unwrap_or_default());
+    }
+    hex::encode(&h.finalize()[..20])
+}
+
+/// One rehearsal, built: the local world, the adapters it stops at the end, and the
+/// approval page being served.
+struct Rehearsal {
+    c: Candidate,
+    world: LocalWorld,
+    stacks: LocalStacks,
+    hosting: LocalHosting,
+    /// Approval emails, as the outbox sends them, for the decider.
+    approval_mail: Mutex<Option<mpsc::UnboundedReceiver<Message>>>,
+    /// The approval page's server.
+    page: tokio::task::JoinHandle<()>,
+    /// Ctrl-C (SIGINT) and SIGTERM, listened to from the start: a signal is never lost
+    /// between two waits, and neither ends the rehearsal without its clean-up.
+    interrupts: tokio::sync::Mutex<Option<(Signal, Signal)>>,
+}
+
+/// How the execution ended, with its history.
+struct Finished {
+    done: Ending,
+    /// The history, as `GetExecutionHistory` returns it.
+    history: serde_json::Value,
+    timeline: Vec<(String, Instant)>,
+    started: Instant,
+}
+
+/// How often the rehearsal's reconcile runs (AWS: every five minutes).
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
+/// The outbox's listener: each message echoed to the terminal; approval emails also
+/// handed to the decider.
+fn outbox_listener(approvals: mpsc::UnboundedSender<Message>) -> OutboxListener {
+    Arc::new(move |topic, message, path| {
+        let to = if topic == Topic::Approvals {
+            "approvers"
+        } else {
+            "everyone"
+        };
+        say(&format!(
+            "  ✉  [{to}] {}  ({})",
+            message.subject,
+            path.display()
+        ));
+        if topic == Topic::Approvals {
+            let _ = approvals.send(message.clone());
+        }
+    })
+}
+
+impl Rehearsal {
+    /// Phase 2: every adapter and step, built once. The approval page's port is bound
+    /// first, so the links in the emails carry its address.
+    async fn build(opts: &Options, c: Candidate) -> Result<Rehearsal, String> {
+        // Listen to Ctrl-C (and SIGTERM) before anything starts a process.
+        let interrupts = signal(SignalKind::interrupt())
+            .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+            .ok();
+        let listener = server::bind(opts.approval_port).await.map_err(|e| {
+            let port = opts.approval_port;
+            format!("cannot serve the approval page on 127.0.0.1:{port}: {e}")
+        })?;
+        let page_addr = listener
+            .local_addr()
+            .map_err(|e| format!("the approval page's address: {e}"))?;
+        let settings = Settings {
+            approval_base_url: format!("http://{page_addr}"),
+            execution_url: format!("file://{}/history.json", c.run_dir.display()),
+            ..c.settings.clone()
+        };
+        let (approval_tx, approval_rx) = mpsc::unbounded_channel::<Message>();
+        let stacks_dir = c.root.join("stacks").join(&c.app.config.stack_name);
+        let stacks =
+            LocalStacks::open(c.app.clone(), c.root.clone(), stacks_dir, c.faults.clone()).await?;
+        let site = c.run_dir.join("site");
+        let frontend = c.app.dir.join(&c.app.config.frontend.dir);
+        let hosting = LocalHosting::new(frontend, site, c.faults.clone());
+        let artifacts = DirArtifacts {
+            root: c.root.clone(),
+        };
+        let ports = Ports {
+            artifacts: artifacts.clone(),
+            notifier: Outbox::new(c.run_dir.join("outbox"), outbox_listener(approval_tx)),
+            stacks: stacks.clone(),
+            hosting: hosting.clone(),
+            http: HttpsClient::new(),
+            repository: c.repository.clone(),
+        };
+        let builds = ProcessBuilds {
+            app_dir: c.app.dir.clone(),
+            artifacts_root: c.root.clone(),
+            logs_dir: c.run_dir.join("logs"),
+            faults: c.faults.clone(),
+        };
+        let world = LocalWorld::start(Setup {
+            settings,
+            approvers: c.app.approvers(),
+            ports,
+            builds,
+            time: Time::Real,
+            status_events: vec![stacks.subscribe(), hosting.subscribe()],
+            reconcile_every: Some(RECONCILE_EVERY),
+        })?;
+        let page = server::serve_on(listener, approval_page(&world, artifacts));
+        Ok(Rehearsal {
+            c,
+            world,
+            stacks,
+            hosting,
+            approval_mail: Mutex::new(Some(approval_rx)),
+            page,
+            interrupts: tokio::sync::Mutex::new(interrupts),
+        })
+    }
+
+    /// What is rehearsed, said before it starts.
+    fn introduce(&self) {
+        let c = &self.c;
+        let sha = &c.candidate.sha;
+        say(&format!(
+            "stagegate rehearsal of {} {} ({} {}, pushed by {})",
+            c.candidate.repository,
+            c.candidate.tag,
+            c.sha_note,
+            &sha[..12],
+            c.candidate.pushed_by
+        ));
+        say(&format!("  app: {}", c.app.dir.display()));
+        say(&format!("  run: {}", c.run_dir.display()));
+        for f in c.faults.stages() {
+            let what = FAULTS.iter().find(|x| x.0 == f).map(|x| x.1);
+            say(&format!("  --fail {f}: {}", what.unwrap_or_default()));
+        }
+    }
+
+    /// Phase 3: starts the execution, shows its phases as they happen, answers the
+    /// approval emails as `decision` says, and waits for the end.
+    async fn execute(&self, decision: &Decision) -> Result<Finished, String> {
+        self.introduce();
+        let c = &self.c;
+        let engine = &self.world.engine;
+        let mut events = engine.subscribe();
+        let input = json!({"repository": c.trigger.repository, "tag": c.trigger.tag, "sha": c.trigger.sha, "pushedBy": c.candidate.pushed_by});
+        let arn = engine
+            .start_execution(&self.world.state_machine, Some(&c.run_id), input)
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let timeline: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let progress = {
+            let (arn, timeline) = (arn.clone(), timeline.clone());
+            tokio::spawn(async move {
+                while let Ok((exec, event)) = events.recv().await {
+                    if *exec == *arn {
+                        let (state, input) = (event.state_name(), event.state_input());
+                        report_event(state, input, event.state_output(), &timeline);
+                    }
+                }
+            })
+        };
+        let done = self.until_the_end(decision, &arn).await?;
+        // Let the progress task print the last events.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        progress.abort();
+        let history = engine
+            .get_execution_history(&arn)
+            .map(|h| serde_json::to_value(&h).unwrap_or_default())
+            .unwrap_or_default();
+        let _ = std::fs::write(
+            c.run_dir.join("history.json"),
+            serde_json::to_vec_pretty(&history).unwrap_or_default(),
+        );
+        let _ = std::fs::write(
+            c.run_dir.join("execution.json"),
+            serde_json::to_vec_pretty(&done.description).unwrap_or_default(),
+        );
+        let timeline = timeline.lock().map(|t| t.clone()).unwrap_or_default();
+        Ok(Finished {
+            done,
+            history,
+            timeline,
+            started,
+        })
+    }
+
+    /// Answers the approval emails as `decision` says until the execution ends (or,
+    /// should the outbox ever close, simply waits for it). Ctrl-C stops the run: it
+    /// ends ABORTED, and the end-of-run rule tells everyone.
+    async fn until_the_end(&self, decision: &Decision, arn: &str) -> Result<Ending, String> {
+        let mail = self
+            .approval_mail
+            .lock()
+            .map_err(|_| "the approval mailbox is unusable".to_string())?
+            .take();
+        let lines = (decision == &Decision::Interactive).then(decide::terminal_lines);
+        let deciding = async {
+            if let Some(mut mail) = mail {
+                let mut lines = lines;
+                while let Some(message) = mail.recv().await {
+                    self.decide(decision, &message, &mut mail, lines.as_mut())
+                        .await;
+                }
+            }
+        };
+        let wait = async {
+            let done = self.world.engine.wait_for_execution(arn).await;
+            done.map(Ending::of).map_err(|e| e.to_string())
+        };
+        tokio::pin!(wait);
+        let interrupted = self.interrupted();
+        tokio::pin!(interrupted);
+        tokio::pin!(deciding);
+        tokio::select! {
+            done = &mut wait => done,
+            () = &mut deciding => tokio::select! {
+                done = &mut wait => done,
+                () = &mut interrupted => self.interrupt(arn, &mut wait).await,
+            },
+            () = &mut interrupted => self.interrupt(arn, &mut wait).await,
+        }
+    }
+    /// Ctrl-C: stops the execution and waits for it (and for the end-of-run rule's
+    /// notification) to end.
+    async fn interrupt(
+        &self,
+        arn: &str,
+        wait: &mut (impl std::future::Future<Output = Result<Ending, String>> + Unpin),
+    ) -> Result<Ending, String> {
+        say("");
+        say("  ■ interrupted (Ctrl-C or SIGTERM): stopping the run");
+        let _ = self.world.engine.stop_execution(
+            arn,
+            Some("Interrupted"),
+            Some("stopped with Ctrl-C (or SIGTERM) in the rehearsal"),
+        );
+        let done = wait.await;
+        // The rule on abnormal ends sends its notification: let it land.
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if self.outbox_has_outcome() {
+                break;
+            }
+        }
+        done
+    }
+
+    fn outbox_has_outcome(&self) -> bool {
+        std::fs::read_dir(self.c.run_dir.join("outbox"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with("-notifications.txt")
+            })
+    }
+
+    /// `--serve`: the staged frontend and backend stay up until Ctrl-C.
+    async fn serve_until_interrupted(&self) {
+        if let Ok(url) = stagegate::ports::Hosting::url(&self.hosting).await {
+            say(&format!("Serving {url} and its backend until Ctrl-C."));
+        }
+        self.interrupted().await;
+        say("  ■ stopping");
+    }
+
+    /// Resolves at the next Ctrl-C or SIGTERM (never, if signals cannot be listened
+    /// to).
+    async fn interrupted(&self) {
+        let mut guard = self.interrupts.lock().await;
+        match guard.as_mut() {
+            Some((int, term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            None => futures::future::pending::<()>().await,
+        }
+    }
+
+    /// Phase 5: the backend, the site and the approval page stop (the world's rules
+    /// stop when it is dropped).
+    async fn shut_down(&self) {
+        self.stacks.stop().await;
+        self.hosting.stop().await;
+        self.page.abort();
+    }
+}
+
+/// The review page, served on 127.0.0.1 as its Function URL serves it on AWS.
+fn approval_page(world: &LocalWorld, artifacts: DirArtifacts) -> Handler {
+    server::endpoint(Arc::new(ApprovalPage {
+        settings: world.settings.clone(),
+        store: world.table.clone(),
+        runs: world.runs.clone(),
+        artifacts,
+        clock: world.runs.clone(),
+    }))
+}

@@ -1,0 +1,462 @@
+//! One local world: the real `statemachine/staging.asl.json` in the embedded engine,
+//! every function registered as the same step value its Lambda binary serves, the
+//! engine itself standing in for Step Functions' task-token, execution and history
+//! APIs, the approvals table in memory, and the template's rules (the end-of-run
+//! notification, the stack and frontend status events, the reconcile schedule).
+//!
+//! The rehearsal starts one on the local adapters and real time; the path tests start
+//! one on the in-memory doubles and virtual time. Both get the same steps, wired here
+//! and nowhere else.
+
+use crate::LocalStepFunctions;
+use asl_engine::{BuildRunner, Control, Engine, LambdaError, Registry};
+use serde_json::{json, Value};
+use stagegate::desk::Desk;
+use stagegate::flow::function_names;
+use stagegate::ports::{
+    Approver, Artifacts, Hosting, Http, Notifier, Releases, SourceHistory, Stacks,
+};
+use stagegate::step::{invoke, substitution_key};
+use stagegate::steps::*;
+use stagegate::testing::MemoryTable;
+use stagegate::{Settings, Step};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::task::JoinHandle;
+
+/// The staging definition, exactly as deployed to AWS.
+pub const STAGING_DEFINITION: &str = include_str!("../../../statemachine/staging.asl.json");
+
+/// The state machine's name in the engine (and in ARNs).
+pub const STATE_MACHINE: &str = "staging";
+
+/// The CodeBuild project name the definition runs checks in.
+pub const CHECKS_PROJECT: &str = "stagegate-checks";
+
+/// `DefinitionSubstitutions` for the local engine: each function's ARN (the engine
+/// dispatches by the name at its end) and the checks project.
+pub fn substitutions() -> BTreeMap<String, String> {
+    let mut subs: BTreeMap<String, String> = function_names()
+        .map(|name| {
+            let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
+            (substitution_key(name), arn)
+        })
+        .collect();
+    subs.insert("ChecksProjectName".into(), CHECKS_PROJECT.into());
+    subs
+}
+
+/// The adapters a world plugs into the flow: cheap `Clone` handles, one clone per
+/// step that uses it. Time, tokens and executions come from the engine; approvals,
+/// claims and waiters from the world's [`MemoryTable`].
+#[derive(Clone)]
+pub struct Ports<A, N, S, H, Ht, G> {
+    pub artifacts: A,
+    pub notifier: N,
+    pub stacks: S,
+    pub hosting: H,
+    pub http: Ht,
+    pub repository: G,
+}
+
+/// How time passes in a world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Time {
+    /// The system clock: a rehearsal people watch.
+    Real,
+    /// Tokio's clock from a fixed instant, a fixed seed: under a paused runtime every
+    /// wait is instant and every run the same (the path tests).
+    Virtual,
+}
+
+/// What a world is made of.
+pub struct Setup<A, N, S, H, Ht, G, B> {
+    pub settings: Settings,
+    /// Who decides approvals (as `stagegate approvers` stores them on AWS).
+    pub approvers: Vec<Approver>,
+    pub ports: Ports<A, N, S, H, Ht, G>,
+    /// CodeBuild's stand-in.
+    pub builds: B,
+    pub time: Time,
+    /// The stack's and the hosting's status events, for the status rules.
+    pub status_events: Vec<Receiver<Value>>,
+    /// How often the reconcile of undelivered decisions runs (`None`: only when
+    /// invoked).
+    pub reconcile_every: Option<Duration>,
+}
+
+/// A running world: the engine with the staging definition loaded and every function
+/// registered, and its rules running until it is dropped.
+pub struct LocalWorld {
+    pub engine: Engine,
+    /// The staging state machine's ARN.
+    pub state_machine: String,
+    /// The engine as Step Functions' APIs (tokens, executions, history, time).
+    pub runs: LocalStepFunctions,
+    /// The approvals table.
+    pub table: MemoryTable,
+    pub settings: Settings,
+    registry: Arc<Registry>,
+    rules: Vec<JoinHandle<()>>,
+}
+
+impl Drop for LocalWorld {
+    fn drop(&mut self) {
+        for rule in &self.rules {
+            rule.abort();
+        }
+    }
+}
+
+impl LocalWorld {
+    /// Builds every step on `setup`'s ports, loads the definition, starts the rules.
+    pub fn start<A, N, S, H, Ht, G, B>(setup: Setup<A, N, S, H, Ht, G, B>) -> Result<Self, String>
+    where
+        A: Artifacts + Clone + 'static,
+        N: Notifier + Clone + 'static,
+        S: Stacks + Clone + 'static,
+        H: Hosting + Clone + 'static,
+        Ht: Http + Clone + 'static,
+        G: SourceHistory + Releases + Clone + 'static,
+        B: BuildRunner,
+    {
+        let control = match setup.time {
+            Time::Real => Control::system(),
+            Time::Virtual => Control::deterministic(),
+        };
+        let runs = LocalStepFunctions::new(control.clone());
+        let table = MemoryTable::with_approvers(setup.approvers);
+        let wiring = Wiring {
+            settings: &setup.settings,
+            ports: &setup.ports,
+            runs: &runs,
+            table: &table,
+        };
+        let registry = Arc::new(wiring.registry().build_runner(setup.builds));
+        let engine = Engine::with_control(control, registry.clone());
+        let state_machine = engine
+            .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
+            .map_err(|e| format!("the staging definition does not load: {e}"))?;
+        let mut rules = vec![
+            execution_status_rule(&engine, registry.clone()),
+            status_event_rule(setup.status_events, registry.clone()),
+        ];
+        if let Some(every) = setup.reconcile_every {
+            rules.push(schedule(registry.clone(), reconcile_approvals::NAME, every));
+        }
+        Ok(LocalWorld {
+            engine,
+            state_machine,
+            runs,
+            table,
+            settings: setup.settings,
+            registry,
+            rules,
+        })
+    }
+
+    /// Invokes function `name` directly, as a rule or a schedule would; its error is
+    /// `(errorType, message)`.
+    pub async fn invoke(&self, name: &str, event: Value) -> Result<Value, (String, String)> {
+        self.registry
+            .invoke(name, event)
+            .await
+            .map_err(|e| (e.error.clone(), e.cause.clone()))
+    }
+
+    /// The names of the functions registered in the engine, sorted.
+    pub fn functions(&self) -> Vec<String> {
+        self.registry.lambda_names()
+    }
+
+    /// The approval desk, as the page, the CLI and the terminal decide through it.
+    pub fn desk(&self) -> Desk<'_, MemoryTable, LocalStepFunctions, LocalStepFunctions> {
+        Desk {
+            pusher_may_approve: self.settings.pusher_may_approve,
+            approvals: &self.table,
+            runs: &self.runs,
+            clock: self.runs.clone(),
+        }
+    }
+}
+
+/// Registers `step` under its name; its error becomes the Lambda error type the state
+/// machine catches, exactly as `stagegate_lambda::serve` reports it on AWS.
+pub fn register<S: Step + 'static>(registry: Registry, step: S) -> Registry {
+    let step = Arc::new(step);
+    registry.lambda(S::NAME, move |event: Value| {
+        let step = step.clone();
+        async move {
+            invoke(step.as_ref(), event)
+                .await
+                .map_err(|e| LambdaError::new(e.name, e.message))
+        }
+    })
+}
+
+/// Every step of the flow, built from the world's ports.
+struct Wiring<'a, A, N, S, H, Ht, G> {
+    settings: &'a Settings,
+    ports: &'a Ports<A, N, S, H, Ht, G>,
+    runs: &'a LocalStepFunctions,
+    table: &'a MemoryTable,
+}
+
+impl<A, N, S, H, Ht, G> Wiring<'_, A, N, S, H, Ht, G>
+where
+    A: Artifacts + Clone + 'static,
+    N: Notifier + Clone + 'static,
+    S: Stacks + Clone + 'static,
+    H: Hosting + Clone + 'static,
+    Ht: Http + Clone + 'static,
+    G: SourceHistory + Releases + Clone + 'static,
+{
+    /// The registry of every function the engine or a rule invokes: every function
+    /// of `stagegate::flow::FUNCTIONS` but the two behind Function URLs.
+    fn registry(&self) -> Registry {
+        let r = self.until_approval(Registry::new());
+        let r = self.deploys(r);
+        self.after_deploy(r)
+    }
+
+    /// Preflight to Wait for Approval, and the reconcile of decisions.
+    fn until_approval(&self, r: Registry) -> Registry {
+        let (s, p) = (self.settings, self.ports);
+        let (runs, store) = (self.runs.clone(), self.table.clone());
+        let clock = runs.clone();
+        let r = register(
+            r,
+            preflight::Preflight {
+                settings: s.clone(),
+                runs,
+                store,
+                clock,
+            },
+        );
+        let stacks = p.stacks.clone();
+        let r = register(
+            r,
+            create_change_set::CreateChangeSet {
+                settings: s.clone(),
+                stacks,
+            },
+        );
+        let stacks = p.stacks.clone();
+        let r = register(
+            r,
+            describe_change_set::DescribeChangeSet {
+                settings: s.clone(),
+                stacks,
+            },
+        );
+        let artifacts = p.artifacts.clone();
+        let r = register(r, generate_checklist::GenerateChecklist { artifacts });
+        let (store, notifier, clock) = (self.table.clone(), p.notifier.clone(), self.runs.clone());
+        let request = request_approval::RequestApproval {
+            settings: s.clone(),
+            store,
+            notifier,
+            clock,
+        };
+        let r = register(r, request);
+        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
+        let reconcile = reconcile_approvals::ReconcileApprovals {
+            settings: s.clone(),
+            store,
+            runs,
+            clock,
+        };
+        register(r, reconcile)
+    }
+
+    /// Validate Infrastructure to Deploy Frontend, and the target of the status rules.
+    fn deploys(&self, r: Registry) -> Registry {
+        let (s, p) = (self.settings, self.ports);
+        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
+        let stacks = p.stacks.clone();
+        let r = register(
+            r,
+            validate_infrastructure::ValidateInfrastructure { stacks },
+        );
+        let stacks = p.stacks.clone();
+        let deploy = deploy_infrastructure::DeployInfrastructure {
+            stacks,
+            store,
+            runs,
+            clock,
+        };
+        let r = register(r, deploy);
+        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
+        let stacks = p.stacks.clone();
+        let r = register(
+            r,
+            await_stack::AwaitStack {
+                settings: s.clone(),
+                stacks,
+                store,
+                runs,
+                clock,
+            },
+        );
+        let (stacks, artifacts) = (p.stacks.clone(), p.artifacts.clone());
+        let r = register(r, capture_outputs::CaptureOutputs { stacks, artifacts });
+        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
+        let hosting = p.hosting.clone();
+        let deploy = deploy_frontend::DeployFrontend {
+            settings: s.clone(),
+            hosting,
+            store,
+            runs,
+            clock,
+        };
+        let r = register(r, deploy);
+        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
+        let hosting = p.hosting.clone();
+        let wait = await_frontend::AwaitFrontend {
+            settings: s.clone(),
+            hosting,
+            store,
+            runs,
+            clock,
+        };
+        let r = register(r, wait);
+        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
+        let (stacks, hosting) = (p.stacks.clone(), p.hosting.clone());
+        register(
+            r,
+            resume_wait::ResumeWait {
+                store,
+                runs,
+                stacks,
+                hosting,
+                clock,
+            },
+        )
+    }
+
+    /// Integration Tests to Notify.
+    fn after_deploy(&self, r: Registry) -> Registry {
+        let p = self.ports;
+        let (http, artifacts) = (p.http.clone(), p.artifacts.clone());
+        let r = register(r, run_test_suite::RunTestSuite { http, artifacts });
+        let artifacts = p.artifacts.clone();
+        let r = register(r, read_suite_report::ReadSuiteReport { artifacts });
+        let artifacts = p.artifacts.clone();
+        let r = register(r, test_report::TestReport { artifacts });
+        let (http, artifacts) = (p.http.clone(), p.artifacts.clone());
+        let r = register(r, performance_tests::PerformanceTests { http, artifacts });
+        let (repository, artifacts) = (p.repository.clone(), p.artifacts.clone());
+        let (runs, clock) = (self.runs.clone(), self.runs.clone());
+        let release = mark_release_ready::MarkReleaseReady {
+            repository,
+            artifacts,
+            runs,
+            clock,
+        };
+        let r = register(r, release);
+        let (notifier, store, clock) = (p.notifier.clone(), self.table.clone(), self.runs.clone());
+        let settings = self.settings.clone();
+        register(
+            r,
+            notify::Notify {
+                settings,
+                notifier,
+                store,
+                clock,
+            },
+        )
+    }
+}
+
+/// The template's "execution ended abnormally" rule, locally: every execution of
+/// `engine` that ends `FAILED`, `TIMED_OUT` or `ABORTED` is sent to `notify` as the
+/// "Step Functions Execution Status Change" event EventBridge would deliver.
+fn execution_status_rule(engine: &Engine, registry: Arc<Registry>) -> JoinHandle<()> {
+    let mut events = engine.subscribe();
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        loop {
+            let (arn, event) = match events.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            };
+            let status = match event.event_type.to_string().as_str() {
+                "ExecutionFailed" => "FAILED",
+                "ExecutionTimedOut" => "TIMED_OUT",
+                "ExecutionAborted" => "ABORTED",
+                _ => continue,
+            };
+            let Ok(d) = engine.describe_execution(&arn) else {
+                continue;
+            };
+            let detail = json!({
+                "executionArn": d.execution_arn, "stateMachineArn": d.state_machine_arn,
+                "name": d.name, "status": status, "input": d.input.to_string(),
+                "error": d.error, "cause": d.cause,
+            });
+            let event = json!({
+                "version": "0", "detail-type": "Step Functions Execution Status Change",
+                "source": "aws.states", "resources": [&*arn], "detail": detail,
+            });
+            // EventBridge retries a failed target; one attempt is enough locally, and a
+            // failure is in the run's outbox (or its absence) for everyone to see.
+            let _ = registry.invoke(notify::NAME, event).await;
+        }
+    })
+}
+
+/// The template's stack and frontend status rules, locally: every event on `events`
+/// is delivered to `resume-wait`, as EventBridge would.
+fn status_event_rule(events: Vec<Receiver<Value>>, registry: Arc<Registry>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let forwards = events.into_iter().map(|mut rx| {
+            let registry = registry.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        // A failed delivery is what a missed event is: the task's
+                        // timeout and its status read take over, as on AWS.
+                        Ok(event) => drop(registry.invoke(resume_wait::NAME, event).await),
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return,
+                    }
+                }
+            }
+        });
+        futures::future::join_all(forwards).await;
+    })
+}
+
+/// An EventBridge schedule, locally: invokes function `name` every `every`.
+fn schedule(registry: Arc<Registry>, name: &'static str, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let _ = registry.invoke(name, json!({"source": "aws.events"})).await;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every function the definition names is in the list, as invoked by a state.
+    #[test]
+    fn the_definition_names_only_functions_of_the_list() {
+        let subs = substitutions();
+        for (name, how) in stagegate::flow::FUNCTIONS {
+            let key = substitution_key(name);
+            let used = STAGING_DEFINITION.contains(&format!("${{{key}}}"));
+            let by_state = *how == stagegate::flow::Invoked::ByState;
+            assert_eq!(
+                used, by_state,
+                "{name}: in the definition {used}, by state {by_state}"
+            );
+            assert!(subs.contains_key(&key));
+        }
+    }
+}

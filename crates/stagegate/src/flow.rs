@@ -1,0 +1,378 @@
+//! What travels between the states of the flow: the run, the checks' results, the
+//! change preview, the checklist, the test and load reports, the decided approval,
+//! what a deploy wait resumes with, the run's phases. Each step reads what it needs
+//! of these from the state and returns its own; none of them is a step's private
+//! business, so none lives in a step's module.
+//!
+//! Also the flow's names: [`FUNCTIONS`] (every Lambda function, one list that a test
+//! holds against `functions/`, `template.yaml` and the local registry) and
+//! [`PHASES`] (the top-level states people follow).
+
+use crate::records::{Candidate, ChangeSetStatus, ResourceChange, Vote};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How a function is invoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invoked {
+    /// By a Task state of the definition (`${<Name>FunctionArn}`).
+    ByState,
+    /// By an EventBridge rule or schedule (and, for `notify`, by states too).
+    ByRule,
+    /// Behind its own Function URL.
+    ByUrl,
+}
+
+/// Every Lambda function of stagegate, in flow order: the crate under
+/// `functions/<name>/`, the step module `stagegate::steps::<name with _>`, the
+/// template's `<Name>Function`.
+pub const FUNCTIONS: &[(&str, Invoked)] = &[
+    ("webhook", Invoked::ByUrl),
+    ("preflight", Invoked::ByState),
+    ("create-change-set", Invoked::ByState),
+    ("describe-change-set", Invoked::ByState),
+    ("generate-checklist", Invoked::ByState),
+    ("request-approval", Invoked::ByState),
+    ("approval-page", Invoked::ByUrl),
+    ("reconcile-approvals", Invoked::ByRule),
+    ("validate-infrastructure", Invoked::ByState),
+    ("deploy-infrastructure", Invoked::ByState),
+    ("await-stack", Invoked::ByState),
+    ("resume-wait", Invoked::ByRule),
+    ("capture-outputs", Invoked::ByState),
+    ("deploy-frontend", Invoked::ByState),
+    ("await-frontend", Invoked::ByState),
+    ("run-test-suite", Invoked::ByState),
+    ("read-suite-report", Invoked::ByState),
+    ("test-report", Invoked::ByState),
+    ("performance-tests", Invoked::ByState),
+    ("mark-release-ready", Invoked::ByState),
+    ("notify", Invoked::ByState),
+];
+
+/// The names of [`FUNCTIONS`].
+pub fn function_names() -> impl Iterator<Item = &'static str> {
+    FUNCTIONS.iter().map(|(name, _)| *name)
+}
+
+/// The phases of a run, in flow order: the top-level states people follow (the
+/// rehearsal's progress and timeline, the release notes' Gantt chart).
+pub const PHASES: &[&str] = &[
+    "Preflight",
+    "Pre-Deployment Checks",
+    "Generate Checklist",
+    "Wait for Approval",
+    "Validate Infrastructure",
+    "Deploy Infrastructure",
+    "Capture Stack Outputs",
+    "Deploy Frontend",
+    "Integration Tests",
+    "Command Suites",
+    "Test Results",
+    "Performance Tests",
+    "User Acceptance Testing",
+    "Mark Release Ready",
+    "Notify Success",
+    "Notify Failure",
+    "Notify Cancelled",
+];
+
+/// The run id (the execution's name) from its id (ARN) or a bare name.
+pub fn run_id(execution_id: &str) -> &str {
+    execution_id.rsplit(':').next().unwrap_or(execution_id)
+}
+
+/// The run, as later states read it from Preflight's result (`$.preflight`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub candidate: Candidate,
+    pub run_id: String,
+    pub execution_id: String,
+    pub artifacts_prefix: String,
+}
+
+/// The change preview as it moves through the Package & Preview loop and into the
+/// checklist, the approval and Validate Infrastructure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    pub change_set_id: String,
+    pub stack_name: String,
+    pub status: ChangeSetStatus,
+    #[serde(default)]
+    pub changes: Vec<ResourceChange>,
+    /// The stack's version when the preview was made ("" if it does not exist).
+    #[serde(default)]
+    pub stack_version: String,
+    pub attempt: u32,
+}
+
+/// One branch of Pre-Deployment Checks, as the state machine records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    pub name: String,
+    /// `SUCCEEDED` passes; anything else (`FAILED`, `FAULT`, `TIMED_OUT`, ...) fails.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<Preview>,
+    /// The build's log (CodeBuild's deep link; a file locally), when it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+impl CheckResult {
+    pub fn passed(&self) -> bool {
+        self.status == "SUCCEEDED"
+    }
+
+    /// Where the check's log is: recorded when it passed, and inside the failed
+    /// build (the error's cause) when it did not.
+    pub fn log_link(&self) -> Option<String> {
+        self.log.clone().or_else(|| {
+            let cause: serde_json::Value = serde_json::from_str(self.cause.as_deref()?).ok()?;
+            cause["Build"]["Logs"]["DeepLink"]
+                .as_str()
+                .map(str::to_string)
+        })
+    }
+}
+
+/// The change preview in numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeSummary {
+    pub adds: usize,
+    pub modifies: usize,
+    pub removes: usize,
+    pub replacements: usize,
+    pub no_changes: bool,
+    pub available: bool,
+}
+
+impl ChangeSummary {
+    /// The counts of a computed change set.
+    pub fn of(changes: &[ResourceChange]) -> ChangeSummary {
+        let count = |action: &str| changes.iter().filter(|c| c.action == action).count();
+        ChangeSummary {
+            adds: count("Add"),
+            modifies: count("Modify"),
+            removes: count("Remove"),
+            replacements: changes
+                .iter()
+                .filter(|c| c.replacement == "True" || c.replacement == "Conditional")
+                .count(),
+            no_changes: changes.is_empty(),
+            available: true,
+        }
+    }
+}
+
+/// The checklist (Generate Checklist's result): what the approver is shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checklist {
+    pub all_passed: bool,
+    pub failed_checks: Vec<String>,
+    pub changes: ChangeSummary,
+    pub preview: Option<Preview>,
+    pub markdown_uri: String,
+    pub json_uri: String,
+}
+
+/// A decided approval, as the approval desk sends it to the waiting task.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    #[serde(default)]
+    pub votes: Vec<Vote>,
+    /// The checks that had failed when it was approved.
+    #[serde(default)]
+    pub failed_checks: Vec<String>,
+}
+
+impl Approval {
+    /// The "approved over failed checks" lines: which checks, who approved and why.
+    pub fn overrides(&self) -> Vec<String> {
+        if self.failed_checks.is_empty() {
+            return Vec::new();
+        }
+        let mut lines = vec![format!(
+            "Approved over failed checks: {}",
+            self.failed_checks.join(", ")
+        )];
+        for v in self.votes.iter().filter(|v| v.approve) {
+            if let Some(r) = &v.reason {
+                lines.push(format!("  {} ({}): {r}", v.approver, v.via));
+            }
+        }
+        lines
+    }
+}
+
+/// What a deploy task's own function returns (Step Functions keeps it in the
+/// history; the task's result is what its token is answered with).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Awaiting {
+    /// The registration: the key the status event finds the token under.
+    pub key: String,
+    /// Status reads after missed events so far.
+    pub reads: u32,
+    /// Whether this call already answered the task (the resource had settled).
+    pub answered: bool,
+}
+
+/// What Deploy Infrastructure resumes with when its stack is stable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackDeployed {
+    pub stack_name: String,
+    /// The stack's final status: `CREATE_COMPLETE`, `UPDATE_COMPLETE`, ...
+    pub stack_status: String,
+    /// When it got there, per its status event (absent when a status read found it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<DateTime<Utc>>,
+}
+
+/// What Deploy Frontend resumes with when its job succeeded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrontendDeployed {
+    pub job_id: String,
+    pub url: String,
+    /// When the job ended, per its status event (absent when a job read found it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// One integration test case's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseResult {
+    pub name: String,
+    pub passed: bool,
+    pub message: String,
+    pub elapsed_ms: u64,
+}
+
+/// One suite's results (an HTTP suite's run, or a command suite's JUnit report).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuiteResult {
+    pub suite: String,
+    pub passed: usize,
+    pub failed: usize,
+    pub cases: Vec<CaseResult>,
+}
+
+impl SuiteResult {
+    /// A suite that could not run at all: one failed case saying why.
+    pub fn broken(suite: &str, message: String) -> SuiteResult {
+        SuiteResult {
+            suite: suite.into(),
+            passed: 0,
+            failed: 1,
+            cases: vec![CaseResult {
+                name: "suite definition".into(),
+                passed: false,
+                message,
+                elapsed_ms: 0,
+            }],
+        }
+    }
+}
+
+/// The integration tests' report (Test Results' result).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub report_uri: String,
+    pub junit_uri: String,
+}
+
+/// One load budget's figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Measurement {
+    pub name: String,
+    pub url: String,
+    pub users: u32,
+    pub requests: u32,
+    pub errors: u32,
+    pub error_rate: f64,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+    pub p99_ms: u64,
+    pub max_ms: u64,
+    /// Every budget this endpoint broke, in words; empty when it passed.
+    pub over: Vec<String>,
+    pub passed: bool,
+}
+
+/// The load tests' results (Performance Tests' result).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadResults {
+    /// `PASSED` or `SKIPPED` (no budgets declared).
+    pub status: String,
+    pub measurements: Vec<Measurement>,
+    pub report_uri: Option<String>,
+}
+
+/// One phase of the run: seconds from the run's first phase, and how long it took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTime {
+    pub phase: String,
+    pub offset_seconds: f64,
+    pub seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_id_is_the_last_part_of_an_execution_arn() {
+        assert_eq!(
+            run_id("arn:aws:states:us-east-1:1:execution:staging:rc-1--ab"),
+            "rc-1--ab"
+        );
+        assert_eq!(run_id("rc-1--ab"), "rc-1--ab");
+    }
+
+    #[test]
+    fn the_summary_counts_each_action_and_the_replacements() {
+        let change = |action: &str, replacement: &str| ResourceChange {
+            action: action.into(),
+            logical_id: "X".into(),
+            resource_type: "AWS::S3::Bucket".into(),
+            replacement: replacement.into(),
+        };
+        let s = ChangeSummary::of(&[
+            change("Add", ""),
+            change("Modify", "True"),
+            change("Modify", "Conditional"),
+            change("Remove", ""),
+        ]);
+        assert_eq!(
+            (s.adds, s.modifies, s.removes, s.replacements),
+            (1, 2, 1, 2)
+        );
+        assert!(!s.no_changes && s.available);
+        assert!(ChangeSummary::of(&[]).no_changes);
+    }
+}

@@ -1,0 +1,137 @@
+//! Deploy Frontend (`deploy-frontend`): maps the stack outputs to environment
+//! variables, merges them into the hosting branch, starts a job and registers the
+//! task's token for the job's status event (see [`crate::waiting`]); the task
+//! resumes with the site's URL.
+
+use crate::error::{invalid_input, names, StepError};
+use crate::flow::Awaiting;
+use crate::ports::{Clock, Executions, Hosting, TaskCallbacks, Waits};
+use crate::settings::Settings;
+use crate::step::Step;
+use crate::waiting::Waiting;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The `deploy-frontend` function's name.
+pub const NAME: &str = "deploy-frontend";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    /// The task token (`$$.Task.Token`) the job's status event answers.
+    pub token: String,
+    pub execution_id: String,
+    pub outputs: BTreeMap<String, String>,
+    pub sha: String,
+}
+
+/// Deploy Frontend: the environment, a job, and the task registered to wait on it.
+pub struct DeployFrontend<H, T, R, C> {
+    pub settings: Settings,
+    pub hosting: H,
+    /// The waiters (the table's `wait#` items).
+    pub store: T,
+    /// Step Functions: answers the token, and tells live waiters from left-behind ones.
+    pub runs: R,
+    pub clock: C,
+}
+
+impl<H, T, R, C> Step for DeployFrontend<H, T, R, C>
+where
+    H: Hosting,
+    T: Waits,
+    R: Executions + TaskCallbacks,
+    C: Clock,
+{
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Awaiting;
+
+    async fn run(&self, input: Input) -> Result<Awaiting, StepError> {
+        let mut vars = BTreeMap::new();
+        for (output, env) in &self.settings.frontend_env {
+            let value = input.outputs.get(output).ok_or_else(|| {
+                invalid_input(format!("the frontend needs stack output '{output}' (for {env}), which the stack does not export"))
+            })?;
+            vars.insert(env.clone(), value.clone());
+        }
+        let failed = |e: crate::PortError| StepError::new(names::AMPLIFY_JOB_FAILED, e.to_string());
+        self.hosting
+            .merge_environment(&vars)
+            .await
+            .map_err(failed)?;
+        let job = self.hosting.start_job(&input.sha).await.map_err(failed)?;
+        let waiting = Waiting {
+            waits: &self.store,
+            runs: &self.runs,
+            clock: &self.clock,
+        };
+        let task = (&*input.token, &*input.execution_id);
+        waiting
+            .frontend_job(&self.hosting, self.settings.max_polls, task, Some(job))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    fn step() -> DeployFrontend<MemoryHosting, MemoryTable, MemoryRuns, FixedClock> {
+        let runs = MemoryRuns::default();
+        runs.set_running("arn:exec:1", true);
+        DeployFrontend {
+            settings: Settings {
+                frontend_env: BTreeMap::from([("ApiUrl".into(), "VITE_API_URL".into())]),
+                ..Settings::default()
+            },
+            hosting: MemoryHosting::default(),
+            store: MemoryTable::default(),
+            runs,
+            clock: FixedClock(now()),
+        }
+    }
+
+    fn input(token: &str) -> Input {
+        Input {
+            token: token.into(),
+            execution_id: "arn:exec:1".into(),
+            outputs: BTreeMap::from([("ApiUrl".into(), "https://api".into())]),
+            sha: "abc".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn maps_outputs_keeps_existing_variables_and_registers_the_job() {
+        let step = step();
+        step.hosting.set_env("EXISTING", "kept");
+        let a = step.run(input("t1")).await.unwrap();
+        assert_eq!(
+            (a.key.as_str(), a.answered),
+            ("wait#amplify#d1example#staging", false)
+        );
+        let env = step.hosting.env();
+        assert_eq!(env["VITE_API_URL"], "https://api");
+        assert_eq!(env["EXISTING"], "kept");
+        let w = &step.store.waiters()[&a.key];
+        assert_eq!(
+            (w.token.as_str(), w.subject.as_str(), w.reads),
+            ("t1", "1", 0)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_missing_output_is_named() {
+        let step = step();
+        let e = step
+            .run(Input {
+                outputs: BTreeMap::new(),
+                ..input("t1")
+            })
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("'ApiUrl'"), "{}", e.message);
+        assert!(step.hosting.jobs().is_empty(), "no job was started");
+    }
+}

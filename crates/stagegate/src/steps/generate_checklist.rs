@@ -1,0 +1,283 @@
+//! Generate Checklist (`generate-checklist`): one document (Markdown + JSON) with
+//! every check's result, its log, and the change preview, for the approver.
+
+use crate::error::{invalid_input, StepError};
+use crate::flow::{ChangeSummary, CheckResult, Checklist, Preview, Run};
+use crate::ports::Artifacts;
+use crate::step::Step;
+use serde::Deserialize;
+use std::fmt::Write as _;
+
+/// The `generate-checklist` function's name.
+pub const NAME: &str = "generate-checklist";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    pub preflight: Run,
+    pub checks: Vec<CheckResult>,
+}
+
+/// Generate Checklist: the review document, as an artifact.
+pub struct GenerateChecklist<A> {
+    pub artifacts: A,
+}
+
+impl<A: Artifacts> Step for GenerateChecklist<A> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Checklist;
+
+    async fn run(&self, input: Input) -> Result<Checklist, StepError> {
+        let artifacts = &self.artifacts;
+        let failed_checks: Vec<String> = input
+            .checks
+            .iter()
+            .filter(|c| !c.passed())
+            .map(|c| c.name.clone())
+            .collect();
+        let preview = input.checks.iter().find_map(|c| c.preview.clone());
+        let changes = match &preview {
+            Some(p) => ChangeSummary::of(&p.changes),
+            None => ChangeSummary::default(),
+        };
+        let markdown = render_markdown(&input, &changes, preview.as_ref());
+        let doc = serde_json::json!({
+            "candidate": input.preflight.candidate,
+            "executionId": input.preflight.execution_id,
+            "checks": input.checks,
+            "changes": changes,
+            "preview": preview,
+        });
+        let prefix = &input.preflight.artifacts_prefix;
+        let markdown_uri = artifacts
+            .put(
+                &format!("{prefix}checklist.md"),
+                "text/markdown; charset=utf-8",
+                markdown.into_bytes(),
+            )
+            .await?;
+        let json_bytes =
+            serde_json::to_vec_pretty(&doc).map_err(|e| invalid_input(e.to_string()))?;
+        let json_uri = artifacts
+            .put(
+                &format!("{prefix}checklist.json"),
+                "application/json",
+                json_bytes,
+            )
+            .await?;
+        Ok(Checklist {
+            all_passed: failed_checks.is_empty(),
+            failed_checks,
+            changes,
+            preview,
+            markdown_uri,
+            json_uri,
+        })
+    }
+}
+
+/// The approver's checklist. Plain Markdown: it is read in email, in the review page
+/// and in the artifacts bucket.
+pub fn render_markdown(
+    input: &Input,
+    changes: &ChangeSummary,
+    preview: Option<&Preview>,
+) -> String {
+    let c = &input.preflight.candidate;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Deployment checklist: {} {}\n", c.repository, c.tag);
+    let _ = writeln!(md, "- Commit: `{}`", c.sha);
+    let _ = writeln!(md, "- Pushed by: {}", c.pushed_by);
+    let _ = writeln!(md, "- Run: {}\n", input.preflight.run_id);
+    let _ = writeln!(md, "## Checks\n\n| Check | Result | Log |\n|---|---|---|");
+    for check in &input.checks {
+        let mark = if check.passed() {
+            "✅ passed"
+        } else {
+            "❌ failed"
+        };
+        let detail = match (&check.error, check.passed()) {
+            (Some(e), false) => format!(" ({e})"),
+            (None, false) => format!(" ({})", check.status),
+            _ => String::new(),
+        };
+        let log = check.log_link().unwrap_or_else(|| "-".into());
+        let _ = writeln!(md, "| {} | {mark}{detail} | {log} |", check.name);
+    }
+    let failed = input.checks.iter().filter(|c| !c.passed()).count();
+    if failed > 0 {
+        let _ = writeln!(
+            md,
+            "\n**{failed} check(s) failed.** Approving anyway requires a written reason."
+        );
+    }
+    let _ = writeln!(md, "\n## Infrastructure changes\n");
+    match preview {
+        None => {
+            let _ = writeln!(
+                md,
+                "No change preview is available (Package & Preview failed)."
+            );
+        }
+        Some(_) if changes.no_changes => {
+            let _ = writeln!(md, "No infrastructure changes.");
+        }
+        Some(p) => {
+            let _ = writeln!(
+                md,
+                "{} to add, {} to modify, {} to remove, {} replacement(s).\n\n| Action | Resource | Type | Replacement |\n|---|---|---|---|",
+                changes.adds, changes.modifies, changes.removes, changes.replacements
+            );
+            for ch in &p.changes {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    ch.action,
+                    ch.logical_id,
+                    ch.resource_type,
+                    if ch.replacement.is_empty() {
+                        "-"
+                    } else {
+                        &ch.replacement
+                    }
+                );
+            }
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{ChangeSetStatus, ResourceChange};
+    use crate::testing::{candidate, run_info, MemoryArtifacts};
+    use serde_json::json;
+
+    async fn run(arts: &MemoryArtifacts, input: Input) -> Result<Checklist, StepError> {
+        let step = GenerateChecklist {
+            artifacts: arts.clone(),
+        };
+        step.run(input).await
+    }
+
+    fn check(name: &str, status: &str) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            status: status.into(),
+            build: None,
+            error: None,
+            cause: None,
+            preview: None,
+            log: None,
+        }
+    }
+
+    fn preview() -> Preview {
+        Preview {
+            change_set_id: "cs-1".into(),
+            stack_name: "shop-staging".into(),
+            status: ChangeSetStatus::Ready,
+            changes: vec![
+                ResourceChange {
+                    action: "Add".into(),
+                    logical_id: "Queue".into(),
+                    resource_type: "AWS::SQS::Queue".into(),
+                    replacement: String::new(),
+                },
+                ResourceChange {
+                    action: "Modify".into(),
+                    logical_id: "Api".into(),
+                    resource_type: "AWS::Lambda::Function".into(),
+                    replacement: "True".into(),
+                },
+            ],
+            stack_version: "v1".into(),
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn the_checklist_links_each_checks_log_passed_or_failed() {
+        let mut ok = check("Unit Tests", "SUCCEEDED");
+        ok.log = Some("https://console.aws/codebuild/log/1".into());
+        let mut bad = check("ESLint", "FAILED");
+        bad.cause = Some(
+            json!({"Build": {"Id": "b2", "BuildStatus": "FAILED", "Logs": {"DeepLink": "https://console.aws/codebuild/log/2"}}})
+                .to_string(),
+        );
+        assert_eq!(
+            bad.log_link().as_deref(),
+            Some("https://console.aws/codebuild/log/2")
+        );
+        let input = Input {
+            preflight: run_info(),
+            checks: vec![ok, bad],
+        };
+        let md = render_markdown(&input, &ChangeSummary::default(), None);
+        assert!(
+            md.contains("| Unit Tests | ✅ passed | https://console.aws/codebuild/log/1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ESLint | ❌ failed (FAILED) | https://console.aws/codebuild/log/2 |"),
+            "{md}"
+        );
+    }
+
+    #[tokio::test]
+    async fn records_failed_checks_and_summarises_the_preview() {
+        let arts = MemoryArtifacts::default();
+        let mut pp = check("Package & Preview", "SUCCEEDED");
+        pp.preview = Some(preview());
+        let mut lint = check("ESLint", "FAILED");
+        lint.error = Some("States.TaskFailed".into());
+        let out = run(
+            &arts,
+            Input {
+                preflight: run_info(),
+                checks: vec![lint, check("Unit Tests", "SUCCEEDED"), pp],
+            },
+        )
+        .await
+        .unwrap();
+        assert!(!out.all_passed);
+        assert_eq!(out.failed_checks, vec!["ESLint"]);
+        assert_eq!(
+            (
+                out.changes.adds,
+                out.changes.modifies,
+                out.changes.replacements
+            ),
+            (1, 1, 1)
+        );
+        let md = String::from_utf8(arts.get_sync("runs/run-1/checklist.md").unwrap()).unwrap();
+        assert!(
+            md.contains("| ESLint | ❌ failed (States.TaskFailed) |"),
+            "{md}"
+        );
+        assert!(md.contains("requires a written reason"));
+        assert!(md.contains("| Modify | Api | AWS::Lambda::Function | True |"));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&arts.get_sync("runs/run-1/checklist.json").unwrap()).unwrap();
+        assert_eq!(doc["candidate"]["tag"], json!(candidate().tag));
+    }
+
+    #[tokio::test]
+    async fn a_missing_preview_is_said_plainly() {
+        let arts = MemoryArtifacts::default();
+        let out = run(
+            &arts,
+            Input {
+                preflight: run_info(),
+                checks: vec![check("Package & Preview", "FAILED")],
+            },
+        )
+        .await
+        .unwrap();
+        assert!(out.preview.is_none());
+        let md = String::from_utf8(arts.get_sync("runs/run-1/checklist.md").unwrap()).unwrap();
+        assert!(md.contains("No change preview is available"));
+    }
+}

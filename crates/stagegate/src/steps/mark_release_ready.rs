@@ -1,0 +1,450 @@
+//! Mark Release Ready (`mark-release-ready`): release notes (the changes since the
+//! previous candidate, the checks and any approval over them, the test and load
+//! results, who approved, the run's timeline), the GitHub prerelease when a token is
+//! configured, and the approval record beside the notes.
+
+use crate::changelog::changes;
+use crate::error::{invalid_input, StepError};
+use crate::flow::{Approval, CheckResult, LoadResults, PhaseTime, Report};
+use crate::ports::{Artifacts, Candidate, Clock, Commit, Releases, SourceHistory, Timelines};
+use crate::step::Step;
+use crate::timeline::{gantt, phase_times, timeline_svg};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// The `mark-release-ready` function's name.
+pub const NAME: &str = "mark-release-ready";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    pub candidate: Candidate,
+    pub artifacts_prefix: String,
+    #[serde(default)]
+    pub frontend_url: Option<String>,
+    /// The deployment approval, as Wait for Approval's task received it.
+    #[serde(default)]
+    pub approval: Option<Approval>,
+    /// The run (`$$.Execution.Id`), whose phases the Gantt chart shows.
+    #[serde(default)]
+    pub execution_id: Option<String>,
+    /// The pre-deployment checks, as they ended.
+    #[serde(default)]
+    pub checks: Vec<CheckResult>,
+    /// The integration tests' report.
+    #[serde(default)]
+    pub tests: Option<Report>,
+    /// The load tests' results.
+    #[serde(default)]
+    pub performance: Option<LoadResults>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub previous_candidate: Option<String>,
+    pub commits: usize,
+    pub notes_uri: String,
+    /// `None` when no GitHub token is configured (said in the notes, not hidden).
+    pub release_url: Option<String>,
+    /// The run's phases so far, for the success message's chart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<PhaseTime>,
+    /// The same as a picture (`timeline.svg` among the artifacts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline_uri: Option<String>,
+}
+
+/// Mark Release Ready: the notes, the prerelease, the approval record.
+pub struct MarkReleaseReady<G, A, T, C> {
+    /// Where the source lives (GitHub on AWS): its history and its releases.
+    pub repository: G,
+    pub artifacts: A,
+    /// The run's history (Step Functions): its phases, for the timeline.
+    pub runs: T,
+    pub clock: C,
+}
+
+impl<G, A, T, C> Step for MarkReleaseReady<G, A, T, C>
+where
+    G: SourceHistory + Releases,
+    A: Artifacts,
+    T: Timelines,
+    C: Clock,
+{
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        let c = &input.candidate;
+        let previous = self.repository.previous_candidate(&c.tag).await?;
+        let commits = self.repository.commits(previous.as_deref(), &c.sha).await?;
+        let approval = input.approval.clone().unwrap_or_default();
+        let mut notes = intro(&input, previous.as_deref(), &commits);
+        notes.push_str(&checks_section(&input.checks, &approval));
+        notes.push_str(&tests_section(
+            input.tests.as_ref(),
+            input.performance.as_ref(),
+        ));
+        self.approval_section(&mut notes, &input, &approval).await?;
+        let (timeline, timeline_uri) = self.timeline_section(&mut notes, &input).await?;
+        let release_url = self
+            .repository
+            .publish_prerelease(&c.tag, &format!("{} (staging)", c.tag), &notes)
+            .await?;
+        if release_url.is_none() {
+            let _ = writeln!(
+                notes,
+                "_No GitHub release was updated: no token is configured._"
+            );
+        }
+        let notes_uri = self
+            .artifacts
+            .put(
+                &format!("{}release-notes.md", input.artifacts_prefix),
+                "text/markdown; charset=utf-8",
+                notes.into_bytes(),
+            )
+            .await?;
+        Ok(Output {
+            previous_candidate: previous,
+            commits: commits.len(),
+            notes_uri,
+            release_url,
+            timeline,
+            timeline_uri,
+        })
+    }
+}
+
+impl<G, A, T, C> MarkReleaseReady<G, A, T, C>
+where
+    G: SourceHistory + Releases,
+    A: Artifacts,
+    T: Timelines,
+    C: Clock,
+{
+    /// Who decided, how, when and why; the same as `approval.json` beside the notes.
+    async fn approval_section(
+        &self,
+        notes: &mut String,
+        input: &Input,
+        approval: &Approval,
+    ) -> Result<(), StepError> {
+        if approval.votes.is_empty() {
+            return Ok(());
+        }
+        let _ = writeln!(notes, "## Approval\n");
+        for v in &approval.votes {
+            let _ = writeln!(
+                notes,
+                "- {} by {} ({}, {}){}",
+                if v.approve { "Approved" } else { "Rejected" },
+                v.approver,
+                v.via,
+                v.at.to_rfc3339(),
+                v.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+        }
+        if input.checks.is_empty() {
+            for line in approval.overrides() {
+                let _ = writeln!(notes, "\n{}", line.trim());
+            }
+        }
+        notes.push('\n');
+        // Who decided, when, why and from where, beside the notes.
+        let json = serde_json::to_vec_pretty(approval).map_err(|e| invalid_input(e.to_string()))?;
+        let key = format!("{}approval.json", input.artifacts_prefix);
+        self.artifacts.put(&key, "application/json", json).await?;
+        Ok(())
+    }
+
+    /// The run's phases so far: a Mermaid chart in the notes, a picture beside them.
+    async fn timeline_section(
+        &self,
+        notes: &mut String,
+        input: &Input,
+    ) -> Result<(Vec<PhaseTime>, Option<String>), StepError> {
+        let Some(id) = &input.execution_id else {
+            return Ok((Vec::new(), None));
+        };
+        let (phases, now) = (self.runs.phases(id).await?, self.clock.now());
+        let title = format!("{} on staging", input.candidate.tag);
+        if let Some(chart) = gantt(&title, &phases, now) {
+            let _ = writeln!(notes, "## Timeline\n\n{chart}");
+        }
+        let mut uri = None;
+        if let Some(svg) = timeline_svg(&title, &phases, now) {
+            let key = format!("{}timeline.svg", input.artifacts_prefix);
+            let put = self
+                .artifacts
+                .put(&key, "image/svg+xml", svg.into_bytes())
+                .await?;
+            let _ = writeln!(notes, "As a picture: {put}\n");
+            uri = Some(put);
+        }
+        Ok((phase_times(&phases, now), uri))
+    }
+}
+
+/// The notes' head: what, where, and the changes since the previous candidate.
+fn intro(input: &Input, previous: Option<&str>, commits: &[Commit]) -> String {
+    let c: &Candidate = &input.candidate;
+    let mut notes = String::new();
+    let _ = writeln!(notes, "# {} {}\n", c.repository, c.tag);
+    let _ = writeln!(
+        notes,
+        "Ready for production: deployed to staging and tested.\n"
+    );
+    if let Some(url) = &input.frontend_url {
+        let _ = writeln!(notes, "Staging: {url}\n");
+    }
+    match previous {
+        Some(p) => {
+            let _ = writeln!(notes, "## Changes since {p}\n");
+        }
+        None => {
+            let _ = writeln!(notes, "## Changes (first candidate)\n");
+        }
+    }
+    if commits.is_empty() {
+        let _ = writeln!(notes, "No new commits.\n");
+    } else {
+        let _ = writeln!(notes, "{}", changes(commits));
+    }
+    notes
+}
+
+/// The checks: all passed, or which failed (and the approvals over them).
+fn checks_section(checks: &[CheckResult], approval: &Approval) -> String {
+    if checks.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("## Checks\n\n");
+    let failed: Vec<&CheckResult> = checks.iter().filter(|c| !c.passed()).collect();
+    if failed.is_empty() {
+        let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+        let _ = writeln!(out, "All {} passed: {}.", checks.len(), names.join(", "));
+    } else {
+        for c in checks {
+            let _ = writeln!(
+                out,
+                "- {} {}",
+                c.name,
+                if c.passed() {
+                    "passed".to_string()
+                } else {
+                    format!("**{}**", c.status)
+                }
+            );
+        }
+        for line in approval.overrides() {
+            let _ = writeln!(out, "\n{}", line.trim());
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The integration and load results.
+fn tests_section(tests: Option<&Report>, load: Option<&LoadResults>) -> String {
+    if tests.is_none() && load.is_none() {
+        return String::new();
+    }
+    let mut out = String::from("## Tests\n\n");
+    if let Some(t) = tests {
+        let _ = writeln!(
+            out,
+            "- Integration: {} of {} passed ([report]({}), [JUnit]({}))",
+            t.passed, t.total, t.report_uri, t.junit_uri
+        );
+    }
+    match load {
+        Some(l) if l.measurements.is_empty() => {
+            let _ = writeln!(
+                out,
+                "- Load: {} (no performance.json)",
+                l.status.to_lowercase()
+            );
+        }
+        Some(l) => {
+            for m in &l.measurements {
+                let _ = writeln!(
+                    out,
+                    "- Load, {}: {} requests by {} users, p50 {} ms, p95 {} ms, p99 {} ms, {} errors",
+                    m.name, m.requests, m.users, m.p50_ms, m.p95_ms, m.p99_ms, m.errors
+                );
+            }
+        }
+        None => {}
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Measurement;
+    use crate::ports::{Phase, Vote};
+    use crate::testing::{
+        candidate, now, FixedClock, MemoryArtifacts, MemoryRepository, MemoryTimelines,
+    };
+
+    fn commit(sha: char, subject: &str) -> Commit {
+        Commit {
+            sha: sha.to_string().repeat(40),
+            subject: subject.into(),
+            author: "ana".into(),
+        }
+    }
+
+    fn input() -> Input {
+        Input {
+            candidate: candidate(),
+            artifacts_prefix: "runs/r/".into(),
+            frontend_url: Some("https://staging".into()),
+            approval: None,
+            execution_id: None,
+            checks: vec![],
+            tests: None,
+            performance: None,
+        }
+    }
+
+    async fn notes(
+        repository: &MemoryRepository,
+        timeline: Vec<Phase>,
+        input: Input,
+    ) -> (Output, String) {
+        let arts = MemoryArtifacts::default();
+        let step = MarkReleaseReady {
+            repository: repository.clone(),
+            artifacts: arts.clone(),
+            runs: MemoryTimelines::new(timeline),
+            clock: FixedClock(now()),
+        };
+        let out = step.run(input).await.unwrap();
+        let text = String::from_utf8(arts.get_sync("runs/r/release-notes.md").unwrap()).unwrap();
+        (out, text)
+    }
+
+    #[tokio::test]
+    async fn notes_list_commits_since_the_previous_candidate() {
+        let repository =
+            MemoryRepository::new(Some("rc-1.3.0"), vec![commit('a', "Add login")]).with_token();
+        let (out, notes) = notes(&repository, vec![], input()).await;
+        assert_eq!(out.previous_candidate.as_deref(), Some("rc-1.3.0"));
+        assert_eq!(out.commits, 1);
+        assert!(out.release_url.is_some());
+        assert!(
+            notes.contains("## Changes since rc-1.3.0")
+                && notes.contains("- Add login (aaaaaaa, ana)"),
+            "{notes}"
+        );
+        assert_eq!(repository.published()[0].0, "rc-1.4.0");
+    }
+
+    #[tokio::test]
+    async fn notes_have_checks_overrides_tests_load_approval_and_the_timeline() {
+        let mut i = input();
+        i.execution_id = Some("arn:exec:1".into());
+        i.checks = ["ESLint", "Unit Tests"]
+            .iter()
+            .map(|n| CheckResult {
+                name: n.to_string(),
+                status: if *n == "ESLint" {
+                    "FAILED"
+                } else {
+                    "SUCCEEDED"
+                }
+                .into(),
+                build: None,
+                error: None,
+                cause: None,
+                preview: None,
+                log: None,
+            })
+            .collect();
+        i.approval = Some(Approval {
+            approvers: vec!["bob".into()],
+            votes: vec![Vote {
+                approver: "bob".into(),
+                via: "email link".into(),
+                approve: true,
+                reason: Some("lint only, fixed in rc-1.4.1".into()),
+                at: now(),
+                from: "203.0.113.9".into(),
+            }],
+            failed_checks: vec!["ESLint".into()],
+        });
+        i.tests = Some(Report {
+            total: 10,
+            passed: 10,
+            failed: 0,
+            report_uri: "s3://b/runs/r/test-report.json".into(),
+            junit_uri: "s3://b/runs/r/junit.xml".into(),
+        });
+        i.performance = Some(LoadResults {
+            status: "PASSED".into(),
+            measurements: vec![Measurement {
+                name: "home page".into(),
+                url: "https://staging/".into(),
+                users: 5,
+                requests: 50,
+                errors: 0,
+                error_rate: 0.0,
+                p50_ms: 12,
+                p95_ms: 40,
+                p99_ms: 55,
+                max_ms: 60,
+                over: vec![],
+                passed: true,
+            }],
+            report_uri: Some("s3://b/runs/r/performance-report.json".into()),
+        });
+        let timeline = vec![Phase {
+            state: "Preflight".into(),
+            entered: now(),
+            exited: Some(now()),
+        }];
+        let (_, notes) = notes(
+            &MemoryRepository::new(None, vec![commit('a', "feat: login")]).with_token(),
+            timeline,
+            i,
+        )
+        .await;
+        for part in [
+            "Staging: https://staging",
+            "### Features\n\n- login (aaaaaaa, ana)",
+            "## Checks\n\n- ESLint **FAILED**\n- Unit Tests passed",
+            "Approved over failed checks: ESLint",
+            "bob (email link): lint only, fixed in rc-1.4.1",
+            "- Integration: 10 of 10 passed ([report](s3://b/runs/r/test-report.json)",
+            "- Load, home page: 50 requests by 5 users, p50 12 ms, p95 40 ms, p99 55 ms, 0 errors",
+            "## Approval\n\n- Approved by bob (email link,",
+            "## Timeline\n\n```mermaid\ngantt",
+            "As a picture: mem://artifacts/runs/r/timeline.svg",
+        ] {
+            assert!(notes.contains(part), "missing {part:?} in:\n{notes}");
+        }
+        assert_eq!(
+            notes.matches("Approved over failed checks").count(),
+            1,
+            "{notes}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_token_the_notes_say_so() {
+        let mut i = input();
+        i.frontend_url = None;
+        let (out, notes) = notes(&MemoryRepository::new(None, vec![]), vec![], i).await;
+        assert!(out.release_url.is_none());
+        assert!(notes.contains("first candidate") && notes.contains("no token is configured"));
+    }
+}

@@ -1,0 +1,290 @@
+//! Notifications: what each outcome says, to whom, once; golden files of each.
+
+use super::*;
+use crate::testing::{now, FixedClock, MemoryNotifier, MemoryTable};
+use serde_json::json;
+
+fn notify(
+    n: &MemoryNotifier,
+    table: &MemoryTable,
+) -> Notify<MemoryNotifier, MemoryTable, FixedClock> {
+    Notify {
+        settings: Settings::default(),
+        notifier: n.clone(),
+        store: table.clone(),
+        clock: FixedClock(now()),
+    }
+}
+
+async fn send(outcome: Outcome, state: Value) -> Message {
+    let n = MemoryNotifier::default();
+    notify(&n, &MemoryTable::default())
+        .run(Input::Run(RunInput {
+            outcome,
+            execution_id: "arn:x".into(),
+            state,
+        }))
+        .await
+        .unwrap();
+    n.messages().pop().unwrap().1
+}
+
+fn ended(status: &str, error: Option<&str>) -> Input {
+    serde_json::from_value(json!({
+        "version": "0", "id": "e-1", "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states", "account": "123456789012", "time": "2026-01-01T09:00:00Z",
+        "region": "us-east-1", "resources": ["arn:exec:1"],
+        "detail": {"executionArn": "arn:exec:1", "stateMachineArn": "arn:sm", "name": "1",
+            "status": status, "startDate": 1, "stopDate": 2,
+            "input": "{\"repository\":\"acme/shop\",\"tag\":\"rc-1.4.0\",\"sha\":\"x\"}",
+            "error": error, "cause": error.map(|_| "the cause")}
+    }))
+    .unwrap()
+}
+
+/// Every kind of notification, as the golden files hold them.
+fn golden_cases() -> Vec<(&'static str, Message)> {
+    let settings = Settings {
+        execution_url: "https://console.example/states/{execution}".into(),
+        ..Settings::default()
+    };
+    let candidate = json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": "0123456"});
+    let run = |outcome, state: Value| {
+        run_message(
+            &settings,
+            &RunInput {
+                outcome,
+                execution_id: "arn:aws:states:us-east-1:123456789012:execution:sg:run-1".into(),
+                state,
+            },
+        )
+        .0
+    };
+    let end = |status: &str, error: Option<&str>| match ended(status, error) {
+        Input::Ended(e) => ended_message(&settings, &e).expect("an abnormal end").0,
+        Input::Run(_) => unreachable!("ended() builds an end event"),
+    };
+    let vote = |approver: &str, reason: &str| {
+        json!({"approver": approver, "via": "email link", "approve": true,
+               "reason": reason, "at": "2026-01-01T10:00:00Z", "from": "203.0.113.7"})
+    };
+    vec![
+        (
+            "success",
+            run(
+                Outcome::Success,
+                json!({
+                    "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
+                    "checklist": {"markdownUri": "s3://artifacts/runs/run-1/checklist.md"},
+                    "approval": {"approvers": ["lead", "sre"],
+                                 "votes": [vote("lead", "flaky lint rule, fixed in rc-1.4.1")],
+                                 "failedChecks": ["eslint"]},
+                    "frontend": {"url": "https://staging.shop.example"},
+                    "release": {"notesUri": "s3://artifacts/runs/run-1/release-notes.md"}
+                }),
+            ),
+        ),
+        (
+            "failure-deploy-frontend",
+            run(
+                Outcome::Failure,
+                json!({
+                    "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
+                    "failure": {"stage": "Deploy Frontend", "error": {
+                        "Error": "AmplifyJobFailed",
+                        "Cause": "{\"errorMessage\":\"job 7 ended FAILED: build step exited 1\",\"errorType\":\"AmplifyJobFailed\"}"}}
+                }),
+            ),
+        ),
+        (
+            "cancelled-rejected",
+            run(
+                Outcome::Cancelled,
+                json!({
+                    "preflight": {"candidate": candidate},
+                    "cancellation": {"reason": "rejected", "error": {
+                        "Error": "Rejected",
+                        "Cause": "{\"decision\":\"rejected\",\"by\":\"lead\",\"reason\":\"breaks checkout\"}"}}
+                }),
+            ),
+        ),
+        ("ended-timed-out", end("TIMED_OUT", Some("States.Timeout"))),
+        ("ended-aborted", end("ABORTED", None)),
+        ("ended-failed", end("FAILED", Some("States.Runtime"))),
+    ]
+}
+
+/// Golden files (`tests/golden/notify/<case>.txt`): each notification's subject,
+/// attributes and body as a subscriber receives them. A change to any of them
+/// fails here with the difference; `STAGEGATE_BLESS=1 cargo test -p stagegate
+/// golden` rewrites the files, to be reviewed in the diff like code.
+#[test]
+fn every_notification_matches_its_golden_file() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/notify");
+    let cases = golden_cases();
+    let mut differ = Vec::new();
+    for (name, m) in &cases {
+        let mut text = format!("subject: {}\nattributes:\n", m.subject);
+        for (k, v) in &m.attributes {
+            text.push_str(&format!("  {k}: {v}\n"));
+        }
+        text.push_str("body:\n");
+        text.push_str(&m.body);
+        let machine = m
+            .machine
+            .as_ref()
+            .expect("every notification has a machine form");
+        text.push_str("json:\n");
+        text.push_str(&serde_json::to_string_pretty(machine).expect("a Value serializes"));
+        text.push('\n');
+        if let Err(e) = crate::testing::golden(&dir.join(format!("{name}.txt")), &text) {
+            differ.push(e);
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "notifications differ from their golden files:\n{}",
+        differ.join("\n")
+    );
+    // Every attribute set names the environment, and what subscribers filter on.
+    for (name, m) in &cases {
+        for k in ["outcome", "stage", "environment", "repository", "tag"] {
+            assert!(m.attributes.contains_key(k), "{name}: no {k} attribute");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_run_that_timed_out_is_reported_once() {
+    let n = MemoryNotifier::default();
+    let step = notify(&n, &MemoryTable::default());
+    let out = step
+        .run(ended("TIMED_OUT", Some("States.Timeout")))
+        .await
+        .unwrap();
+    assert!(!out.already_notified);
+    let m = n.messages().pop().unwrap().1;
+    assert_eq!(
+        m.subject,
+        "⏱ acme/shop rc-1.4.0 timed out before it finished"
+    );
+    assert_eq!(m.attributes["outcome"], "failure");
+    assert_eq!(m.attributes["stage"], "TIMED_OUT");
+    // EventBridge delivers at least once: a second delivery sends nothing.
+    let again = step
+        .run(ended("TIMED_OUT", Some("States.Timeout")))
+        .await
+        .unwrap();
+    assert!(again.already_notified);
+    assert_eq!(n.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn an_end_event_after_the_runs_own_notification_sends_nothing() {
+    let n = MemoryNotifier::default();
+    let step = notify(&n, &MemoryTable::default());
+    step.run(Input::Run(RunInput {
+        outcome: Outcome::Failure,
+        execution_id: "arn:exec:1".into(),
+        state: json!({"repository": "acme/shop", "tag": "rc-1.4.0", "failure": {"stage": "Deploy Frontend"}}),
+    }))
+    .await
+    .unwrap();
+    let out = step
+        .run(ended("FAILED", Some("AmplifyJobFailed")))
+        .await
+        .unwrap();
+    assert!(out.already_notified);
+    assert_eq!(n.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stopped_run_is_reported_as_cancelled() {
+    let n = MemoryNotifier::default();
+    notify(&n, &MemoryTable::default())
+        .run(ended("ABORTED", None))
+        .await
+        .unwrap();
+    let m = n.messages().pop().unwrap().1;
+    assert_eq!(m.attributes["outcome"], "cancelled");
+    assert!(m.subject.contains("was stopped"), "{}", m.subject);
+}
+
+#[tokio::test]
+async fn other_events_and_statuses_are_refused_by_name() {
+    let step = notify(&MemoryNotifier::default(), &MemoryTable::default());
+    let e = step.run(ended("SUCCEEDED", None)).await.unwrap_err();
+    assert_eq!(e.name, "InvalidInput");
+    let mut other = ended("FAILED", None);
+    if let Input::Ended(ev) = &mut other {
+        ev.detail_type = "EC2 Instance State-change Notification".into();
+    }
+    assert_eq!(step.run(other).await.unwrap_err().name, "InvalidInput");
+}
+
+#[tokio::test]
+async fn failure_names_the_stage_and_the_lambda_error_message() {
+    let m = send(Outcome::Failure, json!({
+        "preflight": {"candidate": {"repository": "acme/shop", "tag": "rc-1.4.0"}, "artifactsPrefix": "runs/r/"},
+        "failure": {"stage": "Deploy Frontend", "error": {"Error": "AmplifyJobFailed", "Cause": "{\"errorMessage\":\"job 7 ended Failed: build error\",\"errorType\":\"AmplifyJobFailed\"}"}}
+    })).await;
+    assert_eq!(m.subject, "❌ acme/shop rc-1.4.0 failed at Deploy Frontend");
+    assert!(
+        m.body
+            .contains("Reason: AmplifyJobFailed: job 7 ended Failed: build error"),
+        "{}",
+        m.body
+    );
+    assert_eq!(m.attributes["outcome"], "failure");
+    assert_eq!(m.attributes["stage"], "Deploy Frontend");
+    assert_eq!(m.attributes["error"], "AmplifyJobFailed");
+}
+
+#[tokio::test]
+async fn a_failure_before_preflight_still_names_the_trigger() {
+    let m = send(Outcome::Failure, json!({"repository": "acme/shop", "tag": "v1", "failure": {"stage": "Preflight", "error": {"Error": "InvalidCandidate", "Cause": "bad tag"}}})).await;
+    assert_eq!(m.subject, "❌ acme/shop v1 failed at Preflight");
+}
+
+#[tokio::test]
+async fn cancellation_says_why() {
+    let m = send(Outcome::Cancelled, json!({"repository": "acme/shop", "tag": "rc-1",
+        "cancellation": {"reason": "rejected", "error": {"Error": "Rejected", "Cause": "{\"decision\":\"REJECTED\",\"by\":\"bob\",\"reason\":\"flaky\"}"}}})).await;
+    assert_eq!(m.subject, "🚫 acme/shop rc-1 was cancelled (rejected)");
+    assert!(m.body.contains("rejected by bob: flaky"));
+    assert_eq!(m.attributes["outcome"], "cancelled");
+}
+
+#[tokio::test]
+async fn success_links_staging_and_approvers() {
+    let m = send(Outcome::Success, json!({"repository": "acme/shop", "tag": "rc-1", "frontend": {"url": "https://staging"}, "approval": {"approvers": ["bob"]}})).await;
+    assert!(m.body.contains("Staging: https://staging") && m.body.contains("Approved by: bob"));
+    assert_eq!(m.attributes["outcome"], "success");
+}
+
+#[tokio::test]
+async fn success_charts_the_runs_phases_and_links_the_picture() {
+    let m = send(
+        Outcome::Success,
+        json!({"repository": "acme/shop", "tag": "rc-1", "release": {
+        "notesUri": "s3://a/notes.md", "timelineUri": "s3://a/timeline.svg",
+        "timeline": [
+            {"phase": "Preflight", "offsetSeconds": 0.0, "seconds": 2.0},
+            {"phase": "Wait for Approval", "offsetSeconds": 2.0, "seconds": 38.0}
+        ]}}),
+    )
+    .await;
+    assert!(m.body.contains("Timeline:\n  Preflight"), "{}", m.body);
+    assert!(
+        m.body
+            .contains(&format!("  Wait for Approval{}█", " ".repeat(10))),
+        "{}",
+        m.body
+    );
+    assert!(m.body.contains(&"█".repeat(38)), "{}", m.body);
+    assert!(
+        m.body.contains("Timeline picture: s3://a/timeline.svg"),
+        "{}",
+        m.body
+    );
+}

@@ -1,0 +1,300 @@
+//! Wait for Approval and User Acceptance Testing (`request-approval`): stores the
+//! approval with one personal link per configured approver (hashes only) and emails
+//! each their own — unless a newer candidate of the repository has started
+//! meanwhile, which supersedes this one before anyone is asked. Deciding is the
+//! approval desk's job ([`crate::desk`]).
+
+use crate::candidate::compare_versions;
+use crate::error::{invalid_input, names, StepError};
+use crate::flow::{Checklist, Run};
+use crate::links::{hash_id, new_key, new_link_id, validate_approver};
+use crate::ports::{
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidate,
+    Candidates, Clock, Delivery, Link, Message, Notifier, Topic,
+};
+use crate::settings::Settings;
+use crate::step::Step;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The `request-approval` function's name.
+pub const NAME: &str = "request-approval";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    pub token: String,
+    #[serde(default)]
+    pub kind: ApprovalKind,
+    pub preflight: Run,
+    /// Required for a deployment approval.
+    #[serde(default)]
+    pub checklist: Option<Checklist>,
+    /// The deployed staging URL, for a user-acceptance sign-off.
+    #[serde(default)]
+    pub frontend_url: Option<String>,
+}
+
+/// What the request step returns (recorded in the execution history): deliberately
+/// no link, no link id and no token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub approval_id: String,
+    /// The approvers asked, by id, each sent their own message.
+    pub approvers: Vec<String>,
+    pub message_ids: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    pub required_approvals: u32,
+}
+
+/// Request Approval: one record, one personal link and email per approver.
+pub struct RequestApproval<T, N, C> {
+    pub settings: Settings,
+    /// The table: approval records and links, the configured approvers, the newest
+    /// candidate of each repository.
+    pub store: T,
+    pub notifier: N,
+    pub clock: C,
+}
+
+impl<T, N, C> RequestApproval<T, N, C>
+where
+    T: Approvals + Approvers + Candidates,
+    N: Notifier,
+    C: Clock,
+{
+    /// `Superseded` when a newer candidate of the repository started meanwhile.
+    async fn still_newest(&self, input: &Input) -> Result<(), StepError> {
+        let c = &input.preflight.candidate;
+        if let Some((newest, _)) = self.store.newest(&c.repository).await? {
+            if compare_versions(&newest.version, &c.version) == Ordering::Greater {
+                return Err(StepError::new(
+                    names::SUPERSEDED,
+                    format!(
+                        "{} replaces {} (it started while this one ran its checks)",
+                        newest.tag, c.tag
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Who decides approvals of `kind`: `NoApprovers` when too few for the quorum.
+    async fn deciding(&self, kind: ApprovalKind) -> Result<Vec<Approver>, StepError> {
+        let approvers = self.store.deciding(kind).await?;
+        for a in &approvers {
+            validate_approver(a).map_err(|e| StepError::new(names::NO_APPROVERS, e))?;
+        }
+        let required = self.settings.required_approvals;
+        if (approvers.len() as u32) < required {
+            return Err(StepError::new(
+                names::NO_APPROVERS,
+                format!(
+                    "{required} approval(s) are required for {} but {} approver(s) decide them: add approvers with `stagegate approvers add`",
+                    kind_name(kind),
+                    approvers.len()
+                ),
+            ));
+        }
+        Ok(approvers)
+    }
+
+    /// The pending record of this request, asking `approvers`.
+    fn record(&self, input: &Input, approvers: Vec<Approver>) -> Result<ApprovalRecord, StepError> {
+        let (failed_checks, checklist_uri) = match (&input.kind, &input.checklist) {
+            (ApprovalKind::Deployment, None) => {
+                return Err(invalid_input(
+                    "request-approval: a deployment approval needs the checklist",
+                ))
+            }
+            (ApprovalKind::Deployment, Some(cl)) => {
+                (cl.failed_checks.clone(), cl.markdown_uri.clone())
+            }
+            (ApprovalKind::Acceptance, cl) => (
+                Vec::new(),
+                cl.as_ref()
+                    .map(|c| c.markdown_uri.clone())
+                    .unwrap_or_default(),
+            ),
+        };
+        let (c, now) = (&input.preflight.candidate, self.clock.now());
+        Ok(ApprovalRecord {
+            id: new_key(),
+            revision: 0,
+            kind: input.kind,
+            task_token: input.token.clone(),
+            execution_id: input.preflight.execution_id.clone(),
+            repository: c.repository.clone(),
+            tag: c.tag.clone(),
+            sha: c.sha.clone(),
+            pushed_by: c.pushed_by.clone(),
+            checklist_uri,
+            failed_checks,
+            created_at: now,
+            expires_at: now + Duration::seconds(self.settings.approval_timeout_seconds as i64),
+            required_approvals: self.settings.required_approvals,
+            state: ApprovalState::Pending,
+            votes: Vec::new(),
+            approvers,
+            form_key: new_key(),
+            delivery: Delivery::Undecided,
+        })
+    }
+}
+
+impl<T, N, C> Step for RequestApproval<T, N, C>
+where
+    T: Approvals + Approvers + Candidates,
+    N: Notifier,
+    C: Clock,
+{
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        self.still_newest(&input).await?;
+        let approvers = self.deciding(input.kind).await?;
+        let record = self.record(&input, approvers)?;
+        // One link id per approver: in their email only; the store keeps its hash.
+        let link_ids: Vec<(String, &Approver)> = record
+            .approvers
+            .iter()
+            .map(|a| (new_link_id(), a))
+            .collect();
+        let links: Vec<Link> = link_ids
+            .iter()
+            .map(|(id, a)| Link {
+                id_hash: hash_id(id),
+                approval_id: record.id.clone(),
+                approver_id: a.id.clone(),
+                expires_at: record.expires_at,
+            })
+            .collect();
+        self.store.create(&record, &links).await?;
+        let mut message_ids = Vec::with_capacity(link_ids.len());
+        for (id, approver) in &link_ids {
+            let message = personal_message(&self.settings, &input, &record, approver, id);
+            message_ids.push(self.notifier.publish(Topic::Approvals, &message).await?);
+        }
+        Ok(Output {
+            approvers: record.approvers.iter().map(|a| a.id.clone()).collect(),
+            approval_id: record.id,
+            message_ids,
+            expires_at: record.expires_at,
+            required_approvals: record.required_approvals,
+        })
+    }
+}
+
+fn kind_name(kind: ApprovalKind) -> &'static str {
+    match kind {
+        ApprovalKind::Deployment => "deployment approvals",
+        ApprovalKind::Acceptance => "user-acceptance sign-offs",
+    }
+}
+
+/// What a deployment approval's email says: who wants what, the link, the checks,
+/// the infrastructure changes in numbers.
+fn deployment_body(body: &mut String, c: &Candidate, cl: &Checklist, link: &str) {
+    let ch = &cl.changes;
+    let _ = writeln!(
+        body,
+        "{} wants to deploy {} of {} to staging.\n",
+        c.pushed_by, c.tag, c.repository
+    );
+    let _ = writeln!(body, "Review and decide: {link}\n");
+    let _ = writeln!(body, "Commit: {}", c.sha);
+    if cl.failed_checks.is_empty() {
+        let _ = writeln!(body, "Checks: all passed");
+    } else {
+        let _ = writeln!(
+            body,
+            "Checks FAILED: {} (approving needs a written reason)",
+            cl.failed_checks.join(", ")
+        );
+    }
+    let _ = if cl.preview.is_none() {
+        writeln!(body, "Infrastructure: no preview available")
+    } else if ch.no_changes {
+        writeln!(body, "Infrastructure: no changes")
+    } else {
+        writeln!(
+            body,
+            "Infrastructure: {} add, {} modify, {} remove, {} replacement(s)",
+            ch.adds, ch.modifies, ch.removes, ch.replacements
+        )
+    };
+    let _ = writeln!(body, "Checklist: {}", cl.markdown_uri);
+}
+
+/// The email of one approver: their own link, addressed to them. The `approver`
+/// attribute is what their SNS subscription's filter policy matches, so nobody else
+/// receives it.
+pub fn personal_message(
+    settings: &Settings,
+    input: &Input,
+    record: &ApprovalRecord,
+    approver: &Approver,
+    link_id: &str,
+) -> Message {
+    // A Function URL ends with "/"; the link must not get a double slash.
+    let link = format!(
+        "{}/approvals/{link_id}",
+        settings.approval_base_url.trim_end_matches('/')
+    );
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "This link is yours ({}): it decides as you. Do not forward it.\n",
+        approver.id
+    );
+    let c = &input.preflight.candidate;
+    let (subject, kind) = match &input.checklist {
+        Some(cl) if input.kind == ApprovalKind::Deployment => {
+            deployment_body(&mut body, c, cl, &link);
+            (
+                format!("Approve {} of {} for staging?", c.tag, c.repository),
+                "approval-request",
+            )
+        }
+        _ => {
+            let _ = writeln!(body, "{} of {} is deployed to staging and passed its integration and performance tests.\n", c.tag, c.repository);
+            if let Some(url) = &input.frontend_url {
+                let _ = writeln!(body, "Try it: {url}\n");
+            }
+            let _ = writeln!(body, "Sign off or reject: {link}\n");
+            let _ = writeln!(body, "Commit: {}", c.sha);
+            (
+                format!("Sign off {} of {} on staging?", c.tag, c.repository),
+                "acceptance-request",
+            )
+        }
+    };
+    let _ = writeln!(
+        body,
+        "\nThe link expires at {} ({} approval(s) needed).",
+        record.expires_at.to_rfc3339(),
+        record.required_approvals
+    );
+    Message {
+        subject,
+        body,
+        attributes: BTreeMap::from([
+            ("kind".into(), kind.into()),
+            ("repository".into(), c.repository.clone()),
+            ("tag".into(), c.tag.clone()),
+            ("approver".into(), approver.id.clone()),
+        ]),
+        // A personal link is for its person's inbox only: no machine form.
+        machine: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! Test Results (`test-report`): every suite's results, HTTP and command, in one
+//! report (JSON and JUnit XML); any failed case fails the run with
+//! `IntegrationTestsFailed`, naming each.
+
+use crate::error::{invalid_input, names, StepError};
+use crate::flow::{Report, SuiteResult};
+use crate::ports::Artifacts;
+use crate::step::Step;
+use serde::Deserialize;
+use std::fmt::Write as _;
+
+/// The `test-report` function's name.
+pub const NAME: &str = "test-report";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    pub artifacts_prefix: String,
+    pub suites: Vec<SuiteResult>,
+    /// The command suites' results, after the HTTP suites'.
+    #[serde(default)]
+    pub commands: Vec<SuiteResult>,
+}
+
+/// Test Report: the JSON and JUnit report, and the verdict.
+pub struct TestReport<A> {
+    pub artifacts: A,
+}
+
+impl<A: Artifacts> Step for TestReport<A> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Report;
+
+    async fn run(&self, input: Input) -> Result<Report, StepError> {
+        report(&self.artifacts, input).await
+    }
+}
+
+async fn report(artifacts: &impl Artifacts, mut input: Input) -> Result<Report, StepError> {
+    input.suites.append(&mut input.commands);
+    let total: usize = input.suites.iter().map(|s| s.cases.len()).sum();
+    let failed: usize = input.suites.iter().map(|s| s.failed).sum();
+    let json =
+        serde_json::to_vec_pretty(&input.suites).map_err(|e| invalid_input(e.to_string()))?;
+    let report_uri = artifacts
+        .put(
+            &format!("{}test-report.json", input.artifacts_prefix),
+            "application/json",
+            json,
+        )
+        .await?;
+    let junit_uri = artifacts
+        .put(
+            &format!("{}junit.xml", input.artifacts_prefix),
+            "application/xml",
+            junit(&input.suites).into_bytes(),
+        )
+        .await?;
+    if failed > 0 {
+        let names: Vec<String> = input
+            .suites
+            .iter()
+            .flat_map(|s| {
+                s.cases
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(move |c| format!("{}/{}: {}", s.suite, c.name, c.message))
+            })
+            .collect();
+        return Err(StepError::new(
+            names::INTEGRATION_TESTS_FAILED,
+            format!(
+                "{failed} of {total} test(s) failed — {}. Report: {report_uri}",
+                names.join("; ")
+            ),
+        ));
+    }
+    Ok(Report {
+        total,
+        passed: total,
+        failed: 0,
+        report_uri,
+        junit_uri,
+    })
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML, one `<testsuite>` per suite.
+pub fn junit(suites: &[SuiteResult]) -> String {
+    let total: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let failed: usize = suites.iter().map(|s| s.failed).sum();
+    let mut x = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"stagegate\" tests=\"{total}\" failures=\"{failed}\">\n");
+    for s in suites {
+        let _ = writeln!(
+            x,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">",
+            xml(&s.suite),
+            s.cases.len(),
+            s.failed
+        );
+        for c in &s.cases {
+            let secs = c.elapsed_ms as f64 / 1000.0;
+            if c.passed {
+                let _ = writeln!(
+                    x,
+                    "    <testcase classname=\"{}\" name=\"{}\" time=\"{secs:.3}\"/>",
+                    xml(&s.suite),
+                    xml(&c.name)
+                );
+            } else {
+                let _ = writeln!(
+                    x,
+                    "    <testcase classname=\"{}\" name=\"{}\" time=\"{secs:.3}\"><failure message=\"{}\"/></testcase>",
+                    xml(&s.suite),
+                    xml(&c.name),
+                    xml(&c.message)
+                );
+            }
+        }
+        let _ = writeln!(x, "  </testsuite>");
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::CaseResult;
+    use crate::testing::MemoryArtifacts;
+
+    fn suite(name: &str, failed: bool) -> SuiteResult {
+        SuiteResult {
+            suite: name.into(),
+            passed: usize::from(!failed),
+            failed: usize::from(failed),
+            cases: vec![CaseResult {
+                name: "c<1>".into(),
+                passed: !failed,
+                message: "m & m".into(),
+                elapsed_ms: 1500,
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn report_passes_when_all_pass_and_writes_json_and_junit() {
+        let arts = MemoryArtifacts::default();
+        let r = report(
+            &arts,
+            Input {
+                artifacts_prefix: "runs/r/".into(),
+                suites: vec![suite("auth", false)],
+                commands: vec![],
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.total, r.failed), (1, 0));
+        let xml = String::from_utf8(arts.get_sync("runs/r/junit.xml").unwrap()).unwrap();
+        assert!(
+            xml.contains("<testcase classname=\"auth\" name=\"c&lt;1&gt;\" time=\"1.500\"/>"),
+            "{xml}"
+        );
+    }
+
+    #[tokio::test]
+    async fn report_fails_with_integration_tests_failed_listing_the_cases() {
+        let arts = MemoryArtifacts::default();
+        let e = report(
+            &arts,
+            Input {
+                artifacts_prefix: "runs/r/".into(),
+                suites: vec![suite("auth", false), suite("oauth", true)],
+                commands: vec![],
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.name, "IntegrationTestsFailed");
+        assert!(e.message.contains("oauth/c<1>: m & m"), "{}", e.message);
+        let xml = String::from_utf8(arts.get_sync("runs/r/junit.xml").unwrap()).unwrap();
+        assert!(xml.contains("<failure message=\"m &amp; m\"/>"));
+    }
+
+    #[tokio::test]
+    async fn the_report_counts_command_suites_after_http_suites() {
+        let arts = MemoryArtifacts::default();
+        let e = report(
+            &arts,
+            Input {
+                artifacts_prefix: "runs/r/".into(),
+                suites: vec![suite("auth", false)],
+                commands: vec![suite("e2e", true)],
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.message.starts_with("1 of 2 test(s) failed — e2e/c<1>"),
+            "{}",
+            e.message
+        );
+        let xml = String::from_utf8(arts.get_sync("runs/r/junit.xml").unwrap()).unwrap();
+        assert!(xml.contains("<testsuite name=\"e2e\""), "{xml}");
+    }
+}

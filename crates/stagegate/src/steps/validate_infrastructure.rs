@@ -1,0 +1,163 @@
+//! Validate Infrastructure (`validate-infrastructure`): confirms that what was
+//! approved is what will be deployed — the change set is still executable, still
+//! holds the approved changes, and the stack has not changed since the preview.
+
+use crate::error::{names, StepError};
+use crate::flow::Preview;
+use crate::ports::{ChangeSetStatus, Stacks};
+use crate::step::Step;
+use serde::{Deserialize, Serialize};
+
+/// The `validate-infrastructure` function's name.
+pub const NAME: &str = "validate-infrastructure";
+
+/// `preview` is null when Package & Preview failed; anything else is malformed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Input {
+    pub preview: Option<Preview>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub change_set_id: String,
+    pub stack_name: String,
+    /// Nothing to deploy: the infrastructure step is skipped.
+    pub no_changes: bool,
+}
+
+/// Validate Infrastructure: what was approved is still what would be deployed.
+pub struct ValidateInfrastructure<S> {
+    pub stacks: S,
+}
+
+impl<S: Stacks> Step for ValidateInfrastructure<S> {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(&self, input: Input) -> Result<Output, StepError> {
+        let stacks = &self.stacks;
+        let preview = input.preview;
+        let fail = |m: String| StepError::new(names::VALIDATION_FAILED, m);
+        let Some(p) = preview else {
+            return Err(fail("there is no change preview to validate (Package & Preview failed), so nothing approved can be deployed".into()));
+        };
+        let current_version = stacks
+            .stack(&p.stack_name)
+            .await?
+            .map(|s| s.version)
+            .unwrap_or_default();
+        if current_version != p.stack_version {
+            return Err(fail(format!(
+                "stack {} changed after the preview (was '{}', now '{}'): approve a fresh candidate",
+                p.stack_name, p.stack_version, current_version
+            )));
+        }
+        if p.status == ChangeSetStatus::NoChanges {
+            return Ok(Output {
+                change_set_id: p.change_set_id,
+                stack_name: p.stack_name,
+                no_changes: true,
+            });
+        }
+        let cs = stacks.describe_change_set(&p.change_set_id).await?;
+        if cs.status != ChangeSetStatus::Ready || !cs.executable {
+            return Err(fail(format!(
+                "change set {} can no longer be executed (status {:?}{})",
+                cs.id,
+                cs.status,
+                cs.status_reason
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )));
+        }
+        if cs.changes != p.changes {
+            return Err(fail(format!(
+                "change set {} no longer holds the changes that were approved",
+                cs.id
+            )));
+        }
+        Ok(Output {
+            change_set_id: p.change_set_id,
+            stack_name: p.stack_name,
+            no_changes: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::ChangeSetRequest;
+    use crate::testing::MemoryStacks;
+
+    /// A computed preview of a change set on `stacks`, as Package & Preview ends.
+    async fn ready(stacks: &MemoryStacks) -> Preview {
+        let request = ChangeSetRequest {
+            stack_name: "app-staging".into(),
+            change_set_name: "stagegate-r".into(),
+            template_uri: "runs/r/packaged.yaml".into(),
+            parameters: Default::default(),
+        };
+        let id = stacks.create_change_set(&request).await.unwrap();
+        let cs = stacks.describe_change_set(&id).await.unwrap();
+        let stack = stacks.stack(&cs.stack_name).await.unwrap().unwrap();
+        Preview {
+            change_set_id: cs.id,
+            stack_name: cs.stack_name,
+            status: cs.status,
+            changes: cs.changes,
+            stack_version: stack.version,
+            attempt: 1,
+        }
+    }
+
+    async fn run(stacks: &MemoryStacks, preview: Option<Preview>) -> Result<Output, StepError> {
+        let step = ValidateInfrastructure {
+            stacks: stacks.clone(),
+        };
+        step.run(Input { preview }).await
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_stack_and_executable_change_set_pass() {
+        let stacks = MemoryStacks::default();
+        let p = ready(&stacks).await;
+        assert!(!run(&stacks, Some(p)).await.unwrap().no_changes);
+    }
+
+    #[tokio::test]
+    async fn a_stack_changed_since_the_preview_fails() {
+        let stacks = MemoryStacks::default();
+        let p = ready(&stacks).await;
+        stacks.bump_version();
+        let e = run(&stacks, Some(p)).await.unwrap_err();
+        assert_eq!(e.name, "ValidationFailed");
+        assert!(e.message.contains("changed after the preview"));
+    }
+
+    #[tokio::test]
+    async fn a_change_set_that_is_no_longer_executable_fails() {
+        let stacks = MemoryStacks::default();
+        let p = ready(&stacks).await;
+        stacks.make_unexecutable("OBSOLETE");
+        assert_eq!(
+            run(&stacks, Some(p)).await.unwrap_err().name,
+            "ValidationFailed"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_preview_fails_and_no_changes_skips() {
+        let stacks = MemoryStacks::default();
+        assert_eq!(
+            run(&stacks, None).await.unwrap_err().name,
+            "ValidationFailed"
+        );
+        stacks.set_no_changes();
+        let p = ready(&stacks).await;
+        assert!(run(&stacks, Some(p)).await.unwrap().no_changes);
+    }
+}

@@ -1,0 +1,308 @@
+use super::*;
+use crate::error::PortError;
+use crate::ports::PortResult;
+use crate::testing::MemoryTable;
+use serde_json::json;
+use std::sync::Mutex;
+
+const SECRET: &str = "It's a Secret to Everybody";
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+struct Secret(&'static str);
+impl Secrets for Secret {
+    async fn webhook_secret(&self) -> PortResult<String> {
+        Ok(self.0.to_string())
+    }
+}
+
+#[derive(Default)]
+struct Bus {
+    sent: Mutex<Vec<Trigger>>,
+    fail: Mutex<bool>,
+}
+impl Events for std::sync::Arc<Bus> {
+    async fn candidate_tagged(&self, t: &Trigger) -> PortResult<()> {
+        if *self.fail.lock().unwrap() {
+            return Err(PortError::new("put events", "ServiceUnavailable"));
+        }
+        self.sent.lock().unwrap().push(t.clone());
+        Ok(())
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        tag_prefix: "rc-".into(),
+        repository: Some("acme/shop".into()),
+        ..Settings::default()
+    }
+}
+
+fn push(reference: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "ref": reference,
+        "before": "0000000000000000000000000000000000000000",
+        "after": SHA,
+        "created": true,
+        "deleted": false,
+        "repository": {"full_name": "acme/shop", "name": "shop"},
+        "pusher": {"name": "dana", "email": "dana@example.com"},
+        "sender": {"login": "dana"}
+    }))
+    .unwrap()
+}
+
+fn signed(event: &str, body: Vec<u8>) -> Delivery {
+    Delivery {
+        headers: vec![
+            ("x-github-event".into(), event.into()),
+            ("x-hub-signature-256".into(), sign(SECRET.as_bytes(), &body)),
+        ],
+        body,
+    }
+}
+
+struct Hook {
+    claims: MemoryTable,
+    bus: std::sync::Arc<Bus>,
+}
+
+impl Hook {
+    fn new() -> Self {
+        Hook {
+            claims: MemoryTable::default(),
+            bus: Default::default(),
+        }
+    }
+    async fn send(&self, d: &Delivery) -> Answer {
+        let hook = Webhook {
+            settings: settings(),
+            secret: Secret(SECRET),
+            store: self.claims.clone(),
+            events: self.bus.clone(),
+            clock: crate::testing::FixedClock(crate::testing::now()),
+        };
+        hook.deliver(d).await
+    }
+    fn started(&self) -> usize {
+        self.bus.sent.lock().unwrap().len()
+    }
+}
+
+/// GitHub's documented example: secret "It's a Secret to Everybody", payload
+/// "Hello, World!".
+#[test]
+fn signs_like_github_does() {
+    assert_eq!(
+        sign(SECRET.as_bytes(), b"Hello, World!"),
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_rc_tag_push_publishes_one_candidate() {
+    let hook = Hook::new();
+    let a = hook.send(&signed("push", push("refs/tags/rc-1.4.0"))).await;
+    assert_eq!(a.status, 202, "{}", a.message);
+    let t = a.started.unwrap();
+    assert_eq!(
+        (t.repository.as_str(), t.tag.as_str(), t.sha.as_str()),
+        ("acme/shop", "rc-1.4.0", SHA)
+    );
+    assert_eq!(t.pushed_by.as_deref(), Some("dana"));
+    assert_eq!(*hook.bus.sent.lock().unwrap(), [t]);
+}
+
+#[tokio::test]
+async fn a_missing_signature_is_refused() {
+    let hook = Hook::new();
+    let mut d = signed("push", push("refs/tags/rc-1.4.0"));
+    d.headers.retain(|(k, _)| k != "x-hub-signature-256");
+    let a = hook.send(&d).await;
+    assert_eq!(a.status, 401);
+    assert!(a.message.contains("missing X-Hub-Signature-256"));
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn a_malformed_signature_is_refused() {
+    let hook = Hook::new();
+    for bad in ["sha1=abc", "sha256=zz", "sha256=abcd", ""] {
+        let mut d = signed("push", push("refs/tags/rc-1.4.0"));
+        d.headers[1].1 = bad.into();
+        let a = hook.send(&d).await;
+        assert_eq!(a.status, 400, "{bad}: {}", a.message);
+    }
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn a_wrong_signature_is_refused() {
+    let hook = Hook::new();
+    let body = push("refs/tags/rc-1.4.0");
+    let d = Delivery {
+        headers: vec![
+            ("x-github-event".into(), "push".into()),
+            ("x-hub-signature-256".into(), sign(b"another secret", &body)),
+        ],
+        body,
+    };
+    let a = hook.send(&d).await;
+    assert_eq!(a.status, 401);
+    assert!(a.message.contains("does not match"));
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn a_body_altered_after_signing_is_refused() {
+    let hook = Hook::new();
+    let mut d = signed("push", push("refs/tags/rc-1.4.0"));
+    d.body = push("refs/tags/rc-9.9.9");
+    assert_eq!(hook.send(&d).await.status, 401);
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_before_anything_else() {
+    let hook = Hook::new();
+    let d = signed("push", vec![b' '; MAX_BODY_BYTES + 1]);
+    let a = hook.send(&d).await;
+    assert_eq!(a.status, 413);
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn a_signed_body_that_is_not_a_push_payload_is_refused() {
+    let hook = Hook::new();
+    for body in [
+        b"not json".to_vec(),
+        b"{\"ref\": 1}".to_vec(),
+        b"{}".to_vec(),
+    ] {
+        let a = hook.send(&signed("push", body)).await;
+        assert_eq!(a.status, 400);
+        assert!(
+            a.message.starts_with("not a GitHub push payload"),
+            "{}",
+            a.message
+        );
+    }
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn branch_pushes_are_ignored() {
+    let hook = Hook::new();
+    let a = hook.send(&signed("push", push("refs/heads/main"))).await;
+    assert_eq!(a.status, 202);
+    assert!(a.message.contains("refs/heads/main is not a tag"));
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn tags_without_the_rc_prefix_are_ignored() {
+    let hook = Hook::new();
+    for r in ["refs/tags/v1.4.0", "refs/tags/release-rc-1"] {
+        let a = hook.send(&signed("push", push(r))).await;
+        assert_eq!(a.status, 202, "{r}");
+        assert!(
+            a.message.contains("does not start with 'rc-'"),
+            "{}",
+            a.message
+        );
+    }
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn deleting_an_rc_tag_starts_nothing() {
+    let hook = Hook::new();
+    let mut v: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
+    v["deleted"] = json!(true);
+    v["after"] = json!("0000000000000000000000000000000000000000");
+    let a = hook
+        .send(&signed("push", serde_json::to_vec(&v).unwrap()))
+        .await;
+    assert_eq!(a.status, 202);
+    assert!(a.message.contains("deleted"));
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn other_events_are_ignored_and_ping_answers() {
+    let hook = Hook::new();
+    assert_eq!(hook.send(&signed("ping", b"{}".to_vec())).await.status, 200);
+    assert_eq!(
+        hook.send(&signed("issues", b"{}".to_vec())).await.status,
+        202
+    );
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn a_push_from_another_repository_is_refused() {
+    let hook = Hook::new();
+    let mut v: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
+    v["repository"]["full_name"] = json!("mallory/shop");
+    let a = hook
+        .send(&signed("push", serde_json::to_vec(&v).unwrap()))
+        .await;
+    assert_eq!(a.status, 403);
+    assert_eq!(hook.started(), 0);
+}
+
+#[tokio::test]
+async fn a_redelivery_does_not_start_a_second_run() {
+    let hook = Hook::new();
+    let d = signed("push", push("refs/tags/rc-1.4.0"));
+    assert_eq!(hook.send(&d).await.status, 202);
+    let again = hook.send(&d).await;
+    assert_eq!(again.status, 200);
+    assert!(
+        again.message.contains("already started"),
+        "{}",
+        again.message
+    );
+    assert_eq!(again.started, None);
+    assert_eq!(hook.started(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_publish_releases_the_claim_so_a_redelivery_can_start_it() {
+    let hook = Hook::new();
+    let d = signed("push", push("refs/tags/rc-1.4.0"));
+    *hook.bus.fail.lock().unwrap() = true;
+    let a = hook.send(&d).await;
+    assert_eq!(a.status, 502);
+    assert!(a.message.contains("redeliver"), "{}", a.message);
+    *hook.bus.fail.lock().unwrap() = false;
+    assert_eq!(hook.send(&d).await.status, 202);
+    assert_eq!(hook.started(), 1);
+}
+
+#[tokio::test]
+async fn an_invalid_candidate_is_unprocessable() {
+    let hook = Hook::new();
+    let mut v: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
+    v["after"] = json!("not-a-sha");
+    let a = hook
+        .send(&signed("push", serde_json::to_vec(&v).unwrap()))
+        .await;
+    assert_eq!(a.status, 422, "{}", a.message);
+    assert_eq!(hook.started(), 0);
+}
+
+/// The pusher is recorded by GitHub login (what the pusher rule compares), not by a
+/// display name.
+#[tokio::test]
+async fn the_pusher_is_the_senders_github_login() {
+    let hook = Hook::new();
+    let mut body: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
+    body["pusher"]["name"] = json!("Dana Scully");
+    body["sender"]["login"] = json!("dana-gh");
+    let a = hook
+        .send(&signed("push", serde_json::to_vec(&body).unwrap()))
+        .await;
+    assert_eq!(a.status, 202, "{}", a.message);
+    assert_eq!(a.started.unwrap().pushed_by.as_deref(), Some("dana-gh"));
+}

@@ -1,0 +1,134 @@
+//! [`MemoryHosting`]: an Amplify stand-in for unit and path tests, with its job
+//! status events as EventBridge would deliver them.
+
+use super::doubles::lock;
+use super::stacks::STATUS_EVERY;
+use crate::error::PortError;
+use crate::ports::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// An Amplify stand-in (a cheap handle: clones share the branch and its jobs).
+#[derive(Clone)]
+pub struct MemoryHosting {
+    env: Arc<Mutex<BTreeMap<String, String>>>,
+    state: Arc<Mutex<HostingState>>,
+    events: broadcast::Sender<Value>,
+}
+
+struct HostingState {
+    /// What each job passes through once started, one status every [`STATUS_EVERY`].
+    timeline: Vec<JobStatus>,
+    /// The jobs started (their commits) and where each is now.
+    jobs: Vec<(String, JobStatus)>,
+    miss_events: bool,
+}
+
+impl Default for MemoryHosting {
+    fn default() -> Self {
+        MemoryHosting {
+            env: Arc::default(),
+            state: Arc::new(Mutex::new(HostingState {
+                timeline: vec![JobStatus::Running, JobStatus::Succeeded],
+                jobs: Vec::new(),
+                miss_events: false,
+            })),
+            events: broadcast::channel(64).0,
+        }
+    }
+}
+
+/// The Amplify app and branch of the double.
+pub const AMPLIFY_APP: &str = "d1example";
+pub const AMPLIFY_BRANCH: &str = "staging";
+
+impl MemoryHosting {
+    pub fn set_env(&self, k: &str, v: &str) {
+        lock(&self.env).insert(k.into(), v.into());
+    }
+    pub fn env(&self) -> BTreeMap<String, String> {
+        lock(&self.env).clone()
+    }
+    /// Statuses a job walks through once started, one every [`STATUS_EVERY`], each
+    /// announced by a "Deployment Status Change" event.
+    pub fn set_job_statuses(&self, s: &[JobStatus]) {
+        lock(&self.state).timeline = s.to_vec();
+    }
+    /// Jobs change, but their status events never arrive.
+    pub fn miss_events(&self) {
+        lock(&self.state).miss_events = true;
+    }
+    /// The jobs' status events, as EventBridge would deliver them to a rule.
+    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+        self.events.subscribe()
+    }
+    /// The commit of each job started.
+    pub fn jobs(&self) -> Vec<String> {
+        lock(&self.state).jobs.iter().map(|j| j.0.clone()).collect()
+    }
+}
+
+const JOB_FAILURE: &str = "build step failed: npm ERR! missing script: build";
+
+impl Hosting for MemoryHosting {
+    async fn merge_environment(&self, vars: &BTreeMap<String, String>) -> PortResult<()> {
+        lock(&self.env).extend(vars.clone());
+        Ok(())
+    }
+    async fn start_job(&self, commit: &str) -> PortResult<String> {
+        let mut s = lock(&self.state);
+        s.jobs.push((commit.to_string(), JobStatus::Pending));
+        let (index, timeline) = (s.jobs.len() - 1, s.timeline.clone());
+        let id = s.jobs.len().to_string();
+        let (state, events, job) = (self.state.clone(), self.events.clone(), id.clone());
+        tokio::spawn(async move {
+            for status in timeline {
+                tokio::time::sleep(STATUS_EVERY).await;
+                let event = {
+                    let mut s = lock(&state);
+                    s.jobs[index].1 = status.clone();
+                    let name = match status {
+                        JobStatus::Succeeded => "SUCCEED",
+                        JobStatus::Failed | JobStatus::Cancelled => "FAILED",
+                        JobStatus::Pending | JobStatus::Running => "STARTED",
+                    };
+                    (!s.miss_events).then(|| {
+                        crate::waiting::amplify_status_event(
+                            AMPLIFY_APP,
+                            AMPLIFY_BRANCH,
+                            &job,
+                            name,
+                        )
+                    })
+                };
+                if let Some(e) = event {
+                    let _ = events.send(e);
+                }
+            }
+        });
+        Ok(id)
+    }
+    async fn job(&self, id: &str) -> PortResult<Job> {
+        let s = lock(&self.state);
+        let status = id
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| s.jobs.get(n.wrapping_sub(1)))
+            .map(|j| j.1.clone())
+            .ok_or_else(|| PortError::new("job", format!("no job {id}")))?;
+        let reason = matches!(status, JobStatus::Failed).then(|| JOB_FAILURE.to_string());
+        Ok(Job {
+            id: id.to_string(),
+            status,
+            reason,
+        })
+    }
+    async fn url(&self) -> PortResult<String> {
+        Ok("https://staging.example.test".into())
+    }
+    fn app_branch(&self) -> (String, String) {
+        (AMPLIFY_APP.into(), AMPLIFY_BRANCH.into())
+    }
+}

@@ -1,0 +1,242 @@
+//! [`MemoryStacks`]: a CloudFormation stand-in for unit and path tests, with its
+//! status events as EventBridge would deliver them.
+
+use super::doubles::lock;
+use crate::error::PortError;
+use crate::ports::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// A CloudFormation stand-in (a cheap handle: clones share the stack). Before a change set runs, the stack sits at
+/// `UPDATE_COMPLETE`; after, it walks through the configured statuses.
+#[derive(Clone)]
+pub struct MemoryStacks {
+    state: Arc<Mutex<StacksState>>,
+    events: broadcast::Sender<Value>,
+}
+
+struct StacksState {
+    pending_polls: u32,
+    create_failure: Option<String>,
+    execute_failure: Option<String>,
+    change_set_failure: Option<String>,
+    no_changes: bool,
+    unexecutable: Option<String>,
+    version: u32,
+    executed: bool,
+    /// Where the stack is now.
+    status: String,
+    /// What it passes through once executed, one status every [`STATUS_EVERY`].
+    after_execute: Vec<String>,
+    /// Status events are lost (EventBridge delivers them on a best-effort basis).
+    miss_events: bool,
+    every: std::time::Duration,
+    failure_reason: Option<String>,
+    outputs: BTreeMap<String, String>,
+    requests: Vec<ChangeSetRequest>,
+    changes: Vec<ResourceChange>,
+}
+
+/// How long a stack or an Amplify job of the doubles takes per status (virtual time in
+/// the path tests).
+pub const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl Default for MemoryStacks {
+    fn default() -> Self {
+        MemoryStacks {
+            state: Arc::new(Mutex::new(StacksState {
+                pending_polls: 0,
+                create_failure: None,
+                execute_failure: None,
+                change_set_failure: None,
+                no_changes: false,
+                unexecutable: None,
+                version: 1,
+                executed: false,
+                status: "UPDATE_COMPLETE".into(),
+                after_execute: vec!["UPDATE_IN_PROGRESS".into(), "UPDATE_COMPLETE".into()],
+                miss_events: false,
+                every: STATUS_EVERY,
+                failure_reason: None,
+                outputs: BTreeMap::from([(
+                    "ApiUrl".to_string(),
+                    "https://api.example.test".to_string(),
+                )]),
+                requests: Vec::new(),
+                changes: vec![
+                    ResourceChange {
+                        action: "Add".into(),
+                        logical_id: "Queue".into(),
+                        resource_type: "AWS::SQS::Queue".into(),
+                        replacement: String::new(),
+                    },
+                    ResourceChange {
+                        action: "Modify".into(),
+                        logical_id: "Api".into(),
+                        resource_type: "AWS::Lambda::Function".into(),
+                        replacement: "False".into(),
+                    },
+                ],
+            })),
+            events: broadcast::channel(64).0,
+        }
+    }
+}
+
+impl MemoryStacks {
+    pub fn set_pending_polls(&self, n: u32) {
+        lock(&self.state).pending_polls = n;
+    }
+    pub fn fail_change_set(&self, reason: &str) {
+        lock(&self.state).change_set_failure = Some(reason.into());
+    }
+    /// `CreateChangeSet` itself fails (e.g. the template cannot be read).
+    pub fn fail_create(&self, reason: &str) {
+        lock(&self.state).create_failure = Some(reason.into());
+    }
+    /// `ExecuteChangeSet` fails.
+    pub fn fail_execute(&self, reason: &str) {
+        lock(&self.state).execute_failure = Some(reason.into());
+    }
+    pub fn set_no_changes(&self) {
+        lock(&self.state).no_changes = true;
+    }
+    pub fn make_unexecutable(&self, reason: &str) {
+        lock(&self.state).unexecutable = Some(reason.into());
+    }
+    /// Someone else updated the stack.
+    pub fn bump_version(&self) {
+        lock(&self.state).version += 1;
+    }
+    /// The stack is in `status` now.
+    pub fn set_status(&self, status: &str) {
+        lock(&self.state).status = status.into();
+    }
+    /// Statuses the stack walks through once the change set is executed, one every
+    /// [`STATUS_EVERY`], each announced by a "Stack Status Change" event.
+    pub fn after_execute(&self, statuses: &[&str]) {
+        lock(&self.state).after_execute = statuses.iter().map(|x| x.to_string()).collect();
+    }
+    /// The stack changes, but its status events never arrive.
+    pub fn miss_events(&self) {
+        lock(&self.state).miss_events = true;
+    }
+    /// Each status after execution takes `every` instead of [`STATUS_EVERY`].
+    pub fn set_status_every(&self, every: std::time::Duration) {
+        lock(&self.state).every = every;
+    }
+    /// The stack's status events, as EventBridge would deliver them to a rule.
+    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+        self.events.subscribe()
+    }
+    pub fn set_failure_reason(&self, r: &str) {
+        lock(&self.state).failure_reason = Some(r.into());
+    }
+    pub fn set_outputs(&self, outputs: &[(&str, &str)]) {
+        lock(&self.state).outputs = outputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+    pub fn last_request(&self) -> Option<ChangeSetRequest> {
+        lock(&self.state).requests.last().cloned()
+    }
+    pub fn executed(&self) -> bool {
+        lock(&self.state).executed
+    }
+}
+
+impl Stacks for MemoryStacks {
+    async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
+        let mut s = lock(&self.state);
+        if let Some(f) = &s.create_failure {
+            return Err(PortError::new("create change set", f.clone()));
+        }
+        s.requests.push(request.clone());
+        Ok(format!("arn:cs/{}", request.change_set_name))
+    }
+    async fn describe_change_set(&self, id: &str) -> PortResult<ChangeSet> {
+        let mut s = lock(&self.state);
+        let stack_name = s
+            .requests
+            .last()
+            .map(|r| r.stack_name.clone())
+            .unwrap_or_default();
+        let (status, reason) = if let Some(f) = &s.change_set_failure {
+            (ChangeSetStatus::Failed, Some(f.clone()))
+        } else if s.pending_polls > 0 {
+            s.pending_polls -= 1;
+            (ChangeSetStatus::Pending, None)
+        } else if s.no_changes {
+            (
+                ChangeSetStatus::NoChanges,
+                Some("The submitted information didn't contain changes.".into()),
+            )
+        } else if let Some(u) = &s.unexecutable {
+            (ChangeSetStatus::Failed, Some(u.clone()))
+        } else {
+            (ChangeSetStatus::Ready, None)
+        };
+        let executable = status == ChangeSetStatus::Ready;
+        let changes = if status == ChangeSetStatus::Ready {
+            s.changes.clone()
+        } else {
+            vec![]
+        };
+        Ok(ChangeSet {
+            id: id.to_string(),
+            stack_name,
+            status,
+            status_reason: reason,
+            executable,
+            changes,
+        })
+    }
+    async fn execute_change_set(&self, _id: &str) -> PortResult<()> {
+        let mut s = lock(&self.state);
+        if let Some(f) = &s.execute_failure {
+            return Err(PortError::new("execute change set", f.clone()));
+        }
+        s.executed = true;
+        let name = s
+            .requests
+            .last()
+            .map(|r| r.stack_name.clone())
+            .unwrap_or_else(|| "shop-staging".into());
+        let stack_id =
+            format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/0f1e2d3c");
+        let (statuses, every) = (s.after_execute.clone(), s.every);
+        let (state, events) = (self.state.clone(), self.events.clone());
+        tokio::spawn(async move {
+            for status in statuses {
+                tokio::time::sleep(every).await;
+                let event = {
+                    let mut s = lock(&state);
+                    s.status = status.clone();
+                    let reason = s.failure_reason.clone();
+                    (!s.miss_events).then(|| {
+                        crate::waiting::stack_status_event(&stack_id, &status, reason.as_deref())
+                    })
+                };
+                if let Some(e) = event {
+                    let _ = events.send(e);
+                }
+            }
+        });
+        Ok(())
+    }
+    async fn stack(&self, _name: &str) -> PortResult<Option<StackInfo>> {
+        let s = lock(&self.state);
+        Ok(Some(StackInfo {
+            status: s.status.clone(),
+            status_reason: None,
+            version: format!("v{}", s.version),
+            outputs: s.outputs.clone(),
+        }))
+    }
+    async fn failure_reason(&self, _name: &str) -> PortResult<Option<String>> {
+        Ok(lock(&self.state).failure_reason.clone())
+    }
+}
