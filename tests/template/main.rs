@@ -3,10 +3,13 @@
 //! template alone, asl-validator the definition alone; these tests check that they
 //! agree with each other and with the code.
 
+mod docs;
+mod functions;
+mod iam;
+
 use serde_yaml::Value as Yaml;
-use stagegate::flow::{function_names, Invoked, FUNCTIONS};
+use stagegate::flow::{Invoked, FUNCTIONS};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
 const DEFINITION: &str = include_str!("../../statemachine/staging.asl.json");
@@ -158,124 +161,6 @@ fn the_state_machine_may_run_the_checks_project_and_only_it() {
     );
 }
 
-/// The one list of functions (`stagegate::flow::FUNCTIONS`) is the crates under
-/// `functions/`, the template's functions (each built from its binary, named after
-/// it), and what the local world registers: every function but the two behind
-/// Function URLs.
-#[tokio::test]
-async fn one_list_of_functions_is_the_crates_the_template_and_the_registry() {
-    let t = template();
-    let built: BTreeMap<String, String> = resources(&t)
-        .into_iter()
-        .filter_map(|(name, r)| {
-            let binary = r["Metadata"]["BuildProperties"]["Binary"]
-                .as_str()?
-                .to_string();
-            assert_eq!(
-                r["Metadata"]["BuildMethod"].as_str(),
-                Some("rust-cargolambda"),
-                "{name}"
-            );
-            assert_eq!(r["Properties"]["CodeUri"].as_str(), Some("."), "{name}");
-            Some((binary, name))
-        })
-        .collect();
-    let list: BTreeSet<String> = function_names().map(str::to_string).collect();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
-    let crates: BTreeSet<String> = std::fs::read_dir(&dir)
-        .expect("functions/")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(crates, list, "functions/ and stagegate::flow::FUNCTIONS");
-    assert_eq!(
-        built.keys().cloned().collect::<BTreeSet<_>>(),
-        list,
-        "template.yaml"
-    );
-    for name in function_names() {
-        let key = stagegate::step::substitution_key(name);
-        assert_eq!(
-            built.get(name).map(String::as_str),
-            key.strip_suffix("Arn"),
-            "{name}"
-        );
-    }
-    let registered: BTreeSet<String> = registered_functions().into_iter().collect();
-    let not_by_url: BTreeSet<String> = FUNCTIONS
-        .iter()
-        .filter(|(_, how)| *how != Invoked::ByUrl)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    assert_eq!(registered, not_by_url, "the local registry");
-}
-
-/// What a local world registers in its engine.
-fn registered_functions() -> Vec<String> {
-    use stagegate::testing::*;
-    use stagegate_local::{LocalWorld, Ports, Setup, Time};
-    let ports = Ports {
-        artifacts: MemoryArtifacts::default(),
-        notifier: MemoryNotifier::default(),
-        stacks: MemoryStacks::default(),
-        hosting: MemoryHosting::default(),
-        http: MemoryHttp::default(),
-        repository: MemoryRepository::default(),
-    };
-    let world = LocalWorld::start(Setup {
-        settings: stagegate::Settings::default(),
-        approvers: approvers(),
-        ports,
-        builds: NoBuilds,
-        time: Time::Virtual,
-        status_events: vec![],
-        reconcile_every: None,
-    })
-    .expect("a local world");
-    world.functions()
-}
-
-/// Builds that never run (the registry is only listed).
-struct NoBuilds;
-
-impl asl_engine::BuildRunner for NoBuilds {
-    fn run(
-        &self,
-        _: asl_engine::BuildRequest,
-    ) -> futures::future::BoxFuture<'static, Result<asl_engine::BuildResult, String>> {
-        Box::pin(async { Err("no builds here".to_string()) })
-    }
-}
-
-/// Every function is given every variable its context reads (`aws_common::Context`):
-/// the deployment's resources in `Globals`, so no function fails its init for one it
-/// lacks, and none is read from anywhere else.
-#[test]
-fn every_function_is_given_the_whole_deployment() {
-    let t = template();
-    let globals = t["Globals"]["Function"]["Environment"]["Variables"]
-        .as_mapping()
-        .expect("Globals.Function.Environment.Variables");
-    for name in aws_common::Deployment::VARIABLES {
-        assert!(
-            globals.contains_key(*name),
-            "{name} is not in Globals: every function's context reads it"
-        );
-    }
-    for (name, r) in resources(&t) {
-        let Some(own) = r["Properties"]["Environment"]["Variables"].as_mapping() else {
-            continue;
-        };
-        for key in own.keys().filter_map(|k| k.as_str()) {
-            assert!(
-                !aws_common::Deployment::VARIABLES.contains(&key),
-                "{name} sets {key} itself; it is in Globals"
-            );
-        }
-    }
-}
-
 #[test]
 fn functions_run_on_arm64_al2023_with_json_logs_and_tracing() {
     let t = template();
@@ -293,131 +178,6 @@ fn functions_run_on_arm64_al2023_with_json_logs_and_tracing() {
         sm["DefinitionUri"].as_str(),
         Some("statemachine/staging.asl.json")
     );
-}
-
-/// Every IAM statement in the template, with where it is.
-fn statements(t: &Yaml) -> Vec<(String, Yaml)> {
-    fn walk(at: &str, v: &Yaml, out: &mut Vec<(String, Yaml)>) {
-        match v {
-            Yaml::Mapping(m) => {
-                if m.contains_key("Effect") && m.contains_key("Action") {
-                    out.push((at.to_string(), v.clone()));
-                }
-                for (k, v) in m {
-                    walk(&format!("{at}.{}", k.as_str().unwrap_or("?")), v, out);
-                }
-            }
-            Yaml::Sequence(s) => s.iter().for_each(|v| walk(at, v, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk("Resources", &t["Resources"], &mut out);
-    out
-}
-
-fn actions(s: &Yaml) -> Vec<String> {
-    match &s["Action"] {
-        Yaml::String(a) => vec![a.clone()],
-        Yaml::Sequence(a) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-/// No wildcard actions anywhere; `Resource: "*"` only for actions AWS cannot scope.
-#[test]
-fn iam_is_least_privilege() {
-    let unscopable: BTreeSet<&str> = [
-        "states:SendTaskSuccess",
-        "states:SendTaskFailure",
-        "states:SendTaskHeartbeat",
-        "cloudformation:GetTemplateSummary",
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
-    ]
-    .into();
-    let all = statements(&template());
-    assert!(all.len() > 20, "found only {} statements", all.len());
-    for (at, s) in &all {
-        for a in actions(s) {
-            assert!(!a.contains('*'), "{at}: wildcard action {a}");
-        }
-        let deny = s["Effect"].as_str() == Some("Deny");
-        if s["Resource"].as_str() == Some("*") && !deny {
-            for a in actions(s) {
-                assert!(
-                    unscopable.contains(a.as_str()),
-                    "{at}: {a} on Resource \"*\""
-                );
-            }
-        }
-    }
-}
-
-/// A function's policy allows what its adapters call, and no function may touch the
-/// deployed application except through CloudFormation's deployment role.
-#[test]
-fn only_the_deploying_functions_reach_cloudformation() {
-    let t = template();
-    let res = resources(&t);
-    for (name, r) in &res {
-        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let acts: BTreeSet<String> = statements_of(r).iter().flat_map(actions).collect();
-        let cfn: Vec<_> = acts
-            .iter()
-            .filter(|a| a.starts_with("cloudformation:"))
-            .collect();
-        let stack_steps = [
-            "CreateChangeSetFunction",
-            "DescribeChangeSetFunction",
-            "ValidateInfrastructureFunction",
-            "DeployInfrastructureFunction",
-            "AwaitStackFunction",
-            "ResumeWaitFunction",
-            "CaptureOutputsFunction",
-        ];
-        assert_eq!(
-            !cfn.is_empty(),
-            stack_steps.contains(&name.as_str()),
-            "{name}: {cfn:?}"
-        );
-        let execute = acts.contains("cloudformation:ExecuteChangeSet");
-        assert_eq!(
-            execute,
-            name == "DeployInfrastructureFunction",
-            "{name} may execute a change set"
-        );
-    }
-}
-
-fn statements_of(r: &Yaml) -> Vec<Yaml> {
-    r["Properties"]["Policies"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["Statement"].as_sequence().cloned())
-        .flatten()
-        .map(|s| match &s["Fn::If"] {
-            // `!If [Cond, statement, AWS::NoValue]`: the statement when it applies.
-            Yaml::Sequence(branches) => branches[1].clone(),
-            _ => s,
-        })
-        .collect()
 }
 
 #[test]
@@ -696,51 +456,6 @@ fn deploy_status_events_reach_resume_wait() {
     let job = &amplify["Properties"]["Pattern"]["detail"];
     assert_eq!(job["appId"][0]["Ref"].as_str(), Some("AmplifyAppId"));
     assert_eq!(job["branchName"][0]["Ref"].as_str(), Some("AmplifyBranch"));
-}
-
-/// Every function that reads or writes a waiter (`wait#…`) may touch only the keys of
-/// its own resource, and only `resume-wait` and the waiting steps hold one.
-#[test]
-fn waiters_are_reachable_only_under_their_own_keys() {
-    let t = template();
-    let stack_key = "wait#stack#${AppStackName}";
-    let amplify_key = "wait#amplify#${AmplifyAppId}#${AmplifyBranch}";
-    let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
-        ("DeployInfrastructureFunction", vec![stack_key]),
-        ("AwaitStackFunction", vec![stack_key]),
-        ("DeployFrontendFunction", vec![amplify_key]),
-        ("AwaitFrontendFunction", vec![amplify_key]),
-        ("ResumeWaitFunction", vec![stack_key, amplify_key]),
-    ]);
-    for (name, r) in &resources(&t) {
-        let keys: Vec<String> = statements_of(r)
-            .iter()
-            .filter_map(|s| {
-                s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
-                    .as_sequence()
-                    .cloned()
-            })
-            .flatten()
-            .filter_map(|k| k["Fn::Sub"].as_str().map(str::to_string))
-            .collect();
-        match expected.get(name.as_str()) {
-            Some(want) => {
-                let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
-                want.sort();
-                let mut got = keys.clone();
-                got.sort();
-                got.dedup();
-                assert_eq!(got, want, "{name}");
-                // No table statement of theirs goes without the key condition.
-                for s in statements_of(r) {
-                    if actions(&s).iter().any(|a| a.starts_with("dynamodb:")) {
-                        assert!(s["Condition"].is_mapping(), "{name}: {s:?}");
-                    }
-                }
-            }
-            None => assert!(keys.is_empty(), "{name} touches waiters: {keys:?}"),
-        }
-    }
 }
 
 /// A command suite's build gets the variables the README promises and puts its JUnit

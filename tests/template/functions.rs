@@ -1,0 +1,124 @@
+//! The one list of functions against the crates, the template and the registry; the
+//! deployment every function is given.
+
+use crate::*;
+use stagegate::flow::function_names;
+use std::path::Path;
+
+/// The one list of functions (`stagegate::flow::FUNCTIONS`) is the crates under
+/// `functions/`, the template's functions (each built from its binary, named after
+/// it), and what the local world registers: every function but the two behind
+/// Function URLs.
+#[tokio::test]
+async fn one_list_of_functions_is_the_crates_the_template_and_the_registry() {
+    let t = template();
+    let built: BTreeMap<String, String> = resources(&t)
+        .into_iter()
+        .filter_map(|(name, r)| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()?
+                .to_string();
+            assert_eq!(
+                r["Metadata"]["BuildMethod"].as_str(),
+                Some("rust-cargolambda"),
+                "{name}"
+            );
+            assert_eq!(r["Properties"]["CodeUri"].as_str(), Some("."), "{name}");
+            Some((binary, name))
+        })
+        .collect();
+    let list: BTreeSet<String> = function_names().map(str::to_string).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    let crates: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("functions/")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(crates, list, "functions/ and stagegate::flow::FUNCTIONS");
+    assert_eq!(
+        built.keys().cloned().collect::<BTreeSet<_>>(),
+        list,
+        "template.yaml"
+    );
+    for name in function_names() {
+        let key = stagegate::step::substitution_key(name);
+        assert_eq!(
+            built.get(name).map(String::as_str),
+            key.strip_suffix("Arn"),
+            "{name}"
+        );
+    }
+    let registered: BTreeSet<String> = registered_functions().into_iter().collect();
+    let not_by_url: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .filter(|(_, how)| *how != Invoked::ByUrl)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert_eq!(registered, not_by_url, "the local registry");
+}
+
+/// What a local world registers in its engine.
+fn registered_functions() -> Vec<String> {
+    use stagegate::testing::*;
+    use stagegate_local::{LocalWorld, Ports, Setup, Time};
+    let ports = Ports {
+        artifacts: MemoryArtifacts::default(),
+        notifier: MemoryNotifier::default(),
+        stacks: MemoryStacks::default(),
+        hosting: MemoryHosting::default(),
+        http: MemoryHttp::default(),
+        repository: MemoryRepository::default(),
+    };
+    let world = LocalWorld::start(Setup {
+        settings: stagegate::Settings::default(),
+        approvers: approvers(),
+        ports,
+        builds: NoBuilds,
+        time: Time::Virtual,
+        status_events: vec![],
+        reconcile_every: None,
+    })
+    .expect("a local world");
+    world.functions()
+}
+
+/// Builds that never run (the registry is only listed).
+struct NoBuilds;
+
+impl asl_engine::BuildRunner for NoBuilds {
+    fn run(
+        &self,
+        _: asl_engine::BuildRequest,
+    ) -> futures::future::BoxFuture<'static, Result<asl_engine::BuildResult, String>> {
+        Box::pin(async { Err("no builds here".to_string()) })
+    }
+}
+
+/// Every function is given every variable its context reads (`aws_common::Context`):
+/// the deployment's resources in `Globals`, so no function fails its init for one it
+/// lacks, and none is read from anywhere else.
+#[test]
+fn every_function_is_given_the_whole_deployment() {
+    let t = template();
+    let globals = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .expect("Globals.Function.Environment.Variables");
+    for name in aws_common::Deployment::VARIABLES {
+        assert!(
+            globals.contains_key(*name),
+            "{name} is not in Globals: every function's context reads it"
+        );
+    }
+    for (name, r) in resources(&t) {
+        let Some(own) = r["Properties"]["Environment"]["Variables"].as_mapping() else {
+            continue;
+        };
+        for key in own.keys().filter_map(|k| k.as_str()) {
+            assert!(
+                !aws_common::Deployment::VARIABLES.contains(&key),
+                "{name} sets {key} itself; it is in Globals"
+            );
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! IAM: least privilege, statement by statement.
+
+use crate::*;
+
+/// Every IAM statement in the template, with where it is.
+fn statements(t: &Yaml) -> Vec<(String, Yaml)> {
+    fn walk(at: &str, v: &Yaml, out: &mut Vec<(String, Yaml)>) {
+        match v {
+            Yaml::Mapping(m) => {
+                if m.contains_key("Effect") && m.contains_key("Action") {
+                    out.push((at.to_string(), v.clone()));
+                }
+                for (k, v) in m {
+                    walk(&format!("{at}.{}", k.as_str().unwrap_or("?")), v, out);
+                }
+            }
+            Yaml::Sequence(s) => s.iter().for_each(|v| walk(at, v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("Resources", &t["Resources"], &mut out);
+    out
+}
+
+fn actions(s: &Yaml) -> Vec<String> {
+    match &s["Action"] {
+        Yaml::String(a) => vec![a.clone()],
+        Yaml::Sequence(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// No wildcard actions anywhere; `Resource: "*"` only for actions AWS cannot scope.
+#[test]
+fn iam_is_least_privilege() {
+    let unscopable: BTreeSet<&str> = [
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "cloudformation:GetTemplateSummary",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    ]
+    .into();
+    let all = statements(&template());
+    assert!(all.len() > 20, "found only {} statements", all.len());
+    for (at, s) in &all {
+        for a in actions(s) {
+            assert!(!a.contains('*'), "{at}: wildcard action {a}");
+        }
+        let deny = s["Effect"].as_str() == Some("Deny");
+        if s["Resource"].as_str() == Some("*") && !deny {
+            for a in actions(s) {
+                assert!(
+                    unscopable.contains(a.as_str()),
+                    "{at}: {a} on Resource \"*\""
+                );
+            }
+        }
+    }
+}
+
+/// A function's policy allows what its adapters call, and no function may touch the
+/// deployed application except through CloudFormation's deployment role.
+#[test]
+fn only_the_deploying_functions_reach_cloudformation() {
+    let t = template();
+    let res = resources(&t);
+    for (name, r) in &res {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let acts: BTreeSet<String> = statements_of(r).iter().flat_map(actions).collect();
+        let cfn: Vec<_> = acts
+            .iter()
+            .filter(|a| a.starts_with("cloudformation:"))
+            .collect();
+        let stack_steps = [
+            "CreateChangeSetFunction",
+            "DescribeChangeSetFunction",
+            "ValidateInfrastructureFunction",
+            "DeployInfrastructureFunction",
+            "AwaitStackFunction",
+            "ResumeWaitFunction",
+            "CaptureOutputsFunction",
+        ];
+        assert_eq!(
+            !cfn.is_empty(),
+            stack_steps.contains(&name.as_str()),
+            "{name}: {cfn:?}"
+        );
+        let execute = acts.contains("cloudformation:ExecuteChangeSet");
+        assert_eq!(
+            execute,
+            name == "DeployInfrastructureFunction",
+            "{name} may execute a change set"
+        );
+    }
+}
+
+fn statements_of(r: &Yaml) -> Vec<Yaml> {
+    r["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["Statement"].as_sequence().cloned())
+        .flatten()
+        .map(|s| match &s["Fn::If"] {
+            // `!If [Cond, statement, AWS::NoValue]`: the statement when it applies.
+            Yaml::Sequence(branches) => branches[1].clone(),
+            _ => s,
+        })
+        .collect()
+}
+
+/// Every function that reads or writes a waiter (`wait#…`) may touch only the keys of
+/// its own resource, and only `resume-wait` and the waiting steps hold one.
+#[test]
+fn waiters_are_reachable_only_under_their_own_keys() {
+    let t = template();
+    let stack_key = "wait#stack#${AppStackName}";
+    let amplify_key = "wait#amplify#${AmplifyAppId}#${AmplifyBranch}";
+    let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        ("DeployInfrastructureFunction", vec![stack_key]),
+        ("AwaitStackFunction", vec![stack_key]),
+        ("DeployFrontendFunction", vec![amplify_key]),
+        ("AwaitFrontendFunction", vec![amplify_key]),
+        ("ResumeWaitFunction", vec![stack_key, amplify_key]),
+    ]);
+    for (name, r) in &resources(&t) {
+        let keys: Vec<String> = statements_of(r)
+            .iter()
+            .filter_map(|s| {
+                s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+                    .as_sequence()
+                    .cloned()
+            })
+            .flatten()
+            .filter_map(|k| k["Fn::Sub"].as_str().map(str::to_string))
+            .collect();
+        match expected.get(name.as_str()) {
+            Some(want) => {
+                let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+                want.sort();
+                let mut got = keys.clone();
+                got.sort();
+                got.dedup();
+                assert_eq!(got, want, "{name}");
+                // No table statement of theirs goes without the key condition.
+                for s in statements_of(r) {
+                    if actions(&s).iter().any(|a| a.starts_with("dynamodb:")) {
+                        assert!(s["Condition"].is_mapping(), "{name}: {s:?}");
+                    }
+                }
+            }
+            None => assert!(keys.is_empty(), "{name} touches waiters: {keys:?}"),
+        }
+    }
+}
