@@ -150,13 +150,7 @@ pub async fn a_run_stopped_while_waiting_for_approval_is_notified() {
         msgs[0].subject,
         "🛑 acme/shop rc-1.4.0 was stopped before it finished"
     );
-    assert_eq!(
-        (
-            msgs[0].attributes["outcome"].as_str(),
-            msgs[0].attributes["stage"].as_str()
-        ),
-        ("cancelled", "ABORTED")
-    );
+    assert_eq!(outcome_at(&msgs[0]), ("cancelled", "ABORTED"));
     assert!(msgs[0].body.contains("release freeze"), "{}", msgs[0].body);
 }
 

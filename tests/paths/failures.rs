@@ -1,6 +1,6 @@
 //! The routes the happy path and the classic failures leave out: every failure edge of
-//! the definition, the waits that run out, the no-change deploy, superseding before
-//! approval, and notifications that themselves fail.
+//! the definition, the waits that run out, the no-change deploy, and notifications
+//! that themselves fail.
 
 use crate::*;
 use asl_engine::ExecutionStatus;
@@ -16,24 +16,6 @@ fn no_approval_was_asked(flow: &Flow) {
         "nobody is asked to approve what cannot be deployed"
     );
     assert!(flow.table.records().is_empty());
-}
-
-fn assert_failed_at(flow: &Flow, stage: &str, error: &str) -> Message {
-    let m = only_outcome(flow);
-    assert_eq!(
-        (
-            m.attributes["outcome"].as_str(),
-            m.attributes["stage"].as_str(),
-            m.attributes.get("error").map(String::as_str)
-        ),
-        ("failure", stage, Some(error)),
-        "{m:#?}"
-    );
-    assert_eq!(
-        m.subject,
-        format!("❌ acme/shop rc-1.4.0 failed at {stage}")
-    );
-    m
 }
 
 pub async fn a_failed_package_build_ends_the_run_before_approval() {
@@ -168,12 +150,7 @@ pub async fn every_failed_check_is_recorded_and_approving_over_them_needs_a_reas
         "{}",
         m.body
     );
-    let notes = String::from_utf8(
-        flow.artifacts
-            .get_sync(&format!("{RUN}release-notes.md"))
-            .unwrap_or_default(),
-    )
-    .unwrap_or_default();
+    let notes = run_artifact(&flow, "release-notes.md");
     assert!(
         notes.contains("ESLint, TypeScript, Unit Tests, Security Scan") && notes.contains(reason),
         "{notes}"
@@ -364,157 +341,6 @@ pub async fn no_approver_for_deployments_fails_by_name() {
     no_approval_was_asked(&flow);
     let m = assert_failed_at(&flow, "Wait for Approval", "NoApprovers");
     assert!(m.body.contains("stagegate approvers add"), "{}", m.body);
-}
-
-pub async fn no_approver_for_user_acceptance_fails_at_that_stage() {
-    let settings = Settings {
-        user_acceptance: true,
-        ..Flow::new().settings.clone()
-    };
-    let flow = Flow::with_approvers(
-        settings,
-        vec![Approver {
-            decides: vec![ApprovalKind::Deployment],
-            ..stagegate::testing::approver("bob", Some("bob-gh"))
-        }],
-    );
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
-    assert_eq!(done.error.as_deref(), Some("NoApprovers"));
-    assert_passes_through(
-        &route(&h),
-        &["User Acceptance Testing", "User Acceptance Testing Failed"],
-    );
-    assert_failed_at(&flow, "User Acceptance Testing", "NoApprovers");
-}
-
-pub async fn user_acceptance_without_a_decision_times_out() {
-    let flow = with_user_acceptance();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let _ = flow.acceptance_link("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
-    assert_eq!(done.error.as_deref(), Some("States.Timeout"));
-    assert_passes_through(
-        &route(&h),
-        &[
-            "User Acceptance Testing",
-            "Acceptance Timed Out",
-            "Notify Cancelled",
-            "Workflow Cancelled",
-        ],
-    );
-    let m = only_outcome(&flow);
-    assert_eq!(
-        (
-            m.attributes["outcome"].as_str(),
-            m.attributes["stage"].as_str()
-        ),
-        ("cancelled", "User Acceptance Testing")
-    );
-}
-
-pub async fn a_newer_candidate_supersedes_one_in_user_acceptance() {
-    let flow = with_user_acceptance();
-    let old = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let _ = flow.acceptance_link("rc-1.4.0").await;
-    let _new = flow.start("rc-1.4.1", SHA2).await;
-    let (done, h) = flow.finish(&old).await;
-    assert_eq!(done.error.as_deref(), Some("Superseded"));
-    assert_passes_through(
-        &route(&h),
-        &[
-            "User Acceptance Testing",
-            "Acceptance Superseded",
-            "Notify Cancelled",
-        ],
-    );
-    let m = flow
-        .outcome_messages()
-        .into_iter()
-        .find(|m| m.attributes["tag"] == "rc-1.4.0")
-        .expect("the old candidate's outcome");
-    assert!(
-        m.body.contains("rc-1.4.1"),
-        "the newer candidate is named: {}",
-        m.body
-    );
-}
-
-/// The newer candidate starts while the older one still runs its checks: the older
-/// one asks nobody and ends superseded, when it reaches Wait for Approval.
-pub async fn a_newer_candidate_supersedes_one_still_in_its_checks() {
-    let flow = Flow::new();
-    let old = flow.start("rc-1.4.0", SHA).await;
-    // The checks take a minute (scripted builds); the newer tag lands meanwhile.
-    tokio::time::sleep(Duration::from_secs(20)).await;
-    let _new = flow.start("rc-1.4.1", SHA2).await;
-    let (done, h) = flow.finish(&old).await;
-    assert_eq!(done.error.as_deref(), Some("Superseded"));
-    assert_passes_through(
-        &route(&h),
-        &[
-            "Pre-Deployment Checks",
-            "Wait for Approval",
-            "Approval Superseded",
-            "Notify Cancelled",
-        ],
-    );
-    let asked: Vec<String> = flow
-        .notifier
-        .messages()
-        .into_iter()
-        .filter(|(t, _)| *t == Topic::Approvals)
-        .map(|(_, m)| m.attributes["tag"].clone())
-        .collect();
-    assert!(
-        asked.iter().all(|t| t == "rc-1.4.1"),
-        "nobody is asked about the superseded candidate: {asked:?}"
-    );
-    let m = flow
-        .outcome_messages()
-        .into_iter()
-        .find(|m| m.attributes["tag"] == "rc-1.4.0")
-        .expect("the old candidate's outcome");
-    assert!(m.body.contains("rc-1.4.1 replaces rc-1.4.0"), "{}", m.body);
-}
-
-/// Two starts of the same candidate in the same instant (two webhook deliveries, a
-/// manual start racing the webhook): one claim, one run, one duplicate.
-pub async fn two_starts_of_one_candidate_at_the_same_moment_run_once() {
-    let flow = Flow::new();
-    flow.publish_suites("manual-a").await;
-    flow.publish_suites("manual-b").await;
-    let input =
-        json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "ana"});
-    let a = flow
-        .engine
-        .start_execution(&flow.state_machine, Some("manual-a"), input.clone())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let b = flow
-        .engine
-        .start_execution(&flow.state_machine, Some("manual-b"), input)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ((da, ha), (db, hb)) = tokio::join!(
-        async {
-            let first = flow.link("rc-1.4.0", "approval-request", "bob").await;
-            flow.decide(&first, true, None).await.ok();
-            flow.finish(&a).await
-        },
-        flow.finish(&b)
-    );
-    let duplicates = [&ha, &hb]
-        .iter()
-        .filter(|h| route(h).iter().any(|s| s == "Duplicate Ignored"))
-        .count();
-    assert_eq!(duplicates, 1, "exactly one run is a duplicate");
-    assert_eq!(
-        [da.status, db.status],
-        [ExecutionStatus::Succeeded, ExecutionStatus::Succeeded]
-    );
-    assert_eq!(flow.table.records().len(), 1, "one approval was requested");
 }
 
 /// SNS fails for the cancellation notice and its retries: the run still ends

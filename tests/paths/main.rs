@@ -2,8 +2,10 @@
 //! real step code and in-memory ports, one test per route of the seed's decision
 //! points. Time is virtual: a 24-hour approval timeout takes no real time.
 
+mod acceptance;
 mod approvals;
 mod builds;
+mod candidates;
 mod commands;
 mod coverage;
 mod failures;
@@ -47,27 +49,27 @@ routes! {
     failures::a_checklist_that_cannot_be_written_fails_before_approval,
     failures::a_release_that_cannot_be_published_fails_the_release_stage,
     failures::no_approver_for_deployments_fails_by_name,
-    failures::no_approver_for_user_acceptance_fails_at_that_stage,
-    failures::user_acceptance_without_a_decision_times_out,
-    failures::a_newer_candidate_supersedes_one_in_user_acceptance,
-    failures::a_newer_candidate_supersedes_one_still_in_its_checks,
-    failures::two_starts_of_one_candidate_at_the_same_moment_run_once,
     failures::a_cancellation_notice_that_fails_still_ends_the_run_and_is_sent_by_the_rule,
     failures::a_failure_notice_that_fails_still_ends_the_run_and_is_sent_by_the_rule,
     routes::approved_candidate_is_deployed_tested_and_ready_for_production,
     routes::rejected_candidate_is_cancelled_and_notified,
     routes::no_decision_for_24_hours_times_out_and_is_cancelled,
-    routes::a_newer_candidate_supersedes_one_waiting_for_approval,
     routes::a_failed_check_can_be_approved_with_a_reason_and_deployed,
     routes::a_stack_changed_after_approval_fails_validation,
     routes::a_rolled_back_stack_fails_the_infrastructure_stage,
     routes::a_failed_amplify_job_fails_the_frontend_stage,
     routes::a_failing_integration_test_fails_the_run_with_a_report,
-    routes::a_duplicate_trigger_does_not_start_a_second_deployment,
     routes::an_invalid_tag_fails_preflight_and_is_notified,
-    routes::user_acceptance_sign_off_completes_the_release,
-    routes::rejected_user_acceptance_cancels_before_release,
-    routes::user_acceptance_is_skipped_unless_configured,
+    acceptance::user_acceptance_sign_off_completes_the_release,
+    acceptance::rejected_user_acceptance_cancels_before_release,
+    acceptance::user_acceptance_is_skipped_unless_configured,
+    acceptance::no_approver_for_user_acceptance_fails_at_that_stage,
+    acceptance::user_acceptance_without_a_decision_times_out,
+    acceptance::a_newer_candidate_supersedes_one_in_user_acceptance,
+    candidates::a_newer_candidate_supersedes_one_waiting_for_approval,
+    candidates::a_newer_candidate_supersedes_one_still_in_its_checks,
+    candidates::a_duplicate_trigger_does_not_start_a_second_deployment,
+    candidates::two_starts_of_one_candidate_at_the_same_moment_run_once,
     approvals::an_approval_through_the_review_page_continues_the_run,
     approvals::a_decision_recorded_while_step_functions_is_down_is_delivered_by_the_reconcile,
     approvals::two_approvers_at_once_continue_the_run_once,
@@ -391,4 +393,37 @@ pub fn with_user_acceptance() -> Flow {
         ..flow.settings.clone()
     };
     Flow::with_settings(settings)
+}
+
+/// Asserts the run ended with one failure notice, at `stage`, naming `error`.
+pub fn assert_failed_at(flow: &Flow, stage: &str, error: &str) -> Message {
+    let m = only_outcome(flow);
+    assert_eq!(
+        (
+            m.attributes["outcome"].as_str(),
+            m.attributes["stage"].as_str(),
+            m.attributes.get("error").map(String::as_str)
+        ),
+        ("failure", stage, Some(error)),
+        "{m:#?}"
+    );
+    assert_eq!(
+        m.subject,
+        format!("❌ acme/shop rc-1.4.0 failed at {stage}")
+    );
+    m
+}
+
+/// The outcome and the stage an outcome notification reports.
+pub fn outcome_at(m: &Message) -> (&str, &str) {
+    (
+        m.attributes["outcome"].as_str(),
+        m.attributes["stage"].as_str(),
+    )
+}
+
+/// The text of artifact `name` of the run of rc-1.4.0 at SHA (empty when absent).
+pub fn run_artifact(flow: &Flow, name: &str) -> String {
+    let bytes = flow.artifacts.get_sync(&format!("{RUN}{name}"));
+    String::from_utf8(bytes.unwrap_or_default()).unwrap_or_default()
 }

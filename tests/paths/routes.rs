@@ -1,7 +1,7 @@
 //! One test per route of the staging flow (the seed's decision points).
 
 use crate::*;
-use asl_engine::ExecutionStatus;
+use asl_engine::{BuildRequest, ExecutionStatus};
 use stagegate::ports::JobStatus;
 
 const PHASES: &[&str] = &[
@@ -29,8 +29,15 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     assert_eq!(flow.decide(&id, true, None).await, Ok(Decided::Approved));
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
-    let r = route(&h);
-    assert_passes_through(&r, PHASES);
+    assert_the_whole_route(&route(&h));
+    assert_each_phase_keeps_its_result(&output(&done));
+    assert_the_world_was_deployed(&flow);
+    assert_the_release_is_recorded_and_announced(&flow);
+}
+
+/// Every phase, every check, and neither a failure nor a status read.
+fn assert_the_whole_route(r: &[String]) {
+    assert_passes_through(r, PHASES);
     for check in [
         "Run ESLint",
         "Run TypeScript",
@@ -44,7 +51,7 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     }
     // The stack's and the job's status events resumed the waits: no status reads.
     assert_never_enters(
-        &r,
+        r,
         &[
             "Notify Failure",
             "Notify Cancelled",
@@ -53,8 +60,10 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
             "Await Frontend Event",
         ],
     );
-    // Each phase keeps its result under its own key.
-    let out = output(&done);
+}
+
+/// Each phase keeps its result under its own key.
+fn assert_each_phase_keeps_its_result(out: &Value) {
     for key in [
         "preflight",
         "checks",
@@ -77,14 +86,44 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
         out["infrastructure"],
         json!({"stackName": "app-staging", "stackStatus": "UPDATE_COMPLETE"})
     );
+    assert_eq!(out["tests"]["report"]["passed"], 4);
+    assert_eq!(out["performance"]["status"], "SKIPPED");
+}
+
+/// The checks ran in CodeBuild, the change set ran, the frontend has the API's URL,
+/// and no wait is left registered.
+fn assert_the_world_was_deployed(flow: &Flow) {
     assert!(
         flow.table.waiters().is_empty(),
         "every registration is gone"
     );
-    assert_eq!(out["tests"]["report"]["passed"], 4);
-    assert_eq!(out["performance"]["status"], "SKIPPED");
-    let arts = flow.artifact_keys("runs/rc-1.4.0--0123456789ab/");
-    for a in [
+    assert!(flow.stacks.executed(), "the change set was executed");
+    assert_eq!(
+        flow.hosting.env()["VITE_API_URL"],
+        "https://api.example.test"
+    );
+    let requests = flow.builds.requests();
+    let variable = |b: &BuildRequest, name: &str| {
+        b.environment
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let checks = requests
+        .iter()
+        .filter_map(|b| variable(b, "STAGEGATE_CHECK"));
+    assert_eq!(checks.count(), 5, "the five checks ran in CodeBuild");
+    assert!(
+        requests
+            .iter()
+            .all(|b| variable(b, "STAGEGATE_COMMAND").is_some_and(|c| !c.is_empty())),
+        "every build has its command as input"
+    );
+}
+
+/// The artifacts, the release notes with their timeline, and one success message.
+fn assert_the_release_is_recorded_and_announced(flow: &Flow) {
+    let artifacts = [
         "checklist.md",
         "checklist.json",
         "stack-outputs.json",
@@ -92,40 +131,9 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
         "junit.xml",
         "release-notes.md",
         "timeline.svg",
-    ] {
-        assert!(
-            arts.contains(&a.to_string()),
-            "artifact {a} missing: {arts:?}"
-        );
-    }
-    assert!(flow.stacks.executed(), "the change set was executed");
-    assert_eq!(
-        flow.hosting.env()["VITE_API_URL"],
-        "https://api.example.test"
-    );
-    // The five checks ran in CodeBuild with their commands as input.
-    let checks: Vec<String> = flow
-        .builds
-        .requests()
-        .iter()
-        .filter_map(|b| {
-            b.environment
-                .iter()
-                .find(|(k, _)| k == "STAGEGATE_CHECK")
-                .map(|(_, v)| v.clone())
-        })
-        .collect();
-    assert_eq!(checks.len(), 5);
-    assert!(flow.builds.requests().iter().all(|b| b
-        .environment
-        .iter()
-        .any(|(k, v)| k == "STAGEGATE_COMMAND" && !v.is_empty())));
-    let notes = String::from_utf8(
-        flow.artifacts
-            .get_sync("runs/rc-1.4.0--0123456789ab/release-notes.md")
-            .unwrap_or_default(),
-    )
-    .unwrap_or_default();
+    ];
+    assert_artifacts(flow, RUN, &artifacts, &[]);
+    let notes = run_artifact(flow, "release-notes.md");
     for part in [
         "## Checks\n\nAll 5 passed",
         "- Integration: 4 of 4 passed",
@@ -138,20 +146,14 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
             "release notes lack {part:?}:\n{notes}"
         );
     }
-    let m = only_outcome(&flow);
+    let m = only_outcome(flow);
     assert!(
         m.body.contains("Timeline:\n  Preflight"),
         "the success message charts the run: {}",
         m.body
     );
     assert_eq!(m.subject, "✅ acme/shop rc-1.4.0 is ready for production");
-    assert_eq!(
-        (
-            m.attributes["outcome"].as_str(),
-            m.attributes["stage"].as_str()
-        ),
-        ("success", "Ready for Production")
-    );
+    assert_eq!(outcome_at(&m), ("success", "Ready for Production"));
 }
 
 pub async fn rejected_candidate_is_cancelled_and_notified() {
@@ -240,61 +242,6 @@ pub async fn no_decision_for_24_hours_times_out_and_is_cancelled() {
         &["checklist.md", "checklist.json"],
         &["stack-outputs.json"],
     );
-}
-
-pub async fn a_newer_candidate_supersedes_one_waiting_for_approval() {
-    let flow = Flow::new();
-    let old = flow.start("rc-1.4.0", SHA).await;
-    let old_link = flow.approval_link("rc-1.4.0").await;
-    let new = flow.start("rc-1.4.1", SHA2).await;
-    let (done, h) = flow.finish(&old).await;
-    assert_eq!(done.error.as_deref(), Some("Superseded"));
-    assert_passes_through(
-        &route(&h),
-        &[
-            "Wait for Approval",
-            "Approval Superseded",
-            "Notify Cancelled",
-            "Workflow Cancelled",
-        ],
-    );
-    let cancelled = flow.outcome_messages();
-    assert_eq!(cancelled.len(), 1);
-    assert!(
-        cancelled[0].subject.contains("rc-1.4.0") && cancelled[0].subject.contains("superseded"),
-        "{}",
-        cancelled[0].subject
-    );
-    assert!(matches!(
-        flow.decide(&old_link, true, None).await,
-        Err(Refusal::Superseded)
-    ));
-    // The newer one carries on to its own approval.
-    let new_link = flow.approval_link("rc-1.4.1").await;
-    assert_eq!(
-        flow.decide(&new_link, true, None).await,
-        Ok(Decided::Approved)
-    );
-    assert_eq!(flow.finish(&new).await.0.status, ExecutionStatus::Succeeded);
-    let out = flow
-        .engine
-        .describe_execution(&new)
-        .map(|d| output(&d))
-        .unwrap_or_default();
-    assert_eq!(out["preflight"]["superseded"], json!(["rc-1.4.0"]));
-    let old_cancelled = &flow.outcome_messages()[0];
-    assert_eq!(
-        old_cancelled.subject,
-        "🚫 acme/shop rc-1.4.0 was cancelled (superseded by a newer candidate)"
-    );
-    assert_eq!(
-        (
-            old_cancelled.attributes["outcome"].as_str(),
-            old_cancelled.attributes["stage"].as_str()
-        ),
-        ("cancelled", "Wait for Approval")
-    );
-    assert_artifacts(&flow, RUN, &["checklist.md"], &["stack-outputs.json"]);
 }
 
 pub async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
@@ -547,54 +494,6 @@ pub async fn a_failing_integration_test_fails_the_run_with_a_report() {
     );
 }
 
-pub async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
-    let flow = Flow::new();
-    let first = flow.start("rc-1.4.0", SHA).await;
-    let _ = flow.approval_link("rc-1.4.0").await;
-    // The same delivery again: same deterministic name, same input → the same run.
-    let again = flow
-        .engine
-        .start_execution(
-            &flow.state_machine,
-            Some("rc-1.4.0--0123456789ab"),
-            json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "ana"}),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(again, first);
-    // A manual start under another name for the same tag and commit ends at once.
-    let dup = flow
-        .engine
-        .start_execution(
-            &flow.state_machine,
-            Some("manual-1"),
-            json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "carol"}),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (done, h) = flow.finish(&dup).await;
-    assert_eq!(done.status, ExecutionStatus::Succeeded);
-    assert_eq!(
-        route(&h),
-        vec!["Preflight", "Already Running?", "Duplicate Ignored"]
-    );
-    assert_eq!(output(&done)["preflight"]["duplicateOf"], json!(first));
-    assert!(
-        flow.outcome_messages().is_empty(),
-        "a duplicate sends no notification"
-    );
-    let approvals = flow
-        .notifier
-        .messages()
-        .into_iter()
-        .filter(|(t, _)| *t == Topic::Approvals)
-        .count();
-    assert_eq!(
-        approvals, 2,
-        "one approval email per approver, not two rounds"
-    );
-    assert_eq!(flow.table.records().len(), 1, "one approval, not two");
-    assert_artifacts(&flow, "runs/manual-1/", &[], &["checklist.md"]);
-}
-
 pub async fn an_invalid_tag_fails_preflight_and_is_notified() {
     let flow = Flow::new();
     let arn = flow
@@ -618,79 +517,4 @@ pub async fn an_invalid_tag_fails_preflight_and_is_notified() {
     );
     let m = only_outcome(&flow);
     assert_eq!(m.subject, "❌ acme/shop v1.4 failed at Preflight");
-}
-
-pub async fn user_acceptance_sign_off_completes_the_release() {
-    let flow = with_user_acceptance();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let uat = flow.acceptance_link("rc-1.4.0").await;
-    assert_eq!(flow.decide(&uat, true, None).await, Ok(Decided::Approved));
-    let (done, h) = flow.finish(&arn).await;
-    assert_eq!(done.status, ExecutionStatus::Succeeded);
-    assert_passes_through(
-        &route(&h),
-        &[
-            "Performance Tests",
-            "User Acceptance Required?",
-            "User Acceptance Testing",
-            "Mark Release Ready",
-            "Ready for Production",
-        ],
-    );
-    assert_eq!(output(&done)["acceptance"]["approvers"], json!(["carol"]));
-    let sign_off = flow
-        .notifier
-        .messages()
-        .into_iter()
-        .find(|(_, m)| m.attributes["kind"] == "acceptance-request")
-        .map(|(_, m)| m);
-    assert!(sign_off.is_some_and(|m| m.body.contains("Try it: https://staging.example.test")));
-}
-
-pub async fn rejected_user_acceptance_cancels_before_release() {
-    let flow = with_user_acceptance();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let uat = flow.acceptance_link("rc-1.4.0").await;
-    assert_eq!(
-        flow.decide(&uat, false, Some("checkout copy is wrong"))
-            .await,
-        Ok(Decided::Rejected)
-    );
-    let (done, h) = flow.finish(&arn).await;
-    assert_eq!(done.error.as_deref(), Some("Rejected"));
-    let r = route(&h);
-    assert_passes_through(
-        &r,
-        &[
-            "User Acceptance Testing",
-            "Acceptance Rejected",
-            "Notify Cancelled",
-            "Workflow Cancelled",
-        ],
-    );
-    assert_never_enters(&r, &["Mark Release Ready"]);
-    let m = only_outcome(&flow);
-    assert_eq!(
-        (
-            m.attributes["outcome"].as_str(),
-            m.attributes["stage"].as_str()
-        ),
-        ("cancelled", "User Acceptance Testing")
-    );
-    assert!(m.body.contains("checkout copy is wrong"), "{}", m.body);
-}
-
-pub async fn user_acceptance_is_skipped_unless_configured() {
-    let flow = Flow::new();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
-    assert_eq!(done.status, ExecutionStatus::Succeeded);
-    assert_passes_through(
-        &route(&h),
-        &["User Acceptance Required?", "Mark Release Ready"],
-    );
-    assert_never_enters(&route(&h), &["User Acceptance Testing"]);
 }

@@ -1,6 +1,7 @@
 //! The table adapter against the SDK's mocks: conditional writes, the sparse pending
 //! index with pagination, claims, and errors including throttling.
 
+use super::approvals::{link_item, to_item};
 use super::*;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
@@ -13,8 +14,13 @@ use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
+use stagegate::ports::{
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approvers, Candidates, Claim, Claims,
+    Link, Newest, Update,
+};
 use stagegate::ports::{Delivery, Vote};
 use stagegate::testing::{approver, now, pending_record};
+use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
 fn table(rules: &[&Rule]) -> DynamoTable {
