@@ -62,23 +62,11 @@ pub(crate) async fn run_execution(
     executor: Arc<dyn TaskExecutor>,
     rec: Arc<ExecutionRecord>,
 ) {
-    let machine = rec.machine.clone();
-    let base_context = json!({
-        "Execution": {
-            "Id": &*rec.arn,
-            "Input": rec.input,
-            "Name": rec.name,
-            "RoleArn": inner.config.role_arn,
-            "StartTime": format_timestamp(rec.start),
-            "RedriveCount": 0,
-        },
-        "StateMachine": {"Id": machine.arn, "Name": machine.name},
-    });
     let cx = Ctx {
+        base_context: base_context(&inner, &rec),
         inner: inner.clone(),
         executor,
         rec: rec.clone(),
-        base_context,
     };
     let root = Thread::starting_after(0);
     cx.emit(
@@ -90,13 +78,8 @@ pub(crate) async fn run_execution(
         },
     );
     let mut stop = rec.stop.subscribe();
-    let timeout = machine.definition.timeout_seconds;
-    let body = cx.run_scope(&machine.definition.root, rec.input.clone(), &root);
-    enum End {
-        Done(Result<Value, StateError>),
-        Stopped(String, String),
-        TimedOut(u64),
-    }
+    let timeout = rec.machine.definition.timeout_seconds;
+    let body = cx.run_scope(&rec.machine.definition.root, rec.input.clone(), &root);
     let end = tokio::select! {
         biased;
         s = stop.wait_for(Option::is_some) => {
@@ -111,74 +94,87 @@ pub(crate) async fn run_execution(
         } => End::TimedOut(timeout.unwrap_or_default()),
         r = body => End::Done(r),
     };
-    let (status, finished, event) = match end {
-        End::Done(Ok(output)) => (
-            ExecutionStatus::Succeeded,
-            Finished {
-                stop: cx.now(),
-                output: Some(output.clone()),
-                error: None,
-                cause: None,
-            },
-            (
-                EventType::ExecutionSucceeded,
-                Details::ExecutionSucceeded {
-                    output: Payload::of(&output),
-                },
-            ),
-        ),
-        End::Done(Err(e)) => (
-            ExecutionStatus::Failed,
-            Finished {
-                stop: cx.now(),
-                output: None,
-                error: Some(e.error.clone()),
-                cause: Some(e.cause.clone()),
-            },
-            (
-                EventType::ExecutionFailed,
-                Details::ExecutionError {
-                    error: e.error,
-                    cause: e.cause,
-                },
-            ),
-        ),
-        End::Stopped(error, cause) => (
-            ExecutionStatus::Aborted,
-            Finished {
-                stop: cx.now(),
-                output: None,
-                error: Some(error.clone()),
-                cause: Some(cause.clone()),
-            },
-            (
-                EventType::ExecutionAborted,
-                Details::ExecutionError { error, cause },
-            ),
-        ),
-        End::TimedOut(s) => {
-            let cause = format!("The execution exceeded its TimeoutSeconds of {s}");
-            (
-                ExecutionStatus::TimedOut,
-                Finished {
-                    stop: cx.now(),
-                    output: None,
-                    error: Some(names::TIMEOUT.into()),
-                    cause: Some(cause.clone()),
-                },
-                (
-                    EventType::ExecutionTimedOut,
-                    Details::ExecutionError {
-                        error: names::TIMEOUT.into(),
-                        cause,
-                    },
-                ),
-            )
-        }
-    };
-    cx.emit(&root, event.0, event.1);
+    let (status, finished, event, details) = end.close(cx.now());
+    cx.emit(&root, event, details);
     *lock(&rec.result) = Some(finished);
     rec.status.send_replace(status);
+}
+
+/// `$$` without the per-state parts.
+fn base_context(inner: &Inner, rec: &ExecutionRecord) -> Value {
+    json!({
+        "Execution": {
+            "Id": &*rec.arn,
+            "Input": rec.input,
+            "Name": rec.name,
+            "RoleArn": inner.config.role_arn,
+            "StartTime": format_timestamp(rec.start),
+            "RedriveCount": 0,
+        },
+        "StateMachine": {"Id": rec.machine.arn, "Name": rec.machine.name},
+    })
+}
+
+/// How an execution ended.
+enum End {
+    Done(Result<Value, StateError>),
+    Stopped(String, String),
+    TimedOut(u64),
+}
+
+impl End {
+    /// The execution's status, its record, and the event that closes its history.
+    fn close(self, stop: DateTime<Utc>) -> (ExecutionStatus, Finished, EventType, Details) {
+        let (status, event, error, cause) = match self {
+            End::Done(Ok(output)) => {
+                let details = Details::ExecutionSucceeded {
+                    output: Payload::of(&output),
+                };
+                let finished = Finished {
+                    stop,
+                    output: Some(output),
+                    error: None,
+                    cause: None,
+                };
+                return (
+                    ExecutionStatus::Succeeded,
+                    finished,
+                    EventType::ExecutionSucceeded,
+                    details,
+                );
+            }
+            End::Done(Err(e)) => (
+                ExecutionStatus::Failed,
+                EventType::ExecutionFailed,
+                e.error,
+                e.cause,
+            ),
+            End::Stopped(error, cause) => (
+                ExecutionStatus::Aborted,
+                EventType::ExecutionAborted,
+                error,
+                cause,
+            ),
+            End::TimedOut(s) => (
+                ExecutionStatus::TimedOut,
+                EventType::ExecutionTimedOut,
+                names::TIMEOUT.into(),
+                format!("The execution exceeded its TimeoutSeconds of {s}"),
+            ),
+        };
+        let finished = Finished {
+            stop,
+            output: None,
+            error: Some(error.clone()),
+            cause: Some(cause.clone()),
+        };
+        (
+            status,
+            finished,
+            event,
+            Details::ExecutionError { error, cause },
+        )
+    }
 }
 
 /// Emits an `...Aborted` event if dropped before being disarmed: a state or
@@ -586,41 +582,7 @@ impl Ctx {
         heartbeat: Option<u64>,
         thread: &Thread,
     ) -> Result<Value, StateError> {
-        let lambda_arn = matches!(resource, Resource::LambdaArn { .. });
-        let (rtype, rname) = (resource.resource_type(), resource.resource_name());
-        if lambda_arn {
-            self.emit(
-                thread,
-                EventType::LambdaFunctionScheduled,
-                Details::LambdaScheduled {
-                    resource: resource.arn().to_string(),
-                    input: Payload::of(&params),
-                    timeout_in_seconds: timeout,
-                },
-            );
-            self.emit(thread, EventType::LambdaFunctionStarted, Details::None);
-        } else {
-            self.emit(
-                thread,
-                EventType::TaskScheduled,
-                Details::TaskScheduled {
-                    resource_type: rtype.clone(),
-                    resource: rname.clone(),
-                    region: self.inner.config.region.clone(),
-                    parameters: Payload::of(&params),
-                    timeout_in_seconds: timeout,
-                    heartbeat_in_seconds: heartbeat,
-                },
-            );
-            self.emit(
-                thread,
-                EventType::TaskStarted,
-                Details::TaskStarted {
-                    resource_type: rtype.clone(),
-                    resource: rname.clone(),
-                },
-            );
-        }
+        self.scheduled(thread, resource, &params, timeout, heartbeat);
         let call = TaskCall {
             execution_arn: self.rec.arn.to_string(),
             state_name: st.name.clone(),
@@ -630,16 +592,15 @@ impl Ctx {
             retry_count,
         };
         let work = async {
-            let out = self.executor.call(call).await?;
-            match out {
+            match self.executor.call(call).await? {
                 TaskOutput::Done(v) => Ok(v),
                 TaskOutput::AwaitToken(response) => {
                     self.emit(
                         thread,
                         EventType::TaskSubmitted,
                         Details::TaskOutput {
-                            resource_type: rtype.clone(),
-                            resource: rname.clone(),
+                            resource_type: resource.resource_type(),
+                            resource: resource.resource_name(),
                             output: Payload::of(&response),
                         },
                     );
@@ -663,28 +624,65 @@ impl Ctx {
             check_size(&v, &st.name)?;
             Ok(v)
         });
-        match &result {
-            Ok(v) => {
-                if lambda_arn {
-                    self.emit(
-                        thread,
-                        EventType::LambdaFunctionSucceeded,
-                        Details::LambdaSucceeded {
-                            output: Payload::of(v),
-                        },
-                    );
-                } else {
-                    self.emit(
-                        thread,
-                        EventType::TaskSucceeded,
-                        Details::TaskOutput {
-                            resource_type: rtype,
-                            resource: rname,
-                            output: Payload::of(v),
-                        },
-                    );
-                }
-            }
+        self.task_ended(thread, resource, &result);
+        result
+    }
+
+    /// The events that open a task attempt: scheduled, then started.
+    fn scheduled(
+        &self,
+        thread: &Thread,
+        resource: &Resource,
+        params: &Value,
+        timeout: Option<u64>,
+        heartbeat: Option<u64>,
+    ) {
+        let (resource_type, name) = (resource.resource_type(), resource.resource_name());
+        if matches!(resource, Resource::LambdaArn { .. }) {
+            let details = Details::LambdaScheduled {
+                resource: resource.arn().to_string(),
+                input: Payload::of(params),
+                timeout_in_seconds: timeout,
+            };
+            self.emit(thread, EventType::LambdaFunctionScheduled, details);
+            self.emit(thread, EventType::LambdaFunctionStarted, Details::None);
+            return;
+        }
+        let details = Details::TaskScheduled {
+            resource_type: resource_type.clone(),
+            resource: name.clone(),
+            region: self.inner.config.region.clone(),
+            parameters: Payload::of(params),
+            timeout_in_seconds: timeout,
+            heartbeat_in_seconds: heartbeat,
+        };
+        self.emit(thread, EventType::TaskScheduled, details);
+        let details = Details::TaskStarted {
+            resource_type,
+            resource: name,
+        };
+        self.emit(thread, EventType::TaskStarted, details);
+    }
+
+    /// The event that closes a task attempt: succeeded, failed or timed out.
+    fn task_ended(&self, thread: &Thread, resource: &Resource, result: &Result<Value, StateError>) {
+        let lambda_arn = matches!(resource, Resource::LambdaArn { .. });
+        let (resource_type, name) = (resource.resource_type(), resource.resource_name());
+        let (ty, details) = match result {
+            Ok(v) if lambda_arn => (
+                EventType::LambdaFunctionSucceeded,
+                Details::LambdaSucceeded {
+                    output: Payload::of(v),
+                },
+            ),
+            Ok(v) => (
+                EventType::TaskSucceeded,
+                Details::TaskOutput {
+                    resource_type,
+                    resource: name,
+                    output: Payload::of(v),
+                },
+            ),
             Err(e) => {
                 let timed_out = e.error == names::TIMEOUT || e.error == names::HEARTBEAT_TIMEOUT;
                 let ty = match (lambda_arn, timed_out) {
@@ -693,23 +691,21 @@ impl Ctx {
                     (false, true) => EventType::TaskTimedOut,
                     (false, false) => EventType::TaskFailed,
                 };
+                let (error, cause) = (e.error.clone(), e.cause.clone());
                 let details = if lambda_arn {
-                    Details::LambdaError {
-                        error: e.error.clone(),
-                        cause: e.cause.clone(),
-                    }
+                    Details::LambdaError { error, cause }
                 } else {
                     Details::TaskError {
-                        resource_type: rtype,
-                        resource: rname,
-                        error: e.error.clone(),
-                        cause: e.cause.clone(),
+                        resource_type,
+                        resource: name,
+                        error,
+                        cause,
                     }
                 };
-                self.emit(thread, ty, details);
+                (ty, details)
             }
-        }
-        result
+        };
+        self.emit(thread, ty, details);
     }
 
     fn pass(

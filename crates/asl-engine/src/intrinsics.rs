@@ -126,7 +126,6 @@ impl Intrinsic {
             .find(|f| f.1 == self.func)
             .map(|f| f.0)
             .unwrap_or("States.?");
-        let fail = |msg: String| StateError::intrinsic(format!("{name}: {msg}"));
         if self.func == Func::Format {
             return self
                 .format(input, context)
@@ -137,174 +136,7 @@ impl Intrinsic {
         for a in &self.args {
             vals.push(eval_arg(a, input, context)?);
         }
-        let v = &vals;
-        match self.func {
-            Func::Format => unreachable!("handled above"),
-            Func::StringToJson => {
-                let s = as_str(&v[0]).map_err(fail)?;
-                serde_json::from_str(s)
-                    .map_err(|e| fail(format!("argument is not valid JSON text: {e}")))
-            }
-            Func::JsonToString => Ok(Value::String(v[0].to_string())),
-            Func::Array => Ok(Value::Array(vals.clone())),
-            Func::ArrayPartition => {
-                let arr = as_array(&v[0]).map_err(fail)?;
-                let size = as_int(&v[1]).map_err(fail)?;
-                if size <= 0 {
-                    return Err(fail(format!(
-                        "chunk size must be a positive integer, got {size}"
-                    )));
-                }
-                Ok(Value::Array(
-                    arr.chunks(size as usize)
-                        .map(|c| Value::Array(c.to_vec()))
-                        .collect(),
-                ))
-            }
-            Func::ArrayContains => {
-                let arr = as_array(&v[0]).map_err(fail)?;
-                Ok(Value::Bool(arr.iter().any(|x| json_eq(x, &v[1]))))
-            }
-            Func::ArrayRange => {
-                let (start, end, step) = (
-                    as_int(&v[0]).map_err(fail)?,
-                    as_int(&v[1]).map_err(fail)?,
-                    as_int(&v[2]).map_err(fail)?,
-                );
-                if step == 0 {
-                    return Err(fail("step must not be 0".into()));
-                }
-                let mut out = Vec::new();
-                let mut x = start;
-                while (step > 0 && x <= end) || (step < 0 && x >= end) {
-                    if out.len() == 1000 {
-                        return Err(fail("the range has more than 1000 items".into()));
-                    }
-                    out.push(Value::from(x));
-                    x += step;
-                }
-                Ok(Value::Array(out))
-            }
-            Func::ArrayGetItem => {
-                let arr = as_array(&v[0]).map_err(fail)?;
-                let idx = as_int(&v[1]).map_err(fail)?;
-                usize::try_from(idx)
-                    .ok()
-                    .and_then(|i| arr.get(i))
-                    .cloned()
-                    .ok_or_else(|| {
-                        fail(format!(
-                            "index {idx} is out of bounds for an array of {}",
-                            arr.len()
-                        ))
-                    })
-            }
-            Func::ArrayLength => Ok(Value::from(as_array(&v[0]).map_err(fail)?.len())),
-            Func::ArrayUnique => {
-                let arr = as_array(&v[0]).map_err(fail)?;
-                let mut out: Vec<Value> = Vec::new();
-                for x in arr {
-                    if !out.iter().any(|y| json_eq(x, y)) {
-                        out.push(x.clone());
-                    }
-                }
-                Ok(Value::Array(out))
-            }
-            Func::Base64Encode => {
-                let s = as_str(&v[0]).map_err(fail)?;
-                check_len(s, 10_000).map_err(fail)?;
-                Ok(Value::String(
-                    base64::engine::general_purpose::STANDARD.encode(s),
-                ))
-            }
-            Func::Base64Decode => {
-                let s = as_str(&v[0]).map_err(fail)?;
-                check_len(s, 10_000).map_err(fail)?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(s)
-                    .map_err(|e| fail(format!("argument is not valid base64: {e}")))?;
-                String::from_utf8(bytes)
-                    .map(Value::String)
-                    .map_err(|_| fail("decoded bytes are not UTF-8 text".into()))
-            }
-            Func::Hash => {
-                let data = match &v[0] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                check_len(&data, 10_000).map_err(fail)?;
-                let algo = as_str(&v[1]).map_err(fail)?;
-                let digest = match algo {
-                    "MD5" => hex::encode(md5::Md5::digest(data.as_bytes())),
-                    "SHA-1" => hex::encode(sha1::Sha1::digest(data.as_bytes())),
-                    "SHA-256" => hex::encode(sha2::Sha256::digest(data.as_bytes())),
-                    "SHA-384" => hex::encode(sha2::Sha384::digest(data.as_bytes())),
-                    "SHA-512" => hex::encode(sha2::Sha512::digest(data.as_bytes())),
-                    other => {
-                        return Err(fail(format!(
-                            "unsupported algorithm '{other}' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"
-                        )))
-                    }
-                };
-                Ok(Value::String(digest))
-            }
-            Func::JsonMerge => {
-                let a = v[0]
-                    .as_object()
-                    .ok_or_else(|| fail("first argument must be a JSON object".into()))?;
-                let b = v[1]
-                    .as_object()
-                    .ok_or_else(|| fail("second argument must be a JSON object".into()))?;
-                if v[2] != Value::Bool(false) {
-                    return Err(fail(
-                        "only shallow merges are supported: the third argument must be false"
-                            .into(),
-                    ));
-                }
-                let mut out: Map<String, Value> = a.clone();
-                for (k, val) in b {
-                    out.insert(k.clone(), val.clone());
-                }
-                Ok(Value::Object(out))
-            }
-            Func::MathRandom => {
-                let start = as_int(&v[0]).map_err(fail)?;
-                let end = as_int(&v[1]).map_err(fail)?;
-                if end <= start {
-                    return Err(fail(format!(
-                        "end ({end}) must be greater than start ({start})"
-                    )));
-                }
-                let n = if let Some(seed) = v.get(2) {
-                    use rand::SeedableRng;
-                    let seed = as_int(seed).map_err(fail)?;
-                    rand::rngs::StdRng::seed_from_u64(seed as u64).gen_range(start..end)
-                } else {
-                    rand::thread_rng().gen_range(start..end)
-                };
-                Ok(Value::from(n))
-            }
-            Func::MathAdd => {
-                let a = as_int(&v[0]).map_err(fail)?;
-                let b = as_int(&v[1]).map_err(fail)?;
-                let range = i64::from(i32::MIN)..=i64::from(i32::MAX);
-                if !range.contains(&a) || !range.contains(&b) {
-                    return Err(fail("arguments must be 32-bit integers".into()));
-                }
-                Ok(Value::from(a + b))
-            }
-            Func::StringSplit => {
-                let s = as_str(&v[0]).map_err(fail)?;
-                let delims = as_str(&v[1]).map_err(fail)?;
-                Ok(Value::Array(
-                    s.split(|c| delims.contains(c))
-                        .filter(|t| !t.is_empty())
-                        .map(|t| Value::String(t.to_string()))
-                        .collect(),
-                ))
-            }
-            Func::Uuid => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
-        }
+        apply(self.func, vals).map_err(|msg| StateError::intrinsic(format!("{name}: {msg}")))
     }
 
     fn format(&self, input: &Value, context: &Value) -> Result<String, FormatError> {
@@ -363,6 +195,181 @@ impl Intrinsic {
 enum FormatError {
     State(StateError),
     Msg(String),
+}
+
+/// Every function but `States.Format` (which reads its template unevaluated), on its
+/// evaluated arguments; the arity was checked when the call was parsed.
+fn apply(func: Func, v: Vec<Value>) -> Result<Value, String> {
+    match func {
+        Func::Format => Err("States.Format is evaluated from its template".into()),
+        Func::StringToJson => serde_json::from_str(as_str(&v[0])?)
+            .map_err(|e| format!("argument is not valid JSON text: {e}")),
+        Func::JsonToString => Ok(Value::String(v[0].to_string())),
+        Func::Array => Ok(Value::Array(v)),
+        Func::ArrayPartition
+        | Func::ArrayContains
+        | Func::ArrayRange
+        | Func::ArrayGetItem
+        | Func::ArrayLength
+        | Func::ArrayUnique => array(func, &v),
+        Func::Base64Encode | Func::Base64Decode | Func::Hash => encoding(func, &v),
+        Func::JsonMerge => json_merge(&v),
+        Func::MathRandom | Func::MathAdd => math(func, &v),
+        Func::StringSplit => {
+            let (s, delims) = (as_str(&v[0])?, as_str(&v[1])?);
+            Ok(Value::Array(
+                s.split(|c| delims.contains(c))
+                    .filter(|t| !t.is_empty())
+                    .map(|t| Value::String(t.to_string()))
+                    .collect(),
+            ))
+        }
+        Func::Uuid => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
+    }
+}
+
+/// `States.ArrayPartition`, `ArrayContains`, `ArrayRange`, `ArrayGetItem`,
+/// `ArrayLength` and `ArrayUnique`.
+fn array(func: Func, v: &[Value]) -> Result<Value, String> {
+    match func {
+        Func::ArrayPartition => {
+            let (arr, size) = (as_array(&v[0])?, as_int(&v[1])?);
+            if size <= 0 {
+                return Err(format!("chunk size must be a positive integer, got {size}"));
+            }
+            Ok(Value::Array(
+                arr.chunks(size as usize)
+                    .map(|c| Value::Array(c.to_vec()))
+                    .collect(),
+            ))
+        }
+        Func::ArrayContains => Ok(Value::Bool(
+            as_array(&v[0])?.iter().any(|x| json_eq(x, &v[1])),
+        )),
+        Func::ArrayRange => array_range(as_int(&v[0])?, as_int(&v[1])?, as_int(&v[2])?),
+        Func::ArrayGetItem => {
+            let (arr, idx) = (as_array(&v[0])?, as_int(&v[1])?);
+            usize::try_from(idx)
+                .ok()
+                .and_then(|i| arr.get(i))
+                .cloned()
+                .ok_or_else(|| {
+                    format!("index {idx} is out of bounds for an array of {}", arr.len())
+                })
+        }
+        Func::ArrayLength => Ok(Value::from(as_array(&v[0])?.len())),
+        // ArrayUnique ([`apply`] sends only the array functions here).
+        _ => {
+            let mut out: Vec<Value> = Vec::new();
+            for x in as_array(&v[0])? {
+                if !out.iter().any(|y| json_eq(x, y)) {
+                    out.push(x.clone());
+                }
+            }
+            Ok(Value::Array(out))
+        }
+    }
+}
+
+fn array_range(start: i64, end: i64, step: i64) -> Result<Value, String> {
+    if step == 0 {
+        return Err("step must not be 0".into());
+    }
+    let mut out = Vec::new();
+    let mut x = start;
+    while (step > 0 && x <= end) || (step < 0 && x >= end) {
+        if out.len() == 1000 {
+            return Err("the range has more than 1000 items".into());
+        }
+        out.push(Value::from(x));
+        x += step;
+    }
+    Ok(Value::Array(out))
+}
+
+/// `States.Base64Encode`, `Base64Decode` and `Hash`.
+fn encoding(func: Func, v: &[Value]) -> Result<Value, String> {
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    match func {
+        Func::Base64Encode => {
+            let s = as_str(&v[0])?;
+            check_len(s, 10_000)?;
+            Ok(Value::String(b64.encode(s)))
+        }
+        Func::Base64Decode => {
+            let s = as_str(&v[0])?;
+            check_len(s, 10_000)?;
+            let bytes = b64
+                .decode(s)
+                .map_err(|e| format!("argument is not valid base64: {e}"))?;
+            String::from_utf8(bytes)
+                .map(Value::String)
+                .map_err(|_| "decoded bytes are not UTF-8 text".into())
+        }
+        // Hash ([`apply`] sends only these three here).
+        _ => {
+            let data = match &v[0] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            check_len(&data, 10_000)?;
+            let data = data.as_bytes();
+            Ok(Value::String(match as_str(&v[1])? {
+                "MD5" => hex::encode(md5::Md5::digest(data)),
+                "SHA-1" => hex::encode(sha1::Sha1::digest(data)),
+                "SHA-256" => hex::encode(sha2::Sha256::digest(data)),
+                "SHA-384" => hex::encode(sha2::Sha384::digest(data)),
+                "SHA-512" => hex::encode(sha2::Sha512::digest(data)),
+                other => {
+                    return Err(format!(
+                    "unsupported algorithm '{other}' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"
+                ))
+                }
+            }))
+        }
+    }
+}
+
+/// `States.JsonMerge`, shallow only.
+fn json_merge(v: &[Value]) -> Result<Value, String> {
+    let a = v[0]
+        .as_object()
+        .ok_or("first argument must be a JSON object")?;
+    let b = v[1]
+        .as_object()
+        .ok_or("second argument must be a JSON object")?;
+    if v[2] != Value::Bool(false) {
+        return Err("only shallow merges are supported: the third argument must be false".into());
+    }
+    let mut out: Map<String, Value> = a.clone();
+    for (k, val) in b {
+        out.insert(k.clone(), val.clone());
+    }
+    Ok(Value::Object(out))
+}
+
+/// `States.MathRandom` and `MathAdd`.
+fn math(func: Func, v: &[Value]) -> Result<Value, String> {
+    let (a, b) = (as_int(&v[0])?, as_int(&v[1])?);
+    if func == Func::MathAdd {
+        let range = i64::from(i32::MIN)..=i64::from(i32::MAX);
+        if !range.contains(&a) || !range.contains(&b) {
+            return Err("arguments must be 32-bit integers".into());
+        }
+        return Ok(Value::from(a + b));
+    }
+    let (start, end) = (a, b);
+    if end <= start {
+        return Err(format!("end ({end}) must be greater than start ({start})"));
+    }
+    let n = if let Some(seed) = v.get(2) {
+        use rand::SeedableRng;
+        let seed = as_int(seed)?;
+        rand::rngs::StdRng::seed_from_u64(seed as u64).gen_range(start..end)
+    } else {
+        rand::thread_rng().gen_range(start..end)
+    };
+    Ok(Value::from(n))
 }
 
 fn fail_with(name: &'static str) -> impl Fn(FormatError) -> StateError {
