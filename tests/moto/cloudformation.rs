@@ -14,7 +14,7 @@ use crate::Moto;
 use aws_cloudformation_port::CfnStacks;
 use aws_s3_port::S3Artifacts;
 use serde_json::json;
-use stagegate::ports::{Artifacts, ChangeSetRequest, ChangeSetStatus, Stacks};
+use stagegate::ports::{Artifacts, ChangeSet, ChangeSetRequest, ChangeSetStatus, Stacks};
 use std::collections::BTreeMap;
 
 fn packaged(topics: &[&str]) -> Vec<u8> {
@@ -35,52 +35,80 @@ fn packaged(topics: &[&str]) -> Vec<u8> {
     .unwrap()
 }
 
-async fn deployed_parameters(moto: &Moto, stack: &str) -> BTreeMap<String, String> {
-    let out = aws_sdk_cloudformation::Client::new(&moto.sdk_config().await)
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .unwrap();
-    out.stacks()[0]
-        .parameters()
-        .iter()
-        .map(|p| {
-            (
-                p.parameter_key().unwrap().to_string(),
-                p.parameter_value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+/// The `shop-staging` stack, changed through change sets of packaged templates in
+/// the artifacts bucket.
+struct Shop {
+    moto: Moto,
+    s3: S3Artifacts,
+    cfn: CfnStacks,
+}
+
+impl Shop {
+    async fn start() -> Shop {
+        let moto = Moto::start();
+        moto.create_bucket("artifacts").await;
+        let config = moto.sdk_config().await;
+        let s3 = S3Artifacts::from_config(&config, "artifacts");
+        let cfn = CfnStacks::from_config(&config, "artifacts");
+        Shop { moto, s3, cfn }
+    }
+
+    /// Run `run`'s change set: a template of `topics`, with `parameters` set.
+    async fn propose(&self, run: &str, topics: &[&str], parameters: &[(&str, &str)]) -> ChangeSet {
+        let template_uri = format!("runs/{run}/packaged.yaml");
+        self.s3
+            .put(&template_uri, "text/yaml", packaged(topics))
+            .await
+            .unwrap();
+        let request = ChangeSetRequest {
+            stack_name: "shop-staging".into(),
+            change_set_name: format!("stagegate-{run}"),
+            template_uri,
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let id = self.cfn.create_change_set(&request).await.unwrap();
+        self.cfn.describe_change_set(&id).await.unwrap()
+    }
+
+    async fn status(&self) -> String {
+        self.cfn
+            .stack("shop-staging")
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    }
+
+    async fn deployed_parameters(&self) -> BTreeMap<String, String> {
+        let out = aws_sdk_cloudformation::Client::new(&self.moto.sdk_config().await)
+            .describe_stacks()
+            .stack_name("shop-staging")
+            .send()
+            .await
+            .unwrap();
+        out.stacks()[0]
+            .parameters()
+            .iter()
+            .map(|p| {
+                let value = p.parameter_value().unwrap_or_default();
+                (p.parameter_key().unwrap().to_string(), value.to_string())
+            })
+            .collect()
+    }
 }
 
 #[tokio::test]
 async fn a_stack_is_created_then_updated_keeping_unset_parameters_then_unchanged() {
-    let moto = Moto::start();
-    moto.create_bucket("artifacts").await;
-    let config = moto.sdk_config().await;
-    let s3 = S3Artifacts::from_config(&config, "artifacts");
-    let cfn = CfnStacks::from_config(&config, "artifacts");
-    assert_eq!(cfn.stack("shop-staging").await.unwrap(), None);
+    let shop = Shop::start().await;
+    assert_eq!(shop.cfn.stack("shop-staging").await.unwrap(), None);
 
     // 1. Create, with Stage set.
-    s3.put("runs/r1/packaged.yaml", "text/yaml", packaged(&["Orders"]))
-        .await
-        .unwrap();
-    let request = |run: &str, params: &[(&str, &str)]| ChangeSetRequest {
-        stack_name: "shop-staging".into(),
-        change_set_name: format!("stagegate-{run}"),
-        template_uri: format!("runs/{run}/packaged.yaml"),
-        parameters: params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    let id = cfn
-        .create_change_set(&request("r1", &[("Stage", "staging")]))
-        .await
-        .unwrap();
-    let cs = cfn.describe_change_set(&id).await.unwrap();
+    let cs = shop
+        .propose("r1", &["Orders"], &[("Stage", "staging")])
+        .await;
     assert_eq!((cs.status, cs.executable), (ChangeSetStatus::Ready, true));
     assert_eq!(cs.stack_name, "shop-staging");
     let changes: Vec<_> = cs
@@ -96,53 +124,25 @@ async fn a_stack_is_created_then_updated_keeping_unset_parameters_then_unchanged
         .collect();
     assert_eq!(changes, [("Add", "Orders", "AWS::SNS::Topic")]);
     // Reviewed but not executed: the stack exists only as a review.
+    assert_eq!(shop.status().await, "REVIEW_IN_PROGRESS");
+    shop.cfn.execute_change_set(&cs.id).await.unwrap();
+    assert_eq!(shop.status().await, "CREATE_COMPLETE");
     assert_eq!(
-        cfn.stack("shop-staging").await.unwrap().unwrap().status,
-        "REVIEW_IN_PROGRESS"
-    );
-    cfn.execute_change_set(&id).await.unwrap();
-    assert_eq!(
-        cfn.stack("shop-staging").await.unwrap().unwrap().status,
-        "CREATE_COMPLETE"
-    );
-    assert_eq!(
-        deployed_parameters(&moto, "shop-staging").await,
+        shop.deployed_parameters().await,
         BTreeMap::from([("Stage".to_string(), "staging".to_string())])
     );
 
     // 2. Update, setting nothing: Stage keeps "staging" (its default is "dev").
-    s3.put(
-        "runs/r2/packaged.yaml",
-        "text/yaml",
-        packaged(&["Orders", "Refunds"]),
-    )
-    .await
-    .unwrap();
-    let id = cfn.create_change_set(&request("r2", &[])).await.unwrap();
-    let cs = cfn.describe_change_set(&id).await.unwrap();
+    let cs = shop.propose("r2", &["Orders", "Refunds"], &[]).await;
     assert_eq!(cs.status, ChangeSetStatus::Ready);
     let added: Vec<_> = cs.changes.iter().map(|c| c.logical_id.as_str()).collect();
     assert_eq!(added, ["Refunds"]);
-    cfn.execute_change_set(&id).await.unwrap();
-    assert_eq!(
-        cfn.stack("shop-staging").await.unwrap().unwrap().status,
-        "UPDATE_COMPLETE"
-    );
-    assert_eq!(
-        deployed_parameters(&moto, "shop-staging").await["Stage"],
-        "staging"
-    );
+    shop.cfn.execute_change_set(&cs.id).await.unwrap();
+    assert_eq!(shop.status().await, "UPDATE_COMPLETE");
+    assert_eq!(shop.deployed_parameters().await["Stage"], "staging");
 
     // 3. The same template again: no changes, which is not a failure.
-    s3.put(
-        "runs/r3/packaged.yaml",
-        "text/yaml",
-        packaged(&["Orders", "Refunds"]),
-    )
-    .await
-    .unwrap();
-    let id = cfn.create_change_set(&request("r3", &[])).await.unwrap();
-    let cs = cfn.describe_change_set(&id).await.unwrap();
+    let cs = shop.propose("r3", &["Orders", "Refunds"], &[]).await;
     assert_eq!(
         cs.status,
         ChangeSetStatus::NoChanges,

@@ -9,6 +9,11 @@
 
 use serde_json::{json, Value};
 use stagegate::ports::{Http, HttpRequest, HttpResponse};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// One HTTP request to the chromedriver on 127.0.0.1.
 async fn request(
@@ -25,11 +30,6 @@ async fn request(
     };
     stagegate_https::HttpsClient::new().send(&request).await
 }
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -175,108 +175,142 @@ async fn approve_in_the_browser(port: u16, session: &str, link: &str, who: &str,
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_browser_approves_on_the_review_page_and_the_rehearsal_continues() {
-    for tool in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            Path::new(tool).exists(),
-            "{tool} is missing: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+/// `stagegate rehearse` of the example app, its output read line by line.
+struct Rehearsal {
+    process: Reaped,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Rehearsal {
+    fn start(work: &Path) -> Rehearsal {
+        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
+        let mut process = Reaped::spawn(
+            Command::new(env!("CARGO_BIN_EXE_stagegate"))
+                .args(["rehearse", "--app", app.to_str().unwrap_or_default()])
+                .current_dir(work)
+                // Nobody types: the browser decides.
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
         );
-    }
-    let work = std::env::temp_dir().join(format!("stagegate-browser-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).expect("scratch dir");
-    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
-    let mut rehearsal = Reaped::spawn(
-        Command::new(env!("CARGO_BIN_EXE_stagegate"))
-            .args(["rehearse", "--app", app.to_str().unwrap_or_default()])
-            .current_dir(&work)
-            // Nobody types: the browser decides.
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit()),
-    );
-    let stdout = rehearsal.0.stdout.take().expect("stdout");
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            println!("rehearsal: {line}");
-            if lines_tx.send(line).is_err() {
-                return;
+        let stdout = process.0.stdout.take().expect("stdout");
+        let (lines_tx, lines) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("rehearsal: {line}");
+                if lines_tx.send(line).is_err() {
+                    return;
+                }
             }
-        }
-    });
-    let link_of = |who: &str| {
+        });
+        Rehearsal { process, lines }
+    }
+
+    /// What follows `marker` on the first line that has it, within two minutes.
+    fn after(&self, marker: &str, what: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(120);
-        let marker = format!("⏸ {who} decides on ");
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = lines
+            let line = self
+                .lines
                 .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("the rehearsal never showed {who}'s link"));
-            if let Some(i) = line.find(&marker) {
+                .unwrap_or_else(|_| panic!("the rehearsal never showed {what}"));
+            if let Some(i) = line.find(marker) {
                 return line[i + marker.len()..].trim().to_string();
             }
         }
-    };
-
-    let port = free_port();
-    let _driver = Reaped::spawn(
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while request("GET", &format!("http://127.0.0.1:{port}/status"), &[], None)
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "chromedriver did not answer");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let profile = work.join("chromium-profile");
-    let session = webdriver(
-        port,
-        "POST",
-        "/session",
-        Some(json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+
+    /// The personal link the rehearsal shows for `who`.
+    fn link_of(&self, who: &str) -> String {
+        self.after(&format!("⏸ {who} decides on "), &format!("{who}'s link"))
+    }
+}
+
+/// Headless Chromium in a WebDriver session of its own chromedriver.
+struct Browser {
+    _driver: Reaped,
+    port: u16,
+    session: String,
+}
+
+impl Browser {
+    async fn start(profile: &Path) -> Browser {
+        for tool in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(tool).exists(),
+                "{tool} is missing: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+            );
+        }
+        let port = free_port();
+        let driver = Reaped::spawn(
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = format!("http://127.0.0.1:{port}/status");
+        while request("GET", &status, &[], None).await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not answer");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let options = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
             "binary": CHROMIUM,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--disable-quic", "--no-first-run", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--window-size=1000,1200",
                      format!("--user-data-dir={}", profile.display())]
-        }}}})),
-    )
-    .await["sessionId"]
-        .as_str()
-        .expect("a WebDriver session")
-        .to_string();
-
-    let lead = link_of("lead");
-    approve_in_the_browser(port, &session, &lead, "lead", "review-page.png").await;
-    screenshot(port, &session, "review-page-approved.png").await;
-    // User acceptance: the pm signs off in the same browser.
-    let pm = link_of("pm");
-    approve_in_the_browser(port, &session, &pm, "pm", "sign-off-page.png").await;
-    webdriver(port, "DELETE", &format!("/session/{session}"), None).await;
-
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut result = None;
-    while result.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("the rehearsal did not finish after the approvals"));
-        if let Some(r) = line.strip_prefix("Result: ") {
-            result = Some(r.to_string());
+        }}}});
+        let session = webdriver(port, "POST", "/session", Some(options)).await["sessionId"]
+            .as_str()
+            .expect("a WebDriver session")
+            .to_string();
+        Browser {
+            _driver: driver,
+            port,
+            session,
         }
     }
-    assert_eq!(
-        result.as_deref(),
-        Some("acme/shop rc-0.1.0 is ready for production")
-    );
-    let status = rehearsal.0.wait().expect("the rehearsal ends");
+
+    async fn approve(&self, link: &str, who: &str, shot: &str) {
+        approve_in_the_browser(self.port, &self.session, link, who, shot).await
+    }
+
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        screenshot(self.port, &self.session, name).await
+    }
+
+    async fn close(&self) {
+        webdriver(
+            self.port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_approves_on_the_review_page_and_the_rehearsal_continues() {
+    let work = std::env::temp_dir().join(format!("stagegate-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("scratch dir");
+    let mut rehearsal = Rehearsal::start(&work);
+    let browser = Browser::start(&work.join("chromium-profile")).await;
+
+    let lead = rehearsal.link_of("lead");
+    browser.approve(&lead, "lead", "review-page.png").await;
+    browser.screenshot("review-page-approved.png").await;
+    // User acceptance: the pm signs off in the same browser.
+    let pm = rehearsal.link_of("pm");
+    browser.approve(&pm, "pm", "sign-off-page.png").await;
+    browser.close().await;
+
+    let result = rehearsal.after("Result: ", "a result after the approvals");
+    assert_eq!(result, "acme/shop rc-0.1.0 is ready for production");
+    let status = rehearsal.process.0.wait().expect("the rehearsal ends");
     assert_eq!(status.code(), Some(0));
     println!(
         "screenshots: {}",

@@ -141,14 +141,20 @@ mod tests {
     use crate::testing::now;
     use chrono::Duration;
 
-    #[test]
-    fn the_gantt_chart_shows_each_phase_once_in_flow_order() {
-        let at = |s: i64| now() + Duration::seconds(s);
-        let phase = |state: &str, from: i64, to: Option<i64>| Phase {
+    fn at(s: i64) -> DateTime<Utc> {
+        now() + Duration::seconds(s)
+    }
+
+    fn phase(state: &str, from: i64, to: Option<i64>) -> Phase {
+        Phase {
             state: state.into(),
             entered: at(from),
             exited: to.map(at),
-        };
+        }
+    }
+
+    #[test]
+    fn the_gantt_chart_shows_each_phase_once_in_flow_order() {
         let chart = gantt(
             "rc-1.4.0 on staging",
             &[
@@ -168,28 +174,27 @@ mod tests {
             ),
             "{chart}"
         );
-        assert!(
-            chart.contains(&format!("    Preflight :done, p0, {}, {}\n", ms(0), ms(1))),
-            "{chart}"
-        );
-        assert!(
-            chart.contains(&format!(
+        for line in [
+            format!("    Preflight :done, p0, {}, {}\n", ms(0), ms(1)),
+            format!(
                 "    Wait for Approval :done, p2, {}, {}\n",
                 ms(300),
                 ms(3900)
-            )),
-            "{chart}"
-        );
-        assert!(
-            chart.contains(&format!(
+            ),
+            format!(
                 "    Mark Release Ready :active, p3, {}, {}\n",
                 ms(4000),
                 ms(4002)
-            )),
-            "{chart}"
-        );
+            ),
+        ] {
+            assert!(chart.contains(&line), "{line:?} missing:\n{chart}");
+        }
         assert!(!chart.contains("Already Running"), "only phases: {chart}");
         assert_eq!(gantt("t", &[], now()), None);
+    }
+
+    #[test]
+    fn the_svg_timeline_draws_one_escaped_bar_per_phase() {
         let svg = timeline_svg(
             "rc-1.4.0 <on> staging",
             &[
@@ -211,6 +216,10 @@ mod tests {
         );
         assert!(svg.contains(">Wait for Approval 3600.0 s</title>"), "{svg}");
         assert_eq!(timeline_svg("t", &[], now()), None);
+    }
+
+    #[test]
+    fn phase_times_and_the_text_chart_share_one_scale() {
         let times = phase_times(
             &[
                 phase("Preflight", 0, Some(10)),
@@ -233,9 +242,8 @@ mod tests {
                 },
             ]
         );
-        let text = text_gantt(&times);
         assert_eq!(
-            text,
+            text_gantt(&times),
             format!(
                 "  {:<24} {}{} 10.0 s\n  {:<24} {}{} 30.0 s\n",
                 "Preflight",

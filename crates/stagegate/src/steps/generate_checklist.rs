@@ -152,7 +152,7 @@ pub fn render_markdown(
 mod tests {
     use super::*;
     use crate::ports::{ChangeSetStatus, ResourceChange};
-    use crate::testing::{candidate, run_info, MemoryArtifacts};
+    use crate::testing::{candidate, check_result, run_info, MemoryArtifacts};
     use serde_json::json;
 
     async fn run(arts: &MemoryArtifacts, input: Input) -> Result<Checklist, StepError> {
@@ -160,18 +160,6 @@ mod tests {
             artifacts: arts.clone(),
         };
         step.run(input).await
-    }
-
-    fn check(name: &str, status: &str) -> CheckResult {
-        CheckResult {
-            name: name.into(),
-            status: status.into(),
-            build: None,
-            error: None,
-            cause: None,
-            preview: None,
-            log: None,
-        }
     }
 
     fn preview() -> Preview {
@@ -200,9 +188,9 @@ mod tests {
 
     #[test]
     fn the_checklist_links_each_checks_log_passed_or_failed() {
-        let mut ok = check("Unit Tests", "SUCCEEDED");
+        let mut ok = check_result("Unit Tests", "SUCCEEDED");
         ok.log = Some("https://console.aws/codebuild/log/1".into());
-        let mut bad = check("ESLint", "FAILED");
+        let mut bad = check_result("ESLint", "FAILED");
         bad.cause = Some(
             json!({"Build": {"Id": "b2", "BuildStatus": "FAILED", "Logs": {"DeepLink": "https://console.aws/codebuild/log/2"}}})
                 .to_string(),
@@ -229,15 +217,15 @@ mod tests {
     #[tokio::test]
     async fn records_failed_checks_and_summarises_the_preview() {
         let arts = MemoryArtifacts::default();
-        let mut pp = check("Package & Preview", "SUCCEEDED");
+        let mut pp = check_result("Package & Preview", "SUCCEEDED");
         pp.preview = Some(preview());
-        let mut lint = check("ESLint", "FAILED");
+        let mut lint = check_result("ESLint", "FAILED");
         lint.error = Some("States.TaskFailed".into());
         let out = run(
             &arts,
             Input {
                 preflight: run_info(),
-                checks: vec![lint, check("Unit Tests", "SUCCEEDED"), pp],
+                checks: vec![lint, check_result("Unit Tests", "SUCCEEDED"), pp],
             },
         )
         .await
@@ -271,7 +259,7 @@ mod tests {
             &arts,
             Input {
                 preflight: run_info(),
-                checks: vec![check("Package & Preview", "FAILED")],
+                checks: vec![check_result("Package & Preview", "FAILED")],
             },
         )
         .await

@@ -292,7 +292,8 @@ mod tests {
     use crate::flow::Measurement;
     use crate::ports::{Phase, Vote};
     use crate::testing::{
-        candidate, now, FixedClock, MemoryArtifacts, MemoryRepository, MemoryTimelines,
+        candidate, check_result, now, FixedClock, MemoryArtifacts, MemoryRepository,
+        MemoryTimelines,
     };
 
     fn commit(sha: char, subject: &str) -> Commit {
@@ -349,28 +350,9 @@ mod tests {
         assert_eq!(repository.published()[0].0, "rc-1.4.0");
     }
 
-    #[tokio::test]
-    async fn notes_have_checks_overrides_tests_load_approval_and_the_timeline() {
-        let mut i = input();
-        i.execution_id = Some("arn:exec:1".into());
-        i.checks = ["ESLint", "Unit Tests"]
-            .iter()
-            .map(|n| CheckResult {
-                name: n.to_string(),
-                status: if *n == "ESLint" {
-                    "FAILED"
-                } else {
-                    "SUCCEEDED"
-                }
-                .into(),
-                build: None,
-                error: None,
-                cause: None,
-                preview: None,
-                log: None,
-            })
-            .collect();
-        i.approval = Some(Approval {
+    /// Bob's approval over a failed ESLint, with his reason.
+    fn approved_over_eslint() -> Approval {
+        Approval {
             approvers: vec!["bob".into()],
             votes: vec![Vote {
                 approver: "bob".into(),
@@ -381,15 +363,12 @@ mod tests {
                 from: "203.0.113.9".into(),
             }],
             failed_checks: vec!["ESLint".into()],
-        });
-        i.tests = Some(Report {
-            total: 10,
-            passed: 10,
-            failed: 0,
-            report_uri: "s3://b/runs/r/test-report.json".into(),
-            junit_uri: "s3://b/runs/r/junit.xml".into(),
-        });
-        i.performance = Some(LoadResults {
+        }
+    }
+
+    /// One load measurement of the home page, within its budget.
+    fn home_page_load() -> LoadResults {
+        LoadResults {
             status: "PASSED".into(),
             measurements: vec![Measurement {
                 name: "home page".into(),
@@ -406,7 +385,26 @@ mod tests {
                 passed: true,
             }],
             report_uri: Some("s3://b/runs/r/performance-report.json".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn notes_have_checks_overrides_tests_load_approval_and_the_timeline() {
+        let mut i = input();
+        i.execution_id = Some("arn:exec:1".into());
+        i.checks = vec![
+            check_result("ESLint", "FAILED"),
+            check_result("Unit Tests", "SUCCEEDED"),
+        ];
+        i.approval = Some(approved_over_eslint());
+        i.tests = Some(Report {
+            total: 10,
+            passed: 10,
+            failed: 0,
+            report_uri: "s3://b/runs/r/test-report.json".into(),
+            junit_uri: "s3://b/runs/r/junit.xml".into(),
         });
+        i.performance = Some(home_page_load());
         let timeline = vec![Phase {
             state: "Preflight".into(),
             entered: now(),

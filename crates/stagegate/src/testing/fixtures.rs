@@ -1,6 +1,6 @@
 //! Shared fixtures for tests of steps and paths.
 
-use crate::flow::{ChangeSummary, Checklist, Run};
+use crate::flow::{ChangeSummary, CheckResult, Checklist, Run};
 use crate::ports::{ApprovalKind, ApprovalRecord, ApprovalState, Approver, Candidate};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -46,6 +46,19 @@ pub fn checklist_output() -> Checklist {
 }
 
 /// A configured approver deciding both kinds of approval.
+/// A check's result with nothing but its name and status.
+pub fn check_result(name: &str, status: &str) -> CheckResult {
+    CheckResult {
+        name: name.into(),
+        status: status.into(),
+        build: None,
+        error: None,
+        cause: None,
+        preview: None,
+        log: None,
+    }
+}
+
 pub fn approver(id: &str, github: Option<&str>) -> Approver {
     Approver {
         id: id.into(),
