@@ -50,7 +50,7 @@ fn resume_rule_pattern(rule: &str, stack: &str, app: &str, branch: &str) -> serd
 /// app's stack and the staging branch's jobs, as AWS documents them, and nothing else.
 #[tokio::test]
 async fn the_resume_rules_match_terminal_events_of_our_stack_and_branch_only() {
-    use stagegate::waiting::{amplify_status_event, stack_status_event};
+    use stagegate::status_events::{amplify_status_event, stack_status_event};
     let moto = Moto::start();
     let (queue, queue_arn) = moto.create_queue("resume").await;
     let stacked = resume_rule_pattern("StackSettled", "shop-staging", "d1abc", "staging");

@@ -419,7 +419,9 @@ fn the_checks_run_on_ec2_or_lambda_compute_as_chosen() {
 /// knows is in the rule, and none that a deployment passes through.
 #[test]
 fn deploy_status_events_reach_resume_wait() {
-    use stagegate::waiting::{stack_state, StackState, AMPLIFY_STATUS_CHANGE, STACK_STATUS_CHANGE};
+    use stagegate::status_events::{
+        stack_state, StackState, AMPLIFY_STATUS_CHANGE, STACK_STATUS_CHANGE,
+    };
     let t = template();
     let f = &resources(&t)["ResumeWaitFunction"]["Properties"];
     let stack = &f["Events"]["StackSettled"];

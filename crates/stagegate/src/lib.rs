@@ -5,11 +5,15 @@
 //!
 //! 1. values: [`error`], [`records`] (what ports exchange), [`suite_spec`];
 //! 2. rules on them: [`ports`] (the traits), [`candidate`], [`step`] (what a function
-//!    is), [`links`], [`changelog`], [`flow`] (what travels between states);
+//!    is), [`links`], [`changelog`], [`flow`] (what travels between states),
+//!    [`status_events`] (the stack and frontend events the waits listen to);
 //! 3. what several functions share: [`settings`], [`desk`] (deciding approvals),
-//!    [`waiting`] (event-driven deploy waits), [`timeline`];
-//! 4. the functions themselves: [`steps`], one module per function; and the
-//!    in-memory doubles ([`testing`], behind the `testing` feature).
+//!    [`waiting`] (event-driven deploy waits), [`timeline`]; and the in-memory
+//!    doubles ([`testing`], behind the `testing` feature);
+//! 4. the functions themselves: [`steps`], one module per function, none naming
+//!    another.
+//!
+//! `tests/layers.rs` holds the code to this plan.
 //!
 //! The Lambda binaries (`functions/`), the local rehearsal and the path tests all
 //! run the same step values.
@@ -23,6 +27,7 @@ pub mod links;
 pub mod ports;
 pub mod records;
 pub mod settings;
+pub mod status_events;
 pub mod step;
 pub mod steps;
 pub mod suite_spec;

@@ -6,7 +6,7 @@ use super::{lock, safe_join, Faults};
 use crate::server::{self, respond, Handler, Request, Response};
 use serde_json::Value;
 use stagegate::ports::{Hosting, Job, JobStatus, PortResult};
-use stagegate::waiting::{amplify_status_event, stamped};
+use stagegate::status_events::{amplify_status_event, stamped};
 use stagegate::PortError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use stagegate::ports::{
     ChangeSet, ChangeSetRequest, ChangeSetStatus, PortResult, ResourceChange, StackInfo, Stacks,
 };
-use stagegate::waiting::{stack_status_event, stamped};
+use stagegate::status_events::{stack_status_event, stamped};
 use stagegate::PortError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

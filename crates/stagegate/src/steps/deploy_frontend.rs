@@ -55,7 +55,8 @@ where
             })?;
             vars.insert(env.clone(), value.clone());
         }
-        let failed = |e: crate::PortError| StepError::new(names::AMPLIFY_JOB_FAILED, e.to_string());
+        let failed =
+            |e: crate::error::PortError| StepError::new(names::AMPLIFY_JOB_FAILED, e.to_string());
         self.hosting
             .merge_environment(&vars)
             .await

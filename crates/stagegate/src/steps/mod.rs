@@ -1,7 +1,7 @@
 //! One module per function, named as the function (`deploy_frontend` for
 //! `deploy-frontend`, whose state is "Deploy Frontend"): its step or endpoint type,
 //! its input and output, and its unit tests. A step owns exactly its ports, takes
-//! typed input and returns typed output or a [`crate::StepError`] whose name the
+//! typed input and returns typed output or a [`crate::error::StepError`] whose name the
 //! state machine routes on. No step module imports another; what they share lives
 //! below them ([`crate::flow`], [`crate::waiting`], [`crate::desk`], ...). Nothing
 //! here knows about Lambda, Step Functions or AWS SDKs.

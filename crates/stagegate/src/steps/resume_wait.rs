@@ -4,11 +4,9 @@
 
 use crate::error::StepError;
 use crate::ports::{Clock, Hosting, Job, JobStatus, Stacks, TaskCallbacks, Waits};
+use crate::status_events::{event_time, parse_status_event, StatusEvent};
 use crate::step::Step;
-use crate::waiting::{
-    amplify_key, deliver, event_time, job_verdict, parse_status_event, stack_key, stack_verdict,
-    StatusEvent, Verdict,
-};
+use crate::waiting::{amplify_key, deliver, job_verdict, stack_key, stack_verdict, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -123,8 +121,8 @@ impl<T: Waits, R: TaskCallbacks, S: Stacks, H: Hosting, C: Clock> Step
 mod tests {
     use super::*;
     use crate::ports::Waiter;
+    use crate::status_events::{amplify_status_event, stack_status_event, stamped};
     use crate::testing::*;
-    use crate::waiting::{amplify_status_event, stack_status_event, stamped};
     use chrono::Duration;
     use serde_json::json;
 

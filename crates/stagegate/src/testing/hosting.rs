@@ -95,7 +95,7 @@ impl Hosting for MemoryHosting {
                         JobStatus::Pending | JobStatus::Running => "STARTED",
                     };
                     (!s.miss_events).then(|| {
-                        crate::waiting::amplify_status_event(
+                        crate::status_events::amplify_status_event(
                             AMPLIFY_APP,
                             AMPLIFY_BRANCH,
                             &job,

@@ -217,7 +217,11 @@ impl Stacks for MemoryStacks {
                     s.status = status.clone();
                     let reason = s.failure_reason.clone();
                     (!s.miss_events).then(|| {
-                        crate::waiting::stack_status_event(&stack_id, &status, reason.as_deref())
+                        crate::status_events::stack_status_event(
+                            &stack_id,
+                            &status,
+                            reason.as_deref(),
+                        )
                     })
                 };
                 if let Some(e) = event {
