@@ -25,7 +25,6 @@ pub struct AppConfig {
     pub commands: BTreeMap<String, String>,
     /// Who decides, each reached by their own link (the rehearsal writes their emails
     /// to the outbox); one approver deciding both kinds if none is given.
-    #[serde(default)]
     pub approvers: Option<Vec<Approver>>,
     pub backend: Backend,
     pub frontend: Frontend,

@@ -9,9 +9,16 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::process::{Child, Command};
 
 static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// Groups killed by a drop, which could not wait for them to be gone: [`end_all`]
+/// does.
+static KILLED: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 fn groups() -> MutexGuard<'static, BTreeSet<i32>> {
     GROUPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn killed() -> MutexGuard<'static, BTreeSet<i32>> {
+    KILLED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A live process group, ended (SIGKILL to the whole group) when dropped.
@@ -27,11 +34,20 @@ impl Group {
     }
 
     /// Asks the group to stop (SIGTERM), gives it `grace` to do so, then kills what
-    /// is left. `child` is the group's leader, reaped here.
+    /// is left and waits (boundedly) until it is gone: when this returns, no process
+    /// of the group runs. `child` is the group's leader, reaped here.
     pub async fn end(self, child: &mut Child, grace: std::time::Duration) {
         signal(self.pgid, libc::SIGTERM);
         let _ = tokio::time::timeout(grace, child.wait()).await;
+        let pgid = self.pgid;
         drop(self);
+        // SIGKILL is delivered, not yet acted on: a member that outlived its leader
+        // (the server `sh -c` started) can still be running for a moment.
+        let deadline = tokio::time::Instant::now() + GONE_WITHIN;
+        while members_alive(pgid) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        killed().remove(&pgid);
     }
 }
 
@@ -39,6 +55,7 @@ impl Drop for Group {
     fn drop(&mut self) {
         signal(self.pgid, libc::SIGKILL);
         groups().remove(&self.pgid);
+        killed().insert(self.pgid);
     }
 }
 
@@ -67,14 +84,40 @@ pub fn spawn(cmd: &mut Command) -> std::io::Result<(Child, Group)> {
     Ok((child, Group { pgid }))
 }
 
-/// Kills every process group still registered: the last word of a rehearsal that is
-/// interrupted or panics.
+/// How long a killed group may take to be gone before the rehearsal moves on.
+const GONE_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether a process of group `pgid` is still running (a zombie, already dead and
+/// waiting to be reaped, does not count).
+fn members_alive(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+        let mut rest = stat
+            .rsplit_once(')')
+            .map_or("", |(_, r)| r)
+            .split_whitespace();
+        let state = rest.next().unwrap_or("Z");
+        let group = rest.nth(1).and_then(|g| g.parse::<i32>().ok());
+        state != "Z" && group == Some(pgid)
+    })
+}
+
+/// Kills every process group still registered and waits (boundedly) until they are
+/// gone: the last word of a rehearsal that is interrupted or panics.
 pub fn end_all() {
-    let all: Vec<i32> = groups().iter().copied().collect();
-    for pgid in all {
+    let mut all: BTreeSet<i32> = std::mem::take(&mut *groups());
+    all.append(&mut killed());
+    for &pgid in &all {
         signal(pgid, libc::SIGKILL);
     }
-    groups().clear();
+    let deadline = std::time::Instant::now() + GONE_WITHIN;
+    while all.iter().any(|&g| members_alive(g)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Process groups alive now (for tests and the report).
@@ -131,5 +174,28 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(!alive(grandchild), "the grandchild outlived its group");
+    }
+
+    #[tokio::test]
+    async fn end_kills_members_that_ignore_sigterm_before_it_returns() {
+        // The grandchild ignores SIGTERM: only the SIGKILL after the grace ends it,
+        // and `end` returns only once it has.
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("(trap '' TERM; exec sleep 30) & echo $!; wait")
+            .stdout(Stdio::piped());
+        let (mut child, group) = spawn(&mut cmd).unwrap();
+        let mut out = child.stdout.take().unwrap();
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 32];
+        let n = out.read(&mut buf).await.unwrap();
+        let grandchild: i32 = String::from_utf8_lossy(&buf[..n]).trim().parse().unwrap();
+        assert!(alive(grandchild));
+        let pgid = group.id();
+        group
+            .end(&mut child, std::time::Duration::from_millis(200))
+            .await;
+        assert!(!alive(grandchild), "end returned while the grandchild ran");
+        assert!(!members_alive(pgid));
     }
 }

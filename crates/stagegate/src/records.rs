@@ -15,7 +15,6 @@ pub struct Trigger {
     pub repository: String,
     pub tag: String,
     pub sha: String,
-    #[serde(default)]
     pub pushed_by: Option<String>,
 }
 

@@ -62,7 +62,6 @@ pub struct CaseSpec {
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
     /// Send again until the expectations hold (eventual consistency), up to a bound.
-    #[serde(default)]
     pub retry: Option<Retry>,
 }
 
@@ -76,13 +75,10 @@ pub struct RequestSpec {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// A text body.
-    #[serde(default)]
     pub body: Option<String>,
     /// A JSON body (sent as `application/json`; placeholders in its strings expand).
-    #[serde(default)]
     pub json: Option<Value>,
     /// Give up on the response after this long (default 10 000, at most 60 000).
-    #[serde(default)]
     #[schemars(range(min = 1, max = 60_000))]
     pub timeout_ms: Option<u64>,
 }
@@ -96,13 +92,11 @@ fn get() -> String {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Expect {
     /// The status; absent: any 2xx.
-    #[serde(default)]
     #[schemars(range(min = 100, max = 599))]
     pub status: Option<u16>,
     /// Response headers (name case-insensitive) and the value each must contain.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    #[serde(default)]
     pub body_contains: Option<String>,
     /// JSON paths into the body and the value each must equal.
     #[serde(default)]
@@ -111,7 +105,6 @@ pub struct Expect {
     #[serde(default)]
     pub json_present: Vec<String>,
     /// The response must arrive within this many milliseconds.
-    #[serde(default)]
     pub max_latency_ms: Option<u64>,
 }
 

@@ -20,22 +20,17 @@ pub const NAME: &str = "mark-release-ready";
 pub struct Input {
     pub candidate: Candidate,
     pub artifacts_prefix: String,
-    #[serde(default)]
     pub frontend_url: Option<String>,
     /// The deployment approval, as Wait for Approval's task received it.
-    #[serde(default)]
     pub approval: Option<Approval>,
     /// The run (`$$.Execution.Id`), whose phases the Gantt chart shows.
-    #[serde(default)]
     pub execution_id: Option<String>,
     /// The pre-deployment checks, as they ended.
     #[serde(default)]
     pub checks: Vec<CheckResult>,
     /// The integration tests' report.
-    #[serde(default)]
     pub tests: Option<Report>,
     /// The load tests' results.
-    #[serde(default)]
     pub performance: Option<LoadResults>,
 }
 

@@ -65,11 +65,8 @@ pub struct ExecutionDetail {
     /// `FAILED`, `TIMED_OUT`, `ABORTED` (the rule sends only these).
     pub status: String,
     /// The execution input, as JSON text.
-    #[serde(default)]
     pub input: Option<String>,
-    #[serde(default)]
     pub error: Option<String>,
-    #[serde(default)]
     pub cause: Option<String>,
 }
 

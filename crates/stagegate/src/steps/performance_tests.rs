@@ -49,23 +49,15 @@ struct Budget {
     method: String,
     #[serde(default)]
     headers: BTreeMap<String, String>,
-    #[serde(default)]
     body: Option<String>,
     #[serde(default = "one")]
     users: u32,
-    #[serde(default)]
     requests: Option<u32>,
-    #[serde(default)]
     duration_seconds: Option<u64>,
-    #[serde(default)]
     timeout_ms: Option<u64>,
-    #[serde(default)]
     p50_ms: Option<u64>,
-    #[serde(default)]
     p95_ms: Option<u64>,
-    #[serde(default)]
     p99_ms: Option<u64>,
-    #[serde(default)]
     max_error_rate: Option<f64>,
 }
 

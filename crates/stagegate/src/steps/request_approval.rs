@@ -31,10 +31,8 @@ pub struct Input {
     pub kind: ApprovalKind,
     pub preflight: Run,
     /// Required for a deployment approval.
-    #[serde(default)]
     pub checklist: Option<Checklist>,
     /// The deployed staging URL, for a user-acceptance sign-off.
-    #[serde(default)]
     pub frontend_url: Option<String>,
 }
 

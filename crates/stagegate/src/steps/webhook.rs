@@ -106,9 +106,7 @@ struct Push {
     #[serde(default)]
     deleted: bool,
     repository: Repository,
-    #[serde(default)]
     pusher: Option<Pusher>,
-    #[serde(default)]
     sender: Option<Sender>,
 }
 
