@@ -13,6 +13,7 @@
 pub mod url;
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use stagegate::step::invoke;
 use stagegate::{Step, StepError};
@@ -98,7 +99,12 @@ fn init_logs() {
 }
 
 /// One invocation of `step` (what [`serve`] does with each event).
-pub async fn handle<S: Step>(step: &S, event: Value) -> Result<Value, Failure> {
+pub async fn handle<S, I, O>(step: &S, event: Value) -> Result<Value, Failure>
+where
+    S: Step<I, O>,
+    I: DeserializeOwned + Send,
+    O: Serialize + Send,
+{
     // Boxed: keeps the binaries' `main` future shallow (the SDK futures are deep).
     let result = Box::pin(invoke(step, event)).await;
     match &result {
@@ -112,7 +118,12 @@ pub async fn handle<S: Step>(step: &S, event: Value) -> Result<Value, Failure> {
 }
 
 /// Serves `step` as this Lambda function.
-pub async fn serve<S: Step>(step: S) -> Result<(), Error> {
+pub async fn serve<S, I, O>(step: S) -> Result<(), Error>
+where
+    S: Step<I, O>,
+    I: DeserializeOwned + Send,
+    O: Serialize + Send,
+{
     let step = &step;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(step, event.payload).await

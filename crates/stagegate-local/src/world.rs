@@ -10,6 +10,7 @@
 
 use crate::LocalStepFunctions;
 use asl_engine::{BuildRunner, Control, Engine, LambdaError, Registry};
+use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Value};
 use stagegate::desk::Desk;
 use stagegate::flow::function_names;
@@ -184,7 +185,12 @@ impl LocalWorld {
 
 /// Registers `step` under its name; its error becomes the Lambda error type the state
 /// machine catches, exactly as `stagegate_lambda::serve` reports it on AWS.
-pub fn register<S: Step + 'static>(registry: Registry, step: S) -> Registry {
+pub fn register<S, I, O>(registry: Registry, step: S) -> Registry
+where
+    S: Step<I, O> + 'static,
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+{
     let step = Arc::new(step);
     registry.lambda(S::NAME, move |event: Value| {
         let step = step.clone();

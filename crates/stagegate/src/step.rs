@@ -28,7 +28,7 @@
 //!     }
 //! }
 //! let step = TestReport { artifacts: Nowhere };
-//! assert_eq!(<TestReport<Nowhere> as Step>::NAME, "test-report");
+//! assert_eq!(<TestReport<Nowhere> as Step<_, _>>::NAME, "test-report");
 //! # drop(step);
 //! ```
 
@@ -38,25 +38,32 @@ use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
 
-/// One function of the flow, invoked with a JSON event.
-pub trait Step: Send + Sync {
+/// One function of the flow, invoked with a JSON event: a step from its `Input` to
+/// its `Output` (`impl Step<Input, Checklist> for GenerateChecklist<A>`). Each step
+/// type implements it once, so [`invoke`], `serve` and the engine's registry infer
+/// both from the step value.
+pub trait Step<Input, Output>: Send + Sync
+where
+    Input: DeserializeOwned + Send,
+    Output: Serialize + Send,
+{
     /// The stable name: the crate under `functions/`, the Lambda function, the
     /// `${<Name>FunctionArn}` substitution (see [`substitution_key`]) and the name the
     /// engine registers it under.
     const NAME: &'static str;
-    type Input: DeserializeOwned + Send;
-    type Output: Serialize + Send;
 
-    fn run(
-        &self,
-        input: Self::Input,
-    ) -> impl Future<Output = Result<Self::Output, StepError>> + Send;
+    fn run(&self, input: Input) -> impl Future<Output = Result<Output, StepError>> + Send;
 }
 
 /// Runs `step` on a JSON event, as Lambda and the engine deliver it: input that does
 /// not fit the step's type is `InvalidInput` naming the step and the field.
-pub async fn invoke<S: Step>(step: &S, event: Value) -> Result<Value, StepError> {
-    let input: S::Input = serde_json::from_value(event).map_err(|e| {
+pub async fn invoke<S, I, O>(step: &S, event: Value) -> Result<Value, StepError>
+where
+    S: Step<I, O>,
+    I: DeserializeOwned + Send,
+    O: Serialize + Send,
+{
+    let input: I = serde_json::from_value(event).map_err(|e| {
         invalid_input(format!(
             "{}: the input does not match what the step needs: {e}",
             S::NAME

@@ -31,7 +31,7 @@ pub struct AwaitFrontend<H, T, R, C> {
     pub clock: C,
 }
 
-impl<H, T, R, C> Step for AwaitFrontend<H, T, R, C>
+impl<H, T, R, C> Step<Input, Awaiting> for AwaitFrontend<H, T, R, C>
 where
     H: Hosting,
     T: Waits,
@@ -39,8 +39,6 @@ where
     C: Clock,
 {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Awaiting;
 
     async fn run(&self, input: Input) -> Result<Awaiting, StepError> {
         let waiting = Waiting {

@@ -33,7 +33,7 @@ pub struct AwaitStack<S, T, R, C> {
     pub clock: C,
 }
 
-impl<S, T, R, C> Step for AwaitStack<S, T, R, C>
+impl<S, T, R, C> Step<Input, Awaiting> for AwaitStack<S, T, R, C>
 where
     S: Stacks,
     T: Waits,
@@ -41,8 +41,6 @@ where
     C: Clock,
 {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Awaiting;
 
     async fn run(&self, input: Input) -> Result<Awaiting, StepError> {
         let name = &input.stack_name;

@@ -30,10 +30,8 @@ pub struct CaptureOutputs<S, A> {
     pub artifacts: A,
 }
 
-impl<S: Stacks, A: Artifacts> Step for CaptureOutputs<S, A> {
+impl<S: Stacks, A: Artifacts> Step<Input, Outputs> for CaptureOutputs<S, A> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Outputs;
 
     async fn run(&self, input: Input) -> Result<Outputs, StepError> {
         let Some(info) = self.stacks.stack(&input.stack_name).await? else {

@@ -36,10 +36,8 @@ pub struct CreateChangeSet<S> {
     pub stacks: S,
 }
 
-impl<S: Stacks> Step for CreateChangeSet<S> {
+impl<S: Stacks> Step<Input, Preview> for CreateChangeSet<S> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Preview;
 
     async fn run(&self, input: Input) -> Result<Preview, StepError> {
         let request = ChangeSetRequest {

@@ -36,7 +36,7 @@ pub struct DeployFrontend<H, T, R, C> {
     pub clock: C,
 }
 
-impl<H, T, R, C> Step for DeployFrontend<H, T, R, C>
+impl<H, T, R, C> Step<Input, Awaiting> for DeployFrontend<H, T, R, C>
 where
     H: Hosting,
     T: Waits,
@@ -44,8 +44,6 @@ where
     C: Clock,
 {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Awaiting;
 
     async fn run(&self, input: Input) -> Result<Awaiting, StepError> {
         let mut vars = BTreeMap::new();

@@ -18,10 +18,8 @@ pub struct DescribeChangeSet<S> {
     pub stacks: S,
 }
 
-impl<S: Stacks> Step for DescribeChangeSet<S> {
+impl<S: Stacks> Step<Preview, Preview> for DescribeChangeSet<S> {
     const NAME: &'static str = NAME;
-    type Input = Preview;
-    type Output = Preview;
 
     async fn run(&self, preview: Preview) -> Result<Preview, StepError> {
         let cs = self

@@ -23,10 +23,8 @@ pub struct GenerateChecklist<A> {
     pub artifacts: A,
 }
 
-impl<A: Artifacts> Step for GenerateChecklist<A> {
+impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Checklist;
 
     async fn run(&self, input: Input) -> Result<Checklist, StepError> {
         let artifacts = &self.artifacts;

@@ -60,7 +60,7 @@ pub struct MarkReleaseReady<G, A, T, C> {
     pub clock: C,
 }
 
-impl<G, A, T, C> Step for MarkReleaseReady<G, A, T, C>
+impl<G, A, T, C> Step<Input, Output> for MarkReleaseReady<G, A, T, C>
 where
     G: SourceHistory + Releases,
     A: Artifacts,
@@ -68,8 +68,6 @@ where
     C: Clock,
 {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Output;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
         let c = &input.candidate;

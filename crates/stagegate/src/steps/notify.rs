@@ -437,10 +437,8 @@ pub struct Notify<N, T, C> {
     pub clock: C,
 }
 
-impl<N: Notifier, T: Claims, C: Clock> Step for Notify<N, T, C> {
+impl<N: Notifier, T: Claims, C: Clock> Step<Input, Output> for Notify<N, T, C> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Output;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
         let (execution_id, (message, output)) = match &input {

@@ -315,10 +315,8 @@ pub struct PerformanceTests<H, A> {
     pub artifacts: A,
 }
 
-impl<H: Http, A: Artifacts> Step for PerformanceTests<H, A> {
+impl<H: Http, A: Artifacts> Step<Input, LoadResults> for PerformanceTests<H, A> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = LoadResults;
 
     async fn run(&self, input: Input) -> Result<LoadResults, StepError> {
         run(&self.http, &self.artifacts, input).await

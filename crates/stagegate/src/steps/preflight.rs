@@ -178,15 +178,13 @@ where
     }
 }
 
-impl<R, T, C> Step for Preflight<R, T, C>
+impl<R, T, C> Step<Input, Output> for Preflight<R, T, C>
 where
     R: Executions + TaskCallbacks,
     T: Approvals + Claims + Candidates,
     C: Clock,
 {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Output;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
         let settings = &self.settings;

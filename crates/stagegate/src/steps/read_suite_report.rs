@@ -28,10 +28,8 @@ pub struct ReadSuiteReport<A> {
     pub artifacts: A,
 }
 
-impl<A: Artifacts> Step for ReadSuiteReport<A> {
+impl<A: Artifacts> Step<Input, SuiteResult> for ReadSuiteReport<A> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = SuiteResult;
 
     async fn run(&self, input: Input) -> Result<SuiteResult, StepError> {
         command_report(&self.artifacts, input).await

@@ -32,10 +32,10 @@ pub struct ReconcileApprovals<T, R, C> {
     pub clock: C,
 }
 
-impl<T: Approvals, R: TaskCallbacks, C: Clock + Clone> Step for ReconcileApprovals<T, R, C> {
+impl<T: Approvals, R: TaskCallbacks, C: Clock + Clone> Step<Tick, Reconciled>
+    for ReconcileApprovals<T, R, C>
+{
     const NAME: &'static str = NAME;
-    type Input = Tick;
-    type Output = Reconciled;
 
     async fn run(&self, _: Tick) -> Result<Reconciled, StepError> {
         let desk = Desk {

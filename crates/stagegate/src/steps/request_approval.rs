@@ -145,15 +145,13 @@ where
     }
 }
 
-impl<T, N, C> Step for RequestApproval<T, N, C>
+impl<T, N, C> Step<Input, Output> for RequestApproval<T, N, C>
 where
     T: Approvals + Approvers + Candidates,
     N: Notifier,
     C: Clock,
 {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Output;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
         self.still_newest(&input).await?;

@@ -37,12 +37,10 @@ pub struct Resumed {
     pub outcome: String,
 }
 
-impl<T: Waits, R: TaskCallbacks, S: Stacks, H: Hosting, C: Clock> Step
+impl<T: Waits, R: TaskCallbacks, S: Stacks, H: Hosting, C: Clock> Step<Value, Resumed>
     for ResumeWait<T, R, S, H, C>
 {
     const NAME: &'static str = NAME;
-    type Input = Value;
-    type Output = Resumed;
 
     async fn run(&self, event: Value) -> Result<Resumed, StepError> {
         let at = event_time(&event);

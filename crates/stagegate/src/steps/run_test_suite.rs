@@ -36,10 +36,8 @@ pub struct RunTestSuite<H, A> {
     pub artifacts: A,
 }
 
-impl<H: Http, A: Artifacts> Step for RunTestSuite<H, A> {
+impl<H: Http, A: Artifacts> Step<Input, SuiteResult> for RunTestSuite<H, A> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = SuiteResult;
 
     async fn run(&self, input: Input) -> Result<SuiteResult, StepError> {
         run_suite(&self.http, &self.artifacts, input).await

@@ -27,10 +27,8 @@ pub struct TestReport<A> {
     pub artifacts: A,
 }
 
-impl<A: Artifacts> Step for TestReport<A> {
+impl<A: Artifacts> Step<Input, Report> for TestReport<A> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Report;
 
     async fn run(&self, input: Input) -> Result<Report, StepError> {
         report(&self.artifacts, input).await

@@ -32,10 +32,8 @@ pub struct ValidateInfrastructure<S> {
     pub stacks: S,
 }
 
-impl<S: Stacks> Step for ValidateInfrastructure<S> {
+impl<S: Stacks> Step<Input, Output> for ValidateInfrastructure<S> {
     const NAME: &'static str = NAME;
-    type Input = Input;
-    type Output = Output;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
         let stacks = &self.stacks;
