@@ -3,12 +3,12 @@
 use aws_amplify_port::AmplifyHosting as Amplify;
 use aws_dynamodb_port::DynamoTable as Table;
 use aws_sfn_port::StepFunctions as Sfn;
-use stagegate::{ports::SystemClock, steps::deploy_frontend::DeployFrontend};
+use stagegate::{ports::SystemClock, steps::deploy_frontend::DeployFrontend, waiting::Waiting};
 use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let ctx = stagegate_lambda::context().await?;
-    let (hosting, store, runs) = (Amplify::from(&ctx), Table::from(&ctx), Sfn::from(&ctx));
-    serve(DeployFrontend { hosting, store, runs, clock: SystemClock, settings: ctx.settings }).await
+    let waiting = Waiting { waits: Table::from(&ctx), runs: Sfn::from(&ctx), clock: SystemClock };
+    serve(DeployFrontend { hosting: Amplify::from(&ctx), waiting, settings: ctx.settings }).await
 }

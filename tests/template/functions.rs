@@ -122,3 +122,29 @@ fn every_function_is_given_the_whole_deployment() {
         }
     }
 }
+
+/// Every `main.rs` under `functions/` only wires: it loads the typed context once
+/// (`stagegate_lambda::context()`), reads no variable of its own, builds its step with
+/// named fields and serves it, in at most 15 lines.
+#[test]
+fn every_main_loads_the_context_once_and_serves_in_15_lines() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    let mut mains = 0;
+    for name in function_names() {
+        let path = dir.join(name).join("main.rs");
+        let text = std::fs::read_to_string(&path).expect("a main.rs per function");
+        mains += 1;
+        let lines = text.lines().count();
+        assert!(lines <= 15, "{name}: {lines} lines");
+        assert_eq!(
+            text.matches("stagegate_lambda::context()").count(),
+            1,
+            "{name}"
+        );
+        for forbidden in ["env::var", "std::env", "from_config(", "\"\""] {
+            assert!(!text.contains(forbidden), "{name} has {forbidden}");
+        }
+        assert!(text.contains("serve"), "{name} serves its step");
+    }
+    assert_eq!(mains, 21);
+}

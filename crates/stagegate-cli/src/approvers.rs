@@ -393,25 +393,28 @@ mod tests {
 
     const ME: &str = "arn:aws:sts::123456789012:assumed-role/Admin/ana";
 
+    /// `ME` decides execution `arn` through the CLI, without a comment.
+    async fn decide(
+        approvals: &MemoryTable,
+        callbacks: &MemoryRuns,
+        arn: &str,
+        approve: bool,
+    ) -> anyhow::Result<(ExitCode, String)> {
+        let desk = Desk {
+            pusher_may_approve: false,
+            approvals,
+            runs: callbacks,
+            clock: FixedClock(now()),
+        };
+        decide_run(&desk, approvals, &view(arn), ME, approve, None).await
+    }
+
     #[tokio::test]
     async fn an_operator_approval_is_recorded_under_their_sts_identity() {
         let (approvals, callbacks) = world(&[]).await;
-        let desk = Desk {
-            pusher_may_approve: false,
-            approvals: &approvals,
-            runs: &callbacks,
-            clock: FixedClock(now()),
-        };
-        let (code, msg) = decide_run(
-            &desk,
-            &approvals,
-            &view("arn:exec:rc-1.4.0"),
-            ME,
-            true,
-            None,
-        )
-        .await
-        .unwrap();
+        let (code, msg) = decide(&approvals, &callbacks, "arn:exec:rc-1.4.0", true)
+            .await
+            .unwrap();
         assert_eq!(code, ExitCode::SUCCESS);
         assert!(msg.contains("approved by aws:arn:aws:sts::"), "{msg}");
         assert_eq!(
@@ -424,22 +427,9 @@ mod tests {
     #[tokio::test]
     async fn rejecting_without_a_comment_is_refused_and_says_how() {
         let (approvals, callbacks) = world(&[]).await;
-        let desk = Desk {
-            pusher_may_approve: false,
-            approvals: &approvals,
-            runs: &callbacks,
-            clock: FixedClock(now()),
-        };
-        let (code, msg) = decide_run(
-            &desk,
-            &approvals,
-            &view("arn:exec:rc-1.4.0"),
-            ME,
-            false,
-            None,
-        )
-        .await
-        .unwrap();
+        let (code, msg) = decide(&approvals, &callbacks, "arn:exec:rc-1.4.0", false)
+            .await
+            .unwrap();
         assert_eq!(code, ExitCode::from(2));
         assert!(msg.contains("--comment"), "{msg}");
         assert!(callbacks.failures().is_empty());
@@ -448,13 +438,7 @@ mod tests {
     #[tokio::test]
     async fn a_run_that_is_not_waiting_is_an_error_naming_it() {
         let (approvals, callbacks) = world(&[]).await;
-        let desk = Desk {
-            pusher_may_approve: false,
-            approvals: &approvals,
-            runs: &callbacks,
-            clock: FixedClock(now()),
-        };
-        let e = decide_run(&desk, &approvals, &view("arn:exec:other"), ME, true, None)
+        let e = decide(&approvals, &callbacks, "arn:exec:other", true)
             .await
             .unwrap_err();
         assert!(

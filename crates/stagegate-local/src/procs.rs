@@ -148,22 +148,25 @@ mod tests {
             .is_some_and(|rest| !rest.starts_with('Z'))
     }
 
-    #[tokio::test]
-    async fn dropping_a_group_ends_the_grandchildren_too() {
-        // `sh` starts a `sleep` of its own, in the background, and reports its pid.
+    /// `script` run by `sh` in a group of its own; it starts a grandchild and prints
+    /// its pid, which is returned with the group.
+    async fn with_grandchild(script: &str) -> (Child, Group, i32) {
+        use tokio::io::AsyncReadExt;
         let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg("sleep 30 & echo $!; wait")
-            .stdout(Stdio::piped());
+        cmd.arg("-c").arg(script).stdout(Stdio::piped());
         let (mut child, group) = spawn(&mut cmd).unwrap();
         let mut out = child.stdout.take().unwrap();
-        let mut line = String::new();
-        use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 32];
         let n = out.read(&mut buf).await.unwrap();
-        line.push_str(&String::from_utf8_lossy(&buf[..n]));
-        let grandchild: i32 = line.trim().parse().unwrap();
+        let grandchild: i32 = String::from_utf8_lossy(&buf[..n]).trim().parse().unwrap();
         assert!(alive(grandchild));
+        (child, group, grandchild)
+    }
+
+    #[tokio::test]
+    async fn dropping_a_group_ends_the_grandchildren_too() {
+        // `sh` starts a `sleep` of its own, in the background.
+        let (mut child, group, grandchild) = with_grandchild("sleep 30 & echo $!; wait").await;
         drop(group);
         let _ = child.wait().await;
         // The kernel reaps the orphaned sleep through init; give it a moment.
@@ -180,17 +183,8 @@ mod tests {
     async fn end_kills_members_that_ignore_sigterm_before_it_returns() {
         // The grandchild ignores SIGTERM: only the SIGKILL after the grace ends it,
         // and `end` returns only once it has.
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg("(trap '' TERM; exec sleep 30) & echo $!; wait")
-            .stdout(Stdio::piped());
-        let (mut child, group) = spawn(&mut cmd).unwrap();
-        let mut out = child.stdout.take().unwrap();
-        use tokio::io::AsyncReadExt;
-        let mut buf = [0u8; 32];
-        let n = out.read(&mut buf).await.unwrap();
-        let grandchild: i32 = String::from_utf8_lossy(&buf[..n]).trim().parse().unwrap();
-        assert!(alive(grandchild));
+        let script = "(trap '' TERM; exec sleep 30) & echo $!; wait";
+        let (mut child, group, grandchild) = with_grandchild(script).await;
         let pgid = group.id();
         group
             .end(&mut child, std::time::Duration::from_millis(200))

@@ -20,6 +20,7 @@ use stagegate::ports::{
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::*;
 use stagegate::testing::MemoryTable;
+use stagegate::waiting::Waiting;
 use stagegate::{Settings, Step};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -277,69 +278,52 @@ where
         register(r, reconcile)
     }
 
+    /// The waits' ports: the table's waiters, and Step Functions as runs and clock.
+    fn waiting(&self) -> Waiting<MemoryTable, LocalStepFunctions, LocalStepFunctions> {
+        let (waits, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
+        Waiting { waits, runs, clock }
+    }
+
     /// Validate Infrastructure to Deploy Frontend, and the target of the status rules.
     fn deploys(&self, r: Registry) -> Registry {
-        let (s, p) = (self.settings, self.ports);
-        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
-        let stacks = p.stacks.clone();
-        let r = register(
-            r,
-            validate_infrastructure::ValidateInfrastructure { stacks },
-        );
-        let stacks = p.stacks.clone();
+        let settings = || self.settings.clone();
+        let stacks = || self.ports.stacks.clone();
+        let hosting = || self.ports.hosting.clone();
+        let validate = validate_infrastructure::ValidateInfrastructure { stacks: stacks() };
         let deploy = deploy_infrastructure::DeployInfrastructure {
-            stacks,
-            store,
+            stacks: stacks(),
+            waiting: self.waiting(),
+        };
+        let await_stack = await_stack::AwaitStack {
+            settings: settings(),
+            stacks: stacks(),
+            waiting: self.waiting(),
+        };
+        let outputs = capture_outputs::CaptureOutputs {
+            stacks: stacks(),
+            artifacts: self.ports.artifacts.clone(),
+        };
+        let frontend = deploy_frontend::DeployFrontend {
+            settings: settings(),
+            hosting: hosting(),
+            waiting: self.waiting(),
+        };
+        let await_frontend = await_frontend::AwaitFrontend {
+            settings: settings(),
+            hosting: hosting(),
+            waiting: self.waiting(),
+        };
+        let Waiting { waits, runs, clock } = self.waiting();
+        let resume = resume_wait::ResumeWait {
+            store: waits,
             runs,
+            stacks: stacks(),
+            hosting: hosting(),
             clock,
         };
-        let r = register(r, deploy);
-        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
-        let stacks = p.stacks.clone();
-        let r = register(
-            r,
-            await_stack::AwaitStack {
-                settings: s.clone(),
-                stacks,
-                store,
-                runs,
-                clock,
-            },
-        );
-        let (stacks, artifacts) = (p.stacks.clone(), p.artifacts.clone());
-        let r = register(r, capture_outputs::CaptureOutputs { stacks, artifacts });
-        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
-        let hosting = p.hosting.clone();
-        let deploy = deploy_frontend::DeployFrontend {
-            settings: s.clone(),
-            hosting,
-            store,
-            runs,
-            clock,
-        };
-        let r = register(r, deploy);
-        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
-        let hosting = p.hosting.clone();
-        let wait = await_frontend::AwaitFrontend {
-            settings: s.clone(),
-            hosting,
-            store,
-            runs,
-            clock,
-        };
-        let r = register(r, wait);
-        let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
-        let (stacks, hosting) = (p.stacks.clone(), p.hosting.clone());
-        register(
-            r,
-            resume_wait::ResumeWait {
-                store,
-                runs,
-                stacks,
-                hosting,
-                clock,
-            },
-        )
+        let r = register(register(register(r, validate), deploy), await_stack);
+        let r = register(register(register(r, outputs), frontend), await_frontend);
+        register(r, resume)
     }
 
     /// Integration Tests to Notify.

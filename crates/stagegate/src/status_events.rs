@@ -147,24 +147,7 @@ pub fn stack_state(status: &str) -> StackState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const STACK_ARN: &str =
-        "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop-staging/6a1b2c3d-aaaa-bbbb";
-
-    /// CloudFormation's documented event, as EventBridge delivers it.
-    fn documented_stack_event(status: &str) -> Value {
-        json!({
-            "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-            "detail-type": "CloudFormation Stack Status Change", "source": "aws.cloudformation",
-            "account": "123456789012", "time": "2026-12-03T10:00:00Z", "region": "eu-west-1",
-            "resources": [STACK_ARN],
-            "detail": {
-                "stack-id": STACK_ARN,
-                "status-details": {"status": status, "status-reason": ""},
-                "client-request-token": "Console-CreateChangeSet-1"
-            }
-        })
-    }
+    use crate::testing::{documented_stack_event, STACK_ARN};
 
     #[test]
     fn status_events_are_read_as_aws_documents_them() {

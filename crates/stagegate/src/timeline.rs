@@ -153,20 +153,20 @@ mod tests {
         }
     }
 
+    /// A run at Mark Release Ready, with one state that is not a phase.
+    fn run() -> Vec<Phase> {
+        vec![
+            phase("Preflight", 0, Some(1)),
+            phase("Already Running?", 1, Some(1)),
+            phase("Pre-Deployment Checks", 1, Some(300)),
+            phase("Wait for Approval", 300, Some(3900)),
+            phase("Mark Release Ready", 4000, None),
+        ]
+    }
+
     #[test]
     fn the_gantt_chart_shows_each_phase_once_in_flow_order() {
-        let chart = gantt(
-            "rc-1.4.0 on staging",
-            &[
-                phase("Preflight", 0, Some(1)),
-                phase("Already Running?", 1, Some(1)),
-                phase("Pre-Deployment Checks", 1, Some(300)),
-                phase("Wait for Approval", 300, Some(3900)),
-                phase("Mark Release Ready", 4000, None),
-            ],
-            at(4002),
-        )
-        .unwrap();
+        let chart = gantt("rc-1.4.0 on staging", &run(), at(4002)).unwrap();
         let ms = |s: i64| at(s).timestamp_millis();
         assert!(
             chart.starts_with(
@@ -195,21 +195,17 @@ mod tests {
 
     #[test]
     fn the_svg_timeline_draws_one_escaped_bar_per_phase() {
-        let svg = timeline_svg(
-            "rc-1.4.0 <on> staging",
-            &[
-                phase("Preflight", 0, Some(1)),
-                phase("Wait for Approval", 300, Some(3900)),
-            ],
-            at(4002),
-        )
-        .unwrap();
+        let svg = timeline_svg("rc-1.4.0 <on> staging", &run(), at(4002)).unwrap();
         assert!(
             svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
             "{svg}"
         );
         assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
-        assert_eq!(svg.matches("<rect ").count(), 2, "{svg}");
+        assert_eq!(
+            svg.matches("<rect ").count(),
+            4,
+            "one bar per phase, none for other states: {svg}"
+        );
         assert!(
             svg.contains("rc-1.4.0 &lt;on&gt; staging"),
             "escaped: {svg}"

@@ -24,7 +24,7 @@ use crate::ports::{
 };
 use crate::status_events::{stack_state, StackState};
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 /// Where the task waiting on stack `name` is registered.
 pub fn stack_key(name: &str) -> String {
@@ -114,35 +114,46 @@ fn to_value(v: &impl Serialize) -> Result<Value, StepError> {
 /// How long a registration lives if nobody answers it: longer than any wait.
 pub const WAITER_LIFETIME_HOURS: i64 = 48;
 
-/// A waiting step's ports, borrowed from the step: the waiters (in the table), the
-/// runs (Step Functions: to tell a live waiter from one that a stopped run left
-/// behind, and to answer tokens), the clock.
-pub struct Waiting<'a, W, R, C> {
-    pub waits: &'a W,
-    pub runs: &'a R,
-    pub clock: &'a C,
+/// The task a deploy wait answers: its token (`$$.Task.Token`) and its run
+/// (`$$.Execution.Id`), as the definition passes them to every waiting step.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub token: String,
+    pub execution_id: String,
 }
 
-impl<W: Waits, R: Executions + TaskCallbacks, C: Clock> Waiting<'_, W, R, C> {
-    /// Registers `token` of `execution_id` as the task waiting on `key` for
-    /// `subject`. `reconcile`: a status read after a missed event, counted on the
-    /// waiter. A waiter of another run that is still running fails with `error`; one
-    /// of a run that has ended (stopped while it waited) is replaced.
+/// A waiting step's ports: the waiters (the table's `wait#` items), the runs (Step
+/// Functions: answers tokens, and tells a live waiter from one that a stopped run
+/// left behind), the clock.
+#[derive(Clone)]
+pub struct Waiting<W, R, C> {
+    pub waits: W,
+    pub runs: R,
+    pub clock: C,
+}
+
+impl<W: Waits, R: Executions + TaskCallbacks, C: Clock> Waiting<W, R, C> {
+    /// Registers `task` as the one waiting on `key` for `subject`. `reconcile`: a
+    /// status read after a missed event, counted on the waiter. A waiter of another
+    /// run that is still running fails with `error`; one of a run that has ended
+    /// (stopped while it waited) is replaced.
     pub async fn register(
         &self,
         key: &str,
-        (token, execution_id, subject): (&str, &str, &str),
+        task: &Task,
+        subject: &str,
         reconcile: bool,
         error: &'static str,
     ) -> Result<Waiter, StepError> {
         let now = self.clock.now();
         let reads = match self.waits.waiter(key).await? {
-            Some(w) if reconcile && w.execution_id == execution_id => w.reads + 1,
+            Some(w) if reconcile && w.execution_id == task.execution_id => w.reads + 1,
             _ => u32::from(reconcile),
         };
         let mine = Waiter {
-            token: token.into(),
-            execution_id: execution_id.into(),
+            token: task.token.clone(),
+            execution_id: task.execution_id.clone(),
             subject: subject.into(),
             reads,
             expires_at: now + Duration::hours(WAITER_LIFETIME_HOURS),
@@ -174,7 +185,7 @@ impl<W: Waits, R: Executions + TaskCallbacks, C: Clock> Waiting<'_, W, R, C> {
         waiter: &Waiter,
         verdict: Verdict,
     ) -> Result<bool, StepError> {
-        deliver(self.waits, self.runs, key, waiter, verdict).await
+        deliver(&self.waits, &self.runs, key, waiter, verdict).await
     }
 
     /// The frontend's wait: registers `token` for `job` (or, after a missed event,
@@ -185,7 +196,7 @@ impl<W: Waits, R: Executions + TaskCallbacks, C: Clock> Waiting<'_, W, R, C> {
         &self,
         hosting: &impl Hosting,
         max_polls: u32,
-        (token, execution_id): (&str, &str),
+        task: &Task,
         job: Option<String>,
     ) -> Result<Awaiting, StepError> {
         let (app, branch) = hosting.app_branch();
@@ -197,7 +208,7 @@ impl<W: Waits, R: Executions + TaskCallbacks, C: Clock> Waiting<'_, W, R, C> {
                 .waits
                 .waiter(&key)
                 .await?
-                .filter(|w| w.execution_id == execution_id)
+                .filter(|w| w.execution_id == task.execution_id)
                 .map(|w| w.subject)
                 .ok_or_else(|| {
                     StepError::new(
@@ -207,12 +218,7 @@ impl<W: Waits, R: Executions + TaskCallbacks, C: Clock> Waiting<'_, W, R, C> {
                 })?,
         };
         let waiter = self
-            .register(
-                &key,
-                (token, execution_id, &job),
-                reconcile,
-                names::AMPLIFY_JOB_FAILED,
-            )
+            .register(&key, task, &job, reconcile, names::AMPLIFY_JOB_FAILED)
             .await?;
         let status = hosting.job(&job).await?;
         let verdict = bounded(

@@ -7,7 +7,7 @@ use crate::flow::Awaiting;
 use crate::ports::{Clock, Executions, Hosting, TaskCallbacks, Waits};
 use crate::settings::Settings;
 use crate::step::Step;
-use crate::waiting::Waiting;
+use crate::waiting::{Task, Waiting};
 use serde::Deserialize;
 
 /// The `await-frontend` function's name.
@@ -16,19 +16,15 @@ pub const NAME: &str = "await-frontend";
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
-    pub token: String,
-    pub execution_id: String,
+    #[serde(flatten)]
+    pub task: Task,
 }
 
 /// Await Frontend Event: one job read after a missed event.
 pub struct AwaitFrontend<H, T, R, C> {
     pub settings: Settings,
     pub hosting: H,
-    /// The waiters (the table's `wait#` items).
-    pub store: T,
-    /// Step Functions: answers the token, and tells live waiters from left-behind ones.
-    pub runs: R,
-    pub clock: C,
+    pub waiting: Waiting<T, R, C>,
 }
 
 impl<H, T, R, C> Step<Input, Awaiting> for AwaitFrontend<H, T, R, C>
@@ -41,14 +37,8 @@ where
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<Awaiting, StepError> {
-        let waiting = Waiting {
-            waits: &self.store,
-            runs: &self.runs,
-            clock: &self.clock,
-        };
-        let task = (&*input.token, &*input.execution_id);
-        waiting
-            .frontend_job(&self.hosting, self.settings.max_polls, task, None)
+        self.waiting
+            .frontend_job(&self.hosting, self.settings.max_polls, &input.task, None)
             .await
     }
 }
@@ -70,9 +60,11 @@ mod tests {
                 ..Settings::default()
             },
             hosting: MemoryHosting::default(),
-            store: MemoryTable::default(),
-            runs,
-            clock: FixedClock(now()),
+            waiting: Waiting {
+                waits: MemoryTable::default(),
+                runs,
+                clock: FixedClock(now()),
+            },
         }
     }
 
@@ -87,13 +79,15 @@ mod tests {
             expires_at: now() + chrono::Duration::hours(48),
         };
         let key = amplify_key(AMPLIFY_APP, AMPLIFY_BRANCH);
-        step.store.wait(&key, &waiter, now()).await.unwrap();
+        step.waiting.waits.wait(&key, &waiter, now()).await.unwrap();
     }
 
     fn input(token: &str) -> Input {
         Input {
-            token: token.into(),
-            execution_id: "arn:exec:1".into(),
+            task: Task {
+                token: token.into(),
+                execution_id: "arn:exec:1".into(),
+            },
         }
     }
 
@@ -106,13 +100,16 @@ mod tests {
         let a = step.run(input("t2")).await.unwrap();
         assert!(a.answered);
         assert_eq!(
-            step.runs.successes(),
+            step.waiting.runs.successes(),
             vec![(
                 "t2".to_string(),
                 json!({"jobId": "1", "url": "https://staging.example.test"})
             )]
         );
-        assert!(step.store.waiters().is_empty(), "the registration is gone");
+        assert!(
+            step.waiting.waits.waiters().is_empty(),
+            "the registration is gone"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -123,7 +120,7 @@ mod tests {
         started(&step).await;
         tokio::time::sleep(STATUS_EVERY * 2).await;
         step.run(input("t2")).await.unwrap();
-        let failures = step.runs.failures();
+        let failures = step.waiting.runs.failures();
         assert_eq!(failures.len(), 1, "{failures:?}");
         assert_eq!(failures[0].1, "AmplifyJobFailed");
         assert!(
@@ -142,7 +139,7 @@ mod tests {
         assert_eq!((first.reads, first.answered), (1, false));
         let second = step.run(input("t3")).await.unwrap();
         assert_eq!((second.reads, second.answered), (2, true));
-        let failures = step.runs.failures();
+        let failures = step.waiting.runs.failures();
         assert_eq!(failures[0].0, "t3");
         assert_eq!(failures[0].1, "WaitExhausted");
     }

@@ -8,7 +8,7 @@ use crate::flow::Awaiting;
 use crate::ports::{Clock, Executions, Stacks, TaskCallbacks, Waits};
 use crate::settings::Settings;
 use crate::step::Step;
-use crate::waiting::{bounded, stack_key, stack_verdict, Verdict, Waiting};
+use crate::waiting::{bounded, stack_key, stack_verdict, Task, Verdict, Waiting};
 use serde::Deserialize;
 
 /// The `await-stack` function's name.
@@ -17,8 +17,8 @@ pub const NAME: &str = "await-stack";
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
-    pub token: String,
-    pub execution_id: String,
+    #[serde(flatten)]
+    pub task: Task,
     pub stack_name: String,
 }
 
@@ -26,11 +26,7 @@ pub struct Input {
 pub struct AwaitStack<S, T, R, C> {
     pub settings: Settings,
     pub stacks: S,
-    /// The waiters (the table's `wait#` items).
-    pub store: T,
-    /// Step Functions: answers the token, and tells live waiters from left-behind ones.
-    pub runs: R,
-    pub clock: C,
+    pub waiting: Waiting<T, R, C>,
 }
 
 impl<S, T, R, C> Step<Input, Awaiting> for AwaitStack<S, T, R, C>
@@ -45,14 +41,9 @@ where
     async fn run(&self, input: Input) -> Result<Awaiting, StepError> {
         let name = &input.stack_name;
         let key = stack_key(name);
-        let waiting = Waiting {
-            waits: &self.store,
-            runs: &self.runs,
-            clock: &self.clock,
-        };
-        let subject = (&*input.token, &*input.execution_id, &**name);
-        let waiter = waiting
-            .register(&key, subject, true, names::STACK_DEPLOY_FAILED)
+        let waiter = self
+            .waiting
+            .register(&key, &input.task, name, true, names::STACK_DEPLOY_FAILED)
             .await?;
         let verdict = match self.stacks.stack(name).await? {
             None => Verdict::Fail(
@@ -66,7 +57,7 @@ where
                 bounded(self.settings.max_polls, waiter.reads, v, &what)
             }
         };
-        let answered = waiting.deliver(&key, &waiter, verdict).await?;
+        let answered = self.waiting.deliver(&key, &waiter, verdict).await?;
         Ok(Awaiting {
             key,
             reads: waiter.reads,
@@ -94,9 +85,11 @@ mod tests {
                 ..Settings::default()
             },
             stacks: stacks.clone(),
-            store: table.clone(),
-            runs: runs.clone(),
-            clock: FixedClock(now()),
+            waiting: Waiting {
+                waits: table.clone(),
+                runs: runs.clone(),
+                clock: FixedClock(now()),
+            },
         }
     }
 
@@ -108,8 +101,10 @@ mod tests {
 
     fn input(token: &str) -> Input {
         Input {
-            token: token.into(),
-            execution_id: "arn:exec:1".into(),
+            task: Task {
+                token: token.into(),
+                execution_id: "arn:exec:1".into(),
+            },
             stack_name: "shop-staging".into(),
         }
     }

@@ -8,7 +8,7 @@ use crate::flow::Awaiting;
 use crate::ports::{Clock, Executions, Hosting, TaskCallbacks, Waits};
 use crate::settings::Settings;
 use crate::step::Step;
-use crate::waiting::Waiting;
+use crate::waiting::{Task, Waiting};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -18,9 +18,9 @@ pub const NAME: &str = "deploy-frontend";
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
-    /// The task token (`$$.Task.Token`) the job's status event answers.
-    pub token: String,
-    pub execution_id: String,
+    /// The task the job's status event answers.
+    #[serde(flatten)]
+    pub task: Task,
     pub outputs: BTreeMap<String, String>,
     pub sha: String,
 }
@@ -29,11 +29,7 @@ pub struct Input {
 pub struct DeployFrontend<H, T, R, C> {
     pub settings: Settings,
     pub hosting: H,
-    /// The waiters (the table's `wait#` items).
-    pub store: T,
-    /// Step Functions: answers the token, and tells live waiters from left-behind ones.
-    pub runs: R,
-    pub clock: C,
+    pub waiting: Waiting<T, R, C>,
 }
 
 impl<H, T, R, C> Step<Input, Awaiting> for DeployFrontend<H, T, R, C>
@@ -60,14 +56,13 @@ where
             .await
             .map_err(failed)?;
         let job = self.hosting.start_job(&input.sha).await.map_err(failed)?;
-        let waiting = Waiting {
-            waits: &self.store,
-            runs: &self.runs,
-            clock: &self.clock,
-        };
-        let task = (&*input.token, &*input.execution_id);
-        waiting
-            .frontend_job(&self.hosting, self.settings.max_polls, task, Some(job))
+        self.waiting
+            .frontend_job(
+                &self.hosting,
+                self.settings.max_polls,
+                &input.task,
+                Some(job),
+            )
             .await
     }
 }
@@ -86,16 +81,20 @@ mod tests {
                 ..Settings::default()
             },
             hosting: MemoryHosting::default(),
-            store: MemoryTable::default(),
-            runs,
-            clock: FixedClock(now()),
+            waiting: Waiting {
+                waits: MemoryTable::default(),
+                runs,
+                clock: FixedClock(now()),
+            },
         }
     }
 
     fn input(token: &str) -> Input {
         Input {
-            token: token.into(),
-            execution_id: "arn:exec:1".into(),
+            task: Task {
+                token: token.into(),
+                execution_id: "arn:exec:1".into(),
+            },
             outputs: BTreeMap::from([("ApiUrl".into(), "https://api".into())]),
             sha: "abc".into(),
         }
@@ -113,7 +112,7 @@ mod tests {
         let env = step.hosting.env();
         assert_eq!(env["VITE_API_URL"], "https://api");
         assert_eq!(env["EXISTING"], "kept");
-        let w = &step.store.waiters()[&a.key];
+        let w = &step.waiting.waits.waiters()[&a.key];
         assert_eq!(
             (w.token.as_str(), w.subject.as_str(), w.reads),
             ("t1", "1", 0)

@@ -6,7 +6,7 @@ use crate::error::{names, StepError};
 use crate::flow::Awaiting;
 use crate::ports::{Clock, Executions, Stacks, TaskCallbacks, Waits};
 use crate::step::Step;
-use crate::waiting::{stack_key, Waiting};
+use crate::waiting::{stack_key, Task, Waiting};
 use serde::Deserialize;
 
 /// The `deploy-infrastructure` function's name.
@@ -16,8 +16,8 @@ pub const NAME: &str = "deploy-infrastructure";
 #[serde(rename_all = "camelCase")]
 pub struct Input {
     /// The task token (`$$.Task.Token`) the stack's status event answers.
-    pub token: String,
-    pub execution_id: String,
+    #[serde(flatten)]
+    pub task: Task,
     pub change_set_id: String,
     pub stack_name: String,
 }
@@ -26,11 +26,7 @@ pub struct Input {
 /// the stack.
 pub struct DeployInfrastructure<S, T, R, C> {
     pub stacks: S,
-    /// The waiters (the table's `wait#` items).
-    pub store: T,
-    /// Step Functions: whether another waiter's run is still running.
-    pub runs: R,
-    pub clock: C,
+    pub waiting: Waiting<T, R, C>,
 }
 
 impl<S, T, R, C> Step<Input, Awaiting> for DeployInfrastructure<S, T, R, C>
@@ -44,18 +40,19 @@ where
 
     async fn run(&self, input: Input) -> Result<Awaiting, StepError> {
         let key = stack_key(&input.stack_name);
-        let waiting = Waiting {
-            waits: &self.store,
-            runs: &self.runs,
-            clock: &self.clock,
-        };
         // Registered first: the stack's first event cannot come before its waiter.
-        let subject = (&*input.token, &*input.execution_id, &*input.stack_name);
-        let waiter = waiting
-            .register(&key, subject, false, names::STACK_DEPLOY_FAILED)
+        let waiter = self
+            .waiting
+            .register(
+                &key,
+                &input.task,
+                &input.stack_name,
+                false,
+                names::STACK_DEPLOY_FAILED,
+            )
             .await?;
         if let Err(e) = self.stacks.execute_change_set(&input.change_set_id).await {
-            self.store.done(&key, &waiter.token).await?;
+            self.waiting.waits.done(&key, &waiter.token).await?;
             return Err(StepError::new(names::STACK_DEPLOY_FAILED, e.to_string()));
         }
         Ok(Awaiting {
@@ -81,9 +78,11 @@ mod tests {
     ) -> DeployInfrastructure<MemoryStacks, MemoryTable, MemoryRuns, FixedClock> {
         DeployInfrastructure {
             stacks: stacks.clone(),
-            store: table.clone(),
-            runs: runs.clone(),
-            clock: FixedClock(now()),
+            waiting: Waiting {
+                waits: table.clone(),
+                runs: runs.clone(),
+                clock: FixedClock(now()),
+            },
         }
     }
 
@@ -98,8 +97,10 @@ mod tests {
 
     fn input(token: &str, execution: &str) -> Input {
         Input {
-            token: token.into(),
-            execution_id: execution.into(),
+            task: Task {
+                token: token.into(),
+                execution_id: execution.into(),
+            },
             change_set_id: "arn:cs/stagegate-rc".into(),
             stack_name: "shop-staging".into(),
         }

@@ -69,7 +69,6 @@ impl<S: Stacks> Step<Preview, Preview> for DescribeChangeSet<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::ChangeSetRequest;
     use crate::testing::MemoryStacks;
 
     fn step(stacks: &MemoryStacks, max_polls: u32) -> DescribeChangeSet<MemoryStacks> {
@@ -84,15 +83,9 @@ mod tests {
 
     /// What Create Change Set hands on: a change set being computed.
     async fn created(stacks: &MemoryStacks) -> Preview {
-        let request = ChangeSetRequest {
-            stack_name: "app-staging".into(),
-            change_set_name: "stagegate-r".into(),
-            template_uri: "runs/r/packaged.yaml".into(),
-            parameters: Default::default(),
-        };
         Preview {
-            change_set_id: stacks.create_change_set(&request).await.unwrap(),
-            stack_name: request.stack_name,
+            change_set_id: stacks.run_change_set().await,
+            stack_name: "app-staging".into(),
             status: ChangeSetStatus::Pending,
             changes: vec![],
             stack_version: String::new(),

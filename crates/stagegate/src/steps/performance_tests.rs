@@ -337,15 +337,11 @@ mod tests {
     }
 
     async fn with_spec(spec: serde_json::Value) -> MemoryArtifacts {
-        let arts = MemoryArtifacts::default();
-        arts.put(
+        MemoryArtifacts::holding(
             "runs/r/performance.json",
             "application/json",
-            spec.to_string().into_bytes(),
+            spec.to_string(),
         )
-        .await
-        .unwrap();
-        arts
     }
 
     #[test]

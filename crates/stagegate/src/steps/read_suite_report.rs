@@ -222,16 +222,12 @@ mod tests {
     }
 
     async fn command_with(junit: Option<&str>, build: Value) -> SuiteResult {
-        let arts = MemoryArtifacts::default();
-        if let Some(x) = junit {
-            arts.put(
-                "runs/r/suites/e2e.junit.xml",
-                "application/xml",
-                x.as_bytes().to_vec(),
-            )
-            .await
-            .unwrap();
-        }
+        let arts = match junit {
+            Some(x) => {
+                MemoryArtifacts::holding("runs/r/suites/e2e.junit.xml", "application/xml", x)
+            }
+            None => MemoryArtifacts::default(),
+        };
         command_report(
             &arts,
             Input {

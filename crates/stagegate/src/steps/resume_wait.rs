@@ -147,6 +147,11 @@ mod tests {
                 clock: FixedClock(now()),
             }
         }
+        /// The step's answer to `event`.
+        async fn send(&self, event: Value) -> Resumed {
+            self.step().run(event).await.unwrap()
+        }
+
         async fn waiting(&self, key: &str, subject: &str) {
             let w = Waiter {
                 token: "t1".into(),
@@ -159,30 +164,12 @@ mod tests {
         }
     }
 
-    const STACK_ARN: &str =
-        "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop-staging/6a1b2c3d-aaaa-bbbb";
-
-    /// CloudFormation's documented event, as EventBridge delivers it.
-    fn documented_stack_event(status: &str) -> Value {
-        json!({
-            "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-            "detail-type": "CloudFormation Stack Status Change", "source": "aws.cloudformation",
-            "account": "123456789012", "time": "2026-12-03T10:00:00Z", "region": "eu-west-1",
-            "resources": [STACK_ARN],
-            "detail": {
-                "stack-id": STACK_ARN,
-                "status-details": {"status": status, "status-reason": ""},
-                "client-request-token": "Console-CreateChangeSet-1"
-            }
-        })
-    }
-
     #[tokio::test]
     async fn a_stack_event_answers_the_waiting_task_once() {
         let f = Fixture::new();
         f.waiting("wait#stack#shop-staging", "shop-staging").await;
         let event = documented_stack_event("UPDATE_COMPLETE");
-        let first = f.step().run(event.clone()).await.unwrap();
+        let first = f.send(event.clone()).await;
         assert_eq!(first.outcome, "answered");
         assert_eq!(
             f.callbacks.successes(),
@@ -193,7 +180,7 @@ mod tests {
         );
         assert!(f.waits.waiters().is_empty());
         // EventBridge delivers at least once: the same event again changes nothing.
-        let again = f.step().run(event).await.unwrap();
+        let again = f.send(event).await;
         assert_eq!(again.outcome, "nobody waiting");
         assert_eq!(f.callbacks.successes().len(), 1);
     }
@@ -204,7 +191,7 @@ mod tests {
         f.waiting("wait#stack#shop-staging", "shop-staging").await;
         let event = documented_stack_event("UPDATE_COMPLETE");
         assert_eq!(event["time"], "2026-12-03T10:00:00Z");
-        f.step().run(event).await.unwrap();
+        f.send(event).await;
         assert_eq!(
             f.callbacks.successes()[0].1["settledAt"],
             "2026-12-03T10:00:00Z"
@@ -219,11 +206,7 @@ mod tests {
         let f = Fixture::new();
         f.waiting("wait#stack#shop-staging", "shop-staging").await;
         f.callbacks.close("t1");
-        let r = f
-            .step()
-            .run(documented_stack_event("UPDATE_COMPLETE"))
-            .await
-            .unwrap();
+        let r = f.send(documented_stack_event("UPDATE_COMPLETE")).await;
         assert_eq!(r.outcome, "already answered");
         assert!(f.callbacks.successes().is_empty());
         assert!(
@@ -238,10 +221,8 @@ mod tests {
         f.waiting("wait#stack#shop-staging", "shop-staging").await;
         f.stacks
             .set_failure_reason("Api (AWS::Lambda::Function): Role not found");
-        f.step()
-            .run(documented_stack_event("UPDATE_ROLLBACK_COMPLETE"))
-            .await
-            .unwrap();
+        f.send(documented_stack_event("UPDATE_ROLLBACK_COMPLETE"))
+            .await;
         let failures = f.callbacks.failures();
         assert_eq!(failures[0].1, "StackDeployFailed");
         assert!(
@@ -256,19 +237,17 @@ mod tests {
         let f = Fixture::new();
         f.waiting("wait#stack#shop-staging", "shop-staging").await;
         let r = f
-            .step()
-            .run(documented_stack_event(
+            .send(documented_stack_event(
                 "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
             ))
-            .await
-            .unwrap();
+            .await;
         assert_eq!(r.outcome, "not terminal");
         let other = stack_status_event(
             "arn:aws:cloudformation:eu-west-1:1:stack/other/1",
             "UPDATE_COMPLETE",
             None,
         );
-        assert_eq!(f.step().run(other).await.unwrap().outcome, "nobody waiting");
+        assert_eq!(f.send(other).await.outcome, "nobody waiting");
         assert!(f.callbacks.successes().is_empty());
         assert_eq!(f.waits.waiters().len(), 1, "the waiter still waits");
     }
@@ -279,11 +258,11 @@ mod tests {
         let key = amplify_key(AMPLIFY_APP, AMPLIFY_BRANCH);
         f.waiting(&key, "7").await;
         let late = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "6", "SUCCEED");
-        assert_eq!(f.step().run(late).await.unwrap().outcome, "another job");
+        assert_eq!(f.send(late).await.outcome, "another job");
         let started = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "7", "STARTED");
-        assert_eq!(f.step().run(started).await.unwrap().outcome, "not terminal");
+        assert_eq!(f.send(started).await.outcome, "not terminal");
         let done = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "7", "SUCCEED");
-        assert_eq!(f.step().run(done).await.unwrap().outcome, "answered");
+        assert_eq!(f.send(done).await.outcome, "answered");
         assert_eq!(
             f.callbacks.successes(),
             vec![(
@@ -299,7 +278,7 @@ mod tests {
         let key = amplify_key(AMPLIFY_APP, AMPLIFY_BRANCH);
         f.waiting(&key, "7").await;
         let failed = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "7", "FAILED");
-        f.step().run(failed).await.unwrap();
+        f.send(failed).await;
         let failures = f.callbacks.failures();
         assert_eq!(failures[0].1, "AmplifyJobFailed");
         assert!(
@@ -323,11 +302,7 @@ mod tests {
             .wait("wait#stack#shop-staging", &stale, now() - Duration::days(3))
             .await
             .unwrap();
-        let r = f
-            .step()
-            .run(documented_stack_event("UPDATE_COMPLETE"))
-            .await
-            .unwrap();
+        let r = f.send(documented_stack_event("UPDATE_COMPLETE")).await;
         assert_eq!(r.outcome, "expired");
         assert!(f.callbacks.successes().is_empty());
         assert!(f.waits.waiters().is_empty());

@@ -328,15 +328,7 @@ mod tests {
     }
 
     async fn with_suite(body: &str) -> MemoryArtifacts {
-        let arts = MemoryArtifacts::default();
-        arts.put(
-            "runs/r/suites/auth.json",
-            "application/json",
-            body.as_bytes().to_vec(),
-        )
-        .await
-        .unwrap();
-        arts
+        MemoryArtifacts::holding("runs/r/suites/auth.json", "application/json", body)
     }
 
     #[tokio::test]

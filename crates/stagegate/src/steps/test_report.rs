@@ -148,19 +148,25 @@ mod tests {
         }
     }
 
+    /// The report of `suites` then `commands`, and the store it wrote to.
+    async fn run(
+        suites: Vec<SuiteResult>,
+        commands: Vec<SuiteResult>,
+    ) -> (MemoryArtifacts, Result<Report, StepError>) {
+        let arts = MemoryArtifacts::default();
+        let input = Input {
+            artifacts_prefix: "runs/r/".into(),
+            suites,
+            commands,
+        };
+        let result = report(&arts, input).await;
+        (arts, result)
+    }
+
     #[tokio::test]
     async fn report_passes_when_all_pass_and_writes_json_and_junit() {
-        let arts = MemoryArtifacts::default();
-        let r = report(
-            &arts,
-            Input {
-                artifacts_prefix: "runs/r/".into(),
-                suites: vec![suite("auth", false)],
-                commands: vec![],
-            },
-        )
-        .await
-        .unwrap();
+        let (arts, r) = run(vec![suite("auth", false)], vec![]).await;
+        let r = r.unwrap();
         assert_eq!((r.total, r.failed), (1, 0));
         let xml = String::from_utf8(arts.get_sync("runs/r/junit.xml").unwrap()).unwrap();
         assert!(
@@ -171,17 +177,8 @@ mod tests {
 
     #[tokio::test]
     async fn report_fails_with_integration_tests_failed_listing_the_cases() {
-        let arts = MemoryArtifacts::default();
-        let e = report(
-            &arts,
-            Input {
-                artifacts_prefix: "runs/r/".into(),
-                suites: vec![suite("auth", false), suite("oauth", true)],
-                commands: vec![],
-            },
-        )
-        .await
-        .unwrap_err();
+        let (arts, e) = run(vec![suite("auth", false), suite("oauth", true)], vec![]).await;
+        let e = e.unwrap_err();
         assert_eq!(e.name, "IntegrationTestsFailed");
         assert!(e.message.contains("oauth/c<1>: m & m"), "{}", e.message);
         let xml = String::from_utf8(arts.get_sync("runs/r/junit.xml").unwrap()).unwrap();
@@ -190,17 +187,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_report_counts_command_suites_after_http_suites() {
-        let arts = MemoryArtifacts::default();
-        let e = report(
-            &arts,
-            Input {
-                artifacts_prefix: "runs/r/".into(),
-                suites: vec![suite("auth", false)],
-                commands: vec![suite("e2e", true)],
-            },
-        )
-        .await
-        .unwrap_err();
+        let (arts, e) = run(vec![suite("auth", false)], vec![suite("e2e", true)]).await;
+        let e = e.unwrap_err();
         assert!(
             e.message.starts_with("1 of 2 test(s) failed — e2e/c<1>"),
             "{}",

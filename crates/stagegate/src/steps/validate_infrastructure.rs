@@ -88,18 +88,11 @@ impl<S: Stacks> Step<Input, Output> for ValidateInfrastructure<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::ChangeSetRequest;
     use crate::testing::MemoryStacks;
 
     /// A computed preview of a change set on `stacks`, as Package & Preview ends.
     async fn ready(stacks: &MemoryStacks) -> Preview {
-        let request = ChangeSetRequest {
-            stack_name: "app-staging".into(),
-            change_set_name: "stagegate-r".into(),
-            template_uri: "runs/r/packaged.yaml".into(),
-            parameters: Default::default(),
-        };
-        let id = stacks.create_change_set(&request).await.unwrap();
+        let id = stacks.run_change_set().await;
         let cs = stacks.describe_change_set(&id).await.unwrap();
         let stack = stacks.stack(&cs.stack_name).await.unwrap().unwrap();
         Preview {

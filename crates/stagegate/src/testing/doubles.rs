@@ -22,6 +22,13 @@ pub struct MemoryArtifacts {
 }
 
 impl MemoryArtifacts {
+    /// A store already holding `body` under `key`.
+    pub fn holding(key: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        let store = Self::default();
+        lock(&store.items).insert(key.into(), (content_type.into(), body.into()));
+        store
+    }
+
     pub fn get_sync(&self, key: &str) -> Option<Vec<u8>> {
         lock(&self.items).get(key).map(|(_, b)| b.clone())
     }

@@ -126,3 +126,22 @@ pub fn golden(path: &std::path::Path, text: &str) -> Result<(), String> {
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
+
+/// The stack of [`documented_stack_event`].
+pub const STACK_ARN: &str =
+    "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop-staging/6a1b2c3d-aaaa-bbbb";
+
+/// CloudFormation's documented stack status event, as EventBridge delivers it.
+pub fn documented_stack_event(status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "CloudFormation Stack Status Change", "source": "aws.cloudformation",
+        "account": "123456789012", "time": "2026-12-03T10:00:00Z", "region": "eu-west-1",
+        "resources": [STACK_ARN],
+        "detail": {
+            "stack-id": STACK_ARN,
+            "status-details": {"status": status, "status-reason": ""},
+            "client-request-token": "Console-CreateChangeSet-1"
+        }
+    })
+}

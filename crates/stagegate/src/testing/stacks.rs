@@ -86,6 +86,20 @@ impl Default for MemoryStacks {
 }
 
 impl MemoryStacks {
+    /// Creates the change set a run of `app-staging` makes (`stagegate-r`, from
+    /// `runs/r/packaged.yaml`); its id.
+    pub async fn run_change_set(&self) -> String {
+        let request = ChangeSetRequest {
+            stack_name: "app-staging".into(),
+            change_set_name: "stagegate-r".into(),
+            template_uri: "runs/r/packaged.yaml".into(),
+            parameters: Default::default(),
+        };
+        self.create_change_set(&request)
+            .await
+            .unwrap_or_else(|e| panic!("the double refused a change set: {e}"))
+    }
+
     pub fn set_pending_polls(&self, n: u32) {
         lock(&self.state).pending_polls = n;
     }
