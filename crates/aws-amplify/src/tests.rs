@@ -6,16 +6,10 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::retry::RetryConfig;
-use std::time::Duration;
 
 fn hosting(rules: &[&Rule]) -> AmplifyHosting {
     let client = mock_client!(aws_sdk_amplify, RuleMode::MatchAny, rules, |c| c
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-        ));
+        .retry_config(aws_common::fast_retries()));
     AmplifyHosting::new(client, "d123", "staging")
 }
 

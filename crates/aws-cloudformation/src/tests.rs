@@ -13,17 +13,11 @@ use aws_sdk_cloudformation::types::{
     ResourceStatus, Stack, StackEvent, StackStatus,
 };
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::DateTime;
-use std::time::Duration;
 
 fn stacks(rules: &[&Rule]) -> CfnStacks {
     let client = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules, |c| c
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-        ));
+        .retry_config(aws_common::fast_retries()));
     CfnStacks::new(client, "artifacts-bucket", "eu-west-1")
 }
 

@@ -74,3 +74,11 @@ where
     };
     PortError::new(operation, message)
 }
+
+/// The retries adapters' tests give their mock clients: the SDK's standard mode,
+/// three attempts, 1 ms apart, so throttling is retried as in production but fast.
+pub fn fast_retries() -> aws_smithy_types::retry::RetryConfig {
+    aws_smithy_types::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(std::time::Duration::from_millis(1))
+}

@@ -3,8 +3,20 @@
 
 use super::{conditional, json_attr, n, number, s, to_json, DynamoTable, Written};
 use aws_common::port_error;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use chrono::{DateTime, Utc};
 use stagegate::ports::{Candidates, Claim, Claims, Newest, PortResult};
+
+impl DynamoTable {
+    /// A put of claim `key`, held by `owner` until `expires_at` (`#owner` names the
+    /// attribute in the condition the caller adds).
+    fn owned(&self, key: &str, owner: &str, expires_at: DateTime<Utc>) -> PutItemFluentBuilder {
+        self.put(key)
+            .item("owner", s(owner))
+            .item("expiresAt", n(expires_at.timestamp()))
+            .expression_attribute_names("#owner", "owner")
+    }
+}
 
 impl Claims for DynamoTable {
     async fn claim(&self, key: &str, expires_at: DateTime<Utc>) -> PortResult<bool> {
@@ -33,13 +45,10 @@ impl Claims for DynamoTable {
         owner: &str,
         expires_at: DateTime<Utc>,
     ) -> PortResult<Claim> {
+        // Free, or already ours (a retried call).
         let put = self
-            .put(key)
-            .item("owner", s(owner))
-            .item("expiresAt", n(expires_at.timestamp()))
-            // Free, or already ours (a retried call).
+            .owned(key, owner, expires_at)
             .condition_expression("attribute_not_exists(pk) OR #owner = :owner")
-            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":owner", s(owner));
         Ok(
             match conditional(put, true, format!("claim {key}")).await? {
@@ -63,11 +72,8 @@ impl Claims for DynamoTable {
         expires_at: DateTime<Utc>,
     ) -> PortResult<bool> {
         let put = self
-            .put(key)
-            .item("owner", s(to))
-            .item("expiresAt", n(expires_at.timestamp()))
+            .owned(key, to, expires_at)
             .condition_expression("#owner = :from")
-            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":from", s(from));
         let written = conditional(put, false, format!("take over {key}")).await?;
         Ok(matches!(written, Written::Yes))

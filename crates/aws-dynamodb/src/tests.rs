@@ -13,7 +13,6 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
 use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use aws_smithy_types::retry::RetryConfig;
 use stagegate::ports::{
     ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approvers, Candidates, Claim, Claims,
     Link, Newest, Update,
@@ -21,15 +20,10 @@ use stagegate::ports::{
 use stagegate::ports::{Delivery, Vote};
 use stagegate::testing::{approver, now, pending_record};
 use std::collections::BTreeMap;
-use std::time::Duration as StdDuration;
 
 fn table(rules: &[&Rule]) -> DynamoTable {
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules, |c| c
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(StdDuration::from_millis(1))
-        ));
+        .retry_config(aws_common::fast_retries()));
     DynamoTable::new(client, "approvals")
 }
 

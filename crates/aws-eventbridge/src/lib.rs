@@ -88,16 +88,10 @@ mod tests {
     use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
     use aws_sdk_eventbridge::types::PutEventsResultEntry;
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-    use aws_smithy_types::retry::RetryConfig;
-    use std::time::Duration;
 
     fn bus(rules: &[&Rule]) -> EventBus {
         let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, rules, |c| c
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(1))
-            ));
+            .retry_config(aws_common::fast_retries()));
         EventBus::new(client, "stagegate")
     }
 

@@ -109,15 +109,10 @@ mod tests {
     use aws_sdk_s3::operation::put_object::PutObjectOutput;
     use aws_sdk_s3::types::error::NoSuchKey;
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-    use aws_smithy_types::retry::RetryConfig;
-    use std::time::Duration;
 
     fn artifacts(rules: &[&Rule]) -> S3Artifacts {
-        let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-        ));
+        let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c
+            .retry_config(aws_common::fast_retries()));
         S3Artifacts::new(client, "stagegate-artifacts", "eu-west-1")
     }
 

@@ -94,16 +94,10 @@ mod tests {
     use super::*;
     use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-    use aws_smithy_types::retry::RetryConfig;
-    use std::time::Duration;
 
     fn secret(rules: &[&Rule]) -> CachedSecret {
         let client = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, rules, |c| c
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(1))
-            ));
+            .retry_config(aws_common::fast_retries()));
         CachedSecret::new(client, "stagegate/webhook")
     }
 

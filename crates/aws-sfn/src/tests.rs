@@ -8,19 +8,14 @@ use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
 use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
 use aws_sdk_sfn::types::{HistoryEvent, StateEnteredEventDetails, StateExitedEventDetails};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::DateTime as SdkTime;
 use serde_json::json;
-use std::time::Duration;
 
 const SM: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:stagegate-staging";
 
 fn sfn(rules: &[&Rule]) -> StepFunctions {
-    let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules, |c| c.retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_millis(1))
-    ));
+    let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules, |c| c
+        .retry_config(aws_common::fast_retries()));
     StepFunctions::new(client, SM)
 }
 

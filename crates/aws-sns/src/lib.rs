@@ -177,17 +177,18 @@ mod tests {
     use super::*;
     use aws_sdk_sns::operation::publish::PublishOutput;
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-    use aws_smithy_types::retry::RetryConfig;
+
     use std::collections::BTreeMap;
-    use std::time::Duration;
 
     fn notifier(rules: &[&Rule]) -> SnsNotifier {
-        let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, rules, |c| c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-        ));
+        let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, rules, |c| c
+            .retry_config(aws_common::fast_retries()));
         SnsNotifier::new(client, "arn:approvals", "arn:notifications")
+    }
+
+    /// Publishes the test message to `topic` through a notifier answering by `rule`.
+    async fn publish_with(rule: &Rule, topic: Topic) -> PortResult<String> {
+        notifier(&[rule]).publish(topic, &message()).await
     }
 
     #[tokio::test]
@@ -280,10 +281,7 @@ mod tests {
                     && attrs["stage"].string_value() == Some("Deploy Frontend")
             })
             .then_output(|| PublishOutput::builder().message_id("m-1").build());
-        let id = notifier(&[&publish])
-            .publish(Topic::Notifications, &message())
-            .await
-            .unwrap();
+        let id = publish_with(&publish, Topic::Notifications).await.unwrap();
         assert_eq!(id, "m-1");
     }
 
@@ -292,10 +290,7 @@ mod tests {
         let publish = mock!(Client::publish)
             .match_requests(|r| r.topic_arn() == Some("arn:approvals"))
             .then_output(|| PublishOutput::builder().message_id("m-2").build());
-        let id = notifier(&[&publish])
-            .publish(Topic::Approvals, &message())
-            .await
-            .unwrap();
+        let id = publish_with(&publish, Topic::Approvals).await.unwrap();
         assert_eq!(id, "m-2");
     }
 
@@ -305,10 +300,7 @@ mod tests {
             .sequence()
             .http_status(404, Some(query_error("NotFound")))
             .build();
-        let e = notifier(&[&publish])
-            .publish(Topic::Approvals, &message())
-            .await
-            .unwrap_err();
+        let e = publish_with(&publish, Topic::Approvals).await.unwrap_err();
         assert_eq!(e.operation, "publish to arn:approvals");
         assert!(e.message.starts_with("NotFound"), "{e}");
     }
@@ -331,8 +323,7 @@ mod tests {
             .http_status(400, Some(query_error("Throttling")))
             .repeatedly()
             .build();
-        let e = notifier(&[&throttled])
-            .publish(Topic::Notifications, &message())
+        let e = publish_with(&throttled, Topic::Notifications)
             .await
             .unwrap_err();
         assert!(e.message.contains("throttled"), "{e}");

@@ -70,6 +70,17 @@ fn required(v: &Option<String>, what: &str, flag: &str, env: &str) -> Result<Str
         .ok_or_else(|| anyhow!("no {what}: pass {flag} or set {env} (a stagegate stack output)"))
 }
 
+/// The approvers' subscriptions on the approvals topic the flags or environment name.
+fn subscriptions(target: &Stack, aws: &aws_config::SdkConfig) -> Result<ApproverSubscriptions> {
+    let topic = required(
+        &target.topic,
+        "approvals topic",
+        "--topic",
+        "STAGEGATE_APPROVALS_TOPIC_ARN",
+    )?;
+    Ok(ApproverSubscriptions::from_config(aws, topic))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -98,13 +109,7 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                 github,
                 decides,
             } => {
-                let topic = required(
-                    &args.target.topic,
-                    "approvals topic",
-                    "--topic",
-                    "STAGEGATE_APPROVALS_TOPIC_ARN",
-                )?;
-                let sns = ApproverSubscriptions::from_config(&aws, topic);
+                let sns = subscriptions(&args.target, &aws)?;
                 let mut decides = decides;
                 decides.sort();
                 decides.dedup();
@@ -118,13 +123,7 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ApproversCommand::Remove { id } => {
-                let topic = required(
-                    &args.target.topic,
-                    "approvals topic",
-                    "--topic",
-                    "STAGEGATE_APPROVALS_TOPIC_ARN",
-                )?;
-                let sns = ApproverSubscriptions::from_config(&aws, topic);
+                let sns = subscriptions(&args.target, &aws)?;
                 remove(&table, &sns, &id).await?;
                 Ok(ExitCode::SUCCESS)
             }

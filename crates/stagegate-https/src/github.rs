@@ -268,6 +268,13 @@ mod tests {
         GitHub::new(http, "acme/shop", "rc-", token.map(str::to_string))
     }
 
+    /// GitHub's API, answering 404 Not Found at `url`.
+    fn not_found(url: &str) -> MemoryHttp {
+        let http = MemoryHttp::default();
+        http.route(url, 404, r#"{"message":"Not Found"}"#);
+        http
+    }
+
     #[tokio::test]
     async fn the_previous_candidate_comes_from_the_tags() {
         let http = MemoryHttp::default();
@@ -306,12 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_api_error_carries_githubs_message() {
-        let http = MemoryHttp::default();
-        http.route(
-            "https://api.github.com/repos/acme/shop/commits?sha=abc&per_page=100",
-            404,
-            r#"{"message":"Not Found"}"#,
-        );
+        let http = not_found("https://api.github.com/repos/acme/shop/commits?sha=abc&per_page=100");
         let e = gh(http, None).commits(None, "abc").await.unwrap_err();
         assert_eq!(e.message, "404: Not Found");
     }
@@ -329,12 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_prerelease_is_created() {
-        let http = MemoryHttp::default();
-        http.route(
-            "https://api.github.com/repos/acme/shop/releases/tags/rc-1",
-            404,
-            r#"{"message":"Not Found"}"#,
-        );
+        let http = not_found("https://api.github.com/repos/acme/shop/releases/tags/rc-1");
         http.route(
             "https://api.github.com/repos/acme/shop/releases",
             201,

@@ -276,6 +276,17 @@ pub struct SuiteResult {
 }
 
 impl SuiteResult {
+    /// Suite `suite` with these `cases`, counted.
+    pub fn of(suite: String, cases: Vec<CaseResult>) -> SuiteResult {
+        let passed = cases.iter().filter(|c| c.passed).count();
+        SuiteResult {
+            suite,
+            passed,
+            failed: cases.len() - passed,
+            cases,
+        }
+    }
+
     /// A suite that could not run at all: one failed case saying why.
     pub fn broken(suite: &str, message: String) -> SuiteResult {
         SuiteResult {

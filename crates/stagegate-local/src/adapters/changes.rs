@@ -169,78 +169,78 @@ mod tests {
         assert!(diff(Some(&new), &new).is_empty());
     }
     /// Replacement as CloudFormation reports it, from the registry's create-only
-    /// properties.
+    /// properties: (type, old properties, new properties, replacement).
     #[test]
     fn replacement_follows_the_create_only_properties_of_the_type() {
-        let r = |old: Value, new: Value| replacement(&old, &new);
-        let lambda = |props: Value| json!({"Type": "AWS::Lambda::Function", "Properties": props});
-        assert_eq!(
-            r(
-                lambda(json!({"FunctionName": "a", "MemorySize": 128})),
-                lambda(json!({"FunctionName": "b", "MemorySize": 128}))
+        let cases = [
+            (
+                "AWS::Lambda::Function",
+                json!({"FunctionName": "a", "MemorySize": 128}),
+                json!({"FunctionName": "b", "MemorySize": 128}),
+                "True",
             ),
-            "True"
-        );
-        assert_eq!(
-            r(
-                lambda(json!({"MemorySize": 128})),
-                lambda(json!({"MemorySize": 256}))
+            (
+                "AWS::Lambda::Function",
+                json!({"MemorySize": 128}),
+                json!({"MemorySize": 256}),
+                "False",
             ),
-            "False"
-        );
-        let table = |props: Value| json!({"Type": "AWS::DynamoDB::Table", "Properties": props});
-        assert_eq!(
-            r(
-                table(json!({"KeySchema": [{"AttributeName": "id"}]})),
-                table(json!({"KeySchema": [{"AttributeName": "pk"}]}))
+            (
+                "AWS::DynamoDB::Table",
+                json!({"KeySchema": [{"AttributeName": "id"}]}),
+                json!({"KeySchema": [{"AttributeName": "pk"}]}),
+                "Conditional",
             ),
-            "Conditional"
-        );
-        assert_eq!(
-            r(
-                table(json!({"TableName": "a"})),
-                table(json!({"TableName": "b"}))
+            (
+                "AWS::DynamoDB::Table",
+                json!({"TableName": "a"}),
+                json!({"TableName": "b"}),
+                "True",
             ),
-            "True"
-        );
-        let queue = |props: Value| json!({"Type": "AWS::SQS::Queue", "Properties": props});
-        assert_eq!(
-            r(
-                queue(json!({"FifoQueue": false})),
-                queue(json!({"FifoQueue": true}))
+            (
+                "AWS::SQS::Queue",
+                json!({"FifoQueue": false}),
+                json!({"FifoQueue": true}),
+                "True",
             ),
-            "True"
-        );
-        assert_eq!(
-            r(
-                queue(json!({"VisibilityTimeout": 30})),
-                queue(json!({"VisibilityTimeout": 60}))
+            (
+                "AWS::SQS::Queue",
+                json!({"VisibilityTimeout": 30}),
+                json!({"VisibilityTimeout": 60}),
+                "False",
             ),
-            "False"
-        );
-        let sam = |props: Value| json!({"Type": "AWS::Serverless::Function", "Properties": props});
-        assert_eq!(
-            r(sam(json!({"CodeUri": "a/"})), sam(json!({"CodeUri": "b/"}))),
-            "False"
-        );
-        assert_eq!(
-            r(
-                sam(json!({"FunctionName": "a"})),
-                sam(json!({"FunctionName": "b"}))
+            (
+                "AWS::Serverless::Function",
+                json!({"CodeUri": "a/"}),
+                json!({"CodeUri": "b/"}),
+                "False",
             ),
-            "True"
-        );
-        // A type without a schema: CloudFormation would know, we cannot: Conditional.
-        let custom = |props: Value| json!({"Type": "Custom::Thing", "Properties": props});
-        assert_eq!(
-            r(custom(json!({"A": 1})), custom(json!({"A": 2}))),
-            "Conditional"
-        );
+            (
+                "AWS::Serverless::Function",
+                json!({"FunctionName": "a"}),
+                json!({"FunctionName": "b"}),
+                "True",
+            ),
+            // A type without a schema: CloudFormation would know, we cannot.
+            (
+                "Custom::Thing",
+                json!({"A": 1}),
+                json!({"A": 2}),
+                "Conditional",
+            ),
+        ];
+        for (ty, old, new, expected) in cases {
+            let (old, new) = (
+                json!({"Type": ty, "Properties": old}),
+                json!({"Type": ty, "Properties": new}),
+            );
+            assert_eq!(replacement(&old, &new), expected, "{old} → {new}");
+        }
         // Only metadata changed: nothing is replaced.
         assert_eq!(
-            r(
-                json!({"Type": "AWS::SQS::Queue", "Metadata": {"a": 1}}),
-                json!({"Type": "AWS::SQS::Queue", "Metadata": {"a": 2}})
+            replacement(
+                &json!({"Type": "AWS::SQS::Queue", "Metadata": {"a": 1}}),
+                &json!({"Type": "AWS::SQS::Queue", "Metadata": {"a": 2}})
             ),
             "False"
         );

@@ -91,13 +91,7 @@ async fn command_report(
             elapsed_ms: 0,
         });
     }
-    let passed = cases.iter().filter(|c| c.passed).count();
-    Ok(SuiteResult {
-        suite: input.suite,
-        passed,
-        failed: cases.len() - passed,
-        cases,
-    })
+    Ok(SuiteResult::of(input.suite, cases))
 }
 
 /// The cases of a JUnit XML report (`<testcase>` elements; a `<failure>` or `<error>`

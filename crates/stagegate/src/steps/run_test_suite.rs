@@ -86,13 +86,7 @@ async fn run_suite(
     for case in &spec.cases {
         cases.push(run_case(http, &input, case, &mut values).await);
     }
-    let passed = cases.iter().filter(|c| c.passed).count();
-    Ok(SuiteResult {
-        suite: input.suite,
-        passed,
-        failed: cases.len() - passed,
-        cases,
-    })
+    Ok(SuiteResult::of(input.suite, cases))
 }
 
 /// One attempt at a case.
