@@ -225,16 +225,24 @@ impl Stacks for CfnStacks {
 
     async fn describe_change_set(&self, id: &str) -> PortResult<ChangeSet> {
         let mut changes = Vec::new();
-        let mut next: Option<String> = None;
+        let mut pages = self
+            .client
+            .describe_change_set()
+            .change_set_name(id)
+            .into_paginator()
+            .send();
         loop {
-            let out = self
-                .client
-                .describe_change_set()
-                .change_set_name(id)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| port_error(format!("describe change set {id}"), &e))?;
+            let out = match pages.next().await {
+                Some(page) => {
+                    page.map_err(|e| port_error(format!("describe change set {id}"), &e))?
+                }
+                None => {
+                    return Err(PortError::new(
+                        format!("describe change set {id}"),
+                        "CloudFormation returned no page",
+                    ))
+                }
+            };
             for change in out.changes() {
                 let Some(rc) = change.resource_change() else {
                     continue;
@@ -263,8 +271,7 @@ impl Stacks for CfnStacks {
                 }
                 _ => ChangeSetStatus::Failed,
             };
-            next = out.next_token().map(str::to_string);
-            if next.is_none() || status != ChangeSetStatus::Ready {
+            if out.next_token().is_none() || status != ChangeSetStatus::Ready {
                 return Ok(ChangeSet {
                     id: out.change_set_id().unwrap_or(id).to_string(),
                     stack_name: out.stack_name().unwrap_or_default().to_string(),

@@ -65,32 +65,25 @@ impl DynamoTable {
         limit: Option<usize>,
         what: &str,
     ) -> PortResult<Vec<ApprovalRecord>> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", key)
+            .expression_attribute_values(":v", s(value))
+            .into_paginator()
+            .items()
+            .send();
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#k = :v")
-                .expression_attribute_names("#k", key)
-                .expression_attribute_values(":v", s(value))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error(what, &e))?;
-            for item in page.items() {
-                out.push(from_item(item)?);
-                if limit.is_some_and(|l| out.len() >= l) {
-                    return Ok(out);
-                }
-            }
-            match page.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => return Ok(out),
+        while let Some(item) = items.next().await {
+            out.push(from_item(&item.map_err(|e| port_error(what, &e))?)?);
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
             }
         }
+        Ok(out)
     }
 }
 

@@ -192,26 +192,17 @@ fn is_exited(t: &HistoryEventType) -> bool {
 impl StepFunctions {
     /// Every event of execution `arn`'s history, without its data.
     async fn history(&self, arn: &str) -> PortResult<Vec<aws_sdk_sfn::types::HistoryEvent>> {
-        let mut events = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .get_execution_history()
-                .execution_arn(arn)
-                .include_execution_data(false)
-                .max_results(1000)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| port_error(format!("read the history of {arn}"), &e))?;
-            events.extend(page.events().iter().cloned());
-            match page.next_token() {
-                Some(t) => next = Some(t.to_string()),
-                None => break,
-            }
-        }
-        Ok(events)
+        self.client
+            .get_execution_history()
+            .execution_arn(arn)
+            .include_execution_data(false)
+            .max_results(1000)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| port_error(format!("read the history of {arn}"), &e))
     }
 }
 
