@@ -872,24 +872,58 @@ impl Loader {
         names
     }
 
-    fn retriers(&mut self, loc: &str, obj: &Map<String, Value>) -> Vec<Retrier> {
-        let Some(v) = obj.get("Retry") else {
+    /// The objects of array `field` (`Retry`, `Catch`) with their location and
+    /// whether each is the last; what is not an array, or not an object, is a problem.
+    fn entries<'a>(
+        &mut self,
+        loc: &str,
+        obj: &'a Map<String, Value>,
+        (field, what): (&str, &str),
+    ) -> Vec<(String, bool, &'a Map<String, Value>)> {
+        let Some(v) = obj.get(field) else {
             return Vec::new();
         };
         let Some(arr) = v.as_array() else {
-            self.problem(
-                &format!("{loc}/Retry"),
-                "'Retry' must be an array of retriers",
-            );
+            let message = format!("'{field}' must be an array of {what}s");
+            self.problem(&format!("{loc}/{field}"), message);
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (i, r) in arr.iter().enumerate() {
-            let rloc = format!("{loc}/Retry/{i}");
-            let Some(r) = r.as_object() else {
-                self.problem(&rloc, "a retrier must be an object");
-                continue;
-            };
+        for (i, entry) in arr.iter().enumerate() {
+            let at = format!("{loc}/{field}/{i}");
+            match entry.as_object() {
+                Some(entry) => out.push((at, i + 1 == arr.len(), entry)),
+                None => self.problem(&at, format!("a {what} must be an object")),
+            }
+        }
+        out
+    }
+
+    /// Field `field` of `obj` as `read` reads it, `default` when absent; a value
+    /// `read` refuses is the problem `rule` (and the default).
+    fn field<T>(
+        &mut self,
+        (loc, obj): (&str, &Map<String, Value>),
+        field: &str,
+        default: T,
+        read: impl Fn(&Value) -> Option<T>,
+        rule: &str,
+    ) -> T {
+        match obj.get(field) {
+            None => default,
+            Some(v) => read(v).unwrap_or_else(|| {
+                self.problem(
+                    &format!("{loc}/{field}"),
+                    format!("'{field}' must be {rule}"),
+                );
+                default
+            }),
+        }
+    }
+
+    fn retriers(&mut self, loc: &str, obj: &Map<String, Value>) -> Vec<Retrier> {
+        let mut out = Vec::new();
+        for (rloc, last, r) in self.entries(loc, obj, ("Retry", "retrier")) {
             self.check_fields(
                 &rloc,
                 r,
@@ -904,70 +938,47 @@ impl Loader {
                 ],
                 "a retrier",
             );
-            let error_equals = self.error_equals(&rloc, r, i + 1 == arr.len());
-            let interval_seconds = match r.get("IntervalSeconds") {
-                None => 1,
-                Some(v) => match v.as_u64() {
-                    Some(n) if (1..=99_999_999).contains(&n) => n,
-                    _ => {
-                        self.problem(
-                            &format!("{rloc}/IntervalSeconds"),
-                            "'IntervalSeconds' must be an integer from 1 to 99999999",
-                        );
-                        1
-                    }
+            let at = (rloc.as_str(), r);
+            let error_equals = self.error_equals(&rloc, r, last);
+            let interval_seconds = self.field(
+                at,
+                "IntervalSeconds",
+                1,
+                |v| v.as_u64().filter(|n| (1..=99_999_999).contains(n)),
+                "an integer from 1 to 99999999",
+            );
+            let max_attempts = self.field(
+                at,
+                "MaxAttempts",
+                3,
+                |v| v.as_u64().filter(|n| *n <= 99_999_999).map(|n| n as u32),
+                "a non-negative integer",
+            );
+            let backoff_rate = self.field(
+                at,
+                "BackoffRate",
+                2.0,
+                |v| v.as_f64().filter(|n| *n >= 1.0),
+                "a number >= 1.0",
+            );
+            let max_delay_seconds = self.field(
+                at,
+                "MaxDelaySeconds",
+                None,
+                |v| v.as_u64().filter(|n| *n >= 1).map(Some),
+                "a positive integer",
+            );
+            let jitter = self.field(
+                at,
+                "JitterStrategy",
+                Jitter::None,
+                |v| match v.as_str() {
+                    Some("NONE") => Some(Jitter::None),
+                    Some("FULL") => Some(Jitter::Full),
+                    _ => None,
                 },
-            };
-            let max_attempts = match r.get("MaxAttempts") {
-                None => 3,
-                Some(v) => match v.as_u64() {
-                    Some(n) if n <= 99_999_999 => n as u32,
-                    _ => {
-                        self.problem(
-                            &format!("{rloc}/MaxAttempts"),
-                            "'MaxAttempts' must be a non-negative integer",
-                        );
-                        3
-                    }
-                },
-            };
-            let backoff_rate = match r.get("BackoffRate") {
-                None => 2.0,
-                Some(v) => match v.as_f64() {
-                    Some(n) if n >= 1.0 => n,
-                    _ => {
-                        self.problem(
-                            &format!("{rloc}/BackoffRate"),
-                            "'BackoffRate' must be a number >= 1.0",
-                        );
-                        2.0
-                    }
-                },
-            };
-            let max_delay_seconds = match r.get("MaxDelaySeconds") {
-                None => None,
-                Some(v) => match v.as_u64() {
-                    Some(n) if n >= 1 => Some(n),
-                    _ => {
-                        self.problem(
-                            &format!("{rloc}/MaxDelaySeconds"),
-                            "'MaxDelaySeconds' must be a positive integer",
-                        );
-                        None
-                    }
-                },
-            };
-            let jitter = match r.get("JitterStrategy").map(|v| v.as_str()) {
-                None | Some(Some("NONE")) => Jitter::None,
-                Some(Some("FULL")) => Jitter::Full,
-                _ => {
-                    self.problem(
-                        &format!("{rloc}/JitterStrategy"),
-                        "'JitterStrategy' must be \"FULL\" or \"NONE\"",
-                    );
-                    Jitter::None
-                }
-            };
+                "\"FULL\" or \"NONE\"",
+            );
             out.push(Retrier {
                 error_equals,
                 interval_seconds,
@@ -981,30 +992,15 @@ impl Loader {
     }
 
     fn catchers(&mut self, loc: &str, obj: &Map<String, Value>) -> Vec<Catcher> {
-        let Some(v) = obj.get("Catch") else {
-            return Vec::new();
-        };
-        let Some(arr) = v.as_array() else {
-            self.problem(
-                &format!("{loc}/Catch"),
-                "'Catch' must be an array of catchers",
-            );
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for (i, c) in arr.iter().enumerate() {
-            let cloc = format!("{loc}/Catch/{i}");
-            let Some(c) = c.as_object() else {
-                self.problem(&cloc, "a catcher must be an object");
-                continue;
-            };
+        for (cloc, last, c) in self.entries(loc, obj, ("Catch", "catcher")) {
             self.check_fields(
                 &cloc,
                 c,
                 &["ErrorEquals", "Next", "ResultPath", "Comment"],
                 "a catcher",
             );
-            let error_equals = self.error_equals(&cloc, c, i + 1 == arr.len());
+            let error_equals = self.error_equals(&cloc, c, last);
             let Some(next) = c.get("Next").and_then(Value::as_str) else {
                 self.problem(&cloc, "a catcher needs 'Next'");
                 continue;
