@@ -117,3 +117,37 @@ fn the_architecture_doc_opens_with_the_state_to_function_to_module_table() {
         assert!(file.exists(), "{}", file.display());
     }
 }
+
+/// Only `STAGEGATE_BLESS=1` rewrites golden files; any other value checks them. CI
+/// refuses to run with the variable set at all (before doing anything), and ends by
+/// failing on any change to a tracked file.
+#[test]
+fn nothing_is_blessed_silently() {
+    use stagegate::testing::blesses;
+    assert!(blesses(Some("1")));
+    for value in [
+        None,
+        Some("0"),
+        Some(""),
+        Some("true"),
+        Some("yes"),
+        Some(" 1"),
+    ] {
+        assert!(!blesses(value), "{value:?} must not bless");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for value in ["1", "0", ""] {
+        let out = std::process::Command::new("bash")
+            .arg(root.join(".ci/run"))
+            .env("STAGEGATE_BLESS", value)
+            .output()
+            .expect("bash runs .ci/run");
+        assert_eq!(out.status.code(), Some(1), "STAGEGATE_BLESS={value:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("STAGEGATE_BLESS is set"), "{err}");
+        assert!(out.stdout.is_empty(), "it stopped before doing anything");
+    }
+    let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
+    let last_check = ci.lines().rev().find(|l| !l.trim().starts_with("echo"));
+    assert_eq!(last_check.map(str::trim), Some("git diff --exit-code"));
+}

@@ -370,6 +370,17 @@ struct Loader {
 }
 
 impl Loader {
+    /// `result`'s value; its error is the problem at `location` (and `None`).
+    fn checked<T, E: Into<String>>(&mut self, location: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problem(location, e);
+                None
+            }
+        }
+    }
+
     fn problem(&mut self, location: &str, message: impl Into<String>) {
         self.problems.push(Problem {
             location: if location.is_empty() {
@@ -710,13 +721,10 @@ impl Loader {
         match obj.get(key) {
             None => IoPath::Whole,
             Some(Value::Null) => IoPath::Null,
-            Some(Value::String(s)) => match Path::parse(s) {
-                Ok(p) => IoPath::Path(p),
-                Err(e) => {
-                    self.problem(&format!("{loc}/{key}"), e);
-                    IoPath::Whole
-                }
-            },
+            Some(Value::String(s)) => {
+                let path = self.checked(&format!("{loc}/{key}"), Path::parse(s));
+                path.map_or(IoPath::Whole, IoPath::Path)
+            }
             Some(_) => {
                 self.problem(
                     &format!("{loc}/{key}"),
@@ -731,14 +739,12 @@ impl Loader {
         match v {
             None => ResultPathSpec::Whole,
             Some(Value::Null) => ResultPathSpec::Discard,
-            Some(Value::String(s)) => match ReferencePath::parse(s) {
-                Ok(p) if p.is_root() => ResultPathSpec::Whole,
-                Ok(p) => ResultPathSpec::Path(p),
-                Err(e) => {
-                    self.problem(&format!("{loc}/{key}"), e);
-                    ResultPathSpec::Whole
+            Some(Value::String(s)) => {
+                match self.checked(&format!("{loc}/{key}"), ReferencePath::parse(s)) {
+                    Some(p) if !p.is_root() => ResultPathSpec::Path(p),
+                    _ => ResultPathSpec::Whole,
                 }
-            },
+            }
             Some(_) => {
                 self.problem(
                     &format!("{loc}/{key}"),
@@ -751,13 +757,7 @@ impl Loader {
 
     fn template(&mut self, loc: &str, obj: &Map<String, Value>, key: &str) -> Option<Template> {
         let v = obj.get(key)?;
-        match Template::compile(v) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                self.problem(&format!("{loc}/{key}"), e);
-                None
-            }
-        }
+        self.checked(&format!("{loc}/{key}"), Template::compile(v))
     }
 
     fn seconds(&mut self, loc: &str, obj: &Map<String, Value>, key: &str) -> Option<Seconds> {
@@ -771,13 +771,10 @@ impl Loader {
                 None
             }
             (Some(_), None) => self.opt_positive_int(loc, obj, key).map(Seconds::Fixed),
-            (None, Some(Value::String(s))) => match Path::parse(s) {
-                Ok(p) => Some(Seconds::Path(p)),
-                Err(e) => {
-                    self.problem(&format!("{loc}/{path_key}"), e);
-                    None
-                }
-            },
+            (None, Some(Value::String(s))) => {
+                let path = self.checked(&format!("{loc}/{path_key}"), Path::parse(s));
+                path.map(Seconds::Path)
+            }
             (None, Some(_)) => {
                 self.problem(
                     &format!("{loc}/{path_key}"),
@@ -791,13 +788,7 @@ impl Loader {
 
     fn task(&mut self, loc: &str, obj: &Map<String, Value>) -> Option<Task> {
         let resource = match obj.get("Resource") {
-            Some(Value::String(s)) => match Resource::parse(s) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    self.problem(&format!("{loc}/Resource"), e);
-                    None
-                }
-            },
+            Some(Value::String(s)) => self.checked(&format!("{loc}/Resource"), Resource::parse(s)),
             _ => {
                 self.problem(loc, "a Task state needs a 'Resource' string");
                 None
@@ -1115,13 +1106,7 @@ impl Loader {
                 } else {
                     Path::parse(s).map(Text::Path)
                 };
-                match parsed {
-                    Ok(t) => Some(t),
-                    Err(e) => {
-                        self.problem(&format!("{loc}/{path_key}"), e);
-                        None
-                    }
-                }
+                self.checked(&format!("{loc}/{path_key}"), parsed)
             }
             (None, Some(_)) => {
                 self.problem(
