@@ -368,6 +368,18 @@ mod tests {
         rule(r).eval(&input, &json!({}))
     }
 
+    /// `r` matches `input`.
+    fn holds(r: Value, input: Value) {
+        let what = format!("{r} on {input}");
+        assert!(eval(r, input).unwrap(), "{what} should match");
+    }
+
+    /// `r` does not match `input`.
+    fn fails(r: Value, input: Value) {
+        let what = format!("{r} on {input}");
+        assert!(!eval(r, input).unwrap(), "{what} should not match");
+    }
+
     #[test]
     fn string_matches_wildcards_and_escapes() {
         assert!(wildcard_match("log-*.txt", "log-2024.txt"));
@@ -381,21 +393,18 @@ mod tests {
 
     #[test]
     fn type_mismatch_is_false_not_an_error() {
-        assert!(!eval(
+        fails(
             json!({"Variable": "$.x", "StringEquals": "1"}),
-            json!({"x": 1})
-        )
-        .unwrap());
-        assert!(!eval(
+            json!({"x": 1}),
+        );
+        fails(
             json!({"Variable": "$.x", "NumericEquals": 1}),
-            json!({"x": "1"})
-        )
-        .unwrap());
-        assert!(!eval(
+            json!({"x": "1"}),
+        );
+        fails(
             json!({"Variable": "$.x", "TimestampEquals": "2001-01-01T12:00:00Z"}),
-            json!({"x": "soon"})
-        )
-        .unwrap());
+            json!({"x": "soon"}),
+        );
     }
 
     #[test]
@@ -406,8 +415,8 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.error, "States.Runtime");
-        assert!(!eval(json!({"Variable": "$.nope", "IsPresent": true}), json!({})).unwrap());
-        assert!(eval(json!({"Variable": "$.nope", "IsPresent": false}), json!({})).unwrap());
+        fails(json!({"Variable": "$.nope", "IsPresent": true}), json!({}));
+        holds(json!({"Variable": "$.nope", "IsPresent": false}), json!({}));
     }
 
     #[test]
@@ -425,50 +434,43 @@ mod tests {
                 "{op}"
             );
         }
-        assert!(eval(
+        holds(
             json!({"Variable": "$.v", "NumericEquals": 1}),
-            json!({"v": 1.0})
-        )
-        .unwrap());
+            json!({"v": 1.0}),
+        );
     }
 
     #[test]
     fn string_comparisons_use_utf16_order() {
-        assert!(eval(
+        holds(
             json!({"Variable": "$.v", "StringLessThan": "b"}),
-            json!({"v": "a"})
-        )
-        .unwrap());
-        assert!(eval(
+            json!({"v": "a"}),
+        );
+        holds(
             json!({"Variable": "$.v", "StringGreaterThanEquals": "abc"}),
-            json!({"v": "abc"})
-        )
-        .unwrap());
+            json!({"v": "abc"}),
+        );
         // U+1F600 is a surrogate pair (0xD83D...) which sorts below U+FFFD in UTF-16.
-        assert!(eval(
+        holds(
             json!({"Variable": "$.v", "StringLessThan": "\u{FFFD}"}),
-            json!({"v": "\u{1F600}"})
-        )
-        .unwrap());
+            json!({"v": "\u{1F600}"}),
+        );
     }
 
     #[test]
     fn timestamp_and_boolean_comparisons() {
-        assert!(eval(
+        holds(
             json!({"Variable": "$.t", "TimestampLessThan": "2001-01-01T12:00:00Z"}),
-            json!({"t": "2001-01-01T11:59:59Z"})
-        )
-        .unwrap());
-        assert!(eval(
+            json!({"t": "2001-01-01T11:59:59Z"}),
+        );
+        holds(
             json!({"Variable": "$.t", "TimestampEquals": "2001-01-01T12:00:00Z"}),
-            json!({"t": "2001-01-01T14:00:00+02:00"})
-        )
-        .unwrap());
-        assert!(eval(
+            json!({"t": "2001-01-01T14:00:00+02:00"}),
+        );
+        holds(
             json!({"Variable": "$.b", "BooleanEquals": false}),
-            json!({"b": false})
-        )
-        .unwrap());
+            json!({"b": false}),
+        );
     }
 
     #[test]

@@ -369,6 +369,12 @@ struct Loader {
     tasks: Vec<Resource>,
 }
 
+/// A field given as a value (`Seconds`) or as a path to one (`SecondsPath`).
+enum Given<'a> {
+    Value(&'a Value),
+    Path(&'a Value),
+}
+
 impl Loader {
     /// `result`'s value; its error is the problem at `location` (and `None`).
     fn checked<T, E: Into<String>>(&mut self, location: &str, result: Result<T, E>) -> Option<T> {
@@ -762,26 +768,37 @@ impl Loader {
 
     fn seconds(&mut self, loc: &str, obj: &Map<String, Value>, key: &str) -> Option<Seconds> {
         let path_key = format!("{key}Path");
-        match (obj.get(key), obj.get(&path_key)) {
-            (Some(_), Some(_)) => {
-                self.problem(
-                    loc,
-                    format!("only one of '{key}' and '{path_key}' may be given"),
-                );
-                None
-            }
-            (Some(_), None) => self.opt_positive_int(loc, obj, key).map(Seconds::Fixed),
-            (None, Some(Value::String(s))) => {
+        match self.one_of(loc, obj, key, &path_key)? {
+            Given::Value(_) => self.opt_positive_int(loc, obj, key).map(Seconds::Fixed),
+            Given::Path(Value::String(s)) => {
                 let path = self.checked(&format!("{loc}/{path_key}"), Path::parse(s));
                 path.map(Seconds::Path)
             }
-            (None, Some(_)) => {
-                self.problem(
-                    &format!("{loc}/{path_key}"),
-                    format!("'{path_key}' must be a path string"),
-                );
+            Given::Path(_) => {
+                let rule = format!("'{path_key}' must be a path string");
+                self.problem(&format!("{loc}/{path_key}"), rule);
                 None
             }
+        }
+    }
+
+    /// Which of `key` and `path_key` (`Seconds`/`SecondsPath`, `Error`/`ErrorPath`)
+    /// `obj` gives: none, one, or both (a problem, and neither is read).
+    fn one_of<'a>(
+        &mut self,
+        loc: &str,
+        obj: &'a Map<String, Value>,
+        key: &str,
+        path_key: &str,
+    ) -> Option<Given<'a>> {
+        match (obj.get(key), obj.get(path_key)) {
+            (Some(_), Some(_)) => {
+                let rule = format!("only one of '{key}' and '{path_key}' may be given");
+                self.problem(loc, rule);
+                None
+            }
+            (Some(v), None) => Some(Given::Value(v)),
+            (None, Some(p)) => Some(Given::Path(p)),
             (None, None) => None,
         }
     }
@@ -1087,20 +1104,13 @@ impl Loader {
         key: &str,
         path_key: &str,
     ) -> Option<Text> {
-        match (obj.get(key), obj.get(path_key)) {
-            (Some(_), Some(_)) => {
-                self.problem(
-                    loc,
-                    format!("only one of '{key}' and '{path_key}' may be given"),
-                );
-                None
-            }
-            (Some(Value::String(s)), None) => Some(Text::Literal(s.clone())),
-            (Some(_), None) => {
+        match self.one_of(loc, obj, key, path_key)? {
+            Given::Value(Value::String(s)) => Some(Text::Literal(s.clone())),
+            Given::Value(_) => {
                 self.problem(&format!("{loc}/{key}"), format!("'{key}' must be a string"));
                 None
             }
-            (None, Some(Value::String(s))) => {
+            Given::Path(Value::String(s)) => {
                 let parsed = if looks_like_intrinsic(s) {
                     Intrinsic::parse(s).map(Text::Intrinsic)
                 } else {
@@ -1108,14 +1118,11 @@ impl Loader {
                 };
                 self.checked(&format!("{loc}/{path_key}"), parsed)
             }
-            (None, Some(_)) => {
-                self.problem(
-                    &format!("{loc}/{path_key}"),
-                    format!("'{path_key}' must be a path or intrinsic function"),
-                );
+            Given::Path(_) => {
+                let rule = format!("'{path_key}' must be a path or intrinsic function");
+                self.problem(&format!("{loc}/{path_key}"), rule);
                 None
             }
-            (None, None) => None,
         }
     }
 

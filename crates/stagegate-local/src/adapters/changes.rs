@@ -172,69 +172,28 @@ mod tests {
     /// properties: (type, old properties, new properties, replacement).
     #[test]
     fn replacement_follows_the_create_only_properties_of_the_type() {
-        let cases = [
-            (
-                "AWS::Lambda::Function",
-                json!({"FunctionName": "a", "MemorySize": 128}),
-                json!({"FunctionName": "b", "MemorySize": 128}),
-                "True",
-            ),
-            (
-                "AWS::Lambda::Function",
-                json!({"MemorySize": 128}),
-                json!({"MemorySize": 256}),
-                "False",
-            ),
-            (
-                "AWS::DynamoDB::Table",
-                json!({"KeySchema": [{"AttributeName": "id"}]}),
-                json!({"KeySchema": [{"AttributeName": "pk"}]}),
-                "Conditional",
-            ),
-            (
-                "AWS::DynamoDB::Table",
-                json!({"TableName": "a"}),
-                json!({"TableName": "b"}),
-                "True",
-            ),
-            (
-                "AWS::SQS::Queue",
-                json!({"FifoQueue": false}),
-                json!({"FifoQueue": true}),
-                "True",
-            ),
-            (
-                "AWS::SQS::Queue",
-                json!({"VisibilityTimeout": 30}),
-                json!({"VisibilityTimeout": 60}),
-                "False",
-            ),
-            (
-                "AWS::Serverless::Function",
-                json!({"CodeUri": "a/"}),
-                json!({"CodeUri": "b/"}),
-                "False",
-            ),
-            (
-                "AWS::Serverless::Function",
-                json!({"FunctionName": "a"}),
-                json!({"FunctionName": "b"}),
-                "True",
-            ),
+        let cases = json!([
+            ["AWS::Lambda::Function", {"FunctionName": "a", "MemorySize": 128}, {"FunctionName": "b", "MemorySize": 128}, "True"],
+            ["AWS::Lambda::Function", {"MemorySize": 128}, {"MemorySize": 256}, "False"],
+            ["AWS::DynamoDB::Table", {"KeySchema": [{"AttributeName": "id"}]}, {"KeySchema": [{"AttributeName": "pk"}]}, "Conditional"],
+            ["AWS::DynamoDB::Table", {"TableName": "a"}, {"TableName": "b"}, "True"],
+            ["AWS::SQS::Queue", {"FifoQueue": false}, {"FifoQueue": true}, "True"],
+            ["AWS::SQS::Queue", {"VisibilityTimeout": 30}, {"VisibilityTimeout": 60}, "False"],
+            ["AWS::Serverless::Function", {"CodeUri": "a/"}, {"CodeUri": "b/"}, "False"],
+            ["AWS::Serverless::Function", {"FunctionName": "a"}, {"FunctionName": "b"}, "True"],
             // A type without a schema: CloudFormation would know, we cannot.
-            (
-                "Custom::Thing",
-                json!({"A": 1}),
-                json!({"A": 2}),
-                "Conditional",
-            ),
-        ];
-        for (ty, old, new, expected) in cases {
-            let (old, new) = (
-                json!({"Type": ty, "Properties": old}),
-                json!({"Type": ty, "Properties": new}),
+            ["Custom::Thing", {"A": 1}, {"A": 2}, "Conditional"]
+        ]);
+        assert_eq!(cases.as_array().map(Vec::len), Some(9));
+        for case in cases.as_array().into_iter().flatten() {
+            let (ty, expected) = (&case[0], &case[3]);
+            let old = json!({"Type": ty, "Properties": case[1]});
+            let new = json!({"Type": ty, "Properties": case[2]});
+            assert_eq!(
+                Some(replacement(&old, &new)),
+                expected.as_str(),
+                "{old} → {new}"
             );
-            assert_eq!(replacement(&old, &new), expected, "{old} → {new}");
         }
         // Only metadata changed: nothing is replaced.
         assert_eq!(

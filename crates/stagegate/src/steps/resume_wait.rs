@@ -147,6 +147,14 @@ mod tests {
                 clock: FixedClock(now()),
             }
         }
+        /// The one task failure sent: named `error`, its cause containing `part`.
+        fn assert_failed(&self, error: &str, part: &str) {
+            let failures = self.callbacks.failures();
+            assert_eq!(failures.len(), 1, "{failures:?}");
+            assert_eq!(failures[0].1, error);
+            assert!(failures[0].2.contains(part), "{}", failures[0].2);
+        }
+
         /// The step's answer to `event`.
         async fn send(&self, event: Value) -> Resumed {
             self.step().run(event).await.unwrap()
@@ -223,13 +231,7 @@ mod tests {
             .set_failure_reason("Api (AWS::Lambda::Function): Role not found");
         f.send(documented_stack_event("UPDATE_ROLLBACK_COMPLETE"))
             .await;
-        let failures = f.callbacks.failures();
-        assert_eq!(failures[0].1, "StackDeployFailed");
-        assert!(
-            failures[0].2.contains("Role not found"),
-            "{}",
-            failures[0].2
-        );
+        f.assert_failed("StackDeployFailed", "Role not found");
     }
 
     #[tokio::test]
@@ -279,13 +281,7 @@ mod tests {
         f.waiting(&key, "7").await;
         let failed = amplify_status_event(AMPLIFY_APP, AMPLIFY_BRANCH, "7", "FAILED");
         f.send(failed).await;
-        let failures = f.callbacks.failures();
-        assert_eq!(failures[0].1, "AmplifyJobFailed");
-        assert!(
-            failures[0].2.contains("frontend job 7"),
-            "{}",
-            failures[0].2
-        );
+        f.assert_failed("AmplifyJobFailed", "frontend job 7");
     }
 
     #[tokio::test]
