@@ -368,16 +368,15 @@ mod tests {
         rule(r).eval(&input, &json!({}))
     }
 
-    /// `r` matches `input`.
-    fn holds(r: Value, input: Value) {
-        let what = format!("{r} on {input}");
-        assert!(eval(r, input).unwrap(), "{what} should match");
-    }
-
-    /// `r` does not match `input`.
-    fn fails(r: Value, input: Value) {
-        let what = format!("{r} on {input}");
-        assert!(!eval(r, input).unwrap(), "{what} should not match");
+    /// Each case, `[rule, input, matches]`, evaluates as it says.
+    fn check(cases: Value) {
+        let cases = cases.as_array().cloned().unwrap_or_default();
+        assert!(!cases.is_empty(), "no cases");
+        for case in cases {
+            let (r, input) = (case[0].clone(), case[1].clone());
+            let what = format!("{r} on {input}");
+            assert_eq!(Value::Bool(eval(r, input).unwrap()), case[2], "{what}");
+        }
     }
 
     #[test]
@@ -393,18 +392,11 @@ mod tests {
 
     #[test]
     fn type_mismatch_is_false_not_an_error() {
-        fails(
-            json!({"Variable": "$.x", "StringEquals": "1"}),
-            json!({"x": 1}),
-        );
-        fails(
-            json!({"Variable": "$.x", "NumericEquals": 1}),
-            json!({"x": "1"}),
-        );
-        fails(
-            json!({"Variable": "$.x", "TimestampEquals": "2001-01-01T12:00:00Z"}),
-            json!({"x": "soon"}),
-        );
+        check(json!([
+            [{"Variable": "$.x", "StringEquals": "1"}, {"x": 1}, false],
+            [{"Variable": "$.x", "NumericEquals": 1}, {"x": "1"}, false],
+            [{"Variable": "$.x", "TimestampEquals": "2001-01-01T12:00:00Z"}, {"x": "soon"}, false]
+        ]));
     }
 
     #[test]
@@ -415,77 +407,50 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.error, "States.Runtime");
-        fails(json!({"Variable": "$.nope", "IsPresent": true}), json!({}));
-        holds(json!({"Variable": "$.nope", "IsPresent": false}), json!({}));
+        check(json!([
+            [{"Variable": "$.nope", "IsPresent": true}, {}, false],
+            [{"Variable": "$.nope", "IsPresent": false}, {}, true]
+        ]));
     }
 
     #[test]
     fn numeric_comparisons_compare_values() {
-        for (op, expect) in [
-            ("NumericEquals", false),
-            ("NumericLessThan", false),
-            ("NumericGreaterThan", true),
-            ("NumericLessThanEquals", false),
-            ("NumericGreaterThanEquals", true),
-        ] {
-            assert_eq!(
-                eval(json!({"Variable": "$.v", op: 20}), json!({"v": 22.5})).unwrap(),
-                expect,
-                "{op}"
-            );
-        }
-        holds(
-            json!({"Variable": "$.v", "NumericEquals": 1}),
-            json!({"v": 1.0}),
-        );
+        check(json!([
+            [{"Variable": "$.v", "NumericEquals": 20}, {"v": 22.5}, false],
+            [{"Variable": "$.v", "NumericLessThan": 20}, {"v": 22.5}, false],
+            [{"Variable": "$.v", "NumericGreaterThan": 20}, {"v": 22.5}, true],
+            [{"Variable": "$.v", "NumericLessThanEquals": 20}, {"v": 22.5}, false],
+            [{"Variable": "$.v", "NumericGreaterThanEquals": 20}, {"v": 22.5}, true],
+            [{"Variable": "$.v", "NumericEquals": 1}, {"v": 1.0}, true]
+        ]));
     }
 
     #[test]
     fn string_comparisons_use_utf16_order() {
-        holds(
-            json!({"Variable": "$.v", "StringLessThan": "b"}),
-            json!({"v": "a"}),
-        );
-        holds(
-            json!({"Variable": "$.v", "StringGreaterThanEquals": "abc"}),
-            json!({"v": "abc"}),
-        );
         // U+1F600 is a surrogate pair (0xD83D...) which sorts below U+FFFD in UTF-16.
-        holds(
-            json!({"Variable": "$.v", "StringLessThan": "\u{FFFD}"}),
-            json!({"v": "\u{1F600}"}),
-        );
+        check(json!([
+            [{"Variable": "$.v", "StringLessThan": "b"}, {"v": "a"}, true],
+            [{"Variable": "$.v", "StringGreaterThanEquals": "abc"}, {"v": "abc"}, true],
+            [{"Variable": "$.v", "StringLessThan": "\u{FFFD}"}, {"v": "\u{1F600}"}, true]
+        ]));
     }
 
     #[test]
     fn timestamp_and_boolean_comparisons() {
-        holds(
-            json!({"Variable": "$.t", "TimestampLessThan": "2001-01-01T12:00:00Z"}),
-            json!({"t": "2001-01-01T11:59:59Z"}),
-        );
-        holds(
-            json!({"Variable": "$.t", "TimestampEquals": "2001-01-01T12:00:00Z"}),
-            json!({"t": "2001-01-01T14:00:00+02:00"}),
-        );
-        holds(
-            json!({"Variable": "$.b", "BooleanEquals": false}),
-            json!({"b": false}),
-        );
+        check(json!([
+            [{"Variable": "$.t", "TimestampLessThan": "2001-01-01T12:00:00Z"}, {"t": "2001-01-01T11:59:59Z"}, true],
+            [{"Variable": "$.t", "TimestampEquals": "2001-01-01T12:00:00Z"}, {"t": "2001-01-01T14:00:00+02:00"}, true],
+            [{"Variable": "$.b", "BooleanEquals": false}, {"b": false}, true]
+        ]));
     }
 
     #[test]
     fn path_comparisons_read_the_other_value() {
         let input = json!({"rating": 7, "auditThreshold": 5, "name": "x"});
-        assert!(eval(
-            json!({"Variable": "$.rating", "NumericGreaterThanPath": "$.auditThreshold"}),
-            input.clone()
-        )
-        .unwrap());
-        assert!(eval(
-            json!({"Variable": "$.name", "StringEqualsPath": "$.name"}),
-            input.clone()
-        )
-        .unwrap());
+        check(json!([
+            [{"Variable": "$.rating", "NumericGreaterThanPath": "$.auditThreshold"}, input, true],
+            [{"Variable": "$.name", "StringEqualsPath": "$.name"}, input, true]
+        ]));
         let e = eval(
             json!({"Variable": "$.rating", "NumericGreaterThanPath": "$.nope"}),
             input,
@@ -497,62 +462,72 @@ mod tests {
     /// Every comparator, literal and `*Path` form, on a true and a false case.
     #[test]
     fn every_comparator_and_its_path_variant() {
-        let cases: &[(&str, Value, Value, Value)] = &[
-            ("StringEquals", json!("b"), json!("b"), json!("c")),
-            ("StringLessThan", json!("b"), json!("c"), json!("a")),
-            ("StringGreaterThan", json!("b"), json!("a"), json!("c")),
-            ("StringLessThanEquals", json!("b"), json!("b"), json!("a")),
-            (
-                "StringGreaterThanEquals",
-                json!("b"),
-                json!("b"),
-                json!("c"),
-            ),
-            ("NumericEquals", json!(2), json!(2.0), json!(3)),
-            ("NumericLessThan", json!(2), json!(3), json!(1)),
-            ("NumericGreaterThan", json!(2), json!(1), json!(3)),
-            ("NumericLessThanEquals", json!(2), json!(2), json!(1)),
-            ("NumericGreaterThanEquals", json!(2), json!(2), json!(3)),
-            ("BooleanEquals", json!(true), json!(true), json!(false)),
-            (
+        // [comparator, the variable's value, a value it matches, one it does not]
+        let cases = json!([
+            ["StringEquals", "b", "b", "c"],
+            ["StringLessThan", "b", "c", "a"],
+            ["StringGreaterThan", "b", "a", "c"],
+            ["StringLessThanEquals", "b", "b", "a"],
+            ["StringGreaterThanEquals", "b", "b", "c"],
+            ["NumericEquals", 2, 2.0, 3],
+            ["NumericLessThan", 2, 3, 1],
+            ["NumericGreaterThan", 2, 1, 3],
+            ["NumericLessThanEquals", 2, 2, 1],
+            ["NumericGreaterThanEquals", 2, 2, 3],
+            ["BooleanEquals", true, true, false],
+            [
                 "TimestampEquals",
-                json!("2020-01-01T00:00:00Z"),
-                json!("2020-01-01T00:00:00Z"),
-                json!("2020-01-02T00:00:00Z"),
-            ),
-            (
+                "2020-01-01T00:00:00Z",
+                "2020-01-01T00:00:00Z",
+                "2020-01-02T00:00:00Z"
+            ],
+            [
                 "TimestampLessThan",
-                json!("2020-01-01T00:00:00Z"),
-                json!("2020-01-02T00:00:00Z"),
-                json!("2019-01-01T00:00:00Z"),
-            ),
-            (
+                "2020-01-01T00:00:00Z",
+                "2020-01-02T00:00:00Z",
+                "2019-01-01T00:00:00Z"
+            ],
+            [
                 "TimestampGreaterThan",
-                json!("2020-01-01T00:00:00Z"),
-                json!("2019-01-01T00:00:00Z"),
-                json!("2020-01-02T00:00:00Z"),
-            ),
-            (
+                "2020-01-01T00:00:00Z",
+                "2019-01-01T00:00:00Z",
+                "2020-01-02T00:00:00Z"
+            ],
+            [
                 "TimestampLessThanEquals",
-                json!("2020-01-01T00:00:00Z"),
-                json!("2020-01-01T00:00:00Z"),
-                json!("2019-01-01T00:00:00Z"),
-            ),
-            (
+                "2020-01-01T00:00:00Z",
+                "2020-01-01T00:00:00Z",
+                "2019-01-01T00:00:00Z"
+            ],
+            [
                 "TimestampGreaterThanEquals",
-                json!("2020-01-01T00:00:00Z"),
-                json!("2020-01-01T00:00:00Z"),
-                json!("2020-01-02T00:00:00Z"),
-            ),
-        ];
-        for (op, v, yes, no) in cases {
+                "2020-01-01T00:00:00Z",
+                "2020-01-01T00:00:00Z",
+                "2020-01-02T00:00:00Z"
+            ]
+        ]);
+        let cases: Vec<(String, Value, Value, Value)> = cases
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c[0].as_str().unwrap_or_default().to_string(),
+                    c[1].clone(),
+                    c[2].clone(),
+                    c[3].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(cases.len(), 16);
+        for (op, v, yes, no) in &cases {
             let input = json!({"v": v, "yes": yes, "no": no});
             assert!(
-                eval(json!({"Variable": "$.v", *op: yes}), input.clone()).unwrap(),
+                eval(json!({"Variable": "$.v", op.clone(): yes}), input.clone()).unwrap(),
                 "{op} {v} {yes}"
             );
             assert!(
-                !eval(json!({"Variable": "$.v", *op: no}), input.clone()).unwrap(),
+                !eval(json!({"Variable": "$.v", op.clone(): no}), input.clone()).unwrap(),
                 "{op} {v} {no}"
             );
             let path_op = format!("{op}Path");

@@ -669,7 +669,14 @@ mod tests {
 
     /// `expr`, on no input, evaluates to `expected`.
     fn gives(expr: &str, expected: Value) {
-        assert_eq!(run(expr, json!({})).unwrap(), expected, "{expr}");
+        evaluates(json!({}), &[(expr, expected)]);
+    }
+
+    /// Each expression, on `input`, evaluates to its value.
+    fn evaluates(input: Value, cases: &[(&str, Value)]) {
+        for (expr, expected) in cases {
+            assert_eq!(&run(expr, input.clone()).unwrap(), expected, "{expr}");
+        }
     }
 
     #[test]
@@ -738,38 +745,23 @@ mod tests {
     #[test]
     fn array_functions() {
         let input = json!({"a": [1, 2, 2, 3, 4], "Id": 123456});
-        assert_eq!(
-            run("States.Array($.Id, 'x', States.Array())", input.clone()).unwrap(),
-            json!([123456, "x", []])
-        );
-        assert_eq!(
-            run("States.ArrayLength($.a)", input.clone()).unwrap(),
-            json!(5)
-        );
-        assert_eq!(
-            run("States.ArrayContains($.a, 3)", input.clone()).unwrap(),
-            json!(true)
-        );
-        assert_eq!(
-            run("States.ArrayContains($.a, 9)", input.clone()).unwrap(),
-            json!(false)
-        );
-        assert_eq!(
-            run("States.ArrayPartition($.a, 2)", input.clone()).unwrap(),
-            json!([[1, 2], [2, 3], [4]])
-        );
-        assert_eq!(
-            run("States.ArrayRange(1, 9, 2)", input.clone()).unwrap(),
-            json!([1, 3, 5, 7, 9])
-        );
-        assert_eq!(
-            run("States.ArrayGetItem($.a, 3)", input.clone()).unwrap(),
-            json!(3)
-        );
-        assert_eq!(
-            run("States.ArrayUnique($.a)", input.clone()).unwrap(),
-            json!([1, 2, 3, 4])
-        );
+        let cases = [
+            (
+                "States.Array($.Id, 'x', States.Array())",
+                json!([123456, "x", []]),
+            ),
+            ("States.ArrayLength($.a)", json!(5)),
+            ("States.ArrayContains($.a, 3)", json!(true)),
+            ("States.ArrayContains($.a, 9)", json!(false)),
+            (
+                "States.ArrayPartition($.a, 2)",
+                json!([[1, 2], [2, 3], [4]]),
+            ),
+            ("States.ArrayRange(1, 9, 2)", json!([1, 3, 5, 7, 9])),
+            ("States.ArrayGetItem($.a, 3)", json!(3)),
+            ("States.ArrayUnique($.a)", json!([1, 2, 3, 4])),
+        ];
+        evaluates(input.clone(), &cases);
         assert_eq!(
             run("States.ArrayGetItem($.a, 9)", input).unwrap_err().error,
             "States.IntrinsicFailure"
@@ -796,30 +788,29 @@ mod tests {
 
     #[test]
     fn hash_base64_split_merge_uuid() {
-        gives(
-            "States.Hash('input data', 'SHA-1')",
-            json!("aaff4a450a104cd177d28d18d74485e8cae074b7"),
-        );
-        gives(
-            "States.Hash('abc', 'MD5')",
-            json!("900150983cd24fb0d6963f7d28e17f72"),
-        );
-        gives(
-            "States.Base64Encode('Data to encode')",
-            json!("RGF0YSB0byBlbmNvZGU="),
-        );
-        gives(
-            "States.Base64Decode('RGF0YSB0byBlbmNvZGU=')",
-            json!("Data to encode"),
-        );
-        assert_eq!(
-            run(
+        let cases = [
+            (
+                "States.Hash('input data', 'SHA-1')",
+                json!("aaff4a450a104cd177d28d18d74485e8cae074b7"),
+            ),
+            (
+                "States.Hash('abc', 'MD5')",
+                json!("900150983cd24fb0d6963f7d28e17f72"),
+            ),
+            (
+                "States.Base64Encode('Data to encode')",
+                json!("RGF0YSB0byBlbmNvZGU="),
+            ),
+            (
+                "States.Base64Decode('RGF0YSB0byBlbmNvZGU=')",
+                json!("Data to encode"),
+            ),
+            (
                 "States.StringSplit('This.is+a,test=string', '.+,=')",
-                json!({})
-            )
-            .unwrap(),
-            json!(["This", "is", "a", "test", "string"])
-        );
+                json!(["This", "is", "a", "test", "string"]),
+            ),
+        ];
+        evaluates(json!({}), &cases);
         assert_eq!(
             run(
                 "States.JsonMerge($.a, $.b, false)",
