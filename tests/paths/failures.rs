@@ -152,7 +152,8 @@ pub async fn every_failed_check_is_recorded_and_approving_over_them_needs_a_reas
     );
     let notes = run_artifact(&flow, "release-notes.md");
     assert!(
-        notes.contains("ESLint, TypeScript, Unit Tests, Security Scan") && notes.contains(reason),
+        notes.contains("ESLint, TypeScript, Unit Tests, Security Scan")
+            && notes.contains(&stagegate::text::md(reason)),
         "{notes}"
     );
     let approval = String::from_utf8(

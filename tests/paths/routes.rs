@@ -185,7 +185,7 @@ pub async fn rejected_candidate_is_cancelled_and_notified() {
     assert_eq!(m.attributes["stage"], "Wait for Approval");
     assert!(
         m.body
-            .contains("rejected by bob: the migration is not reversible"),
+            .contains("rejected by bob: “the migration is not reversible”"),
         "{}",
         m.body
     );

@@ -3,6 +3,7 @@
 //! first; anything else listed as it is.
 
 use crate::records::Commit;
+use crate::text::md;
 use std::fmt::Write as _;
 
 /// A commit subject read as a conventional commit (`type(scope)!: description`).
@@ -58,12 +59,16 @@ const SECTIONS: &[(&str, &[&str])] = &[
 /// conventional-commit type, then everything else; without conventional commits, one
 /// plain list.
 pub fn changes(commits: &[Commit]) -> String {
+    // Subjects, scopes and authors are whoever committed: escaped (crate::text).
     let line = |c: &Commit, scope: Option<&str>, text: &str| {
-        let scope = scope.map(|s| format!("**{s}:** ")).unwrap_or_default();
+        let scope = scope
+            .map(|s| format!("**{}:** ", md(s)))
+            .unwrap_or_default();
         format!(
-            "- {scope}{text} ({}, {})\n",
-            &c.sha[..c.sha.len().min(7)],
-            c.author
+            "- {scope}{} ({}, {})\n",
+            md(text),
+            md(&c.sha[..c.sha.len().min(7)]),
+            md(&c.author)
         )
     };
     let parsed: Vec<(&Commit, Option<Conventional>)> = commits

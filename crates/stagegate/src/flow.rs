@@ -202,7 +202,9 @@ pub struct Approval {
 
 impl Approval {
     /// The "approved over failed checks" lines: which checks, who approved and why.
-    pub fn overrides(&self) -> Vec<String> {
+    /// The approvers' reasons are theirs: `render` puts them in the document's terms
+    /// ([`crate::text::md`] or [`crate::text::quoted`]) so they cannot forge a line.
+    pub fn overrides(&self, render: fn(&str) -> String) -> Vec<String> {
         if self.failed_checks.is_empty() {
             return Vec::new();
         }
@@ -212,7 +214,7 @@ impl Approval {
         )];
         for v in self.votes.iter().filter(|v| v.approve) {
             if let Some(r) = &v.reason {
-                lines.push(format!("  {} ({}): {r}", v.approver, v.via));
+                lines.push(format!("  {} ({}): {}", v.approver, v.via, render(r)));
             }
         }
         lines

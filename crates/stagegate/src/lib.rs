@@ -3,7 +3,8 @@
 //! Every function of stagegate as pure logic over ports: no Lambda, no Step
 //! Functions, no AWS SDK here. Four layers, each importing only the ones below it:
 //!
-//! 1. values: [`error`], [`records`] (what ports exchange), [`suite_spec`];
+//! 1. values: [`error`], [`records`] (what ports exchange), [`suite_spec`], [`text`]
+//!    (strangers' text, rendered so it cannot forge structure);
 //! 2. rules on them: [`ports`] (the traits), [`candidate`], [`step`] (what a function
 //!    is), [`links`], [`changelog`], [`flow`] (what travels between states),
 //!    [`status_events`] (the stack and frontend events the waits listen to);
@@ -33,6 +34,7 @@ pub mod steps;
 pub mod suite_spec;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;
 pub mod timeline;
 pub mod waiting;
 

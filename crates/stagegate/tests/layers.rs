@@ -12,6 +12,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 1),
     ("records", 1),
     ("suite_spec", 1),
+    ("text", 1),
     ("ports", 2),
     ("candidate", 2),
     ("step", 2),

@@ -5,6 +5,7 @@ use crate::error::{invalid_input, StepError};
 use crate::flow::{ChangeSummary, CheckResult, Checklist, Preview, Run};
 use crate::ports::Artifacts;
 use crate::step::Step;
+use crate::text;
 use serde::Deserialize;
 use std::fmt::Write as _;
 
@@ -86,7 +87,7 @@ pub fn render_markdown(
     let mut md = String::new();
     let _ = writeln!(md, "# Deployment checklist: {} {}\n", c.repository, c.tag);
     let _ = writeln!(md, "- Commit: `{}`", c.sha);
-    let _ = writeln!(md, "- Pushed by: {}", c.pushed_by);
+    let _ = writeln!(md, "- Pushed by: {}", text::md(&c.pushed_by));
     let _ = writeln!(md, "- Run: {}\n", input.preflight.run_id);
     let _ = writeln!(md, "## Checks\n\n| Check | Result | Log |\n|---|---|---|");
     for check in &input.checks {

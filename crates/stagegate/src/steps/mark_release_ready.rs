@@ -8,6 +8,7 @@ use crate::error::{invalid_input, StepError};
 use crate::flow::{Approval, CheckResult, LoadResults, PhaseTime, Report};
 use crate::ports::{Artifacts, Candidate, Clock, Commit, Releases, SourceHistory, Timelines};
 use crate::step::Step;
+use crate::text;
 use crate::timeline::{gantt, phase_times, timeline_svg};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -139,12 +140,12 @@ where
                 v.at.to_rfc3339(),
                 v.reason
                     .as_deref()
-                    .map(|r| format!(": {r}"))
+                    .map(|r| format!(": {}", text::md(r)))
                     .unwrap_or_default()
             );
         }
         if input.checks.is_empty() {
-            for line in approval.overrides() {
+            for line in approval.overrides(text::md) {
                 let _ = writeln!(notes, "\n{}", line.trim());
             }
         }
@@ -235,7 +236,7 @@ fn checks_section(checks: &[CheckResult], approval: &Approval) -> String {
                 }
             );
         }
-        for line in approval.overrides() {
+        for line in approval.overrides(text::md) {
             let _ = writeln!(out, "\n{}", line.trim());
         }
     }
@@ -428,6 +429,49 @@ mod tests {
             1,
             "{notes}"
         );
+    }
+
+    /// A commit subject, an author and an approval reason that try to forge headings,
+    /// an "Approved by" line and a link render as plain text
+    /// (`tests/golden/release-notes/forged.md`, `STAGEGATE_BLESS=1` rewrites it).
+    #[tokio::test]
+    async fn strangers_text_cannot_forge_structure_in_the_notes() {
+        let mut i = input();
+        i.checks = vec![check_result("ESLint", "FAILED")];
+        let mut approval = approved_over_eslint();
+        approval.votes[0].reason = Some(
+            "ok\n\n## Approval\n\n- Approved by security-lead [sign-off](https://evil.example)"
+                .into(),
+        );
+        i.approval = Some(approval);
+        let mut forged = commit(
+            'a',
+            "feat: login\n\n## Approval\n- Approved by security-lead",
+        );
+        forged.author = "**mallory** <img src=x>".into();
+        let (_, notes) = notes(
+            &MemoryRepository::new(None, vec![forged]).with_token(),
+            vec![],
+            i,
+        )
+        .await;
+        assert_eq!(
+            notes.matches("## Approval").count(),
+            1,
+            "one real heading:\n{notes}"
+        );
+        assert!(
+            !notes
+                .lines()
+                .any(|l| l.starts_with("- Approved by security-lead")),
+            "{notes}"
+        );
+        assert!(!notes.contains("[sign-off]("), "no link: {notes}");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/release-notes/forged.md");
+        if let Err(e) = crate::testing::golden(&path, &notes) {
+            panic!("{e}");
+        }
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ use crate::flow::{Approval, PhaseTime};
 use crate::ports::{Claims, Clock, Message, Notifier, Topic};
 use crate::settings::Settings;
 use crate::step::Step;
+use crate::text::{one_line, quoted};
 use crate::timeline::text_gantt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,7 +107,7 @@ pub fn reason(error: &Value) -> String {
     let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
     let detail = match serde_json::from_str::<Value>(cause) {
         Ok(v) if v.get("errorMessage").is_some() => {
-            v["errorMessage"].as_str().unwrap_or_default().to_string()
+            one_line(v["errorMessage"].as_str().unwrap_or_default())
         }
         Ok(v) if v.get("Build").is_some() => format!(
             "build {} ended {}",
@@ -115,12 +116,14 @@ pub fn reason(error: &Value) -> String {
         ),
         Ok(v) if v.get("decision").is_some() => {
             let by = v["by"].as_str().unwrap_or("someone");
+            // The reason is the rejecter's own words: quoted, on one line.
             match v["reason"].as_str() {
-                Some(r) => format!("rejected by {by}: {r}"),
-                None => format!("rejected by {by}"),
+                Some(r) => format!("rejected by {}: {}", one_line(by), quoted(r)),
+                None => format!("rejected by {}", one_line(by)),
             }
         }
-        _ => cause.chars().take(1000).collect(),
+        // Whatever failed said this: on one line, so it cannot pose as the message.
+        _ => one_line(cause),
     };
     if detail.is_empty() {
         name.to_string()
@@ -275,7 +278,7 @@ fn details(body: &mut String, s: &Value) {
         .get("approval")
         .and_then(|a| serde_json::from_value::<Approval>(a.clone()).ok())
     {
-        for line in approval.overrides() {
+        for line in approval.overrides(quoted) {
             let _ = writeln!(body, "{line}");
         }
     }

@@ -14,6 +14,7 @@ use crate::ports::{
 };
 use crate::settings::Settings;
 use crate::step::Step;
+use crate::text::one_line;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -202,7 +203,9 @@ fn deployment_body(body: &mut String, c: &Candidate, cl: &Checklist, link: &str)
     let _ = writeln!(
         body,
         "{} wants to deploy {} of {} to staging.\n",
-        c.pushed_by, c.tag, c.repository
+        one_line(&c.pushed_by),
+        c.tag,
+        c.repository
     );
     let _ = writeln!(body, "Review and decide: {link}\n");
     let _ = writeln!(body, "Commit: {}", c.sha);

@@ -108,6 +108,31 @@ fn golden_cases() -> Vec<(&'static str, Message)> {
                 }),
             ),
         ),
+        // Strangers' text that tries to forge lines renders on one quoted line.
+        (
+            "forged-reasons",
+            run(
+                Outcome::Success,
+                json!({
+                    "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
+                    "approval": {"approvers": ["lead"],
+                                 "votes": [vote("lead", "fine\n\nApproved by: security-lead\nApproved over failed checks: none")],
+                                 "failedChecks": ["eslint"]}
+                }),
+            ),
+        ),
+        (
+            "forged-rejection",
+            run(
+                Outcome::Cancelled,
+                json!({
+                    "preflight": {"candidate": candidate},
+                    "cancellation": {"reason": "rejected", "error": {
+                        "Error": "Rejected",
+                        "Cause": "{\"decision\":\"REJECTED\",\"by\":\"lead\",\"reason\":\"no\\n\\n✅ acme/shop rc-1.4.0 is ready for production\\nApproved by: lead\"}"}}
+                }),
+            ),
+        ),
         ("ended-timed-out", end("TIMED_OUT", Some("States.Timeout"))),
         ("ended-aborted", end("ABORTED", None)),
         ("ended-failed", end("FAILED", Some("States.Runtime"))),
@@ -251,7 +276,7 @@ async fn cancellation_says_why() {
     let m = send(Outcome::Cancelled, json!({"repository": "acme/shop", "tag": "rc-1",
         "cancellation": {"reason": "rejected", "error": {"Error": "Rejected", "Cause": "{\"decision\":\"REJECTED\",\"by\":\"bob\",\"reason\":\"flaky\"}"}}})).await;
     assert_eq!(m.subject, "🚫 acme/shop rc-1 was cancelled (rejected)");
-    assert!(m.body.contains("rejected by bob: flaky"));
+    assert!(m.body.contains("rejected by bob: “flaky”"), "{}", m.body);
     assert_eq!(m.attributes["outcome"], "cancelled");
 }
 

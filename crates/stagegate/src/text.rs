@@ -1,0 +1,103 @@
+//! Text from people stagegate does not control — approval reasons, commit subjects and
+//! authors, error causes — rendered so it cannot forge the structure around it: one
+//! line (no fake "Approved by" line, no heading, no list item of its own), and in
+//! Markdown with every construct that could make a link, an image, HTML, emphasis,
+//! code or a table cell escaped. What is said stays readable; what it could pretend
+//! to be does not render.
+
+/// At most this many characters of one stranger's text are shown.
+pub const MAX_CHARS: usize = 1_000;
+
+/// `s` on one line: every line break, tab and other control character (and the
+/// Unicode line and paragraph separators) becomes a space, runs of spaces one, and
+/// the whole is at most [`MAX_CHARS`] characters (`…` when cut).
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_CHARS));
+    let mut count = 0;
+    let mut space = false;
+    for c in s.trim().chars() {
+        let c = if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' {
+            if space {
+                continue;
+            }
+            space = true;
+        } else {
+            space = false;
+        }
+        if count == MAX_CHARS {
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+/// `s` for plain text (emails, the terminal): on one line, between quotation marks,
+/// so where it starts and ends is plain to see.
+pub fn quoted(s: &str) -> String {
+    format!("“{}”", one_line(s))
+}
+
+/// `s` for Markdown (release notes, the checklist): on one line, with the characters
+/// that start links, images, HTML, emphasis, code, strikethrough or table cells
+/// backslash-escaped. It renders as the text it is.
+pub fn md(s: &str) -> String {
+    let line = one_line(s);
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '|' | '~' | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORGERY: &str =
+        "lint only\n\n## Approval\n\n- Approved by security-lead\r\n[docs](https://evil.example) <img src=x> **ok** `x` | a |";
+
+    #[test]
+    fn a_forgery_stays_on_one_line() {
+        let line = one_line(FORGERY);
+        assert!(!line.contains('\n') && !line.contains('\r'), "{line}");
+        assert_eq!(one_line("a\u{2028}b\u{85}c\td   e"), "a b c d e");
+        assert_eq!(quoted("no\nApproved by: x"), "“no Approved by: x”");
+    }
+
+    #[test]
+    fn markdown_constructs_are_escaped_not_rendered() {
+        let m = md(FORGERY);
+        assert_eq!(
+            m,
+            r"lint only \#\# Approval - Approved by security-lead \[docs\](https://evil.example) \<img src=x\> \*\*ok\*\* \`x\` \| a \|"
+        );
+        // Ordinary text reads as it was written.
+        assert_eq!(
+            md("fix: keep rc-1.4.1 (see #12)"),
+            r"fix: keep rc-1.4.1 (see \#12)"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_with_an_ellipsis() {
+        let long = "x".repeat(MAX_CHARS + 5);
+        let line = one_line(&long);
+        assert_eq!(line.chars().count(), MAX_CHARS + 1);
+        assert!(line.ends_with('…'));
+        assert_eq!(one_line(&"y".repeat(MAX_CHARS)).chars().count(), MAX_CHARS);
+    }
+}
