@@ -32,6 +32,30 @@ pub async fn user_acceptance_sign_off_completes_the_release() {
         .find(|(_, m)| m.attributes["kind"] == "acceptance-request")
         .map(|(_, m)| m);
     assert!(sign_off.is_some_and(|m| m.body.contains("Try it: https://staging.example.test")));
+    // Both gates are on the record: the approval record, the notes, the message.
+    let record: Value =
+        serde_json::from_str(&run_artifact(&flow, "approval.json")).unwrap_or_default();
+    assert_eq!(
+        record["deployment"]["approvers"],
+        json!(["bob"]),
+        "{record}"
+    );
+    assert_eq!(
+        record["userAcceptance"]["approvers"],
+        json!(["carol"]),
+        "{record}"
+    );
+    let notes = run_artifact(&flow, "release-notes.md");
+    assert!(
+        notes.contains("## User acceptance\n\n- Approved by carol"),
+        "{notes}"
+    );
+    let m = only_outcome(&flow);
+    assert!(
+        m.body.contains("User acceptance:\n  Approved by carol"),
+        "{}",
+        m.body
+    );
 }
 
 pub async fn rejected_user_acceptance_cancels_before_release() {

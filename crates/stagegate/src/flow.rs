@@ -201,6 +201,28 @@ pub struct Approval {
 }
 
 impl Approval {
+    /// One line per decision of this gate: how it went, by whom, through which
+    /// channel, when, and the decider's reason as `render` puts it
+    /// ([`crate::text::md`] or [`crate::text::quoted`]).
+    pub fn decisions(&self, render: fn(&str) -> String) -> Vec<String> {
+        self.votes
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} by {} ({}, {}){}",
+                    if v.approve { "Approved" } else { "Rejected" },
+                    v.approver,
+                    v.via,
+                    v.at.to_rfc3339(),
+                    v.reason
+                        .as_deref()
+                        .map(|r| format!(": {}", render(r)))
+                        .unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
     /// The "approved over failed checks" lines: which checks, who approved and why.
     /// The approvers' reasons are theirs: `render` puts them in the document's terms
     /// ([`crate::text::md`] or [`crate::text::quoted`]) so they cannot forge a line.

@@ -24,6 +24,9 @@ pub struct Input {
     pub frontend_url: Option<String>,
     /// The deployment approval, as Wait for Approval's task received it.
     pub approval: Option<Approval>,
+    /// The stakeholders' sign-off (User Acceptance Testing), `null` when none was
+    /// asked for.
+    pub acceptance: Option<Approval>,
     /// The run (`$$.Execution.Id`), whose phases the Gantt chart shows.
     pub execution_id: Option<String>,
     /// The pre-deployment checks, as they ended.
@@ -119,39 +122,40 @@ where
     T: Timelines,
     C: Clock,
 {
-    /// Who decided, how, when and why; the same as `approval.json` beside the notes.
+    /// Who decided, how, when and why, at both gates (the deployment approval and the
+    /// user-acceptance sign-off); the same as `approval.json` beside the notes.
     async fn approval_section(
         &self,
         notes: &mut String,
         input: &Input,
         approval: &Approval,
     ) -> Result<(), StepError> {
-        if approval.votes.is_empty() {
+        let acceptance = input.acceptance.as_ref();
+        if approval.votes.is_empty() && acceptance.is_none_or(|a| a.votes.is_empty()) {
             return Ok(());
         }
-        let _ = writeln!(notes, "## Approval\n");
-        for v in &approval.votes {
-            let _ = writeln!(
-                notes,
-                "- {} by {} ({}, {}){}",
-                if v.approve { "Approved" } else { "Rejected" },
-                v.approver,
-                v.via,
-                v.at.to_rfc3339(),
-                v.reason
-                    .as_deref()
-                    .map(|r| format!(": {}", text::md(r)))
-                    .unwrap_or_default()
-            );
+        let gates = [
+            ("Approval", Some(approval)),
+            ("User acceptance", acceptance),
+        ];
+        for (title, gate) in gates {
+            let Some(gate) = gate.filter(|g| !g.votes.is_empty()) else {
+                continue;
+            };
+            let _ = writeln!(notes, "## {title}\n");
+            for line in gate.decisions(text::md) {
+                let _ = writeln!(notes, "- {line}");
+            }
+            notes.push('\n');
         }
         if input.checks.is_empty() {
             for line in approval.overrides(text::md) {
-                let _ = writeln!(notes, "\n{}", line.trim());
+                let _ = writeln!(notes, "{}\n", line.trim());
             }
         }
-        notes.push('\n');
-        // Who decided, when, why and from where, beside the notes.
-        let json = serde_json::to_vec_pretty(approval).map_err(|e| invalid_input(e.to_string()))?;
+        // Who decided, when, why and from where, at each gate, beside the notes.
+        let record = serde_json::json!({"deployment": approval, "userAcceptance": acceptance});
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| invalid_input(e.to_string()))?;
         let key = format!("{}approval.json", input.artifacts_prefix);
         self.artifacts.put(&key, "application/json", json).await?;
         Ok(())
@@ -304,6 +308,7 @@ mod tests {
             artifacts_prefix: "runs/r/".into(),
             frontend_url: Some("https://staging".into()),
             approval: None,
+            acceptance: None,
             execution_id: None,
             checks: vec![],
             tests: None,
@@ -428,6 +433,48 @@ mod tests {
             notes.matches("Approved over failed checks").count(),
             1,
             "{notes}"
+        );
+    }
+
+    /// Both gates are on the record: the deployment approval and the stakeholders'
+    /// sign-off, in the notes and in `approval.json`.
+    #[tokio::test]
+    async fn the_notes_and_the_approval_record_hold_both_gates() {
+        let mut i = input();
+        i.approval = Some(approved_over_eslint());
+        i.acceptance = Some(Approval {
+            approvers: vec!["carol".into()],
+            votes: vec![Vote {
+                approver: "carol".into(),
+                via: "email link".into(),
+                approve: true,
+                reason: Some("checkout works on staging".into()),
+                at: now(),
+                from: "198.51.100.4".into(),
+            }],
+            failed_checks: vec![],
+        });
+        let arts = MemoryArtifacts::default();
+        let step = MarkReleaseReady {
+            repository: MemoryRepository::new(None, vec![]),
+            artifacts: arts.clone(),
+            runs: MemoryTimelines::new(vec![]),
+            clock: FixedClock(now()),
+        };
+        step.run(i).await.unwrap();
+        let notes = String::from_utf8(arts.get_sync("runs/r/release-notes.md").unwrap()).unwrap();
+        let approval = notes.find("## Approval\n\n- Approved by bob (email link,");
+        let acceptance = notes
+            .find("## User acceptance\n\n- Approved by carol (email link,")
+            .filter(|_| notes.contains("): checkout works on staging"));
+        assert!(approval.is_some() && acceptance.is_some(), "{notes}");
+        let record: serde_json::Value =
+            serde_json::from_slice(&arts.get_sync("runs/r/approval.json").unwrap()).unwrap();
+        assert_eq!(record["deployment"]["votes"][0]["approver"], "bob");
+        assert_eq!(record["userAcceptance"]["votes"][0]["approver"], "carol");
+        assert_eq!(
+            record["userAcceptance"]["votes"][0]["reason"],
+            "checkout works on staging"
         );
     }
 

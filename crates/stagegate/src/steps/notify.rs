@@ -274,12 +274,26 @@ fn details(body: &mut String, s: &Value) {
         let names: Vec<&str> = approvers.iter().filter_map(Value::as_str).collect();
         let _ = writeln!(body, "Approved by: {}", names.join(", "));
     }
-    if let Some(approval) = s
-        .get("approval")
-        .and_then(|a| serde_json::from_value::<Approval>(a.clone()).ok())
-    {
+    let gate = |key: &str| {
+        s.get(key)
+            .and_then(|a| serde_json::from_value::<Approval>(a.clone()).ok())
+    };
+    if let Some(approval) = gate("approval") {
         for line in approval.overrides(quoted) {
             let _ = writeln!(body, "{line}");
+        }
+    }
+    // Every decision at both gates, as the approval record holds them.
+    for (title, key) in [
+        ("Deployment approval", "approval"),
+        ("User acceptance", "acceptance"),
+    ] {
+        let decisions = gate(key).map(|g| g.decisions(quoted)).unwrap_or_default();
+        if !decisions.is_empty() {
+            let _ = writeln!(body, "{title}:");
+            for line in decisions {
+                let _ = writeln!(body, "  {line}");
+            }
         }
     }
     if s.get("validation").and_then(|v| v.get("noChanges")) == Some(&Value::Bool(true)) {

@@ -79,6 +79,8 @@ fn golden_cases() -> Vec<(&'static str, Message)> {
                     "approval": {"approvers": ["lead", "sre"],
                                  "votes": [vote("lead", "flaky lint rule, fixed in rc-1.4.1")],
                                  "failedChecks": ["eslint"]},
+                    "acceptance": {"approvers": ["carol"],
+                                   "votes": [vote("carol", "checkout works on staging")]},
                     "frontend": {"url": "https://staging.shop.example"},
                     "release": {"notesUri": "s3://artifacts/runs/run-1/release-notes.md"}
                 }),
