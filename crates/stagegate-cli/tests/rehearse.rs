@@ -123,6 +123,17 @@ fn the_readme_rehearsal_ends_ready_for_production() {
             run.display()
         );
     }
+    // What holds links or task tokens is the owner's only.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    };
+    assert_eq!(mode(&run), 0o700, "{}", run.display());
+    for secret in ["history.json", "execution.json", "outbox/001-approvals.txt"] {
+        assert_eq!(mode(&run.join(secret)), 0o600, "{secret}");
+    }
     let report = std::fs::read_to_string(run.join("test-report.json")).unwrap_or_default();
     for suite in ["auth", "content", "oauth", "ai"] {
         assert!(

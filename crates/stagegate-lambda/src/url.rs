@@ -76,6 +76,8 @@ pub async fn handle<E: Endpoint>(
         }
         Err(why) => text(400, why),
     };
+    let mut response = response;
+    stagegate::step::harden(response.headers_mut());
     url_response(response)
 }
 
@@ -117,6 +119,31 @@ mod tests {
         let peer = Peer::of(&r);
         assert_eq!(peer.source_ip, "198.51.100.1");
         assert_eq!(peer.origin, "https://abc.lambda-url.us-east-1.on.aws");
+    }
+
+    struct Ok200;
+
+    impl Endpoint for Ok200 {
+        const NAME: &'static str = "ok";
+        async fn handle(&self, _: WebRequest) -> WebResponse {
+            text(200, "ok")
+        }
+    }
+
+    /// A refusal of the server (an event that is not a request) carries the same
+    /// hardening headers as an endpoint's own answer.
+    #[tokio::test]
+    async fn every_answer_carries_the_hardening_headers_refusals_included() {
+        let refused = handle(&Ok200, event("***", true)).await;
+        assert_eq!(refused.status_code, 400);
+        let answered = handle(&Ok200, event("", false)).await;
+        assert_eq!(answered.status_code, 200);
+        for out in [refused, answered] {
+            for (name, value) in stagegate::step::HARDENING {
+                let got = out.headers.get(*name).and_then(|v| v.to_str().ok());
+                assert_eq!(got, Some(*value), "{name}");
+            }
+        }
     }
 
     #[test]

@@ -9,10 +9,12 @@
 //!   APIs.
 //! - [`server`]: HTTP on 127.0.0.1 (hyper), in the ecosystem's `http` types.
 //! - [`rehearsal`]: `stagegate rehearse`; [`app`]: the app it deploys; [`procs`]: the
-//!   processes it starts, all ended with it.
+//!   processes it starts, all ended with it; [`private`]: its files that hold links
+//!   and tokens, owner-only.
 
 pub mod adapters;
 pub mod app;
+pub mod private;
 pub mod procs;
 pub mod rehearsal;
 pub mod server;

@@ -116,6 +116,31 @@ pub fn respond(status: u16, content_type: &str, body: impl Into<String>) -> WebR
     response
 }
 
+/// The headers every answer of both servers carries (the Function URL and the
+/// rehearsal's 127.0.0.1 server), refusals included; an endpoint may set stricter
+/// ones of its own (the approval page's CSP allows its one style sheet), which these
+/// do not replace.
+pub const HARDENING: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("x-content-type-options", "nosniff"),
+    ("cache-control", "no-store"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+/// `headers` with each of [`HARDENING`] it does not set already.
+pub fn harden(headers: &mut http::HeaderMap) {
+    for (name, value) in HARDENING {
+        if !headers.contains_key(*name) {
+            headers.insert(*name, http::HeaderValue::from_static(value));
+        }
+    }
+}
+
 /// A plain-text response.
 pub fn text(status: u16, body: impl Into<String>) -> WebResponse {
     respond(status, "text/plain; charset=utf-8", body)

@@ -46,11 +46,10 @@ impl Notifier for Outbox {
         }
         text.push('\n');
         text.push_str(&message.body);
-        tokio::fs::create_dir_all(&self.dir)
-            .await
+        // Approval requests carry personal links: owner-only, like the run directory.
+        crate::private::create_dir_all(&self.dir)
             .map_err(|e| PortError::new("outbox", e.to_string()))?;
-        tokio::fs::write(&path, text)
-            .await
+        crate::private::write(&path, text.as_bytes())
             .map_err(|e| PortError::new(format!("write {}", path.display()), e.to_string()))?;
         (self.listener)(topic, message, &path);
         Ok(format!("outbox/{n:03}"))

@@ -172,7 +172,8 @@ impl Candidate {
 /// `<name>-2`, `<name>-3`… — a re-run of the same tag and commit keeps the earlier
 /// run's files. The directory's name is also the execution's name.
 fn new_run_dir(runs: &Path, name: &str) -> Result<(String, PathBuf), String> {
-    std::fs::create_dir_all(runs).map_err(|e| format!("cannot create {}: {e}", runs.display()))?;
+    crate::private::create_dir_all(runs)
+        .map_err(|e| format!("cannot create {}: {e}", runs.display()))?;
     for n in 1..10_000u32 {
         let id = if n == 1 {
             name.to_string()
@@ -181,7 +182,7 @@ fn new_run_dir(runs: &Path, name: &str) -> Result<(String, PathBuf), String> {
         };
         let dir = runs.join(&id);
         // create_dir (not _all) fails if it exists: two rehearsals never share one.
-        match std::fs::create_dir(&dir) {
+        match crate::private::create_dir(&dir) {
             Ok(()) => return Ok((id, dir)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
@@ -388,13 +389,14 @@ impl Rehearsal {
             .get_execution_history(&arn)
             .map(|h| serde_json::to_value(&h).unwrap_or_default())
             .unwrap_or_default();
-        let _ = std::fs::write(
-            c.run_dir.join("history.json"),
-            serde_json::to_vec_pretty(&history).unwrap_or_default(),
+        // Both hold task tokens: owner-only.
+        let _ = crate::private::write(
+            &c.run_dir.join("history.json"),
+            &serde_json::to_vec_pretty(&history).unwrap_or_default(),
         );
-        let _ = std::fs::write(
-            c.run_dir.join("execution.json"),
-            serde_json::to_vec_pretty(&done.description).unwrap_or_default(),
+        let _ = crate::private::write(
+            &c.run_dir.join("execution.json"),
+            &serde_json::to_vec_pretty(&done.description).unwrap_or_default(),
         );
         let timeline = timeline.lock().map(|t| t.clone()).unwrap_or_default();
         Ok(Finished {
