@@ -171,3 +171,87 @@ fn waiters_are_reachable_only_under_their_own_keys() {
         }
     }
 }
+
+/// The table keys a function's statements are limited to (`dynamodb:LeadingKeys`
+/// under `ForAllValues:StringLike`), per action.
+fn like_keys(r: &Yaml) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in statements_of(r) {
+        let keys: BTreeSet<String> = s["Condition"]["ForAllValues:StringLike"]
+            ["dynamodb:LeadingKeys"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect();
+        for a in actions(&s).into_iter().filter(|a| a.starts_with("dynamodb:")) {
+            assert!(!keys.is_empty(), "{a} without a key condition: {s:?}");
+            out.entry(a).or_default().extend(keys.iter().cloned());
+        }
+    }
+    out
+}
+
+/// The public functions (webhook, approval page) and the ones that write approvals or
+/// claims reach only their own items of the table: a leaked role cannot rewrite
+/// another item (another run's approval, the approvers, a waiter).
+#[test]
+fn the_public_and_approval_functions_reach_only_their_own_items() {
+    let t = template();
+    let res = resources(&t);
+    let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
+    let expected: [(&str, &[(&str, &[&str])]); 4] = [
+        (
+            "WebhookFunction",
+            &[
+                ("dynamodb:PutItem", &["webhook#*"]),
+                ("dynamodb:DeleteItem", &["webhook#*"]),
+            ],
+        ),
+        (
+            "ApprovalPageFunction",
+            &[
+                ("dynamodb:GetItem", &["approval#*", "link#*"]),
+                ("dynamodb:PutItem", &["approval#*"]),
+            ],
+        ),
+        (
+            "NotifyFunction",
+            &[
+                ("dynamodb:PutItem", &["notified#*"]),
+                ("dynamodb:DeleteItem", &["notified#*"]),
+            ],
+        ),
+        (
+            "RequestApprovalFunction",
+            &[
+                ("dynamodb:PutItem", &["approval#*", "link#*"]),
+                ("dynamodb:GetItem", &["approvers", "newest#*"]),
+            ],
+        ),
+    ];
+    for (name, want) in expected {
+        let got = like_keys(&res[name]);
+        let want: BTreeMap<String, BTreeSet<String>> =
+            want.iter().map(|(a, k)| (a.to_string(), set(k))).collect();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+/// The deployment role may be passed to CloudFormation and nothing else.
+#[test]
+fn the_deployment_role_is_passed_only_to_cloudformation() {
+    let t = template();
+    let mut passes = 0;
+    for (at, s) in statements(&t) {
+        if actions(&s).iter().any(|a| a == "iam:PassRole") {
+            passes += 1;
+            assert_eq!(
+                s["Condition"]["StringEquals"]["iam:PassedToService"].as_str(),
+                Some("cloudformation.amazonaws.com"),
+                "{at}"
+            );
+        }
+    }
+    assert_eq!(passes, 1);
+}
