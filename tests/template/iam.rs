@@ -184,13 +184,19 @@ fn like_keys(r: &Yaml) -> BTreeMap<String, BTreeSet<String>> {
             .flatten()
             .filter_map(|k| k.as_str().map(str::to_string))
             .collect();
-        for a in actions(&s).into_iter().filter(|a| a.starts_with("dynamodb:")) {
+        for a in actions(&s)
+            .into_iter()
+            .filter(|a| a.starts_with("dynamodb:"))
+        {
             assert!(!keys.is_empty(), "{a} without a key condition: {s:?}");
             out.entry(a).or_default().extend(keys.iter().cloned());
         }
     }
     out
 }
+
+/// An action and the keys it is limited to.
+type KeysOf<'a> = (&'a str, &'a [&'a str]);
 
 /// The public functions (webhook, approval page) and the ones that write approvals or
 /// claims reach only their own items of the table: a leaked role cannot rewrite
@@ -200,7 +206,7 @@ fn the_public_and_approval_functions_reach_only_their_own_items() {
     let t = template();
     let res = resources(&t);
     let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
-    let expected: [(&str, &[(&str, &[&str])]); 4] = [
+    let expected: [(&str, &[KeysOf]); 4] = [
         (
             "WebhookFunction",
             &[

@@ -219,7 +219,7 @@ proptest! {
     #[test]
     fn the_webhook_answers_any_delivery_without_panicking(
         body in prop_oneof![
-            Just(r#"{"ref":"refs/tags/rc-1.4.0","after":"0123456789abcdef0123456789abcdef01234567","repository":{"full_name":"acme/shop"},"sender":{"login":"ana"}}"#.to_string()),
+            Just(format!(r#"{{"ref":"refs/tags/rc-1.4.0","after":"0123456789abcdef0123456789abcdef01234567","repository":{{"full_name":"acme/shop","pushed_at":{}}},"sender":{{"login":"ana"}}}}"#, now().timestamp())),
             "\\{\"ref\":\"refs/(tags|heads)/[a-z0-9.-]{0,12}\",\"after\":\"[0-9a-f]{0,40}\",\"repository\":\\{\"full_name\":\"[a-z/]{0,12}\"\\}\\}",
             ".{0,400}",
         ],
@@ -230,7 +230,10 @@ proptest! {
         let rt = runtime();
         let (status, published) = rt.block_on(async {
             let bus = Bus::default();
-            let mut headers = vec![("x-github-event".to_string(), event.to_string())];
+            let mut headers = vec![
+                ("x-github-event".to_string(), event.to_string()),
+                ("x-github-delivery".to_string(), "d-1".to_string()),
+            ];
             if signed {
                 headers.push(("x-hub-signature-256".into(), sign(SECRET.as_bytes(), body.as_bytes())));
             }

@@ -19,7 +19,8 @@ fn push(tag: &str) -> String {
         "after": SHA,
         "created": true,
         "deleted": false,
-        "repository": {"full_name": "acme/shop", "name": "shop"},
+        "repository": {"full_name": "acme/shop", "name": "shop",
+                       "pushed_at": chrono::Utc::now().timestamp()},
         "pusher": {"name": "Dana D.", "email": "dana@example.com"},
         "sender": {"login": "dana"}
     })
@@ -67,6 +68,10 @@ async fn a_signed_push_starts_one_run_and_a_forged_one_starts_nothing() {
     let (status, text) = deliver(&webhook, &body, &signature, "d-2").await;
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("already started"), "{text}");
+    // The same delivery replayed (same id): received once, starts nothing.
+    let (status, text) = deliver(&webhook, &body, &signature, "d-1").await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("already received delivery d-1"), "{text}");
 
     // A tag outside the prefix, signed: ignored.
     let other = push("v1.4.0");

@@ -2,10 +2,16 @@
 //! delivery to one "release candidate tagged" event, or to a clear refusal.
 //!
 //! Order matters: the size limit and the signature come before anything reads the
-//! body (an unsigned body is never parsed), and the claim comes before the event, so
-//! a redelivered or re-sent push finds the claim and starts nothing. If publishing
-//! fails the claim is released, so a redelivery can try again: nothing is lost and
+//! body (an unsigned body is never parsed), and the claims come before the event, so
+//! a redelivered or re-sent push finds them and starts nothing. If publishing fails
+//! the claims are released, so a redelivery can try again: nothing is lost and
 //! nothing starts twice.
+//!
+//! Replays: a delivery's `X-GitHub-Delivery` id (the same for every redelivery of
+//! one event) is claimed, and a push older than [`MAX_AGE_HOURS`] (by its
+//! `repository.pushed_at`) is refused: GitHub lets a delivery be redelivered for 3
+//! days, and a captured delivery replayed after its claims expired (30 days) is
+//! long past the window.
 
 use crate::ports::{Claims, Clock, Events, Secrets, Trigger};
 use crate::settings::Settings;
@@ -24,6 +30,13 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// How long a claim keeps a redelivery from starting a second run.
 pub const CLAIM_DAYS: i64 = 30;
+
+/// The oldest push accepted, by its `repository.pushed_at`: GitHub's 3 days of
+/// redelivery, and a day of slack. Anything older is a replay.
+pub const MAX_AGE_HOURS: i64 = 96;
+
+/// How far in the future a push may claim to be (clocks differ a little).
+const MAX_SKEW_MINUTES: i64 = 5;
 
 /// One delivery: lower-case header names and the raw body.
 #[derive(Clone, Debug, Default)]
@@ -113,6 +126,20 @@ struct Push {
 #[derive(Deserialize)]
 struct Repository {
     full_name: String,
+    /// Unix seconds in push payloads (a timestamp string in some others).
+    #[serde(default)]
+    pushed_at: Option<serde_json::Value>,
+}
+
+/// When the push happened, as its payload says.
+fn pushed_at(v: &serde_json::Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    match v {
+        serde_json::Value::Number(n) => chrono::DateTime::from_timestamp(n.as_i64()?, 0),
+        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc)),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]
@@ -128,6 +155,11 @@ struct Sender {
 /// The claim key of a candidate: the same repository, tag and commit is the same run.
 pub fn claim_key(t: &Trigger) -> String {
     format!("webhook#{}#{}#{}", t.repository, t.tag, t.sha)
+}
+
+/// The claim key of a delivery id (one per event, whatever the redeliveries).
+pub fn delivery_key(id: &str) -> String {
+    format!("webhook#delivery#{id}")
 }
 
 /// The webhook endpoint. Reads the tag prefix and the repository it serves from the
@@ -165,10 +197,38 @@ impl<S: Secrets, T: Claims, E: Events, C: Clock> Endpoint for Webhook<S, T, E, C
 impl<S: Secrets, T: Claims, E: Events, C: Clock> Webhook<S, T, E, C> {
     /// Handles one delivery: checks it, then starts its candidate once.
     pub async fn deliver(&self, delivery: &Delivery) -> Answer {
-        match self.read(delivery).await {
-            Ok(trigger) => self.start(trigger).await,
-            Err((status, message)) => answer(status, message),
+        let trigger = match self.read(delivery).await {
+            Ok(trigger) => trigger,
+            Err((status, message)) => return answer(status, message),
+        };
+        let Some(id) = delivery
+            .header("x-github-delivery")
+            .filter(|id| !id.is_empty())
+        else {
+            return answer(400, "missing X-GitHub-Delivery header");
+        };
+        let key = delivery_key(id);
+        let expires = self.clock.now() + Duration::days(CLAIM_DAYS);
+        match self.store.claim(&key, expires).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return answer(
+                    200,
+                    format!("already received delivery {id}: it starts nothing"),
+                )
+            }
+            Err(e) => return answer(503, format!("cannot record the delivery: {e}")),
         }
+        let mut started = self.start(trigger).await;
+        if started.status >= 500 {
+            // Nothing started: a redelivery (the same id) may try again.
+            if let Err(e) = self.store.release(&key).await {
+                started.message.push_str(&format!(
+                    "; the delivery's claim could not be released ({e}): start it with `stagegate start`"
+                ));
+            }
+        }
+        started
     }
 
     /// The trigger of a signed push of a candidate tag, or the answer that refuses or
@@ -202,7 +262,33 @@ impl<S: Secrets, T: Claims, E: Events, C: Clock> Webhook<S, T, E, C> {
         }
         let push: Push = serde_json::from_slice(&delivery.body)
             .map_err(|e| refused(400, format!("not a GitHub push payload: {e}")))?;
+        self.fresh(&push)?;
         self.trigger(push)
+    }
+
+    /// Refuses a push older than [`MAX_AGE_HOURS`] (or from the future), or one that
+    /// does not say when it happened: a replay must not start a run.
+    fn fresh(&self, push: &Push) -> Result<(), Refused> {
+        let Some(at) = push.repository.pushed_at.as_ref().and_then(pushed_at) else {
+            return Err(refused(
+                400,
+                "the push has no repository.pushed_at: its age cannot be checked",
+            ));
+        };
+        let now = self.clock.now();
+        if at < now - Duration::hours(MAX_AGE_HOURS) {
+            return Err(refused(
+                422,
+                format!("refused: pushed at {at}, over {MAX_AGE_HOURS} hours ago (a replay?)"),
+            ));
+        }
+        if at > now + Duration::minutes(MAX_SKEW_MINUTES) {
+            return Err(refused(
+                422,
+                format!("refused: pushed at {at}, in the future"),
+            ));
+        }
+        Ok(())
     }
 
     /// The candidate a push names, if it is one this stagegate serves.

@@ -45,21 +45,34 @@ fn push(reference: &str) -> Vec<u8> {
         "after": SHA,
         "created": true,
         "deleted": false,
-        "repository": {"full_name": "acme/shop", "name": "shop"},
+        "repository": {"full_name": "acme/shop", "name": "shop",
+                       "pushed_at": crate::testing::now().timestamp()},
         "pusher": {"name": "dana", "email": "dana@example.com"},
         "sender": {"login": "dana"}
     }))
     .unwrap()
 }
 
+/// A signed delivery of `body`, with a delivery id of its own.
 fn signed(event: &str, body: Vec<u8>) -> Delivery {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Delivery {
         headers: vec![
             ("x-github-event".into(), event.into()),
             ("x-hub-signature-256".into(), sign(SECRET.as_bytes(), &body)),
+            ("x-github-delivery".into(), format!("d-{id}")),
         ],
         body,
     }
+}
+
+/// The push of rc-1.4.0, as it would say it happened `hours_ago`.
+fn pushed(hours_ago: i64) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
+    let at = crate::testing::now() - chrono::Duration::hours(hours_ago);
+    v["repository"]["pushed_at"] = json!(at.timestamp());
+    serde_json::to_vec(&v).unwrap()
 }
 
 struct Hook {
@@ -75,12 +88,16 @@ impl Hook {
         }
     }
     async fn send(&self, d: &Delivery) -> Answer {
+        self.send_at(d, crate::testing::now()).await
+    }
+    /// `d` delivered when the clock says `at`.
+    async fn send_at(&self, d: &Delivery, at: chrono::DateTime<chrono::Utc>) -> Answer {
         let hook = Webhook {
             settings: settings(),
             secret: Secret(SECRET),
             store: self.claims.clone(),
             events: self.bus.clone(),
-            clock: crate::testing::FixedClock(crate::testing::now()),
+            clock: crate::testing::FixedClock(at),
         };
         hook.deliver(d).await
     }
@@ -256,15 +273,67 @@ async fn a_redelivery_does_not_start_a_second_run() {
     let hook = Hook::new();
     let d = signed("push", push("refs/tags/rc-1.4.0"));
     assert_eq!(hook.send(&d).await.status, 202);
+    // The same delivery again (GitHub's redelivery keeps its id).
     let again = hook.send(&d).await;
     assert_eq!(again.status, 200);
     assert!(
-        again.message.contains("already started"),
+        again.message.contains("already received delivery"),
         "{}",
         again.message
     );
     assert_eq!(again.started, None);
+    // Another delivery of the same candidate (the tag pushed again).
+    let other = hook.send(&signed("push", push("refs/tags/rc-1.4.0"))).await;
+    assert_eq!(other.status, 200);
+    assert!(
+        other.message.contains("already started"),
+        "{}",
+        other.message
+    );
     assert_eq!(hook.started(), 1);
+}
+
+/// A captured delivery replayed later — after its claims expired — is refused by
+/// its age; so is one that does not say when it was pushed, or one from the future.
+#[tokio::test]
+async fn stale_undated_or_future_pushes_are_refused() {
+    let hook = Hook::new();
+    let replay = signed("push", pushed(0));
+    let later = crate::testing::now() + chrono::Duration::days(CLAIM_DAYS + 1);
+    let a = hook.send_at(&replay, later).await;
+    assert_eq!(a.status, 422, "{}", a.message);
+    assert!(a.message.contains("a replay?"), "{}", a.message);
+    let old = hook.send(&signed("push", pushed(MAX_AGE_HOURS + 1))).await;
+    assert_eq!(old.status, 422, "{}", old.message);
+    let future = hook.send(&signed("push", pushed(-1))).await;
+    assert_eq!(future.status, 422, "{}", future.message);
+    let mut v: serde_json::Value = serde_json::from_slice(&push("refs/tags/rc-1.4.0")).unwrap();
+    v["repository"]
+        .as_object_mut()
+        .map(|r| r.remove("pushed_at"));
+    let undated = hook
+        .send(&signed("push", serde_json::to_vec(&v).unwrap()))
+        .await;
+    assert_eq!(undated.status, 400, "{}", undated.message);
+    // Within the window (GitHub redelivers for 3 days): started.
+    assert_eq!(
+        hook.send(&signed("push", pushed(MAX_AGE_HOURS - 1)))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(hook.started(), 1);
+}
+
+#[tokio::test]
+async fn a_push_without_a_delivery_id_is_refused() {
+    let hook = Hook::new();
+    let mut d = signed("push", push("refs/tags/rc-1.4.0"));
+    d.headers.retain(|(k, _)| k != "x-github-delivery");
+    let a = hook.send(&d).await;
+    assert_eq!(a.status, 400);
+    assert!(a.message.contains("X-GitHub-Delivery"), "{}", a.message);
+    assert_eq!(hook.started(), 0);
 }
 
 #[tokio::test]
