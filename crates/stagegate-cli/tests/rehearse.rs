@@ -167,11 +167,18 @@ fn reject_ends_cancelled_and_notified() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("Result: cancelled: rejected"), "{out}");
     assert!(!out.contains("▶ Deploy Infrastructure"), "{out}");
-    let m = outcome_message(&run_dir(&dir));
+    let run = run_dir(&dir);
+    let m = outcome_message(&run);
     assert!(
         m.contains("outcome: cancelled") && m.contains("not this week"),
         "{m}"
     );
+    // The run itself ended on the rejection, not merely printed it.
+    let execution: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("execution.json")).expect("execution.json"))
+            .expect("execution.json is JSON");
+    assert_eq!(execution["status"], "FAILED", "{execution}");
+    assert_eq!(execution["error"], "Rejected", "{execution}");
 }
 
 #[test]

@@ -330,3 +330,58 @@ impl Timelines for MemoryTimelines {
         Ok(self.0.as_ref().clone())
     }
 }
+
+/// Approvals that yield to the scheduler before every call, so two deciders under
+/// `tokio::join!` truly interleave: both read the record before either writes, and
+/// the compare-and-set conflict path runs. Counts the conflicts updates met.
+#[derive(Clone)]
+pub struct Interleaving<A> {
+    pub inner: A,
+    conflicts: Shared<u32>,
+}
+
+impl<A> Interleaving<A> {
+    pub fn new(inner: A) -> Self {
+        Interleaving {
+            inner,
+            conflicts: Shared::default(),
+        }
+    }
+    /// Updates refused because another write landed first.
+    pub fn conflicts(&self) -> u32 {
+        *lock(&self.conflicts)
+    }
+}
+
+impl<A: Approvals> Approvals for Interleaving<A> {
+    async fn create(&self, record: &ApprovalRecord, links: &[Link]) -> PortResult<()> {
+        tokio::task::yield_now().await;
+        self.inner.create(record, links).await
+    }
+    async fn get(&self, id: &str) -> PortResult<Option<ApprovalRecord>> {
+        tokio::task::yield_now().await;
+        let record = self.inner.get(id).await;
+        tokio::task::yield_now().await;
+        record
+    }
+    async fn link(&self, id_hash: &str) -> PortResult<Option<Link>> {
+        tokio::task::yield_now().await;
+        self.inner.link(id_hash).await
+    }
+    async fn update(&self, expected: &ApprovalRecord, new: &ApprovalRecord) -> PortResult<Update> {
+        tokio::task::yield_now().await;
+        let update = self.inner.update(expected, new).await?;
+        if matches!(update, Update::Conflict(_)) {
+            *lock(&self.conflicts) += 1;
+        }
+        Ok(update)
+    }
+    async fn pending(&self, repository: &str) -> PortResult<Vec<ApprovalRecord>> {
+        tokio::task::yield_now().await;
+        self.inner.pending(repository).await
+    }
+    async fn undelivered(&self, limit: usize) -> PortResult<Vec<ApprovalRecord>> {
+        tokio::task::yield_now().await;
+        self.inner.undelivered(limit).await
+    }
+}

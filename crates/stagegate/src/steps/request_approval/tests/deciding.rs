@@ -2,6 +2,7 @@
 //! pusher rule, reasons, one decision, and decisions that always reach the task.
 
 use super::*;
+use crate::testing::Interleaving;
 
 #[tokio::test]
 async fn a_link_of_approver_a_decides_as_a_and_cannot_record_a_decision_as_b() {
@@ -192,10 +193,22 @@ async fn two_concurrent_approvals_send_exactly_one_task_success() {
     let w = World::new(Settings::default());
     let links = w.request(&[]).await;
     let (bob_token, carol_token) = (w.token(&links["bob"]), w.token(&links["carol"]));
-    let (d1, d2) = (w.desk(5), w.desk(5));
+    // Both deciders read the record before either writes: the table yields between.
+    let table = Interleaving::new(w.table.clone());
+    let desk = |table| Desk {
+        pusher_may_approve: false,
+        approvals: table,
+        runs: &w.callbacks,
+        clock: FixedClock(now() + Duration::minutes(5)),
+    };
+    let (d1, d2) = (desk(&table), desk(&table));
     let (a, b) = tokio::join!(
         d1.decide_by_link(&links["bob"], &bob_token, form(true, None)),
         d2.decide_by_link(&links["carol"], &carol_token, form(true, None)),
+    );
+    assert!(
+        table.conflicts() >= 1,
+        "the compare-and-set conflict path ran"
     );
     let outcomes = [a.unwrap(), b.unwrap()];
     assert_eq!(
