@@ -22,6 +22,10 @@ fn link(id: &str, record: &ApprovalRecord, who: &str) -> Link {
 async fn two_approvers_racing_through_the_conditional_write_record_one_decision() {
     let (_moto, table) = moto_with_table().await;
     let table = table.clone();
+    // bob and carol are configured approvers (their links are not revoked).
+    let mut directory = table.directory().await.unwrap();
+    directory.approvers = stagegate::testing::approvers();
+    assert!(table.save_directory(&directory).await.unwrap());
     for round in 0..5 {
         let record = pending_record(
             &format!("race-{round}"),

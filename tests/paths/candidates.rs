@@ -67,7 +67,7 @@ pub async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
         .start_execution(
             &flow.state_machine,
             Some("rc-1.4.0--0123456789ab"),
-            json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "ana"}),
+            json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "ana", "pusher": github_pusher("ana")}),
         )
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again, first);
@@ -77,7 +77,7 @@ pub async fn a_duplicate_trigger_does_not_start_a_second_deployment() {
         .start_execution(
             &flow.state_machine,
             Some("manual-1"),
-            json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "carol"}),
+            json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "carol", "pusher": github_pusher("carol")}),
         )
         .unwrap_or_else(|e| panic!("{e}"));
     let (done, h) = flow.finish(&dup).await;
@@ -149,8 +149,7 @@ pub async fn two_starts_of_one_candidate_at_the_same_moment_run_once() {
     let flow = Flow::new();
     flow.publish_suites("manual-a").await;
     flow.publish_suites("manual-b").await;
-    let input =
-        json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "ana"});
+    let input = json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA, "pushedBy": "ana", "pusher": github_pusher("ana")});
     let a = flow
         .engine
         .start_execution(&flow.state_machine, Some("manual-a"), input.clone())

@@ -212,7 +212,7 @@ impl Flow {
             .start_execution(
                 &self.state_machine,
                 Some(&name),
-                json!({"repository": "acme/shop", "tag": tag, "sha": sha, "pushedBy": "ana"}),
+                json!({"repository": "acme/shop", "tag": tag, "sha": sha, "pushedBy": "ana", "pusher": github_pusher("ana")}),
             )
             .unwrap_or_else(|e| panic!("start: {e}"))
     }

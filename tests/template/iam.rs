@@ -217,7 +217,7 @@ fn the_public_and_approval_functions_reach_only_their_own_items() {
         (
             "ApprovalPageFunction",
             &[
-                ("dynamodb:GetItem", &["approval#*", "link#*"]),
+                ("dynamodb:GetItem", &["approval#*", "link#*", "approvers"]),
                 ("dynamodb:PutItem", &["approval#*"]),
             ],
         ),

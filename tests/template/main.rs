@@ -221,9 +221,33 @@ fn the_rule_starts_runs_with_the_trigger_shape_and_the_tag_prefix() {
         .replace("<tag>", "\"rc-1.4.0\"")
         .replace("<sha>", "\"0123456789abcdef0123456789abcdef01234567\"")
         .replace("<pushedBy>", "\"dana\"");
-    let trigger: stagegate::ports::Trigger =
-        serde_json::from_str(&filled).expect("the input is a trigger");
-    assert!(trigger.validate("rc-").is_ok());
+    // The pusher the webhook vouched for travels to the run; unknown is null.
+    for (pusher, expected) in [
+        (
+            r#"{"kind": "github", "id": 583231, "login": "dana"}"#,
+            Some(stagegate::ports::Pusher::GitHub {
+                id: 583231,
+                login: "dana".into(),
+            }),
+        ),
+        ("null", None),
+    ] {
+        let trigger: stagegate::ports::Trigger =
+            serde_json::from_str(&filled.replace("<pusher>", pusher))
+                .expect("the input is a trigger");
+        assert!(trigger.validate("rc-").is_ok());
+        assert_eq!(trigger.pusher, expected);
+    }
+    // What the webhook publishes has the field, so the transformer finds it.
+    let published = serde_json::to_value(stagegate::ports::Trigger {
+        repository: "acme/shop".into(),
+        tag: "rc-1.4.0".into(),
+        sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        pushed_by: None,
+        pusher: None,
+    })
+    .unwrap_or_default();
+    assert!(published.get("pusher").is_some(), "{published}");
 }
 
 /// The two public Function URLs have reserved concurrency, from parameters that

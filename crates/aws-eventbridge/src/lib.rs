@@ -101,6 +101,7 @@ mod tests {
             tag: "rc-1.4.0".into(),
             sha: "0123456789abcdef0123456789abcdef01234567".into(),
             pushed_by: Some("dana".into()),
+            pusher: None,
         }
     }
 

@@ -12,8 +12,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use aws_dynamodb_port::{Directory, DynamoTable};
 use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
 use aws_sns_port::ApproverSubscriptions;
-use stagegate::desk::{Decided, Decider, Desk, Form, Refusal};
-use stagegate::links::validate_approver;
+use stagegate::desk::{Decided, Desk, Form, Refusal};
+use stagegate::links::{check_distinct, validate_approver};
 use stagegate::ports::{ApprovalKind, ApprovalState, Approvals, Approver, SystemClock};
 use std::process::ExitCode;
 
@@ -33,9 +33,19 @@ enum ApproversCommand {
         id: String,
         #[arg(long)]
         email: String,
-        /// Their GitHub login: they may not approve tags they pushed.
-        #[arg(long)]
+        /// Their GitHub login, shown (with --github-id).
+        #[arg(long, requires = "github_id")]
         github: Option<String>,
+        /// Their GitHub account's numeric id (`gh api users/<login> --jq .id`): the
+        /// pusher rule compares it with the pushing account's, so they may not approve
+        /// tags they pushed. Without it they cannot approve a tag pushed on GitHub.
+        #[arg(long, requires = "github")]
+        github_id: Option<u64>,
+        /// An AWS principal they decide through with `stagegate approve|reject` (and
+        /// start runs with): an IAM user's ARN or an IAM Identity Center session's
+        /// (repeat the flag for several).
+        #[arg(long = "principal")]
+        principals: Vec<String>,
         /// What they decide: deployment, acceptance, or both (repeat the flag).
         #[arg(long, value_parser = parse_kind, default_values = ["deployment", "acceptance"])]
         decides: Vec<ApprovalKind>,
@@ -107,6 +117,8 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                 id,
                 email,
                 github,
+                github_id,
+                principals,
                 decides,
             } => {
                 let sns = subscriptions(&args.target, &aws)?;
@@ -117,6 +129,8 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                     id,
                     email,
                     github,
+                    github_id,
+                    principals,
                     decides,
                 };
                 add(&table, &sns, approver).await?;
@@ -146,6 +160,9 @@ pub async fn add(
             approver.id
         );
     }
+    let mut all = directory.approvers.clone();
+    all.push(approver.clone());
+    check_distinct(&all).map_err(|e| anyhow!(e))?;
     let subscription = sns
         .subscribe_approver(&approver.id, &approver.email)
         .await?;
@@ -266,14 +283,7 @@ pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
     let settings = stagegate::Settings::from_env()?;
     runtime()?.block_on(async {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let caller = aws_sdk_sts::Client::new(&aws)
-            .get_caller_identity()
-            .send()
-            .await
-            .context("who are you? (sts:GetCallerIdentity)")?
-            .arn()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("sts:GetCallerIdentity returned no ARN"))?;
+        let caller = crate::aws::caller_arn(&aws).await?;
         let sfn = StepFunctions::from_config(&aws, state_machine);
         let view = sfn.view(&arn).await?;
         let table = DynamoTable::from_config(&aws, table_name);
@@ -300,7 +310,7 @@ pub async fn decide_run<A, C, K>(
     comment: Option<String>,
 ) -> Result<(ExitCode, String)>
 where
-    A: Approvals,
+    A: Approvals + stagegate::ports::Approvers,
     C: stagegate::ports::TaskCallbacks,
     K: stagegate::ports::Clock + Clone,
 {
@@ -330,11 +340,14 @@ where
         reason: comment,
         from: "cli".into(),
     };
-    let decider = Decider::Operator {
-        caller_arn: caller_arn.to_string(),
-    };
-    let outcome = desk.decide_as(&record.id, decider, "cli", form).await?;
-    let who = format!("aws:{caller_arn}");
+    let outcome = desk
+        .decide_by_principal(&record.id, caller_arn, form)
+        .await?;
+    let who = record
+        .approvers
+        .iter()
+        .find(|a| a.principals.iter().any(|p| p == caller_arn))
+        .map_or_else(|| caller_arn.to_string(), |a| a.id.clone());
     Ok(match outcome {
         Ok(Decided::Approved) => (
             ExitCode::SUCCESS,
@@ -383,14 +396,17 @@ mod tests {
     }
 
     async fn world(failed: &[&str]) -> (MemoryTable, MemoryRuns) {
-        let approvals = MemoryTable::default();
         let mut r = pending_record("a1", "rc-1.4.0", "tok");
         r.failed_checks = failed.iter().map(|s| s.to_string()).collect();
+        // bob decides from the CLI through his Identity Center session.
+        r.approvers[0].principals = vec![ME.into()];
+        let approvals = MemoryTable::with_approvers(r.approvers.clone());
         approvals.create(&r, &[]).await.unwrap();
         (approvals, MemoryRuns::default())
     }
 
-    const ME: &str = "arn:aws:sts::123456789012:assumed-role/Admin/ana";
+    const ME: &str =
+        "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/bob@example.com";
 
     /// `ME` decides execution `arn` through the CLI, without a comment.
     async fn decide(
@@ -409,18 +425,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_operator_approval_is_recorded_under_their_sts_identity() {
+    async fn an_operator_approval_is_recorded_as_the_approver_they_are() {
         let (approvals, callbacks) = world(&[]).await;
         let (code, msg) = decide(&approvals, &callbacks, "arn:exec:rc-1.4.0", true)
             .await
             .unwrap();
-        assert_eq!(code, ExitCode::SUCCESS);
-        assert!(msg.contains("approved by aws:arn:aws:sts::"), "{msg}");
-        assert_eq!(
-            approvals.records()[0].votes[0].approver,
-            format!("aws:{ME}")
-        );
+        assert_eq!(code, ExitCode::SUCCESS, "{msg}");
+        assert!(msg.contains("approved by bob"), "{msg}");
+        let vote = &approvals.records()[0].votes[0];
+        assert_eq!((vote.approver.as_str(), vote.via.as_str()), ("bob", "cli"));
         assert_eq!(callbacks.successes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_is_no_approvers_principal_is_refused_by_name() {
+        let (approvals, callbacks) = world(&[]).await;
+        let desk = Desk {
+            pusher_may_approve: false,
+            approvals: &approvals,
+            runs: &callbacks,
+            clock: FixedClock(now()),
+        };
+        let stranger = "arn:aws:sts::123456789012:assumed-role/Admin/bob";
+        let view = view("arn:exec:rc-1.4.0");
+        let (code, msg) = decide_run(&desk, &approvals, &view, stranger, true, None)
+            .await
+            .unwrap();
+        assert_eq!(code, ExitCode::from(1));
+        assert!(msg.contains(stranger), "{msg}");
+        assert!(approvals.records()[0].votes.is_empty());
+        assert!(callbacks.successes().is_empty());
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
-use stagegate::ports::{Candidate, Trigger};
+use stagegate::ports::{Candidate, Pusher, Trigger};
 use std::process::{Command, ExitCode};
 
 #[derive(clap::Args)]
@@ -18,9 +18,6 @@ pub struct StartArgs {
     /// owner/name; default: STAGEGATE_REPOSITORY, else this checkout's origin.
     #[arg(long)]
     repository: Option<String>,
-    /// Who is starting it; default: `git config user.name`.
-    #[arg(long)]
-    pushed_by: Option<String>,
     /// Tag prefix the candidate must have; default: STAGEGATE_TAG_PREFIX, else
     /// stagegate's own default (the deployment's `TagPrefix` parameter).
     #[arg(long)]
@@ -79,6 +76,18 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("start the async runtime")
 }
 
+/// The caller's ARN, as STS vouches for it.
+pub async fn caller_arn(config: &aws_config::SdkConfig) -> Result<String> {
+    aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .context("who are you? (sts:GetCallerIdentity)")?
+        .arn()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("sts:GetCallerIdentity returned no ARN"))
+}
+
 async fn client(state_machine: &str) -> StepFunctions {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     StepFunctions::from_config(&config, state_machine)
@@ -99,14 +108,14 @@ pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
             .or_else(|| git(&["remote", "get-url", "origin"]).and_then(|u| repository_of(&u)))
             .ok_or_else(|| anyhow!("cannot tell the repository: pass --repository owner/name"))?,
     };
+    // Who starts it is who pushes it: shown by their git name; the pusher rule
+    // compares the AWS principal `start` records (see `start`), never a typed name.
     let t = Trigger {
         repository,
         tag: args.tag.clone(),
         sha,
-        pushed_by: args
-            .pushed_by
-            .clone()
-            .or_else(|| git(&["config", "user.name"])),
+        pushed_by: git(&["config", "user.name"]),
+        pusher: None,
     };
     let prefix = match &args.tag_prefix {
         Some(p) => p.clone(),
@@ -117,11 +126,20 @@ pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
 }
 
 pub fn start(args: StartArgs) -> Result<ExitCode> {
-    let (trigger, candidate) = trigger(&args)?;
+    let (mut trigger, candidate) = trigger(&args)?;
     let name = candidate.execution_name();
-    let input = serde_json::to_value(&trigger)?;
     let arn = args.target.arn()?.to_string();
-    let started = runtime()?.block_on(async { client(&arn).await.start(&name, &input).await })?;
+    let started = runtime()?.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        // The caller is the pusher, by the principal AWS vouches for.
+        let principal = caller_arn(&config).await?;
+        trigger.pusher = Some(Pusher::Aws { principal });
+        let input = serde_json::to_value(&trigger)?;
+        StepFunctions::from_config(&config, &arn)
+            .start(&name, &input)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
     if started.new {
         println!("started {name}\n  {}", started.execution_arn);
     } else {
@@ -237,7 +255,6 @@ mod tests {
             tag: "v1.4.0".into(),
             sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
             repository: Some("acme/shop".into()),
-            pushed_by: None,
             tag_prefix: None,
             target: Target {
                 state_machine: None,

@@ -1,7 +1,7 @@
 //! An application's `stagegate.json`: how the rehearsal runs it locally.
 
 use serde::Deserialize;
-use stagegate::links::validate_approver;
+use stagegate::links::{check_distinct, validate_approver};
 use stagegate::ports::{ApprovalKind, Approver};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,6 +56,8 @@ pub fn default_approver() -> Approver {
         id: "rehearsal-approver".into(),
         email: "approver@example.test".into(),
         github: None,
+        github_id: None,
+        principals: vec![],
         decides: vec![ApprovalKind::Deployment, ApprovalKind::Acceptance],
     }
 }
@@ -140,6 +142,9 @@ impl App {
                     a.id
                 ));
             }
+        }
+        if let Some(approvers) = &config.approvers {
+            check_distinct(approvers).map_err(|e| format!("{}: approvers: {e}", file.display()))?;
         }
         if !config.backend.health_path.starts_with('/') {
             return Err(format!(

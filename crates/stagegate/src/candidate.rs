@@ -52,6 +52,7 @@ impl Trigger {
             version: version.to_string(),
             sha: self.sha.clone(),
             pushed_by,
+            pusher: self.pusher.clone(),
         })
     }
 }
@@ -175,6 +176,7 @@ mod tests {
             tag: tag.into(),
             sha: sha.into(),
             pushed_by: Some("ana".into()),
+            pusher: None,
         }
     }
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";

@@ -13,8 +13,10 @@
 //!   page, `crate::steps::approval_page`).
 //! - Quorum counts distinct deciders; any rejection rejects; rejecting, and approving
 //!   over a failed check, need a written reason; the pusher may not approve their own
-//!   tag (their GitHub login against the approver's, case-insensitively, nothing else
-//!   normalised).
+//!   candidate ([`pushed`]: by the identity the push came with — a GitHub account id,
+//!   an AWS principal, a git email — and when the decider's identity of that kind is
+//!   not configured, or the pusher is unknown, the approval is refused: the rule fails
+//!   closed).
 //! - One decision per approval: every write is a compare-and-set on the record's
 //!   revision. The decision is written first (delivery `PENDING`), then sent to the
 //!   task with bounded retries; if sending still fails it is marked `FAILED` and sent
@@ -24,8 +26,8 @@
 use crate::error::{names, StepError};
 use crate::links::{check_form_token, hash_id, is_link_id};
 use crate::ports::{
-    ApprovalRecord, ApprovalState, Approvals, Approver, CallbackError, Clock, Delivery, Link,
-    TaskCallbacks, Update, Vote,
+    ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, CallbackError, Clock, Delivery,
+    Link, Pusher, TaskCallbacks, Update, Vote,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
@@ -41,39 +43,50 @@ pub const DELIVERY_ATTEMPTS: u32 = 3;
 /// function that wrote it crashed or timed out between the write and the send).
 pub const STALE_PENDING_SECONDS: i64 = 60;
 
-/// Who is deciding.
+/// Who is deciding: always a configured approver, whatever the channel — their link,
+/// their AWS principal through the CLI ([`Desk::decide_by_principal`]), the
+/// rehearsal's terminal acting for them — so one person has one vote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decider {
-    /// A configured approver, through a channel bound to them (their link, or the
-    /// rehearsal's terminal acting for them).
     Approver(Approver),
-    /// An operator with AWS credentials, by the STS caller ARN (`stagegate approve`).
-    Operator { caller_arn: String },
 }
 
 impl Decider {
-    /// The identity a vote is recorded under.
+    /// The identity a vote is recorded under: the approver's id.
     pub fn identity(&self) -> String {
         match self {
             Decider::Approver(a) => a.id.clone(),
-            Decider::Operator { caller_arn } => format!("aws:{caller_arn}"),
-        }
-    }
-
-    fn github(&self) -> Option<&str> {
-        match self {
-            Decider::Approver(a) => a.github.as_deref(),
-            Decider::Operator { .. } => None,
         }
     }
 }
 
-/// Whether the pusher is this decider: GitHub logins are case-insensitive, and
-/// nothing else is normalised away (no trimming, no email matching).
-pub fn is_pusher(decider: &Decider, pushed_by: &str) -> bool {
-    decider
-        .github()
-        .is_some_and(|login| login.eq_ignore_ascii_case(pushed_by))
+/// Whether `decider` pushed the candidate whose pusher is `pusher`, compared by the
+/// identity the push came with. `Err` says what is missing to tell — and then an
+/// approval is refused: the rule fails closed.
+pub fn pushed(decider: &Decider, pusher: Option<&Pusher>) -> Result<bool, String> {
+    let Some(pusher) = pusher else {
+        return Err(
+            "no identity came with the push, so nobody can be shown not to be its pusher".into(),
+        );
+    };
+    match (decider, pusher) {
+        (Decider::Approver(a), Pusher::GitHub { id, login }) => {
+            a.github_id.map(|g| g == *id).ok_or_else(|| {
+                format!(
+                    "{} has no GitHub id configured to compare with the pusher ({login})",
+                    a.id
+                )
+            })
+        }
+        (Decider::Approver(a), Pusher::Aws { principal }) if a.principals.is_empty() => {
+            Err(format!(
+                "{} has no AWS principal configured to compare with the pusher ({principal})",
+                a.id
+            ))
+        }
+        (Decider::Approver(a), Pusher::Aws { principal }) => Ok(a.principals.contains(principal)),
+        (Decider::Approver(a), Pusher::Email { email }) => Ok(a.email.eq_ignore_ascii_case(email)),
+    }
 }
 
 /// A decision as submitted.
@@ -122,6 +135,15 @@ pub enum Refusal {
     PusherMayNotApprove {
         pusher: String,
     },
+    /// Whether the decider pushed the candidate cannot be told (see [`pushed`]).
+    PusherNotComparable {
+        why: String,
+    },
+    /// The approver was removed (or no longer decides this kind) since the link was
+    /// sent: what they were sent no longer decides.
+    Revoked {
+        approver: String,
+    },
     InvalidForm(String),
     /// The form is not from the review page (missing or wrong CSRF token, foreign
     /// origin).
@@ -136,10 +158,14 @@ impl Refusal {
             Refusal::NotFound => "This approval link is not valid",
             Refusal::Expired { .. } => "This approval has expired",
             Refusal::Superseded => "A newer release candidate replaced this one",
+            Refusal::Revoked { .. } => "This approval link was revoked",
             Refusal::AlreadyDecided { .. } => "This candidate has already been decided",
             Refusal::AlreadyVoted { .. } => "You have already decided",
             Refusal::ReasonRequired { .. } => "A reason is required",
             Refusal::PusherMayNotApprove { .. } => "You pushed this tag, so you cannot approve it",
+            Refusal::PusherNotComparable { .. } => {
+                "stagegate cannot tell whether you pushed this tag, so you cannot approve it"
+            }
             Refusal::InvalidForm(_) => "The form is incomplete",
             Refusal::Forbidden(_) => "This form cannot be accepted",
             Refusal::Conflict => "Another decision arrived at the same moment",
@@ -154,6 +180,9 @@ impl Refusal {
                 expires_at.to_rfc3339()
             ),
             Refusal::Superseded => "The newer candidate has its own approval email.".into(),
+            Refusal::Revoked { approver } => format!(
+                "{approver} is no longer an approver of these candidates: the links they were sent decide nothing."
+            ),
             Refusal::AlreadyDecided { state, by } => format!(
                 "It was {} by {}.",
                 match state {
@@ -175,6 +204,9 @@ impl Refusal {
             ),
             Refusal::PusherMayNotApprove { pusher } => format!(
                 "{pusher} pushed the tag; another person has to approve it (rejecting is allowed)."
+            ),
+            Refusal::PusherNotComparable { why } => format!(
+                "{why}. The person who pushed a candidate may not approve it; ask the operator to add the missing identity (`stagegate approvers add`). Rejecting is allowed."
             ),
             Refusal::InvalidForm(m) | Refusal::Forbidden(m) => m.clone(),
             Refusal::Conflict => "Reload the page to see the current state.".into(),
@@ -210,16 +242,10 @@ pub struct Desk<'a, A, R, C> {
     pub clock: C,
 }
 
-impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    /// The approval record `id`, as it is now.
-    pub async fn record(&self, id: &str) -> Result<Option<ApprovalRecord>, StepError> {
-        Ok(self.approvals.get(id).await?)
-    }
-
+/// What a link or a principal decides goes through the approvers as configured now:
+/// an approver removed (or no longer deciding this kind) since the request was sent
+/// cannot decide with what they were sent — their links are revoked.
+impl<A: Approvals + Approvers, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
     /// The link, its approval and its approver, for the review page (GET): changes
     /// nothing, except that a decided-but-undelivered approval is delivered again.
     pub async fn review(
@@ -229,6 +255,9 @@ impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
         let Some((record, approver, link)) = self.find(link_id).await? else {
             return Ok(Err(Refusal::NotFound));
         };
+        if let Err(refusal) = self.still_deciding(&record, &approver).await? {
+            return Ok(Err(refusal));
+        }
         if let Err(refusal) = self.usable(&record, &link).await? {
             return Ok(Err(refusal));
         }
@@ -246,11 +275,71 @@ impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
                 "The form's security token is missing or wrong: open the link from your email again and decide on that page.".into(),
             )));
         }
+        if let Err(refusal) = self.still_deciding(&record, &approver).await? {
+            return Ok(Err(refusal));
+        }
         if let Err(refusal) = self.usable(&record, &link).await? {
             return Ok(Err(refusal));
         }
         self.decide(record, Decider::Approver(approver), "email link", form)
             .await
+    }
+
+    /// Decides the pending approval `approval_id` through the CLI as the approver one
+    /// of whose AWS principals `caller_arn` is; a caller who is nobody's principal is
+    /// refused, naming the caller. The same rules, and the same one vote, as their link.
+    pub async fn decide_by_principal(
+        &self,
+        approval_id: &str,
+        caller_arn: &str,
+        form: Form,
+    ) -> Outcome {
+        let Some(record) = self.approvals.get(approval_id).await? else {
+            return Ok(Err(Refusal::NotFound));
+        };
+        let Some(approver) = record
+            .approvers
+            .iter()
+            .find(|a| a.principals.iter().any(|p| p == caller_arn))
+            .cloned()
+        else {
+            return Ok(Err(Refusal::Forbidden(format!(
+                "{caller_arn} is not the AWS principal of any approver asked for {}: decide as the approver you are (`stagegate approvers add <id> --email … --principal {caller_arn}`), or through your email link",
+                record.tag
+            ))));
+        };
+        if let Err(refusal) = self.still_deciding(&record, &approver).await? {
+            return Ok(Err(refusal));
+        }
+        self.decide_as(approval_id, Decider::Approver(approver), "cli", form)
+            .await
+    }
+
+    /// `Revoked` unless `approver` still decides approvals of `record`'s kind.
+    async fn still_deciding(
+        &self,
+        record: &ApprovalRecord,
+        approver: &Approver,
+    ) -> Result<Result<(), Refusal>, StepError> {
+        let now = self.approvals.deciding(record.kind).await?;
+        Ok(if now.iter().any(|a| a.id == approver.id) {
+            Ok(())
+        } else {
+            Err(Refusal::Revoked {
+                approver: approver.id.clone(),
+            })
+        })
+    }
+}
+
+impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The approval record `id`, as it is now.
+    pub async fn record(&self, id: &str) -> Result<Option<ApprovalRecord>, StepError> {
+        Ok(self.approvals.get(id).await?)
     }
 
     /// Decides the pending approval `approval_id` as `decider` (the CLI, the
@@ -265,13 +354,12 @@ impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
         let Some(record) = self.approvals.get(approval_id).await? else {
             return Ok(Err(Refusal::NotFound));
         };
-        if let Decider::Approver(a) = &decider {
-            if !record.approvers.iter().any(|x| x.id == a.id) {
-                return Ok(Err(Refusal::Forbidden(format!(
-                    "{} is not among the approvers asked for this candidate",
-                    a.id
-                ))));
-            }
+        let Decider::Approver(a) = &decider;
+        if !record.approvers.iter().any(|x| x.id == a.id) {
+            return Ok(Err(Refusal::Forbidden(format!(
+                "{} is not among the approvers asked for this candidate",
+                a.id
+            ))));
         }
         if let Err(refusal) = self.state_allows(&record).await? {
             return Ok(Err(refusal));
@@ -407,10 +495,16 @@ impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
             });
         }
         if form.approve {
-            if !self.pusher_may_approve && is_pusher(decider, &record.pushed_by) {
-                return Err(Refusal::PusherMayNotApprove {
-                    pusher: record.pushed_by.clone(),
-                });
+            if !self.pusher_may_approve {
+                match pushed(decider, record.pusher.as_ref()) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        return Err(Refusal::PusherMayNotApprove {
+                            pusher: record.pushed_by.clone(),
+                        })
+                    }
+                    Err(why) => return Err(Refusal::PusherNotComparable { why }),
+                }
             }
             if !record.failed_checks.is_empty() && reason.is_none() {
                 return Err(Refusal::ReasonRequired {

@@ -120,5 +120,151 @@ pub fn validate_approver(a: &Approver) -> Result<(), String> {
             a.id
         ));
     }
+    for p in &a.principals {
+        if !is_stable_principal(p) {
+            return Err(format!(
+                "approver {}: '{p}' is not a principal stagegate can match: give an IAM user's ARN (arn:aws:iam::<account>:user/<name>) or an IAM Identity Center session's (arn:aws:sts::<account>:assumed-role/AWSReservedSSO_<set>_<id>/<user>), whose names the caller cannot choose",
+                a.id
+            ));
+        }
+    }
     Ok(())
+}
+
+/// A caller ARN that names one person whatever they do: an IAM user, or an IAM
+/// Identity Center session (AWS sets its session name to the user's name). Other
+/// assumed roles are refused: their session names are the caller's to choose.
+pub fn is_stable_principal(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    if prefix != "arn" || !partition.starts_with("aws") || !region.is_empty() || !account_ok {
+        return false;
+    }
+    match service {
+        "iam" => resource
+            .strip_prefix("user/")
+            .is_some_and(|n| !n.is_empty() && !n.contains('*')),
+        "sts" => resource
+            .strip_prefix("assumed-role/AWSReservedSSO_")
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(role, user)| {
+                !role.is_empty() && !user.is_empty() && !user.contains('/')
+            }),
+        _ => false,
+    }
+}
+
+/// Refuses a set of approvers in which two ids share an identity — an email, a
+/// GitHub login or id, an AWS principal — naming both: one person must not count as
+/// two.
+pub fn check_distinct(approvers: &[Approver]) -> Result<(), String> {
+    let mut seen: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
+    for a in approvers {
+        let mut identities = vec![format!("email {}", a.email.to_ascii_lowercase())];
+        identities.extend(
+            a.github
+                .iter()
+                .map(|g| format!("GitHub login {}", g.to_ascii_lowercase())),
+        );
+        identities.extend(a.github_id.iter().map(|g| format!("GitHub id {g}")));
+        identities.extend(a.principals.iter().map(|p| format!("AWS principal {p}")));
+        for identity in identities {
+            if let Some(other) = seen.insert(identity.clone(), &a.id) {
+                if other != a.id {
+                    return Err(format!(
+                        "approvers {other} and {} share the {identity}: one person must be one approver",
+                        a.id
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::approver;
+
+    #[test]
+    fn duplicate_identities_are_refused_naming_both() {
+        let sso = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/ana@example.com";
+        let twins: [(Approver, Approver, &str); 4] = [
+            (
+                approver("ana", None),
+                Approver {
+                    email: "ANA@example.com".into(),
+                    ..approver("ana2", None)
+                },
+                "email",
+            ),
+            (
+                approver("ana", Some("ana-gh")),
+                approver("ana2", Some("Ana-GH")),
+                "GitHub login",
+            ),
+            (
+                Approver {
+                    github_id: Some(7),
+                    ..approver("ana", None)
+                },
+                Approver {
+                    github_id: Some(7),
+                    ..approver("ana2", None)
+                },
+                "GitHub id",
+            ),
+            (
+                Approver {
+                    principals: vec![sso.into()],
+                    ..approver("ana", None)
+                },
+                Approver {
+                    principals: vec![sso.into()],
+                    ..approver("ana2", None)
+                },
+                "AWS principal",
+            ),
+        ];
+        for (a, b, what) in twins {
+            let e = check_distinct(&[a, b]).unwrap_err();
+            assert!(e.contains("ana and ana2") && e.contains(what), "{e}");
+        }
+        assert!(check_distinct(&[
+            approver("bob", Some("bob-gh")),
+            approver("carol", Some("carol-gh"))
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn only_principals_that_name_one_person_are_accepted() {
+        for ok in [
+            "arn:aws:iam::123456789012:user/ana",
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/ana@example.com",
+            "arn:aws-us-gov:iam::123456789012:user/ops/ana",
+        ] {
+            assert!(is_stable_principal(ok), "{ok}");
+        }
+        for bad in [
+            // The session name of an ordinary assumed role is the caller's to choose.
+            "arn:aws:sts::123456789012:assumed-role/Admin/ana",
+            "arn:aws:iam::123456789012:role/Admin",
+            "arn:aws:iam::123456789012:user/*",
+            "arn:aws:iam::12345:user/ana",
+            "ana",
+            "",
+        ] {
+            assert!(!is_stable_principal(bad), "{bad}");
+            let a = Approver {
+                principals: vec![bad.into()],
+                ..approver("ana", None)
+            };
+            assert!(validate_approver(&a).is_err(), "{bad}");
+        }
+    }
 }

@@ -15,7 +15,41 @@ pub struct Trigger {
     pub repository: String,
     pub tag: String,
     pub sha: String,
+    /// Who pushed, as shown (a login, a name).
     pub pushed_by: Option<String>,
+    /// Who pushed, by an identity the source vouches for: what the rule that a
+    /// pusher may not approve their own candidate compares. Always serialised
+    /// (`null` when unknown), so the start rule's input transformer finds it.
+    #[serde(default)]
+    pub pusher: Option<Pusher>,
+}
+
+/// Who pushed a candidate, by an identity its source vouches for (never a name
+/// typed by whoever started the run).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Pusher {
+    /// A GitHub account (the webhook's `sender`): its numeric id, which survives
+    /// renames, and its login, for people to read.
+    #[serde(rename = "github")]
+    GitHub { id: u64, login: String },
+    /// An AWS principal (`stagegate start`): the caller's ARN, as STS returns it.
+    #[serde(rename = "aws")]
+    Aws { principal: String },
+    /// A git identity (the local rehearsal): `user.email`.
+    #[serde(rename = "email")]
+    Email { email: String },
+}
+
+impl Pusher {
+    /// What the identity is called, for a refusal that names what is missing.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Pusher::GitHub { .. } => "GitHub id",
+            Pusher::Aws { .. } => "AWS principal",
+            Pusher::Email { .. } => "email",
+        }
+    }
 }
 
 /// A validated candidate.
@@ -28,6 +62,8 @@ pub struct Candidate {
     pub version: String,
     pub sha: String,
     pub pushed_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pusher: Option<Pusher>,
 }
 
 /// Which audience a message is for.
@@ -89,9 +125,17 @@ pub struct Approver {
     pub id: String,
     /// Where their personal approval emails go.
     pub email: String,
-    /// Their GitHub login, for the rule that a pusher may not approve their own tag.
+    /// Their GitHub login, for people to read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<String>,
+    /// Their GitHub account's numeric id: what the pusher rule compares with a
+    /// GitHub pusher (a login can be renamed; the id cannot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_id: Option<u64>,
+    /// The AWS principals (caller ARNs) they decide through from the CLI, and push
+    /// from with `stagegate start`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
     /// What they decide: deployment approvals, user-acceptance sign-offs, or both.
     pub decides: Vec<ApprovalKind>,
 }
@@ -175,6 +219,10 @@ pub struct ApprovalRecord {
     pub tag: String,
     pub sha: String,
     pub pushed_by: String,
+    /// Who pushed, by a vouched-for identity (see [`Pusher`]); `None`: unknown, and
+    /// then nobody can be shown not to be the pusher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pusher: Option<Pusher>,
     pub checklist_uri: String,
     pub failed_checks: Vec<String>,
     pub created_at: DateTime<Utc>,

@@ -13,7 +13,7 @@ use stagegate::step::{Endpoint, Peer, WebRequest};
 use stagegate::steps::approval_page::{parse_form, ApprovalPage};
 use stagegate::steps::webhook::{sign, Delivery, Webhook};
 use stagegate::testing::{
-    now, pending_record, FixedClock, MemoryArtifacts, MemoryRuns, MemoryTable,
+    approvers, now, pending_record, FixedClock, MemoryArtifacts, MemoryRuns, MemoryTable,
 };
 use stagegate::Settings;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ impl Events for Bus {
 
 /// A page over one pending approval; bob's link id is all `B`s.
 async fn site() -> (MemoryTable, MemoryRuns, MemoryArtifacts, String) {
-    let approvals = MemoryTable::default();
+    let approvals = MemoryTable::with_approvers(approvers());
     let record = pending_record("appr-1", "rc-1.4.0", "tok-1");
     let id = "B".repeat(43);
     let link = Link {
@@ -265,7 +265,7 @@ proptest! {
         sha in prop_oneof!["[0-9a-f]{40}", ".{0,45}"],
         pushed_by in proptest::option::of(".{0,40}"),
     ) {
-        let t = Trigger { repository, tag, sha, pushed_by };
+        let t = Trigger { repository, tag, sha, pushed_by, pusher: None };
         if let Err(e) = t.validate("rc-") {
             prop_assert_eq!(e.name, "InvalidCandidate");
         }

@@ -41,6 +41,21 @@ impl GitRepository {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
     }
+
+    /// The git identity pushing locally, for the pusher rule: `user.email`, or the
+    /// committer of `HEAD` where none is configured.
+    pub async fn user_email(&self) -> Option<String> {
+        for args in [
+            &["config", "user.email"][..],
+            &["log", "-1", "--format=%ce"],
+        ] {
+            let email = git(&self.dir, args).await.map(|s| s.trim().to_string());
+            if let Some(email) = email.filter(|s| !s.is_empty()) {
+                return Some(email);
+            }
+        }
+        None
+    }
 }
 
 impl SourceHistory for GitRepository {

@@ -18,7 +18,7 @@ use crate::server::{self, Handler};
 use crate::world::{LocalWorld, Ports, Setup, Time};
 use progress::{report_event, say, Ending};
 use serde_json::json;
-use stagegate::ports::{Message, Topic, Trigger};
+use stagegate::ports::{Message, Pusher, Topic, Trigger};
 use stagegate::steps::approval_page::ApprovalPage;
 use stagegate::Settings;
 use stagegate_https::HttpsClient;
@@ -142,11 +142,17 @@ impl Candidate {
             Some(u) => u,
             None => std::env::var("USER").unwrap_or_else(|_| "you".into()),
         };
+        // The pusher rule compares git emails locally; outside git, the local user.
+        let email = match repository.user_email().await {
+            Some(e) => e,
+            None => format!("{pushed_by}@localhost"),
+        };
         let trigger = Trigger {
             repository: app.config.repository.clone(),
             tag: opts.tag.clone(),
             sha,
             pushed_by: Some(pushed_by),
+            pusher: Some(Pusher::Email { email }),
         };
         let candidate = trigger
             .validate(&settings.tag_prefix)
@@ -364,7 +370,7 @@ impl Rehearsal {
         let c = &self.c;
         let engine = &self.world.engine;
         let mut events = engine.subscribe();
-        let input = json!({"repository": c.trigger.repository, "tag": c.trigger.tag, "sha": c.trigger.sha, "pushedBy": c.candidate.pushed_by});
+        let input = json!({"repository": c.trigger.repository, "tag": c.trigger.tag, "sha": c.trigger.sha, "pushedBy": c.candidate.pushed_by, "pusher": c.trigger.pusher});
         let arn = engine
             .start_execution(&self.world.state_machine, Some(&c.run_id), input)
             .map_err(|e| e.to_string())?;

@@ -13,7 +13,8 @@ use crate::desk::{Decided, Desk, Form, Outcome, Refusal, MAX_REASON};
 use crate::flow::run_id;
 use crate::links::form_token;
 use crate::ports::{
-    ApprovalKind, ApprovalRecord, Approvals, Approver, Artifacts, Clock, Link, TaskCallbacks,
+    ApprovalKind, ApprovalRecord, Approvals, Approver, Approvers, Artifacts, Clock, Link,
+    TaskCallbacks,
 };
 use crate::settings::Settings;
 use crate::step::{header, respond, Endpoint, Peer, WebRequest, WebResponse};
@@ -75,16 +76,18 @@ pub fn security_headers() -> Vec<(String, String)> {
 pub fn status_of(r: &Refusal) -> u16 {
     match r {
         Refusal::NotFound => 404,
-        Refusal::Expired { .. } | Refusal::Superseded => 410,
+        Refusal::Expired { .. } | Refusal::Superseded | Refusal::Revoked { .. } => 410,
         Refusal::AlreadyDecided { .. } | Refusal::AlreadyVoted { .. } | Refusal::Conflict => 409,
-        Refusal::PusherMayNotApprove { .. } | Refusal::Forbidden(_) => 403,
+        Refusal::PusherMayNotApprove { .. }
+        | Refusal::PusherNotComparable { .. }
+        | Refusal::Forbidden(_) => 403,
         Refusal::ReasonRequired { .. } | Refusal::InvalidForm(_) => 400,
     }
 }
 
 impl<T, R, A, C> Endpoint for ApprovalPage<T, R, A, C>
 where
-    T: Approvals,
+    T: Approvals + Approvers,
     R: TaskCallbacks,
     A: Artifacts,
     C: Clock + Clone,
@@ -115,7 +118,7 @@ where
 
 impl<T, R, A, C> ApprovalPage<T, R, A, C>
 where
-    T: Approvals,
+    T: Approvals + Approvers,
     R: TaskCallbacks,
     A: Artifacts,
     C: Clock + Clone,

@@ -7,7 +7,7 @@
 use crate::candidate::compare_versions;
 use crate::error::{invalid_input, names, StepError};
 use crate::flow::{Checklist, Run};
-use crate::links::{hash_id, new_key, new_link_id, validate_approver};
+use crate::links::{check_distinct, hash_id, new_key, new_link_id, validate_approver};
 use crate::ports::{
     ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidate,
     Candidates, Clock, Delivery, Link, Message, Notifier, Topic,
@@ -89,6 +89,8 @@ where
         for a in &approvers {
             validate_approver(a).map_err(|e| StepError::new(names::NO_APPROVERS, e))?;
         }
+        // One person, one approver: shared identities would count one person twice.
+        check_distinct(&approvers).map_err(|e| StepError::new(names::NO_APPROVERS, e))?;
         let required = self.settings.required_approvals;
         if (approvers.len() as u32) < required {
             return Err(StepError::new(
@@ -132,6 +134,7 @@ where
             tag: c.tag.clone(),
             sha: c.sha.clone(),
             pushed_by: c.pushed_by.clone(),
+            pusher: c.pusher.clone(),
             checklist_uri,
             failed_checks,
             created_at: now,

@@ -13,7 +13,7 @@
 //! days, and a captured delivery replayed after its claims expired (30 days) is
 //! long past the window.
 
-use crate::ports::{Claims, Clock, Events, Secrets, Trigger};
+use crate::ports::{self, Claims, Clock, Events, Secrets, Trigger};
 use crate::settings::Settings;
 use crate::step::{text, Endpoint, WebRequest, WebResponse};
 use chrono::Duration;
@@ -150,6 +150,9 @@ struct Pusher {
 #[derive(Deserialize)]
 struct Sender {
     login: String,
+    /// The account's numeric id: what the pusher rule compares.
+    #[serde(default)]
+    id: Option<u64>,
 }
 
 /// The claim key of a candidate: the same repository, tag and commit is the same run.
@@ -318,13 +321,20 @@ impl<S: Secrets, T: Claims, E: Events, C: Clock> Webhook<S, T, E, C> {
                 ));
             }
         }
+        // The GitHub account that pushed (`sender`: its id is what the pusher rule
+        // compares); `pusher.name` is only shown, when a payload has no sender.
+        let pusher = push.sender.as_ref().and_then(|s| {
+            s.id.map(|id| ports::Pusher::GitHub {
+                id,
+                login: s.login.clone(),
+            })
+        });
         let trigger = Trigger {
             repository: push.repository.full_name,
             tag: tag.to_string(),
             sha: push.after,
-            // The GitHub login (`sender.login`), which the pusher rule compares with
-            // the approvers' logins; `pusher.name` only when a payload has no sender.
             pushed_by: push.sender.map(|s| s.login).or(push.pusher.map(|p| p.name)),
+            pusher,
         };
         trigger
             .validate(prefix)

@@ -385,3 +385,10 @@ impl<A: Approvals> Approvals for Interleaving<A> {
         self.inner.undelivered(limit).await
     }
 }
+
+impl<A: Approvers> Approvers for Interleaving<A> {
+    async fn deciding(&self, kind: ApprovalKind) -> PortResult<Vec<Approver>> {
+        tokio::task::yield_now().await;
+        self.inner.deciding(kind).await
+    }
+}

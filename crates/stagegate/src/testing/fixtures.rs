@@ -1,7 +1,7 @@
 //! Shared fixtures for tests of steps and paths.
 
 use crate::flow::{ChangeSummary, CheckResult, Checklist, Run};
-use crate::ports::{ApprovalKind, ApprovalRecord, ApprovalState, Approver, Candidate};
+use crate::ports::{ApprovalKind, ApprovalRecord, ApprovalState, Approver, Candidate, Pusher};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -19,6 +19,27 @@ pub fn candidate() -> Candidate {
         version: "1.4.0".into(),
         sha: SHA.into(),
         pushed_by: "ana".into(),
+        pusher: Some(github_pusher("ana")),
+    }
+}
+
+/// The GitHub account id the fixtures give `login` (GitHub's ids are numbers that
+/// survive renames; here, a stable hash of the login).
+pub fn github_id(login: &str) -> u64 {
+    login
+        .to_ascii_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+        % 1_000_000_000
+}
+
+/// A push by GitHub account `login`, as the webhook records it.
+pub fn github_pusher(login: &str) -> Pusher {
+    Pusher::GitHub {
+        id: github_id(login),
+        login: login.into(),
     }
 }
 
@@ -64,6 +85,8 @@ pub fn approver(id: &str, github: Option<&str>) -> Approver {
         id: id.into(),
         email: format!("{id}@example.com"),
         github: github.map(str::to_string),
+        github_id: github.map(github_id),
+        principals: vec![],
         decides: vec![ApprovalKind::Deployment, ApprovalKind::Acceptance],
     }
 }
@@ -88,6 +111,7 @@ pub fn pending_record(id: &str, tag: &str, token: &str) -> ApprovalRecord {
         tag: tag.into(),
         sha: SHA.into(),
         pushed_by: "ana".into(),
+        pusher: Some(github_pusher("ana")),
         checklist_uri: "mem://c".into(),
         failed_checks: vec![],
         created_at: now(),

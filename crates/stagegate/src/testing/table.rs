@@ -40,6 +40,11 @@ impl MemoryTable {
         table
     }
 
+    /// Removes approver `id`, as `stagegate approvers remove` does.
+    pub fn remove_approver(&self, id: &str) {
+        self.items().approvers.retain(|a| a.id != id);
+    }
+
     fn items(&self) -> MutexGuard<'_, Items> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }

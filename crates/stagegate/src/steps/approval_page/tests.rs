@@ -3,7 +3,9 @@
 use super::*;
 use crate::links::hash_id;
 use crate::ports::{ApprovalState, Link};
-use crate::testing::{now, pending_record, FixedClock, MemoryArtifacts, MemoryRuns, MemoryTable};
+use crate::testing::{
+    approvers, now, pending_record, FixedClock, MemoryArtifacts, MemoryRuns, MemoryTable,
+};
 use chrono::Duration;
 use sha2::{Digest, Sha256};
 
@@ -34,7 +36,7 @@ struct Site {
 impl Site {
     async fn new() -> Self {
         let (bob, carol) = ("B".repeat(43), "C".repeat(43));
-        let approvals = MemoryTable::default();
+        let approvals = MemoryTable::with_approvers(approvers());
         let record = pending_record("appr-1", "rc-1.4.0", "tok-1");
         let link = |id: &str, who: &str| Link {
             id_hash: hash_id(id),

@@ -2,7 +2,8 @@
 //! pusher rule, reasons, one decision, and decisions that always reach the task.
 
 use super::*;
-use crate::testing::Interleaving;
+use crate::ports::Pusher;
+use crate::testing::{github_id, github_pusher, Interleaving};
 
 #[tokio::test]
 async fn a_link_of_approver_a_decides_as_a_and_cannot_record_a_decision_as_b() {
@@ -109,13 +110,19 @@ async fn approving_over_failed_checks_needs_a_reason() {
     assert_eq!(output["votes"][0]["reason"], "lint only, fixed in rc-1.4.1");
 }
 
-/// The pusher rule compares GitHub logins, case-insensitively, and nothing else.
+/// The pusher rule compares the GitHub account id the push came with: a login renamed
+/// since the approver was configured, or spelt in another case, changes nothing.
 #[tokio::test]
-async fn the_pusher_may_not_approve_their_own_tag_whatever_the_case() {
-    for (login, pusher) in [("ana", "ana"), ("ana", "ANA"), ("Ana-Dev", "ana-dev")] {
-        let w = World::with(Settings::default(), vec![approver("ana", Some(login))]);
+async fn the_pusher_may_not_approve_their_own_tag_by_their_github_id() {
+    for (configured, pushed_as) in [("ana", "ana"), ("ana", "ANA"), ("ana-old", "ana-new")] {
+        let mut ana = approver("ana", Some(configured));
+        ana.github_id = Some(github_id("ana"));
+        let w = World::with(Settings::default(), vec![ana]);
         let mut input = w.input(&[]);
-        input.preflight.candidate.pushed_by = pusher.into();
+        input.preflight.candidate.pusher = Some(Pusher::GitHub {
+            id: github_id("ana"),
+            login: pushed_as.into(),
+        });
         w.step().run(input).await.unwrap();
         let link = w.links()["ana"].clone();
         assert!(
@@ -123,7 +130,7 @@ async fn the_pusher_may_not_approve_their_own_tag_whatever_the_case() {
                 w.click(&link, true, None).await,
                 Err(Refusal::PusherMayNotApprove { .. })
             ),
-            "{login} vs {pusher}"
+            "{configured} pushing as {pushed_as}"
         );
         // Rejecting their own candidate is allowed.
         assert_eq!(
@@ -133,27 +140,58 @@ async fn the_pusher_may_not_approve_their_own_tag_whatever_the_case() {
     }
 }
 
+/// Where the approver's identity of the pusher's kind is not configured, or the
+/// pusher is unknown, nobody can be shown not to be the pusher: the approval is
+/// refused, naming what is missing (rejecting stays allowed).
 #[tokio::test]
-async fn the_pusher_rule_normalises_nothing_but_case() {
-    // A login with whitespace is another login (GitHub logins have none), an email is
-    // not a login, and an approver without a configured login cannot be matched.
-    for (login, pusher) in [
-        (Some("ana"), " ana"),
-        (Some("ana"), "ana "),
-        (Some("ana"), "ana@example.com"),
-        (None, "ana"),
-    ] {
-        let w = World::with(Settings::default(), vec![approver("ana", login)]);
+async fn the_pusher_rule_fails_closed() {
+    let principal = "arn:aws:iam::123456789012:user/ana";
+    let cases: [(Approver, Option<Pusher>, &str); 3] = [
+        (
+            approver("ana", None),
+            Some(github_pusher("ana")),
+            "has no GitHub id",
+        ),
+        (
+            approver("ana", Some("ana")),
+            None,
+            "no identity came with the push",
+        ),
+        (
+            approver("bob", Some("bob-gh")),
+            Some(Pusher::Aws {
+                principal: principal.into(),
+            }),
+            "has no AWS principal",
+        ),
+    ];
+    for (who, pusher, missing) in cases {
+        let w = World::with(Settings::default(), vec![who.clone()]);
         let mut input = w.input(&[]);
-        input.preflight.candidate.pushed_by = pusher.into();
+        input.preflight.candidate.pusher = pusher.clone();
         w.step().run(input).await.unwrap();
-        let link = w.links()["ana"].clone();
+        let link = w.links()[&who.id].clone();
+        match w.click(&link, true, None).await {
+            Err(Refusal::PusherNotComparable { why }) => assert!(why.contains(missing), "{why}"),
+            other => panic!("{} vs {pusher:?}: {other:?}", who.id),
+        }
         assert_eq!(
-            w.click(&link, true, None).await,
-            Ok(Decided::Approved),
-            "{login:?} vs {pusher:?}"
+            w.click(&link, false, Some("not mine to judge")).await,
+            Ok(Decided::Rejected)
         );
     }
+    // A git email (the rehearsal's pusher) compares with the approver's email.
+    let w = World::with(Settings::default(), vec![approver("ana", None)]);
+    let mut input = w.input(&[]);
+    input.preflight.candidate.pusher = Some(Pusher::Email {
+        email: "ANA@example.com".into(),
+    });
+    w.step().run(input).await.unwrap();
+    let link = w.links()["ana"].clone();
+    assert!(matches!(
+        w.click(&link, true, None).await,
+        Err(Refusal::PusherMayNotApprove { .. })
+    ));
 }
 
 #[tokio::test]
@@ -380,35 +418,118 @@ async fn review_changes_nothing_and_names_the_approver() {
     assert_eq!(w.callbacks.calls(), 0);
 }
 
+const BOB_USER: &str = "arn:aws:iam::123456789012:user/bob";
+const BOB_SSO: &str =
+    "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/bob@example.com";
+
+/// bob, deciding through his link and, from the CLI, through either of his AWS
+/// principals; carol, through her link.
+fn bob_with_principals() -> Vec<Approver> {
+    let mut bob = approver("bob", Some("bob-gh"));
+    bob.principals = vec![BOB_USER.into(), BOB_SSO.into()];
+    vec![bob, approver("carol", Some("carol-gh"))]
+}
+
+/// The CLI decides as the approver whose principal the caller is, under the same
+/// rules: a vote recorded under their approver id, one per person whatever the
+/// channel; a caller who is nobody's principal is refused, named.
 #[tokio::test]
-async fn an_operator_decides_under_their_aws_identity_by_the_same_rules() {
-    let w = World::new(Settings::default());
+async fn an_operator_decides_as_the_approver_their_principal_belongs_to() {
+    let two = Settings {
+        required_approvals: 2,
+        ..Settings::default()
+    };
+    let w = World::with(two, bob_with_principals());
     w.request(&["Unit Tests"]).await;
     let desk = w.desk(5);
-    let operator = || Decider::Operator {
-        caller_arn: "arn:aws:sts::123456789012:assumed-role/Admin/ana".into(),
-    };
     let id = w.record().id;
     assert!(matches!(
-        desk.decide_as(&id, operator(), "cli", form(true, None))
+        desk.decide_by_principal(&id, BOB_USER, form(true, None))
             .await
             .unwrap(),
         Err(Refusal::ReasonRequired { .. })
     ));
     assert_eq!(
-        desk.decide_as(&id, operator(), "cli", form(true, Some("known flaky test")))
+        desk.decide_by_principal(&id, BOB_USER, form(true, Some("known flaky test")))
             .await
             .unwrap(),
-        Ok(Decided::Approved)
+        Ok(Decided::Recorded { remaining: 1 })
     );
     let vote = &w.record().votes[0];
+    assert_eq!((vote.approver.as_str(), vote.via.as_str()), ("bob", "cli"));
+    // bob's other principal is still bob: no second vote.
+    assert!(matches!(
+        desk.decide_by_principal(&id, BOB_SSO, form(true, Some("again")))
+            .await
+            .unwrap(),
+        Err(Refusal::AlreadyVoted { .. })
+    ));
+    // An unmapped caller (an assumed role of anyone's choosing) is refused, named.
+    let stranger = "arn:aws:sts::123456789012:assumed-role/Admin/bob";
+    match desk
+        .decide_by_principal(&id, stranger, form(true, Some("me too")))
+        .await
+        .unwrap()
+    {
+        Err(Refusal::Forbidden(why)) => assert!(why.contains(stranger), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.record().votes.len(), 1);
+}
+
+/// A link vote then a CLI vote of the same person count once.
+#[tokio::test]
+async fn a_link_vote_and_a_cli_vote_of_one_person_count_once() {
+    let two = Settings {
+        required_approvals: 2,
+        ..Settings::default()
+    };
+    let w = World::with(two, bob_with_principals());
+    let links = w.request(&[]).await;
     assert_eq!(
-        (vote.approver.as_str(), vote.via.as_str()),
-        (
-            "aws:arn:aws:sts::123456789012:assumed-role/Admin/ana",
-            "cli"
-        )
+        w.click(&links["bob"], true, None).await,
+        Ok(Decided::Recorded { remaining: 1 })
     );
+    let id = w.record().id;
+    assert!(matches!(
+        w.desk(5)
+            .decide_by_principal(&id, BOB_SSO, form(true, None))
+            .await
+            .unwrap(),
+        Err(Refusal::AlreadyVoted { .. })
+    ));
+    assert_eq!(w.record().state, ApprovalState::Pending);
+}
+
+/// The pusher may not approve through any channel: bob started the run with his
+/// principal (`stagegate start`), so neither his link nor the CLI approves it.
+#[tokio::test]
+async fn the_pusher_cannot_approve_through_any_channel() {
+    let w = World::with(Settings::default(), bob_with_principals());
+    let mut input = w.input(&[]);
+    input.preflight.candidate.pusher = Some(Pusher::Aws {
+        principal: BOB_SSO.into(),
+    });
+    w.step().run(input).await.unwrap();
+    let links = w.links();
+    assert!(matches!(
+        w.click(&links["bob"], true, None).await,
+        Err(Refusal::PusherMayNotApprove { .. })
+    ));
+    let id = w.record().id;
+    assert!(matches!(
+        w.desk(5)
+            .decide_by_principal(&id, BOB_USER, form(true, None))
+            .await
+            .unwrap(),
+        Err(Refusal::PusherMayNotApprove { .. })
+    ));
+    // carol has no AWS principal: whether she pushed cannot be told, so she may not
+    // approve either (fail closed).
+    assert!(matches!(
+        w.click(&links["carol"], true, None).await,
+        Err(Refusal::PusherNotComparable { .. })
+    ));
 }
 
 #[tokio::test]
@@ -426,4 +547,41 @@ async fn an_approver_not_asked_cannot_decide_through_the_desk() {
         .await
         .unwrap();
     assert!(matches!(r, Err(Refusal::Forbidden(_))), "{r:?}");
+}
+
+/// Removing an approver revokes their links: the page and the desk answer `Revoked`
+/// (410), and nothing is recorded; the others' links still work.
+#[tokio::test]
+async fn a_removed_approvers_links_are_revoked() {
+    let w = World::with(Settings::default(), bob_with_principals());
+    let links = w.request(&[]).await;
+    w.table.remove_approver("bob");
+    let refused = w.click(&links["bob"], true, None).await;
+    assert_eq!(
+        refused,
+        Err(Refusal::Revoked {
+            approver: "bob".into()
+        })
+    );
+    assert_eq!(
+        crate::steps::approval_page::status_of(&refused.clone().unwrap_err()),
+        410
+    );
+    assert!(matches!(
+        w.desk(5).review(&links["bob"]).await.unwrap(),
+        Err(Refusal::Revoked { .. })
+    ));
+    let id = w.record().id;
+    assert!(matches!(
+        w.desk(5)
+            .decide_by_principal(&id, BOB_SSO, form(true, None))
+            .await
+            .unwrap(),
+        Err(Refusal::Revoked { .. })
+    ));
+    assert!(w.record().votes.is_empty());
+    assert_eq!(
+        w.click(&links["carol"], true, None).await,
+        Ok(Decided::Approved)
+    );
 }
