@@ -211,16 +211,9 @@ impl<S: Secrets, T: Claims, E: Events, C: Clock> Webhook<S, T, E, C> {
             return answer(400, "missing X-GitHub-Delivery header");
         };
         let key = delivery_key(id);
-        let expires = self.clock.now() + Duration::days(CLAIM_DAYS);
-        match self.store.claim(&key, expires).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return answer(
-                    200,
-                    format!("already received delivery {id}: it starts nothing"),
-                )
-            }
-            Err(e) => return answer(503, format!("cannot record the delivery: {e}")),
+        let taken = format!("already received delivery {id}: it starts nothing");
+        if let Err(answer) = self.claim(&key, taken).await {
+            return answer;
         }
         let mut started = self.start(trigger).await;
         if started.status >= 500 {
@@ -342,23 +335,27 @@ impl<S: Secrets, T: Claims, E: Events, C: Clock> Webhook<S, T, E, C> {
         Ok(trigger)
     }
 
+    /// Claims `key` for [`CLAIM_DAYS`]; `Err` is the answer when it was taken already
+    /// (200, `taken`) or could not be recorded (503).
+    async fn claim(&self, key: &str, taken: String) -> Result<(), Answer> {
+        let expires = self.clock.now() + Duration::days(CLAIM_DAYS);
+        match self.store.claim(key, expires).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(answer(200, taken)),
+            Err(e) => Err(answer(503, format!("cannot record the delivery: {e}"))),
+        }
+    }
+
     /// Claims the candidate, then publishes its event; a failed publish gives the
     /// claim back, so a redelivery can try again.
     async fn start(&self, trigger: Trigger) -> Answer {
         let key = claim_key(&trigger);
-        let expires = self.clock.now() + Duration::days(CLAIM_DAYS);
-        match self.store.claim(&key, expires).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return answer(
-                    200,
-                    format!(
-                        "already started: {} at {} (a redelivery starts nothing)",
-                        trigger.tag, trigger.sha
-                    ),
-                )
-            }
-            Err(e) => return answer(503, format!("cannot record the delivery: {e}")),
+        let taken = format!(
+            "already started: {} at {} (a redelivery starts nothing)",
+            trigger.tag, trigger.sha
+        );
+        if let Err(answer) = self.claim(&key, taken).await {
+            return answer;
         }
         if let Err(e) = self.events.candidate_tagged(&trigger).await {
             // Give the claim back so a redelivery can start the run; if even that

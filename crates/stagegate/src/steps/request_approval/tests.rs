@@ -30,6 +30,15 @@ impl World {
         Self::with(settings, approvers())
     }
 
+    /// Two approvals needed, of `people`.
+    fn two_of(people: Vec<Approver>) -> Self {
+        let settings = Settings {
+            required_approvals: 2,
+            ..Settings::default()
+        };
+        Self::with(settings, people)
+    }
+
     fn with(settings: Settings, people: Vec<Approver>) -> Self {
         World {
             settings,
@@ -72,6 +81,17 @@ impl World {
     /// Requests an approval; returns each approver's link id, from their own email.
     async fn request(&self, failed: &[&str]) -> BTreeMap<String, String> {
         self.step().run(self.input(failed)).await.unwrap();
+        self.links()
+    }
+
+    /// Requests an approval of a candidate pushed by `pusher`; each approver's link id.
+    async fn request_pushed_by(
+        &self,
+        pusher: Option<crate::ports::Pusher>,
+    ) -> BTreeMap<String, String> {
+        let mut input = self.input(&[]);
+        input.preflight.candidate.pusher = pusher;
+        self.step().run(input).await.unwrap();
         self.links()
     }
 

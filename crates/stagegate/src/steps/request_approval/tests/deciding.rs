@@ -25,13 +25,7 @@ async fn a_link_of_approver_a_decides_as_a_and_cannot_record_a_decision_as_b() {
 
 #[tokio::test]
 async fn n_of_m_counts_distinct_approvers_only() {
-    let w = World::with(
-        Settings {
-            required_approvals: 2,
-            ..Settings::default()
-        },
-        approvers(),
-    );
+    let w = World::two_of(approvers());
     let links = w.request(&[]).await;
     assert_eq!(
         w.click(&links["bob"], true, None).await,
@@ -59,13 +53,7 @@ async fn n_of_m_counts_distinct_approvers_only() {
 
 #[tokio::test]
 async fn any_rejection_rejects_and_needs_a_reason() {
-    let w = World::with(
-        Settings {
-            required_approvals: 2,
-            ..Settings::default()
-        },
-        approvers(),
-    );
+    let w = World::two_of(approvers());
     let links = w.request(&[]).await;
     w.click(&links["bob"], true, None).await.unwrap();
     assert_eq!(
@@ -118,13 +106,13 @@ async fn the_pusher_may_not_approve_their_own_tag_by_their_github_id() {
         let mut ana = approver("ana", Some(configured));
         ana.github_id = Some(github_id("ana"));
         let w = World::with(Settings::default(), vec![ana]);
-        let mut input = w.input(&[]);
-        input.preflight.candidate.pusher = Some(Pusher::GitHub {
-            id: github_id("ana"),
-            login: pushed_as.into(),
-        });
-        w.step().run(input).await.unwrap();
-        let link = w.links()["ana"].clone();
+        let link = w
+            .request_pushed_by(Some(Pusher::GitHub {
+                id: github_id("ana"),
+                login: pushed_as.into(),
+            }))
+            .await["ana"]
+            .clone();
         assert!(
             matches!(
                 w.click(&link, true, None).await,
@@ -167,10 +155,7 @@ async fn the_pusher_rule_fails_closed() {
     ];
     for (who, pusher, missing) in cases {
         let w = World::with(Settings::default(), vec![who.clone()]);
-        let mut input = w.input(&[]);
-        input.preflight.candidate.pusher = pusher.clone();
-        w.step().run(input).await.unwrap();
-        let link = w.links()[&who.id].clone();
+        let link = w.request_pushed_by(pusher.clone()).await[&who.id].clone();
         match w.click(&link, true, None).await {
             Err(Refusal::PusherNotComparable { why }) => assert!(why.contains(missing), "{why}"),
             other => panic!("{} vs {pusher:?}: {other:?}", who.id),
@@ -182,12 +167,12 @@ async fn the_pusher_rule_fails_closed() {
     }
     // A git email (the rehearsal's pusher) compares with the approver's email.
     let w = World::with(Settings::default(), vec![approver("ana", None)]);
-    let mut input = w.input(&[]);
-    input.preflight.candidate.pusher = Some(Pusher::Email {
-        email: "ANA@example.com".into(),
-    });
-    w.step().run(input).await.unwrap();
-    let link = w.links()["ana"].clone();
+    let link = w
+        .request_pushed_by(Some(Pusher::Email {
+            email: "ANA@example.com".into(),
+        }))
+        .await["ana"]
+        .clone();
     assert!(matches!(
         w.click(&link, true, None).await,
         Err(Refusal::PusherMayNotApprove { .. })
@@ -435,11 +420,7 @@ fn bob_with_principals() -> Vec<Approver> {
 /// channel; a caller who is nobody's principal is refused, named.
 #[tokio::test]
 async fn an_operator_decides_as_the_approver_their_principal_belongs_to() {
-    let two = Settings {
-        required_approvals: 2,
-        ..Settings::default()
-    };
-    let w = World::with(two, bob_with_principals());
+    let w = World::two_of(bob_with_principals());
     w.request(&["Unit Tests"]).await;
     let desk = w.desk(5);
     let id = w.record().id;
@@ -480,11 +461,7 @@ async fn an_operator_decides_as_the_approver_their_principal_belongs_to() {
 /// A link vote then a CLI vote of the same person count once.
 #[tokio::test]
 async fn a_link_vote_and_a_cli_vote_of_one_person_count_once() {
-    let two = Settings {
-        required_approvals: 2,
-        ..Settings::default()
-    };
-    let w = World::with(two, bob_with_principals());
+    let w = World::two_of(bob_with_principals());
     let links = w.request(&[]).await;
     assert_eq!(
         w.click(&links["bob"], true, None).await,
@@ -506,12 +483,11 @@ async fn a_link_vote_and_a_cli_vote_of_one_person_count_once() {
 #[tokio::test]
 async fn the_pusher_cannot_approve_through_any_channel() {
     let w = World::with(Settings::default(), bob_with_principals());
-    let mut input = w.input(&[]);
-    input.preflight.candidate.pusher = Some(Pusher::Aws {
-        principal: BOB_SSO.into(),
-    });
-    w.step().run(input).await.unwrap();
-    let links = w.links();
+    let links = w
+        .request_pushed_by(Some(Pusher::Aws {
+            principal: BOB_SSO.into(),
+        }))
+        .await;
     assert!(matches!(
         w.click(&links["bob"], true, None).await,
         Err(Refusal::PusherMayNotApprove { .. })
