@@ -349,31 +349,30 @@ mod tests {
         }
     }
 
+    /// Refusals are this server's own answers, hardened: a head over 16 KiB (without
+    /// waiting for its end) or over 100 headers is 431, what is not HTTP is 400.
     #[tokio::test]
-    async fn an_oversized_head_is_refused_with_431_while_it_is_read() {
+    async fn refusals_are_this_servers_own_hardened_answers() {
         let (addr, task) = serve(0, echo()).await.unwrap();
-        // 17 KiB of headers, and no end of head: refused without waiting for one.
-        let mut head = b"GET / HTTP/1.1\r\nhost: x\r\n".to_vec();
-        head.extend_from_slice(format!("x-filler: {}\r\n", "y".repeat(17 * 1024)).as_bytes());
-        let answer = raw(addr, &head).await;
-        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
-        assert_hardened(&answer);
-        // Too many headers, within the size: 431 too.
+        let mut oversized = b"GET / HTTP/1.1\r\nhost: x\r\n".to_vec();
+        oversized.extend_from_slice(format!("x-filler: {}\r\n", "y".repeat(17 * 1024)).as_bytes());
         let mut many = b"GET / HTTP/1.1\r\n".to_vec();
         for i in 0..=MAX_HEADERS {
             many.extend_from_slice(format!("x-{i}: 1\r\n").as_bytes());
         }
         many.extend_from_slice(b"\r\n");
-        assert!(raw(addr, &many).await.starts_with("HTTP/1.1 431 "));
-        task.abort();
-    }
-
-    #[tokio::test]
-    async fn what_is_not_http_is_refused_with_400_and_the_same_headers() {
-        let (addr, task) = serve(0, echo()).await.unwrap();
-        let answer = raw(addr, b"HELLO THERE\r\n\r\n").await;
-        assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
-        assert_hardened(&answer);
+        for (request, status) in [
+            (oversized, 431),
+            (many, 431),
+            (b"HELLO THERE\r\n\r\n".to_vec(), 400),
+        ] {
+            let answer = raw(addr, &request).await;
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{answer}"
+            );
+            assert_hardened(&answer);
+        }
         task.abort();
     }
 
