@@ -506,28 +506,22 @@ mod tests {
                 "2020-01-02T00:00:00Z"
             ]
         ]);
-        let cases: Vec<(String, Value, Value, Value)> = cases
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                (
-                    c[0].as_str().unwrap_or_default().to_string(),
-                    c[1].clone(),
-                    c[2].clone(),
-                    c[3].clone(),
-                )
-            })
-            .collect();
+        let cases = cases.as_array().cloned().unwrap_or_default();
         assert_eq!(cases.len(), 16);
-        for (op, v, yes, no) in &cases {
+        for case in &cases {
+            let (op, v, yes, no) = (
+                case[0].as_str().unwrap_or_default(),
+                &case[1],
+                &case[2],
+                &case[3],
+            );
             let input = json!({"v": v, "yes": yes, "no": no});
             assert!(
-                eval(json!({"Variable": "$.v", op.clone(): yes}), input.clone()).unwrap(),
+                eval(json!({"Variable": "$.v", op: yes}), input.clone()).unwrap(),
                 "{op} {v} {yes}"
             );
             assert!(
-                !eval(json!({"Variable": "$.v", op.clone(): no}), input.clone()).unwrap(),
+                !eval(json!({"Variable": "$.v", op: no}), input.clone()).unwrap(),
                 "{op} {v} {no}"
             );
             let path_op = format!("{op}Path");

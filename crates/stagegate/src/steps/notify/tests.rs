@@ -42,36 +42,17 @@ fn ended(status: &str, error: Option<&str>) -> Input {
     .unwrap()
 }
 
-/// Every kind of notification, as the golden files hold them.
-fn golden_cases() -> Vec<(&'static str, Message)> {
-    let settings = Settings {
-        execution_url: "https://console.example/states/{execution}".into(),
-        ..Settings::default()
-    };
+/// The runs whose notification the golden files hold: name, outcome, state.
+fn golden_runs() -> Vec<(&'static str, Outcome, Value)> {
     let candidate = json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": "0123456"});
-    let run = |outcome, state: Value| {
-        run_message(
-            &settings,
-            &RunInput {
-                outcome,
-                execution_id: "arn:aws:states:us-east-1:123456789012:execution:sg:run-1".into(),
-                state,
-            },
-        )
-        .0
-    };
-    let end = |status: &str, error: Option<&str>| match ended(status, error) {
-        Input::Ended(e) => ended_message(&settings, &e).expect("an abnormal end").0,
-        Input::Run(_) => unreachable!("ended() builds an end event"),
-    };
     let vote = |approver: &str, reason: &str| {
         json!({"approver": approver, "via": "email link", "approve": true,
                "reason": reason, "at": "2026-01-01T10:00:00Z", "from": "203.0.113.7"})
     };
-    vec![
+    let cases: Vec<(&str, (Outcome, Value))> = vec![
         (
             "success",
-            run(
+            (
                 Outcome::Success,
                 json!({
                     "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
@@ -88,7 +69,7 @@ fn golden_cases() -> Vec<(&'static str, Message)> {
         ),
         (
             "failure-deploy-frontend",
-            run(
+            (
                 Outcome::Failure,
                 json!({
                     "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
@@ -100,7 +81,7 @@ fn golden_cases() -> Vec<(&'static str, Message)> {
         ),
         (
             "cancelled-rejected",
-            run(
+            (
                 Outcome::Cancelled,
                 json!({
                     "preflight": {"candidate": candidate},
@@ -113,7 +94,7 @@ fn golden_cases() -> Vec<(&'static str, Message)> {
         // Strangers' text that tries to forge lines renders on one quoted line.
         (
             "forged-reasons",
-            run(
+            (
                 Outcome::Success,
                 json!({
                     "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
@@ -125,7 +106,7 @@ fn golden_cases() -> Vec<(&'static str, Message)> {
         ),
         (
             "forged-rejection",
-            run(
+            (
                 Outcome::Cancelled,
                 json!({
                     "preflight": {"candidate": candidate},
@@ -135,10 +116,41 @@ fn golden_cases() -> Vec<(&'static str, Message)> {
                 }),
             ),
         ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, (o, s))| (name, o, s))
+        .collect()
+}
+
+/// Every kind of notification, as the golden files hold them.
+fn golden_cases() -> Vec<(&'static str, Message)> {
+    let settings = Settings {
+        execution_url: "https://console.example/states/{execution}".into(),
+        ..Settings::default()
+    };
+    let execution_id = "arn:aws:states:us-east-1:123456789012:execution:sg:run-1";
+    let mut cases: Vec<(&str, Message)> = golden_runs()
+        .into_iter()
+        .map(|(name, outcome, state)| {
+            let input = RunInput {
+                outcome,
+                execution_id: execution_id.into(),
+                state,
+            };
+            (name, run_message(&settings, &input).0)
+        })
+        .collect();
+    let end = |status: &str, error: Option<&str>| match ended(status, error) {
+        Input::Ended(e) => ended_message(&settings, &e).expect("an abnormal end").0,
+        Input::Run(_) => unreachable!("ended() builds an end event"),
+    };
+    cases.extend([
         ("ended-timed-out", end("TIMED_OUT", Some("States.Timeout"))),
         ("ended-aborted", end("ABORTED", None)),
         ("ended-failed", end("FAILED", Some("States.Runtime"))),
-    ]
+    ]);
+    cases
 }
 
 /// Golden files (`tests/golden/notify/<case>.txt`): each notification's subject,
