@@ -1,11 +1,14 @@
-//! Package & Preview: creates (never executes) the CloudFormation change set.
+//! Package & Preview: pins the package build's output, then creates (never executes)
+//! the CloudFormation change set.
 
 use aws_cloudformation_port::CfnStacks;
+use aws_s3_port::S3Artifacts;
 use stagegate::steps::create_change_set::CreateChangeSet;
 use stagegate_lambda::{serve, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let ctx = stagegate_lambda::context().await?;
-    serve(CreateChangeSet { stacks: CfnStacks::from(&ctx), settings: ctx.settings }).await
+    let (stacks, artifacts) = (CfnStacks::from(&ctx), S3Artifacts::from(&ctx));
+    serve(CreateChangeSet { stacks, artifacts, settings: ctx.settings }).await
 }

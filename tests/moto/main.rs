@@ -10,6 +10,7 @@
 mod cloudformation;
 mod dynamodb;
 mod eventbridge;
+mod iam;
 mod s3;
 mod secretsmanager;
 mod sfn;

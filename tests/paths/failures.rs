@@ -259,7 +259,8 @@ pub async fn suites_that_cannot_be_read_fail_the_integration_tests() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
     // The package step uploaded the suites; then the bucket refuses to give them back.
-    flow.artifacts.break_keys_containing("suites/");
+    flow.artifacts
+        .break_keys_containing(&format!("{RUN}suites/"));
     flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Failed);

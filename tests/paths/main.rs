@@ -56,6 +56,7 @@ routes! {
     routes::no_decision_for_24_hours_times_out_and_is_cancelled,
     routes::a_failed_check_can_be_approved_with_a_reason_and_deployed,
     routes::a_stack_changed_after_approval_fails_validation,
+    routes::an_artifact_changed_after_approval_is_artifact_changed_and_nothing_deploys,
     routes::a_rolled_back_stack_fails_the_infrastructure_stage,
     routes::a_failed_amplify_job_fails_the_frontend_stage,
     routes::a_failing_integration_test_fails_the_run_with_a_report,

@@ -314,6 +314,62 @@ pub async fn a_failed_check_can_be_approved_with_a_reason_and_deployed() {
     );
 }
 
+pub async fn an_artifact_changed_after_approval_is_artifact_changed_and_nothing_deploys() {
+    let flow = Flow::new();
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    let id = flow.approval_link("rc-1.4.0").await;
+    // The approval email names the manifest digest the approver decides on.
+    let (_, email) = flow
+        .notifier
+        .messages()
+        .into_iter()
+        .rfind(|(_, m)| m.attributes.get("kind").map(String::as_str) == Some("approval-request"))
+        .unwrap_or_else(|| panic!("no approval email"));
+    let manifest = flow
+        .artifacts
+        .get_sync(&format!("{RUN}manifest.json"))
+        .unwrap_or_default();
+    let digest = stagegate::manifest::sha256(&manifest);
+    assert!(email.body.contains(&digest), "{}", email.body);
+    // One byte of the pinned code object changes after the manifest is sealed.
+    let code = flow
+        .artifacts
+        .keys()
+        .into_iter()
+        .find(|k| k.starts_with(&format!("{RUN}code/")))
+        .unwrap_or_else(|| panic!("no pinned code object"));
+    let mut bytes = flow.artifacts.get_sync(&code).unwrap_or_default();
+    bytes[0] ^= 1;
+    flow.artifacts
+        .put_sync(&code, "application/octet-stream", bytes);
+    flow.decide(&id, true, None)
+        .await
+        .unwrap_or_else(|r| panic!("{r:?}"));
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.error.as_deref(), Some("ArtifactChanged"));
+    let r = route(&h);
+    assert_passes_through(
+        &r,
+        &[
+            "Validate Infrastructure",
+            "Artifact Changed",
+            "Notify Failure",
+            "Deployment Failed",
+        ],
+    );
+    assert_never_enters(&r, &["Deploy Infrastructure", "Deploy Frontend"]);
+    assert!(!flow.stacks.executed());
+    let m = only_outcome(&flow);
+    assert_eq!(
+        (
+            m.attributes["stage"].as_str(),
+            m.attributes["error"].as_str()
+        ),
+        ("Validate Infrastructure", "ArtifactChanged")
+    );
+    assert!(m.body.contains(&code), "{}", m.body);
+}
+
 pub async fn a_stack_changed_after_approval_fails_validation() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;

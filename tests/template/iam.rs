@@ -261,3 +261,75 @@ fn the_deployment_role_is_passed_only_to_cloudformation() {
     }
     assert_eq!(passes, 1);
 }
+
+/// Untrusted check code writes only its own build's scratch: the checks role's only
+/// object access is `scratch/${aws:userid}/*`, the bucket denies it every write
+/// outside `scratch/`, the bucket keeps versions (the manifest records them), and no
+/// function but the pinning one reads scratch and writes the run's prefix.
+#[test]
+fn the_checks_role_writes_only_its_own_scratch() {
+    let t = template();
+    let res = resources(&t);
+    let role = &res["ChecksRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let objects: Vec<String> = role
+        .as_sequence()
+        .expect("statements")
+        .iter()
+        .filter(|s| {
+            actions(s)
+                .iter()
+                .any(|a| a.starts_with("s3:") && a != "s3:ListBucket")
+        })
+        .map(|s| sub(&s["Resource"]))
+        .collect();
+    assert_eq!(
+        objects,
+        ["${ArtifactsBucket.Arn}/scratch/${!aws:userid}/*"],
+        "the checks role's object access"
+    );
+    let bucket = &res["ArtifactsBucket"]["Properties"];
+    assert_eq!(
+        bucket["VersioningConfiguration"]["Status"].as_str(),
+        Some("Enabled")
+    );
+    let deny = res["ArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("bucket statements")
+        .iter()
+        .find(|s| s["Sid"].as_str() == Some("ChecksWriteOnlyTheirScratch"))
+        .cloned()
+        .expect("a deny for the checks role");
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"));
+    assert_eq!(
+        deny["Principal"]["AWS"]["Fn::GetAtt"].as_str(),
+        Some("ChecksRole.Arn")
+    );
+    assert_eq!(
+        sub(&deny["NotResource"]),
+        "${ArtifactsBucket.Arn}/scratch/*"
+    );
+    assert!(actions(&deny).iter().any(|a| a == "s3:PutObject"));
+    // Who reads a build's scratch: the pinning step and the suite report reader.
+    let readers: BTreeSet<&str> = res
+        .iter()
+        .filter(|(_, r)| {
+            statements_of(r)
+                .iter()
+                .any(|s| sub(&s["Resource"]).contains("/scratch/"))
+        })
+        .map(|(name, _)| name.as_str())
+        .filter(|n| *n != "ChecksRole")
+        .collect();
+    assert_eq!(
+        readers,
+        BTreeSet::from(["CreateChangeSetFunction", "ReadSuiteReportFunction"])
+    );
+}
+
+/// A resource string as written, plain or `!Sub`.
+fn sub(v: &Yaml) -> String {
+    v.as_str()
+        .or_else(|| v["Fn::Sub"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}

@@ -194,6 +194,8 @@ type IntegrationFn =
 /// A request to run a build, from `codebuild:startBuild` parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BuildRequest {
+    /// The build's id, `<project>:<uuid>`, as `Build.Id` reports it.
+    pub id: String,
     pub project_name: String,
     /// `EnvironmentVariablesOverride`, in order.
     pub environment: Vec<(String, String)>,
@@ -421,7 +423,7 @@ impl Registry {
         let Some(runner) = self.builds.clone() else {
             return async { Err(StateError::runtime("no build runner is configured")) }.boxed();
         };
-        let request = match build_request(&call.input) {
+        let mut request = match build_request(&call.input) {
             Ok(r) => r,
             Err(msg) => {
                 return async move { Err(StateError::new("CodeBuild.InvalidInputException", msg)) }
@@ -429,6 +431,7 @@ impl Registry {
             }
         };
         let id = format!("{}:{}", request.project_name, uuid::Uuid::new_v4());
+        request.id = id.clone();
         let base = json!({
             "Id": id,
             "Arn": format!("arn:aws:codebuild:local:000000000000:build/{id}"),
@@ -506,6 +509,7 @@ fn build_request(input: &Value) -> Result<BuildRequest, String> {
         }
     }
     Ok(BuildRequest {
+        id: String::new(),
         project_name,
         environment,
         source_version: input

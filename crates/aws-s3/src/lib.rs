@@ -7,7 +7,7 @@ use aws_common::port_error;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use stagegate::error::PortError;
-use stagegate::ports::{Artifacts, PortResult};
+use stagegate::ports::{Artifacts, PortResult, Stored};
 
 #[derive(Clone, Debug)]
 pub struct S3Artifacts {
@@ -83,6 +83,10 @@ impl Artifacts for S3Artifacts {
     }
 
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
+        Ok(self.read(key).await?.map(|s| s.body))
+    }
+
+    async fn read(&self, key: &str) -> PortResult<Option<Stored>> {
         let out = match self
             .client
             .get_object()
@@ -95,10 +99,18 @@ impl Artifacts for S3Artifacts {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(port_error(format!("read s3://{}/{key}", self.bucket), &e)),
         };
+        // An unversioned bucket answers "null" (or nothing): no version to bind.
+        let version = out
+            .version_id()
+            .filter(|v| *v != "null")
+            .map(str::to_string);
         let bytes = out.body.collect().await.map_err(|e| {
             PortError::new(format!("read s3://{}/{key}", self.bucket), e.to_string())
         })?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+        Ok(Some(Stored {
+            body: bytes.into_bytes().to_vec(),
+            version,
+        }))
     }
 }
 

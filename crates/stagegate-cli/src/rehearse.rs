@@ -23,8 +23,8 @@ pub struct Args {
     #[arg(long)]
     timeout: bool,
     /// Make a stage fail (repeatable): eslint, typescript, unit-tests, security-scan,
-    /// package, validate-infrastructure, deploy-infrastructure, deploy-frontend,
-    /// integration-tests, performance-tests.
+    /// package, tamper, validate-infrastructure, deploy-infrastructure,
+    /// deploy-frontend, integration-tests, performance-tests.
     #[arg(long, value_name = "STAGE")]
     fail: Vec<String>,
     /// Port for the approval page on 127.0.0.1 (default: any free port).

@@ -380,6 +380,10 @@ fn forced_failures_fail_every_time_in_the_same_directory() {
             "Result: failed at Validate Infrastructure: ValidationFailed",
         ),
         (
+            "tamper",
+            "Result: failed at Validate Infrastructure: ArtifactChanged",
+        ),
+        (
             "deploy-infrastructure",
             "Result: failed at Deploy Infrastructure: StackDeployFailed",
         ),
@@ -419,7 +423,7 @@ fn forced_failures_fail_every_time_in_the_same_directory() {
     let runs = std::fs::read_dir(dir.join(".stagegate/runs"))
         .map(|d| d.count())
         .unwrap_or(0);
-    assert_eq!(runs, 12, "every run keeps its own directory");
+    assert_eq!(runs, 13, "every run keeps its own directory");
 }
 
 /// `--fail` may be repeated, and each named stage fails.

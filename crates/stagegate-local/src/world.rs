@@ -242,12 +242,13 @@ where
                 clock,
             },
         );
-        let stacks = p.stacks.clone();
+        let (stacks, artifacts) = (p.stacks.clone(), p.artifacts.clone());
         let r = register(
             r,
             create_change_set::CreateChangeSet {
                 settings: s.clone(),
                 stacks,
+                artifacts,
             },
         );
         let stacks = p.stacks.clone();
@@ -289,7 +290,10 @@ where
         let settings = || self.settings.clone();
         let stacks = || self.ports.stacks.clone();
         let hosting = || self.ports.hosting.clone();
-        let validate = validate_infrastructure::ValidateInfrastructure { stacks: stacks() };
+        let validate = validate_infrastructure::ValidateInfrastructure {
+            stacks: stacks(),
+            artifacts: self.ports.artifacts.clone(),
+        };
         let deploy = deploy_infrastructure::DeployInfrastructure {
             stacks: stacks(),
             waiting: self.waiting(),
@@ -332,7 +336,14 @@ where
         let (http, artifacts) = (p.http.clone(), p.artifacts.clone());
         let r = register(r, run_test_suite::RunTestSuite { http, artifacts });
         let artifacts = p.artifacts.clone();
-        let r = register(r, read_suite_report::ReadSuiteReport { artifacts });
+        let settings = self.settings.clone();
+        let r = register(
+            r,
+            read_suite_report::ReadSuiteReport {
+                settings,
+                artifacts,
+            },
+        );
         let artifacts = p.artifacts.clone();
         let r = register(r, test_report::TestReport { artifacts });
         let (http, artifacts) = (p.http.clone(), p.artifacts.clone());

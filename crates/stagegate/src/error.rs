@@ -56,6 +56,11 @@ pub mod names {
     pub const SUPERSEDED: &str = "Superseded";
     /// No (or not enough) approvers are configured to decide an approval.
     pub const NO_APPROVERS: &str = "NoApprovers";
+    /// An artifact the approval bound (its manifest) differs from what was approved.
+    pub const ARTIFACT_CHANGED: &str = "ArtifactChanged";
+    /// The package build's output is missing something its template names, or names
+    /// another build's output.
+    pub const PACKAGE_INCOMPLETE: &str = "PackageIncomplete";
 
     /// All of them, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -72,6 +77,8 @@ pub mod names {
         REJECTED,
         SUPERSEDED,
         NO_APPROVERS,
+        ARTIFACT_CHANGED,
+        PACKAGE_INCOMPLETE,
     ];
 }
 

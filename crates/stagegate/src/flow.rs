@@ -185,6 +185,20 @@ pub struct Checklist {
     pub preview: Option<Preview>,
     pub markdown_uri: String,
     pub json_uri: String,
+    /// The manifest of everything the approval binds (`manifest.json`: each artifact's
+    /// SHA-256 and store version); `None` only where packaging failed and no approval
+    /// is asked.
+    #[serde(default)]
+    pub manifest: Option<ManifestRef>,
+}
+
+/// Where a run's manifest is, and the SHA-256 of its bytes: what the approver is
+/// shown and what Validate Infrastructure checks the bucket against after approval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestRef {
+    pub key: String,
+    pub digest: String,
 }
 
 /// A decided approval, as the approval desk sends it to the waiting task.

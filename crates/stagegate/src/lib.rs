@@ -9,7 +9,8 @@
 //!    is), [`links`], [`changelog`], [`flow`] (what travels between states),
 //!    [`status_events`] (the stack and frontend events the waits listen to);
 //! 3. what several functions share: [`settings`], [`desk`] (deciding approvals),
-//!    [`waiting`] (event-driven deploy waits), [`timeline`]; and the in-memory
+//!    [`waiting`] (event-driven deploy waits), [`timeline`], [`manifest`] (what an
+//!    approval binds); and the in-memory
 //!    doubles ([`testing`], behind the `testing` feature);
 //! 4. the functions themselves: [`steps`], one module per function, none naming
 //!    another.
@@ -25,6 +26,7 @@ pub mod desk;
 pub mod error;
 pub mod flow;
 pub mod links;
+pub mod manifest;
 pub mod ports;
 pub mod records;
 pub mod settings;

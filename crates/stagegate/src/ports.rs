@@ -26,6 +26,9 @@ pub trait Artifacts: Send + Sync {
         body: Vec<u8>,
     ) -> impl Future<Output = PortResult<String>> + Send;
     fn get(&self, key: &str) -> impl Future<Output = PortResult<Option<Vec<u8>>>> + Send;
+    /// The object's current bytes with the store's version of them (S3's version id;
+    /// `None` where the store keeps no versions), or `None` if there is no object.
+    fn read(&self, key: &str) -> impl Future<Output = PortResult<Option<Stored>>> + Send;
 }
 
 pub trait Notifier: Send + Sync {

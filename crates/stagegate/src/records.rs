@@ -224,6 +224,10 @@ pub struct ApprovalRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pusher: Option<Pusher>,
     pub checklist_uri: String,
+    /// The SHA-256 of the run's manifest (every artifact the approval binds), as the
+    /// approver is shown it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
     pub failed_checks: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -474,4 +478,12 @@ mod phase_tests {
             ]
         );
     }
+}
+
+/// An object as the artifacts store holds it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub body: Vec<u8>,
+    /// The store's version id of these bytes; `None` where it keeps no versions.
+    pub version: Option<String>,
 }

@@ -52,6 +52,9 @@ pub struct Settings {
     /// The environment this stagegate deploys to (`staging`): the `environment`
     /// attribute of every notification, so one topic subscriber can serve several.
     pub environment: String,
+    /// The checks role's id (`AROA…`): with a build's id it names the one scratch
+    /// prefix that build may write ([`crate::manifest::scratch_prefix`]).
+    pub checks_role_id: String,
 }
 
 /// The checks and the variables that override their commands.
@@ -97,6 +100,7 @@ impl Default for Settings {
                 .map(|(k, _, v)| (k.to_string(), v.to_string()))
                 .collect(),
             environment: "staging".into(),
+            checks_role_id: "local".into(),
         }
     }
 }
@@ -234,6 +238,13 @@ impl Settings {
             number(v, 1, 10_000, "polls").map(|n| n as u32)
         });
         vars.read("STAGEGATE_ENVIRONMENT", &mut s.environment, environment);
+        vars.read("STAGEGATE_CHECKS_ROLE_ID", &mut s.checks_role_id, |v| {
+            if !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric()) {
+                Ok(v.to_string())
+            } else {
+                Err(format!("'{v}' is not an IAM role id (AROA…)"))
+            }
+        });
         vars.read(
             "STAGEGATE_USER_ACCEPTANCE",
             &mut s.user_acceptance,

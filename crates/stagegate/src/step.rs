@@ -15,7 +15,7 @@
 //! ```
 //!
 //! ```
-//! use stagegate::ports::{Artifacts, PortResult};
+//! use stagegate::ports::{Artifacts, PortResult, Stored};
 //! use stagegate::steps::test_report::TestReport;
 //! use stagegate::Step;
 //! struct Nowhere;
@@ -24,6 +24,9 @@
 //!         Ok(format!("nowhere://{key}"))
 //!     }
 //!     async fn get(&self, _: &str) -> PortResult<Option<Vec<u8>>> {
+//!         Ok(None)
+//!     }
+//!     async fn read(&self, _: &str) -> PortResult<Option<Stored>> {
 //!         Ok(None)
 //!     }
 //! }

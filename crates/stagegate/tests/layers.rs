@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("desk", 3),
     ("waiting", 3),
     ("timeline", 3),
+    ("manifest", 3),
     ("testing", 3),
     ("steps", 4),
 ];

@@ -12,6 +12,7 @@
 //! If moto cannot start, the test fails and says how to install it: these tests never
 //! pass without the thing they test against.
 
+mod iam;
 pub mod lambda;
 
 use serde_json::Value;
@@ -80,10 +81,25 @@ pub fn free_port() -> u16 {
 impl Moto {
     /// Starts `moto_server` on 127.0.0.1 and waits until it answers.
     pub fn start() -> Moto {
+        Self::start_with(&[])
+    }
+
+    /// A moto server that lets the first `unauthenticated` requests through (to set
+    /// up users, policies and resources), then evaluates every request against the
+    /// caller's IAM policies (`INITIAL_NO_AUTH_ACTION_COUNT`). moto 5.2.1 checks
+    /// actions and resources (with `*`); it ignores condition operators other than
+    /// `StringEquals` (`dynamodb:LeadingKeys` with `ForAllValues:StringLike` is not
+    /// evaluated) and does not substitute policy variables (`${aws:userid}`).
+    pub fn start_enforcing_iam(unauthenticated: u32) -> Moto {
+        Self::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", &unauthenticated.to_string())])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Moto {
         use std::os::unix::process::CommandExt as _;
         let port = free_port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
@@ -157,6 +173,22 @@ impl Moto {
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 "testing", "testing", None, None, "testkit",
+            ))
+            .load()
+            .await
+    }
+
+    /// The SDK configuration of someone else: the access key `key` (an IAM user's).
+    pub async fn sdk_config_as(&self, key: &(String, String)) -> aws_types::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                key.0.clone(),
+                key.1.clone(),
+                None,
+                None,
+                "testkit-user",
             ))
             .load()
             .await

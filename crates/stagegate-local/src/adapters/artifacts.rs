@@ -1,7 +1,7 @@
 //! Artifacts as files under the rehearsal's `.stagegate/` (`runs/<run>/...`).
 
 use super::safe_join;
-use stagegate::ports::{Artifacts, PortResult};
+use stagegate::ports::{Artifacts, PortResult, Stored};
 use stagegate::PortError;
 use std::path::PathBuf;
 
@@ -34,5 +34,12 @@ impl Artifacts for DirArtifacts {
                 e.to_string(),
             )),
         }
+    }
+    /// Files keep no versions: the manifest's digests alone bind them locally.
+    async fn read(&self, key: &str) -> PortResult<Option<Stored>> {
+        Ok(self.get(key).await?.map(|body| Stored {
+            body,
+            version: None,
+        }))
     }
 }

@@ -1,5 +1,8 @@
 //! CodeBuild, locally: each check's (or command suite's) command, `sh -c` in the app
-//! directory, in a process group of its own, its log in the run's `logs/`.
+//! directory, in a process group of its own, its log in the run's `logs/`. As on AWS,
+//! a build writes its output to its own scratch prefix (`STAGEGATE_ARTIFACTS_DIR`,
+//! `.stagegate/scratch/<role>:AWSCodeBuild-<uuid>/`), never into the run's: the
+//! trusted steps pin from there.
 
 use super::{safe_join, Faults};
 use crate::procs;
@@ -7,6 +10,7 @@ use asl_engine::{BuildRequest, BuildResult, BuildRunner};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::json;
+use stagegate::manifest::scratch_prefix;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -24,6 +28,8 @@ pub struct ProcessBuilds {
     pub artifacts_root: PathBuf,
     pub logs_dir: PathBuf,
     pub faults: Faults,
+    /// The checks role's id in scratch prefixes (`Settings::checks_role_id`).
+    pub role_id: String,
 }
 
 impl BuildRunner for ProcessBuilds {
@@ -31,7 +37,7 @@ impl BuildRunner for ProcessBuilds {
         let me = self.clone();
         async move {
             let env: HashMap<String, String> = request.environment.iter().cloned().collect();
-            me.build(env).await
+            me.build(&request.id, env).await
         }
         .boxed()
     }
@@ -42,7 +48,11 @@ impl ProcessBuilds {
     /// the build's environment; for a command suite, the stack outputs as
     /// `STAGEGATE_OUTPUT_<Name>` and a path for its JUnit report, which joins the
     /// run's artifacts after a failed command too.
-    async fn build(&self, env: HashMap<String, String>) -> Result<BuildResult, String> {
+    async fn build(
+        &self,
+        id: &str,
+        mut env: HashMap<String, String>,
+    ) -> Result<BuildResult, String> {
         let check = env
             .get("STAGEGATE_CHECK")
             .cloned()
@@ -56,10 +66,8 @@ impl ProcessBuilds {
         } else {
             command
         };
-        let prefix = env
-            .get("STAGEGATE_ARTIFACTS_PREFIX")
-            .cloned()
-            .unwrap_or_default();
+        let prefix = scratch_prefix(&self.role_id, id)?;
+        env.insert("STAGEGATE_ARTIFACTS_PREFIX".into(), prefix.clone());
         let artifacts_dir = safe_join(&self.artifacts_root, prefix.trim_end_matches('/'))
             .map_err(|e| e.to_string())?;
         tokio::fs::create_dir_all(&self.logs_dir)

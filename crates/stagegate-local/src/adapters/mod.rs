@@ -48,6 +48,7 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("unit-tests", "the unit tests' command fails"),
     ("security-scan", "the security scan's command fails"),
     ("package", "Package & Preview's build fails (no change preview)"),
+    ("tamper", "one byte of the approved package changes while it waits for approval: Validate Infrastructure ends the run ArtifactChanged, nothing deployed"),
     ("validate-infrastructure", "another deployment changes the stack after the preview, just before Validate Infrastructure"),
     ("deploy-infrastructure", "the candidate adds a resource and its backend does not start: the stack rolls back"),
     ("deploy-frontend", "the frontend job fails"),

@@ -9,6 +9,30 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 impl Rehearsal {
+    /// `--fail tamper`: flips one byte of the run's pinned packaged template.
+    async fn tamper(&self) {
+        let path = self.c.run_dir.join("packaged.yaml");
+        match tokio::fs::read(&path).await {
+            Ok(mut bytes) if !bytes.is_empty() => {
+                bytes[0] ^= 0x20;
+                match tokio::fs::write(&path, bytes).await {
+                    Ok(()) => say(&format!(
+                        "  ⚠ --fail tamper: changed one byte of {}",
+                        path.display()
+                    )),
+                    Err(e) => say(&format!(
+                        "  ! --fail tamper: cannot write {}: {e}",
+                        path.display()
+                    )),
+                }
+            }
+            _ => say(&format!(
+                "  ! --fail tamper: no pinned template at {}",
+                path.display()
+            )),
+        }
+    }
+
     /// Answers an approval email (and the other approvers' emails of the same
     /// approval, already sent) as `decision` says, through the same desk and rules as
     /// the page.
@@ -32,6 +56,15 @@ impl Rehearsal {
             // Another deployment lands while the candidate waits for approval: after
             // its preview, before Validate Infrastructure looks, however it is decided.
             self.stacks.simulate_other_deployment();
+        }
+        if self.c.faults.has("tamper")
+            && messages
+                .iter()
+                .any(|m| m.attributes.get("kind").map(String::as_str) == Some("approval-request"))
+        {
+            // Someone rewrites one byte of the approved package while it waits: after
+            // the manifest was sealed, before Validate Infrastructure re-hashes it.
+            self.tamper().await;
         }
         let mut approval_id = None;
         for m in &messages {

@@ -321,6 +321,7 @@ impl Rehearsal {
             artifacts_root: c.root.clone(),
             logs_dir: c.run_dir.join("logs"),
             faults: c.faults.clone(),
+            role_id: settings.checks_role_id.clone(),
         };
         let world = LocalWorld::start(Setup {
             settings,

@@ -312,6 +312,13 @@ pub fn render_review(
         record.required_approvals,
         record.votes.iter().filter(|v| v.approve).count()
     );
+    if let Some(digest) = &record.manifest_digest {
+        let _ = write!(
+            b,
+            "<p>What you approve: manifest SHA-256 <code>{}</code> (every artifact that will deploy, hashed before this request).</p>",
+            escape(digest)
+        );
+    }
     if !record.failed_checks.is_empty() {
         let _ = write!(
             b,

@@ -1,10 +1,13 @@
-//! Package & Preview, first half (`create-change-set`): creates (never executes) the
-//! CloudFormation change set for the run's packaged template. `describe-change-set`
-//! then reads it until it is computed.
+//! Package & Preview, first half (`create-change-set`): pins the package build's
+//! output into the run ([`crate::manifest::pin`]: code under content addresses, out
+//! of reach of every check command), then creates (never executes) the CloudFormation
+//! change set for the pinned template. `describe-change-set` then reads it until it
+//! is computed.
 
 use crate::error::{names, StepError};
 use crate::flow::Preview;
-use crate::ports::{ChangeSetRequest, ChangeSetStatus, Stacks};
+use crate::manifest;
+use crate::ports::{Artifacts, ChangeSetRequest, ChangeSetStatus, Stacks};
 use crate::settings::Settings;
 use crate::step::Step;
 use serde::Deserialize;
@@ -17,6 +20,9 @@ pub const NAME: &str = "create-change-set";
 #[serde(rename_all = "camelCase")]
 pub struct Input {
     pub run_id: String,
+    pub artifacts_prefix: String,
+    /// The package build's id (`<project>:<uuid>`): whose scratch holds the package.
+    pub build: String,
 }
 
 /// CloudFormation change set names: a letter, then letters, digits and hyphens.
@@ -31,15 +37,25 @@ fn change_set_name(run_id: &str) -> String {
 }
 
 /// Create Change Set: the preview's change set, for the packaged template.
-pub struct CreateChangeSet<S> {
+pub struct CreateChangeSet<S, A> {
     pub settings: Settings,
     pub stacks: S,
+    pub artifacts: A,
 }
 
-impl<S: Stacks> Step<Input, Preview> for CreateChangeSet<S> {
+impl<S: Stacks, A: Artifacts> Step<Input, Preview> for CreateChangeSet<S, A> {
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<Preview, StepError> {
+        let scratch = manifest::scratch_prefix(&self.settings.checks_role_id, &input.build)
+            .map_err(crate::error::invalid_input)?;
+        manifest::pin(
+            &self.artifacts,
+            &scratch,
+            &input.artifacts_prefix,
+            &self.settings.suites,
+        )
+        .await?;
         let request = ChangeSetRequest {
             stack_name: self.settings.stack_name.clone(),
             change_set_name: change_set_name(&input.run_id),
@@ -65,25 +81,69 @@ impl<S: Stacks> Step<Input, Preview> for CreateChangeSet<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::MemoryStacks;
+    use crate::testing::{MemoryArtifacts, MemoryStacks};
+
+    const SCRATCH: &str = "scratch/local:AWSCodeBuild-b1/";
+
+    fn input(run_id: &str) -> Input {
+        Input {
+            run_id: run_id.into(),
+            artifacts_prefix: format!("runs/{run_id}/"),
+            build: "checks:b1".into(),
+        }
+    }
+
+    fn packaged() -> MemoryArtifacts {
+        let template = format!("Resources: {{}} # s3://b/{SCRATCH}code/x.zip\n");
+        let store =
+            MemoryArtifacts::holding(&format!("{SCRATCH}packaged.yaml"), "text/yaml", template);
+        store.put_sync(&format!("{SCRATCH}code/x.zip"), "x", "zip");
+        store
+    }
 
     #[tokio::test]
-    async fn creates_a_change_set_for_the_packaged_template() {
+    async fn creates_a_change_set_for_the_pinned_template() {
         let stacks = MemoryStacks::default();
+        let artifacts = packaged();
         let step = CreateChangeSet {
             settings: Settings::default(),
             stacks: stacks.clone(),
+            artifacts: artifacts.clone(),
         };
-        let p = step
-            .run(Input {
-                run_id: "rc-1.4.0--abc".into(),
-            })
-            .await
-            .unwrap();
+        let p = step.run(input("rc-1.4.0--abc")).await.unwrap();
         assert_eq!(p.status, ChangeSetStatus::Pending);
         let req = stacks.last_request().unwrap();
         assert_eq!(req.change_set_name, "stagegate-rc-1-4-0--abc");
         assert_eq!(req.template_uri, "runs/rc-1.4.0--abc/packaged.yaml");
+        let pinned = artifacts
+            .get_sync("runs/rc-1.4.0--abc/packaged.yaml")
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&pinned).contains("scratch/"));
+    }
+
+    #[tokio::test]
+    async fn without_a_package_no_change_set_is_created() {
+        let stacks = MemoryStacks::default();
+        let step = CreateChangeSet {
+            settings: Settings::default(),
+            stacks: stacks.clone(),
+            artifacts: MemoryArtifacts::default(),
+        };
+        let e = step.run(input("r")).await.unwrap_err();
+        assert_eq!(e.name, "PackageIncomplete");
+        assert!(stacks.last_request().is_none());
+        let e = CreateChangeSet {
+            settings: Settings::default(),
+            stacks,
+            artifacts: packaged(),
+        }
+        .run(Input {
+            build: "no-uuid".into(),
+            ..input("r")
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.name, "InvalidInput");
     }
 
     #[tokio::test]
@@ -93,8 +153,9 @@ mod tests {
         let step = CreateChangeSet {
             settings: Settings::default(),
             stacks,
+            artifacts: packaged(),
         };
-        let e = step.run(Input { run_id: "r".into() }).await.unwrap_err();
+        let e = step.run(input("r")).await.unwrap_err();
         assert_eq!(e.name, "ChangeSetFailed");
         assert!(e.message.contains("Access Denied"), "{}", e.message);
     }

@@ -1,8 +1,11 @@
 //! Generate Checklist (`generate-checklist`): one document (Markdown + JSON) with
-//! every check's result, its log, and the change preview, for the approver.
+//! every check's result, its log, and the change preview, for the approver; then the
+//! run's manifest is sealed ([`crate::manifest::seal`]): what Package & Preview pinned
+//! plus the checklist itself, whose digest the approver is shown.
 
 use crate::error::{invalid_input, StepError};
 use crate::flow::{ChangeSummary, CheckResult, Checklist, Preview, Run};
+use crate::manifest;
 use crate::ports::Artifacts;
 use crate::step::Step;
 use crate::text;
@@ -49,9 +52,13 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             "preview": preview,
         });
         let prefix = &input.preflight.artifacts_prefix;
+        let (markdown_key, json_key) = (
+            format!("{prefix}checklist.md"),
+            format!("{prefix}checklist.json"),
+        );
         let markdown_uri = artifacts
             .put(
-                &format!("{prefix}checklist.md"),
+                &markdown_key,
                 "text/markdown; charset=utf-8",
                 markdown.into_bytes(),
             )
@@ -59,12 +66,17 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
         let json_bytes =
             serde_json::to_vec_pretty(&doc).map_err(|e| invalid_input(e.to_string()))?;
         let json_uri = artifacts
-            .put(
-                &format!("{prefix}checklist.json"),
-                "application/json",
-                json_bytes,
-            )
+            .put(&json_key, "application/json", json_bytes)
             .await?;
+        let run = &input.preflight;
+        let sealed = manifest::seal(
+            artifacts,
+            &run.run_id,
+            &run.candidate.sha,
+            prefix,
+            &[&markdown_key, &json_key],
+        )
+        .await?;
         Ok(Checklist {
             all_passed: failed_checks.is_empty(),
             failed_checks,
@@ -72,6 +84,7 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             preview,
             markdown_uri,
             json_uri,
+            manifest: Some(sealed),
         })
     }
 }
@@ -249,6 +262,21 @@ mod tests {
         let doc: serde_json::Value =
             serde_json::from_slice(&arts.get_sync("runs/run-1/checklist.json").unwrap()).unwrap();
         assert_eq!(doc["candidate"]["tag"], json!(candidate().tag));
+        // The manifest binds the checklist as written, and its digest is what is shown.
+        let sealed = out.manifest.expect("a sealed manifest");
+        assert_eq!(sealed.key, "runs/run-1/manifest.json");
+        let bytes = arts.get_sync(&sealed.key).unwrap();
+        assert_eq!(sealed.digest, crate::manifest::sha256(&bytes));
+        let m: crate::manifest::Manifest = serde_json::from_slice(&bytes).unwrap();
+        let keys: Vec<&str> = m.artifacts.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["runs/run-1/checklist.json", "runs/run-1/checklist.md"]
+        );
+        assert_eq!(
+            m.artifacts[1].sha256,
+            crate::manifest::sha256(md.as_bytes())
+        );
     }
 
     #[tokio::test]

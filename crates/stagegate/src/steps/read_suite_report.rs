@@ -1,10 +1,14 @@
 //! Command Suites, second half (`read-suite-report`): a command suite's JUnit XML
-//! report, uploaded by its CodeBuild build, read into a suite result. A command that
-//! failed without a failed test to say why is a failed case, never a pass.
+//! report, uploaded by its CodeBuild build to that build's own scratch prefix (the
+//! only place its role may write: [`crate::manifest::scratch_prefix`]), read into a
+//! suite result. A command that failed without a failed test to say why is a failed
+//! case, never a pass.
 
 use crate::error::StepError;
 use crate::flow::{CaseResult, SuiteResult};
+use crate::manifest::scratch_prefix;
 use crate::ports::Artifacts;
+use crate::settings::Settings;
 use crate::step::Step;
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,7 +20,6 @@ pub const NAME: &str = "read-suite-report";
 #[serde(rename_all = "camelCase")]
 pub struct Input {
     pub suite: String,
-    pub artifacts_prefix: String,
     /// How the build ended: `{"status": "SUCCEEDED", "log": …}`, or the error the
     /// state machine caught (`{"Error", "Cause"}`) when it did not.
     #[serde(default)]
@@ -25,6 +28,7 @@ pub struct Input {
 
 /// Read Suite Report: a command suite's JUnit report, as a suite result.
 pub struct ReadSuiteReport<A> {
+    pub settings: Settings,
     pub artifacts: A,
 }
 
@@ -32,17 +36,30 @@ impl<A: Artifacts> Step<Input, SuiteResult> for ReadSuiteReport<A> {
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<SuiteResult, StepError> {
-        command_report(&self.artifacts, input).await
+        let key = build_id(&input.build)
+            .and_then(|id| scratch_prefix(&self.settings.checks_role_id, &id).ok())
+            .map(|scratch| format!("{scratch}suites/{}.junit.xml", input.suite));
+        command_report(&self.artifacts, key, input).await
     }
+}
+
+/// The build's id: the task's result (`build`), or, for a failed build, the build
+/// the error's cause holds (a failed `.sync` build fails with the build as its cause).
+fn build_id(build: &Value) -> Option<String> {
+    if let Some(id) = build.get("build").and_then(Value::as_str) {
+        return Some(id.to_string());
+    }
+    let cause: Value = serde_json::from_str(build.get("Cause")?.as_str()?).ok()?;
+    Some(cause.get("Build")?.get("Id")?.as_str()?.to_string())
 }
 
 /// A command suite's result: its JUnit report's cases, plus a failed case when the
 /// command failed without a failed test to say why (it crashed, or wrote no report).
 async fn command_report(
     artifacts: &impl Artifacts,
+    key: Option<String>,
     input: Input,
 ) -> Result<SuiteResult, StepError> {
-    let key = format!("{}suites/{}.junit.xml", input.artifacts_prefix, input.suite);
     let build_ok = input.build.get("status").and_then(Value::as_str) == Some("SUCCEEDED");
     let why = input
         .build
@@ -60,14 +77,18 @@ async fn command_report(
         .and_then(Value::as_str)
         .map(|l| format!(" Log: {l}"))
         .unwrap_or_default();
-    let mut cases = match artifacts.get(&key).await? {
+    let report = match &key {
+        Some(key) => artifacts.get(key).await?,
+        None => None,
+    };
+    let mut cases = match report {
         None => vec![],
         Some(bytes) => match junit_cases(&String::from_utf8_lossy(&bytes)) {
             Ok(c) => c,
             Err(m) => vec![CaseResult {
                 name: "JUnit report".into(),
                 passed: false,
-                message: format!("{key}: {m}"),
+                message: format!("{}: {m}", key.as_deref().unwrap_or_default()),
                 elapsed_ms: 0,
             }],
         },
@@ -215,43 +236,47 @@ mod tests {
         assert!(junit_cases("<html>not junit</html>").is_err());
     }
 
-    async fn command_with(junit: Option<&str>, build: Value) -> SuiteResult {
-        let arts = match junit {
-            Some(x) => {
-                MemoryArtifacts::holding("runs/r/suites/e2e.junit.xml", "application/xml", x)
-            }
-            None => MemoryArtifacts::default(),
+    /// Where build `checks:b1`'s report is (its own scratch, role id "local").
+    const REPORT: &str = "scratch/local:AWSCodeBuild-b1/suites/e2e.junit.xml";
+
+    async fn command_at(key: &str, junit: Option<&str>, build: Value) -> SuiteResult {
+        let artifacts = MemoryArtifacts::default();
+        if let Some(x) = junit {
+            artifacts.put_sync(key, "application/xml", x);
+        }
+        let step = ReadSuiteReport {
+            settings: Settings::default(),
+            artifacts,
         };
-        command_report(
-            &arts,
-            Input {
-                suite: "e2e".into(),
-                artifacts_prefix: "runs/r/".into(),
-                build,
-            },
-        )
-        .await
-        .unwrap()
+        let input = Input {
+            suite: "e2e".into(),
+            build,
+        };
+        step.run(input).await.unwrap()
+    }
+
+    async fn command_with(junit: Option<&str>, build: Value) -> SuiteResult {
+        command_at(REPORT, junit, build).await
+    }
+
+    /// A failed build as the state machine catches it: the build is the cause.
+    fn failed(why: &str) -> Value {
+        let cause =
+            serde_json::json!({"Build": {"Id": "checks:b1", "BuildStatus": "FAILED", "Why": why}});
+        serde_json::json!({"Error": "States.TaskFailed", "Cause": cause.to_string()})
     }
 
     #[tokio::test]
     async fn a_command_suite_is_its_junit_report_and_a_failed_command_is_never_a_pass() {
         let ok = r#"<testsuite><testcase name="a"/><testcase name="b"/></testsuite>"#;
-        let r = command_with(Some(ok), serde_json::json!({"status": "SUCCEEDED"})).await;
+        let succeeded = serde_json::json!({"status": "SUCCEEDED", "build": "checks:b1"});
+        let r = command_with(Some(ok), succeeded.clone()).await;
         assert_eq!((r.passed, r.failed), (2, 0));
         // Tests failed: the build failed too; the report says which.
-        let r = command_with(
-            Some(PLAYWRIGHT),
-            serde_json::json!({"Error": "States.TaskFailed", "Cause": "build FAILED"}),
-        )
-        .await;
+        let r = command_with(Some(PLAYWRIGHT), failed("build FAILED")).await;
         assert_eq!((r.passed, r.failed), (2, 1));
         // The command crashed after a clean report: still a failure, with the cause.
-        let r = command_with(
-            Some(ok),
-            serde_json::json!({"Error": "States.TaskFailed", "Cause": "exit status 137"}),
-        )
-        .await;
+        let r = command_with(Some(ok), failed("exit status 137")).await;
         assert_eq!(r.failed, 1);
         assert!(
             r.cases[2].message.contains("exit status 137"),
@@ -261,7 +286,7 @@ mod tests {
         // No report at all.
         let r = command_with(
             None,
-            serde_json::json!({"status": "SUCCEEDED", "log": "https://logs"}),
+            serde_json::json!({"status": "SUCCEEDED", "build": "checks:b1", "log": "https://logs"}),
         )
         .await;
         assert_eq!(r.failed, 1);
@@ -278,11 +303,31 @@ mod tests {
             r.cases
         );
         // A report that is not JUnit.
-        let r = command_with(Some("{}"), serde_json::json!({"status": "SUCCEEDED"})).await;
+        let r = command_with(Some("{}"), succeeded).await;
         assert!(
             r.cases[0].message.contains("not a JUnit report"),
             "{:?}",
             r.cases
         );
+    }
+
+    #[tokio::test]
+    async fn only_the_builds_own_report_counts() {
+        let ok = r#"<testsuite><testcase name="a"/></testsuite>"#;
+        // Another build (another run's code) wrote a passing report for this suite
+        // in its own scratch, or in the run's prefix: neither is read.
+        for elsewhere in [
+            "scratch/local:AWSCodeBuild-other/suites/e2e.junit.xml",
+            "runs/r/suites/e2e.junit.xml",
+        ] {
+            let build = serde_json::json!({"status": "SUCCEEDED", "build": "checks:b1"});
+            let r = command_at(elsewhere, Some(ok), build).await;
+            assert_eq!((r.passed, r.failed), (0, 1), "{elsewhere}");
+        }
+        // A build that never started has no report to read.
+        let never =
+            serde_json::json!({"Error": "CodeBuild.AccessDeniedException", "Cause": "denied"});
+        let r = command_with(Some(ok), never).await;
+        assert_eq!((r.passed, r.failed), (0, 1));
     }
 }

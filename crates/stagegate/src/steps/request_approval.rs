@@ -136,6 +136,11 @@ where
             pushed_by: c.pushed_by.clone(),
             pusher: c.pusher.clone(),
             checklist_uri,
+            manifest_digest: input
+                .checklist
+                .as_ref()
+                .and_then(|cl| cl.manifest.as_ref())
+                .map(|m| m.digest.clone()),
             failed_checks,
             created_at: now,
             expires_at: now + Duration::seconds(self.settings.approval_timeout_seconds as i64),
@@ -233,6 +238,9 @@ fn deployment_body(body: &mut String, c: &Candidate, cl: &Checklist, link: &str)
         )
     };
     let _ = writeln!(body, "Checklist: {}", cl.markdown_uri);
+    if let Some(m) = &cl.manifest {
+        let _ = writeln!(body, "Manifest (SHA-256): {}", m.digest);
+    }
 }
 
 /// The email of one approver: their own link, addressed to them. The `approver`

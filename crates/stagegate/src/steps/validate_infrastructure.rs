@@ -1,10 +1,13 @@
 //! Validate Infrastructure (`validate-infrastructure`): confirms that what was
-//! approved is what will be deployed — the change set is still executable, still
-//! holds the approved changes, and the stack has not changed since the preview.
+//! approved is what will be deployed — every artifact of the approved manifest is
+//! still the same bytes and version ([`crate::manifest::verify`]: `ArtifactChanged`
+//! otherwise), the change set is still executable, still holds the approved changes,
+//! and the stack has not changed since the preview.
 
 use crate::error::{names, StepError};
-use crate::flow::Preview;
-use crate::ports::{ChangeSetStatus, Stacks};
+use crate::flow::{ManifestRef, Preview};
+use crate::manifest;
+use crate::ports::{Artifacts, ChangeSetStatus, Stacks};
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +19,9 @@ pub const NAME: &str = "validate-infrastructure";
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Input {
     pub preview: Option<Preview>,
+    /// The approved manifest (the checklist's); null where none was sealed.
+    #[serde(default)]
+    pub manifest: Option<ManifestRef>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,11 +34,12 @@ pub struct Output {
 }
 
 /// Validate Infrastructure: what was approved is still what would be deployed.
-pub struct ValidateInfrastructure<S> {
+pub struct ValidateInfrastructure<S, A> {
     pub stacks: S,
+    pub artifacts: A,
 }
 
-impl<S: Stacks> Step<Input, Output> for ValidateInfrastructure<S> {
+impl<S: Stacks, A: Artifacts> Step<Input, Output> for ValidateInfrastructure<S, A> {
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
@@ -42,6 +49,10 @@ impl<S: Stacks> Step<Input, Output> for ValidateInfrastructure<S> {
         let Some(p) = preview else {
             return Err(fail("there is no change preview to validate (Package & Preview failed), so nothing approved can be deployed".into()));
         };
+        let Some(approved) = input.manifest else {
+            return Err(fail("no manifest was sealed before approval, so nothing binds what was approved to what would deploy".into()));
+        };
+        manifest::verify(&self.artifacts, &approved).await?;
         let current_version = stacks
             .stack(&p.stack_name)
             .await?
@@ -88,7 +99,7 @@ impl<S: Stacks> Step<Input, Output> for ValidateInfrastructure<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::MemoryStacks;
+    use crate::testing::{MemoryArtifacts, MemoryStacks};
 
     /// A computed preview of a change set on `stacks`, as Package & Preview ends.
     async fn ready(stacks: &MemoryStacks) -> Preview {
@@ -105,11 +116,56 @@ mod tests {
         }
     }
 
+    /// A sealed manifest of one artifact, `runs/r/packaged.yaml`.
+    async fn sealed() -> (MemoryArtifacts, ManifestRef) {
+        let artifacts = MemoryArtifacts::holding("runs/r/packaged.yaml", "text/yaml", "x: 1");
+        let m = manifest::seal(&artifacts, "r", "abc", "runs/r/", &["runs/r/packaged.yaml"])
+            .await
+            .unwrap();
+        (artifacts, m)
+    }
+
     async fn run(stacks: &MemoryStacks, preview: Option<Preview>) -> Result<Output, StepError> {
+        let (artifacts, manifest) = sealed().await;
         let step = ValidateInfrastructure {
             stacks: stacks.clone(),
+            artifacts,
         };
-        step.run(Input { preview }).await
+        step.run(Input {
+            preview,
+            manifest: Some(manifest),
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn an_artifact_changed_after_approval_is_artifact_changed_and_names_it() {
+        let stacks = MemoryStacks::default();
+        let p = ready(&stacks).await;
+        let (artifacts, manifest) = sealed().await;
+        artifacts.put_sync("runs/r/packaged.yaml", "text/yaml", "x: 2");
+        let step = ValidateInfrastructure {
+            stacks: stacks.clone(),
+            artifacts,
+        };
+        let input = Input {
+            preview: Some(p.clone()),
+            manifest: Some(manifest),
+        };
+        let e = step.run(input).await.unwrap_err();
+        assert_eq!(e.name, "ArtifactChanged");
+        assert!(
+            e.message.starts_with("runs/r/packaged.yaml: "),
+            "{}",
+            e.message
+        );
+        let no_manifest = Input {
+            preview: Some(p),
+            manifest: None,
+        };
+        let e = step.run(no_manifest).await.unwrap_err();
+        assert_eq!(e.name, "ValidationFailed");
+        assert!(e.message.contains("no manifest"), "{}", e.message);
     }
 
     #[tokio::test]

@@ -18,6 +18,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone, Default)]
 pub struct MemoryArtifacts {
     items: Shared<BTreeMap<String, (String, Vec<u8>)>>,
+    /// Each key's version: how many times it was written (a versioned bucket).
+    versions: Shared<BTreeMap<String, u64>>,
     broken: Shared<Vec<String>>,
 }
 
@@ -25,8 +27,14 @@ impl MemoryArtifacts {
     /// A store already holding `body` under `key`.
     pub fn holding(key: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         let store = Self::default();
-        lock(&store.items).insert(key.into(), (content_type.into(), body.into()));
+        store.put_sync(key, content_type, body);
         store
+    }
+
+    /// Writes `body` under `key` as any writer with access would: a new version.
+    pub fn put_sync(&self, key: &str, content_type: &str, body: impl Into<Vec<u8>>) {
+        lock(&self.items).insert(key.into(), (content_type.into(), body.into()));
+        *lock(&self.versions).entry(key.into()).or_default() += 1;
     }
 
     pub fn get_sync(&self, key: &str) -> Option<Vec<u8>> {
@@ -53,12 +61,17 @@ impl MemoryArtifacts {
 impl Artifacts for MemoryArtifacts {
     async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> PortResult<String> {
         self.check(key)?;
-        lock(&self.items).insert(key.to_string(), (content_type.to_string(), body));
+        self.put_sync(key, content_type, body);
         Ok(format!("mem://artifacts/{key}"))
     }
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
         self.check(key)?;
         Ok(self.get_sync(key))
+    }
+    async fn read(&self, key: &str) -> PortResult<Option<Stored>> {
+        self.check(key)?;
+        let version = lock(&self.versions).get(key).map(|v| format!("v{v}"));
+        Ok(self.get_sync(key).map(|body| Stored { body, version }))
     }
 }
 

@@ -63,6 +63,10 @@ pub fn checklist_output() -> Checklist {
         preview: None,
         markdown_uri: "mem://artifacts/runs/run-1/checklist.md".into(),
         json_uri: "mem://artifacts/runs/run-1/checklist.json".into(),
+        manifest: Some(crate::flow::ManifestRef {
+            key: "runs/run-1/manifest.json".into(),
+            digest: "5e".repeat(32),
+        }),
     }
 }
 
@@ -113,6 +117,7 @@ pub fn pending_record(id: &str, tag: &str, token: &str) -> ApprovalRecord {
         pushed_by: "ana".into(),
         pusher: Some(github_pusher("ana")),
         checklist_uri: "mem://c".into(),
+        manifest_digest: Some("5e".repeat(32)),
         failed_checks: vec![],
         created_at: now(),
         expires_at: now() + Duration::hours(24),
