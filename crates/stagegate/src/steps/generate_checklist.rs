@@ -1,7 +1,8 @@
 //! Generate Checklist (`generate-checklist`): one document (Markdown + JSON) with
-//! every check's result, its log, and the change preview, for the approver; then the
-//! run's manifest is sealed ([`crate::manifest::seal`]): what Package & Preview pinned
-//! plus the checklist itself, whose digest the approver is shown.
+//! every check's result, its log, and the change preview, for the approver. The run's
+//! manifest is sealed ([`crate::manifest::seal`]) between the two: what Package &
+//! Preview pinned plus the checklist's JSON (checks and change preview), and the
+//! Markdown the approver reads opens with the manifest's digest.
 
 use crate::error::{invalid_input, StepError};
 use crate::flow::{ChangeSummary, CheckResult, Checklist, Preview, Run};
@@ -43,7 +44,6 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             Some(p) => ChangeSummary::of(&p.changes),
             None => ChangeSummary::default(),
         };
-        let markdown = render_markdown(&input, &changes, preview.as_ref());
         let doc = serde_json::json!({
             "candidate": input.preflight.candidate,
             "executionId": input.preflight.execution_id,
@@ -56,13 +56,6 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             format!("{prefix}checklist.md"),
             format!("{prefix}checklist.json"),
         );
-        let markdown_uri = artifacts
-            .put(
-                &markdown_key,
-                "text/markdown; charset=utf-8",
-                markdown.into_bytes(),
-            )
-            .await?;
         let json_bytes =
             serde_json::to_vec_pretty(&doc).map_err(|e| invalid_input(e.to_string()))?;
         let json_uri = artifacts
@@ -74,9 +67,17 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             &run.run_id,
             &run.candidate.sha,
             prefix,
-            &[&markdown_key, &json_key],
+            &[&json_key],
         )
         .await?;
+        let markdown = render_markdown(&input, &changes, preview.as_ref(), &sealed.digest);
+        let markdown_uri = artifacts
+            .put(
+                &markdown_key,
+                "text/markdown; charset=utf-8",
+                markdown.into_bytes(),
+            )
+            .await?;
         Ok(Checklist {
             all_passed: failed_checks.is_empty(),
             failed_checks,
@@ -95,13 +96,18 @@ pub fn render_markdown(
     input: &Input,
     changes: &ChangeSummary,
     preview: Option<&Preview>,
+    manifest_digest: &str,
 ) -> String {
     let c = &input.preflight.candidate;
     let mut md = String::new();
     let _ = writeln!(md, "# Deployment checklist: {} {}\n", c.repository, c.tag);
     let _ = writeln!(md, "- Commit: `{}`", c.sha);
     let _ = writeln!(md, "- Pushed by: {}", text::md(&c.pushed_by));
-    let _ = writeln!(md, "- Run: {}\n", input.preflight.run_id);
+    let _ = writeln!(md, "- Run: {}", input.preflight.run_id);
+    let _ = writeln!(
+        md,
+        "- Manifest (SHA-256 of every artifact that will deploy): `{manifest_digest}`\n"
+    );
     let _ = writeln!(md, "## Checks\n\n| Check | Result | Log |\n|---|---|---|");
     for check in &input.checks {
         let mark = if check.passed() {
@@ -215,7 +221,7 @@ mod tests {
             preflight: run_info(),
             checks: vec![ok, bad],
         };
-        let md = render_markdown(&input, &ChangeSummary::default(), None);
+        let md = render_markdown(&input, &ChangeSummary::default(), None, "5e5e");
         assert!(
             md.contains("| Unit Tests | ✅ passed | https://console.aws/codebuild/log/1 |"),
             "{md}"
@@ -262,21 +268,17 @@ mod tests {
         let doc: serde_json::Value =
             serde_json::from_slice(&arts.get_sync("runs/run-1/checklist.json").unwrap()).unwrap();
         assert_eq!(doc["candidate"]["tag"], json!(candidate().tag));
-        // The manifest binds the checklist as written, and its digest is what is shown.
+        // The manifest binds the checks and the preview, and the checklist shows its digest.
         let sealed = out.manifest.expect("a sealed manifest");
         assert_eq!(sealed.key, "runs/run-1/manifest.json");
         let bytes = arts.get_sync(&sealed.key).unwrap();
         assert_eq!(sealed.digest, crate::manifest::sha256(&bytes));
         let m: crate::manifest::Manifest = serde_json::from_slice(&bytes).unwrap();
         let keys: Vec<&str> = m.artifacts.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["runs/run-1/checklist.json", "runs/run-1/checklist.md"]
-        );
-        assert_eq!(
-            m.artifacts[1].sha256,
-            crate::manifest::sha256(md.as_bytes())
-        );
+        assert_eq!(keys, ["runs/run-1/checklist.json"]);
+        let json = arts.get_sync("runs/run-1/checklist.json").unwrap();
+        assert_eq!(m.artifacts[0].sha256, crate::manifest::sha256(&json));
+        assert!(md.contains(&format!("`{}`", sealed.digest)), "{md}");
     }
 
     #[tokio::test]

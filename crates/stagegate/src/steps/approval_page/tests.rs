@@ -114,6 +114,23 @@ fn decided(site: &Site) -> usize {
 }
 
 #[tokio::test]
+async fn the_review_names_the_manifest_digest() {
+    let site = Site::new().await;
+    let r = site
+        .call("GET", &format!("/approvals/{}", site.carol), &[], "")
+        .await;
+    assert_eq!(r.status, 200);
+    // The record's digest (the fixture's), as the approver decides on it.
+    let digest = "5e".repeat(32);
+    assert!(
+        r.body
+            .contains(&format!("manifest SHA-256 <code>{digest}</code>")),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
 async fn get_renders_the_review_for_the_links_approver_and_decides_nothing() {
     let site = Site::new().await;
     let r = site
