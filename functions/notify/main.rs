@@ -1,6 +1,7 @@
-//! Notify: every run's outcome, once (also runs that ended without notifying).
-
+//! Notify: every run's outcome, once (also runs that ended without notifying), signed.
 use aws_dynamodb_port::DynamoTable;
+use aws_kms_port::KmsSigner;
+use aws_s3_port::S3Artifacts;
 use aws_sns_port::SnsNotifier;
 use stagegate::{ports::SystemClock, steps::notify::Notify};
 use stagegate_lambda::{serve, Error};
@@ -9,5 +10,6 @@ use stagegate_lambda::{serve, Error};
 async fn main() -> Result<(), Error> {
     let ctx = stagegate_lambda::context().await?;
     let (notifier, store) = (SnsNotifier::from(&ctx), DynamoTable::from(&ctx));
-    serve(Notify { notifier, store, clock: SystemClock, settings: ctx.settings }).await
+    let (artifacts, signer, clock) = (S3Artifacts::from(&ctx), KmsSigner::from(&ctx), SystemClock);
+    serve(Notify { notifier, store, clock, artifacts, signer, settings: ctx.settings }).await
 }

@@ -11,6 +11,7 @@ mod cloudformation;
 mod dynamodb;
 mod eventbridge;
 mod iam;
+mod kms;
 mod s3;
 mod secretsmanager;
 mod sfn;

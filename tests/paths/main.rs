@@ -120,6 +120,8 @@ pub struct Flow {
     pub http: MemoryHttp,
     pub repository: MemoryRepository,
     pub builds: ScriptedBuilds,
+    /// The key the run's evidence is signed with.
+    pub signer: stagegate_local::adapters::LocalSigner,
 }
 
 impl Default for Flow {
@@ -155,6 +157,8 @@ impl Flow {
             hosting: MemoryHosting::default(),
             http: MemoryHttp::default(),
             repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]),
+            signer: stagegate_local::adapters::LocalSigner::ephemeral()
+                .unwrap_or_else(|e| panic!("{e}")),
         };
         for s in SUITES {
             let url = format!("https://staging.example.test/{s}");
@@ -185,6 +189,7 @@ impl Flow {
             hosting: ports.hosting,
             http: ports.http,
             repository: ports.repository,
+            signer: ports.signer,
             builds,
         }
     }

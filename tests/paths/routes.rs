@@ -33,6 +33,13 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
     assert_each_phase_keeps_its_result(&output(&done));
     assert_the_world_was_deployed(&flow);
     assert_the_release_is_recorded_and_announced(&flow);
+    // The run's signed evidence holds: the approved manifest and the decision.
+    let held = stagegate::manifest::evidence::verify(&flow.artifacts, &flow.signer, RUN).await;
+    let e = held
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    assert!(e.manifest.is_some(), "{e:?}");
+    assert_eq!((e.decisions.len(), e.outcome.as_str()), (1, "success"));
 }
 
 /// Every phase, every check, and neither a failure nor a status read.

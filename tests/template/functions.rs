@@ -69,6 +69,8 @@ fn registered_functions() -> Vec<String> {
         hosting: MemoryHosting::default(),
         http: MemoryHttp::default(),
         repository: MemoryRepository::default(),
+        signer: stagegate_local::adapters::LocalSigner::ephemeral()
+            .unwrap_or_else(|e| panic!("{e}")),
     };
     let world = LocalWorld::start(Setup {
         settings: stagegate::Settings::default(),

@@ -35,6 +35,9 @@ pub struct Deployment {
     /// `GITHUB_TOKEN_SECRET_ARN`: without it, release notes are written and no
     /// GitHub release is touched.
     pub github_token_secret_arn: Option<String>,
+    /// `EVIDENCE_KEY_ARN`: the KMS key (ECC P-256, sign/verify) that signs each run's
+    /// evidence.
+    pub evidence_key_arn: String,
 }
 
 impl Deployment {
@@ -50,6 +53,7 @@ impl Deployment {
         "AMPLIFY_APP_ID",
         "AMPLIFY_BRANCH",
         "STAGEGATE_REPOSITORY",
+        "EVIDENCE_KEY_ARN",
         "DEPLOYMENT_ROLE_ARN",
         "GITHUB_TOKEN_SECRET_ARN",
     ];
@@ -69,6 +73,7 @@ impl Deployment {
             repository: vars.required("STAGEGATE_REPOSITORY"),
             deployment_role_arn: vars.optional("DEPLOYMENT_ROLE_ARN"),
             github_token_secret_arn: vars.optional("GITHUB_TOKEN_SECRET_ARN"),
+            evidence_key_arn: vars.required("EVIDENCE_KEY_ARN"),
         }
     }
 }

@@ -2,12 +2,13 @@
 //! `test-case` runs Step Functions Local mock-config test cases on the embedded engine;
 //! `start` and `status` drive the state machine deployed on AWS; `approve` and
 //! `reject` decide a waiting run as the caller's AWS identity; `approvers` manages who
-//! decides.
+//! decides; `verify` checks a run's signed evidence.
 
 mod approvers;
 mod aws;
 mod rehearse;
 mod test_case;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,6 +42,9 @@ enum Command {
     Reject(approvers::DecideArgs),
     /// Who decides approvals: add, remove, list (each gets their own emails).
     Approvers(approvers::ApproversArgs),
+    /// Check a run's signed evidence: the signature and every digest, against the
+    /// artifacts bucket (--bucket, --key) or a rehearsal's .stagegate/ here.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => approvers::decide(args, true),
         Command::Reject(args) => approvers::decide(args, false),
         Command::Approvers(args) => approvers::approvers(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,87 +2,10 @@
 //! processes on 127.0.0.1. Each test works in its own scratch directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn example_app() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop")
-}
-
-/// A test's scratch directory: removed when the test passes, kept (and named in the
-/// panic output) when it fails, for a look at the run it holds.
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept for inspection: {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir =
-        std::env::temp_dir().join(format!("stagegate-rehearse-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    Scratch(dir)
-}
-
-fn rehearse(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let app = example_app();
-    let mut all = vec!["rehearse", "--app", app.to_str().unwrap_or_default()];
-    all.extend(args);
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_stagegate"))
-        .args(&all)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The run directory of the only run in `dir`.
-fn run_dir(dir: &Path) -> PathBuf {
-    let runs = dir.join(".stagegate/runs");
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&runs)
-        .unwrap_or_else(|e| panic!("{}: {e}", runs.display()))
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    entries.remove(0)
-}
-
-fn outcome_message(run: &Path) -> String {
-    let outbox = run.join("outbox");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&outbox)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with("-notifications.txt"))
-        .collect();
-    assert_eq!(files.len(), 1, "one outcome notification: {files:?}");
-    std::fs::read_to_string(files.remove(0)).unwrap_or_default()
-}
+mod support;
+use support::*;
 
 #[test]
 fn the_readme_rehearsal_ends_ready_for_production() {

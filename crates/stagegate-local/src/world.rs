@@ -8,6 +8,7 @@
 //! one on the in-memory doubles and virtual time. Both get the same steps, wired here
 //! and nowhere else.
 
+use crate::adapters::LocalSigner;
 use crate::LocalStepFunctions;
 use asl_engine::{BuildRunner, Control, Engine, LambdaError, Registry};
 use serde::{de::DeserializeOwned, Serialize};
@@ -61,6 +62,8 @@ pub struct Ports<A, N, S, H, Ht, G> {
     pub hosting: H,
     pub http: Ht,
     pub repository: G,
+    /// The evidence key (`LocalSigner::ephemeral()` where nobody verifies later).
+    pub signer: LocalSigner,
 }
 
 /// How time passes in a world.
@@ -358,7 +361,8 @@ where
         };
         let r = register(r, release);
         let (notifier, store, clock) = (p.notifier.clone(), self.table.clone(), self.runs.clone());
-        let settings = self.settings.clone();
+        let (settings, artifacts, signer) =
+            (self.settings.clone(), p.artifacts.clone(), p.signer.clone());
         register(
             r,
             notify::Notify {
@@ -366,6 +370,8 @@ where
                 notifier,
                 store,
                 clock,
+                artifacts,
+                signer,
             },
         )
     }

@@ -8,7 +8,10 @@
 //! build's output out of its scratch into the run's prefix, code under content
 //! addresses (`runs/<run>/code/<sha256>`), and rewrites the packaged template to name
 //! those copies. [`seal`] adds the checklist and writes the manifest; [`verify`] reads
-//! every object again and names the first that differs. See `docs/security.md`.
+//! every object again and names the first that differs. [`evidence`] binds a whole
+//! run, signed, at its end. See `docs/security.md`.
+
+pub mod evidence;
 
 use crate::error::{names, StepError};
 use crate::flow::ManifestRef;
@@ -200,17 +203,12 @@ pub async fn seal(
             .map_err(|e| changed(format!("{pinned_key}: not a list of pinned artifacts: {e}")))?,
     };
     for key in also {
-        let Some(Stored { body, version }) = artifacts.read(key).await? else {
+        let Some(entry) = entry_of(artifacts, key).await? else {
             return Err(changed(format!(
                 "{key}: missing when the manifest was sealed"
             )));
         };
-        entries.push(Entry {
-            key: key.to_string(),
-            sha256: sha256(&body),
-            size: body.len() as u64,
-            version,
-        });
+        entries.push(entry);
     }
     entries.sort_by(|a, b| a.key.cmp(&b.key));
     let manifest = Manifest {
@@ -233,38 +231,85 @@ pub async fn verify(
     artifacts: &impl Artifacts,
     approved: &ManifestRef,
 ) -> Result<Manifest, StepError> {
+    let (manifest, differences) = differences(artifacts, approved).await?;
+    match (manifest, differences.into_iter().next()) {
+        (Some(manifest), None) => Ok(manifest),
+        (_, Some(first)) => Err(changed(first)),
+        (None, None) => Err(changed(format!("{}: unreadable", approved.key))),
+    }
+}
+
+/// Every way the store differs from the approved manifest, one line each (the
+/// manifest itself first): empty when it holds exactly what was approved. The
+/// manifest, when it could be read.
+pub async fn differences(
+    artifacts: &impl Artifacts,
+    approved: &ManifestRef,
+) -> Result<(Option<Manifest>, Vec<String>), StepError> {
     let Some(bytes) = artifacts.get(&approved.key).await? else {
-        return Err(changed(format!("{}: the manifest is gone", approved.key)));
+        return Ok((
+            None,
+            vec![format!("{}: the manifest is gone", approved.key)],
+        ));
     };
+    let mut found = Vec::new();
     if sha256(&bytes) != approved.digest {
-        return Err(changed(format!(
+        found.push(format!(
             "{}: the manifest is not the one approved (sha256 {} was approved)",
             approved.key, approved.digest
-        )));
+        ));
     }
-    let manifest: Manifest = serde_json::from_slice(&bytes)
-        .map_err(|e| changed(format!("{}: unreadable: {e}", approved.key)))?;
-    for entry in &manifest.artifacts {
+    let manifest: Manifest = match serde_json::from_slice(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            found.push(format!("{}: unreadable: {e}", approved.key));
+            return Ok((None, found));
+        }
+    };
+    found.extend(entry_differences(artifacts, &manifest.artifacts).await?);
+    Ok((Some(manifest), found))
+}
+
+/// Every entry whose object is gone, or whose bytes or version differ.
+pub async fn entry_differences(
+    artifacts: &impl Artifacts,
+    entries: &[Entry],
+) -> Result<Vec<String>, StepError> {
+    let mut found = Vec::new();
+    for entry in entries {
         let Some(now) = artifacts.read(&entry.key).await? else {
-            return Err(changed(format!("{}: gone since approval", entry.key)));
+            found.push(format!("{}: gone since approval", entry.key));
+            continue;
         };
         let digest = sha256(&now.body);
         if digest != entry.sha256 {
-            return Err(changed(format!(
+            found.push(format!(
                 "{}: sha256 {digest}, approved {}",
                 entry.key, entry.sha256
-            )));
-        }
-        if now.version != entry.version {
-            return Err(changed(format!(
+            ));
+        } else if now.version != entry.version {
+            found.push(format!(
                 "{}: rewritten since approval (version {}, approved {})",
                 entry.key,
                 now.version.as_deref().unwrap_or("none"),
                 entry.version.as_deref().unwrap_or("none")
-            )));
+            ));
         }
     }
-    Ok(manifest)
+    Ok(found)
+}
+
+/// The entry of `key` as the store holds it now, or `None` if there is no object.
+pub async fn entry_of(artifacts: &impl Artifacts, key: &str) -> Result<Option<Entry>, StepError> {
+    Ok(artifacts
+        .read(key)
+        .await?
+        .map(|Stored { body, version }| Entry {
+            key: key.to_string(),
+            sha256: sha256(&body),
+            size: body.len() as u64,
+            version,
+        }))
 }
 
 #[cfg(test)]

@@ -31,6 +31,19 @@ pub trait Artifacts: Send + Sync {
     fn read(&self, key: &str) -> impl Future<Output = PortResult<Option<Stored>>> + Send;
 }
 
+/// Signs and verifies the run's evidence: a KMS asymmetric key on AWS, a key file in
+/// the rehearsal's `.stagegate/`.
+pub trait Signer: Send + Sync {
+    /// Signs `message` (at most 4,096 bytes: KMS's limit for a raw message).
+    fn sign(&self, message: &[u8]) -> impl Future<Output = PortResult<Signature>> + Send;
+    /// Whether `signature` is this key's signature of `message`.
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &Signature,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+}
+
 pub trait Notifier: Send + Sync {
     /// Publishes and returns the message id.
     fn publish(

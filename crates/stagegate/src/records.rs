@@ -487,3 +487,15 @@ pub struct Stored {
     /// The store's version id of these bytes; `None` where it keeps no versions.
     pub version: Option<String>,
 }
+
+/// A signature over a message, naming the key and algorithm that made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signature {
+    /// The key: a KMS key ARN, or `local:<sha256 of the public key, 16 hex>`.
+    pub key_id: String,
+    /// `ECDSA_SHA_256` (KMS's name; P-256 both on AWS and locally).
+    pub algorithm: String,
+    /// The signature, base64 (DER-encoded ECDSA).
+    pub value: String,
+}

@@ -44,6 +44,10 @@ pub const DEPLOYMENT: &[(&str, &str)] = &[
     ("AMPLIFY_APP_ID", "d1example"),
     ("AMPLIFY_BRANCH", "staging"),
     ("STAGEGATE_REPOSITORY", "acme/shop"),
+    (
+        "EVIDENCE_KEY_ARN",
+        "arn:aws:kms:us-east-1:123456789012:key/evidence",
+    ),
 ];
 
 /// The moto version CI installs (`.ci/run`) and these tests are written against.

@@ -11,6 +11,7 @@
 //! | SourceHistory + Releases | `git` in the app directory (tags `rc-*`, log between them); no release is published: no GitHub token is used locally, and the notes say so |
 //! | Approvals, Approvers, Claims, Candidates, Waits | `stagegate::testing::MemoryTable`: the table in memory, for the rehearsal's one process |
 //! | TaskCallbacks, Executions, Timelines | the embedded engine itself ([`crate::LocalStepFunctions`]) |
+//! | Signer (KMS) | an ECDSA P-256 key in `.stagegate/evidence-key.p8` (0600), made on first use |
 //!
 //! Nothing here reports a success it did not observe: a backend that does not answer
 //! its health path is a rolled-back stack, with its own output as the reason.
@@ -22,6 +23,7 @@ mod changes;
 mod hosting;
 mod outbox;
 mod repository;
+mod signer;
 mod stacks;
 
 pub use artifacts::DirArtifacts;
@@ -30,6 +32,7 @@ pub use changes::replacement;
 pub use hosting::{LocalHosting, LOCAL_APP, LOCAL_BRANCH};
 pub use outbox::{Outbox, OutboxListener};
 pub use repository::GitRepository;
+pub use signer::{LocalSigner, EVIDENCE_KEY};
 pub use stacks::LocalStacks;
 
 use stagegate::PortError;

@@ -315,6 +315,7 @@ impl Rehearsal {
             hosting: hosting.clone(),
             http: HttpsClient::new(),
             repository: c.repository.clone(),
+            signer: LocalSigner::open(&c.root.join(EVIDENCE_KEY))?,
         };
         let builds = ProcessBuilds {
             app_dir: c.app.dir.clone(),

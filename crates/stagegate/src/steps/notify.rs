@@ -14,7 +14,8 @@
 
 use crate::error::{invalid_input, names, StepError};
 use crate::flow::{Approval, PhaseTime};
-use crate::ports::{Claims, Clock, Message, Notifier, Topic};
+use crate::manifest::evidence;
+use crate::ports::{Artifacts, Claims, Clock, Message, Notifier, Signer, Topic};
 use crate::settings::Settings;
 use crate::step::Step;
 use crate::text::{one_line, quoted};
@@ -445,26 +446,66 @@ async fn publish_once(
 /// The `notify` function's name.
 pub const NAME: &str = "notify";
 
-/// Notify: the outcome to everyone, once per run.
-pub struct Notify<N, T, C> {
+/// Notify: the outcome to everyone, once per run, and the run's signed evidence.
+pub struct Notify<N, T, C, A, S> {
     pub settings: Settings,
     pub notifier: N,
     /// The table: one claim per run's notification.
     pub store: T,
     pub clock: C,
+    /// Where the evidence bundle goes, and what signs it.
+    pub artifacts: A,
+    pub signer: S,
 }
 
-impl<N: Notifier, T: Claims, C: Clock> Step<Input, Output> for Notify<N, T, C> {
+/// Records the run's evidence and says where it is (or why it is not): a notice is
+/// never held back by its evidence.
+async fn evidence_line(
+    artifacts: &impl Artifacts,
+    signer: &impl Signer,
+    now: chrono::DateTime<chrono::Utc>,
+    run: &RunInput,
+    message: &Message,
+    stage: &str,
+) -> String {
+    let error = message.attributes.get("error").cloned();
+    let outcome = outcome_name(run.outcome);
+    let Some((prefix, found)) = evidence::from_state(&run.state, outcome, stage, error, now) else {
+        return String::new();
+    };
+    let run_id = found.run_id.clone();
+    match evidence::record(artifacts, signer, found, &prefix).await {
+        Ok(at) => format!(
+            "\nEvidence: {} (sha256 {}), signed; check it with `stagegate verify {run_id}`\n",
+            at.key, at.digest
+        ),
+        Err(e) => format!("\nEvidence: not recorded ({e})\n"),
+    }
+}
+
+impl<N, T, C, A, S> Step<Input, Output> for Notify<N, T, C, A, S>
+where
+    N: Notifier,
+    T: Claims,
+    C: Clock,
+    A: Artifacts,
+    S: Signer,
+{
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
-        let (execution_id, (message, output)) = match &input {
+        let (execution_id, (mut message, output)) = match &input {
             Input::Run(run) => (run.execution_id.as_str(), run_message(&self.settings, run)),
             Input::Ended(event) => (
                 event.detail.execution_arn.as_str(),
                 ended_message(&self.settings, event)?,
             ),
         };
+        if let Input::Run(run) = &input {
+            let (now, stage) = (self.clock.now(), &output.stage);
+            let line = evidence_line(&self.artifacts, &self.signer, now, run, &message, stage);
+            message.body.push_str(&line.await);
+        }
         publish_once(
             &self.notifier,
             &self.store,

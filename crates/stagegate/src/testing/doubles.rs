@@ -75,6 +75,50 @@ impl Artifacts for MemoryArtifacts {
     }
 }
 
+/// A signer for tests: the "signature" is SHA-256 over a secret and the message, so
+/// only this double (or a clone) makes ones that verify.
+#[derive(Clone)]
+pub struct MemorySigner {
+    secret: String,
+}
+
+impl Default for MemorySigner {
+    fn default() -> Self {
+        MemorySigner {
+            secret: "memory-signer".into(),
+        }
+    }
+}
+
+impl MemorySigner {
+    /// Another key: its signatures do not verify with this one's.
+    pub fn other() -> Self {
+        MemorySigner {
+            secret: "another-key".into(),
+        }
+    }
+    fn mac(&self, message: &[u8]) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(self.secret.as_bytes());
+        h.update(message);
+        hex::encode(h.finalize())
+    }
+}
+
+impl Signer for MemorySigner {
+    async fn sign(&self, message: &[u8]) -> PortResult<Signature> {
+        Ok(Signature {
+            key_id: format!("memory:{}", self.secret),
+            algorithm: "TEST_SHA_256".into(),
+            value: self.mac(message),
+        })
+    }
+    async fn verify(&self, message: &[u8], signature: &Signature) -> PortResult<bool> {
+        Ok(signature.value == self.mac(message))
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct MemoryNotifier {
     sent: Shared<Vec<(Topic, Message)>>,

@@ -1,18 +1,19 @@
 //! Notifications: what each outcome says, to whom, once; golden files of each.
 
 use super::*;
-use crate::testing::{now, FixedClock, MemoryNotifier, MemoryTable};
+use crate::testing::{now, FixedClock, MemoryArtifacts, MemoryNotifier, MemorySigner, MemoryTable};
 use serde_json::json;
 
-fn notify(
-    n: &MemoryNotifier,
-    table: &MemoryTable,
-) -> Notify<MemoryNotifier, MemoryTable, FixedClock> {
+type TestNotify = Notify<MemoryNotifier, MemoryTable, FixedClock, MemoryArtifacts, MemorySigner>;
+
+fn notify(n: &MemoryNotifier, table: &MemoryTable) -> TestNotify {
     Notify {
         settings: Settings::default(),
         notifier: n.clone(),
         store: table.clone(),
         clock: FixedClock(now()),
+        artifacts: MemoryArtifacts::default(),
+        signer: MemorySigner::default(),
     }
 }
 
@@ -325,5 +326,47 @@ async fn success_charts_the_runs_phases_and_links_the_picture() {
         m.body.contains("Timeline picture: s3://a/timeline.svg"),
         "{}",
         m.body
+    );
+}
+
+/// Every run that reaches a Notify state leaves its signed evidence, and the notice
+/// says where; evidence that cannot be written is said, and never holds the notice.
+#[tokio::test]
+async fn the_notice_names_the_runs_signed_evidence() {
+    let (name, outcome, state) = golden_runs().remove(0);
+    assert_eq!(name, "success");
+    let mut state = state;
+    state["preflight"]["artifactsPrefix"] = json!("runs/run-1/");
+    state["preflight"]["runId"] = json!("run-1");
+    let n = MemoryNotifier::default();
+    let step = notify(&n, &MemoryTable::default());
+    let input = Input::Run(RunInput {
+        outcome,
+        execution_id: "arn:x".into(),
+        state: state.clone(),
+    });
+    step.run(input.clone()).await.unwrap();
+    let body = n.messages().pop().unwrap().1.body;
+    let digest =
+        crate::manifest::sha256(&step.artifacts.get_sync("runs/run-1/evidence.json").unwrap());
+    assert!(
+        body.contains(&format!("Evidence: runs/run-1/evidence.json (sha256 {digest}), signed; check it with `stagegate verify run-1`")),
+        "{body}"
+    );
+    let held = crate::manifest::evidence::verify(&step.artifacts, &step.signer, "runs/run-1/")
+        .await
+        .unwrap()
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    assert_eq!(held.decisions.len(), 2, "both gates");
+
+    // The bucket refuses the evidence: the notice still goes, and says so.
+    let n = MemoryNotifier::default();
+    let step = notify(&n, &MemoryTable::default());
+    step.artifacts.break_keys_containing("evidence");
+    step.run(input).await.unwrap();
+    let body = n.messages().pop().unwrap().1.body;
+    assert!(
+        body.contains("Evidence: not recorded (DependencyFailed"),
+        "{body}"
     );
 }

@@ -1,0 +1,127 @@
+//! `stagegate verify RUN`: a run's signed evidence, checked — the signature, the
+//! bundle's digest, the approved manifest and every artifact it lists, every record —
+//! against the artifacts bucket on AWS (`--bucket`, `--key`) or a rehearsal's
+//! `.stagegate/` here. Each difference is named; the exit status is 1 if there is one.
+
+use anyhow::{bail, Context, Result};
+use aws_kms_port::KmsSigner;
+use aws_s3_port::S3Artifacts;
+use stagegate::manifest::evidence::{self, Evidence};
+use stagegate::ports::{Artifacts, Signer};
+use stagegate_local::adapters::{DirArtifacts, LocalSigner, EVIDENCE_KEY};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The run's id, as its notices and `stagegate status` name it
+    /// (rc-1.4.0--0123456789ab).
+    run: String,
+    /// The artifacts bucket (the stack's ArtifactsBucketName output); without it, a
+    /// rehearsal's runs in --dir are checked.
+    #[arg(long, env = "STAGEGATE_ARTIFACTS_BUCKET")]
+    bucket: Option<String>,
+    /// The evidence key (the stack's EvidenceKeyArn output); needs kms:Verify.
+    #[arg(long, env = "STAGEGATE_EVIDENCE_KEY_ARN")]
+    key: Option<String>,
+    /// A rehearsal's directory.
+    #[arg(long, default_value = ".stagegate")]
+    dir: PathBuf,
+}
+
+/// A run id is one path segment: never a way out of the run's prefix.
+fn check_run(run: &str) -> Result<()> {
+    let ok = !run.is_empty()
+        && run != "."
+        && run != ".."
+        && run
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !ok {
+        bail!("'{run}' is not a run id (letters, digits, '.', '_' and '-', as in rc-1.4.0--0123456789ab)");
+    }
+    Ok(())
+}
+
+pub fn run(args: VerifyArgs) -> Result<ExitCode> {
+    check_run(&args.run)?;
+    let prefix = format!("runs/{}/", args.run);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let checked = match (&args.bucket, &args.key) {
+        (Some(bucket), Some(key)) => rt.block_on(async {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let artifacts = S3Artifacts::from_config(&config, bucket);
+            check(&artifacts, &KmsSigner::from_config(&config, key), &prefix).await
+        })?,
+        (Some(_), None) => bail!("--bucket needs --key (or STAGEGATE_EVIDENCE_KEY_ARN): the stack's EvidenceKeyArn output"),
+        (None, _) => {
+            let key = args.dir.join(EVIDENCE_KEY);
+            if !key.exists() {
+                bail!("{}: no evidence key: is {} a rehearsal's directory? (or pass --bucket and --key for AWS)", key.display(), args.dir.display());
+            }
+            let signer = LocalSigner::open(&key).map_err(anyhow::Error::msg)?;
+            let artifacts = DirArtifacts { root: args.dir.clone() };
+            rt.block_on(check(&artifacts, &signer, &prefix))?
+        }
+    };
+    Ok(match checked {
+        Ok(e) => {
+            print!("{}", verified(&e));
+            ExitCode::SUCCESS
+        }
+        Err(found) => {
+            println!("✗ the evidence of {} does not hold:", args.run);
+            for f in &found {
+                println!("  ✗ {f}");
+            }
+            ExitCode::from(1)
+        }
+    })
+}
+
+async fn check(
+    artifacts: &impl Artifacts,
+    signer: &impl Signer,
+    prefix: &str,
+) -> Result<Result<Evidence, Vec<String>>> {
+    Ok(evidence::verify(artifacts, signer, prefix).await?)
+}
+
+/// What holds, as people read it.
+fn verified(e: &Evidence) -> String {
+    let mut out = format!(
+        "✔ the evidence of {} holds: signed, and every digest matches\n  {} {} at {}: {} ({})\n",
+        e.run_id, e.repository, e.tag, e.commit, e.outcome, e.stage
+    );
+    if let Some(m) = &e.manifest {
+        out.push_str(&format!("  manifest {} sha256 {}\n", m.key, m.digest));
+    }
+    for d in &e.decisions {
+        out.push_str(&format!(
+            "  {} {} by {} ({}, {})\n",
+            d.gate,
+            if d.approve { "approved" } else { "rejected" },
+            d.approver,
+            d.channel,
+            d.at.to_rfc3339()
+        ));
+    }
+    out.push_str(&format!("  {} record(s) bound\n", e.records.len()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_id_cannot_leave_its_prefix() {
+        assert!(check_run("rc-1.4.0--0123456789ab").is_ok());
+        for bad in ["", "..", "../x", "a/b", "a b"] {
+            assert!(check_run(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! `stagegate verify` end to end: a rehearsal's signed evidence holds; one byte of
+//! one artifact changed is named. (Another key's signature: `LocalSigner`'s and the
+//! evidence module's unit tests.)
+
+use std::process::Command;
+
+mod support;
+use support::*;
+
+fn verify(dir: &std::path::Path, run: &str) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stagegate"))
+        .args(["verify", run])
+        .current_dir(dir)
+        .env_remove("STAGEGATE_ARTIFACTS_BUCKET")
+        .output()
+        .expect("the binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_rehearsals_evidence_verifies_until_one_byte_changes() {
+    let dir = scratch("verify");
+    let (code, out, err) = rehearse(&dir, &["--approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let run = run_dir(&dir);
+    let id = run
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        outcome_message(&run).contains(&format!("check it with `stagegate verify {id}`")),
+        "the notice names the evidence"
+    );
+    let (code, text) = verify(&dir, &id);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("✔ the evidence of {id} holds")),
+        "{text}"
+    );
+    assert!(text.contains("deployment approved by lead"), "{text}");
+
+    // One byte of the approved package changes after the run.
+    let packaged = run.join("packaged.yaml");
+    let mut bytes = std::fs::read(&packaged).unwrap_or_default();
+    bytes[0] ^= 0x20;
+    std::fs::write(&packaged, bytes).unwrap_or_else(|e| panic!("{e}"));
+    let (code, text) = verify(&dir, &id);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(&format!("✗ runs/{id}/packaged.yaml: sha256 ")),
+        "{text}"
+    );
+
+    // Without the rehearsal's key nothing is checked (a new key is never made here),
+    // and a run id cannot leave the runs' directory: errors, exit status 2.
+    std::fs::remove_file(dir.join(".stagegate/evidence-key.p8")).unwrap_or_else(|e| panic!("{e}"));
+    let (code, text) = verify(&dir, &id);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("no evidence key"), "{text}");
+    assert!(!dir.join(".stagegate/evidence-key.p8").exists());
+
+    let (code, text) = verify(&dir, "../elsewhere");
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("is not a run id"), "{text}");
+}
