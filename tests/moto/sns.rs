@@ -114,3 +114,34 @@ async fn a_queue_receives_the_machine_form_of_the_notifications_it_filters() {
         serde_json::json!({"version": 1, "environment": "staging", "outcome": "failure"})
     );
 }
+
+/// The approver's forwarded confirmation link, confirmed through the adapter: moto
+/// accepts it for the approvals topic and refuses a topic that does not exist (it
+/// accepts any token and ignores `AuthenticateOnUnsubscribe`: the SDK mock test
+/// `confirming_asks_for_authenticated_unsubscribes` checks the request carries it),
+/// and a subscription made by `approvers add` reads as confirmed.
+#[tokio::test]
+async fn a_subscription_is_confirmed_so_that_only_aws_can_cancel_it() {
+    let moto = Moto::start();
+    let topic = moto.create_topic("approvals").await;
+    let sns = ApproverSubscriptions::from_config(&moto.sdk_config().await, &topic);
+    let link = format!(
+        "https://sns.us-east-1.amazonaws.com/confirmation.html?TopicArn={}&Token=2336412f37&Endpoint=bob%40example.com",
+        topic.replace(':', "%3A")
+    );
+    let token = aws_sns_port::confirmation_token(&link, &topic).unwrap();
+    let arn = sns.confirm_authenticated(&token).await.unwrap();
+    assert!(arn.starts_with(&format!("{topic}:")), "{arn}");
+    let made = sns
+        .subscribe_approver("bob", "bob@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        sns.confirmation(&made).await.unwrap(),
+        aws_sns_port::Confirmation::Authenticated
+    );
+    let gone =
+        ApproverSubscriptions::from_config(&moto.sdk_config().await, format!("{topic}-gone"));
+    let e = gone.confirm_authenticated(&token).await.unwrap_err();
+    assert!(e.message.contains("NotFound"), "{e}");
+}

@@ -2,6 +2,10 @@
 //! message attribute becomes an SNS `String` attribute, so subscribers can filter
 //! (e.g. `{"outcome": ["failed"]}` for failures only).
 
+mod confirm;
+
+pub use confirm::{confirmation_token, Confirmation};
+
 use aws_common::port_error;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
@@ -54,8 +58,8 @@ pub fn approver_filter_policy(approver_id: &str) -> String {
 /// The approvers' email subscriptions to the approvals topic (`stagegate approvers`).
 #[derive(Clone, Debug)]
 pub struct ApproverSubscriptions {
-    client: Client,
-    approvals_topic: String,
+    pub(crate) client: Client,
+    pub(crate) approvals_topic: String,
 }
 
 impl ApproverSubscriptions {

@@ -11,7 +11,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use aws_dynamodb_port::{Directory, DynamoTable};
 use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
-use aws_sns_port::ApproverSubscriptions;
+use aws_sns_port::{ApproverSubscriptions, Confirmation};
 use stagegate::desk::{Decided, Desk, Form, Refusal};
 use stagegate::links::{check_distinct, validate_approver};
 use stagegate::ports::{ApprovalKind, ApprovalState, Approvals, Approver, SystemClock};
@@ -53,8 +53,17 @@ enum ApproversCommand {
     /// Remove an approver and their subscription (links already sent stop working
     /// only when their approval ends).
     Remove { id: String },
-    /// List the approvers and their subscriptions.
+    /// List the approvers and their subscriptions (with --topic: whether each is
+    /// confirmed, and whether only AWS credentials can cancel it).
     List,
+    /// Confirm an approver's subscription with the confirmation link AWS emailed them
+    /// (they forward it instead of clicking it): then only AWS credentials can
+    /// unsubscribe them, not whoever follows an email's unsubscribe link.
+    Confirm {
+        /// The "Confirm subscription" link, whole (quote it for the shell).
+        #[arg(long)]
+        url: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -99,18 +108,40 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
-    let table_name = required(
-        &args.target.table,
-        "approvals table",
-        "--table",
-        "STAGEGATE_APPROVALS_TABLE",
-    )?;
+    // What needs the table needs it named; `confirm` needs only the topic.
+    let table_name = || {
+        required(
+            &args.target.table,
+            "approvals table",
+            "--table",
+            "STAGEGATE_APPROVALS_TABLE",
+        )
+    };
+    let table_name = match &args.command {
+        ApproversCommand::Confirm { .. } => String::new(),
+        _ => table_name()?,
+    };
+    if let ApproversCommand::Confirm { url } = &args.command {
+        // Refused before any AWS call: a link of another topic, or no link at all.
+        let topic = required(
+            &args.target.topic,
+            "approvals topic",
+            "--topic",
+            "STAGEGATE_APPROVALS_TOPIC_ARN",
+        )?;
+        aws_sns_port::confirmation_token(url, &topic).map_err(|e| anyhow!(e))?;
+    }
     runtime()?.block_on(async {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let table = DynamoTable::from_config(&aws, table_name);
         match args.command {
             ApproversCommand::List => {
-                print!("{}", render(&table.directory().await?));
+                let directory = table.directory().await?;
+                print!("{}", render(&directory));
+                if args.target.topic.is_some() {
+                    let sns = subscriptions(&args.target, &aws)?;
+                    print!("{}", confirmations(&sns, &directory).await);
+                }
                 Ok(ExitCode::SUCCESS)
             }
             ApproversCommand::Add {
@@ -141,6 +172,7 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                 remove(&table, &sns, &id).await?;
                 Ok(ExitCode::SUCCESS)
             }
+            ApproversCommand::Confirm { url } => confirm(&args.target, &aws, &url).await,
         }
     })
 }
@@ -173,7 +205,10 @@ pub async fn add(
         next.subscriptions.insert(id.clone(), subscription.clone());
         if table.save_directory(&next).await? {
             println!(
-                "added {id} <{}>: AWS emails them a confirmation link to click before their approval emails arrive",
+                "added {id} <{}>: AWS emails them a confirmation link. Ask them to forward it \
+                 to you rather than click it, and run `stagegate approvers confirm --url '<link>'`: \
+                 a subscription confirmed by its link can be cancelled by anyone holding one \
+                 of its emails",
                 approver.email
             );
             return Ok(());
@@ -207,6 +242,42 @@ pub async fn remove(table: &DynamoTable, sns: &ApproverSubscriptions, id: &str) 
         }
     }
     bail!("the approvers kept changing while removing {id}; try again")
+}
+
+/// `approvers confirm`: the forwarded link's token, confirmed so that only AWS
+/// credentials can unsubscribe.
+async fn confirm(target: &Stack, aws: &aws_config::SdkConfig, url: &str) -> Result<ExitCode> {
+    let topic = required(
+        &target.topic,
+        "approvals topic",
+        "--topic",
+        "STAGEGATE_APPROVALS_TOPIC_ARN",
+    )?;
+    let token = aws_sns_port::confirmation_token(url, &topic).map_err(|e| anyhow!(e))?;
+    let arn = subscriptions(target, aws)?
+        .confirm_authenticated(&token)
+        .await?;
+    println!("confirmed {arn}: only AWS credentials can unsubscribe it now");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each subscription's confirmation, one line per approver that has one.
+async fn confirmations(sns: &ApproverSubscriptions, d: &Directory) -> String {
+    let mut out = String::new();
+    for (id, arn) in d
+        .subscriptions
+        .iter()
+        .filter(|(_, a)| a.starts_with("arn:"))
+    {
+        let line = match sns.confirmation(arn).await {
+            Ok(Confirmation::Authenticated) => "confirmed; only AWS credentials can unsubscribe it".to_string(),
+            Ok(Confirmation::Pending) => "waiting for its confirmation (`stagegate approvers confirm --url '<link>'`)".to_string(),
+            Ok(Confirmation::ByLink) => "confirmed by its link: anyone with one of its emails can unsubscribe it; remove and add again, then confirm with `stagegate approvers confirm`".to_string(),
+            Err(e) => format!("cannot be read: {e}"),
+        };
+        out.push_str(&format!("{id}: {line}\n"));
+    }
+    out
 }
 
 /// The approvers as a table.
