@@ -1,7 +1,7 @@
 //! A build runner that answers from a script, for the path tests (the rehearsal runs
 //! the checks as real processes: `stagegate_local::adapters::ProcessBuilds`).
 
-use asl_engine::{BuildRequest, BuildResult, BuildRunner};
+use asl_engine::{BuildRequest, BuildResult, BuildRunner, StateError};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::json;
@@ -45,26 +45,27 @@ impl ScriptedBuilds {
             .unwrap_or_else(|p| p.into_inner())
             .insert(check.into(), "FAILED".into());
     }
+    /// The build service cannot run `check` (or suite): it raises `error`, with no
+    /// `Cause` when `cause` is empty.
+    pub fn unavailable(&self, check: &str, error: &str, cause: &str) {
+        self.statuses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(check.into(), format!("!{error}|{cause}"));
+    }
     pub fn requests(&self) -> Vec<BuildRequest> {
         self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 impl BuildRunner for ScriptedBuilds {
-    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, String>> {
+    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, StateError>> {
         let check = request
             .environment
             .iter()
             .find(|(k, _)| k == "STAGEGATE_CHECK")
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-        let status = self
-            .statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&check)
-            .cloned()
-            .unwrap_or_else(|| "SUCCEEDED".into());
         let var = |name: &str| {
             request
                 .environment
@@ -72,6 +73,19 @@ impl BuildRunner for ScriptedBuilds {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
+        // Scripted by check name, or by `suite:<name>` for a command suite.
+        let scripted = var("STAGEGATE_SUITE").map_or(check.clone(), |s| format!("suite:{s}"));
+        let status = self
+            .statuses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&scripted)
+            .cloned()
+            .unwrap_or_else(|| "SUCCEEDED".into());
+        let refused = status.strip_prefix('!').map(|e| {
+            let (error, cause) = e.split_once('|').unwrap_or((e, ""));
+            StateError::new(error, cause)
+        });
         // Each build writes only its own scratch, as the checks role allows.
         let scratch = scratch_prefix(&Settings::default().checks_role_id, &request.id)
             .expect("the engine gives every build a well-formed id");
@@ -91,6 +105,9 @@ impl BuildRunner for ScriptedBuilds {
             .unwrap_or_else(|p| p.into_inner())
             .push(request);
         async move {
+            if let Some(e) = refused {
+                return Err(e);
+            }
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             // The build's own credentials write its scratch (a store fault set by a
             // test is on the trusted steps' reads and writes, not on this).

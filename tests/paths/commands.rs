@@ -7,7 +7,7 @@ use asl_engine::ExecutionStatus;
 const PASSING: &str = r#"<testsuite name="e2e"><testcase classname="checkout" name="pays" time="1.2"/><testcase classname="checkout" name="refunds" time="0.4"/></testsuite>"#;
 const FAILING: &str = r#"<testsuite name="e2e"><testcase classname="checkout" name="pays" time="1.2"><failure message="expected 200, got 500"/></testcase><testcase classname="checkout" name="refunds" time="0.4"/></testsuite>"#;
 
-fn with_e2e() -> Flow {
+pub(crate) fn with_e2e() -> Flow {
     let flow = Flow::new();
     let settings = Settings {
         command_suites: BTreeMap::from([(
@@ -89,7 +89,7 @@ pub async fn a_command_suite_runs_in_codebuild_and_its_report_joins_the_tests() 
 pub async fn a_failing_command_suite_fails_the_run_naming_its_tests() {
     let flow = with_e2e();
     flow.builds.report("e2e", FAILING);
-    flow.builds.fail("suite");
+    flow.builds.fail("suite:e2e");
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;

@@ -10,6 +10,7 @@ mod commands;
 mod coverage;
 mod failures;
 mod routes;
+mod unavailable;
 mod waits;
 
 /// Each route is a test of its own, and one entry of [`ROUTES`], which the coverage
@@ -34,6 +35,10 @@ macro_rules! routes {
 }
 
 routes! {
+    unavailable::a_check_that_could_not_run_ends_the_run_as_checks_unavailable,
+    unavailable::a_failed_check_without_a_cause_is_still_a_failed_check,
+    unavailable::a_command_suite_that_could_not_run_is_checks_unavailable,
+    unavailable::a_cancellation_without_a_cause_is_still_cancelled_and_told,
     failures::a_failed_package_build_ends_the_run_before_approval,
     failures::a_change_set_that_cannot_be_created_ends_the_run_before_approval,
     failures::a_failed_change_set_ends_the_run_before_approval,

@@ -92,8 +92,14 @@ impl asl_engine::BuildRunner for NoBuilds {
     fn run(
         &self,
         _: asl_engine::BuildRequest,
-    ) -> futures::future::BoxFuture<'static, Result<asl_engine::BuildResult, String>> {
-        Box::pin(async { Err("no builds here".to_string()) })
+    ) -> futures::future::BoxFuture<'static, Result<asl_engine::BuildResult, asl_engine::StateError>>
+    {
+        Box::pin(async {
+            Err(asl_engine::StateError::new(
+                "States.TaskFailed",
+                "no builds here",
+            ))
+        })
     }
 }
 

@@ -439,7 +439,14 @@ impl Ctx {
         else {
             return Err(err);
         };
-        let error_output = json!({"Error": err.error, "Cause": err.cause});
+        // An error need not have a cause (the specification says it SHOULD): one
+        // without one is caught as `{"Error"}` alone, so a definition cannot count on
+        // `$.Cause` being there.
+        let error_output = if err.cause.is_empty() {
+            json!({"Error": err.error})
+        } else {
+            json!({"Error": err.error, "Cause": err.cause})
+        };
         let output = self.result_path(&c.result_path, raw, error_output)?;
         Ok(Step {
             output,

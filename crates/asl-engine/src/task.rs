@@ -212,9 +212,12 @@ pub struct BuildResult {
     pub details: Value,
 }
 
-/// Runs builds for `codebuild:startBuild[.sync]`.
+/// Runs builds for `codebuild:startBuild[.sync]`. A build that ran and ended is a
+/// [`BuildResult`] (a `.sync` task then fails unless it `SUCCEEDED`); one the build
+/// service could not run is the error it raised (`CodeBuild.AccessDeniedException`,
+/// …), as the task's error.
 pub trait BuildRunner: Send + Sync + 'static {
-    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, String>>;
+    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, StateError>>;
 }
 
 /// The standard executor: registered Lambda handlers, a build runner, and handlers for
@@ -443,9 +446,7 @@ impl Registry {
         let run = runner.run(request);
         match pattern {
             Pattern::Sync => async move {
-                let result = run
-                    .await
-                    .map_err(|e| StateError::new("States.TaskFailed", e))?;
+                let result = run.await?;
                 let mut build = base;
                 if let (Some(b), Some(extra)) = (build.as_object_mut(), result.details.as_object())
                 {

@@ -117,10 +117,9 @@ pub struct CheckResult {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<String>,
+    /// The error the state machine caught when the build failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
+    pub caught: Option<Caught>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<Preview>,
     /// The build's log (CodeBuild's deep link; a file locally), when it passed.
@@ -128,16 +127,32 @@ pub struct CheckResult {
     pub log: Option<String>,
 }
 
+/// An error as a Catch hands it on: its name, and a cause when it has one (the
+/// specification says an error SHOULD have one, not that it does).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caught {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
 impl CheckResult {
     pub fn passed(&self) -> bool {
         self.status == "SUCCEEDED"
+    }
+
+    /// The name of the error a failed check ended with.
+    pub fn error(&self) -> Option<&str> {
+        self.caught.as_ref().map(|c| c.error.as_str())
     }
 
     /// Where the check's log is: recorded when it passed, and inside the failed
     /// build (the error's cause) when it did not.
     pub fn log_link(&self) -> Option<String> {
         self.log.clone().or_else(|| {
-            let cause: serde_json::Value = serde_json::from_str(self.cause.as_deref()?).ok()?;
+            let cause = self.caught.as_ref()?.cause.as_deref()?;
+            let cause: serde_json::Value = serde_json::from_str(cause).ok()?;
             cause["Build"]["Logs"]["DeepLink"]
                 .as_str()
                 .map(str::to_string)

@@ -4,7 +4,7 @@
 use crate::{engine_with, of_type, run, types, FN};
 use asl_engine::{
     BuildRequest, BuildResult, BuildRunner, Details, EngineError, EventType, ExecutionStatus,
-    LambdaError, Registry,
+    LambdaError, Registry, StateError,
 };
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -136,7 +136,7 @@ struct FakeBuilds {
 }
 
 impl BuildRunner for FakeBuilds {
-    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, String>> {
+    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, StateError>> {
         let ok = request
             .environment
             .iter()

@@ -6,7 +6,7 @@
 
 use super::{safe_join, Faults};
 use crate::procs;
-use asl_engine::{BuildRequest, BuildResult, BuildRunner};
+use asl_engine::{BuildRequest, BuildResult, BuildRunner, StateError};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::json;
@@ -33,11 +33,14 @@ pub struct ProcessBuilds {
 }
 
 impl BuildRunner for ProcessBuilds {
-    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, String>> {
+    fn run(&self, request: BuildRequest) -> BoxFuture<'static, Result<BuildResult, StateError>> {
         let me = self.clone();
         async move {
             let env: HashMap<String, String> = request.environment.iter().cloned().collect();
-            me.build(&request.id, env).await
+            // What keeps a build from running here is the build service failing.
+            me.build(&request.id, env)
+                .await
+                .map_err(|e| StateError::new("CodeBuild.InternalError", e))
         }
         .boxed()
     }

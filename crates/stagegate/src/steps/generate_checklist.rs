@@ -115,7 +115,7 @@ pub fn render_markdown(
         } else {
             "❌ failed"
         };
-        let detail = match (&check.error, check.passed()) {
+        let detail = match (check.error(), check.passed()) {
             (Some(e), false) => format!(" ({e})"),
             (None, false) => format!(" ({})", check.status),
             _ => String::new(),
@@ -209,10 +209,13 @@ mod tests {
         let mut ok = check_result("Unit Tests", "SUCCEEDED");
         ok.log = Some("https://console.aws/codebuild/log/1".into());
         let mut bad = check_result("ESLint", "FAILED");
-        bad.cause = Some(
-            json!({"Build": {"Id": "b2", "BuildStatus": "FAILED", "Logs": {"DeepLink": "https://console.aws/codebuild/log/2"}}})
-                .to_string(),
-        );
+        bad.caught = Some(crate::flow::Caught {
+            error: "States.TaskFailed".into(),
+            cause: Some(
+                json!({"Build": {"Id": "b2", "BuildStatus": "FAILED", "Logs": {"DeepLink": "https://console.aws/codebuild/log/2"}}})
+                    .to_string(),
+            ),
+        });
         assert_eq!(
             bad.log_link().as_deref(),
             Some("https://console.aws/codebuild/log/2")
@@ -227,7 +230,9 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| ESLint | ❌ failed (FAILED) | https://console.aws/codebuild/log/2 |"),
+            md.contains(
+                "| ESLint | ❌ failed (States.TaskFailed) | https://console.aws/codebuild/log/2 |"
+            ),
             "{md}"
         );
     }
@@ -238,7 +243,11 @@ mod tests {
         let mut pp = check_result("Package & Preview", "SUCCEEDED");
         pp.preview = Some(preview());
         let mut lint = check_result("ESLint", "FAILED");
-        lint.error = Some("States.TaskFailed".into());
+        // Caught without a cause: the checklist still says what failed.
+        lint.caught = Some(crate::flow::Caught {
+            error: "States.TaskFailed".into(),
+            cause: None,
+        });
         let out = run(
             &arts,
             Input {

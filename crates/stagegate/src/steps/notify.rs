@@ -115,6 +115,9 @@ pub fn reason(error: &Value) -> String {
             v["Build"]["Id"].as_str().unwrap_or("?"),
             v["Build"]["BuildStatus"].as_str().unwrap_or("?")
         ),
+        // An error carried whole in a cause (a Fail state's `States.JsonToString`):
+        // read the one inside.
+        Ok(v) if v.get("Error").is_some_and(Value::is_string) => reason(&v),
         Ok(v) if v.get("decision").is_some() => {
             let by = v["by"].as_str().unwrap_or("someone");
             // The reason is the rejecter's own words: quoted, on one line.

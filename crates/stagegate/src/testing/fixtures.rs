@@ -77,8 +77,7 @@ pub fn check_result(name: &str, status: &str) -> CheckResult {
         name: name.into(),
         status: status.into(),
         build: None,
-        error: None,
-        cause: None,
+        caught: None,
         preview: None,
         log: None,
     }
