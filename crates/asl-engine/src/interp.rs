@@ -601,6 +601,18 @@ impl Ctx {
         let work = async {
             match self.executor.call(call).await? {
                 TaskOutput::Done(v) => Ok(v),
+                TaskOutput::Submitted(response, completion) => {
+                    self.emit(
+                        thread,
+                        EventType::TaskSubmitted,
+                        Details::TaskOutput {
+                            resource_type: resource.resource_type(),
+                            resource: resource.resource_name(),
+                            output: Payload::of(&response),
+                        },
+                    );
+                    completion.await
+                }
                 TaskOutput::AwaitToken(response) => {
                     self.emit(
                         thread,

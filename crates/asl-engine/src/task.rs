@@ -150,13 +150,25 @@ pub struct TaskCall {
 }
 
 /// What an executor reports for a call.
-#[derive(Clone, Debug, PartialEq)]
 pub enum TaskOutput {
     /// The task's result (for `.waitForTaskToken`, a mock may answer directly).
     Done(Value),
     /// The callback was delivered; the engine now waits for the task token.
     /// The value is the service's response, recorded in `TaskSubmitted`.
     AwaitToken(Value),
+    /// A `.sync` job was submitted: the value is the service's response, recorded
+    /// in `TaskSubmitted` as AWS records it; the task ends when the job does.
+    Submitted(Value, BoxFuture<'static, Result<Value, StateError>>),
+}
+
+impl std::fmt::Debug for TaskOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskOutput::Done(v) => f.debug_tuple("Done").field(v).finish(),
+            TaskOutput::AwaitToken(v) => f.debug_tuple("AwaitToken").field(v).finish(),
+            TaskOutput::Submitted(v, _) => f.debug_tuple("Submitted").field(v).finish(),
+        }
+    }
 }
 
 pub type TaskFuture = BoxFuture<'static, Result<TaskOutput, StateError>>;
@@ -445,26 +457,15 @@ impl Registry {
         });
         let run = runner.run(request);
         match pattern {
-            Pattern::Sync => async move {
-                let result = run.await?;
-                let mut build = base;
-                if let (Some(b), Some(extra)) = (build.as_object_mut(), result.details.as_object())
-                {
-                    for (k, v) in extra {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-                build["BuildStatus"] = Value::String(result.status.clone());
-                build["BuildComplete"] = Value::Bool(true);
-                let out = json!({ "Build": build });
-                if result.status == "SUCCEEDED" {
-                    Ok(TaskOutput::Done(out))
-                } else {
-                    // As on AWS: a failed .sync build fails the task with the build as the cause.
-                    Err(StateError::new("States.TaskFailed", out.to_string()))
-                }
+            Pattern::Sync => {
+                let mut submitted = base.clone();
+                submitted["BuildStatus"] = Value::String("IN_PROGRESS".into());
+                let submitted = json!({ "Build": submitted });
+                // (The runner starts and finishes a build in one future, so a build the
+                // service refuses to start fails after `TaskSubmitted` here.)
+                let completion = async move { finish_build(base, run.await?) }.boxed();
+                async move { Ok(TaskOutput::Submitted(submitted, completion)) }.boxed()
             }
-            .boxed(),
             _ => {
                 tokio::spawn(run);
                 let mut build = base;
@@ -479,6 +480,25 @@ impl Registry {
                 .boxed()
             }
         }
+    }
+}
+
+/// A `.sync` build's end: its result merged into the `Build` it started as; a build
+/// that did not succeed fails the task, with the build as the cause (as on AWS).
+fn finish_build(base: Value, result: BuildResult) -> Result<Value, StateError> {
+    let mut build = base;
+    if let (Some(b), Some(extra)) = (build.as_object_mut(), result.details.as_object()) {
+        for (k, v) in extra {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    build["BuildStatus"] = Value::String(result.status.clone());
+    build["BuildComplete"] = Value::Bool(true);
+    let out = json!({ "Build": build });
+    if result.status == "SUCCEEDED" {
+        Ok(out)
+    } else {
+        Err(StateError::new("States.TaskFailed", out.to_string()))
     }
 }
 

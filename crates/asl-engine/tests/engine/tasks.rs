@@ -170,6 +170,32 @@ async fn codebuild_sync_runs_the_build_and_returns_the_build() {
     assert_eq!(out["Build"]["Logs"]["DeepLink"], json!("file:///tmp/log"));
     assert_eq!(seen.lock().unwrap()[0].project_name, "checks");
     assert_eq!(crate::secs_between(&h[0], h.last().unwrap()), 42.0);
+    // As AWS records a `.sync` integration: submitted (the StartBuild response, the
+    // build in progress) between started and succeeded.
+    let task: Vec<EventType> = types(&h)
+        .into_iter()
+        .filter(|t| format!("{t:?}").starts_with("Task"))
+        .collect();
+    use EventType::*;
+    assert_eq!(
+        task,
+        [
+            TaskStateEntered,
+            TaskScheduled,
+            TaskStarted,
+            TaskSubmitted,
+            TaskSucceeded,
+            TaskStateExited
+        ]
+    );
+    let submitted = &of_type(&h, TaskSubmitted)[0];
+    let out = serde_json::to_value(submitted).unwrap().to_string();
+    assert!(out.contains("IN_PROGRESS"), "{out}");
+    assert_eq!(
+        crate::secs_between(&h[0], submitted),
+        0.0,
+        "submitted when started"
+    );
 }
 
 #[tokio::test(start_paused = true)]
