@@ -77,6 +77,9 @@ pub(crate) async fn run_execution(
             role_arn: inner.config.role_arn.clone(),
         },
     );
+    // As in AWS histories, the first state's entered event links to nothing (0), not
+    // to ExecutionStarted.
+    root.last.store(0, Ordering::SeqCst);
     let mut stop = rec.stop.subscribe();
     let timeout = rec.machine.definition.timeout_seconds;
     let body = cx.run_scope(&rec.machine.definition.root, rec.input.clone(), &root);
@@ -934,6 +937,12 @@ impl Ctx {
                     EventType::ParallelStateFailed
                 };
                 self.emit(thread, ended, Details::None);
+                // As in AWS histories, ParallelStateExited links to the last event of
+                // the branches, not to ParallelStateSucceeded.
+                let last = threads.iter().map(|t| t.last.load(Ordering::SeqCst)).max();
+                if let Some(last) = last.filter(|&l| l > started && joined.is_ok()) {
+                    thread.last.store(last, Ordering::SeqCst);
+                }
                 Ok(joined.map(Value::Array))
             }
         })

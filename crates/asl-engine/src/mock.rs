@@ -259,8 +259,14 @@ impl TaskExecutor for MockExecutor {
             .find(|(a, b, _)| (*a..=*b).contains(&index))
             .map(|s| s.2.clone());
         let state = call.state_name.clone();
+        // A mocked Lambda answer is the Invoke response (`{"StatusCode", "Payload"}`);
+        // a Task whose Resource is the function's own ARN yields only its payload.
+        let bare_lambda = matches!(call.resource, crate::task::Resource::LambdaArn { .. });
         async move {
             match answer {
+                Some(Answer::Return(v)) if bare_lambda && v.get("Payload").is_some() => {
+                    Ok(TaskOutput::Done(v["Payload"].clone()))
+                }
                 Some(Answer::Return(v)) => Ok(TaskOutput::Done(v)),
                 Some(Answer::Throw(e)) => Err(e),
                 None => Err(StateError::runtime(format!(
@@ -279,6 +285,40 @@ mod tests {
 
     fn sm() -> StateMachine {
         StateMachine::from_value(&json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"}, "End": true}}})).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bare_function_arn_yields_the_payload_of_the_mocked_invoke_response() {
+        use crate::task::{Resource, TaskCall, TaskExecutor as _};
+        let config = MockConfig::from_value(&json!({
+            "StateMachines": {"M": {"TestCases": {"T": {"A": "R"}}}},
+            "MockedResponses": {"R": {"0": {"Return": {"StatusCode": 200, "Payload": {"ok": true}}}}}
+        }))
+        .unwrap();
+        for (arn, expected) in [
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:f",
+                json!({"ok": true}),
+            ),
+            (
+                "arn:aws:states:::lambda:invoke",
+                json!({"StatusCode": 200, "Payload": {"ok": true}}),
+            ),
+        ] {
+            let exec = config.executor("M", "T", &sm(), None).unwrap();
+            let call = TaskCall {
+                execution_arn: "arn:x".into(),
+                state_name: "A".into(),
+                resource: Resource::parse(arn).unwrap(),
+                input: json!({}),
+                task_token: None,
+                retry_count: 0,
+            };
+            match exec.call(call).await.unwrap() {
+                TaskOutput::Done(v) => assert_eq!(v, expected, "{arn}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub struct Args {
     /// Execution input, as JSON text (default `{}`).
     #[arg(long)]
     input: Option<String>,
-    /// A JSON object of `${Name}` definition substitutions (DefinitionSubstitutions).
+    /// A file holding a JSON object of `${Name}` definition substitutions
+    /// (DefinitionSubstitutions), e.g. {"NotifyFunctionArn": "arn:…"}.
     #[arg(long)]
     substitutions: Option<PathBuf>,
     /// The state machine's name in the mock config. Default: the definition's file

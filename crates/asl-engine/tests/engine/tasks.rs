@@ -272,8 +272,33 @@ async fn history_links_events_with_previous_event_ids() {
     let (_, h) = run(def, Registry::new(), json!({})).await;
     for (i, e) in h.iter().enumerate() {
         assert_eq!(e.id, i as u64 + 1);
-        assert_eq!(e.previous_event_id, i as u64);
+        // As in AWS histories, the first state's entered event (2) links to 0.
+        let previous = if i == 1 { 0 } else { i as u64 };
+        assert_eq!(e.previous_event_id, previous, "event {}", e.id);
     }
+}
+
+/// As in AWS histories: a Parallel's exited event links to the last event of its
+/// branches.
+#[tokio::test(start_paused = true)]
+async fn a_parallels_exit_links_to_its_branches_last_event() {
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Wait", "Seconds": 5, "End": true}}}]}}});
+    let (_, h) = run(def, Registry::new(), json!({})).await;
+    let exited = &of_type(&h, EventType::ParallelStateExited)[0];
+    let last_branch_event = h
+        .iter()
+        .filter(|e| e.id < exited.id && !format!("{:?}", e.event_type).starts_with("Parallel"))
+        .map(|e| e.id)
+        .max()
+        .unwrap();
+    assert_eq!(
+        exited.previous_event_id,
+        last_branch_event,
+        "{:?}",
+        types(&h)
+    );
 }
 
 #[tokio::test(start_paused = true)]
