@@ -41,10 +41,16 @@ pub async fn a_command_suite_runs_in_codebuild_and_its_report_joins_the_tests() 
         out["tests"]["report"]["total"], 6,
         "4 HTTP cases and 2 from the JUnit report"
     );
+    // The state carries the suite's counts and where its whole result is; the
+    // report holds every case.
+    let e2e = &out["tests"]["commands"][0];
     assert_eq!(
-        out["tests"]["commands"][0]["cases"][0]["name"],
-        "checkout › pays"
+        (e2e["passed"].clone(), e2e["failed"].clone()),
+        (json!(2), json!(0))
     );
+    assert_eq!(e2e["key"], json!(format!("{RUN}results/e2e.json")));
+    let report = run_artifact(&flow, "test-report.json");
+    assert!(report.contains("checkout › pays"), "{report}");
     let build = flow
         .builds
         .requests()

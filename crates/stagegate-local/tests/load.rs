@@ -1,6 +1,7 @@
 //! The load test (`performance-tests`) against a real HTTP server on 127.0.0.1:
 //! virtual users run concurrently (never more than configured), and a deliberately
-//! slow endpoint breaks its p95 budget while a fast one keeps its own.
+//! slow endpoint breaks its budget while a fast one keeps its own, with budgets far
+//! from what a busy machine measures (no wall-clock figure is asserted).
 
 use serde_json::json;
 use stagegate::ports::Artifacts;
@@ -18,11 +19,10 @@ use std::time::Duration;
 struct Load {
     now: AtomicU32,
     most: AtomicU32,
-    slow_calls: AtomicU32,
 }
 
-/// `/fast` answers after 20 ms, `/slow` after 20 ms except every second call, which
-/// takes 400 ms.
+/// `/fast` answers after 50 ms (long enough for users to overlap), `/slow` after
+/// 400 ms.
 async fn server(load: Arc<Load>) -> String {
     let handler: Handler = Arc::new(move |req: Request| {
         let load = load.clone();
@@ -30,8 +30,8 @@ async fn server(load: Arc<Load>) -> String {
             let n = load.now.fetch_add(1, Ordering::SeqCst) + 1;
             load.most.fetch_max(n, Ordering::SeqCst);
             let pause = match req.uri().path() {
-                "/slow" if load.slow_calls.fetch_add(1, Ordering::SeqCst) % 2 == 1 => 400,
-                _ => 20,
+                "/slow" => 400,
+                _ => 50,
             };
             tokio::time::sleep(Duration::from_millis(pause)).await;
             load.now.fetch_sub(1, Ordering::SeqCst);
@@ -83,22 +83,21 @@ async fn virtual_users_run_concurrently_and_never_more_than_configured() {
     );
 }
 
+/// One smoke test on real sockets, with budgets no busy machine can blur: an endpoint
+/// that always takes 400 ms breaks a 100 ms p95 budget, one that answers at once
+/// keeps a 10 s one. (The statistics themselves are tested on a double, in virtual
+/// time: `performance_tests::tests`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_endpoint_breaks_its_p95_budget_and_the_fast_one_keeps_its_own() {
+async fn a_slow_endpoint_breaks_its_budget_on_real_sockets_and_a_fast_one_keeps_its_own() {
     let load = Arc::new(Load::default());
     let base = server(load).await;
     let e = run(&base, json!({"budgets": [
-        {"name": "fast endpoint", "url": "${frontendUrl}/fast", "users": 2, "requests": 10, "p95Ms": 300},
-        {"name": "slow endpoint", "url": "${frontendUrl}/slow", "users": 2, "requests": 10, "p50Ms": 300, "p95Ms": 300}
+        {"name": "fast endpoint", "url": "${frontendUrl}/fast", "users": 2, "requests": 6, "p95Ms": 10000},
+        {"name": "slow endpoint", "url": "${frontendUrl}/slow", "users": 2, "requests": 6, "p95Ms": 100}
     ]}))
     .await
     .expect_err("the slow endpoint is over budget");
     assert_eq!(e.name, "PerformanceBudgetExceeded");
-    assert!(e.message.contains("slow endpoint: p95 4"), "{}", e.message);
+    assert!(e.message.contains("slow endpoint: p95 "), "{}", e.message);
     assert!(!e.message.contains("fast endpoint"), "{}", e.message);
-    assert!(
-        !e.message.contains("p50"),
-        "half the slow calls are fast: {}",
-        e.message
-    );
 }

@@ -86,7 +86,9 @@ async fn run_text(api: &str, arts: &MemoryArtifacts, text: Vec<u8>) -> SuiteResu
     )
     .await
     .expect("a suite's failures are results, not errors");
-    serde_json::from_value(out).unwrap()
+    // The state carries the counts and first failures; the whole is in the bucket.
+    let carried: SuiteResult = serde_json::from_value(out).unwrap();
+    stagegate::results::whole(arts, carried).await.unwrap()
 }
 
 #[tokio::test]

@@ -325,7 +325,18 @@ pub struct SuiteResult {
     pub suite: String,
     pub passed: usize,
     pub failed: usize,
+    /// Its cases; in the state, only the first failed ones (`crate::results`).
     pub cases: Vec<CaseResult>,
+    /// Cases not carried here: read the whole from `key`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: usize,
+    /// Where the whole result is, when it was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl SuiteResult {
@@ -337,6 +348,8 @@ impl SuiteResult {
             passed,
             failed: cases.len() - passed,
             cases,
+            more: 0,
+            key: None,
         }
     }
 
@@ -352,6 +365,8 @@ impl SuiteResult {
                 message,
                 elapsed_ms: 0,
             }],
+            more: 0,
+            key: None,
         }
     }
 }

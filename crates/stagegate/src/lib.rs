@@ -10,7 +10,8 @@
 //!    [`status_events`] (the stack and frontend events the waits listen to);
 //! 3. what several functions share: [`settings`], [`desk`] (deciding approvals),
 //!    [`waiting`] (event-driven deploy waits), [`timeline`], [`manifest`] (what an
-//!    approval binds); and the in-memory
+//!    approval binds), [`results`] (what grows with the input, kept out of the
+//!    state); and the in-memory
 //!    doubles ([`testing`], behind the `testing` feature);
 //! 4. the functions themselves: [`steps`], one module per function, none naming
 //!    another.
@@ -29,6 +30,7 @@ pub mod links;
 pub mod manifest;
 pub mod ports;
 pub mod records;
+pub mod results;
 pub mod settings;
 pub mod status_events;
 pub mod step;

@@ -449,6 +449,46 @@ mod tests {
         assert_eq!(out.measurements[0].requests, 20);
     }
 
+    /// Every second answer takes 400 ms, the others 20 ms.
+    #[derive(Default)]
+    struct Alternating(std::sync::atomic::AtomicU32);
+
+    impl Http for Alternating {
+        async fn send(
+            &self,
+            _: &HttpRequest,
+        ) -> crate::ports::PortResult<crate::ports::HttpResponse> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(crate::ports::HttpResponse {
+                status: 200,
+                headers: Vec::new(),
+                body: "ok".into(),
+                elapsed_ms: if n % 2 == 1 { 400 } else { 20 },
+            })
+        }
+    }
+
+    /// Half the calls slow: the p95 budget breaks, the p50 one holds, and the
+    /// message names only what broke, with the measured figure.
+    #[tokio::test]
+    async fn a_slow_half_breaks_p95_but_not_p50() {
+        let arts = with_spec(serde_json::json!({"budgets": [
+            {"name": "slow endpoint", "url": "${frontendUrl}/slow", "users": 2, "requests": 10, "p50Ms": 300, "p95Ms": 300}
+        ]}))
+        .await;
+        let e = run(&Alternating::default(), &arts, input())
+            .await
+            .unwrap_err();
+        assert_eq!(e.name, "PerformanceBudgetExceeded");
+        assert!(
+            e.message
+                .contains("slow endpoint: p95 400 ms over a 300 ms budget"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("p50"), "{}", e.message);
+    }
+
     /// A port whose answers take their stated time (virtual in these tests).
     struct Slow(MemoryHttp);
 

@@ -8,6 +8,7 @@ use crate::error::StepError;
 use crate::flow::{CaseResult, SuiteResult};
 use crate::manifest::scratch_prefix;
 use crate::ports::Artifacts;
+use crate::results;
 use crate::settings::Settings;
 use crate::step::Step;
 use serde::Deserialize;
@@ -20,6 +21,8 @@ pub const NAME: &str = "read-suite-report";
 #[serde(rename_all = "camelCase")]
 pub struct Input {
     pub suite: String,
+    /// Where the whole result goes.
+    pub artifacts_prefix: String,
     /// How the build ended: `{"status": "SUCCEEDED", "log": …}`, or the error the
     /// state machine caught (`{"Error", "Cause"}`) when it did not.
     #[serde(default)]
@@ -35,7 +38,18 @@ pub struct ReadSuiteReport<A> {
 impl<A: Artifacts> Step<Input, SuiteResult> for ReadSuiteReport<A> {
     const NAME: &'static str = NAME;
 
+    /// The whole result goes to the run's prefix; the state carries its counts and
+    /// first failures (`crate::results`).
     async fn run(&self, input: Input) -> Result<SuiteResult, StepError> {
+        let prefix = input.artifacts_prefix.clone();
+        let whole = self.read(input).await?;
+        results::store(&self.artifacts, &prefix, whole).await
+    }
+}
+
+impl<A: Artifacts> ReadSuiteReport<A> {
+    /// The suite's whole result, from its own build's report.
+    async fn read(&self, input: Input) -> Result<SuiteResult, StepError> {
         let key = build_id(&input.build)
             .and_then(|id| scratch_prefix(&self.settings.checks_role_id, &id).ok())
             .map(|scratch| format!("{scratch}suites/{}.junit.xml", input.suite));
@@ -250,9 +264,10 @@ mod tests {
         };
         let input = Input {
             suite: "e2e".into(),
+            artifacts_prefix: "runs/r/".into(),
             build,
         };
-        step.run(input).await.unwrap()
+        step.read(input).await.unwrap()
     }
 
     async fn command_with(junit: Option<&str>, build: Value) -> SuiteResult {

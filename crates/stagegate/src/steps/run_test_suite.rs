@@ -10,6 +10,7 @@
 use crate::error::StepError;
 use crate::flow::{CaseResult, SuiteResult};
 use crate::ports::{Artifacts, Http, HttpRequest, HttpResponse};
+use crate::results;
 use crate::step::Step;
 use crate::suite_spec::{self, CaseSpec, Scope, DEFAULT_TIMEOUT_MS};
 use serde::Deserialize;
@@ -39,8 +40,12 @@ pub struct RunTestSuite<H, A> {
 impl<H: Http, A: Artifacts> Step<Input, SuiteResult> for RunTestSuite<H, A> {
     const NAME: &'static str = NAME;
 
+    /// The whole result goes to the run's prefix; the state carries its counts and
+    /// first failures (`crate::results`).
     async fn run(&self, input: Input) -> Result<SuiteResult, StepError> {
-        run_suite(&self.http, &self.artifacts, input).await
+        let prefix = input.artifacts_prefix.clone();
+        let whole = run_suite(&self.http, &self.artifacts, input).await?;
+        results::store(&self.artifacts, &prefix, whole).await
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::error::{invalid_input, names, StepError};
 use crate::flow::{Report, SuiteResult};
 use crate::ports::Artifacts;
+use crate::results;
 use crate::step::Step;
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -37,6 +38,12 @@ impl<A: Artifacts> Step<Input, Report> for TestReport<A> {
 
 async fn report(artifacts: &impl Artifacts, mut input: Input) -> Result<Report, StepError> {
     input.suites.append(&mut input.commands);
+    // The state carries each suite's counts and first failures; the report is whole.
+    let mut wholes = Vec::with_capacity(input.suites.len());
+    for s in std::mem::take(&mut input.suites) {
+        wholes.push(results::whole(artifacts, s).await?);
+    }
+    input.suites = wholes;
     let total: usize = input.suites.iter().map(|s| s.cases.len()).sum();
     let failed: usize = input.suites.iter().map(|s| s.failed).sum();
     let json =
@@ -56,7 +63,7 @@ async fn report(artifacts: &impl Artifacts, mut input: Input) -> Result<Report, 
         )
         .await?;
     if failed > 0 {
-        let names: Vec<String> = input
+        let mut names: Vec<String> = input
             .suites
             .iter()
             .flat_map(|s| {
@@ -65,7 +72,11 @@ async fn report(artifacts: &impl Artifacts, mut input: Input) -> Result<Report, 
                     .filter(|c| !c.passed)
                     .map(move |c| format!("{}/{}: {}", s.suite, c.name, c.message))
             })
+            .take(results::MAX_CASES)
             .collect();
+        if failed > names.len() {
+            names.push(format!("and {} more", failed - names.len()));
+        }
         return Err(StepError::new(
             names::INTEGRATION_TESTS_FAILED,
             format!(
@@ -145,6 +156,8 @@ mod tests {
                 message: "m & m".into(),
                 elapsed_ms: 1500,
             }],
+            more: 0,
+            key: None,
         }
     }
 

@@ -1,0 +1,49 @@
+//! Past the example's sizes: what grows with the input stays in the bucket, and no
+//! state of the run grows with it (Step Functions fails a run whose state passes
+//! 256 KB, with an error no catch handles).
+
+use crate::*;
+use asl_engine::ExecutionStatus;
+use stagegate::flow::SuiteResult;
+
+/// The bound every event of a run's history stays under, whatever the input.
+const BOUND: usize = 64 * 1024;
+
+/// A command suite of 10,000 passing cases: the run ends ready, the report holds
+/// every case, and no event of the history carries 64 KB.
+pub async fn ten_thousand_cases_keep_every_state_under_64_kb() {
+    let flow = crate::commands::with_e2e();
+    let mut junit = String::from("<testsuite name=\"e2e\">");
+    for i in 0..10_000 {
+        junit.push_str(&format!(
+            "<testcase classname=\"checkout\" name=\"case {i}\" time=\"0.01\"/>"
+        ));
+    }
+    junit.push_str("</testsuite>");
+    flow.builds.report("e2e", &junit);
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    flow.approve("rc-1.4.0").await;
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
+    let (largest, at) = h
+        .iter()
+        .map(|e| {
+            (
+                serde_json::to_vec(e).map(|v| v.len()).unwrap_or(usize::MAX),
+                e.id,
+            )
+        })
+        .max()
+        .unwrap_or((0, 0));
+    assert!(largest < BOUND, "event {at} carries {largest} bytes");
+    let report = flow
+        .artifacts
+        .get_sync("runs/rc-1.4.0--0123456789ab/test-report.json")
+        .unwrap_or_default();
+    let suites: Vec<SuiteResult> = serde_json::from_slice(&report).unwrap_or_default();
+    let e2e = suites.iter().find(|s| s.suite == "e2e");
+    assert_eq!(
+        e2e.map(|s| (s.cases.len(), s.passed)),
+        Some((10_000, 10_000))
+    );
+}
