@@ -5,9 +5,58 @@
 use crate::*;
 use asl_engine::ExecutionStatus;
 use stagegate::flow::SuiteResult;
+use stagegate::ports::ResourceChange;
 
 /// The bound every event of a run's history stays under, whatever the input.
 const BOUND: usize = 64 * 1024;
+
+/// The largest event of a history, in bytes, and its id.
+fn largest(h: &[asl_engine::HistoryEvent]) -> (usize, u64) {
+    h.iter()
+        .map(|e| {
+            (
+                serde_json::to_vec(e).map(|v| v.len()).unwrap_or(usize::MAX),
+                e.id,
+            )
+        })
+        .max()
+        .unwrap_or((0, 0))
+}
+
+/// A change set of 1,000 resources: previewed, approved, validated and deployed, the
+/// checklist lists every one, and no event of the history carries 64 KB.
+pub async fn a_thousand_resource_changes_keep_every_state_under_64_kb() {
+    let flow = Flow::new();
+    let changes: Vec<ResourceChange> = (0..1_000)
+        .map(|i| ResourceChange {
+            action: if i % 3 == 0 { "Modify" } else { "Add" }.into(),
+            logical_id: format!("Resource{i:04}"),
+            resource_type: "AWS::SQS::Queue".into(),
+            replacement: if i % 3 == 0 { "False" } else { "" }.into(),
+        })
+        .collect();
+    flow.stacks.set_changes(changes);
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    flow.approve("rc-1.4.0").await;
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
+    assert!(
+        flow.stacks.executed(),
+        "validated against the digest, then deployed"
+    );
+    let (size, at) = largest(&h);
+    assert!(size < BOUND, "event {at} carries {size} bytes");
+    let checklist = run_artifact(&flow, "checklist.md");
+    for row in [
+        "| Modify | Resource0000 | AWS::SQS::Queue | False |",
+        "| Modify | Resource0999 | AWS::SQS::Queue | False |",
+    ] {
+        assert!(checklist.contains(row), "every change is listed: {row}");
+    }
+    let listed = checklist.matches("| AWS::SQS::Queue |").count();
+    assert_eq!(listed, 1_000);
+    assert_eq!(output(&done)["checklist"]["changes"]["adds"], 666);
+}
 
 /// A command suite of 10,000 passing cases: the run ends ready, the report holds
 /// every case, and no event of the history carries 64 KB.

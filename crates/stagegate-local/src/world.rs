@@ -254,12 +254,13 @@ where
                 artifacts,
             },
         );
-        let stacks = p.stacks.clone();
+        let (stacks, artifacts) = (p.stacks.clone(), p.artifacts.clone());
         let r = register(
             r,
             describe_change_set::DescribeChangeSet {
                 settings: s.clone(),
                 stacks,
+                artifacts,
             },
         );
         let artifacts = p.artifacts.clone();

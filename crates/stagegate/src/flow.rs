@@ -100,12 +100,22 @@ pub struct Preview {
     pub change_set_id: String,
     pub stack_name: String,
     pub status: ChangeSetStatus,
+    /// The changes; in the state, only the first ones (`crate::results`).
     #[serde(default)]
     pub changes: Vec<ResourceChange>,
     /// The stack's version when the preview was made ("" if it does not exist).
     #[serde(default)]
     pub stack_version: String,
     pub attempt: u32,
+    /// Changes not carried here: the whole list is at `changes_key`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: usize,
+    /// Where the whole list of changes goes (set by Create Change Set).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub changes_key: String,
+    /// SHA-256 of the whole list as JSON: what Validate Infrastructure compares.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub changes_digest: String,
 }
 
 /// One branch of Pre-Deployment Checks, as the state machine records it.

@@ -74,6 +74,9 @@ impl<S: Stacks, A: Artifacts> Step<Input, Preview> for CreateChangeSet<S, A> {
             changes: Vec::new(),
             stack_version: String::new(),
             attempt: 0,
+            more: 0,
+            changes_key: format!("{}preview-changes.json", input.artifacts_prefix),
+            changes_digest: String::new(),
         })
     }
 }

@@ -1,11 +1,14 @@
 //! Package & Preview, second half (`describe-change-set`): one read of the change
 //! set, one poll of a bounded Wait loop in the state machine, until it is computed;
 //! then the stack's version, so Validate Infrastructure can tell whether the stack
-//! changed after the preview.
+//! changed after the preview. A computed preview's whole list of changes goes to
+//! the run's prefix; the state carries the first ones and the digest of all
+//! (`crate::results::bound_preview`).
 
 use crate::error::{names, StepError};
 use crate::flow::Preview;
-use crate::ports::{ChangeSetStatus, Stacks};
+use crate::ports::{Artifacts, ChangeSetStatus, Stacks};
+use crate::results;
 use crate::settings::Settings;
 use crate::step::Step;
 
@@ -13,12 +16,13 @@ use crate::step::Step;
 pub const NAME: &str = "describe-change-set";
 
 /// Describe Change Set: the preview, one poll further.
-pub struct DescribeChangeSet<S> {
+pub struct DescribeChangeSet<S, A> {
     pub settings: Settings,
     pub stacks: S,
+    pub artifacts: A,
 }
 
-impl<S: Stacks> Step<Preview, Preview> for DescribeChangeSet<S> {
+impl<S: Stacks, A: Artifacts> Step<Preview, Preview> for DescribeChangeSet<S, A> {
     const NAME: &'static str = NAME;
 
     async fn run(&self, preview: Preview) -> Result<Preview, StepError> {
@@ -53,14 +57,18 @@ impl<S: Stacks> Step<Preview, Preview> for DescribeChangeSet<S> {
                         .map(|s| s.version)
                         .unwrap_or_default(),
                 };
-                Ok(Preview {
+                let carried = Preview {
                     change_set_id: cs.id,
                     stack_name: cs.stack_name,
                     status,
-                    changes: cs.changes,
+                    changes: Vec::new(),
                     stack_version,
                     attempt,
-                })
+                    more: 0,
+                    changes_key: preview.changes_key,
+                    changes_digest: String::new(),
+                };
+                results::bound_preview(&self.artifacts, carried, cs.changes).await
             }
         }
     }
@@ -69,15 +77,19 @@ impl<S: Stacks> Step<Preview, Preview> for DescribeChangeSet<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::MemoryStacks;
+    use crate::testing::{MemoryArtifacts, MemoryStacks};
 
-    fn step(stacks: &MemoryStacks, max_polls: u32) -> DescribeChangeSet<MemoryStacks> {
+    fn step(
+        stacks: &MemoryStacks,
+        max_polls: u32,
+    ) -> DescribeChangeSet<MemoryStacks, MemoryArtifacts> {
         DescribeChangeSet {
             settings: Settings {
                 max_polls,
                 ..Settings::default()
             },
             stacks: stacks.clone(),
+            artifacts: MemoryArtifacts::default(),
         }
     }
 
@@ -90,6 +102,9 @@ mod tests {
             changes: vec![],
             stack_version: String::new(),
             attempt: 0,
+            more: 0,
+            changes_key: String::new(),
+            changes_digest: String::new(),
         }
     }
 

@@ -8,6 +8,7 @@ use crate::error::{invalid_input, StepError};
 use crate::flow::{ChangeSummary, CheckResult, Checklist, Preview, Run};
 use crate::manifest;
 use crate::ports::Artifacts;
+use crate::results;
 use crate::step::Step;
 use crate::text;
 use serde::Deserialize;
@@ -40,7 +41,16 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             .map(|c| c.name.clone())
             .collect();
         let preview = input.checks.iter().find_map(|c| c.preview.clone());
-        let changes = match &preview {
+        // The whole list (the state carries only the first changes).
+        let whole = match &preview {
+            Some(p) => Some(Preview {
+                changes: results::whole_changes(artifacts, p).await?,
+                more: 0,
+                ..p.clone()
+            }),
+            None => None,
+        };
+        let changes = match &whole {
             Some(p) => ChangeSummary::of(&p.changes),
             None => ChangeSummary::default(),
         };
@@ -62,15 +72,14 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             .put(&json_key, "application/json", json_bytes)
             .await?;
         let run = &input.preflight;
-        let sealed = manifest::seal(
-            artifacts,
-            &run.run_id,
-            &run.candidate.sha,
-            prefix,
-            &[&json_key],
-        )
-        .await?;
-        let markdown = render_markdown(&input, &changes, preview.as_ref(), &sealed.digest);
+        // The whole list of changes, where the state carries only the first ones.
+        let mut bound = vec![json_key.as_str()];
+        if let Some(p) = preview.as_ref().filter(|p| p.more > 0) {
+            bound.push(&p.changes_key);
+        }
+        let sealed =
+            manifest::seal(artifacts, &run.run_id, &run.candidate.sha, prefix, &bound).await?;
+        let markdown = render_markdown(&input, &changes, whole.as_ref(), &sealed.digest);
         let markdown_uri = artifacts
             .put(
                 &markdown_key,
@@ -201,6 +210,9 @@ mod tests {
             ],
             stack_version: "v1".into(),
             attempt: 1,
+            more: 0,
+            changes_key: String::new(),
+            changes_digest: String::new(),
         }
     }
 

@@ -8,6 +8,7 @@ use crate::error::{names, StepError};
 use crate::flow::{ManifestRef, Preview};
 use crate::manifest;
 use crate::ports::{Artifacts, ChangeSetStatus, Stacks};
+use crate::results;
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,12 @@ impl<S: Stacks, A: Artifacts> Step<Input, Output> for ValidateInfrastructure<S, 
                     .unwrap_or_default()
             )));
         }
-        if cs.changes != p.changes {
+        let same = if p.changes_digest.is_empty() {
+            cs.changes == p.changes
+        } else {
+            results::changes_digest(&cs.changes) == p.changes_digest
+        };
+        if !same {
             return Err(fail(format!(
                 "change set {} no longer holds the changes that were approved",
                 cs.id
@@ -113,6 +119,9 @@ mod tests {
             changes: cs.changes,
             stack_version: stack.version,
             attempt: 1,
+            more: 0,
+            changes_key: String::new(),
+            changes_digest: String::new(),
         }
     }
 

@@ -114,6 +114,10 @@ impl MemoryStacks {
     pub fn fail_execute(&self, reason: &str) {
         lock(&self.state).execute_failure = Some(reason.into());
     }
+    /// The changes every change set of this stack previews.
+    pub fn set_changes(&self, changes: Vec<ResourceChange>) {
+        lock(&self.state).changes = changes;
+    }
     pub fn set_no_changes(&self) {
         lock(&self.state).no_changes = true;
     }
