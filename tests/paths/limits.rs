@@ -58,6 +58,34 @@ pub async fn a_thousand_resource_changes_keep_every_state_under_64_kb() {
     assert_eq!(output(&done)["checklist"]["changes"]["adds"], 666);
 }
 
+/// 10,000 commits since the previous candidate: the run ends ready, the state
+/// carries their count, the notes list the first ones and say how to see the rest.
+pub async fn ten_thousand_commits_keep_every_state_under_64_kb() {
+    let flow = Flow::new();
+    let commits = (0..10_000)
+        .map(|i| stagegate::ports::Commit {
+            sha: format!("{i:040x}"),
+            subject: format!("feat(checkout): step {i}"),
+            author: "ana".into(),
+        })
+        .collect();
+    flow.repository.set_commits(commits);
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    flow.approve("rc-1.4.0").await;
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
+    let (size, at) = largest(&h);
+    assert!(size < BOUND, "event {at} carries {size} bytes");
+    assert_eq!(output(&done)["release"]["commits"], 10_000);
+    let notes = run_artifact(&flow, "release-notes.md");
+    assert!(
+        notes.contains("…and 9500 more commits: `git log rc-1.3.0.."),
+        "{}",
+        &notes[..notes.len().min(2000)]
+    );
+    assert!(notes.len() < 125_000, "{} characters", notes.len());
+}
+
 /// A command suite of 10,000 passing cases: the run ends ready, the report holds
 /// every case, and no event of the history carries 64 KB.
 pub async fn ten_thousand_cases_keep_every_state_under_64_kb() {

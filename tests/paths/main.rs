@@ -38,6 +38,7 @@ macro_rules! routes {
 routes! {
     limits::ten_thousand_cases_keep_every_state_under_64_kb,
     limits::a_thousand_resource_changes_keep_every_state_under_64_kb,
+    limits::ten_thousand_commits_keep_every_state_under_64_kb,
     unavailable::a_check_that_could_not_run_ends_the_run_as_checks_unavailable,
     unavailable::a_failed_check_without_a_cause_is_still_a_failed_check,
     unavailable::a_command_suite_that_could_not_run_is_checks_unavailable,

@@ -212,10 +212,27 @@ fn intro(input: &Input, previous: Option<&str>, commits: &[Commit]) -> String {
     if commits.is_empty() {
         let _ = writeln!(notes, "No new commits.\n");
     } else {
-        let _ = writeln!(notes, "{}", changes(commits));
+        // A release body has a size limit (GitHub's: 125,000 characters): the first
+        // commits, and how to see the rest.
+        let shown = &commits[..commits.len().min(MAX_COMMITS)];
+        let _ = writeln!(notes, "{}", changes(shown));
+        if commits.len() > shown.len() {
+            let range = match previous {
+                Some(p) => format!("{p}..{}", c.sha),
+                None => c.sha.clone(),
+            };
+            let _ = writeln!(
+                notes,
+                "…and {} more commits: `git log {range}`\n",
+                commits.len() - shown.len()
+            );
+        }
     }
     notes
 }
+
+/// Commits the notes list; the rest are counted.
+pub const MAX_COMMITS: usize = 500;
 
 /// The checks: all passed, or which failed (and the approvals over them).
 fn checks_section(checks: &[CheckResult], approval: &Approval) -> String {

@@ -248,7 +248,7 @@ impl Http for MemoryHttp {
 #[derive(Clone, Default)]
 pub struct MemoryRepository {
     previous: Option<String>,
-    commits: Arc<Vec<Commit>>,
+    commits: Shared<Vec<Commit>>,
     token: bool,
     published: Shared<Vec<(String, String)>>,
     failure: Shared<Option<String>>,
@@ -259,9 +259,13 @@ impl MemoryRepository {
     pub fn new(previous: Option<&str>, commits: Vec<Commit>) -> Self {
         MemoryRepository {
             previous: previous.map(str::to_string),
-            commits: Arc::new(commits),
+            commits: Arc::new(Mutex::new(commits)),
             ..Default::default()
         }
+    }
+    /// The history since the previous candidate is now `commits`.
+    pub fn set_commits(&self, commits: Vec<Commit>) {
+        *lock(&self.commits) = commits;
     }
     /// The same, with a token: prereleases are published.
     pub fn with_token(mut self) -> Self {
@@ -282,7 +286,7 @@ impl SourceHistory for MemoryRepository {
         Ok(self.previous.clone())
     }
     async fn commits(&self, _from: Option<&str>, _to: &str) -> PortResult<Vec<Commit>> {
-        Ok(self.commits.as_ref().clone())
+        Ok(lock(&self.commits).clone())
     }
 }
 
