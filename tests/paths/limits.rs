@@ -124,3 +124,74 @@ pub async fn ten_thousand_cases_keep_every_state_under_64_kb() {
         Some((10_000, 10_000))
     );
 }
+
+/// Twenty `rc-*` tags of one repository pushed within a minute: each newer candidate
+/// supersedes the older ones, so exactly one waits for approval at the end, every
+/// other run ends cancelled and is told so once, and the one left deploys.
+pub async fn twenty_tags_in_a_minute_leave_one_waiting_and_tell_the_rest() {
+    let flow = Flow::new();
+    let mut runs = Vec::new();
+    for i in 0..20u32 {
+        let sha = format!("{:040x}", i + 1);
+        runs.push(flow.start(&format!("rc-1.4.{i}"), &sha).await);
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
+    let newest = flow.approval_link("rc-1.4.19").await;
+    for (i, arn) in runs.iter().enumerate().take(19) {
+        let (done, _) = flow.finish(arn).await;
+        assert_eq!(done.error.as_deref(), Some("Superseded"), "rc-1.4.{i}");
+    }
+    let told = flow.outcome_messages();
+    assert_eq!(
+        told.len(),
+        19,
+        "{:?}",
+        told.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    for i in 0..19 {
+        let subject = format!("acme/shop rc-1.4.{i} was cancelled (superseded");
+        let once = told.iter().filter(|m| m.subject.contains(&subject)).count();
+        assert_eq!(once, 1, "rc-1.4.{i} told once");
+    }
+    let pending: Vec<String> = flow
+        .table
+        .records()
+        .into_iter()
+        .filter(|r| r.state == stagegate::ports::ApprovalState::Pending)
+        .map(|r| r.tag)
+        .collect();
+    assert_eq!(pending, ["rc-1.4.19"]);
+    assert_eq!(
+        flow.decide(&newest, true, None).await,
+        Ok(Decided::Approved)
+    );
+    assert_eq!(
+        flow.finish(&runs[19]).await.0.status,
+        ExecutionStatus::Succeeded
+    );
+}
+
+/// Fifty deliveries of one push (GitHub redelivering, a retried rule, people starting
+/// it by hand): one run, one approval request, one notice.
+pub async fn fifty_deliveries_of_one_push_start_one_run() {
+    let flow = Flow::new();
+    let mut arns = std::collections::BTreeSet::new();
+    for _ in 0..50 {
+        arns.insert(flow.start("rc-1.4.0", SHA).await);
+    }
+    assert_eq!(arns.len(), 1, "{arns:?}");
+    flow.approve("rc-1.4.0").await;
+    let arn = arns.into_iter().next().unwrap_or_default();
+    assert_eq!(flow.finish(&arn).await.0.status, ExecutionStatus::Succeeded);
+    let asked = flow
+        .notifier
+        .messages()
+        .into_iter()
+        .filter(|(_, m)| {
+            m.attributes.get("kind").map(String::as_str) == Some("approval-request")
+                && m.attributes.get("approver").map(String::as_str) == Some("bob")
+        })
+        .count();
+    assert_eq!(asked, 1, "one approval request to bob");
+    only_outcome(&flow);
+}

@@ -39,6 +39,8 @@ routes! {
     limits::ten_thousand_cases_keep_every_state_under_64_kb,
     limits::a_thousand_resource_changes_keep_every_state_under_64_kb,
     limits::ten_thousand_commits_keep_every_state_under_64_kb,
+    limits::twenty_tags_in_a_minute_leave_one_waiting_and_tell_the_rest,
+    limits::fifty_deliveries_of_one_push_start_one_run,
     unavailable::a_check_that_could_not_run_ends_the_run_as_checks_unavailable,
     unavailable::a_failed_check_without_a_cause_is_still_a_failed_check,
     unavailable::a_command_suite_that_could_not_run_is_checks_unavailable,
