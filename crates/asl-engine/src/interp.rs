@@ -601,31 +601,27 @@ impl Ctx {
             task_token: lease.as_ref().map(|l| l.token.clone()),
             retry_count,
         };
+        // The service's response to a submitted job or a delivered callback.
+        let submitted = |response: &Value| {
+            self.emit(
+                thread,
+                EventType::TaskSubmitted,
+                Details::TaskOutput {
+                    resource_type: resource.resource_type(),
+                    resource: resource.resource_name(),
+                    output: Payload::of(response),
+                },
+            );
+        };
         let work = async {
             match self.executor.call(call).await? {
                 TaskOutput::Done(v) => Ok(v),
                 TaskOutput::Submitted(response, completion) => {
-                    self.emit(
-                        thread,
-                        EventType::TaskSubmitted,
-                        Details::TaskOutput {
-                            resource_type: resource.resource_type(),
-                            resource: resource.resource_name(),
-                            output: Payload::of(&response),
-                        },
-                    );
+                    submitted(&response);
                     completion.await
                 }
                 TaskOutput::AwaitToken(response) => {
-                    self.emit(
-                        thread,
-                        EventType::TaskSubmitted,
-                        Details::TaskOutput {
-                            resource_type: resource.resource_type(),
-                            resource: resource.resource_name(),
-                            output: Payload::of(&response),
-                        },
-                    );
+                    submitted(&response);
                     match lease {
                         Some(lease) => wait_for_token(lease, heartbeat).await,
                         None => Err(StateError::runtime(

@@ -108,29 +108,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
-    // What needs the table needs it named; `confirm` needs only the topic.
-    let table_name = || {
-        required(
+    // What needs the table needs it named; `confirm` needs only the topic (and
+    // refuses a link of another topic before any AWS call).
+    let table_name = match &args.command {
+        ApproversCommand::Confirm { .. } => String::new(),
+        _ => required(
             &args.target.table,
             "approvals table",
             "--table",
             "STAGEGATE_APPROVALS_TABLE",
-        )
+        )?,
     };
-    let table_name = match &args.command {
-        ApproversCommand::Confirm { .. } => String::new(),
-        _ => table_name()?,
-    };
-    if let ApproversCommand::Confirm { url } = &args.command {
-        // Refused before any AWS call: a link of another topic, or no link at all.
-        let topic = required(
-            &args.target.topic,
-            "approvals topic",
-            "--topic",
-            "STAGEGATE_APPROVALS_TOPIC_ARN",
-        )?;
-        aws_sns_port::confirmation_token(url, &topic).map_err(|e| anyhow!(e))?;
-    }
     runtime()?.block_on(async {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let table = DynamoTable::from_config(&aws, table_name);
