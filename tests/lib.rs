@@ -1,2 +1,12 @@
-//! Workspace-level tests live in `paths/` (the state machine's routes); this library
-//! is empty on purpose: Cargo needs a target to hang the tests on.
+//! What the workspace-level tests (`paths/`, `template/`, `moto/`) and the load drill
+//! (`load/`) share: [`Flow`], the staging flow on in-memory doubles with a fault
+//! plan; [`ScriptedBuilds`], CodeBuild's stand-in; the fault [`drills`]; and the
+//! coverage [`recording`].
+
+pub mod builds;
+pub mod drills;
+pub mod flow;
+pub mod recording;
+
+pub use builds::ScriptedBuilds;
+pub use flow::Flow;

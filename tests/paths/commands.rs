@@ -137,6 +137,6 @@ pub async fn a_command_suite_report_that_cannot_be_read_fails_the_integration_te
             m.attributes["stage"].as_str(),
             m.attributes["error"].as_str()
         ),
-        ("Integration Tests", "DependencyFailed")
+        ("Integration Tests", "DependencyRefused")
     );
 }

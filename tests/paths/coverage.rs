@@ -3,25 +3,9 @@
 //! route in [`crate::ROUTES`], reads the histories of every execution they ran, and
 //! lists what no route reaches.
 
-use asl_engine::{Details, Engine, HistoryEvent};
+use asl_engine::{Details, HistoryEvent};
 use serde_json::Value;
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-
-thread_local! {
-    /// The engines (and state machines) created while a route runs under the
-    /// coverage test; `None` outside it.
-    static RECORDING: RefCell<Option<Vec<(Engine, String)>>> = const { RefCell::new(None) };
-}
-
-/// Called by every `Flow`: remembers its engine while the coverage test records.
-pub fn record(engine: &Engine, state_machine: &str) {
-    RECORDING.with(|r| {
-        if let Some(list) = r.borrow_mut().as_mut() {
-            list.push((engine.clone(), state_machine.to_string()));
-        }
-    });
-}
 
 /// States, and (from, to) edges of Choices and Catches.
 #[derive(Default, Debug)]
@@ -115,16 +99,14 @@ fn every_state_and_every_catch_and_choice_edge_is_taken_by_a_path_test() {
     let mut got = Graph::default();
     let mut by_route: BTreeMap<&str, usize> = BTreeMap::new();
     for (name, route) in crate::ROUTES {
-        RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+        stagegate_paths::recording::begin();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
             .build()
             .expect("a runtime");
         rt.block_on(route());
-        let engines = RECORDING
-            .with(|r| r.borrow_mut().take())
-            .unwrap_or_default();
+        let engines = stagegate_paths::recording::take();
         let mut runs = 0;
         for (engine, sm) in engines {
             for d in engine.list_executions(&sm, None) {

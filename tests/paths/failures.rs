@@ -214,12 +214,12 @@ pub async fn outputs_that_cannot_be_recorded_fail_the_infrastructure_stage() {
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
-    assert_eq!(done.error.as_deref(), Some("DependencyFailed"));
+    assert_eq!(done.error.as_deref(), Some("DependencyRefused"));
     assert_passes_through(
         &route(&h),
         &["Capture Stack Outputs", "Deploy Infrastructure Failed"],
     );
-    assert_failed_at(&flow, "Deploy Infrastructure", "DependencyFailed");
+    assert_failed_at(&flow, "Deploy Infrastructure", "DependencyRefused");
 }
 
 pub async fn a_stack_that_never_settles_fails_with_wait_exhausted() {
@@ -268,7 +268,7 @@ pub async fn suites_that_cannot_be_read_fail_the_integration_tests() {
         &route(&h),
         &["Integration Tests", "Integration Tests Failed"],
     );
-    assert_failed_at(&flow, "Integration Tests", "DependencyFailed");
+    assert_failed_at(&flow, "Integration Tests", "DependencyRefused");
 }
 
 pub async fn a_response_time_over_budget_fails_the_performance_stage() {
@@ -300,13 +300,13 @@ pub async fn a_checklist_that_cannot_be_written_fails_before_approval() {
     flow.artifacts.break_keys_containing("checklist");
     let arn = flow.start("rc-1.4.0", SHA).await;
     let (done, h) = flow.finish(&arn).await;
-    assert_eq!(done.error.as_deref(), Some("DependencyFailed"));
+    assert_eq!(done.error.as_deref(), Some("DependencyRefused"));
     assert_passes_through(
         &route(&h),
         &["Generate Checklist", "Generate Checklist Failed"],
     );
     no_approval_was_asked(&flow);
-    assert_failed_at(&flow, "Generate Checklist", "DependencyFailed");
+    assert_failed_at(&flow, "Generate Checklist", "DependencyRefused");
 }
 
 pub async fn a_release_that_cannot_be_published_fails_the_release_stage() {
@@ -316,12 +316,12 @@ pub async fn a_release_that_cannot_be_published_fails_the_release_stage() {
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
-    assert_eq!(done.error.as_deref(), Some("DependencyFailed"));
+    assert_eq!(done.error.as_deref(), Some("DependencyRefused"));
     assert_passes_through(
         &route(&h),
         &["Mark Release Ready", "Mark Release Ready Failed"],
     );
-    let m = assert_failed_at(&flow, "Mark Release Ready", "DependencyFailed");
+    let m = assert_failed_at(&flow, "Mark Release Ready", "DependencyRefused");
     assert!(m.body.contains("Resource not accessible"), "{}", m.body);
 }
 

@@ -80,6 +80,7 @@ fn registered_functions() -> Vec<String> {
         time: Time::Virtual,
         status_events: vec![],
         reconcile_every: None,
+        faults: Default::default(),
     })
     .expect("a local world");
     world.functions()

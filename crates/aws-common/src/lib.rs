@@ -15,6 +15,7 @@ pub mod https;
 
 pub use context::{Context, Deployment};
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -53,11 +54,45 @@ where
     code(err).is_some_and(|c| THROTTLING.contains(&c))
 }
 
-/// `operation: Code: message`, or the full cause chain for transport failures.
-pub fn port_error<E, R>(operation: impl Into<String>, err: &SdkError<E, R>) -> PortError
+/// Error codes of server-side failures that AWS sends with a 5xx, and that a retry
+/// may cure (the SDK's own classifier treats them as transient too).
+const SERVER_SIDE: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServiceError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Whether trying again may cure `err`: throttling, a 5xx (by status or by code), a
+/// timeout, a connection or response failure. A refusal (access denied, not found,
+/// validation) or a request that could not be built is not.
+pub fn is_transient<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            stagegate::error::is_transient_status(status)
+                || is_throttling(err)
+                || code(err).is_some_and(|c| SERVER_SIDE.contains(&c))
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        _ => false,
+    }
+}
+
+/// `operation: Code: message`, or the full cause chain for transport failures; marked
+/// transient or refused by [`is_transient`].
+pub fn port_error<E>(operation: impl Into<String>, err: &SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + Error + 'static,
-    R: std::fmt::Debug,
 {
     let message = match err {
         SdkError::ServiceError(s) => {
@@ -72,7 +107,11 @@ where
         }
         other => DisplayErrorContext(other).to_string(),
     };
-    PortError::new(operation, message)
+    if is_transient(err) {
+        PortError::new(operation, message)
+    } else {
+        PortError::refused(operation, message)
+    }
 }
 
 /// The retries adapters' tests give their mock clients: the SDK's standard mode,

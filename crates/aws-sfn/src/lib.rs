@@ -63,10 +63,9 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-fn callback_error<E, R>(op: &str, e: aws_sdk_sfn::error::SdkError<E, R>) -> CallbackError
+fn callback_error<E>(op: &str, e: aws_sdk_sfn::error::SdkError<E>) -> CallbackError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match aws_common::code(&e) {
         Some(code @ ("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")) => {

@@ -307,6 +307,35 @@ mod tests {
         let e = publish_with(&publish, Topic::Approvals).await.unwrap_err();
         assert_eq!(e.operation, "publish to arn:approvals");
         assert!(e.message.starts_with("NotFound"), "{e}");
+        assert!(!e.transient, "a missing topic stays missing: not retried");
+    }
+
+    /// AWS's answer decides whether the state machine retries: a 5xx may pass, access
+    /// denied will not.
+    #[tokio::test]
+    async fn server_errors_are_transient_and_access_denied_is_refused() {
+        let broken = mock!(Client::publish)
+            .sequence()
+            .http_status(500, Some(query_error("InternalError")))
+            .repeatedly()
+            .build();
+        let e = publish_with(&broken, Topic::Notifications)
+            .await
+            .unwrap_err();
+        assert!(e.transient, "{e}");
+        assert_eq!(broken.num_calls(), 3, "the SDK retried it first");
+        let denied = mock!(Client::publish)
+            .sequence()
+            .http_status(403, Some(query_error("AuthorizationError")))
+            .repeatedly()
+            .build();
+        let e = publish_with(&denied, Topic::Notifications)
+            .await
+            .unwrap_err();
+        assert!(!e.transient, "{e}");
+        assert_eq!(denied.num_calls(), 1, "a refusal is not retried");
+        let step: stagegate::StepError = e.into();
+        assert_eq!(step.name, "DependencyRefused");
     }
 
     #[tokio::test]
@@ -331,6 +360,10 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.message.contains("throttled"), "{e}");
+        assert!(
+            e.transient,
+            "still throttled after the SDK's retries: the state machine retries"
+        );
         assert_eq!(throttled.num_calls(), 3);
     }
 

@@ -116,8 +116,9 @@ impl<H: Http, T: Token> GitHub<H, T> {
             .get("message")
             .and_then(Value::as_str)
             .unwrap_or("no message");
-        Err(PortError::new(
+        Err(PortError::http(
             format!("GitHub {method} /repos/{}{path}", self.repository),
+            status,
             format!("{status}: {message}"),
         ))
     }
@@ -240,8 +241,9 @@ impl<H: Http, T: Token> Releases for GitHub<H, T> {
                 self.expect_ok("POST", "/releases", Some(create)).await?
             }
             other => {
-                return Err(PortError::new(
+                return Err(PortError::http(
                     format!("GitHub GET /repos/{}/releases/tags/{tag}", self.repository),
+                    other,
                     format!(
                         "{other}: {}",
                         existing

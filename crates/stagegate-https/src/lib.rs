@@ -79,7 +79,7 @@ impl Http for HttpsClient {
         let body = Full::new(Bytes::from(request.body.clone().unwrap_or_default()));
         let req = builder
             .body(body)
-            .map_err(|e| PortError::new(what(), format!("invalid request: {e}")))?;
+            .map_err(|e| PortError::refused(what(), format!("invalid request: {e}")))?;
         let started = Instant::now();
         let exchange = async {
             let res = self

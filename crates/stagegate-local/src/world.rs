@@ -20,7 +20,7 @@ use stagegate::ports::{
 };
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::*;
-use stagegate::testing::MemoryTable;
+use stagegate::testing::{Faults, Faulty, MemoryTable};
 use stagegate::waiting::Waiting;
 use stagegate::{Settings, Step};
 use std::collections::BTreeMap;
@@ -90,6 +90,10 @@ pub struct Setup<A, N, S, H, Ht, G, B> {
     /// How often the reconcile of undelivered decisions runs (`None`: only when
     /// invoked).
     pub reconcile_every: Option<Duration>,
+    /// Faults injected into the world's own stores, the approvals table and the Step
+    /// Functions APIs, as the steps call them (empty: none; the rehearsal's). Wrap
+    /// `ports` in [`Faulty`] with the same plan for the others.
+    pub faults: Faults,
 }
 
 /// A running world: the engine with the staging definition loaded and every function
@@ -136,8 +140,8 @@ impl LocalWorld {
         let wiring = Wiring {
             settings: &setup.settings,
             ports: &setup.ports,
-            runs: &runs,
-            table: &table,
+            runs: &Faulty::new(runs.clone(), setup.faults.clone()),
+            table: &Faulty::new(table.clone(), setup.faults),
         };
         let registry = Arc::new(wiring.registry().build_runner(setup.builds));
         let engine = Engine::with_control(control, registry.clone());
@@ -210,8 +214,8 @@ where
 struct Wiring<'a, A, N, S, H, Ht, G> {
     settings: &'a Settings,
     ports: &'a Ports<A, N, S, H, Ht, G>,
-    runs: &'a LocalStepFunctions,
-    table: &'a MemoryTable,
+    runs: &'a Faulty<LocalStepFunctions>,
+    table: &'a Faulty<MemoryTable>,
 }
 
 impl<A, N, S, H, Ht, G> Wiring<'_, A, N, S, H, Ht, G>
@@ -284,7 +288,9 @@ where
     }
 
     /// The waits' ports: the table's waiters, and Step Functions as runs and clock.
-    fn waiting(&self) -> Waiting<MemoryTable, LocalStepFunctions, LocalStepFunctions> {
+    fn waiting(
+        &self,
+    ) -> Waiting<Faulty<MemoryTable>, Faulty<LocalStepFunctions>, Faulty<LocalStepFunctions>> {
         let (waits, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
         Waiting { waits, runs, clock }
     }

@@ -180,7 +180,10 @@ async fn githubs_errors_fail_the_step_with_githubs_message() {
     let e = mark_ready(&base, Some("ghp_test"), &MemoryArtifacts::default())
         .await
         .expect_err("GitHub refused");
-    assert_eq!(e.name, "DependencyFailed");
+    assert_eq!(
+        e.name, "DependencyRefused",
+        "a 422 will not pass by retrying"
+    );
     assert!(
         e.message.contains("POST /repos/acme/shop/releases")
             && e.message.contains("422: Validation Failed"),

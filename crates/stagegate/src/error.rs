@@ -34,8 +34,12 @@ pub mod names {
     pub const INVALID_INPUT: &str = "InvalidInput";
     /// The tag, commit or repository of the candidate is not acceptable.
     pub const INVALID_CANDIDATE: &str = "InvalidCandidate";
-    /// A port (AWS service, local store) failed; retrying may help.
+    /// A port (AWS service, local store) failed in a way retrying may cure
+    /// (throttling, a 5xx, a timeout): the state machine retries it.
     pub const DEPENDENCY_FAILED: &str = "DependencyFailed";
+    /// A port refused the call in a way retrying will not change (access denied, not
+    /// found, an invalid request): not retried, the run ends naming the call.
+    pub const DEPENDENCY_REFUSED: &str = "DependencyRefused";
     /// The change set could not be created or described.
     pub const CHANGE_SET_FAILED: &str = "ChangeSetFailed";
     /// What was approved is no longer what would be deployed.
@@ -67,6 +71,7 @@ pub mod names {
         INVALID_INPUT,
         INVALID_CANDIDATE,
         DEPENDENCY_FAILED,
+        DEPENDENCY_REFUSED,
         CHANGE_SET_FAILED,
         VALIDATION_FAILED,
         STACK_DEPLOY_FAILED,
@@ -82,26 +87,73 @@ pub mod names {
     ];
 }
 
-/// A port's failure, with what was being attempted.
+/// A port's failure, with what was being attempted and whether trying again may
+/// cure it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{operation}: {message}")]
 pub struct PortError {
     pub operation: String,
     pub message: String,
+    /// `true`: throttling, a server error, a timeout — the step fails
+    /// `DependencyFailed` and the state machine retries it. `false`: a refusal
+    /// (access denied, not found, invalid request) — `DependencyRefused`, not retried.
+    pub transient: bool,
 }
 
 impl PortError {
+    /// A failure trying again may cure (the default where the cause is unknown).
     pub fn new(operation: impl Into<String>, message: impl Into<String>) -> Self {
         PortError {
             operation: operation.into(),
             message: message.into(),
+            transient: true,
+        }
+    }
+
+    /// A refusal trying again will not change.
+    pub fn refused(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        PortError {
+            transient: false,
+            ..Self::new(operation, message)
+        }
+    }
+
+    /// An HTTP API's answer `status`: transient for 408, 429 and 5xx, else a refusal.
+    pub fn http(operation: impl Into<String>, status: u16, message: impl Into<String>) -> Self {
+        PortError {
+            transient: is_transient_status(status),
+            ..Self::new(operation, message)
         }
     }
 }
 
+impl PortError {
+    /// This failure as a step's error: a transient one stays `DependencyFailed`, which
+    /// the state machine retries; a refusal becomes `refusal`, the step's own failure
+    /// (`ChangeSetFailed`, `StackDeployFailed`, …), which it does not.
+    pub fn refused_as(self, refusal: &'static str) -> StepError {
+        if self.transient {
+            self.into()
+        } else {
+            StepError::new(refusal, self.to_string())
+        }
+    }
+}
+
+/// Whether an HTTP status says "try again later": request timeout, too many
+/// requests, or a server error.
+pub fn is_transient_status(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
 impl From<PortError> for StepError {
     fn from(e: PortError) -> Self {
-        StepError::new(names::DEPENDENCY_FAILED, e.to_string())
+        let name = if e.transient {
+            names::DEPENDENCY_FAILED
+        } else {
+            names::DEPENDENCY_REFUSED
+        };
+        StepError::new(name, e.to_string())
     }
 }
 
@@ -112,6 +164,34 @@ pub fn invalid_input(msg: impl Into<String>) -> StepError {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// What may pass is retried, what was refused is not: the names say which.
+    #[test]
+    fn transient_failures_are_dependency_failed_and_refusals_dependency_refused() {
+        let e: StepError = PortError::new("publish", "ThrottlingException: slow down").into();
+        assert_eq!(e.name, "DependencyFailed");
+        let e: StepError = PortError::refused("publish", "AuthorizationError: no").into();
+        assert_eq!(e.name, "DependencyRefused");
+        assert_eq!(e.message, "publish: AuthorizationError: no");
+        for (status, transient) in [(500, true), (503, true), (429, true), (408, true)] {
+            assert_eq!(PortError::http("GET /", status, "x").transient, transient);
+        }
+        for status in [400, 401, 403, 404, 409, 422] {
+            assert!(!PortError::http("GET /", status, "x").transient, "{status}");
+        }
+        let throttled = PortError::new("create change set", "Throttling: slow down");
+        assert_eq!(
+            throttled.refused_as(names::CHANGE_SET_FAILED).name,
+            "DependencyFailed"
+        );
+        let invalid = PortError::refused("create change set", "ValidationError: bad");
+        assert_eq!(
+            invalid.refused_as(names::CHANGE_SET_FAILED).name,
+            "ChangeSetFailed"
+        );
+    }
+
     /// The names are a contract: the README must list every one.
     #[test]
     fn the_readme_lists_every_error_name() {

@@ -332,6 +332,7 @@ impl Rehearsal {
             time: Time::Real,
             status_events: vec![stacks.subscribe(), hosting.subscribe()],
             reconcile_every: Some(RECONCILE_EVERY),
+            faults: stagegate::testing::Faults::default(),
         })?;
         let page = server::serve_on(listener, approval_page(&world, artifacts));
         Ok(Rehearsal {

@@ -66,7 +66,7 @@ impl<S: Stacks, A: Artifacts> Step<Input, Preview> for CreateChangeSet<S, A> {
             .stacks
             .create_change_set(&request)
             .await
-            .map_err(|e| StepError::new(names::CHANGE_SET_FAILED, e.to_string()))?;
+            .map_err(|e| e.refused_as(names::CHANGE_SET_FAILED))?;
         Ok(Preview {
             change_set_id: id,
             stack_name: request.stack_name,

@@ -49,8 +49,7 @@ where
             })?;
             vars.insert(env.clone(), value.clone());
         }
-        let failed =
-            |e: crate::error::PortError| StepError::new(names::AMPLIFY_JOB_FAILED, e.to_string());
+        let failed = |e: crate::error::PortError| e.refused_as(names::AMPLIFY_JOB_FAILED);
         self.hosting
             .merge_environment(&vars)
             .await

@@ -53,7 +53,7 @@ where
             .await?;
         if let Err(e) = self.stacks.execute_change_set(&input.change_set_id).await {
             self.waiting.waits.done(&key, &waiter.token).await?;
-            return Err(StepError::new(names::STACK_DEPLOY_FAILED, e.to_string()));
+            return Err(e.refused_as(names::STACK_DEPLOY_FAILED));
         }
         Ok(Awaiting {
             key,

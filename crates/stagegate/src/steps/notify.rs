@@ -410,7 +410,8 @@ fn machine_form(
 }
 
 /// Publishes `message` once for `execution_id`: claimed first, released if the
-/// publish fails (so a retry can send it).
+/// publish fails (so a retry can send it). A claims store that refuses does not stop
+/// the notice: it is sent without the claim (at least once instead of exactly once).
 async fn publish_once(
     notifier: &impl Notifier,
     claims: &impl Claims,
@@ -420,18 +421,27 @@ async fn publish_once(
     mut output: Output,
 ) -> Result<Output, StepError> {
     let key = claim_key(execution_id);
-    if !claims
+    let guarded = match claims
         .claim(&key, now + chrono::Duration::days(CLAIM_DAYS))
-        .await?
+        .await
     {
-        output.already_notified = true;
-        return Ok(output);
-    }
+        Ok(true) => true,
+        Ok(false) => {
+            output.already_notified = true;
+            return Ok(output);
+        }
+        // The claims store refuses (access denied, not a passing fault): nobody can
+        // make sure this notice is sent once, so it is sent anyway. Twice is better
+        // than a run nobody is told about.
+        Err(e) if !e.transient => false,
+        Err(e) => return Err(e.into()),
+    };
     match notifier.publish(Topic::Notifications, message).await {
         Ok(id) => {
             output.message_id = id;
             Ok(output)
         }
+        Err(e) if !guarded => Err(e.into()),
         Err(e) => {
             // Give the claim back so the retry (or the end-of-run event) sends it; if
             // that fails too, the error says both.

@@ -49,7 +49,7 @@ impl MemoryArtifacts {
     }
     fn check(&self, key: &str) -> PortResult<()> {
         match lock(&self.broken).iter().find(|p| key.contains(p.as_str())) {
-            Some(_) => Err(PortError::new(
+            Some(_) => Err(PortError::refused(
                 format!("artifact {key}"),
                 "AccessDenied: the store refuses this key (a test fault)",
             )),
@@ -298,7 +298,7 @@ impl Releases for MemoryRepository {
         notes: &str,
     ) -> PortResult<Option<String>> {
         if let Some(f) = lock(&self.failure).clone() {
-            return Err(PortError::new("publish the prerelease", f));
+            return Err(PortError::refused("publish the prerelease", f));
         }
         if !self.token {
             return Ok(None);

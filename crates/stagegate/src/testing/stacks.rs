@@ -170,7 +170,7 @@ impl Stacks for MemoryStacks {
     async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
         let mut s = lock(&self.state);
         if let Some(f) = &s.create_failure {
-            return Err(PortError::new("create change set", f.clone()));
+            return Err(PortError::refused("create change set", f.clone()));
         }
         s.requests.push(request.clone());
         Ok(format!("arn:cs/{}", request.change_set_name))
@@ -215,7 +215,7 @@ impl Stacks for MemoryStacks {
     async fn execute_change_set(&self, _id: &str) -> PortResult<()> {
         let mut s = lock(&self.state);
         if let Some(f) = &s.execute_failure {
-            return Err(PortError::new("execute change set", f.clone()));
+            return Err(PortError::refused("execute change set", f.clone()));
         }
         s.executed = true;
         let name = s

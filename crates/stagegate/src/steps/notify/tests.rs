@@ -366,7 +366,42 @@ async fn the_notice_names_the_runs_signed_evidence() {
     step.run(input).await.unwrap();
     let body = n.messages().pop().unwrap().1.body;
     assert!(
-        body.contains("Evidence: not recorded (DependencyFailed"),
+        body.contains("Evidence: not recorded (DependencyRefused"),
         "{body}"
+    );
+}
+
+/// A claims store that refuses (access denied) does not silence the run: the notice
+/// goes out without its claim; one that may pass (throttled) is retried instead.
+#[tokio::test]
+async fn a_refused_claim_still_sends_the_notice_and_a_throttled_one_is_retried() {
+    use crate::testing::{Fault, Faults, Faulty};
+    let run = || {
+        Input::Run(RunInput {
+            outcome: Outcome::Success,
+            execution_id: "arn:x".into(),
+            state: json!({"repository": "acme/shop", "tag": "rc-1"}),
+        })
+    };
+    let step = |n: &MemoryNotifier, faults: &Faults| Notify {
+        settings: Settings::default(),
+        notifier: n.clone(),
+        store: Faulty::new(MemoryTable::default(), faults.clone()),
+        clock: FixedClock(now()),
+        artifacts: MemoryArtifacts::default(),
+        signer: MemorySigner::default(),
+    };
+    let (n, faults) = (MemoryNotifier::default(), Faults::default());
+    faults.arm("dynamodb:PutItem (claim)", Fault::AccessDenied);
+    step(&n, &faults).run(run()).await.unwrap();
+    assert_eq!(n.messages().len(), 1, "sent without the claim");
+
+    let (n, faults) = (MemoryNotifier::default(), Faults::default());
+    faults.arm("dynamodb:PutItem (claim)", Fault::Throttled { times: 1 });
+    let e = step(&n, &faults).run(run()).await.unwrap_err();
+    assert_eq!(e.name, "DependencyFailed");
+    assert!(
+        n.messages().is_empty(),
+        "nothing sent before the claim is made"
     );
 }

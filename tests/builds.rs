@@ -21,6 +21,8 @@ pub struct ScriptedBuilds {
     /// Where a command suite's build uploads its JUnit report, and each suite's.
     artifacts: Option<MemoryArtifacts>,
     reports: Arc<Mutex<HashMap<String, String>>>,
+    /// How long each build runs (default: none).
+    takes: std::time::Duration,
 }
 
 impl ScriptedBuilds {
@@ -31,6 +33,11 @@ impl ScriptedBuilds {
             artifacts: Some(artifacts),
             ..Self::default()
         }
+    }
+    /// Each build runs for `d` (CodeBuild's minute or so in the path tests' virtual
+    /// time).
+    pub fn taking(self, d: std::time::Duration) -> Self {
+        ScriptedBuilds { takes: d, ..self }
     }
     /// The JUnit XML command suite `suite` writes.
     pub fn report(&self, suite: &str, junit: &str) {
@@ -100,6 +107,7 @@ impl BuildRunner for ScriptedBuilds {
             uploads.extend(package_output(&scratch));
         }
         let upload = self.artifacts.clone().map(|a| (a, uploads));
+        let takes = self.takes;
         self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -108,7 +116,7 @@ impl BuildRunner for ScriptedBuilds {
             if let Some(e) = refused {
                 return Err(e);
             }
-            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            tokio::time::sleep(takes).await;
             // The build's own credentials write its scratch (a store fault set by a
             // test is on the trusted steps' reads and writes, not on this).
             if let Some((artifacts, files)) = upload {
