@@ -19,6 +19,7 @@
 mod engine;
 mod functions;
 mod happy_path;
+mod load;
 
 use anyhow::{bail, Context, Result};
 use engine::{engine_on_its_own_thread, node_rate, ENGINE_DEFINITION};
@@ -42,7 +43,7 @@ struct Args {
     write: Option<PathBuf>,
 }
 
-const USAGE: &str = "stagegate-bench [--only init|path|engine] [--bin-dir DIR] [--spawns N] [--seconds S] [--write docs/performance.md]";
+const USAGE: &str = "stagegate-bench [--only init|path|engine|load] [--bin-dir DIR] [--spawns N] [--seconds S] [--write docs/performance.md]";
 
 fn args() -> Result<Args> {
     let mut a = Args {
@@ -117,6 +118,9 @@ fn mark(ok: bool) -> &'static str {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = args()?;
+    if args.only.as_deref() == Some("load") {
+        return load_section(&args).await;
+    }
     if args.only.as_deref() == Some("engine") {
         let (rate, events) = engine_on_its_own_thread(args.seconds)?;
         println!("embedded engine: {rate:.0} executions/s ({events} events each)");
@@ -302,6 +306,22 @@ async fn main() -> Result<()> {
         let updated = format!("{}{BEGIN}\n\n{md}\n{}", &doc[..b], &doc[e..]);
         std::fs::write(path, updated)?;
         eprintln!("wrote {}", path.display());
+    }
+    load_section(&args).await
+}
+
+/// The load and fault drills (`--only load`, and the last part of a whole run): their
+/// section of docs/performance.md, with the machine they ran on.
+async fn load_section(args: &Args) -> Result<()> {
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let mut md = format!("Measured {today} on {}; `profiling` build.\n\n", machine());
+    md.push_str(&load::load(&load::Sizes::default()).await);
+    md.push('\n');
+    md.push_str(&load::faults()?);
+    print!("{md}");
+    if let Some(path) = &args.write {
+        load::write(path, &md)?;
+        eprintln!("wrote the load section of {}", path.display());
     }
     Ok(())
 }

@@ -74,10 +74,14 @@ impl Flow {
         Self::build(settings, people, Time::Virtual, Duration::from_secs(60))
     }
 
-    /// The example's flow on the system clock, its checks and suites taking
-    /// `build_time` each (the load drill: many runs at once, measured).
-    pub fn real_time(build_time: Duration) -> Flow {
-        Self::build(example_settings(), approvers(), Time::Real, build_time)
+    /// The example's flow on the system clock (the load drill: many runs at once,
+    /// measured), what AWS does taking `aws_time` each: a build, a stack's or an
+    /// Amplify job's status.
+    pub fn real_time(aws_time: Duration) -> Flow {
+        let flow = Self::build(example_settings(), approvers(), Time::Real, aws_time);
+        flow.stacks.set_status_every(aws_time);
+        flow.hosting.set_status_every(aws_time);
+        flow
     }
 
     fn build(
@@ -164,13 +168,18 @@ impl Flow {
 
     /// Starts a run for `tag` at `sha`, named as stagegate names runs.
     pub async fn start(&self, tag: &str, sha: &str) -> String {
+        self.start_in("acme/shop", tag, sha).await
+    }
+
+    /// Starts a run for `tag` at `sha` of `repository`.
+    pub async fn start_in(&self, repository: &str, tag: &str, sha: &str) -> String {
         let name = format!("{tag}--{}", &sha[..12]);
         self.publish_suites(&name).await;
         self.engine
             .start_execution(
                 &self.state_machine,
                 Some(&name),
-                json!({"repository": "acme/shop", "tag": tag, "sha": sha, "pushedBy": "ana", "pusher": github_pusher("ana")}),
+                json!({"repository": repository, "tag": tag, "sha": sha, "pushedBy": "ana", "pusher": github_pusher("ana")}),
             )
             .unwrap_or_else(|e| panic!("start: {e}"))
     }
@@ -198,14 +207,28 @@ impl Flow {
 
     /// The link id of `approver`'s latest email of `kind` for `tag`, if one was sent.
     pub fn sent_link(&self, tag: &str, kind: &str, approver: &str) -> Option<String> {
-        let (_, m) = self.notifier.messages().into_iter().rev().find(|(t, m)| {
-            *t == Topic::Approvals
-                && m.attributes.get("tag").map(String::as_str) == Some(tag)
-                && m.attributes.get("kind").map(String::as_str) == Some(kind)
-                && m.attributes.get("approver").map(String::as_str) == Some(approver)
-        })?;
-        let start = m.body.find("/approvals/")? + "/approvals/".len();
-        m.body.get(start..start + 43).map(str::to_string)
+        self.sent_links(kind, approver).remove(tag)
+    }
+
+    /// Tag → link id of `approver`'s latest email of `kind`, for every tag.
+    pub fn sent_links(&self, kind: &str, approver: &str) -> BTreeMap<String, String> {
+        let mut links = BTreeMap::new();
+        for (t, m) in self.notifier.messages() {
+            let attr = |k: &str| m.attributes.get(k).map(String::as_str);
+            if t != Topic::Approvals
+                || attr("kind") != Some(kind)
+                || attr("approver") != Some(approver)
+            {
+                continue;
+            }
+            let Some(start) = m.body.find("/approvals/").map(|i| i + "/approvals/".len()) else {
+                continue;
+            };
+            if let (Some(tag), Some(id)) = (attr("tag"), m.body.get(start..start + 43)) {
+                links.insert(tag.to_string(), id.to_string());
+            }
+        }
+        links
     }
 
     /// Approves the deployment of `tag` as bob (the common case of most routes).

@@ -10,6 +10,7 @@ mod coverage;
 mod failures;
 mod faults;
 mod limits;
+mod load;
 mod routes;
 mod unavailable;
 mod waits;
@@ -36,6 +37,9 @@ macro_rules! routes {
 }
 
 routes! {
+    load::ten_candidates_at_once_all_deploy_one_at_a_time_and_are_each_told,
+    load::a_storm_of_tags_leaves_the_newest_and_tells_the_rest_once,
+    load::a_burst_of_duplicate_deliveries_starts_one_run,
     faults::every_call_of_the_happy_path_survives_transient_faults_and_names_refusals,
     limits::ten_thousand_cases_keep_every_state_under_64_kb,
     limits::a_thousand_resource_changes_keep_every_state_under_64_kb,

@@ -24,6 +24,7 @@ struct HostingState {
     /// The jobs started (their commits) and where each is now.
     jobs: Vec<(String, JobStatus)>,
     miss_events: bool,
+    every: std::time::Duration,
 }
 
 impl Default for MemoryHosting {
@@ -34,6 +35,7 @@ impl Default for MemoryHosting {
                 timeline: vec![JobStatus::Running, JobStatus::Succeeded],
                 jobs: Vec::new(),
                 miss_events: false,
+                every: STATUS_EVERY,
             })),
             events: broadcast::channel(64).0,
         }
@@ -60,6 +62,10 @@ impl MemoryHosting {
     pub fn miss_events(&self) {
         lock(&self.state).miss_events = true;
     }
+    /// Each status of a job takes `every` instead of [`STATUS_EVERY`].
+    pub fn set_status_every(&self, every: std::time::Duration) {
+        lock(&self.state).every = every;
+    }
     /// The jobs' status events, as EventBridge would deliver them to a rule.
     pub fn subscribe(&self) -> broadcast::Receiver<Value> {
         self.events.subscribe()
@@ -80,12 +86,12 @@ impl Hosting for MemoryHosting {
     async fn start_job(&self, commit: &str) -> PortResult<String> {
         let mut s = lock(&self.state);
         s.jobs.push((commit.to_string(), JobStatus::Pending));
-        let (index, timeline) = (s.jobs.len() - 1, s.timeline.clone());
+        let (index, timeline, every) = (s.jobs.len() - 1, s.timeline.clone(), s.every);
         let id = s.jobs.len().to_string();
         let (state, events, job) = (self.state.clone(), self.events.clone(), id.clone());
         tokio::spawn(async move {
             for status in timeline {
-                tokio::time::sleep(STATUS_EVERY).await;
+                tokio::time::sleep(every).await;
                 let event = {
                     let mut s = lock(&state);
                     s.jobs[index].1 = status.clone();
