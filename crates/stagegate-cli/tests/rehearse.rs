@@ -246,42 +246,6 @@ fn the_terminal_prompt_follows_the_page_rules_and_keeps_the_next_line() {
     );
 }
 
-/// Processes whose environment carries `marker` (every child of a rehearsal inherits
-/// it): what a rehearsal left running.
-fn processes_marked(marker: &str) -> Vec<String> {
-    let needle = format!("STAGEGATE_TEST_MARK={marker}");
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
-        .filter_map(|e| {
-            let env = std::fs::read(e.path().join("environ")).ok()?;
-            let env = String::from_utf8_lossy(&env);
-            env.split('\0').any(|v| v == needle).then(|| {
-                std::fs::read_to_string(e.path().join("cmdline"))
-                    .unwrap_or_default()
-                    .replace('\0', " ")
-            })
-        })
-        .collect()
-}
-
-fn marked_rehearsal(dir: &Path, marker: &str, args: &[&str]) -> Command {
-    let app = example_app();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stagegate"));
-    cmd.args(["rehearse", "--app", app.to_str().unwrap_or_default()])
-        .args(args)
-        .current_dir(dir)
-        .env("STAGEGATE_TEST_MARK", marker);
-    cmd
-}
-
 /// A rehearsal run again in the same directory, with each stage forced to fail on
 /// the later runs: every forced failure fails, whatever the earlier runs left (the
 /// second run has no infrastructure change), and each run keeps its own files.

@@ -85,3 +85,39 @@ pub fn outcome_message(run: &Path) -> String {
     assert_eq!(files.len(), 1, "one outcome notification: {files:?}");
     std::fs::read_to_string(files.remove(0)).unwrap_or_default()
 }
+
+/// Processes whose environment carries `marker` (every child of a rehearsal inherits
+/// it): what a rehearsal left running.
+pub fn processes_marked(marker: &str) -> Vec<String> {
+    let needle = format!("STAGEGATE_TEST_MARK={marker}");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter_map(|e| {
+            let env = std::fs::read(e.path().join("environ")).ok()?;
+            let env = String::from_utf8_lossy(&env);
+            env.split('\0').any(|v| v == needle).then(|| {
+                std::fs::read_to_string(e.path().join("cmdline"))
+                    .unwrap_or_default()
+                    .replace('\0', " ")
+            })
+        })
+        .collect()
+}
+
+pub fn marked_rehearsal(dir: &Path, marker: &str, args: &[&str]) -> Command {
+    let app = example_app();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stagegate"));
+    cmd.args(["rehearse", "--app", app.to_str().unwrap_or_default()])
+        .args(args)
+        .current_dir(dir)
+        .env("STAGEGATE_TEST_MARK", marker);
+    cmd
+}

@@ -158,6 +158,14 @@ impl Candidate {
             .validate(&settings.tag_prefix)
             .map_err(|e| e.message)?;
         let root = opts.work_dir.join(".stagegate");
+        let ledger = root.join("groups");
+        let left = crate::procs::keep_ledger_in(&ledger)
+            .map_err(|e| format!("cannot keep the process ledger {}: {e}", ledger.display()))?;
+        if left > 0 {
+            say(&format!(
+                "Ended {left} process group(s) a killed rehearsal left running here."
+            ));
+        }
         let (run_id, run_dir) = new_run_dir(&root.join("runs"), &candidate.execution_name())?;
         Ok(Candidate {
             app,
@@ -195,6 +203,44 @@ fn new_run_dir(runs: &Path, name: &str) -> Result<(String, PathBuf), String> {
         }
     }
     Err(format!("{} holds too many runs of {name}", runs.display()))
+}
+
+/// Keeps every approval record of the run in `dir` (`<id>.json`, the latest version,
+/// replaced atomically) as the table writes it: the table is in memory, and a
+/// decision must outlive a rehearsal that is killed. The task token and the form key
+/// are left out (they answer this process's tasks only).
+fn keep_decisions(table: &stagegate::testing::MemoryTable, dir: PathBuf) -> Result<(), String> {
+    crate::private::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    table.on_write(move |record| {
+        let mut kept = record.clone();
+        kept.task_token = String::new();
+        kept.form_key = String::new();
+        let name: String = kept
+            .id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let (tmp, path) = (
+            dir.join(format!(".{name}.json")),
+            dir.join(format!("{name}.json")),
+        );
+        let body = serde_json::to_vec_pretty(&kept).unwrap_or_default();
+        let kept = crate::private::write(&tmp, &body).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = kept {
+            eprintln!(
+                "warning: the approval record could not be kept in {}: {e}",
+                path.display()
+            );
+        }
+    });
+    Ok(())
 }
 
 /// A content hash standing in for a commit when the app is not in a git repository.
@@ -334,6 +380,7 @@ impl Rehearsal {
             reconcile_every: Some(RECONCILE_EVERY),
             faults: stagegate::testing::Faults::default(),
         })?;
+        keep_decisions(&world.table, c.run_dir.join("approvals"))?;
         let page = server::serve_on(listener, approval_page(&world, artifacts));
         Ok(Rehearsal {
             c,

@@ -26,7 +26,13 @@ struct Items {
     claims: BTreeMap<String, String>,
     newest: BTreeMap<String, (Newest, u64)>,
     waiters: BTreeMap<String, Waiter>,
+    /// Told every approval record written, as written (the rehearsal keeps each on
+    /// disk, so a decision outlives a rehearsal that is killed).
+    on_write: Option<OnWrite>,
 }
+
+/// What [`MemoryTable::on_write`] calls.
+type OnWrite = Arc<dyn Fn(&ApprovalRecord) + Send + Sync>;
 
 /// The approvals table in memory. A cheap handle: clones share the items.
 #[derive(Clone, Default)]
@@ -38,6 +44,12 @@ impl MemoryTable {
         let table = MemoryTable::default();
         table.items().approvers = approvers;
         table
+    }
+
+    /// Calls `f` with every approval record written from now on (created or
+    /// updated), under the table's lock: in the order they were written.
+    pub fn on_write(&self, f: impl Fn(&ApprovalRecord) + Send + Sync + 'static) {
+        self.items().on_write = Some(Arc::new(f));
     }
 
     /// Removes approver `id`, as `stagegate approvers remove` does.
@@ -83,6 +95,9 @@ impl Approvals for MemoryTable {
         for link in links {
             items.links.insert(link.id_hash.clone(), link.clone());
         }
+        if let Some(f) = &items.on_write {
+            f(record);
+        }
         Ok(())
     }
     async fn get(&self, id: &str) -> PortResult<Option<ApprovalRecord>> {
@@ -100,6 +115,9 @@ impl Approvals for MemoryTable {
             return Ok(Update::Conflict(Box::new(current.clone())));
         }
         items.records.insert(new.id.clone(), new.clone());
+        if let Some(f) = &items.on_write {
+            f(new);
+        }
         Ok(Update::Done)
     }
     async fn pending(&self, repository: &str) -> PortResult<Vec<ApprovalRecord>> {
