@@ -135,6 +135,74 @@ pub async fn load(sizes: &Sizes) -> String {
     md
 }
 
+/// The table drills on the DynamoDB adapter against moto (a real implementation of
+/// DynamoDB's conditional writes; needs `moto_server` on `PATH`, as `bench/load`
+/// arranges): `claimers` on one delivery, `approvals` decided at once, `voters` on
+/// one approval.
+pub async fn table_on_moto(claimers: usize, approvals: usize, voters: usize) -> Result<String> {
+    use stagegate_paths::table::{approvals_at_once, claim_storm, votes_at_once, TableReport};
+    let moto = testkit::Moto::start();
+    moto.create_approvals_table("approvals").await;
+    let table = aws_dynamodb_port::DynamoTable::from_config(&moto.sdk_config().await, "approvals");
+    let people = stagegate_paths::table::voters(voters);
+    let mut directory = table.directory().await.context("read the approvers")?;
+    directory.approvers = people
+        .iter()
+        .cloned()
+        .chain(stagegate::testing::approvers())
+        .collect();
+    table
+        .save_directory(&directory)
+        .await
+        .context("configure the approvers")?;
+    eprintln!("load: the table drills on moto...");
+    let mut r = TableReport::default();
+    claim_storm(&table, claimers, &mut r).await;
+    approvals_at_once(&table, approvals, &mut r).await;
+    votes_at_once(&table, &people, &mut r).await;
+    let mut md = String::from(
+        "### The approvals table under concurrency: the DynamoDB adapter against moto\n\n",
+    );
+    let _ = writeln!(
+        md,
+        "The same ports the functions use, against moto's DynamoDB (its conditional writes and transactions; one moto process on this machine, so latencies are moto's and this machine's, not DynamoDB's). Bold figures must be as shown.\n"
+    );
+    let _ = writeln!(md, "| Drill | result |\n|---|---|");
+    let _ = writeln!(
+        md,
+        "| one push's delivery claimed by {} callers at once | **{}** claim made |",
+        r.claimers, r.claims_won
+    );
+    let _ = writeln!(md, "| {} approvals created and approved at once | {} approved, each recorded and answered once |", r.approvals, r.approved);
+    let _ = writeln!(
+        md,
+        "| one approval needing all of {} people, all voting at once | {} votes counted, {} conflicts answered \"try again\" and retried, **{}** task answer |",
+        r.voters, r.votes_counted, r.conflicts, r.vote_answers
+    );
+    let _ = writeln!(md, "| decisions lost | **{}** |", r.decisions_lost);
+    let _ = writeln!(
+        md,
+        "\n| Call | calls | p50 ms | p99 ms |\n|---|---|---|---|"
+    );
+    for (call, took) in &r.latencies {
+        let mut sorted = took.clone();
+        sorted.sort();
+        let q = |p| {
+            stagegate_paths::load::percentile(&sorted, p)
+                .map(ms)
+                .unwrap_or_default()
+        };
+        let _ = writeln!(
+            md,
+            "| {call} | {} | {} | {} |",
+            took.len(),
+            q(50.0),
+            q(99.0)
+        );
+    }
+    Ok(md)
+}
+
 /// What a drilled run ended in, in a few words.
 fn outcome(d: &Drilled) -> String {
     let retried = format!("{} calls, {} failed", d.calls, d.fired);

@@ -12,6 +12,7 @@ mod dynamodb;
 mod eventbridge;
 mod iam;
 mod kms;
+mod load;
 mod s3;
 mod secretsmanager;
 mod sfn;

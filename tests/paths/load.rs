@@ -50,3 +50,26 @@ pub async fn a_burst_of_duplicate_deliveries_starts_one_run() {
     assert_eq!((r.starts, r.runs, r.succeeded), (20, 1, 1));
     assert_eq!(r.approval_requests, 1);
 }
+
+/// The table drills on the in-memory table (the moto test runs them on DynamoDB). Not
+/// a route: it runs no definition.
+#[tokio::test]
+async fn the_tables_once_only_writes_hold_under_concurrency() {
+    use stagegate_paths::table::*;
+    let people = voters(8);
+    let table = stagegate::testing::MemoryTable::with_approvers(
+        people.iter().cloned().chain(approvers()).collect(),
+    );
+    let mut r = TableReport::default();
+    claim_storm(&table, 50, &mut r).await;
+    approvals_at_once(&table, 20, &mut r).await;
+    votes_at_once(&table, &people, &mut r).await;
+    assert_eq!((r.claimers, r.claims_won), (50, 1), "{r:#?}");
+    assert_eq!((r.approvals, r.approved), (20, 20), "{r:#?}");
+    assert_eq!(
+        (r.voters, r.votes_counted, r.vote_answers),
+        (8, 8, 1),
+        "{r:#?}"
+    );
+    assert_eq!(r.decisions_lost, 0, "{r:#?}");
+}
