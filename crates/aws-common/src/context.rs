@@ -112,17 +112,81 @@ impl Context {
     /// emulators unchanged), with the HTTPS client deferred to its first request
     /// ([`crate::https::on_first_use`]), and the variables of the environment.
     pub async fn load() -> Result<Context, ConfigErrors> {
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(crate::https::on_first_use())
-            .load()
-            .await;
-        Context::from_vars(aws, |k| std::env::var(k).ok())
+        Context::from_vars(lambda_sdk_config(), |k| std::env::var(k).ok())
     }
+}
+
+/// The SDK configuration a Lambda function needs, from what Lambda sets: the region
+/// (`AWS_REGION`), the role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and, for emulators,
+/// `AWS_ENDPOINT_URL`. Not `aws_config::defaults`: its chain (profiles, SSO, web
+/// identity and assume-role through STS, IMDS) is never used on Lambda, and linking it
+/// costs every function its size (docs/performance.md).
+pub fn lambda_sdk_config() -> SdkConfig {
+    lambda_sdk_config_from(|k| std::env::var(k).ok())
+}
+
+/// [`lambda_sdk_config`] from the variables `var` reads. Lambda's credentials stay
+/// the same for the life of the execution environment, so they are read once.
+fn lambda_sdk_config_from(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
+    use aws_credential_types::{provider::SharedCredentialsProvider, Credentials};
+    use aws_smithy_async::rt::sleep::{default_async_sleep, SharedAsyncSleep, TokioSleep};
+    use aws_types::region::Region;
+    let var = |k: &str| var(k).filter(|v| !v.is_empty());
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+    let sleep = default_async_sleep().unwrap_or_else(|| SharedAsyncSleep::new(TokioSleep::new()));
+    let mut config = SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(region.map(Region::new))
+        .http_client(crate::https::on_first_use())
+        .sleep_impl(sleep)
+        .time_source(aws_smithy_async::time::SharedTimeSource::default());
+    if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        let credentials = Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "Lambda");
+        config = config.credentials_provider(SharedCredentialsProvider::new(credentials));
+    }
+    if let Some(url) = var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(url);
+    }
+    config.build()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What Lambda sets is what a function's SDK clients use: region, the role's
+    /// credentials, and an emulator's endpoint.
+    #[tokio::test]
+    async fn the_sdk_configuration_comes_from_what_lambda_sets() {
+        use aws_credential_types::provider::ProvideCredentials;
+        let env = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "session"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ];
+        let read = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let config = lambda_sdk_config_from(read);
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+        let creds = config
+            .credentials_provider()
+            .expect("a provider")
+            .provide_credentials()
+            .await
+            .expect("credentials from the environment");
+        assert_eq!(creds.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(creds.session_token(), Some("session"));
+        let bare = lambda_sdk_config_from(|_| None);
+        assert_eq!((bare.region(), bare.endpoint_url()), (None, None));
+        assert!(bare.credentials_provider().is_none());
+    }
 
     fn aws() -> SdkConfig {
         SdkConfig::builder()
