@@ -40,6 +40,12 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
         .unwrap_or_else(|d| panic!("{d:?}"));
     assert!(e.manifest.is_some(), "{e:?}");
     assert_eq!((e.decisions.len(), e.outcome.as_str()), (1, "success"));
+    // And the commit is staged: what a promotion checks first holds.
+    let staged = stagegate::manifest::staged::staged_release(&flow.artifacts, &flow.signer, SHA)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|u| panic!("{u:?}"));
+    assert_eq!(staged.0.run_id, "rc-1.4.0--0123456789ab");
 }
 
 /// Every phase, every check, and neither a failure nor a status read.
@@ -196,6 +202,11 @@ pub async fn rejected_candidate_is_cancelled_and_notified() {
         "{}",
         m.body
     );
+    // A rejected commit is not staged: a promotion of it is refused.
+    assert!(flow
+        .artifacts
+        .get_sync(&format!("staged/{SHA}.json"))
+        .is_none());
     assert!(flow
         .artifact_keys("runs/rc-1.4.0--0123456789ab/")
         .contains(&"checklist.md".to_string()));

@@ -2,11 +2,15 @@
 //! bundle's digest, the approved manifest and every artifact it lists, every record —
 //! against the artifacts bucket on AWS (`--bucket`, `--key`) or a rehearsal's
 //! `.stagegate/` here. Each difference is named; the exit status is 1 if there is one.
+//! `stagegate verify --commit SHA`: what a promotion of the commit checks first — a
+//! staging run of it ended ready, and that run's evidence holds (`NotStaged`,
+//! `EvidenceInvalid` otherwise).
 
 use anyhow::{bail, Context, Result};
 use aws_kms_port::KmsSigner;
 use aws_s3_port::S3Artifacts;
 use stagegate::manifest::evidence::{self, Evidence};
+use stagegate::manifest::staged::{self, Staged, Unproven};
 use stagegate::ports::{Artifacts, Signer};
 use stagegate_local::adapters::{DirArtifacts, LocalSigner, EVIDENCE_KEY};
 use std::path::PathBuf;
@@ -16,7 +20,12 @@ use std::process::ExitCode;
 pub struct VerifyArgs {
     /// The run's id, as its notices and `stagegate status` name it
     /// (rc-1.4.0--0123456789ab).
-    run: String,
+    #[arg(required_unless_present = "commit")]
+    run: Option<String>,
+    /// Instead of a run: the commit (40 hexadecimal digits) a promotion would deploy —
+    /// checked as staged (a staging run of it ended ready) with evidence that holds.
+    #[arg(long, conflicts_with = "run")]
+    commit: Option<String>,
     /// The artifacts bucket (the stack's ArtifactsBucketName output); without it, a
     /// rehearsal's runs in --dir are checked.
     #[arg(long, env = "STAGEGATE_ARTIFACTS_BUCKET")]
@@ -43,18 +52,33 @@ fn check_run(run: &str) -> Result<()> {
     Ok(())
 }
 
+/// What is checked: one run's evidence, or a commit's staging.
+enum Subject {
+    Run(String),
+    Commit(String),
+}
+
+/// What the check found: the evidence that holds, or what is wrong.
+type Found = Result<(Evidence, Option<Staged>), (String, Vec<String>)>;
+
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
-    check_run(&args.run)?;
-    let prefix = format!("runs/{}/", args.run);
+    let subject = match (&args.run, &args.commit) {
+        (Some(run), _) => {
+            check_run(run)?;
+            Subject::Run(run.clone())
+        }
+        (None, Some(commit)) => Subject::Commit(commit.clone()),
+        (None, None) => bail!("name a run, or a commit with --commit"),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("start the async runtime")?;
-    let checked = match (&args.bucket, &args.key) {
+    let found = match (&args.bucket, &args.key) {
         (Some(bucket), Some(key)) => rt.block_on(async {
             let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let artifacts = S3Artifacts::from_config(&config, bucket);
-            check(&artifacts, &KmsSigner::from_config(&config, key), &prefix).await
+            check(&artifacts, &KmsSigner::from_config(&config, key), &subject).await
         })?,
         (Some(_), None) => bail!("--bucket needs --key (or STAGEGATE_EVIDENCE_KEY_ARN): the stack's EvidenceKeyArn output"),
         (None, _) => {
@@ -64,16 +88,24 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             }
             let signer = LocalSigner::open(&key).map_err(anyhow::Error::msg)?;
             let artifacts = DirArtifacts { root: args.dir.clone() };
-            rt.block_on(check(&artifacts, &signer, &prefix))?
+            rt.block_on(check(&artifacts, &signer, &subject))?
         }
     };
-    Ok(match checked {
-        Ok(e) => {
+    Ok(match found {
+        Ok((e, staged)) => {
+            if let Some(s) = staged {
+                println!(
+                    "✔ {} is staged: run {} ended ready, on staging since {}",
+                    s.commit,
+                    s.run_id,
+                    s.first_ready_at.to_rfc3339()
+                );
+            }
             print!("{}", verified(&e));
             ExitCode::SUCCESS
         }
-        Err(found) => {
-            println!("✗ the evidence of {} does not hold:", args.run);
+        Err((what, found)) => {
+            println!("✗ {what}:");
             for f in &found {
                 println!("  ✗ {f}");
             }
@@ -85,9 +117,25 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
 async fn check(
     artifacts: &impl Artifacts,
     signer: &impl Signer,
-    prefix: &str,
-) -> Result<Result<Evidence, Vec<String>>> {
-    Ok(evidence::verify(artifacts, signer, prefix).await?)
+    subject: &Subject,
+) -> Result<Found> {
+    Ok(match subject {
+        Subject::Run(run) => evidence::verify(artifacts, signer, &format!("runs/{run}/"))
+            .await?
+            .map(|e| (e, None))
+            .map_err(|found| (format!("the evidence of {run} does not hold"), found)),
+        Subject::Commit(commit) => match staged::staged_release(artifacts, signer, commit).await? {
+            Ok((s, e)) => Ok((e, Some(s))),
+            Err(Unproven::NotStaged(why)) => Err((
+                format!("{commit} cannot be promoted (NotStaged)"),
+                vec![why],
+            )),
+            Err(Unproven::EvidenceInvalid(found)) => Err((
+                format!("{commit} cannot be promoted (EvidenceInvalid)"),
+                found,
+            )),
+        },
+    })
 }
 
 /// What holds, as people read it.

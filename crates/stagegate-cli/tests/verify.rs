@@ -69,3 +69,49 @@ fn a_rehearsals_evidence_verifies_until_one_byte_changes() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("is not a run id"), "{text}");
 }
+
+/// What a promotion checks first, from the command line: the commit a ready
+/// rehearsal staged verifies; another commit is not staged; evidence changed after
+/// the run makes the commit unpromotable, naming the file.
+#[test]
+fn a_commit_is_promotable_once_staged_and_not_once_its_evidence_changes() {
+    let dir = scratch("verify-commit");
+    let (code, out, err) = rehearse(&dir, &["--approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let run = run_dir(&dir);
+    let staged: serde_json::Value = std::fs::read_dir(dir.join(".stagegate/staged"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+        .expect("the ready run recorded its commit as staged");
+    let commit = staged["commit"].as_str().unwrap_or_default().to_string();
+    assert!(
+        outcome_message(&run).contains(&format!("`stagegate verify --commit {commit}`")),
+        "the notice says how to check it"
+    );
+    let (code, text) = verify(&dir, &format!("--commit={commit}"));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("✔ {commit} is staged")), "{text}");
+
+    let other = "f".repeat(40);
+    let (code, text) = verify(&dir, &format!("--commit={other}"));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("cannot be promoted (NotStaged)"), "{text}");
+
+    let evidence = run.join("evidence.json");
+    let mut bytes = std::fs::read(&evidence).unwrap_or_default();
+    bytes.push(b'\n');
+    std::fs::write(&evidence, bytes).unwrap_or_else(|e| panic!("{e}"));
+    let (code, text) = verify(&dir, &format!("--commit={commit}"));
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("cannot be promoted (EvidenceInvalid)"),
+        "{text}"
+    );
+    assert!(text.contains("evidence.json: sha256"), "{text}");
+
+    let (code, text) = verify(&dir, "--commit=not-a-commit");
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("is not a commit id"), "{text}");
+}

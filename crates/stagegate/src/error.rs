@@ -65,6 +65,10 @@ pub mod names {
     /// The package build's output is missing something its template names, or names
     /// another build's output.
     pub const PACKAGE_INCOMPLETE: &str = "PackageIncomplete";
+    /// A commit to promote has no staging run that ended ready with signed evidence.
+    pub const NOT_STAGED: &str = "NotStaged";
+    /// The staging evidence of a commit to promote does not verify.
+    pub const EVIDENCE_INVALID: &str = "EvidenceInvalid";
 
     /// All of them, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -84,6 +88,8 @@ pub mod names {
         NO_APPROVERS,
         ARTIFACT_CHANGED,
         PACKAGE_INCOMPLETE,
+        NOT_STAGED,
+        EVIDENCE_INVALID,
     ];
 }
 

@@ -14,7 +14,7 @@
 
 use crate::error::{invalid_input, names, StepError};
 use crate::flow::{Approval, PhaseTime};
-use crate::manifest::evidence;
+use crate::manifest::{evidence, staged};
 use crate::ports::{Artifacts, Claims, Clock, Message, Notifier, Signer, Topic};
 use crate::settings::Settings;
 use crate::step::Step;
@@ -487,13 +487,27 @@ async fn evidence_line(
         return String::new();
     };
     let run_id = found.run_id.clone();
-    match evidence::record(artifacts, signer, found, &prefix).await {
-        Ok(at) => format!(
-            "\nEvidence: {} (sha256 {}), signed; check it with `stagegate verify {run_id}`\n",
-            at.key, at.digest
-        ),
-        Err(e) => format!("\nEvidence: not recorded ({e})\n"),
+    let bundle = found.clone();
+    let at = match evidence::record(artifacts, signer, found, &prefix).await {
+        Ok(at) => at,
+        Err(e) => return format!("\nEvidence: not recorded ({e})\n"),
+    };
+    let mut line = format!(
+        "\nEvidence: {} (sha256 {}), signed; check it with `stagegate verify {run_id}`\n",
+        at.key, at.digest
+    );
+    if outcome == "success" {
+        let commit = &bundle.commit;
+        line.push_str(&match staged::record_staged(artifacts, &bundle, &at, now).await {
+            Ok(s) => format!(
+                "Staged: {} (ready on staging since {}); what a promotion of {commit} checks first: `stagegate verify --commit {commit}`\n",
+                staged::staged_key(commit),
+                s.first_ready_at.to_rfc3339()
+            ),
+            Err(e) => format!("Staged: not recorded ({e}); a promotion of {commit} will be refused as NotStaged\n"),
+        });
     }
+    line
 }
 
 impl<N, T, C, A, S> Step<Input, Output> for Notify<N, T, C, A, S>
