@@ -279,17 +279,38 @@ impl HistoryEvent {
         })
     }
 
+    /// The details as `GetExecutionHistory` returns them: every input and output with
+    /// its `inputDetails`/`outputDetails` (`truncated` is always false: the engine
+    /// fails a run whose data passes the limit instead of cutting it), and an error or
+    /// cause that is not there left out, not empty.
     fn details_json(&self) -> Option<Value> {
         let text = |v: &Payload| Value::String(v.as_str().to_string());
+        let whole = json!({"truncated": false});
+        let error_cause = |error: &str, cause: &str| {
+            let mut v = json!({});
+            if !error.is_empty() {
+                v["error"] = json!(error);
+            }
+            if !cause.is_empty() {
+                v["cause"] = json!(cause);
+            }
+            v
+        };
         Some(match &self.details {
             Details::None => return None,
             Details::ExecutionStarted { input, role_arn } => {
-                json!({"input": text(input), "roleArn": role_arn})
+                json!({"input": text(input), "inputDetails": whole, "roleArn": role_arn})
             }
-            Details::ExecutionSucceeded { output } => json!({"output": text(output)}),
-            Details::ExecutionError { error, cause } => json!({"error": error, "cause": cause}),
-            Details::StateEntered { name, input } => json!({"name": name, "input": text(input)}),
-            Details::StateExited { name, output } => json!({"name": name, "output": text(output)}),
+            Details::ExecutionSucceeded { output } => {
+                json!({"output": text(output), "outputDetails": whole})
+            }
+            Details::ExecutionError { error, cause } => error_cause(error, cause),
+            Details::StateEntered { name, input } => {
+                json!({"name": name, "input": text(input), "inputDetails": whole})
+            }
+            Details::StateExited { name, output } => {
+                json!({"name": name, "output": text(output), "outputDetails": whole})
+            }
             Details::TaskScheduled {
                 resource_type,
                 resource,
@@ -316,7 +337,7 @@ impl HistoryEvent {
                 resource,
                 output,
             } => {
-                json!({"resourceType": resource_type, "resource": resource, "output": text(output)})
+                json!({"resourceType": resource_type, "resource": resource, "output": text(output), "outputDetails": whole})
             }
             Details::TaskError {
                 resource_type,
@@ -324,21 +345,27 @@ impl HistoryEvent {
                 error,
                 cause,
             } => {
-                json!({"resourceType": resource_type, "resource": resource, "error": error, "cause": cause})
+                let mut v = error_cause(error, cause);
+                v["resourceType"] = json!(resource_type);
+                v["resource"] = json!(resource);
+                v
             }
             Details::LambdaScheduled {
                 resource,
                 input,
                 timeout_in_seconds,
             } => {
-                let mut v = json!({"resource": resource, "input": text(input)});
+                let mut v =
+                    json!({"resource": resource, "input": text(input), "inputDetails": whole});
                 if let Some(t) = timeout_in_seconds {
                     v["timeoutInSeconds"] = json!(t);
                 }
                 v
             }
-            Details::LambdaSucceeded { output } => json!({"output": text(output)}),
-            Details::LambdaError { error, cause } => json!({"error": error, "cause": cause}),
+            Details::LambdaSucceeded { output } => {
+                json!({"output": text(output), "outputDetails": whole})
+            }
+            Details::LambdaError { error, cause } => error_cause(error, cause),
             Details::MapStarted { length } => json!({"length": length}),
             Details::MapIteration { name, index } => json!({"name": name, "index": index}),
         })
@@ -405,8 +432,34 @@ mod tests {
                 "type": "TaskStateEntered",
                 "id": 2,
                 "previousEventId": 0,
-                "stateEnteredEventDetails": {"name": "Preflight", "input": "{\"tag\":\"rc-1.4.0\"}"}
+                "stateEnteredEventDetails": {"name": "Preflight", "input": "{\"tag\":\"rc-1.4.0\"}", "inputDetails": {"truncated": false}}
             })
+        );
+    }
+
+    /// A Fail state without `Error` or `Cause` (or a stop without them): the details
+    /// are empty, as AWS records them (LocalStack's recording of `test_state_fail_empty`),
+    /// not an empty error and cause.
+    #[test]
+    fn an_error_or_cause_that_is_not_there_is_left_out() {
+        let failed = |error: &str, cause: &str| HistoryEvent {
+            timestamp: Clock::fixed().now(),
+            event_type: EventType::ExecutionFailed,
+            id: 3,
+            previous_event_id: 2,
+            details: Details::ExecutionError {
+                error: error.into(),
+                cause: cause.into(),
+            },
+        };
+        let details = |e: HistoryEvent| {
+            serde_json::to_value(&e).unwrap()["executionFailedEventDetails"].clone()
+        };
+        assert_eq!(details(failed("", "")), json!({}));
+        assert_eq!(details(failed("Oops", "")), json!({"error": "Oops"}));
+        assert_eq!(
+            details(failed("Oops", "why")),
+            json!({"error": "Oops", "cause": "why"})
         );
     }
 }
