@@ -286,16 +286,6 @@ impl HistoryEvent {
     fn details_json(&self) -> Option<Value> {
         let text = |v: &Payload| Value::String(v.as_str().to_string());
         let whole = json!({"truncated": false});
-        let error_cause = |error: &str, cause: &str| {
-            let mut v = json!({});
-            if !error.is_empty() {
-                v["error"] = json!(error);
-            }
-            if !cause.is_empty() {
-                v["cause"] = json!(cause);
-            }
-            v
-        };
         Some(match &self.details {
             Details::None => return None,
             Details::ExecutionStarted { input, role_arn } => {
@@ -370,6 +360,18 @@ impl HistoryEvent {
             Details::MapIteration { name, index } => json!({"name": name, "index": index}),
         })
     }
+}
+
+/// An error and a cause as `GetExecutionHistory` has them: each only when there is one.
+fn error_cause(error: &str, cause: &str) -> Value {
+    let mut v = json!({});
+    if !error.is_empty() {
+        v["error"] = json!(error);
+    }
+    if !cause.is_empty() {
+        v["cause"] = json!(cause);
+    }
+    v
 }
 
 /// The names of the states entered, in order: the route an execution took.
