@@ -3,6 +3,7 @@
 //! full size — load on the system clock, faults on virtual time — written as the
 //! `load` section of docs/performance.md.
 
+use crate::functions::ms;
 use anyhow::{Context, Result};
 use stagegate_paths::drills::{calls_of_the_happy_path, drill, Drilled, FAULTS};
 use stagegate_paths::load::{duplicate_deliveries, many_candidates, tag_storm, Report};
@@ -34,10 +35,6 @@ impl Default for Sizes {
 
 /// How often the robot approver looks for its emails, on the system clock.
 const TICK: Duration = Duration::from_millis(2);
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
-}
 
 fn row(md: &mut String, drill: &str, r: &Report) {
     let _ = writeln!(

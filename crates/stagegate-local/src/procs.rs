@@ -120,8 +120,15 @@ fn write_down(dir: &Path, pgid: i32) -> std::io::Result<()> {
 fn start_time(pid: i32) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after `(comm)` start at the 3rd, so the 22nd is the 20th of the rest.
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19).map(str::to_string)
+    after_comm(&stat).nth(19).map(str::to_string)
+}
+
+/// The fields of a `/proc/<pid>/stat` line after `pid (comm)` — state, ppid, pgrp, … —
+/// (comm may hold spaces and parentheses); none for a malformed line.
+fn after_comm(stat: &str) -> std::str::SplitWhitespace<'_> {
+    stat.rsplit_once(')')
+        .map_or("", |(_, r)| r)
+        .split_whitespace()
 }
 
 /// Whether the group a ledger entry names is still the one that was written down: its
@@ -190,11 +197,7 @@ fn members_alive(pgid: i32) -> bool {
     };
     dir.flatten().any(|e| {
         let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
-        let mut rest = stat
-            .rsplit_once(')')
-            .map_or("", |(_, r)| r)
-            .split_whitespace();
+        let mut rest = after_comm(&stat);
         let state = rest.next().unwrap_or("Z");
         let group = rest.nth(1).and_then(|g| g.parse::<i32>().ok());
         state != "Z" && group == Some(pgid)
@@ -238,9 +241,7 @@ mod tests {
     /// Running, or at least not yet a zombie waiting to be reaped.
     fn alive(pid: i32) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
-            .is_some_and(|rest| !rest.starts_with('Z'))
+            .is_ok_and(|stat| after_comm(&stat).next().is_some_and(|state| state != "Z"))
     }
 
     /// `script` run by `sh` in a group of its own; it starts a grandchild and prints

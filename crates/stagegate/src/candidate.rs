@@ -27,12 +27,7 @@ impl Trigger {
                 self.tag
             )));
         }
-        if self.sha.len() != 40
-            || !self
-                .sha
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        {
+        if !is_commit_sha(&self.sha) {
             return Err(bad(format!(
                 "commit '{}' must be a full 40-character lowercase hex SHA",
                 self.sha
@@ -59,6 +54,14 @@ impl Trigger {
 
 /// `MAJOR.MINOR.PATCH` with an optional `-prerelease` of dot-separated identifiers.
 /// `owner/name`, as GitHub spells repositories.
+/// A commit as stagegate names it: the full SHA-1, 40 lowercase hexadecimal digits.
+pub fn is_commit_sha(sha: &str) -> bool {
+    sha.len() == 40
+        && sha
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+}
+
 pub fn is_repository(r: &str) -> bool {
     r.split_once('/').is_some_and(|(owner, name)| {
         !owner.is_empty()

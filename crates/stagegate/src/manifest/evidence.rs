@@ -246,6 +246,18 @@ pub async fn verify(
     signer: &impl Signer,
     prefix: &str,
 ) -> Result<Result<Evidence, Vec<String>>, StepError> {
+    Ok(verify_bundle(artifacts, signer, prefix)
+        .await?
+        .map(|(e, _)| e))
+}
+
+/// [`verify`], with the SHA-256 of the bundle that holds (what a record naming the
+/// bundle by digest is compared with).
+pub async fn verify_bundle(
+    artifacts: &impl Artifacts,
+    signer: &impl Signer,
+    prefix: &str,
+) -> Result<Result<(Evidence, String), Vec<String>>, StepError> {
     let sig_key = format!("{prefix}evidence.sig.json");
     let Some(sig) = artifacts.get(&sig_key).await? else {
         return Ok(Err(vec![format!(
@@ -303,7 +315,7 @@ pub async fn verify(
     }
     found.extend(manifest::entry_differences(artifacts, &evidence.records).await?);
     Ok(if found.is_empty() {
-        Ok(evidence)
+        Ok((evidence, digest))
     } else {
         Err(found)
     })

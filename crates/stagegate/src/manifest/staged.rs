@@ -10,6 +10,7 @@
 //! naming every difference, otherwise).
 
 use super::evidence::{self, Evidence};
+use crate::candidate::is_commit_sha;
 use crate::error::{names, StepError};
 use crate::flow::ManifestRef;
 use crate::ports::{Artifacts, Signer};
@@ -58,11 +59,6 @@ pub fn staged_key(commit: &str) -> String {
     format!("staged/{commit}.json")
 }
 
-/// A commit as stagegate names them: 40 hexadecimal digits.
-fn is_commit(commit: &str) -> bool {
-    commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit())
-}
-
 /// Records that `evidence` (signed, at `at`) made its commit ready on staging at
 /// `now`, keeping the first time the commit was ready.
 pub async fn record_staged(
@@ -71,9 +67,9 @@ pub async fn record_staged(
     at: &ManifestRef,
     now: DateTime<Utc>,
 ) -> Result<Staged, StepError> {
-    if !is_commit(&evidence.commit) {
+    if !is_commit_sha(&evidence.commit) {
         return Err(crate::error::invalid_input(format!(
-            "'{}' is not a commit id (40 hexadecimal digits)",
+            "'{}' is not a commit id (40 lowercase hexadecimal digits)",
             evidence.commit
         )));
     }
@@ -104,9 +100,9 @@ pub async fn staged_release(
     signer: &impl Signer,
     commit: &str,
 ) -> Result<Result<(Staged, Evidence), Unproven>, StepError> {
-    if !is_commit(commit) {
+    if !is_commit_sha(commit) {
         return Err(crate::error::invalid_input(format!(
-            "'{commit}' is not a commit id (40 hexadecimal digits)"
+            "'{commit}' is not a commit id (40 lowercase hexadecimal digits)"
         )));
     }
     let key = staged_key(commit);
@@ -124,8 +120,8 @@ pub async fn staged_release(
         }
     };
     let prefix = format!("runs/{}/", staged.run_id);
-    let evidence = match evidence::verify(artifacts, signer, &prefix).await? {
-        Ok(e) => e,
+    let (evidence, digest) = match evidence::verify_bundle(artifacts, signer, &prefix).await? {
+        Ok(held) => held,
         Err(found) => return Ok(Err(Unproven::EvidenceInvalid(found))),
     };
     let mut found = Vec::new();
@@ -135,14 +131,11 @@ pub async fn staged_release(
             staged.evidence.key
         ));
     }
-    if let Some(bytes) = artifacts.get(&staged.evidence.key).await? {
-        let digest = crate::manifest::sha256(&bytes);
-        if digest != staged.evidence.digest {
-            found.push(format!(
-                "{}: sha256 {digest}, recorded as staged {}",
-                staged.evidence.key, staged.evidence.digest
-            ));
-        }
+    if digest != staged.evidence.digest {
+        found.push(format!(
+            "{prefix}evidence.json: sha256 {digest}, recorded as staged {}",
+            staged.evidence.digest
+        ));
     }
     if evidence.commit != commit || staged.commit != commit {
         found.push(format!(

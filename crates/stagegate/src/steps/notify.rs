@@ -487,7 +487,8 @@ async fn evidence_line(
         return String::new();
     };
     let run_id = found.run_id.clone();
-    let bundle = found.clone();
+    // What the staged record needs of it, for a run that ended ready.
+    let bundle = (outcome == "success").then(|| found.clone());
     let at = match evidence::record(artifacts, signer, found, &prefix).await {
         Ok(at) => at,
         Err(e) => return format!("\nEvidence: not recorded ({e})\n"),
@@ -496,7 +497,7 @@ async fn evidence_line(
         "\nEvidence: {} (sha256 {}), signed; check it with `stagegate verify {run_id}`\n",
         at.key, at.digest
     );
-    if outcome == "success" {
+    if let Some(bundle) = bundle {
         let commit = &bundle.commit;
         line.push_str(&match staged::record_staged(artifacts, &bundle, &at, now).await {
             Ok(s) => format!(

@@ -108,42 +108,6 @@ impl<T> Faulty<T> {
     }
 }
 
-/// Every call name a [`Faulty`] knows, in flow order of the ports.
-pub const CALLS: &[&str] = &[
-    "s3:PutObject",
-    "s3:GetObject",
-    "sns:Publish",
-    "cloudformation:CreateChangeSet",
-    "cloudformation:DescribeChangeSet",
-    "cloudformation:ExecuteChangeSet",
-    "cloudformation:DescribeStacks",
-    "cloudformation:DescribeStackEvents",
-    "amplify:UpdateBranch",
-    "amplify:StartJob",
-    "amplify:GetJob",
-    "amplify:GetBranch",
-    "dynamodb:TransactWriteItems (approval)",
-    "dynamodb:GetItem (approval)",
-    "dynamodb:GetItem (link)",
-    "dynamodb:PutItem (approval)",
-    "dynamodb:Query (pending approvals)",
-    "dynamodb:Query (undelivered decisions)",
-    "dynamodb:GetItem (approvers)",
-    "dynamodb:PutItem (claim)",
-    "dynamodb:DeleteItem (claim)",
-    "dynamodb:PutItem (run claim)",
-    "dynamodb:UpdateItem (run claim)",
-    "dynamodb:GetItem (newest candidate)",
-    "dynamodb:PutItem (newest candidate)",
-    "dynamodb:GetItem (waiter)",
-    "dynamodb:PutItem (waiter)",
-    "dynamodb:DeleteItem (waiter)",
-    "states:SendTaskSuccess",
-    "states:SendTaskFailure",
-    "states:DescribeExecution",
-    "states:GetExecutionHistory",
-];
-
 impl<T: Artifacts> Artifacts for Faulty<T> {
     async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> PortResult<String> {
         self.faults.check("s3:PutObject")?;
