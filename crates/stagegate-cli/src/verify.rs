@@ -40,13 +40,7 @@ pub struct VerifyArgs {
 
 /// A run id is one path segment: never a way out of the run's prefix.
 fn check_run(run: &str) -> Result<()> {
-    let ok = !run.is_empty()
-        && run != "."
-        && run != ".."
-        && run
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !ok {
+    if !stagegate::flow::is_run_id(run) {
         bail!("'{run}' is not a run id (letters, digits, '.', '_' and '-', as in rc-1.4.0--0123456789ab)");
     }
     Ok(())

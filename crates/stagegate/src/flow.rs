@@ -82,6 +82,20 @@ pub fn run_id(execution_id: &str) -> &str {
     execution_id.rsplit(':').next().unwrap_or(execution_id)
 }
 
+/// Whether `run` can be a run id: one path segment of letters, digits, '.', '_' and
+/// '-' (an execution name, `rc-1.4.0--0123456789ab`), never `.` or `..`, at most 80
+/// characters (Step Functions' limit for a name) — so it never leads out of the runs'
+/// prefix.
+pub fn is_run_id(run: &str) -> bool {
+    !run.is_empty()
+        && run.len() <= 80
+        && run != "."
+        && run != ".."
+        && run
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
 /// The run, as later states read it from Preflight's result (`$.preflight`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

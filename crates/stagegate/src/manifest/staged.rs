@@ -119,6 +119,12 @@ pub async fn staged_release(
             )])))
         }
     };
+    if !crate::flow::is_run_id(&staged.run_id) || staged.commit != commit {
+        return Ok(Err(Unproven::EvidenceInvalid(vec![format!(
+            "{key}: names run '{}' of commit {}: not a record of {commit}",
+            staged.run_id, staged.commit
+        )])));
+    }
     let prefix = format!("runs/{}/", staged.run_id);
     let (evidence, digest) = match evidence::verify_bundle(artifacts, signer, &prefix).await? {
         Ok(held) => held,
@@ -137,7 +143,7 @@ pub async fn staged_release(
             staged.evidence.digest
         ));
     }
-    if evidence.commit != commit || staged.commit != commit {
+    if evidence.commit != commit {
         found.push(format!(
             "the evidence is of commit {}, not {commit}",
             evidence.commit

@@ -142,3 +142,65 @@ async fn a_commit_id_that_is_not_one_is_refused_before_any_read() {
         assert_eq!(e.name, "InvalidInput", "{bad}");
     }
 }
+
+/// Forged records: one naming another commit's valid evidence, one whose run leads
+/// out of the runs' prefix, one that is not JSON — each refused, nothing else read.
+#[tokio::test]
+async fn a_forged_staged_record_is_invalid() {
+    let (store, signer) = (MemoryArtifacts::default(), MemorySigner::default());
+    let other = "fedcba9876543210fedcba9876543210fedcba98";
+    let mut e = evidence_of("rc-1.5.0--fedcba987654", "success");
+    e.commit = other.into();
+    let at = evidence::record(&store, &signer, e.clone(), "runs/rc-1.5.0--fedcba987654/")
+        .await
+        .unwrap();
+    record_staged(&store, &e, &at, now()).await.unwrap();
+    // The other commit's record, copied under this commit's key.
+    let copied = store.get_sync(&staged_key(other)).unwrap();
+    store.put_sync(&staged_key(SHA), "application/json", copied);
+    let u = staged_release(&store, &signer, SHA)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(&u, Unproven::EvidenceInvalid(f) if f[0].contains("not a record of")),
+        "{u:?}"
+    );
+    // The same commit, but a run outside the runs' prefix.
+    let mut forged: Staged =
+        serde_json::from_slice(&store.get_sync(&staged_key(other)).unwrap()).unwrap();
+    forged.commit = SHA.into();
+    forged.run_id = "../staged".into();
+    store.put_sync(
+        &staged_key(SHA),
+        "application/json",
+        serde_json::to_vec(&forged).unwrap(),
+    );
+    let u = staged_release(&store, &signer, SHA)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(&u, Unproven::EvidenceInvalid(f) if f[0].contains("'../staged'")),
+        "{u:?}"
+    );
+    store.put_sync(&staged_key(SHA), "application/json", "not json");
+    let u = staged_release(&store, &signer, SHA)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(&u, Unproven::EvidenceInvalid(f) if f[0].contains("unreadable")),
+        "{u:?}"
+    );
+}
+
+/// A commit argument of 10,000 characters, or in capitals, is refused before any read.
+#[tokio::test]
+async fn an_oversized_or_uppercase_commit_is_refused() {
+    let (store, signer) = (MemoryArtifacts::default(), MemorySigner::default());
+    for bad in ["a".repeat(10_000), SHA.to_uppercase()] {
+        let e = staged_release(&store, &signer, &bad).await.unwrap_err();
+        assert_eq!(e.name, "InvalidInput");
+    }
+}
