@@ -139,8 +139,13 @@ fn package_output(scratch: &str) -> Vec<(String, String)> {
     let template = format!(
         "Resources:\n  Api:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: s3://artifacts/{scratch}code/0a1b2c\n"
     );
-    vec![
+    let mut output = vec![
         (format!("{scratch}packaged.yaml"), template),
         (format!("{scratch}code/0a1b2c"), "the api's code".into()),
-    ]
+    ];
+    for s in crate::flow::SUITES {
+        let spec = String::from_utf8(crate::flow::suite_spec(s)).unwrap_or_default();
+        output.push((format!("{scratch}suites/{s}.json"), spec));
+    }
+    output
 }

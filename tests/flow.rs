@@ -43,6 +43,8 @@ pub struct Flow {
     /// What fails, and how, on the steps' calls (every port, the table, Step
     /// Functions); empty until a test arms it. It counts every call made.
     pub faults: Faults,
+    /// The production state machine's own: its stack, site, settings.
+    pub production: crate::promotion::ProductionSite,
 }
 
 /// The example app's settings: its four HTTP suites and the frontend's API URL.
@@ -71,17 +73,46 @@ impl Flow {
 
     /// A flow whose deployments and sign-offs these people decide.
     pub fn with_approvers(settings: Settings, people: Vec<stagegate::ports::Approver>) -> Flow {
-        Self::build(settings, people, Time::Virtual, Duration::from_secs(60))
+        let production = crate::promotion::ProductionSite::new();
+        Self::build(
+            settings,
+            people,
+            Time::Virtual,
+            Duration::from_secs(60),
+            production,
+        )
     }
 
     /// The example's flow on the system clock (the load drill: many runs at once,
     /// measured), what AWS does taking `aws_time` each: a build, a stack's or an
     /// Amplify job's status.
     pub fn real_time(aws_time: Duration) -> Flow {
-        let flow = Self::build(example_settings(), approvers(), Time::Real, aws_time);
+        let production = crate::promotion::ProductionSite::new();
+        let flow = Self::build(
+            example_settings(),
+            approvers(),
+            Time::Real,
+            aws_time,
+            production,
+        );
         flow.stacks.set_status_every(aws_time);
         flow.hosting.set_status_every(aws_time);
         flow
+    }
+
+    /// The example's flow with production's functions configured as `production`.
+    pub fn with_production(production: Settings) -> Flow {
+        let site = crate::promotion::ProductionSite {
+            settings: production,
+            ..crate::promotion::ProductionSite::new()
+        };
+        Self::build(
+            example_settings(),
+            approvers(),
+            Time::Virtual,
+            Duration::from_secs(60),
+            site,
+        )
     }
 
     fn build(
@@ -89,6 +120,7 @@ impl Flow {
         people: Vec<stagegate::ports::Approver>,
         time: Time,
         build_time: Duration,
+        production: crate::promotion::ProductionSite,
     ) -> Flow {
         let commit = stagegate::ports::Commit {
             sha: SHA.into(),
@@ -111,6 +143,8 @@ impl Flow {
         }
         let builds = ScriptedBuilds::uploading_to(ports.artifacts.clone()).taking(build_time);
         let faults = Faults::default();
+        let mut people = people;
+        people.extend(crate::promotion::production_approvers());
         let world = LocalWorld::start(Setup {
             settings: settings.clone(),
             approvers: people,
@@ -128,9 +162,13 @@ impl Flow {
             status_events: vec![ports.stacks.subscribe(), ports.hosting.subscribe()],
             reconcile_every: None,
             faults: faults.clone(),
+            production: Some(production.setup(&faults)),
         })
         .unwrap_or_else(|e| panic!("{e}"));
         crate::recording::record(&world.engine, &world.state_machine);
+        if let Some(production) = &world.production_machine {
+            crate::recording::record(&world.engine, production);
+        }
         Flow {
             engine: world.engine.clone(),
             state_machine: world.state_machine.clone(),
@@ -147,14 +185,14 @@ impl Flow {
             signer: ports.signer,
             builds,
             faults,
+            production,
         }
     }
 
     /// Declares the app's suites in the run's artifacts, as its package step would.
     pub async fn publish_suites(&self, run: &str) {
         for s in SUITES {
-            let spec = json!({"cases": [{"name": format!("{s} responds"), "request": {"url": format!("${{frontendUrl}}/{s}")}, "expect": {"status": 200, "bodyContains": "ok"}}]});
-            let body = serde_json::to_vec(&spec).unwrap_or_default();
+            let body = suite_spec(s);
             stagegate::ports::Artifacts::put(
                 &self.artifacts,
                 &format!("runs/{run}/suites/{s}.json"),
@@ -292,6 +330,18 @@ impl Flow {
         (done, history)
     }
 
+    /// Waits (in virtual time) until run `arn` has entered `state`.
+    pub async fn wait_for_state(&self, arn: &str, state: &str) {
+        for _ in 0..100_000 {
+            let history = self.engine.get_execution_history(arn).unwrap_or_default();
+            if route(&history).iter().any(|s| s == state) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{arn} never entered {state}");
+    }
+
     /// The outcome notification (not approval requests).
     pub fn outcome_messages(&self) -> Vec<Message> {
         self.notifier
@@ -310,6 +360,12 @@ impl Flow {
             .map(|k| k[run_prefix.len()..].to_string())
             .collect()
     }
+}
+
+/// The definition of the example's suite `s`, as its package step publishes it.
+pub fn suite_spec(s: &str) -> Vec<u8> {
+    let spec = json!({"cases": [{"name": format!("{s} responds"), "request": {"url": format!("${{frontendUrl}}/{s}")}, "expect": {"status": 200, "bodyContains": "ok"}}]});
+    serde_json::to_vec(&spec).unwrap_or_default()
 }
 
 /// Names of the states entered, in order.

@@ -7,6 +7,7 @@ pub mod builds;
 pub mod drills;
 pub mod flow;
 pub mod load;
+pub mod promotion;
 pub mod recording;
 pub mod table;
 

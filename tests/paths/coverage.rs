@@ -1,7 +1,8 @@
-//! Route coverage of `statemachine/staging.asl.json`: every state entered, and every
-//! `Catch` and `Choice` edge taken, by at least one path test. The test runs every
-//! route in [`crate::ROUTES`], reads the histories of every execution they ran, and
-//! lists what no route reaches.
+//! Route coverage of `statemachine/staging.asl.json` and
+//! `statemachine/production.asl.json`: every state entered, and every `Catch` and
+//! `Choice` edge taken, by at least one path test. The test runs every route in
+//! [`crate::ROUTES`], reads the histories of every execution they ran (of either
+//! state machine), and lists, per definition, what no route reaches.
 
 use asl_engine::{Details, HistoryEvent};
 use serde_json::Value;
@@ -93,10 +94,7 @@ fn taken(history: &[HistoryEvent], g: &mut Graph) {
 
 #[test]
 fn every_state_and_every_catch_and_choice_edge_is_taken_by_a_path_test() {
-    let definition: Value =
-        serde_json::from_str(stagegate_local::world::STAGING_DEFINITION).expect("the definition");
-    let want = expected(&definition);
-    let mut got = Graph::default();
+    let mut got: BTreeMap<String, Graph> = BTreeMap::new();
     let mut by_route: BTreeMap<&str, usize> = BTreeMap::new();
     for (name, route) in crate::ROUTES {
         stagegate_paths::recording::begin();
@@ -109,11 +107,12 @@ fn every_state_and_every_catch_and_choice_edge_is_taken_by_a_path_test() {
         let engines = stagegate_paths::recording::take();
         let mut runs = 0;
         for (engine, sm) in engines {
+            let machine = sm.rsplit(':').next().unwrap_or_default().to_string();
             for d in engine.list_executions(&sm, None) {
                 let history = engine
                     .get_execution_history(&d.execution_arn)
                     .unwrap_or_default();
-                taken(&history, &mut got);
+                taken(&history, got.entry(machine.clone()).or_default());
                 runs += 1;
             }
         }
@@ -123,12 +122,25 @@ fn every_state_and_every_catch_and_choice_edge_is_taken_by_a_path_test() {
         by_route.values().all(|n| *n > 0),
         "every route runs the definition: {by_route:?}"
     );
+    use stagegate_local::world::{PRODUCTION_DEFINITION, STAGING_DEFINITION};
+    for (machine, definition) in [
+        ("staging", STAGING_DEFINITION),
+        ("production", PRODUCTION_DEFINITION),
+    ] {
+        let definition: Value = serde_json::from_str(definition).expect("the definition");
+        let got = got.remove(machine).unwrap_or_default();
+        covered(machine, &expected(&definition), &got);
+    }
+}
+
+/// Asserts that `got` takes everything `want` has, and nothing else.
+fn covered(machine: &str, want: &Graph, got: &Graph) {
     let missing_states: Vec<_> = want.states.difference(&got.states).collect();
     let missing_choice: Vec<_> = want.choice.difference(&got.choice).collect();
     let missing_catch: Vec<_> = want.catch.difference(&got.catch).collect();
     assert!(
         missing_states.is_empty() && missing_choice.is_empty() && missing_catch.is_empty(),
-        "no path test reaches:\n  states: {missing_states:#?}\n  Choice edges: {missing_choice:#?}\n  Catch edges: {missing_catch:#?}"
+        "no path test reaches in {machine}:\n  states: {missing_states:#?}\n  Choice edges: {missing_choice:#?}\n  Catch edges: {missing_catch:#?}"
     );
     // And nothing taken that the definition does not have (the reading is right).
     assert!(got.states.is_subset(&want.states));

@@ -258,10 +258,11 @@ pub async fn a_frontend_missing_its_stack_output_fails_the_frontend_stage() {
 pub async fn suites_that_cannot_be_read_fail_the_integration_tests() {
     let flow = Flow::new();
     let arn = flow.start("rc-1.4.0", SHA).await;
-    // The package step uploaded the suites; then the bucket refuses to give them back.
+    flow.approve("rc-1.4.0").await;
+    // The suites were pinned, approved and validated; then the bucket refuses them.
+    flow.wait_for_state(&arn, "Capture Stack Outputs").await;
     flow.artifacts
         .break_keys_containing(&format!("{RUN}suites/"));
-    flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     assert_passes_through(

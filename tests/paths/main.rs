@@ -11,6 +11,8 @@ mod failures;
 mod faults;
 mod limits;
 mod load;
+mod promotion;
+mod promotion_failures;
 mod routes;
 mod unavailable;
 mod waits;
@@ -37,6 +39,32 @@ macro_rules! routes {
 }
 
 routes! {
+    promotion::a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted,
+    promotion::a_commit_no_staging_run_made_ready_is_not_staged_and_nothing_deploys,
+    promotion::one_changed_byte_of_a_staged_object_is_evidence_invalid_before_anything_deploys,
+    promotion::a_promotion_before_the_soak_is_refused_when_configured,
+    promotion::a_staged_record_that_cannot_be_read_fails_verification_by_name,
+    promotion::a_commit_soaked_long_ago_goes_straight_to_its_preview_and_a_rejection_cancels,
+    promotion::no_production_decision_times_out_and_is_cancelled,
+    promotion::a_newer_promotion_supersedes_one_waiting_and_a_newer_rc_does_not,
+    promotion::too_few_production_approvers_fail_the_approval_by_name,
+    promotion::a_staged_object_changed_after_the_production_approval_is_artifact_changed,
+    promotion::a_production_stack_changed_after_approval_fails_validation,
+    promotion_failures::a_production_change_set_that_cannot_be_created_fails_before_approval,
+    promotion_failures::a_failed_production_change_set_fails_before_approval,
+    promotion_failures::a_production_checklist_that_cannot_be_written_fails_before_approval,
+    promotion_failures::a_rolled_back_production_stack_read_after_a_missed_event_fails_the_deploy,
+    promotion_failures::a_rolled_back_production_stack_fails_the_deploy,
+    promotion_failures::slow_production_waits_are_read_again_until_they_end_and_no_change_skips_the_deploy,
+    promotion_failures::a_slow_production_stack_is_read_again_until_it_settles,
+    promotion_failures::production_outputs_that_cannot_be_recorded_fail_the_deploy,
+    promotion_failures::a_failed_production_frontend_job_fails_the_frontend_stage,
+    promotion_failures::a_failed_production_frontend_job_read_after_a_missed_event_fails_the_frontend_stage,
+    promotion_failures::a_failing_smoke_test_fails_the_promotion_by_name,
+    promotion_failures::smoke_suites_that_cannot_be_read_fail_the_smoke_tests,
+    promotion_failures::a_v_tag_that_is_not_a_version_fails_preflight_and_a_second_start_is_ignored,
+    promotion_failures::production_notices_that_fail_still_end_each_run,
+    promotion_failures::a_production_cancellation_notice_that_fails_still_ends_the_run,
     load::ten_candidates_at_once_all_deploy_one_at_a_time_and_are_each_told,
     load::a_storm_of_tags_leaves_the_newest_and_tells_the_rest_once,
     load::a_burst_of_duplicate_deliveries_starts_one_run,

@@ -74,6 +74,10 @@ fn state_table() -> String {
             "every five minutes (EventBridge schedule)",
         ),
         ("notify", "a run that ended abnormally (EventBridge rule)"),
+        (
+            "verify-staged",
+            "Verify Staged Release, first of the production definition (`statemachine/production.asl.json`; its functions are `Production<Name>Function`)",
+        ),
     ];
     for (name, by) in outside {
         t.push_str(&format!(

@@ -2,7 +2,7 @@
 //! deployment every function is given.
 
 use crate::*;
-use stagegate::flow::function_names;
+use stagegate::flow::{function_names, production_name, PRODUCTION_FUNCTIONS};
 use std::path::Path;
 
 /// The one list of functions (`stagegate::flow::FUNCTIONS`) is the crates under
@@ -12,7 +12,7 @@ use std::path::Path;
 #[tokio::test]
 async fn one_list_of_functions_is_the_crates_the_template_and_the_registry() {
     let t = template();
-    let built: BTreeMap<String, String> = resources(&t)
+    let built: BTreeSet<(String, String)> = resources(&t)
         .into_iter()
         .filter_map(|(name, r)| {
             let binary = r["Metadata"]["BuildProperties"]["Binary"]
@@ -36,27 +36,40 @@ async fn one_list_of_functions_is_the_crates_the_template_and_the_registry() {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(crates, list, "functions/ and stagegate::flow::FUNCTIONS");
-    assert_eq!(
-        built.keys().cloned().collect::<BTreeSet<_>>(),
-        list,
-        "template.yaml"
-    );
-    for name in function_names() {
+    // Each function once for staging (`<Name>Function`), and each production one
+    // again (`Production<Name>Function`), from the same binary.
+    let resource = |name: &str| {
         let key = stagegate::step::substitution_key(name);
-        assert_eq!(
-            built.get(name).map(String::as_str),
-            key.strip_suffix("Arn"),
-            "{name}"
-        );
-    }
+        key.strip_suffix("Arn").unwrap_or_default().to_string()
+    };
+    let staging = FUNCTIONS
+        .iter()
+        .filter(|(_, how)| *how != Invoked::InProduction)
+        .map(|(name, _)| (name.to_string(), resource(name)));
+    let production = PRODUCTION_FUNCTIONS
+        .iter()
+        .map(|name| (name.to_string(), resource(&production_name(name))));
+    let expected: BTreeSet<(String, String)> = staging.chain(production).collect();
+    assert_eq!(built, expected, "template.yaml");
     let registered: BTreeSet<String> = registered_functions().into_iter().collect();
+    let production = PRODUCTION_FUNCTIONS.iter().map(|n| production_name(n));
     let not_by_url: BTreeSet<String> = FUNCTIONS
         .iter()
-        .filter(|(_, how)| *how != Invoked::ByUrl)
+        .filter(|(_, how)| *how != Invoked::ByUrl && *how != Invoked::InProduction)
         .map(|(name, _)| name.to_string())
+        .chain(production)
         .collect();
     assert_eq!(registered, not_by_url, "the local registry");
 }
+
+/// The deployment's resources a production function has its own of: its frontend,
+/// the role that deploys its stack, its state machine.
+const PRODUCTION_RESOURCES: &[&str] = &[
+    "AMPLIFY_APP_ID",
+    "AMPLIFY_BRANCH",
+    "DEPLOYMENT_ROLE_ARN",
+    "STATE_MACHINE_ARN",
+];
 
 /// What a local world registers in its engine.
 fn registered_functions() -> Vec<String> {
@@ -81,6 +94,13 @@ fn registered_functions() -> Vec<String> {
         status_events: vec![],
         reconcile_every: None,
         faults: Default::default(),
+        production: Some(stagegate_local::Production {
+            settings: stagegate::Settings::production(),
+            stacks: MemoryStacks::default(),
+            hosting: MemoryHosting::default(),
+            http: MemoryHttp::default(),
+            status_events: vec![],
+        }),
     })
     .expect("a local world");
     world.functions()
@@ -123,9 +143,19 @@ fn every_function_is_given_the_whole_deployment() {
         let Some(own) = r["Properties"]["Environment"]["Variables"].as_mapping() else {
             continue;
         };
+        // A production function replaces exactly production's own resources.
+        let production = name.starts_with("Production");
+        if production {
+            assert_eq!(
+                own.get("STAGEGATE_STAGE").and_then(Yaml::as_str),
+                Some("production"),
+                "{name}"
+            );
+        }
         for key in own.keys().filter_map(|k| k.as_str()) {
+            let its_own = production && PRODUCTION_RESOURCES.contains(&key);
             assert!(
-                !aws_common::Deployment::VARIABLES.contains(&key),
+                its_own || !aws_common::Deployment::VARIABLES.contains(&key),
                 "{name} sets {key} itself; it is in Globals"
             );
         }
@@ -155,5 +185,5 @@ fn every_main_loads_the_context_once_and_serves_in_15_lines() {
         }
         assert!(text.contains("serve"), "{name} serves its step");
     }
-    assert_eq!(mains, 21);
+    assert_eq!(mains, FUNCTIONS.len());
 }

@@ -80,7 +80,10 @@ fn parse_kind(s: &str) -> Result<ApprovalKind, String> {
     match s {
         "deployment" => Ok(ApprovalKind::Deployment),
         "acceptance" => Ok(ApprovalKind::Acceptance),
-        other => Err(format!("'{other}' is neither deployment nor acceptance")),
+        "production" => Ok(ApprovalKind::Production),
+        other => Err(format!(
+            "'{other}' is not deployment, acceptance or production"
+        )),
     }
 }
 
@@ -284,6 +287,7 @@ pub fn render(d: &Directory) -> String {
             .map(|k| match k {
                 ApprovalKind::Deployment => "deployment",
                 ApprovalKind::Acceptance => "acceptance",
+                ApprovalKind::Production => "production",
             })
             .collect();
         out.push_str(&format!(
@@ -393,6 +397,7 @@ where
     let what = match record.kind {
         ApprovalKind::Deployment => "deployment",
         ApprovalKind::Acceptance => "user acceptance",
+        ApprovalKind::Production => "production",
     };
     let form = Form {
         approve,

@@ -22,4 +22,4 @@ pub mod stepfunctions;
 pub mod world;
 
 pub use stepfunctions::LocalStepFunctions;
-pub use world::{LocalWorld, Ports, Setup, Time};
+pub use world::{LocalWorld, Ports, Production, Setup, Time};

@@ -12,9 +12,9 @@ use crate::adapters::LocalSigner;
 use crate::LocalStepFunctions;
 use asl_engine::{BuildRunner, Control, Engine, LambdaError, Registry};
 use serde::{de::DeserializeOwned, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use stagegate::desk::Desk;
-use stagegate::flow::function_names;
+use stagegate::flow::{function_names, production_name, PRODUCTION_FUNCTIONS};
 use stagegate::ports::{
     Approver, Artifacts, Hosting, Http, Notifier, Releases, SourceHistory, Stacks,
 };
@@ -26,14 +26,20 @@ use stagegate::{Settings, Step};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::sync::broadcast::Receiver;
 use tokio::task::JoinHandle;
 
 /// The staging definition, exactly as deployed to AWS.
 pub const STAGING_DEFINITION: &str = include_str!("../../../statemachine/staging.asl.json");
 
+/// The production definition, exactly as deployed to AWS.
+pub const PRODUCTION_DEFINITION: &str = include_str!("../../../statemachine/production.asl.json");
+
 /// The state machine's name in the engine (and in ARNs).
 pub const STATE_MACHINE: &str = "staging";
+
+/// The production state machine's name in the engine.
+pub const PRODUCTION_MACHINE: &str = "production";
 
 /// The CodeBuild project name the definition runs checks in.
 pub const CHECKS_PROJECT: &str = "stagegate-checks";
@@ -41,10 +47,13 @@ pub const CHECKS_PROJECT: &str = "stagegate-checks";
 /// `DefinitionSubstitutions` for the local engine: each function's ARN (the engine
 /// dispatches by the name at its end) and the checks project.
 pub fn substitutions() -> BTreeMap<String, String> {
+    let production = PRODUCTION_FUNCTIONS.iter().map(|n| production_name(n));
     let mut subs: BTreeMap<String, String> = function_names()
+        .map(str::to_string)
+        .chain(production)
         .map(|name| {
             let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
-            (substitution_key(name), arn)
+            (substitution_key(&name), arn)
         })
         .collect();
     subs.insert("ChecksProjectName".into(), CHECKS_PROJECT.into());
@@ -94,6 +103,19 @@ pub struct Setup<A, N, S, H, Ht, G, B> {
     /// Functions APIs, as the steps call them (empty: none; the rehearsal's). Wrap
     /// `ports` in [`Faulty`] with the same plan for the others.
     pub faults: Faults,
+    /// The production state machine and its functions (`None`: staging only).
+    pub production: Option<Production<S, H, Ht>>,
+}
+
+/// Production's own: its functions' settings (`Settings::production()`), its stack,
+/// its site and what reaches it, its status events. The artifacts bucket (what
+/// staging proved), the topics, the repository and the evidence key are the world's.
+pub struct Production<S, H, Ht> {
+    pub settings: Settings,
+    pub stacks: S,
+    pub hosting: H,
+    pub http: Ht,
+    pub status_events: Vec<Receiver<Value>>,
 }
 
 /// A running world: the engine with the staging definition loaded and every function
@@ -102,6 +124,8 @@ pub struct LocalWorld {
     pub engine: Engine,
     /// The staging state machine's ARN.
     pub state_machine: String,
+    /// The production state machine's ARN, when the world has one.
+    pub production_machine: Option<String>,
     /// The engine as Step Functions' APIs (tokens, executions, history, time).
     pub runs: LocalStepFunctions,
     /// The approvals table.
@@ -137,20 +161,47 @@ impl LocalWorld {
         };
         let runs = LocalStepFunctions::new(control.clone());
         let table = MemoryTable::with_approvers(setup.approvers);
+        let (faulty_runs, faulty_table) = (
+            Faulty::new(runs.clone(), setup.faults.clone()),
+            Faulty::new(table.clone(), setup.faults),
+        );
         let wiring = Wiring {
             settings: &setup.settings,
             ports: &setup.ports,
-            runs: &Faulty::new(runs.clone(), setup.faults.clone()),
-            table: &Faulty::new(table.clone(), setup.faults),
+            runs: &faulty_runs,
+            table: &faulty_table,
+            production: false,
         };
-        let registry = Arc::new(wiring.registry().build_runner(setup.builds));
+        let (registry, production_events) = wiring.with_production(setup.production);
+        let registry = Arc::new(registry.build_runner(setup.builds));
         let engine = Engine::with_control(control, registry.clone());
         let state_machine = engine
             .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
             .map_err(|e| format!("the staging definition does not load: {e}"))?;
+        let production_machine = match production_events.is_empty() && !has_production(&registry) {
+            true => None,
+            false => Some(
+                engine
+                    .create_state_machine(
+                        PRODUCTION_MACHINE,
+                        PRODUCTION_DEFINITION,
+                        &substitutions(),
+                    )
+                    .map_err(|e| format!("the production definition does not load: {e}"))?,
+            ),
+        };
         let mut rules = vec![
             execution_status_rule(&engine, registry.clone()),
-            status_event_rule(setup.status_events, registry.clone()),
+            status_event_rule(
+                setup.status_events,
+                registry.clone(),
+                resume_wait::NAME.into(),
+            ),
+            status_event_rule(
+                production_events,
+                registry.clone(),
+                production_name(resume_wait::NAME),
+            ),
         ];
         if let Some(every) = setup.reconcile_every {
             rules.push(schedule(registry.clone(), reconcile_approvals::NAME, every));
@@ -158,6 +209,7 @@ impl LocalWorld {
         Ok(LocalWorld {
             engine,
             state_machine,
+            production_machine,
             runs,
             table,
             settings: setup.settings,
@@ -191,6 +243,14 @@ impl LocalWorld {
     }
 }
 
+/// Whether `registry` holds the production functions.
+fn has_production(registry: &Registry) -> bool {
+    registry
+        .lambda_names()
+        .iter()
+        .any(|n| n.starts_with("production-"))
+}
+
 /// Registers `step` under its name; its error becomes the Lambda error type the state
 /// machine catches, exactly as `stagegate_lambda::serve` reports it on AWS.
 pub fn register<S, I, O>(registry: Registry, step: S) -> Registry
@@ -199,8 +259,18 @@ where
     I: DeserializeOwned + Send + 'static,
     O: Serialize + Send + 'static,
 {
+    register_as(registry, S::NAME, step)
+}
+
+/// [`register`] under `name` (a production deployment of the step).
+fn register_as<S, I, O>(registry: Registry, name: &str, step: S) -> Registry
+where
+    S: Step<I, O> + 'static,
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+{
     let step = Arc::new(step);
-    registry.lambda(S::NAME, move |event: Value| {
+    registry.lambda(name, move |event: Value| {
         let step = step.clone();
         async move {
             invoke(step.as_ref(), event)
@@ -216,6 +286,9 @@ struct Wiring<'a, A, N, S, H, Ht, G> {
     ports: &'a Ports<A, N, S, H, Ht, G>,
     runs: &'a Faulty<LocalStepFunctions>,
     table: &'a Faulty<MemoryTable>,
+    /// Registers the production deployments (`production-<name>`) of the functions
+    /// the production definition uses, instead of staging's.
+    production: bool,
 }
 
 impl<A, N, S, H, Ht, G> Wiring<'_, A, N, S, H, Ht, G>
@@ -230,9 +303,70 @@ where
     /// The registry of every function the engine or a rule invokes: every function
     /// of `stagegate::flow::FUNCTIONS` but the two behind Function URLs.
     fn registry(&self) -> Registry {
-        let r = self.until_approval(Registry::new());
+        self.with_registry(Registry::new())
+    }
+
+    /// Every function, and production's (on its own ports and settings) when the
+    /// world has it; production's status events.
+    fn with_production(
+        &self,
+        production: Option<Production<S, H, Ht>>,
+    ) -> (Registry, Vec<Receiver<Value>>) {
+        let registry = self.registry();
+        let Some(p) = production else {
+            return (registry, Vec::new());
+        };
+        let ports = Ports {
+            stacks: p.stacks,
+            hosting: p.hosting,
+            http: p.http,
+            ..self.ports.clone()
+        };
+        let wiring = Wiring {
+            settings: &p.settings,
+            ports: &ports,
+            production: true,
+            ..*self
+        };
+        (wiring.with_registry(registry), p.status_events)
+    }
+
+    /// `r` with every function of this wiring added.
+    fn with_registry(&self, r: Registry) -> Registry {
+        let r = self.until_approval(r);
         let r = self.deploys(r);
-        self.after_deploy(r)
+        let r = self.after_deploy(r);
+        let (artifacts, signer, clock) = (
+            self.ports.artifacts.clone(),
+            self.ports.signer.clone(),
+            self.runs.clone(),
+        );
+        let verify = verify_staged::VerifyStaged {
+            settings: self.settings.clone(),
+            artifacts,
+            signer,
+            clock,
+        };
+        self.register(r, verify)
+    }
+
+    /// Registers `step` as this wiring deploys it: under its name, or under its
+    /// production name when it is one of the production definition's functions (and
+    /// not at all when it is not).
+    fn register<St, I, O>(&self, r: Registry, step: St) -> Registry
+    where
+        St: Step<I, O> + 'static,
+        I: DeserializeOwned + Send + 'static,
+        O: Serialize + Send + 'static,
+    {
+        match self.production {
+            false if St::NAME == verify_staged::NAME => r,
+            false => register(r, step),
+            true if PRODUCTION_FUNCTIONS.contains(&St::NAME) => {
+                register_as(r, &production_name(St::NAME), step)
+            }
+            true => r,
+        }
     }
 
     /// Preflight to Wait for Approval, and the reconcile of decisions.
@@ -240,7 +374,7 @@ where
         let (s, p) = (self.settings, self.ports);
         let (runs, store) = (self.runs.clone(), self.table.clone());
         let clock = runs.clone();
-        let r = register(
+        let r = self.register(
             r,
             preflight::Preflight {
                 settings: s.clone(),
@@ -250,7 +384,7 @@ where
             },
         );
         let (stacks, artifacts) = (p.stacks.clone(), p.artifacts.clone());
-        let r = register(
+        let r = self.register(
             r,
             create_change_set::CreateChangeSet {
                 settings: s.clone(),
@@ -259,7 +393,7 @@ where
             },
         );
         let (stacks, artifacts) = (p.stacks.clone(), p.artifacts.clone());
-        let r = register(
+        let r = self.register(
             r,
             describe_change_set::DescribeChangeSet {
                 settings: s.clone(),
@@ -268,7 +402,7 @@ where
             },
         );
         let artifacts = p.artifacts.clone();
-        let r = register(r, generate_checklist::GenerateChecklist { artifacts });
+        let r = self.register(r, generate_checklist::GenerateChecklist { artifacts });
         let (store, notifier, clock) = (self.table.clone(), p.notifier.clone(), self.runs.clone());
         let request = request_approval::RequestApproval {
             settings: s.clone(),
@@ -276,7 +410,7 @@ where
             notifier,
             clock,
         };
-        let r = register(r, request);
+        let r = self.register(r, request);
         let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
         let reconcile = reconcile_approvals::ReconcileApprovals {
             settings: s.clone(),
@@ -284,7 +418,7 @@ where
             runs,
             clock,
         };
-        register(r, reconcile)
+        self.register(r, reconcile)
     }
 
     /// The waits' ports: the table's waiters, and Step Functions as runs and clock.
@@ -335,19 +469,25 @@ where
             hosting: hosting(),
             clock,
         };
-        let r = register(register(register(r, validate), deploy), await_stack);
-        let r = register(register(register(r, outputs), frontend), await_frontend);
-        register(r, resume)
+        let r = self.register(
+            self.register(self.register(r, validate), deploy),
+            await_stack,
+        );
+        let r = self.register(
+            self.register(self.register(r, outputs), frontend),
+            await_frontend,
+        );
+        self.register(r, resume)
     }
 
     /// Integration Tests to Notify.
     fn after_deploy(&self, r: Registry) -> Registry {
         let p = self.ports;
         let (http, artifacts) = (p.http.clone(), p.artifacts.clone());
-        let r = register(r, run_test_suite::RunTestSuite { http, artifacts });
+        let r = self.register(r, run_test_suite::RunTestSuite { http, artifacts });
         let artifacts = p.artifacts.clone();
         let settings = self.settings.clone();
-        let r = register(
+        let r = self.register(
             r,
             read_suite_report::ReadSuiteReport {
                 settings,
@@ -355,9 +495,9 @@ where
             },
         );
         let artifacts = p.artifacts.clone();
-        let r = register(r, test_report::TestReport { artifacts });
+        let r = self.register(r, test_report::TestReport { artifacts });
         let (http, artifacts) = (p.http.clone(), p.artifacts.clone());
-        let r = register(r, performance_tests::PerformanceTests { http, artifacts });
+        let r = self.register(r, performance_tests::PerformanceTests { http, artifacts });
         let (repository, artifacts) = (p.repository.clone(), p.artifacts.clone());
         let (runs, clock) = (self.runs.clone(), self.runs.clone());
         let release = mark_release_ready::MarkReleaseReady {
@@ -366,11 +506,11 @@ where
             runs,
             clock,
         };
-        let r = register(r, release);
+        let r = self.register(r, release);
         let (notifier, store, clock) = (p.notifier.clone(), self.table.clone(), self.runs.clone());
         let (settings, artifacts, signer) =
             (self.settings.clone(), p.artifacts.clone(), p.signer.clone());
-        register(
+        self.register(
             r,
             notify::Notify {
                 settings,
@@ -384,93 +524,8 @@ where
     }
 }
 
-/// The template's "execution ended abnormally" rule, locally: every execution of
-/// `engine` that ends `FAILED`, `TIMED_OUT` or `ABORTED` is sent to `notify` as the
-/// "Step Functions Execution Status Change" event EventBridge would deliver.
-fn execution_status_rule(engine: &Engine, registry: Arc<Registry>) -> JoinHandle<()> {
-    let mut events = engine.subscribe();
-    let engine = engine.clone();
-    tokio::spawn(async move {
-        loop {
-            let (arn, event) = match events.recv().await {
-                Ok(e) => e,
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return,
-            };
-            let status = match event.event_type.to_string().as_str() {
-                "ExecutionFailed" => "FAILED",
-                "ExecutionTimedOut" => "TIMED_OUT",
-                "ExecutionAborted" => "ABORTED",
-                _ => continue,
-            };
-            let Ok(d) = engine.describe_execution(&arn) else {
-                continue;
-            };
-            let detail = json!({
-                "executionArn": d.execution_arn, "stateMachineArn": d.state_machine_arn,
-                "name": d.name, "status": status, "input": d.input.to_string(),
-                "error": d.error, "cause": d.cause,
-            });
-            let event = json!({
-                "version": "0", "detail-type": "Step Functions Execution Status Change",
-                "source": "aws.states", "resources": [&*arn], "detail": detail,
-            });
-            // EventBridge retries a failed target; one attempt is enough locally, and a
-            // failure is in the run's outbox (or its absence) for everyone to see.
-            let _ = registry.invoke(notify::NAME, event).await;
-        }
-    })
-}
-
-/// The template's stack and frontend status rules, locally: every event on `events`
-/// is delivered to `resume-wait`, as EventBridge would.
-fn status_event_rule(events: Vec<Receiver<Value>>, registry: Arc<Registry>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let forwards = events.into_iter().map(|mut rx| {
-            let registry = registry.clone();
-            async move {
-                loop {
-                    match rx.recv().await {
-                        // A failed delivery is what a missed event is: the task's
-                        // timeout and its status read take over, as on AWS.
-                        Ok(event) => drop(registry.invoke(resume_wait::NAME, event).await),
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return,
-                    }
-                }
-            }
-        });
-        futures::future::join_all(forwards).await;
-    })
-}
-
-/// An EventBridge schedule, locally: invokes function `name` every `every`.
-fn schedule(registry: Arc<Registry>, name: &'static str, every: Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            let _ = registry.invoke(name, json!({"source": "aws.events"})).await;
-        }
-    })
-}
+mod rules;
+use rules::{execution_status_rule, schedule, status_event_rule};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every function the definition names is in the list, as invoked by a state.
-    #[test]
-    fn the_definition_names_only_functions_of_the_list() {
-        let subs = substitutions();
-        for (name, how) in stagegate::flow::FUNCTIONS {
-            let key = substitution_key(name);
-            let used = STAGING_DEFINITION.contains(&format!("${{{key}}}"));
-            let by_state = *how == stagegate::flow::Invoked::ByState;
-            assert_eq!(
-                used, by_state,
-                "{name}: in the definition {used}, by state {by_state}"
-            );
-            assert!(subs.contains_key(&key));
-        }
-    }
-}
+mod tests;

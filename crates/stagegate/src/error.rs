@@ -69,6 +69,9 @@ pub mod names {
     pub const NOT_STAGED: &str = "NotStaged";
     /// The staging evidence of a commit to promote does not verify.
     pub const EVIDENCE_INVALID: &str = "EvidenceInvalid";
+    /// A commit to promote has not been ready on staging for the soak time yet, and
+    /// the production run is configured to refuse rather than wait.
+    pub const SOAK_INCOMPLETE: &str = "SoakIncomplete";
 
     /// All of them, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -90,6 +93,7 @@ pub mod names {
         PACKAGE_INCOMPLETE,
         NOT_STAGED,
         EVIDENCE_INVALID,
+        SOAK_INCOMPLETE,
     ];
 }
 

@@ -21,6 +21,9 @@ pub enum Invoked {
     ByRule,
     /// Behind its own Function URL.
     ByUrl,
+    /// By a Task state of the production definition only: deployed once, as
+    /// `Production<Name>Function` (see [`PRODUCTION_FUNCTIONS`]).
+    InProduction,
 }
 
 /// Every Lambda function of stagegate, in flow order: the crate under
@@ -47,8 +50,37 @@ pub const FUNCTIONS: &[(&str, Invoked)] = &[
     ("test-report", Invoked::ByState),
     ("performance-tests", Invoked::ByState),
     ("mark-release-ready", Invoked::ByState),
+    ("verify-staged", Invoked::InProduction),
     ("notify", Invoked::ByState),
 ];
+
+/// The functions the production state machine (`statemachine/production.asl.json`)
+/// invokes, by state or (resume-wait) by its status rules: each is deployed a second
+/// time from the same binary, with the production role and settings, as the
+/// template's `Production<Name>Function` (locally `production-<name>`).
+pub const PRODUCTION_FUNCTIONS: &[&str] = &[
+    "preflight",
+    "verify-staged",
+    "create-change-set",
+    "describe-change-set",
+    "generate-checklist",
+    "request-approval",
+    "validate-infrastructure",
+    "deploy-infrastructure",
+    "await-stack",
+    "resume-wait",
+    "capture-outputs",
+    "deploy-frontend",
+    "await-frontend",
+    "run-test-suite",
+    "test-report",
+    "notify",
+];
+
+/// The production deployment of function `name`: `production-<name>`.
+pub fn production_name(name: &str) -> String {
+    format!("production-{name}")
+}
 
 /// The names of [`FUNCTIONS`].
 pub fn function_names() -> impl Iterator<Item = &'static str> {
@@ -238,6 +270,30 @@ pub struct Checklist {
 pub struct ManifestRef {
     pub key: String,
     pub digest: String,
+}
+
+/// What a production run promotes, as Verify Staged Release found it (`$.staged`):
+/// the staging run that proved the commit, its verified evidence and manifest, and
+/// the soak.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StagedRelease {
+    pub commit: String,
+    /// The staging run and its tag (`rc-1.4.0`).
+    pub staging_run: String,
+    pub staging_tag: String,
+    /// The staging run's signed evidence bundle.
+    pub evidence: ManifestRef,
+    /// The manifest staging's approval bound: the objects production deploys.
+    pub manifest: ManifestRef,
+    pub first_ready_at: DateTime<Utc>,
+    /// When the soak ends; `soaked` when it has.
+    pub soak_until: DateTime<Utc>,
+    pub soaked: bool,
+    /// Staging's checks as its evidence recorded them (for the production checklist).
+    pub checks: Vec<CheckResult>,
+    /// Staging's decisions, one line each (approval and sign-off).
+    pub decisions: Vec<String>,
 }
 
 /// A decided approval, as the approval desk sends it to the waiting task.

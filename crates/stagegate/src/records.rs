@@ -111,6 +111,10 @@ pub enum ApprovalKind {
     Deployment,
     /// User Acceptance Testing: does the deployed candidate do what stakeholders need?
     Acceptance,
+    /// Wait for Production Approval: promote this staged release to production? The
+    /// production approvers are a group of their own (quorum: the production
+    /// functions' `STAGEGATE_REQUIRED_APPROVALS`, 2 by default).
+    Production,
 }
 
 /// A person who may decide, as the operator configured them (`stagegate approvers`);

@@ -55,7 +55,29 @@ pub struct Settings {
     /// The checks role's id (`AROA…`): with a build's id it names the one scratch
     /// prefix that build may write ([`crate::manifest::scratch_prefix`]).
     pub checks_role_id: String,
+    /// What this deployment of the functions does: stage candidates (`rc-*`) or
+    /// promote staged commits (`v*`): the production functions of the template.
+    pub stage: Stage,
+    /// How long a commit must have been ready on staging before production deploys it.
+    pub soak_seconds: u64,
+    /// Whether a production run of a commit still soaking ends (`SoakIncomplete`)
+    /// instead of waiting for the soak to end.
+    pub refuse_unsoaked: bool,
 }
+
+/// Which state machine a function serves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// `statemachine/staging.asl.json`: candidates, checks, staging.
+    #[default]
+    Staging,
+    /// `statemachine/production.asl.json`: promotion of what staging proved.
+    Production,
+}
+
+/// The longest soak: the soak's wait, the production approval and the deploy all fit
+/// the 7-day run.
+pub const MAX_SOAK_SECONDS: u64 = 3 * 86_400;
 
 /// The checks and the variables that override their commands.
 pub const CHECKS: &[(&str, &str, &str)] = &[
@@ -101,6 +123,24 @@ impl Default for Settings {
                 .collect(),
             environment: "staging".into(),
             checks_role_id: "local".into(),
+            stage: Stage::Staging,
+            soak_seconds: 86_400,
+            refuse_unsoaked: false,
+        }
+    }
+}
+
+impl Settings {
+    /// The production functions' defaults: `v*` tags, a quorum of two, the app's
+    /// production stack, a day's soak.
+    pub fn production() -> Settings {
+        Settings {
+            tag_prefix: "v".into(),
+            required_approvals: 2,
+            stack_name: "app-production".into(),
+            environment: "production".into(),
+            stage: Stage::Production,
+            ..Settings::default()
         }
     }
 }
@@ -197,7 +237,7 @@ impl Settings {
 
     /// The settings from `vars`, recording each problem in it.
     pub fn read<G: Fn(&str) -> Option<String>>(vars: &mut Vars<G>) -> Settings {
-        let mut s = Settings::default();
+        let mut s = read_stage(vars);
         vars.read("STAGEGATE_TAG_PREFIX", &mut s.tag_prefix, tag_prefix);
         vars.read("STAGEGATE_REPOSITORY", &mut s.repository, repository);
         vars.read(
@@ -271,6 +311,7 @@ impl Settings {
                 ),
             );
         }
+        read_promotion(vars, &mut s);
         s
     }
 
@@ -278,8 +319,55 @@ impl Settings {
         Self::from_vars(|k| std::env::var(k).ok())
     }
 
+    /// Whose newest candidate a run competes with: staging's candidates of the
+    /// repository, or its production promotions (a newer `rc-*` on staging never
+    /// supersedes a promotion waiting for its approvers).
+    pub fn lane(&self, repository: &str) -> String {
+        match self.stage {
+            Stage::Staging => repository.to_string(),
+            Stage::Production => format!("{repository}@production"),
+        }
+    }
+
     pub fn execution_link(&self, execution_id: &str) -> String {
         self.execution_url.replace("{execution}", execution_id)
+    }
+}
+
+/// The defaults of the functions' stage (`STAGEGATE_STAGE`): staging's or production's.
+fn read_stage<G: Fn(&str) -> Option<String>>(vars: &mut Vars<G>) -> Settings {
+    let mut stage = Stage::Staging;
+    vars.read("STAGEGATE_STAGE", &mut stage, |v| match v {
+        "staging" => Ok(Stage::Staging),
+        "production" => Ok(Stage::Production),
+        _ => Err(format!("'{v}' must be staging or production")),
+    });
+    match stage {
+        Stage::Staging => Settings::default(),
+        Stage::Production => Settings::production(),
+    }
+}
+
+/// The production functions' own: the soak, and that it fits the run.
+fn read_promotion<G: Fn(&str) -> Option<String>>(vars: &mut Vars<G>, s: &mut Settings) {
+    vars.read("STAGEGATE_SOAK_SECONDS", &mut s.soak_seconds, |v| {
+        number(v, 0, MAX_SOAK_SECONDS, "seconds")
+    });
+    vars.read(
+        "STAGEGATE_REFUSE_UNSOAKED",
+        &mut s.refuse_unsoaked,
+        parse_bool,
+    );
+    if s.stage == Stage::Production
+        && s.soak_seconds + s.approval_timeout_seconds > MAX_APPROVAL_TIMEOUT_SECONDS
+    {
+        vars.fail(
+        "STAGEGATE_SOAK_SECONDS",
+        format!(
+            "{} s of soak and {} s of approval do not both fit the 7-day run (together at most {MAX_APPROVAL_TIMEOUT_SECONDS})",
+            s.soak_seconds, s.approval_timeout_seconds
+        ),
+        );
     }
 }
 
@@ -409,146 +497,4 @@ fn is_suite_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
-    #[test]
-    fn command_suites_are_a_json_map_of_names_to_commands() {
-        let s = Settings::from_vars(vars(&[(
-            "STAGEGATE_COMMAND_SUITES",
-            r#"{"e2e": "npx playwright test --reporter=junit"}"#,
-        )]))
-        .unwrap();
-        assert_eq!(
-            s.command_suites["e2e"],
-            "npx playwright test --reporter=junit"
-        );
-        assert!(
-            Settings::from_vars(vars(&[("STAGEGATE_COMMAND_SUITES", "")]))
-                .unwrap()
-                .command_suites
-                .is_empty()
-        );
-        for (bad, why) in [
-            ("e2e=pytest", "JSON object"),
-            (r#"{"e 2 e": "pytest"}"#, "suite name"),
-            (r#"{"auth": "pytest"}"#, "no HTTP suite has"),
-            (r#"{"e2e": " "}"#, "no command"),
-        ] {
-            let e = Settings::from_vars(vars(&[("STAGEGATE_COMMAND_SUITES", bad)])).unwrap_err();
-            let e = e.about("STAGEGATE_COMMAND_SUITES").unwrap();
-            assert!(e.problem.contains(why), "{bad}: {}", e.problem);
-        }
-    }
-
-    #[test]
-    fn defaults_when_nothing_is_set() {
-        assert_eq!(Settings::from_vars(vars(&[])).unwrap(), Settings::default());
-    }
-
-    #[test]
-    fn reads_every_variable() {
-        let s = Settings::from_vars(vars(&[
-            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "3600"),
-            ("STAGEGATE_REQUIRED_APPROVALS", "2"),
-            ("STAGEGATE_PUSHER_MAY_APPROVE", "true"),
-            ("STAGEGATE_SUITES", "auth, content"),
-            (
-                "STAGEGATE_FRONTEND_ENV",
-                "ApiUrl=VITE_API_URL,UserPoolId=VITE_POOL",
-            ),
-            (
-                "STAGEGATE_APPROVAL_BASE_URL",
-                "https://x.lambda-url.us-east-1.on.aws/",
-            ),
-            ("STAGEGATE_COMMAND_ESLINT", "pnpm lint"),
-            ("STAGEGATE_REPOSITORY", "acme/shop"),
-            ("STAGEGATE_ENVIRONMENT", "staging-eu"),
-        ]))
-        .unwrap();
-        assert_eq!(s.repository.as_deref(), Some("acme/shop"));
-        assert_eq!(s.environment, "staging-eu");
-        assert_eq!(s.approval_timeout_seconds, 3600);
-        assert_eq!(s.required_approvals, 2);
-        assert!(s.pusher_may_approve);
-        assert_eq!(s.suites, vec!["auth", "content"]);
-        assert_eq!(s.frontend_env["ApiUrl"], "VITE_API_URL");
-        assert_eq!(s.approval_base_url, "https://x.lambda-url.us-east-1.on.aws");
-        assert_eq!(s.commands["eslint"], "pnpm lint");
-        assert_eq!(s.commands["typescript"], "npx tsc --noEmit");
-    }
-
-    #[test]
-    fn both_approval_waits_must_fit_the_run() {
-        let e = Settings::from_vars(vars(&[
-            ("STAGEGATE_USER_ACCEPTANCE", "true"),
-            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "345600"),
-        ]))
-        .unwrap_err();
-        let e = e.about("STAGEGATE_APPROVAL_TIMEOUT_SECONDS").unwrap();
-        assert!(e.problem.contains("7-day"), "{e}");
-        assert!(Settings::from_vars(vars(&[
-            ("STAGEGATE_USER_ACCEPTANCE", "true"),
-            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "259200"),
-        ]))
-        .is_ok());
-        assert!(
-            Settings::from_vars(vars(&[("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "518400")])).is_ok()
-        );
-    }
-
-    #[test]
-    fn invalid_values_name_the_variable() {
-        for (k, v) in [
-            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "soon"),
-            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "5"),
-            ("STAGEGATE_REQUIRED_APPROVALS", "0"),
-            ("STAGEGATE_PUSHER_MAY_APPROVE", "maybe"),
-            ("STAGEGATE_APPROVAL_BASE_URL", "http://evil.example"),
-            ("STAGEGATE_FRONTEND_ENV", "ApiUrl"),
-            ("STAGEGATE_SUITES", "a b"),
-            ("STAGEGATE_STACK_NAME", "bad_name"),
-            ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "604800"),
-            ("STAGEGATE_COMMAND_PACKAGE", " "),
-            ("STAGEGATE_REPOSITORY", "not a repository"),
-            ("STAGEGATE_ENVIRONMENT", ""),
-            ("STAGEGATE_ENVIRONMENT", "stag ing"),
-            (
-                "STAGEGATE_ENVIRONMENT",
-                "a-name-that-is-longer-than-32-chars",
-            ),
-        ] {
-            let e = Settings::from_vars(vars(&[(k, v)])).unwrap_err();
-            assert_eq!(e.0.len(), 1, "{k}={v}: {e}");
-            assert_eq!(e.0[0].name, k, "{v}");
-        }
-    }
-
-    #[test]
-    fn every_invalid_variable_is_named_in_one_error() {
-        let e = Settings::from_vars(vars(&[
-            ("STAGEGATE_MAX_POLLS", "lots"),
-            ("STAGEGATE_STACK_NAME", "bad_name"),
-            ("STAGEGATE_REQUIRED_APPROVALS", "0"),
-        ]))
-        .unwrap_err();
-        let text = e.to_string();
-        for name in [
-            "STAGEGATE_MAX_POLLS",
-            "STAGEGATE_STACK_NAME",
-            "STAGEGATE_REQUIRED_APPROVALS",
-        ] {
-            assert!(text.contains(name), "{text}");
-        }
-        assert_eq!(e.0.len(), 3);
-    }
-}
+mod tests;

@@ -378,6 +378,8 @@ impl Rehearsal {
             time: Time::Real,
             status_events: vec![stacks.subscribe(), hosting.subscribe()],
             reconcile_every: Some(RECONCILE_EVERY),
+            // The rehearsal of a promotion (`--promote`) is not built yet (issue 21).
+            production: None,
             faults: stagegate::testing::Faults::default(),
         })?;
         keep_decisions(&world.table, c.run_dir.join("approvals"))?;

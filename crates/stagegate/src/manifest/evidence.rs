@@ -83,6 +83,10 @@ pub struct Evidence {
     /// The frontend job: id and URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontend: Option<Value>,
+    /// A production run: what it promotes (the staging run, its evidence's key and
+    /// digest, the staged manifest), so the production bundle names the staging one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotes: Option<Value>,
     pub sealed_at: DateTime<Utc>,
 }
 
@@ -144,7 +148,18 @@ pub fn from_state(
     if prefix.is_empty() {
         return None;
     }
-    let mut decisions_ = decisions("deployment", of(state, "approval"));
+    let promotes = state.get("staged").map(|s| {
+        serde_json::json!({
+            "stagingRun": s.get("stagingRun"), "stagingTag": s.get("stagingTag"),
+            "evidence": s.get("evidence"), "manifest": s.get("manifest"),
+        })
+    });
+    let gate = if promotes.is_some() {
+        "production"
+    } else {
+        "deployment"
+    };
+    let mut decisions_ = decisions(gate, of(state, "approval"));
     decisions_.extend(decisions("userAcceptance", of(state, "acceptance")));
     let checks: Vec<CheckResult> = of(state, "checks").unwrap_or_default();
     let evidence = Evidence {
@@ -179,6 +194,7 @@ pub fn from_state(
             .filter(|v| !v.is_null())
             .cloned(),
         frontend: state.get("frontend").filter(|v| !v.is_null()).cloned(),
+        promotes,
         sealed_at: now,
     };
     Some((prefix, evidence))

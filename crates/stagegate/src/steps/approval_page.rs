@@ -347,6 +347,7 @@ pub fn render_review(
     let title = match record.kind {
         ApprovalKind::Deployment => format!("Approve {} for staging?", record.tag),
         ApprovalKind::Acceptance => format!("Sign off {} on staging?", record.tag),
+        ApprovalKind::Production => format!("Promote {} to production?", record.tag),
     };
     page(&title, &b)
 }

@@ -22,7 +22,13 @@ pub struct Input {
     pub run_id: String,
     pub artifacts_prefix: String,
     /// The package build's id (`<project>:<uuid>`): whose scratch holds the package.
-    pub build: String,
+    /// Absent in a production run, which builds nothing.
+    #[serde(default)]
+    pub build: Option<String>,
+    /// A production run: the staging run whose pinned template it deploys (verified
+    /// by Verify Staged Release, bound again by the production manifest).
+    #[serde(default)]
+    pub staged_run: Option<String>,
 }
 
 /// CloudFormation change set names: a letter, then letters, digits and hyphens.
@@ -47,19 +53,30 @@ impl<S: Stacks, A: Artifacts> Step<Input, Preview> for CreateChangeSet<S, A> {
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<Preview, StepError> {
-        let scratch = manifest::scratch_prefix(&self.settings.checks_role_id, &input.build)
-            .map_err(crate::error::invalid_input)?;
-        manifest::pin(
-            &self.artifacts,
-            &scratch,
-            &input.artifacts_prefix,
-            &self.settings.suites,
-        )
-        .await?;
+        let template_run = match (&input.build, &input.staged_run) {
+            (Some(build), None) => {
+                let scratch = manifest::scratch_prefix(&self.settings.checks_role_id, build)
+                    .map_err(crate::error::invalid_input)?;
+                manifest::pin(
+                    &self.artifacts,
+                    &scratch,
+                    &input.artifacts_prefix,
+                    &self.settings.suites,
+                )
+                .await?;
+                &input.run_id
+            }
+            (None, Some(staged)) if crate::flow::is_run_id(staged) => staged,
+            _ => {
+                return Err(crate::error::invalid_input(
+                    "create-change-set needs either the package build (staging) or a staged run id (production)",
+                ))
+            }
+        };
         let request = ChangeSetRequest {
             stack_name: self.settings.stack_name.clone(),
             change_set_name: change_set_name(&input.run_id),
-            template_uri: self.settings.template_uri.replace("{run}", &input.run_id),
+            template_uri: self.settings.template_uri.replace("{run}", template_run),
             parameters: BTreeMap::new(),
         };
         let id = self
@@ -92,7 +109,8 @@ mod tests {
         Input {
             run_id: run_id.into(),
             artifacts_prefix: format!("runs/{run_id}/"),
-            build: "checks:b1".into(),
+            build: Some("checks:b1".into()),
+            staged_run: None,
         }
     }
 
@@ -141,7 +159,7 @@ mod tests {
             artifacts: packaged(),
         }
         .run(Input {
-            build: "no-uuid".into(),
+            build: Some("no-uuid".into()),
             ..input("r")
         })
         .await
@@ -161,5 +179,30 @@ mod tests {
         let e = step.run(input("r")).await.unwrap_err();
         assert_eq!(e.name, "ChangeSetFailed");
         assert!(e.message.contains("Access Denied"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn a_production_run_previews_the_staged_template_and_pins_nothing() {
+        let stacks = MemoryStacks::default();
+        let artifacts = MemoryArtifacts::default();
+        let step = CreateChangeSet {
+            settings: Settings::production(),
+            stacks: stacks.clone(),
+            artifacts: artifacts.clone(),
+        };
+        let mut i = input("v1.4.0--prod");
+        (i.build, i.staged_run) = (None, Some("rc-1.4.0--abc".into()));
+        step.run(i).await.unwrap();
+        let req = stacks.last_request().unwrap();
+        assert_eq!(req.template_uri, "runs/rc-1.4.0--abc/packaged.yaml");
+        assert_eq!(req.stack_name, "app-production");
+        assert_eq!(req.change_set_name, "stagegate-v1-4-0--prod");
+        assert!(artifacts.keys().is_empty(), "nothing pinned or copied");
+        let mut both = input("v1.4.0--prod");
+        both.staged_run = Some("rc-1.4.0--abc".into());
+        assert_eq!(step.run(both).await.unwrap_err().name, "InvalidInput");
+        let mut outside = input("v1.4.0--prod");
+        (outside.build, outside.staged_run) = (None, Some("../x".into()));
+        assert_eq!(step.run(outside).await.unwrap_err().name, "InvalidInput");
     }
 }

@@ -5,7 +5,7 @@
 //! Markdown the approver reads opens with the manifest's digest.
 
 use crate::error::{invalid_input, StepError};
-use crate::flow::{ChangeSummary, CheckResult, Checklist, Preview, Run};
+use crate::flow::{ChangeSummary, CheckResult, Checklist, Preview, Run, StagedRelease};
 use crate::manifest;
 use crate::ports::Artifacts;
 use crate::results;
@@ -22,6 +22,12 @@ pub const NAME: &str = "generate-checklist";
 pub struct Input {
     pub preflight: Run,
     pub checks: Vec<CheckResult>,
+    /// A production run's own change preview (staging's rides on its package check).
+    #[serde(default)]
+    pub preview: Option<Preview>,
+    /// What a production run promotes: staging's run, evidence, decisions and soak.
+    #[serde(default)]
+    pub staged: Option<StagedRelease>,
 }
 
 /// Generate Checklist: the review document, as an artifact.
@@ -40,7 +46,11 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             .filter(|c| !c.passed())
             .map(|c| c.name.clone())
             .collect();
-        let preview = input.checks.iter().find_map(|c| c.preview.clone());
+        let preview = input
+            .checks
+            .iter()
+            .find_map(|c| c.preview.clone())
+            .or_else(|| input.preview.clone());
         // The whole list (the state carries only the first changes).
         let whole = match &preview {
             Some(p) => Some(Preview {
@@ -60,6 +70,7 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             "checks": input.checks,
             "changes": changes,
             "preview": preview,
+            "staged": input.staged,
         });
         let prefix = &input.preflight.artifacts_prefix;
         let (markdown_key, json_key) = (
@@ -109,7 +120,12 @@ pub fn render_markdown(
 ) -> String {
     let c = &input.preflight.candidate;
     let mut md = String::new();
-    let _ = writeln!(md, "# Deployment checklist: {} {}\n", c.repository, c.tag);
+    let title = if input.staged.is_some() {
+        "Promotion"
+    } else {
+        "Deployment"
+    };
+    let _ = writeln!(md, "# {title} checklist: {} {}\n", c.repository, c.tag);
     let _ = writeln!(md, "- Commit: `{}`", c.sha);
     let _ = writeln!(md, "- Pushed by: {}", text::md(&c.pushed_by));
     let _ = writeln!(md, "- Run: {}", input.preflight.run_id);
@@ -117,6 +133,9 @@ pub fn render_markdown(
         md,
         "- Manifest (SHA-256 of every artifact that will deploy): `{manifest_digest}`\n"
     );
+    if let Some(s) = &input.staged {
+        promoted_section(&mut md, s);
+    }
     let _ = writeln!(md, "## Checks\n\n| Check | Result | Log |\n|---|---|---|");
     for check in &input.checks {
         let mark = if check.passed() {
@@ -132,13 +151,7 @@ pub fn render_markdown(
         let log = check.log_link().unwrap_or_else(|| "-".into());
         let _ = writeln!(md, "| {} | {mark}{detail} | {log} |", check.name);
     }
-    let failed = input.checks.iter().filter(|c| !c.passed()).count();
-    if failed > 0 {
-        let _ = writeln!(
-            md,
-            "\n**{failed} check(s) failed.** Approving anyway requires a written reason."
-        );
-    }
+    failed_note(&mut md, &input.checks);
     let _ = writeln!(md, "\n## Infrastructure changes\n");
     match preview {
         None => {
@@ -173,6 +186,43 @@ pub fn render_markdown(
         }
     }
     md
+}
+
+/// How many checks failed, and what approving over them takes.
+fn failed_note(md: &mut String, checks: &[CheckResult]) {
+    let failed = checks.iter().filter(|c| !c.passed()).count();
+    if failed > 0 {
+        let _ = writeln!(
+            md,
+            "\n**{failed} check(s) failed.** Approving anyway requires a written reason."
+        );
+    }
+}
+
+/// What a promotion deploys and why it may: staging's run, evidence and decisions.
+fn promoted_section(md: &mut String, s: &StagedRelease) {
+    let _ = writeln!(md, "## What staging proved\n");
+    let _ = writeln!(md, "- Staging run: {} ({})", s.staging_run, s.staging_tag);
+    let _ = writeln!(
+        md,
+        "- Evidence: `{}` (sha256 `{}`, signature verified)",
+        s.evidence.key, s.evidence.digest
+    );
+    let _ = writeln!(
+        md,
+        "- Deploys staging's objects, not a rebuild: manifest `{}` (sha256 `{}`)",
+        s.manifest.key, s.manifest.digest
+    );
+    let soak = if s.soaked { "done" } else { "not done" };
+    let _ = writeln!(
+        md,
+        "- Soak: ready on staging since {}, {soak} at {}",
+        s.first_ready_at, s.soak_until
+    );
+    for d in &s.decisions {
+        let _ = writeln!(md, "- Staging decision: {}", text::md(d));
+    }
+    let _ = writeln!(md);
 }
 
 #[cfg(test)]
@@ -233,6 +283,8 @@ mod tests {
             Some("https://console.aws/codebuild/log/2")
         );
         let input = Input {
+            preview: None,
+            staged: None,
             preflight: run_info(),
             checks: vec![ok, bad],
         };
@@ -263,6 +315,8 @@ mod tests {
         let out = run(
             &arts,
             Input {
+                preview: None,
+                staged: None,
                 preflight: run_info(),
                 checks: vec![lint, check_result("Unit Tests", "SUCCEEDED"), pp],
             },
@@ -308,6 +362,8 @@ mod tests {
         let out = run(
             &arts,
             Input {
+                preview: None,
+                staged: None,
                 preflight: run_info(),
                 checks: vec![check_result("Package & Preview", "FAILED")],
             },

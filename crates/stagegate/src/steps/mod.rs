@@ -26,4 +26,5 @@ pub mod resume_wait;
 pub mod run_test_suite;
 pub mod test_report;
 pub mod validate_infrastructure;
+pub mod verify_staged;
 pub mod webhook;

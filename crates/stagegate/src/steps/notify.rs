@@ -16,7 +16,7 @@ use crate::error::{invalid_input, names, StepError};
 use crate::flow::{Approval, PhaseTime};
 use crate::manifest::{evidence, staged};
 use crate::ports::{Artifacts, Claims, Clock, Message, Notifier, Signer, Topic};
-use crate::settings::Settings;
+use crate::settings::{Settings, Stage};
 use crate::step::Step;
 use crate::text::{one_line, quoted};
 use crate::timeline::text_gantt;
@@ -145,13 +145,16 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
     let tag = text(s, &["preflight", "candidate", "tag"])
         .or_else(|| text(s, &["tag"]))
         .unwrap_or("(unknown tag)");
+    let production = settings.stage == Stage::Production;
     let stage = match input.outcome {
+        Outcome::Success if production => "Promoted".to_string(),
         Outcome::Success => "Ready for Production".to_string(),
         Outcome::Failure => text(s, &["failure", "stage"])
             .unwrap_or("(unknown stage)")
             .to_string(),
         // Cancelled after the deployment was approved means at User Acceptance Testing.
         Outcome::Cancelled if s.get("approval").is_some() => "User Acceptance Testing".to_string(),
+        Outcome::Cancelled if production => "Wait for Production Approval".to_string(),
         Outcome::Cancelled => "Wait for Approval".to_string(),
     };
     let mut body = String::new();
@@ -159,7 +162,7 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
     let subject = headline(&mut body, settings, input.outcome, s, &what, &stage);
     let execution = settings.execution_link(&input.execution_id);
     let _ = writeln!(body, "\nExecution: {execution}");
-    details(&mut body, s);
+    details(&mut body, s, production);
     let mut attributes = BTreeMap::from([
         (
             "outcome".to_string(),
@@ -217,6 +220,15 @@ fn headline(
     stage: &str,
 ) -> String {
     match outcome {
+        Outcome::Success if settings.stage == Stage::Production => {
+            let from = text(s, &["staged", "stagingTag"]).unwrap_or("staging");
+            let _ = writeln!(
+                body,
+                "{what} is promoted to {}: staging's objects of {from} deployed (no rebuild), smoke-tested.",
+                settings.environment
+            );
+            format!("🚀 {what} is live in {}", settings.environment)
+        }
         Outcome::Success => {
             let _ = writeln!(
                 body,
@@ -248,10 +260,15 @@ fn headline(
 }
 
 /// Where everything is, the timeline, who approved and over what.
-fn details(body: &mut String, s: &Value) {
+fn details(body: &mut String, s: &Value, production: bool) {
+    let site = if production { "Production" } else { "Staging" };
     for (label, path) in [
         ("Artifacts", &["preflight", "artifactsPrefix"][..]),
-        ("Staging", &["frontend", "url"]),
+        ("Promotes", &["staged", "stagingRun"]),
+        ("Staging evidence", &["staged", "evidence", "digest"]),
+        ("Ready on staging since", &["staged", "firstReadyAt"]),
+        ("Soak until", &["staged", "soakUntil"]),
+        (site, &["frontend", "url"]),
         ("Checklist", &["checklist", "markdownUri"]),
         ("Release notes", &["release", "notesUri"]),
     ] {
@@ -288,10 +305,12 @@ fn details(body: &mut String, s: &Value) {
         }
     }
     // Every decision at both gates, as the approval record holds them.
-    for (title, key) in [
-        ("Deployment approval", "approval"),
-        ("User acceptance", "acceptance"),
-    ] {
+    let approval = if production {
+        "Production approval"
+    } else {
+        "Deployment approval"
+    };
+    for (title, key) in [(approval, "approval"), ("User acceptance", "acceptance")] {
         let decisions = gate(key).map(|g| g.decisions(quoted)).unwrap_or_default();
         if !decisions.is_empty() {
             let _ = writeln!(body, "{title}:");
@@ -487,8 +506,9 @@ async fn evidence_line(
         return String::new();
     };
     let run_id = found.run_id.clone();
-    // What the staged record needs of it, for a run that ended ready.
-    let bundle = (outcome == "success").then(|| found.clone());
+    // What the staged record needs of it, for a staging run that ended ready (a
+    // production run's commit is promoted, not staged again).
+    let bundle = (outcome == "success" && found.promotes.is_none()).then(|| found.clone());
     let at = match evidence::record(artifacts, signer, found, &prefix).await {
         Ok(at) => at,
         Err(e) => return format!("\nEvidence: not recorded ({e})\n"),

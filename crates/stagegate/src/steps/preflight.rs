@@ -120,7 +120,8 @@ where
             execution_id: execution.to_string(),
         };
         for _ in 0..3 {
-            let current = self.store.newest(&c.repository).await?;
+            let lane = self.settings.lane(&c.repository);
+            let current = self.store.newest(&lane).await?;
             if let Some((newest, _)) = &current {
                 if compare_versions(&newest.version, &c.version) != Ordering::Less {
                     return Ok(());
@@ -128,7 +129,7 @@ where
             }
             if self
                 .store
-                .set_newest(&c.repository, &me, current.map(|(_, r)| r))
+                .set_newest(&lane, &me, current.map(|(_, r)| r))
                 .await?
             {
                 return Ok(());

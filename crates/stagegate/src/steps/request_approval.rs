@@ -69,7 +69,8 @@ where
     /// `Superseded` when a newer candidate of the repository started meanwhile.
     async fn still_newest(&self, input: &Input) -> Result<(), StepError> {
         let c = &input.preflight.candidate;
-        if let Some((newest, _)) = self.store.newest(&c.repository).await? {
+        let lane = self.settings.lane(&c.repository);
+        if let Some((newest, _)) = self.store.newest(&lane).await? {
             if compare_versions(&newest.version, &c.version) == Ordering::Greater {
                 return Err(StepError::new(
                     names::SUPERSEDED,
@@ -108,12 +109,12 @@ where
     /// The pending record of this request, asking `approvers`.
     fn record(&self, input: &Input, approvers: Vec<Approver>) -> Result<ApprovalRecord, StepError> {
         let (failed_checks, checklist_uri) = match (&input.kind, &input.checklist) {
-            (ApprovalKind::Deployment, None) => {
+            (ApprovalKind::Deployment | ApprovalKind::Production, None) => {
                 return Err(invalid_input(
                     "request-approval: a deployment approval needs the checklist",
                 ))
             }
-            (ApprovalKind::Deployment, Some(cl)) => {
+            (ApprovalKind::Deployment | ApprovalKind::Production, Some(cl)) => {
                 (cl.failed_checks.clone(), cl.markdown_uri.clone())
             }
             (ApprovalKind::Acceptance, cl) => (
@@ -201,6 +202,7 @@ fn kind_name(kind: ApprovalKind) -> &'static str {
     match kind {
         ApprovalKind::Deployment => "deployment approvals",
         ApprovalKind::Acceptance => "user-acceptance sign-offs",
+        ApprovalKind::Production => "production approvals",
     }
 }
 
@@ -270,6 +272,13 @@ pub fn personal_message(
             deployment_body(&mut body, c, cl, &link);
             (
                 format!("Approve {} of {} for staging?", c.tag, c.repository),
+                "approval-request",
+            )
+        }
+        Some(cl) if input.kind == ApprovalKind::Production => {
+            deployment_body(&mut body, c, cl, &link);
+            (
+                format!("Promote {} of {} to production?", c.tag, c.repository),
                 "approval-request",
             )
         }

@@ -25,6 +25,8 @@ struct HostingState {
     jobs: Vec<(String, JobStatus)>,
     miss_events: bool,
     every: std::time::Duration,
+    /// The branch it deploys (`staging`; `production` for a production site).
+    branch: String,
 }
 
 impl Default for MemoryHosting {
@@ -36,6 +38,7 @@ impl Default for MemoryHosting {
                 jobs: Vec::new(),
                 miss_events: false,
                 every: STATUS_EVERY,
+                branch: AMPLIFY_BRANCH.into(),
             })),
             events: broadcast::channel(64).0,
         }
@@ -47,6 +50,13 @@ pub const AMPLIFY_APP: &str = "d1example";
 pub const AMPLIFY_BRANCH: &str = "staging";
 
 impl MemoryHosting {
+    /// A site of its own on `branch` (`https://<branch>.example.test`): production's.
+    pub fn on_branch(branch: &str) -> Self {
+        let hosting = MemoryHosting::default();
+        lock(&hosting.state).branch = branch.to_string();
+        hosting
+    }
+
     pub fn set_env(&self, k: &str, v: &str) {
         lock(&self.env).insert(k.into(), v.into());
     }
@@ -103,7 +113,7 @@ impl Hosting for MemoryHosting {
                     (!s.miss_events).then(|| {
                         crate::status_events::amplify_status_event(
                             AMPLIFY_APP,
-                            AMPLIFY_BRANCH,
+                            &s.branch,
                             &job,
                             name,
                         )
@@ -132,9 +142,9 @@ impl Hosting for MemoryHosting {
         })
     }
     async fn url(&self) -> PortResult<String> {
-        Ok("https://staging.example.test".into())
+        Ok(format!("https://{}.example.test", lock(&self.state).branch))
     }
     fn app_branch(&self) -> (String, String) {
-        (AMPLIFY_APP.into(), AMPLIFY_BRANCH.into())
+        (AMPLIFY_APP.into(), lock(&self.state).branch.clone())
     }
 }

@@ -20,6 +20,7 @@ fn evidence_of(run: &str, outcome: &str) -> Evidence {
         change_set_id: None,
         stack: None,
         frontend: None,
+        promotes: None,
         sealed_at: now(),
     }
 }

@@ -1,0 +1,181 @@
+use super::*;
+
+fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |k| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+#[test]
+fn command_suites_are_a_json_map_of_names_to_commands() {
+    let s = Settings::from_vars(vars(&[(
+        "STAGEGATE_COMMAND_SUITES",
+        r#"{"e2e": "npx playwright test --reporter=junit"}"#,
+    )]))
+    .unwrap();
+    assert_eq!(
+        s.command_suites["e2e"],
+        "npx playwright test --reporter=junit"
+    );
+    assert!(
+        Settings::from_vars(vars(&[("STAGEGATE_COMMAND_SUITES", "")]))
+            .unwrap()
+            .command_suites
+            .is_empty()
+    );
+    for (bad, why) in [
+        ("e2e=pytest", "JSON object"),
+        (r#"{"e 2 e": "pytest"}"#, "suite name"),
+        (r#"{"auth": "pytest"}"#, "no HTTP suite has"),
+        (r#"{"e2e": " "}"#, "no command"),
+    ] {
+        let e = Settings::from_vars(vars(&[("STAGEGATE_COMMAND_SUITES", bad)])).unwrap_err();
+        let e = e.about("STAGEGATE_COMMAND_SUITES").unwrap();
+        assert!(e.problem.contains(why), "{bad}: {}", e.problem);
+    }
+}
+
+#[test]
+fn defaults_when_nothing_is_set() {
+    assert_eq!(Settings::from_vars(vars(&[])).unwrap(), Settings::default());
+}
+
+#[test]
+fn reads_every_variable() {
+    let s = Settings::from_vars(vars(&[
+        ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "3600"),
+        ("STAGEGATE_REQUIRED_APPROVALS", "2"),
+        ("STAGEGATE_PUSHER_MAY_APPROVE", "true"),
+        ("STAGEGATE_SUITES", "auth, content"),
+        (
+            "STAGEGATE_FRONTEND_ENV",
+            "ApiUrl=VITE_API_URL,UserPoolId=VITE_POOL",
+        ),
+        (
+            "STAGEGATE_APPROVAL_BASE_URL",
+            "https://x.lambda-url.us-east-1.on.aws/",
+        ),
+        ("STAGEGATE_COMMAND_ESLINT", "pnpm lint"),
+        ("STAGEGATE_REPOSITORY", "acme/shop"),
+        ("STAGEGATE_ENVIRONMENT", "staging-eu"),
+    ]))
+    .unwrap();
+    assert_eq!(s.repository.as_deref(), Some("acme/shop"));
+    assert_eq!(s.environment, "staging-eu");
+    assert_eq!(s.approval_timeout_seconds, 3600);
+    assert_eq!(s.required_approvals, 2);
+    assert!(s.pusher_may_approve);
+    assert_eq!(s.suites, vec!["auth", "content"]);
+    assert_eq!(s.frontend_env["ApiUrl"], "VITE_API_URL");
+    assert_eq!(s.approval_base_url, "https://x.lambda-url.us-east-1.on.aws");
+    assert_eq!(s.commands["eslint"], "pnpm lint");
+    assert_eq!(s.commands["typescript"], "npx tsc --noEmit");
+}
+
+#[test]
+fn both_approval_waits_must_fit_the_run() {
+    let e = Settings::from_vars(vars(&[
+        ("STAGEGATE_USER_ACCEPTANCE", "true"),
+        ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "345600"),
+    ]))
+    .unwrap_err();
+    let e = e.about("STAGEGATE_APPROVAL_TIMEOUT_SECONDS").unwrap();
+    assert!(e.problem.contains("7-day"), "{e}");
+    assert!(Settings::from_vars(vars(&[
+        ("STAGEGATE_USER_ACCEPTANCE", "true"),
+        ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "259200"),
+    ]))
+    .is_ok());
+    assert!(Settings::from_vars(vars(&[("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "518400")])).is_ok());
+}
+
+#[test]
+fn invalid_values_name_the_variable() {
+    for (k, v) in [
+        ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "soon"),
+        ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "5"),
+        ("STAGEGATE_REQUIRED_APPROVALS", "0"),
+        ("STAGEGATE_PUSHER_MAY_APPROVE", "maybe"),
+        ("STAGEGATE_APPROVAL_BASE_URL", "http://evil.example"),
+        ("STAGEGATE_FRONTEND_ENV", "ApiUrl"),
+        ("STAGEGATE_SUITES", "a b"),
+        ("STAGEGATE_STACK_NAME", "bad_name"),
+        ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "604800"),
+        ("STAGEGATE_COMMAND_PACKAGE", " "),
+        ("STAGEGATE_REPOSITORY", "not a repository"),
+        ("STAGEGATE_ENVIRONMENT", ""),
+        ("STAGEGATE_ENVIRONMENT", "stag ing"),
+        (
+            "STAGEGATE_ENVIRONMENT",
+            "a-name-that-is-longer-than-32-chars",
+        ),
+    ] {
+        let e = Settings::from_vars(vars(&[(k, v)])).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{k}={v}: {e}");
+        assert_eq!(e.0[0].name, k, "{v}");
+    }
+}
+
+#[test]
+fn every_invalid_variable_is_named_in_one_error() {
+    let e = Settings::from_vars(vars(&[
+        ("STAGEGATE_MAX_POLLS", "lots"),
+        ("STAGEGATE_STACK_NAME", "bad_name"),
+        ("STAGEGATE_REQUIRED_APPROVALS", "0"),
+    ]))
+    .unwrap_err();
+    let text = e.to_string();
+    for name in [
+        "STAGEGATE_MAX_POLLS",
+        "STAGEGATE_STACK_NAME",
+        "STAGEGATE_REQUIRED_APPROVALS",
+    ] {
+        assert!(text.contains(name), "{text}");
+    }
+    assert_eq!(e.0.len(), 3);
+}
+
+#[test]
+fn the_production_functions_read_their_own_defaults_and_soak() {
+    let s = Settings::from_vars(vars(&[("STAGEGATE_STAGE", "production")])).unwrap();
+    assert_eq!(s.stage, Stage::Production);
+    assert_eq!((s.tag_prefix.as_str(), s.required_approvals), ("v", 2));
+    assert_eq!(s.soak_seconds, 86_400);
+    let s = Settings::from_vars(vars(&[
+        ("STAGEGATE_STAGE", "production"),
+        ("STAGEGATE_SOAK_SECONDS", "3600"),
+        ("STAGEGATE_REFUSE_UNSOAKED", "true"),
+        ("STAGEGATE_REQUIRED_APPROVALS", "3"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        (s.soak_seconds, s.refuse_unsoaked, s.required_approvals),
+        (3600, true, 3)
+    );
+}
+
+#[test]
+fn a_wrong_stage_or_a_soak_that_does_not_fit_the_run_is_named() {
+    let e = Settings::from_vars(vars(&[("STAGEGATE_STAGE", "prod")])).unwrap_err();
+    assert!(e
+        .about("STAGEGATE_STAGE")
+        .unwrap()
+        .problem
+        .contains("staging or production"));
+    let e = Settings::from_vars(vars(&[("STAGEGATE_SOAK_SECONDS", "999999")])).unwrap_err();
+    assert!(e.about("STAGEGATE_SOAK_SECONDS").is_some());
+    let e = Settings::from_vars(vars(&[
+        ("STAGEGATE_STAGE", "production"),
+        ("STAGEGATE_SOAK_SECONDS", "259200"),
+        ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "345600"),
+    ]))
+    .unwrap_err();
+    assert!(e
+        .about("STAGEGATE_SOAK_SECONDS")
+        .unwrap()
+        .problem
+        .contains("7-day run"));
+}
