@@ -45,6 +45,8 @@ pub struct Flow {
     pub faults: Faults,
     /// The production state machine's own: its stack, site, settings.
     pub production: crate::promotion::ProductionSite,
+    /// Whether [`Flow::decide`] approves with break-glass.
+    pub breaking_glass: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The example app's settings: its four HTTP suites and the frontend's API URL.
@@ -186,6 +188,7 @@ impl Flow {
             builds,
             faults,
             production,
+            breaking_glass: Default::default(),
         }
     }
 
@@ -311,6 +314,9 @@ impl Flow {
             approve,
             reason: reason.map(str::to_string),
             from: "203.0.113.9".into(),
+            break_glass: self
+                .breaking_glass
+                .load(std::sync::atomic::Ordering::Relaxed),
         };
         self.desk()
             .decide_by_link(id, &token, form)

@@ -49,6 +49,7 @@ async fn two_approvers_racing_through_the_conditional_write_record_one_decision(
                     approve: true,
                     reason: None,
                     from: "198.51.100.1".into(),
+                    break_glass: false,
                 };
                 desk.decide_by_link(&id, &form_token(&record, &l), form)
                     .await

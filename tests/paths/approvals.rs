@@ -67,6 +67,7 @@ pub async fn a_decision_recorded_while_step_functions_is_down_is_delivered_by_th
         approve: true,
         reason: None,
         from: "203.0.113.9".into(),
+        break_glass: false,
     };
     let desk = Desk {
         pusher_may_approve: false,

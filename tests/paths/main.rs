@@ -16,6 +16,7 @@ mod promotion_failures;
 mod routes;
 mod unavailable;
 mod waits;
+mod windows;
 
 /// Each route is a test of its own, and one entry of [`ROUTES`], which the coverage
 /// test runs to see that every state and every Catch and Choice edge of the
@@ -39,6 +40,11 @@ macro_rules! routes {
 }
 
 routes! {
+    windows::an_approved_promotion_outside_its_window_waits_for_the_next_opening,
+    windows::a_freeze_that_ends_runs_cancels_an_approved_promotion_and_says_why,
+    windows::two_approvers_breaking_the_glass_with_reasons_deploy_in_a_freeze_on_the_record,
+    windows::a_window_the_run_cannot_live_to_see_ends_it_naming_when,
+    windows::a_tampered_approval_answer_fails_the_window_check_by_name,
     promotion::a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted,
     promotion::a_commit_no_staging_run_made_ready_is_not_staged_and_nothing_deploys,
     promotion::one_changed_byte_of_a_staged_object_is_evidence_invalid_before_anything_deploys,

@@ -75,6 +75,10 @@ fn state_table() -> String {
         ),
         ("notify", "a run that ended abnormally (EventBridge rule)"),
         (
+            "check-deployment-window",
+            "Check Deployment Window, in the production definition (after its approval)",
+        ),
+        (
             "verify-staged",
             "Verify Staged Release, first of the production definition (`statemachine/production.asl.json`; its functions are `Production<Name>Function`)",
         ),

@@ -55,6 +55,7 @@ fn voted(mut r: ApprovalRecord, approve: bool) -> ApprovalRecord {
         reason: None,
         at: now(),
         from: "198.51.100.7".into(),
+        break_glass: false,
     });
     r.state = if approve {
         ApprovalState::Approved

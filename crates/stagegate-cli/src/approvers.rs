@@ -313,6 +313,10 @@ pub struct DecideArgs {
     /// to approve over failed checks.
     #[arg(long)]
     comment: Option<String>,
+    /// A production approval that also overrides the deployment window or freeze
+    /// (needs --comment; counts when two distinct approvers give it).
+    #[arg(long)]
+    break_glass: bool,
     /// The staging state machine (the stack's StateMachineArn output).
     #[arg(long, env = "STAGEGATE_STATE_MACHINE_ARN")]
     state_machine: Option<String>,
@@ -356,8 +360,16 @@ pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
             runs: &sfn,
             clock: SystemClock,
         };
-        let (code, message) =
-            decide_run(&desk, &table, &view, &caller, approve, args.comment).await?;
+        let (code, message) = decide_run(
+            &desk,
+            &table,
+            &view,
+            &caller,
+            approve,
+            args.comment,
+            args.break_glass,
+        )
+        .await?;
         println!("{message}");
         Ok(code)
     })
@@ -371,6 +383,7 @@ pub async fn decide_run<A, C, K>(
     caller_arn: &str,
     approve: bool,
     comment: Option<String>,
+    break_glass: bool,
 ) -> Result<(ExitCode, String)>
 where
     A: Approvals + stagegate::ports::Approvers,
@@ -403,6 +416,7 @@ where
         approve,
         reason: comment,
         from: "cli".into(),
+        break_glass,
     };
     let outcome = desk
         .decide_by_principal(&record.id, caller_arn, form)
@@ -485,7 +499,7 @@ mod tests {
             runs: callbacks,
             clock: FixedClock(now()),
         };
-        decide_run(&desk, approvals, &view(arn), ME, approve, None).await
+        decide_run(&desk, approvals, &view(arn), ME, approve, None, false).await
     }
 
     #[tokio::test]
@@ -512,7 +526,7 @@ mod tests {
         };
         let stranger = "arn:aws:sts::123456789012:assumed-role/Admin/bob";
         let view = view("arn:exec:rc-1.4.0");
-        let (code, msg) = decide_run(&desk, &approvals, &view, stranger, true, None)
+        let (code, msg) = decide_run(&desk, &approvals, &view, stranger, true, None, false)
             .await
             .unwrap();
         assert_eq!(code, ExitCode::from(1));

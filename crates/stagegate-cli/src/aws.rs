@@ -151,6 +151,88 @@ pub fn start(args: StartArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(clap::Args)]
+pub struct PromoteArgs {
+    /// The staged release-candidate tag, e.g. rc-1.4.0 (its commit is what is promoted).
+    rc: String,
+    /// The production tag, e.g. v1.4.0: same version as the candidate.
+    #[arg(long = "as", value_name = "TAG")]
+    as_tag: String,
+    /// The commit (40 hex digits); default: what the candidate tag points at here.
+    #[arg(long)]
+    sha: Option<String>,
+    /// owner/name; default: STAGEGATE_REPOSITORY, else this checkout's origin.
+    #[arg(long)]
+    repository: Option<String>,
+    /// The candidates' prefix (the deployment's `TagPrefix`).
+    #[arg(long, default_value = "rc-")]
+    tag_prefix: String,
+    /// The production tags' prefix (the deployment's `ProductionTagPrefix`).
+    #[arg(long, default_value = "v")]
+    production_tag_prefix: String,
+    /// The production state machine (the stack's ProductionStateMachineArn output).
+    #[arg(long, env = "STAGEGATE_PRODUCTION_STATE_MACHINE_ARN")]
+    state_machine: Option<String>,
+}
+
+/// The production trigger `promote` sends: the candidate's commit under the
+/// production tag. Refused before any AWS call when either tag is not of its prefix,
+/// or the versions differ (rc-1.4.0 is promoted as v1.4.0, never as v1.5.0).
+pub fn promotion(args: &PromoteArgs) -> Result<(Trigger, Candidate)> {
+    let staged = StartArgs {
+        tag: args.rc.clone(),
+        sha: args.sha.clone(),
+        repository: args.repository.clone(),
+        tag_prefix: Some(args.tag_prefix.clone()),
+        target: Target {
+            state_machine: None,
+        },
+    };
+    let (mut t, rc) = trigger(&staged)?;
+    t.tag = args.as_tag.clone();
+    let v = t
+        .validate(&args.production_tag_prefix)
+        .map_err(|e| anyhow!("{}", e.message))?;
+    if v.version != rc.version {
+        bail!(
+            "{} is version {}, {} is {}: a promotion keeps the version",
+            rc.tag,
+            rc.version,
+            v.tag,
+            v.version
+        );
+    }
+    Ok((t, v))
+}
+
+pub fn promote(args: PromoteArgs) -> Result<ExitCode> {
+    let (mut trigger, production) = promotion(&args)?;
+    let arn = args.state_machine.clone().ok_or_else(|| {
+        anyhow!("no production state machine: pass --state-machine ARN or set STAGEGATE_PRODUCTION_STATE_MACHINE_ARN (the stack's ProductionStateMachineArn output)")
+    })?;
+    let name = production.execution_name();
+    let started = runtime()?.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let principal = caller_arn(&config).await?;
+        trigger.pusher = Some(Pusher::Aws { principal });
+        let input = serde_json::to_value(&trigger)?;
+        StepFunctions::from_config(&config, &arn)
+            .start(&name, &input)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    let what = if started.new {
+        "promoting"
+    } else {
+        "already promoting (a repeated promote is the same run)"
+    };
+    println!(
+        "{what} {} ({}) as {}\n  {}",
+        args.rc, production.sha, production.tag, started.execution_arn
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn status(args: StatusArgs) -> Result<ExitCode> {
     check_reference(&args.execution)?;
     let arn = if args.execution.starts_with("arn:") {
@@ -299,5 +381,45 @@ mod tests {
                 .any(|l| l.contains("Wait for Approval") && l.contains("(running)")),
             "{out}"
         );
+    }
+
+    fn promote_args(rc: &str, as_tag: &str) -> PromoteArgs {
+        PromoteArgs {
+            rc: rc.into(),
+            as_tag: as_tag.into(),
+            sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            repository: Some("acme/shop".into()),
+            tag_prefix: "rc-".into(),
+            production_tag_prefix: "v".into(),
+            state_machine: None,
+        }
+    }
+
+    #[test]
+    fn promote_sends_the_candidates_commit_under_the_production_tag() {
+        let (t, v) = promotion(&promote_args("rc-1.4.0", "v1.4.0")).unwrap();
+        assert_eq!((t.tag.as_str(), t.sha.as_str()), ("v1.4.0", v.sha.as_str()));
+        assert_eq!(v.execution_name(), "v1.4.0--0123456789ab");
+    }
+
+    #[test]
+    fn promote_refuses_a_changed_version_or_a_wrong_tag_before_calling_aws() {
+        let e = promotion(&promote_args("rc-1.4.0", "v1.5.0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keeps the version"), "{e}");
+        let e = promotion(&promote_args("rc-1.4.0", "release-1.4.0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'v'"), "{e}");
+        let e = promotion(&promote_args("1.4.0", "v1.4.0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rc-"), "{e}");
+        // No state machine: named, still before any AWS call.
+        let e = promote(promote_args("rc-1.4.0", "v1.4.0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("STAGEGATE_PRODUCTION_STATE_MACHINE_ARN"), "{e}");
     }
 }

@@ -34,6 +34,9 @@ enum Command {
     TestCase(test_case::Args),
     /// Start a staging run on AWS for a tag (the same run for a repeated start).
     Start(aws::StartArgs),
+    /// Promote a staged candidate to production on AWS: `promote rc-1.4.0 --as v1.4.0`
+    /// starts the production state machine for the candidate's commit.
+    Promote(aws::PromoteArgs),
     /// Show a run on AWS: status, error, and each phase with its duration.
     Status(aws::StatusArgs),
     /// Approve a run waiting on AWS, as your AWS identity (the STS caller ARN).
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Rehearse(args) => rehearse::run(args),
         Command::TestCase(args) => test_case::run(args),
         Command::Start(args) => aws::start(args),
+        Command::Promote(args) => aws::promote(args),
         Command::Status(args) => aws::status(args),
         Command::Approve(args) => approvers::decide(args, true),
         Command::Reject(args) => approvers::decide(args, false),

@@ -243,6 +243,13 @@ impl LocalWorld {
     }
 }
 
+/// Whether function `name` is deployed for production only.
+fn production_only(name: &str) -> bool {
+    stagegate::flow::FUNCTIONS
+        .iter()
+        .any(|(n, how)| *n == name && *how == stagegate::flow::Invoked::InProduction)
+}
+
 /// Whether `registry` holds the production functions.
 fn has_production(registry: &Registry) -> bool {
     registry
@@ -347,7 +354,12 @@ where
             signer,
             clock,
         };
-        self.register(r, verify)
+        let r = self.register(r, verify);
+        let window = check_deployment_window::CheckDeploymentWindow {
+            settings: self.settings.clone(),
+            clock: self.runs.clone(),
+        };
+        self.register(r, window)
     }
 
     /// Registers `step` as this wiring deploys it: under its name, or under its
@@ -360,7 +372,7 @@ where
         O: Serialize + Send + 'static,
     {
         match self.production {
-            false if St::NAME == verify_staged::NAME => r,
+            false if production_only(St::NAME) => r,
             false => register(r, step),
             true if PRODUCTION_FUNCTIONS.contains(&St::NAME) => {
                 register_as(r, &production_name(St::NAME), step)

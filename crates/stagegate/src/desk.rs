@@ -306,6 +306,9 @@ impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
         if record.votes.iter().any(|v| v.approver == identity) {
             return Err(Refusal::AlreadyVoted { approver: identity });
         }
+        if form.break_glass {
+            check_break_glass(record, form.approve, reason.is_some())?;
+        }
         if !form.approve && reason.is_none() {
             return Err(Refusal::ReasonRequired {
                 failed_checks: Vec::new(),
@@ -354,6 +357,7 @@ impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
             reason,
             at: now,
             from: form.from,
+            break_glass: form.break_glass,
         });
         // Distinct deciders only: a second vote of the same identity was refused above.
         let approvals = next.votes.iter().filter(|v| v.approve).count() as u32;
@@ -460,7 +464,13 @@ impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
         let votes: Vec<Value> = record
             .votes
             .iter()
-            .map(|v| json!({"approver": v.approver, "via": v.via, "approve": v.approve, "reason": v.reason, "at": v.at, "from": v.from}))
+            .map(|v| {
+                let mut vote = json!({"approver": v.approver, "via": v.via, "approve": v.approve, "reason": v.reason, "at": v.at, "from": v.from});
+                if v.break_glass {
+                    vote["breakGlass"] = json!(true);
+                }
+                vote
+            })
             .collect();
         let decided_at = record
             .votes
@@ -505,4 +515,17 @@ impl<A: Approvals, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
 /// A short pause between delivery attempts (tokio's clock, so virtual time in tests).
 async fn pause(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+}
+/// Break-glass is an approval of a promotion, with a reason.
+fn check_break_glass(record: &ApprovalRecord, approve: bool, reason: bool) -> Result<(), Refusal> {
+    let problem = if record.kind != crate::records::ApprovalKind::Production {
+        "Break-glass overrides production's deployment window; this is not a production approval."
+    } else if !approve {
+        "Break-glass comes with an approval, not a rejection."
+    } else if !reason {
+        "Break-glass needs a reason: it goes to everyone notified and into the evidence."
+    } else {
+        return Ok(());
+    };
+    Err(Refusal::InvalidForm(problem.into()))
 }

@@ -72,6 +72,10 @@ pub mod names {
     /// A commit to promote has not been ready on staging for the soak time yet, and
     /// the production run is configured to refuse rather than wait.
     pub const SOAK_INCOMPLETE: &str = "SoakIncomplete";
+    /// An approved promotion met a freeze and the calendar ends runs in freezes.
+    pub const DEPLOYMENT_FROZEN: &str = "DeploymentFrozen";
+    /// The next deployment window opens after the run's 7 days end.
+    pub const WINDOW_UNREACHABLE: &str = "WindowUnreachable";
 
     /// All of them, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -94,6 +98,8 @@ pub mod names {
         NOT_STAGED,
         EVIDENCE_INVALID,
         SOAK_INCOMPLETE,
+        DEPLOYMENT_FROZEN,
+        WINDOW_UNREACHABLE,
     ];
 }
 

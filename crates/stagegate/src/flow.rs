@@ -51,6 +51,7 @@ pub const FUNCTIONS: &[(&str, Invoked)] = &[
     ("performance-tests", Invoked::ByState),
     ("mark-release-ready", Invoked::ByState),
     ("verify-staged", Invoked::InProduction),
+    ("check-deployment-window", Invoked::InProduction),
     ("notify", Invoked::ByState),
 ];
 
@@ -65,6 +66,7 @@ pub const PRODUCTION_FUNCTIONS: &[&str] = &[
     "describe-change-set",
     "generate-checklist",
     "request-approval",
+    "check-deployment-window",
     "validate-infrastructure",
     "deploy-infrastructure",
     "await-stack",
@@ -294,6 +296,29 @@ pub struct StagedRelease {
     pub checks: Vec<CheckResult>,
     /// Staging's decisions, one line each (approval and sign-off).
     pub decisions: Vec<String>,
+}
+
+/// Whether an approved promotion may deploy now (`$.window`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentWindow {
+    pub open: bool,
+    /// When to ask again (not open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<DateTime<Utc>>,
+    /// Why, for people: inside/outside which windows, which freeze, whose break-glass.
+    pub why: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<BreakGlass>,
+}
+
+/// A window or freeze overridden by distinct approvers, each with a reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakGlass {
+    pub approvers: Vec<String>,
+    /// `approver: reason`, one each.
+    pub reasons: Vec<String>,
 }
 
 /// A decided approval, as the approval desk sends it to the waiting task.

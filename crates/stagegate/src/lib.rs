@@ -7,7 +7,8 @@
 //!    (strangers' text, rendered so it cannot forge structure);
 //! 2. rules on them: [`ports`] (the traits), [`candidate`], [`step`] (what a function
 //!    is), [`links`], [`changelog`], [`flow`] (what travels between states),
-//!    [`status_events`] (the stack and frontend events the waits listen to);
+//!    [`status_events`] (the stack and frontend events the waits listen to),
+//!    [`windows`] (production's deployment windows and freezes);
 //! 3. what several functions share: [`settings`], [`desk`] (deciding approvals),
 //!    [`waiting`] (event-driven deploy waits), [`timeline`], [`manifest`] (what an
 //!    approval binds), [`results`] (what grows with the input, kept out of the
@@ -41,6 +42,7 @@ pub mod testing;
 pub mod text;
 pub mod timeline;
 pub mod waiting;
+pub mod windows;
 
 pub use error::{PortError, StepError};
 pub use settings::Settings;

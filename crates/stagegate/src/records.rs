@@ -158,6 +158,10 @@ pub struct Vote {
     pub at: DateTime<Utc>,
     /// Where the decision came from (client IP address, "terminal", ...).
     pub from: String,
+    /// A production approval that also overrides the deployment window or freeze
+    /// (needs a reason; counts when two distinct approvers give it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
 }
 
 /// Whether a recorded decision has reached the waiting task.

@@ -63,6 +63,11 @@ pub struct Settings {
     /// Whether a production run of a commit still soaking ends (`SoakIncomplete`)
     /// instead of waiting for the soak to end.
     pub refuse_unsoaked: bool,
+    /// The webhook's: tags that start with this are promotions (`v`), published for
+    /// the production state machine; `None` publishes candidates only.
+    pub production_tag_prefix: Option<String>,
+    /// Production's deployment windows and freezes (`None`: any time).
+    pub calendar: Option<crate::windows::Calendar>,
 }
 
 /// Which state machine a function serves.
@@ -126,6 +131,8 @@ impl Default for Settings {
             stage: Stage::Staging,
             soak_seconds: 86_400,
             refuse_unsoaked: false,
+            production_tag_prefix: None,
+            calendar: None,
         }
     }
 }
@@ -357,6 +364,26 @@ fn read_promotion<G: Fn(&str) -> Option<String>>(vars: &mut Vars<G>, s: &mut Set
         "STAGEGATE_REFUSE_UNSOAKED",
         &mut s.refuse_unsoaked,
         parse_bool,
+    );
+    vars.read("STAGEGATE_DEPLOY_WINDOWS", &mut s.calendar, |v| {
+        match v.trim().is_empty() {
+            true => Ok(None),
+            false => crate::windows::Calendar::parse(v).map(Some),
+        }
+    });
+    let candidates = s.tag_prefix.clone();
+    vars.read(
+        "STAGEGATE_PRODUCTION_TAG_PREFIX",
+        &mut s.production_tag_prefix,
+        |v| {
+            let v = tag_prefix(v)?;
+            if v.starts_with(&candidates) || candidates.starts_with(&v) {
+                return Err(format!(
+                    "'{v}' and the candidates' prefix '{candidates}' must not overlap: a tag would be both"
+                ));
+            }
+            Ok(Some(v))
+        },
     );
     if s.stage == Stage::Production
         && s.soak_seconds + s.approval_timeout_seconds > MAX_APPROVAL_TIMEOUT_SECONDS

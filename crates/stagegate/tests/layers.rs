@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("changelog", 2),
     ("flow", 2),
     ("status_events", 2),
+    ("windows", 2),
     ("settings", 3),
     ("desk", 3),
     ("waiting", 3),

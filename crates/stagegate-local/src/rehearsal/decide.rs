@@ -190,6 +190,7 @@ impl Rehearsal {
             approve,
             reason: reason.clone(),
             from: "terminal".into(),
+            break_glass: false,
         };
         match self
             .world

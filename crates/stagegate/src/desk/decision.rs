@@ -59,6 +59,8 @@ pub struct Form {
     pub reason: Option<String>,
     /// Where it came from (client IP, "terminal").
     pub from: String,
+    /// A production approval that also overrides the deployment window or freeze.
+    pub break_glass: bool,
 }
 
 /// What happened to an accepted decision.

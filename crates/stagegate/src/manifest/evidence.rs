@@ -43,6 +43,9 @@ pub struct Decision {
     pub at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A production approval that also overrode the deployment window or freeze.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
 }
 
 /// A check's result as the run recorded it.
@@ -87,6 +90,10 @@ pub struct Evidence {
     /// digest, the staged manifest), so the production bundle names the staging one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotes: Option<Value>,
+    /// A production run: the deployment window as it was checked (why it could
+    /// deploy; whose break-glass, with their reasons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Value>,
     pub sealed_at: DateTime<Utc>,
 }
 
@@ -131,6 +138,7 @@ fn decisions(gate: &str, approval: Option<Approval>) -> Vec<Decision> {
             approve: v.approve,
             at: v.at,
             reason: v.reason,
+            break_glass: v.break_glass,
         })
         .collect()
 }
@@ -195,6 +203,7 @@ pub fn from_state(
             .cloned(),
         frontend: state.get("frontend").filter(|v| !v.is_null()).cloned(),
         promotes,
+        window: state.get("window").filter(|v| !v.is_null()).cloned(),
         sealed_at: now,
     };
     Some((prefix, evidence))

@@ -179,3 +179,35 @@ fn a_wrong_stage_or_a_soak_that_does_not_fit_the_run_is_named() {
         .problem
         .contains("7-day run"));
 }
+
+#[test]
+fn the_webhooks_production_prefix_must_not_overlap_the_candidates() {
+    let s = Settings::from_vars(vars(&[("STAGEGATE_PRODUCTION_TAG_PREFIX", "v")])).unwrap();
+    assert_eq!(s.production_tag_prefix.as_deref(), Some("v"));
+    for overlapping in ["rc-", "r", "rc-x"] {
+        let e = Settings::from_vars(vars(&[("STAGEGATE_PRODUCTION_TAG_PREFIX", overlapping)]))
+            .unwrap_err();
+        let problem = &e.about("STAGEGATE_PRODUCTION_TAG_PREFIX").unwrap().problem;
+        assert!(problem.contains("overlap"), "{problem}");
+    }
+}
+
+#[test]
+fn deployment_windows_are_read_and_a_wrong_one_names_the_variable_and_its_field() {
+    let s = Settings::from_vars(vars(&[(
+        "STAGEGATE_DEPLOY_WINDOWS",
+        r#"{"timeZone": "Europe/Berlin", "windows": [{"days": "Mon-Thu", "from": "09:00", "to": "16:00"}]}"#,
+    )]))
+    .unwrap();
+    assert_eq!(
+        s.calendar.unwrap().describe(),
+        "Mon-Thu 09:00-16:00 (Europe/Berlin)"
+    );
+    let e = Settings::from_vars(vars(&[(
+        "STAGEGATE_DEPLOY_WINDOWS",
+        r#"{"timeZone": "Europe/Berlin", "windows": [{"days": "Mo-Th", "from": "09:00", "to": "16:00"}]}"#,
+    )]))
+    .unwrap_err();
+    let problem = &e.about("STAGEGATE_DEPLOY_WINDOWS").unwrap().problem;
+    assert!(problem.contains("windows[0].days"), "{problem}");
+}

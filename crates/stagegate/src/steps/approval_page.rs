@@ -189,6 +189,7 @@ where
             approve,
             reason: form.get("reason").cloned(),
             from: Peer::of(req).source_ip,
+            break_glass: form.get("break_glass").is_some_and(|v| v == "on"),
         };
         let token = form.get("csrf").map(String::as_str).unwrap_or_default();
         let outcome = self.desk().decide_by_link(id, token, decision).await;
@@ -336,12 +337,17 @@ pub fn render_review(
     }
     let _ = write!(
         b,
-        "<form method=\"post\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label>Reason ({}; it goes to everyone notified)<textarea name=\"reason\" maxlength=\"{MAX_REASON}\" rows=\"3\"></textarea></label><button name=\"decision\" value=\"approve\">Approve</button><button name=\"decision\" value=\"reject\">Reject</button></form>",
+        "<form method=\"post\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label>Reason ({}; it goes to everyone notified)<textarea name=\"reason\" maxlength=\"{MAX_REASON}\" rows=\"3\"></textarea></label>{}<button name=\"decision\" value=\"approve\">Approve</button><button name=\"decision\" value=\"reject\">Reject</button></form>",
         form_token(record, link),
         if record.failed_checks.is_empty() {
             "required to reject"
         } else {
             "required"
+        },
+        if record.kind == ApprovalKind::Production {
+            "<label><input type=\"checkbox\" name=\"break_glass\"> Break glass: deploy outside the deployment window or during a freeze (needs a reason; two approvers must)</label>"
+        } else {
+            ""
         }
     );
     let title = match record.kind {

@@ -377,6 +377,7 @@ mod tests {
                 reason: Some("lint only, fixed in rc-1.4.1".into()),
                 at: now(),
                 from: "203.0.113.9".into(),
+                break_glass: false,
             }],
             failed_checks: vec!["ESLint".into()],
         }
@@ -468,6 +469,7 @@ mod tests {
                 reason: Some("checkout works on staging".into()),
                 at: now(),
                 from: "198.51.100.4".into(),
+                break_glass: false,
             }],
             failed_checks: vec![],
         });

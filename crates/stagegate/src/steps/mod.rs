@@ -10,6 +10,7 @@ pub mod approval_page;
 pub mod await_frontend;
 pub mod await_stack;
 pub mod capture_outputs;
+pub mod check_deployment_window;
 pub mod create_change_set;
 pub mod deploy_frontend;
 pub mod deploy_infrastructure;

@@ -152,9 +152,15 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
         Outcome::Failure => text(s, &["failure", "stage"])
             .unwrap_or("(unknown stage)")
             .to_string(),
+        // The definition names where it cancelled when that is not a gate.
+        Outcome::Cancelled if text(s, &["cancellation", "stage"]).is_some() => {
+            text(s, &["cancellation", "stage"])
+                .unwrap_or_default()
+                .to_string()
+        }
+        Outcome::Cancelled if production => "Wait for Production Approval".to_string(),
         // Cancelled after the deployment was approved means at User Acceptance Testing.
         Outcome::Cancelled if s.get("approval").is_some() => "User Acceptance Testing".to_string(),
-        Outcome::Cancelled if production => "Wait for Production Approval".to_string(),
         Outcome::Cancelled => "Wait for Approval".to_string(),
     };
     let mut body = String::new();
@@ -268,6 +274,7 @@ fn details(body: &mut String, s: &Value, production: bool) {
         ("Staging evidence", &["staged", "evidence", "digest"]),
         ("Ready on staging since", &["staged", "firstReadyAt"]),
         ("Soak until", &["staged", "soakUntil"]),
+        ("Deployment window", &["window", "why"]),
         (site, &["frontend", "url"]),
         ("Checklist", &["checklist", "markdownUri"]),
         ("Release notes", &["release", "notesUri"]),
@@ -321,6 +328,26 @@ fn details(body: &mut String, s: &Value, production: bool) {
     }
     if s.get("validation").and_then(|v| v.get("noChanges")) == Some(&Value::Bool(true)) {
         let _ = writeln!(body, "Infrastructure: no changes: deploy skipped");
+    }
+    break_glass(body, s);
+}
+
+/// Whose break-glass overrode production's deployment window, and why.
+fn break_glass(body: &mut String, s: &Value) {
+    let Some(glass) = s
+        .get("window")
+        .and_then(|w| w.get("breakGlass"))
+        .and_then(|g| serde_json::from_value::<crate::flow::BreakGlass>(g.clone()).ok())
+    else {
+        return;
+    };
+    let _ = writeln!(
+        body,
+        "Break-glass: the deployment window was overridden by {}:",
+        glass.approvers.join(" and ")
+    );
+    for reason in glass.reasons {
+        let _ = writeln!(body, "  {}", quoted(&reason));
     }
 }
 

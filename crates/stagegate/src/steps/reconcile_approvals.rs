@@ -71,6 +71,7 @@ mod tests {
                 reason: None,
                 at: now(),
                 from: "x".into(),
+                break_glass: false,
             });
             decided.delivery = Delivery::Failed {
                 at: now(),

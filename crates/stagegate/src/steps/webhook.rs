@@ -289,7 +289,6 @@ impl<S: Secrets, T: Claims, E: Events, C: Clock> Webhook<S, T, E, C> {
 
     /// The candidate a push names, if it is one this stagegate serves.
     fn trigger(&self, push: Push) -> Result<Trigger, Refused> {
-        let prefix = &self.settings.tag_prefix;
         let Some(tag) = push.reference.strip_prefix("refs/tags/") else {
             return Err(refused(
                 202,
@@ -299,12 +298,29 @@ impl<S: Secrets, T: Claims, E: Events, C: Clock> Webhook<S, T, E, C> {
         if push.deleted {
             return Err(refused(202, format!("ignored: tag {tag} was deleted")));
         }
-        if !tag.starts_with(prefix.as_str()) {
+        // A candidate (`rc-`) for staging, or a promotion (`v`) for production.
+        let prefixes = [
+            Some(&self.settings.tag_prefix),
+            self.settings.production_tag_prefix.as_ref(),
+        ];
+        let Some(prefix) = prefixes
+            .into_iter()
+            .flatten()
+            .find(|p| tag.starts_with(p.as_str()))
+        else {
+            let served: Vec<String> = prefixes
+                .into_iter()
+                .flatten()
+                .map(|p| format!("'{p}'"))
+                .collect();
             return Err(refused(
                 202,
-                format!("ignored: tag {tag} does not start with '{prefix}'"),
+                format!(
+                    "ignored: tag {tag} does not start with {}",
+                    served.join(" or ")
+                ),
             ));
-        }
+        };
         if let Some(expected) = &self.settings.repository {
             if !push.repository.full_name.eq_ignore_ascii_case(expected) {
                 let from = &push.repository.full_name;

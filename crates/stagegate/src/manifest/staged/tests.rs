@@ -21,6 +21,7 @@ fn evidence_of(run: &str, outcome: &str) -> Evidence {
         stack: None,
         frontend: None,
         promotes: None,
+        window: None,
         sealed_at: now(),
     }
 }

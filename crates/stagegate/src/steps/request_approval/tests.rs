@@ -143,6 +143,7 @@ fn form(approve: bool, reason: Option<&str>) -> Form {
         approve,
         reason: reason.map(str::to_string),
         from: "203.0.113.7".into(),
+        break_glass: false,
     }
 }
 

@@ -42,6 +42,7 @@ async fn staged(store: &MemoryArtifacts, signer: &MemorySigner, at: chrono::Date
             approve: true,
             at,
             reason: None,
+            break_glass: false,
         }],
         checks: vec![Check {
             name: "ESLint".into(),
@@ -53,6 +54,7 @@ async fn staged(store: &MemoryArtifacts, signer: &MemorySigner, at: chrono::Date
         stack: None,
         frontend: None,
         promotes: None,
+        window: None,
         sealed_at: at,
     };
     let signed = evidence::record(store, signer, e.clone(), &prefix)

@@ -78,6 +78,7 @@ fn pushed(hours_ago: i64) -> Vec<u8> {
 struct Hook {
     claims: MemoryTable,
     bus: std::sync::Arc<Bus>,
+    settings: Settings,
 }
 
 impl Hook {
@@ -85,6 +86,7 @@ impl Hook {
         Hook {
             claims: MemoryTable::default(),
             bus: Default::default(),
+            settings: settings(),
         }
     }
     async fn send(&self, d: &Delivery) -> Answer {
@@ -93,7 +95,7 @@ impl Hook {
     /// `d` delivered when the clock says `at`.
     async fn send_at(&self, d: &Delivery, at: chrono::DateTime<chrono::Utc>) -> Answer {
         let hook = Webhook {
-            settings: settings(),
+            settings: self.settings.clone(),
             secret: Secret(SECRET),
             store: self.claims.clone(),
             events: self.bus.clone(),
@@ -374,4 +376,34 @@ async fn the_pusher_is_the_senders_github_login() {
         .await;
     assert_eq!(a.status, 202, "{}", a.message);
     assert_eq!(a.started.unwrap().pushed_by.as_deref(), Some("dana-gh"));
+}
+
+#[tokio::test]
+async fn with_a_production_prefix_a_v_tag_is_published_for_production_and_others_are_ignored() {
+    let hook = Hook {
+        settings: Settings {
+            production_tag_prefix: Some("v".into()),
+            ..settings()
+        },
+        ..Hook::new()
+    };
+    let a = hook.send(&signed("push", push("refs/tags/v1.4.0"))).await;
+    assert_eq!(a.status, 202, "{}", a.message);
+    let sent = hook.bus.sent.lock().unwrap().clone();
+    assert_eq!(
+        sent.iter().map(|t| t.tag.as_str()).collect::<Vec<_>>(),
+        ["v1.4.0"]
+    );
+    let a = hook.send(&signed("push", push("refs/tags/vnext"))).await;
+    assert_eq!(a.status, 422, "{}", a.message);
+    let a = hook
+        .send(&signed("push", push("refs/tags/release-1")))
+        .await;
+    assert_eq!(a.status, 202);
+    assert!(
+        a.message.contains("does not start with 'rc-' or 'v'"),
+        "{}",
+        a.message
+    );
+    assert_eq!(hook.started(), 1);
 }

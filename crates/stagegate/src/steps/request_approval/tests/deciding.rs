@@ -317,6 +317,7 @@ async fn the_reconcile_takes_over_a_pending_delivery_only_once_it_is_stale() {
         reason: None,
         at: now(),
         from: "x".into(),
+        break_glass: false,
     });
     decided.delivery = Delivery::Pending {
         since: now(),
