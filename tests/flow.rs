@@ -135,7 +135,7 @@ impl Flow {
             stacks: MemoryStacks::default(),
             hosting: MemoryHosting::default(),
             http: MemoryHttp::default(),
-            repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]),
+            repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]).with_token(),
             signer: stagegate_local::adapters::LocalSigner::ephemeral()
                 .unwrap_or_else(|e| panic!("{e}")),
         };

@@ -71,6 +71,7 @@ routes! {
     promotion_failures::a_v_tag_that_is_not_a_version_fails_preflight_and_a_second_start_is_ignored,
     promotion_failures::production_notices_that_fail_still_end_each_run,
     promotion_failures::a_production_cancellation_notice_that_fails_still_ends_the_run,
+    promotion_failures::a_release_that_cannot_be_published_fails_the_promotion_after_the_deploy,
     load::ten_candidates_at_once_all_deploy_one_at_a_time_and_are_each_told,
     load::a_storm_of_tags_leaves_the_newest_and_tells_the_rest_once,
     load::a_burst_of_duplicate_deliveries_starts_one_run,

@@ -104,53 +104,13 @@ pub async fn a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted() {
             "Deploy Frontend",
             "Smoke Tests",
             "Test Results",
+            "Mark Promoted",
             "Notify Success",
             "Promoted",
         ],
     );
     assert_production(&production_outcome(&flow), "success", "Promoted", None);
-    // Production deployed the staged template (no package, no build) to its own
-    // stack, and its own site for the staged commit.
-    let req = flow
-        .production
-        .stacks
-        .last_request()
-        .expect("a production change set");
-    assert_eq!(
-        req.template_uri,
-        "runs/rc-1.4.0--0123456789ab/packaged.yaml"
-    );
-    assert_eq!(req.stack_name, "app-production");
-    assert!(flow.production.stacks.executed());
-    assert_eq!(flow.production.hosting.jobs(), vec![SHA.to_string()]);
-    let smoke: Vec<String> = flow
-        .production
-        .http
-        .requests()
-        .iter()
-        .map(|r| r.url.clone())
-        .collect();
-    let want: Vec<String> = SMOKE
-        .iter()
-        .map(|s| format!("https://production.example.test/{s}"))
-        .collect();
-    assert_eq!(
-        smoke, want,
-        "the smoke suites ran against production, nothing else"
-    );
-    // The production evidence verifies and names what it promotes.
-    let e = stagegate::manifest::evidence::verify(&flow.artifacts, &flow.signer, PROD_RUN)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|d| panic!("{d:?}"));
-    let promotes = e.promotes.expect("what it promotes");
-    assert_eq!(promotes["stagingRun"], "rc-1.4.0--0123456789ab");
-    let gates: Vec<(&str, &str)> = e
-        .decisions
-        .iter()
-        .map(|d| (d.gate.as_str(), d.approver.as_str()))
-        .collect();
-    assert_eq!(gates, [("production", "dana"), ("production", "erin")]);
+    promoted_from_the_staged_objects(&flow).await;
 }
 
 pub async fn a_commit_no_staging_run_made_ready_is_not_staged_and_nothing_deploys() {
@@ -346,4 +306,63 @@ pub async fn a_production_stack_changed_after_approval_fails_validation() {
     )
     .await;
     nothing_deployed(&flow);
+}
+
+/// Production deployed the staged template to its own stack and site, published the
+/// latest release, and ran only the smoke suites; its evidence names staging's.
+async fn promoted_from_the_staged_objects(flow: &Flow) {
+    // Production deployed the staged template (no package, no build) to its own
+    // stack, and its own site for the staged commit.
+    let req = flow
+        .production
+        .stacks
+        .last_request()
+        .expect("a production change set");
+    assert_eq!(
+        req.template_uri,
+        "runs/rc-1.4.0--0123456789ab/packaged.yaml"
+    );
+    assert_eq!(req.stack_name, "app-production");
+    // The production tag's release, at the staged commit, marked latest.
+    let published = flow.repository.published();
+    let (tag, notes) = published.last().expect("a release");
+    assert_eq!(tag, TAG);
+    assert!(
+        notes.starts_with(&format!("latest release at {SHA}")),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("## Promoted from staging") && notes.contains("rc-1.4.0--0123456789ab"),
+        "{notes}"
+    );
+    assert!(flow.production.stacks.executed());
+    assert_eq!(flow.production.hosting.jobs(), vec![SHA.to_string()]);
+    let smoke: Vec<String> = flow
+        .production
+        .http
+        .requests()
+        .iter()
+        .map(|r| r.url.clone())
+        .collect();
+    let want: Vec<String> = SMOKE
+        .iter()
+        .map(|s| format!("https://production.example.test/{s}"))
+        .collect();
+    assert_eq!(
+        smoke, want,
+        "the smoke suites ran against production, nothing else"
+    );
+    // The production evidence verifies and names what it promotes.
+    let e = stagegate::manifest::evidence::verify(&flow.artifacts, &flow.signer, PROD_RUN)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    let promotes = e.promotes.expect("what it promotes");
+    assert_eq!(promotes["stagingRun"], "rc-1.4.0--0123456789ab");
+    let gates: Vec<(&str, &str)> = e
+        .decisions
+        .iter()
+        .map(|d| (d.gate.as_str(), d.approver.as_str()))
+        .collect();
+    assert_eq!(gates, [("production", "dana"), ("production", "erin")]);
 }

@@ -288,3 +288,22 @@ pub async fn a_production_cancellation_notice_that_fails_still_ends_the_run() {
     assert_eq!(done.status, ExecutionStatus::Failed);
     assert_passes_through(&route(&h), &["Notify Cancelled", "Workflow Cancelled"]);
 }
+
+pub async fn a_release_that_cannot_be_published_fails_the_promotion_after_the_deploy() {
+    let flow = Flow::new();
+    let arn = staged_and_promoted(&flow).await;
+    flow.repository.fail("GitHub answered 502");
+    flow.approve_production(TAG).await;
+    fails_at(
+        &flow,
+        &arn,
+        &["Mark Promoted", "Mark Promoted Failed"],
+        "Mark Promoted",
+        "DependencyRefused",
+    )
+    .await;
+    assert!(
+        flow.production.stacks.executed(),
+        "deployed: the notice says the release step failed"
+    );
+}

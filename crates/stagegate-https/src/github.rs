@@ -221,6 +221,29 @@ impl<H: Http, T: Token> Releases for GitHub<H, T> {
             return Ok(None);
         }
         let body = json!({"name": title, "body": notes, "prerelease": true});
+        self.upsert_release(tag, body).await
+    }
+
+    async fn publish_release(
+        &self,
+        tag: &str,
+        commit: &str,
+        title: &str,
+        notes: &str,
+    ) -> PortResult<Option<String>> {
+        if self.token().await?.is_none() {
+            return Ok(None);
+        }
+        let body = json!({"name": title, "body": notes, "prerelease": false,
+                          "make_latest": "true", "target_commitish": commit});
+        self.upsert_release(tag, body).await
+    }
+}
+
+impl<H: Http, T: Token> GitHub<H, T> {
+    /// Updates the release of `tag` with `body`, or creates it (and the tag, at
+    /// `target_commitish` when given); its URL.
+    async fn upsert_release(&self, tag: &str, body: Value) -> PortResult<Option<String>> {
         let (status, existing) = self
             .call("GET", &format!("/releases/tags/{tag}"), None)
             .await?;
@@ -353,6 +376,51 @@ mod tests {
         assert!(post
             .headers
             .contains(&("authorization".into(), "Bearer t0k".into())));
+    }
+
+    #[tokio::test]
+    async fn a_promotion_creates_the_v_release_at_the_commit_marked_latest() {
+        let http = not_found("https://api.github.com/repos/acme/shop/releases/tags/v1");
+        http.route(
+            "https://api.github.com/repos/acme/shop/releases",
+            201,
+            r#"{"id":6,"html_url":"https://github.com/acme/shop/releases/tag/v1"}"#,
+        );
+        let g = gh(http, Some("t0k"));
+        let url = g
+            .publish_release("v1", "abc123", "v1", "notes")
+            .await
+            .unwrap();
+        assert_eq!(
+            url.as_deref(),
+            Some("https://github.com/acme/shop/releases/tag/v1")
+        );
+        let sent = g.http.requests();
+        let post = sent.iter().find(|r| r.method == "POST").unwrap();
+        let body: Value = serde_json::from_str(post.body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            (
+                &body["tag_name"],
+                &body["target_commitish"],
+                &body["prerelease"],
+                &body["make_latest"]
+            ),
+            (
+                &json!("v1"),
+                &json!("abc123"),
+                &json!(false),
+                &json!("true")
+            )
+        );
+        // Without a token nothing is called and nothing is claimed.
+        let none = gh(MemoryHttp::default(), None);
+        assert_eq!(
+            none.publish_release("v1", "abc123", "v1", "n")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(none.http.requests().is_empty());
     }
 
     /// GitHub with release `rc-1` already published (id 5).

@@ -76,6 +76,7 @@ pub const PRODUCTION_FUNCTIONS: &[&str] = &[
     "await-frontend",
     "run-test-suite",
     "test-report",
+    "mark-release-ready",
     "notify",
 ];
 

@@ -242,6 +242,17 @@ pub trait Releases: Send + Sync {
         title: &str,
         notes: &str,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+
+    /// Creates or updates the release of production tag `tag` at `commit` (GitHub
+    /// creates the tag there if it does not exist), not a prerelease, marked latest;
+    /// its URL, or `None` when no token is configured.
+    fn publish_release(
+        &self,
+        tag: &str,
+        commit: &str,
+        title: &str,
+        notes: &str,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 }
 
 /// What a run did and when, from its history (Step Functions' `GetExecutionHistory`

@@ -119,4 +119,13 @@ impl Releases for GitRepository {
     ) -> PortResult<Option<String>> {
         Ok(None)
     }
+    async fn publish_release(
+        &self,
+        _tag: &str,
+        _commit: &str,
+        _title: &str,
+        _notes: &str,
+    ) -> PortResult<Option<String>> {
+        Ok(None)
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::changelog::changes;
 use crate::error::{invalid_input, StepError};
-use crate::flow::{Approval, CheckResult, LoadResults, PhaseTime, Report};
+use crate::flow::{Approval, CheckResult, LoadResults, PhaseTime, Report, StagedRelease};
 use crate::ports::{Artifacts, Candidate, Clock, Commit, Releases, SourceHistory, Timelines};
 use crate::step::Step;
 use crate::text;
@@ -36,6 +36,10 @@ pub struct Input {
     pub tests: Option<Report>,
     /// The load tests' results.
     pub performance: Option<LoadResults>,
+    /// A production run (Mark Promoted): what it promotes. The release is then the
+    /// production tag's, at the staged commit, marked latest.
+    #[serde(default)]
+    pub staged: Option<StagedRelease>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,10 +90,19 @@ where
         ));
         self.approval_section(&mut notes, &input, &approval).await?;
         let (timeline, timeline_uri) = self.timeline_section(&mut notes, &input).await?;
-        let release_url = self
-            .repository
-            .publish_prerelease(&c.tag, &format!("{} (staging)", c.tag), &notes)
-            .await?;
+        let release_url = match &input.staged {
+            Some(staged) => {
+                promoted_section(&mut notes, staged, &input.artifacts_prefix);
+                self.repository
+                    .publish_release(&c.tag, &c.sha, &c.tag, &notes)
+                    .await?
+            }
+            None => {
+                self.repository
+                    .publish_prerelease(&c.tag, &format!("{} (staging)", c.tag), &notes)
+                    .await?
+            }
+        };
         if release_url.is_none() {
             let _ = writeln!(
                 notes,
@@ -171,7 +184,12 @@ where
             return Ok((Vec::new(), None));
         };
         let (phases, now) = (self.runs.phases(id).await?, self.clock.now());
-        let title = format!("{} on staging", input.candidate.tag);
+        let on = if input.staged.is_some() {
+            "production"
+        } else {
+            "staging"
+        };
+        let title = format!("{} on {on}", input.candidate.tag);
         if let Some(chart) = gantt(&title, &phases, now) {
             let _ = writeln!(notes, "## Timeline\n\n{chart}");
         }
@@ -189,15 +207,45 @@ where
     }
 }
 
+/// What a production release promotes: the staging run, its evidence, the bytes.
+fn promoted_section(notes: &mut String, s: &StagedRelease, prefix: &str) {
+    let _ = writeln!(notes, "## Promoted from staging\n");
+    let _ = writeln!(
+        notes,
+        "- Staging run: {} ({})",
+        s.staging_run, s.staging_tag
+    );
+    let _ = writeln!(
+        notes,
+        "- Staging evidence: `{}` (sha256 `{}`)",
+        s.evidence.key, s.evidence.digest
+    );
+    let _ = writeln!(
+        notes,
+        "- Deployed staging's objects (no rebuild): manifest `{}` (sha256 `{}`)",
+        s.manifest.key, s.manifest.digest
+    );
+    let _ = writeln!(
+        notes,
+        "- Ready on staging since {}; soak until {}",
+        s.first_ready_at, s.soak_until
+    );
+    let _ = writeln!(
+        notes,
+        "- This run's signed evidence: `{prefix}evidence.json`, written when it ends (`stagegate verify`)\n"
+    );
+}
+
 /// The notes' head: what, where, and the changes since the previous candidate.
 fn intro(input: &Input, previous: Option<&str>, commits: &[Commit]) -> String {
     let c: &Candidate = &input.candidate;
     let mut notes = String::new();
     let _ = writeln!(notes, "# {} {}\n", c.repository, c.tag);
-    let _ = writeln!(
-        notes,
-        "Ready for production: deployed to staging and tested.\n"
-    );
+    let what = match input.staged {
+        Some(_) => "In production: promoted from staging, deployed and smoke-tested.",
+        None => "Ready for production: deployed to staging and tested.",
+    };
+    let _ = writeln!(notes, "{what}\n");
     if let Some(url) = &input.frontend_url {
         let _ = writeln!(notes, "Staging: {url}\n");
     }
@@ -330,6 +378,7 @@ mod tests {
             checks: vec![],
             tests: None,
             performance: None,
+            staged: None,
         }
     }
 

@@ -308,6 +308,25 @@ impl Releases for MemoryRepository {
             "https://github.com/acme/shop/releases/tag/{tag}"
         )))
     }
+    async fn publish_release(
+        &self,
+        tag: &str,
+        commit: &str,
+        title: &str,
+        notes: &str,
+    ) -> PortResult<Option<String>> {
+        if let Some(f) = lock(&self.failure).clone() {
+            return Err(PortError::refused("publish the release", f));
+        }
+        if !self.token {
+            return Ok(None);
+        }
+        let record = format!("latest release at {commit}: {title}\n{notes}");
+        lock(&self.published).push((tag.to_string(), record));
+        Ok(Some(format!(
+            "https://github.com/acme/shop/releases/tag/{tag}"
+        )))
+    }
 }
 
 /// A clock that stays where it is set.
