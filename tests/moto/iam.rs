@@ -27,7 +27,7 @@ const BUILD_B1: &str = "AROACHECKSROLE.AWSCodeBuild-b1";
 /// The policy document of template resource `name`: the role's inline policy, or a
 /// function's `Policies` statements, with the template's references resolved as
 /// CloudFormation (and, for `${aws:userid}`, IAM) would for this test.
-fn policy_of(name: &str, user_id: &str) -> Value {
+pub(crate) fn policy_of(name: &str, user_id: &str) -> Value {
     let t = testkit::template();
     let p = &t["Resources"][name]["Properties"]["Policies"];
     let docs: Vec<&serde_yaml::Value> = match p {

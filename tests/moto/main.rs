@@ -13,6 +13,7 @@ mod eventbridge;
 mod iam;
 mod kms;
 mod load;
+mod promotion;
 mod s3;
 mod secretsmanager;
 mod sfn;
