@@ -65,8 +65,9 @@ fn production_run() -> Input {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-#[tokio::test]
-async fn the_production_verify_policy_verifies_a_staged_commit_and_forges_nothing() {
+/// moto enforcing IAM with the bucket, an administrator's configuration, the
+/// function's (exactly its template policy) and the evidence key's ARN.
+async fn enforcing() -> (Moto, aws_types::SdkConfig, aws_types::SdkConfig, String) {
     // Eight requests unauthenticated: the bucket, an administrator, the key, the
     // function's user (moto counts every request until then, signed or not).
     let moto = Moto::start_enforcing_iam(8);
@@ -99,6 +100,12 @@ async fn the_production_verify_policy_verifies_a_staged_commit_and_forges_nothin
     let function = moto
         .sdk_config_as(&moto.iam_user("verify-staged", &policy).await)
         .await;
+    (moto, admin, function, key_arn)
+}
+
+#[tokio::test]
+async fn the_production_verify_policy_verifies_a_staged_commit_and_forges_nothing() {
+    let (_moto, admin, function, key_arn) = enforcing().await;
     let (s3, signer) = (
         S3Artifacts::from_config(&admin, "artifacts"),
         KmsSigner::from_config(&admin, &key_arn),

@@ -34,6 +34,62 @@ pub struct Args {
     /// Ctrl-C (the printed Staging URL keeps working).
     #[arg(long)]
     serve: bool,
+    /// After the staging run ends ready, promote it: the production run of the same
+    /// commit as v<version>, on a second local backend and site (the app's
+    /// `production` in stagegate.json), decided by its production approvers.
+    #[arg(long)]
+    promote: bool,
+    /// With --promote: the soak, in seconds (production's default is a day).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 5,
+        requires = "promote"
+    )]
+    soak: u64,
+    /// With --promote: production may deploy only in a window that opens at the next
+    /// full minute (UTC), so the approved run waits for it.
+    #[arg(long, requires = "promote")]
+    outside_window: bool,
+    /// With --promote: production is frozen today (the run ends DeploymentFrozen
+    /// unless the glass is broken).
+    #[arg(long, requires = "promote")]
+    freeze: bool,
+    /// With --promote: the production approvers approve with break-glass (a reason
+    /// each): deploys in a freeze or outside the window, on the record.
+    #[arg(long, requires = "promote")]
+    break_glass: bool,
+}
+
+/// The deployment calendar `--outside-window` and `--freeze` ask for, at `now`.
+pub fn calendar(
+    outside_window: bool,
+    freeze: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    use chrono::{Duration, DurationRound};
+    if !outside_window && !freeze {
+        return None;
+    }
+    let mut c = serde_json::json!({"timeZone": "UTC", "duringFreeze": "end"});
+    if outside_window {
+        let minute = Duration::minutes(1);
+        let from = now.duration_trunc(minute).unwrap_or(now) + minute;
+        // A window ends the day it starts: at 23:59 the next one is 00:00-00:01.
+        let from = if from.format("%H:%M").to_string() == "23:59" {
+            from + minute
+        } else {
+            from
+        };
+        let to = from + minute;
+        c["windows"] = serde_json::json!([{"days": "Mon-Sun", "from": from.format("%H:%M").to_string(), "to": to.format("%H:%M").to_string()}]);
+    }
+    if freeze {
+        let today = now.date_naive();
+        let until = today + Duration::days(1);
+        c["freezes"] = serde_json::json!([{"from": today.to_string(), "to": until.to_string(), "reason": "rehearsal --freeze"}]);
+    }
+    Some(c.to_string())
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -60,15 +116,67 @@ pub fn run(args: Args) -> Result<ExitCode> {
         work_dir,
         approval_port: args.approval_port,
         serve: args.serve,
+        promote: args.promote.then(|| rehearsal::Promote {
+            soak_seconds: args.soak,
+            calendar: calendar(args.outside_window, args.freeze, chrono::Utc::now()),
+            break_glass: args.break_glass,
+        }),
     }));
     // The runtime's tasks are gone; end any process group a task still held.
     drop(runtime);
     stagegate_local::procs::end_all();
     let summary = summary.map_err(anyhow::Error::msg)?;
     Ok(match summary.status.as_str() {
-        "SUCCEEDED" if summary.outcome.ends_with("ready for production") => ExitCode::SUCCESS,
+        "SUCCEEDED"
+            if summary.outcome.ends_with("ready for production")
+                || summary.outcome.ends_with("promoted to production") =>
+        {
+            ExitCode::SUCCESS
+        }
         // Stopped with Ctrl-C: the shell's convention for SIGINT.
         "ABORTED" => ExitCode::from(130),
         _ => ExitCode::from(1),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_rehearsal_calendars_are_valid_and_close_or_freeze_now() {
+        use stagegate::windows::{Calendar, Verdict};
+        assert_eq!(calendar(false, false, at("2026-12-07T10:00:30Z")), None);
+        for now in [
+            "2026-12-07T10:00:30Z",
+            "2026-12-07T23:58:10Z",
+            "2026-12-07T23:59:59Z",
+        ] {
+            let c = Calendar::parse(&calendar(true, false, at(now)).unwrap()).unwrap();
+            match c.at(at(now)) {
+                Verdict::Closed { opens_at } => {
+                    let wait = opens_at - at(now);
+                    assert!(
+                        wait <= chrono::Duration::seconds(120),
+                        "{now}: opens {opens_at}"
+                    );
+                }
+                other => panic!("{now}: {other:?}"),
+            }
+        }
+        let c =
+            Calendar::parse(&calendar(false, true, at("2026-12-07T23:59:00Z")).unwrap()).unwrap();
+        assert!(matches!(
+            c.at(at("2026-12-07T23:59:00Z")),
+            Verdict::Frozen { .. }
+        ));
+        assert!(
+            matches!(c.at(at("2026-12-08T00:30:00Z")), Verdict::Frozen { .. }),
+            "still frozen after midnight"
+        );
+    }
 }

@@ -28,6 +28,19 @@ pub struct AppConfig {
     pub approvers: Option<Vec<Approver>>,
     pub backend: Backend,
     pub frontend: Frontend,
+    /// Where `rehearse --promote` deploys what staging proved.
+    #[serde(default)]
+    pub production: Option<ProductionConfig>,
+}
+
+/// The app's production, for `rehearse --promote`: its own stack (a second local
+/// backend) and the read-only suites run against it. Its approvers are the app's
+/// approvers who decide `production`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductionConfig {
+    pub stack_name: String,
+    pub smoke_suites: Vec<String>,
 }
 
 fn default_tag_prefix() -> String {

@@ -112,6 +112,28 @@ pub const PHASES: &[&str] = &[
     "Notify Cancelled",
 ];
 
+/// The phases of a production run (`statemachine/production.asl.json`), in flow order.
+pub const PRODUCTION_PHASES: &[&str] = &[
+    "Preflight",
+    "Verify Staged Release",
+    "Wait for Soak",
+    "Create Change Set",
+    "Generate Checklist",
+    "Wait for Production Approval",
+    "Check Deployment Window",
+    "Wait for Deployment Window",
+    "Validate Infrastructure",
+    "Deploy Infrastructure",
+    "Capture Stack Outputs",
+    "Deploy Frontend",
+    "Smoke Tests",
+    "Test Results",
+    "Mark Promoted",
+    "Notify Success",
+    "Notify Failure",
+    "Notify Cancelled",
+];
+
 /// The run id (the execution's name) from its id (ARN) or a bare name.
 pub fn run_id(execution_id: &str) -> &str {
     execution_id.rsplit(':').next().unwrap_or(execution_id)

@@ -27,6 +27,8 @@ struct Inner {
     server: tokio::sync::Mutex<Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>>,
     /// "Deployment Status Change" events, for the local status rule.
     events: tokio::sync::broadcast::Sender<Value>,
+    /// The branch it is (`staging`; `production` for a rehearsed promotion).
+    branch: String,
 }
 
 /// The local hosting's app and branch, as its status events name them.
@@ -35,7 +37,13 @@ pub const LOCAL_BRANCH: &str = "staging";
 
 impl LocalHosting {
     pub fn new(source: PathBuf, site: PathBuf, faults: Faults) -> Self {
+        Self::on_branch(source, site, faults, LOCAL_BRANCH)
+    }
+
+    /// A site of its own, on `branch` (production's, in a rehearsed promotion).
+    pub fn on_branch(source: PathBuf, site: PathBuf, faults: Faults, branch: &str) -> Self {
         LocalHosting(Arc::new(Inner {
+            branch: branch.to_string(),
             source,
             site,
             faults,
@@ -171,6 +179,7 @@ impl Hosting for LocalHosting {
         // The job ends just after StartJob returns, as Amplify's do (minutes later),
         // and announces it: the task waiting on it is resumed by the event.
         let (jobs, events, job) = (self.0.jobs.clone(), self.0.events.clone(), id.clone());
+        let branch = self.0.branch.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let status = if end == JobStatus::Succeeded {
@@ -182,7 +191,7 @@ impl Hosting for LocalHosting {
                 j.status = end;
                 j.reason = reason;
             }
-            let event = amplify_status_event(LOCAL_APP, LOCAL_BRANCH, &job, status);
+            let event = amplify_status_event(LOCAL_APP, &branch, &job, status);
             let _ = events.send(stamped(event, chrono::Utc::now()));
         });
         Ok(id)
@@ -201,6 +210,6 @@ impl Hosting for LocalHosting {
         Ok(format!("http://{addr}"))
     }
     fn app_branch(&self) -> (String, String) {
-        (LOCAL_APP.into(), LOCAL_BRANCH.into())
+        (LOCAL_APP.into(), self.0.branch.clone())
     }
 }

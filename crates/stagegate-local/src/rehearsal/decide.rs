@@ -91,12 +91,15 @@ impl Rehearsal {
                 // Each approver asked approves in turn, until the quorum is reached.
                 match self.next_decider(&approval_id).await {
                     Some((decider, failed)) => {
-                        let reason = (!failed.is_empty()).then(|| {
-                            format!(
+                        let glass = self.breaks_glass(&approval_id).await;
+                        let reason = match (glass, failed.is_empty()) {
+                            (true, _) => Some("rehearsal --break-glass: deploy now".to_string()),
+                            (false, false) => Some(format!(
                                 "rehearsal --approve over failed checks ({})",
                                 failed.join(", ")
-                            )
-                        });
+                            )),
+                            (false, true) => None,
+                        };
                         if !self.answer(&approval_id, decider, true, reason).await {
                             return;
                         }
@@ -176,6 +179,16 @@ impl Rehearsal {
         Some((Decider::Approver(approver.clone()), record.failed_checks))
     }
 
+    /// `--break-glass`: whether this approval's approvals break the glass (a
+    /// production approval, in a rehearsal asked to).
+    async fn breaks_glass(&self, approval_id: &str) -> bool {
+        let kind = match self.world.desk().record(approval_id).await {
+            Ok(Some(record)) => record.kind,
+            _ => return false,
+        };
+        self.break_glass && kind == stagegate::ports::ApprovalKind::Production
+    }
+
     /// Decides as `decider`; `false` when the decision was refused or failed.
     async fn answer(
         &self,
@@ -185,12 +198,17 @@ impl Rehearsal {
         reason: Option<String>,
     ) -> bool {
         let who = decider.identity();
-        let verb = if approve { "approves" } else { "rejects" };
+        let break_glass = approve && self.breaks_glass(approval_id).await;
+        let verb = match (approve, break_glass) {
+            (true, true) => "breaks the glass and approves",
+            (true, false) => "approves",
+            (false, _) => "rejects",
+        };
         let form = Form {
             approve,
             reason: reason.clone(),
             from: "terminal".into(),
-            break_glass: false,
+            break_glass,
         };
         match self
             .world

@@ -10,7 +10,11 @@
 //! shown as the run goes is [`progress`]'s.
 
 mod decide;
+mod files;
 mod progress;
+mod promote;
+
+use files::{content_sha, keep_decisions, new_run_dir};
 
 use crate::adapters::*;
 use crate::app::App;
@@ -22,7 +26,7 @@ use stagegate::ports::{Message, Pusher, Topic, Trigger};
 use stagegate::steps::approval_page::ApprovalPage;
 use stagegate::Settings;
 use stagegate_https::HttpsClient;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -53,6 +57,20 @@ pub struct Options {
     /// After a run that ends ready, keep the staged frontend and backend up until
     /// Ctrl-C, so the printed Staging URL works.
     pub serve: bool,
+    /// After a staging run that ends ready, promote it (`--promote`).
+    pub promote: Option<Promote>,
+}
+
+/// `--promote`: the production run of the commit staging made ready, on a second
+/// local backend and site (the app's `production` in `stagegate.json`).
+#[derive(Clone, Debug, Default)]
+pub struct Promote {
+    /// The soak, shortened for a rehearsal (production's default is a day).
+    pub soak_seconds: u64,
+    /// Production's deployment windows and freezes (`STAGEGATE_DEPLOY_WINDOWS`).
+    pub calendar: Option<String>,
+    /// The production approvers approve with break-glass (and a reason).
+    pub break_glass: bool,
 }
 
 /// How a rehearsal ended.
@@ -74,14 +92,24 @@ pub const TIMEOUT_WINDOW_SECONDS: u64 = 3;
 pub async fn run(opts: Options) -> Result<Summary, String> {
     let candidate = Candidate::prepare(&opts).await?;
     let rehearsal = Rehearsal::build(&opts, candidate).await?;
-    let finished = rehearsal.execute(&opts.decision).await;
-    let summary = match finished {
+    let staging = rehearsal.staging_run();
+    let finished = rehearsal.execute(&opts.decision, &staging).await;
+    let mut summary = match finished {
         Ok(f) => rehearsal.report(f).await,
         Err(e) => {
             rehearsal.shut_down().await;
             return Err(e);
         }
     };
+    if opts.promote.is_some() && summary.status == "SUCCEEDED" {
+        summary = match rehearsal.promote(&opts.decision).await {
+            Ok(s) => s,
+            Err(e) => {
+                rehearsal.shut_down().await;
+                return Err(e);
+            }
+        };
+    }
     if opts.serve && summary.status == "SUCCEEDED" {
         rehearsal.serve_until_interrupted().await;
     }
@@ -102,6 +130,8 @@ struct Candidate {
     /// The run's name: the execution name, and its directory under `runs/`.
     run_id: String,
     run_dir: PathBuf,
+    /// `--promote`: the production functions' settings.
+    production: Option<Settings>,
 }
 
 impl Candidate {
@@ -167,7 +197,12 @@ impl Candidate {
             ));
         }
         let (run_id, run_dir) = new_run_dir(&root.join("runs"), &candidate.execution_name())?;
+        let production = match &opts.promote {
+            Some(p) => Some(promote::settings(&app, &settings, p)?),
+            None => None,
+        };
         Ok(Candidate {
+            production,
             app,
             faults,
             settings,
@@ -182,100 +217,6 @@ impl Candidate {
     }
 }
 
-/// A new directory for this run under `runs`: `<name>` the first time, then
-/// `<name>-2`, `<name>-3`… — a re-run of the same tag and commit keeps the earlier
-/// run's files. The directory's name is also the execution's name.
-fn new_run_dir(runs: &Path, name: &str) -> Result<(String, PathBuf), String> {
-    crate::private::create_dir_all(runs)
-        .map_err(|e| format!("cannot create {}: {e}", runs.display()))?;
-    for n in 1..10_000u32 {
-        let id = if n == 1 {
-            name.to_string()
-        } else {
-            format!("{name}-{n}")
-        };
-        let dir = runs.join(&id);
-        // create_dir (not _all) fails if it exists: two rehearsals never share one.
-        match crate::private::create_dir(&dir) {
-            Ok(()) => return Ok((id, dir)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
-        }
-    }
-    Err(format!("{} holds too many runs of {name}", runs.display()))
-}
-
-/// Keeps every approval record of the run in `dir` (`<id>.json`, the latest version,
-/// replaced atomically) as the table writes it: the table is in memory, and a
-/// decision must outlive a rehearsal that is killed. The task token and the form key
-/// are left out (they answer this process's tasks only).
-fn keep_decisions(table: &stagegate::testing::MemoryTable, dir: PathBuf) -> Result<(), String> {
-    crate::private::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    table.on_write(move |record| {
-        let mut kept = record.clone();
-        kept.task_token = String::new();
-        kept.form_key = String::new();
-        let name: String = kept
-            .id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let (tmp, path) = (
-            dir.join(format!(".{name}.json")),
-            dir.join(format!("{name}.json")),
-        );
-        let body = serde_json::to_vec_pretty(&kept).unwrap_or_default();
-        let kept = crate::private::write(&tmp, &body).and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = kept {
-            eprintln!(
-                "warning: the approval record could not be kept in {}: {e}",
-                path.display()
-            );
-        }
-    });
-    Ok(())
-}
-
-/// A content hash standing in for a commit when the app is not in a git repository.
-fn content_sha(dir: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            let name = e.file_name();
-            if name == ".stagegate" || name == "__pycache__" {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    let mut h = Sha256::new();
-    for f in files {
-        h.update(
-            f.strip_prefix(dir)
-                .unwrap_or(&f)
-                .to_string_lossy()
-                .as_bytes(),
-        );
-        h.update(std::fs::read(&f).unwrap_or_default());
-    }
-    hex::encode(&h.finalize()[..20])
-}
-
 /// One rehearsal, built: the local world, the adapters it stops at the end, and the
 /// approval page being served.
 struct Rehearsal {
@@ -283,8 +224,14 @@ struct Rehearsal {
     world: LocalWorld,
     stacks: LocalStacks,
     hosting: LocalHosting,
+    /// `--promote`: production's backend and site.
+    production: Option<(LocalStacks, LocalHosting)>,
+    /// `--promote --break-glass`: production approvals break the glass.
+    break_glass: bool,
     /// Approval emails, as the outbox sends them, for the decider.
     approval_mail: Mutex<Option<mpsc::UnboundedReceiver<Message>>>,
+    /// The terminal's lines (`Decision::Interactive`), read once for every run.
+    terminal: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
     /// The approval page's server.
     page: tokio::task::JoinHandle<()>,
     /// Ctrl-C (SIGINT) and SIGTERM, listened to from the start: a signal is never lost
@@ -292,8 +239,20 @@ struct Rehearsal {
     interrupts: tokio::sync::Mutex<Option<(Signal, Signal)>>,
 }
 
+/// One execution to start and follow: the staging run, or the production one.
+struct RunSpec {
+    machine: String,
+    name: String,
+    input: serde_json::Value,
+    /// Its directory: `history.json`, `execution.json`.
+    dir: PathBuf,
+    production: bool,
+}
+
 /// How the execution ended, with its history.
 struct Finished {
+    spec_dir: PathBuf,
+    production: bool,
     done: Ending,
     /// The history, as `GetExecutionHistory` returns it.
     history: serde_json::Value,
@@ -370,6 +329,10 @@ impl Rehearsal {
             faults: c.faults.clone(),
             role_id: settings.checks_role_id.clone(),
         };
+        let production = match &c.production {
+            Some(p) => Some(promote::site(&c, p).await?),
+            None => None,
+        };
         let world = LocalWorld::start(Setup {
             settings,
             approvers: c.app.approvers(),
@@ -378,8 +341,7 @@ impl Rehearsal {
             time: Time::Real,
             status_events: vec![stacks.subscribe(), hosting.subscribe()],
             reconcile_every: Some(RECONCILE_EVERY),
-            // The rehearsal of a promotion (`--promote`) is not built yet (issue 21).
-            production: None,
+            production: promote::setup(&production, &c.production),
             faults: stagegate::testing::Faults::default(),
         })?;
         keep_decisions(&world.table, c.run_dir.join("approvals"))?;
@@ -389,7 +351,10 @@ impl Rehearsal {
             world,
             stacks,
             hosting,
+            production,
+            break_glass: opts.promote.as_ref().is_some_and(|p| p.break_glass),
             approval_mail: Mutex::new(Some(approval_rx)),
+            terminal: Mutex::new(None),
             page,
             interrupts: tokio::sync::Mutex::new(interrupts),
         })
@@ -415,26 +380,38 @@ impl Rehearsal {
         }
     }
 
+    /// The staging run of the candidate.
+    fn staging_run(&self) -> RunSpec {
+        let c = &self.c;
+        RunSpec {
+            machine: self.world.state_machine.clone(),
+            name: c.run_id.clone(),
+            input: json!({"repository": c.trigger.repository, "tag": c.trigger.tag, "sha": c.trigger.sha, "pushedBy": c.candidate.pushed_by, "pusher": c.trigger.pusher}),
+            dir: c.run_dir.clone(),
+            production: false,
+        }
+    }
+
     /// Phase 3: starts the execution, shows its phases as they happen, answers the
     /// approval emails as `decision` says, and waits for the end.
-    async fn execute(&self, decision: &Decision) -> Result<Finished, String> {
-        self.introduce();
-        let c = &self.c;
+    async fn execute(&self, decision: &Decision, spec: &RunSpec) -> Result<Finished, String> {
+        if !spec.production {
+            self.introduce();
+        }
         let engine = &self.world.engine;
         let mut events = engine.subscribe();
-        let input = json!({"repository": c.trigger.repository, "tag": c.trigger.tag, "sha": c.trigger.sha, "pushedBy": c.candidate.pushed_by, "pusher": c.trigger.pusher});
         let arn = engine
-            .start_execution(&self.world.state_machine, Some(&c.run_id), input)
+            .start_execution(&spec.machine, Some(&spec.name), spec.input.clone())
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let timeline: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
         let progress = {
-            let (arn, timeline) = (arn.clone(), timeline.clone());
+            let (arn, timeline, production) = (arn.clone(), timeline.clone(), spec.production);
             tokio::spawn(async move {
                 while let Ok((exec, event)) = events.recv().await {
                     if *exec == *arn {
                         let (state, input) = (event.state_name(), event.state_input());
-                        report_event(state, input, event.state_output(), &timeline);
+                        report_event(state, input, event.state_output(), &timeline, production);
                     }
                 }
             })
@@ -449,15 +426,17 @@ impl Rehearsal {
             .unwrap_or_default();
         // Both hold task tokens: owner-only.
         let _ = crate::private::write(
-            &c.run_dir.join("history.json"),
+            &spec.dir.join("history.json"),
             &serde_json::to_vec_pretty(&history).unwrap_or_default(),
         );
         let _ = crate::private::write(
-            &c.run_dir.join("execution.json"),
+            &spec.dir.join("execution.json"),
             &serde_json::to_vec_pretty(&done.description).unwrap_or_default(),
         );
         let timeline = timeline.lock().map(|t| t.clone()).unwrap_or_default();
         Ok(Finished {
+            spec_dir: spec.dir.clone(),
+            production: spec.production,
             done,
             history,
             timeline,
@@ -469,18 +448,35 @@ impl Rehearsal {
     /// should the outbox ever close, simply waits for it). Ctrl-C stops the run: it
     /// ends ABORTED, and the end-of-run rule tells everyone.
     async fn until_the_end(&self, decision: &Decision, arn: &str) -> Result<Ending, String> {
-        let mail = self
+        let unusable = "the approval mailbox is unusable".to_string();
+        let mut mail = self
             .approval_mail
             .lock()
-            .map_err(|_| "the approval mailbox is unusable".to_string())?
+            .map_err(|_| unusable.clone())?
             .take();
-        let lines = (decision == &Decision::Interactive).then(decide::terminal_lines);
+        let mut lines = self.terminal.lock().map_err(|_| unusable.clone())?.take();
+        if lines.is_none() && decision == &Decision::Interactive {
+            lines = Some(decide::terminal_lines());
+        }
+        let ended = self.follow(decision, arn, &mut mail, &mut lines).await;
+        // Kept for the next run of this rehearsal (a promotion after staging).
+        *self.approval_mail.lock().map_err(|_| unusable.clone())? = mail;
+        *self.terminal.lock().map_err(|_| unusable)? = lines;
+        ended
+    }
+
+    /// [`Rehearsal::until_the_end`] with the mailbox and the terminal's lines.
+    async fn follow(
+        &self,
+        decision: &Decision,
+        arn: &str,
+        mail: &mut Option<mpsc::UnboundedReceiver<Message>>,
+        lines: &mut Option<mpsc::UnboundedReceiver<String>>,
+    ) -> Result<Ending, String> {
         let deciding = async {
-            if let Some(mut mail) = mail {
-                let mut lines = lines;
+            if let Some(mail) = mail.as_mut() {
                 while let Some(message) = mail.recv().await {
-                    self.decide(decision, &message, &mut mail, lines.as_mut())
-                        .await;
+                    self.decide(decision, &message, mail, lines.as_mut()).await;
                 }
             }
         };
@@ -567,6 +563,10 @@ impl Rehearsal {
     async fn shut_down(&self) {
         self.stacks.stop().await;
         self.hosting.stop().await;
+        if let Some((stacks, hosting)) = &self.production {
+            stacks.stop().await;
+            hosting.stop().await;
+        }
         self.page.abort();
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Finished, Rehearsal, Summary};
 use serde_json::Value;
-use stagegate::flow::{CheckResult, PHASES};
+use stagegate::flow::{CheckResult, PHASES, PRODUCTION_PHASES};
 use stagegate::ports::{Candidate, Hosting};
 use stagegate::steps::notify::reason;
 use std::io::Write as _;
@@ -54,6 +54,13 @@ impl Rehearsal {
         let c = &self.c;
         say("");
         say("Timeline");
+        let width = f
+            .timeline
+            .iter()
+            .map(|(n, _)| n.len())
+            .max()
+            .unwrap_or(0)
+            .max(26);
         for (i, (name, at)) in f.timeline.iter().enumerate() {
             let end = f
                 .timeline
@@ -61,47 +68,52 @@ impl Rehearsal {
                 .map(|m| m.1)
                 .unwrap_or_else(Instant::now);
             say(&format!(
-                "  {:<26} {:>8.1}s",
+                "  {:<width$} {:>8.1}s",
                 name,
                 end.duration_since(*at).as_secs_f64()
             ));
         }
         say(&format!(
-            "  {:<26} {:>8.1}s",
+            "  {:<width$} {:>8.1}s",
             "total",
             f.started.elapsed().as_secs_f64()
         ));
         say("");
-        say(&format!("Artifacts: {}", c.run_dir.display()));
+        say(&format!("Artifacts: {}", f.spec_dir.display()));
         say(&format!(
             "Outbox:    {}",
             c.run_dir.join("outbox").display()
         ));
         say(&format!(
             "History:   {}",
-            c.run_dir.join("history.json").display()
+            f.spec_dir.join("history.json").display()
         ));
+        let (site, hosting) = match (&self.production, f.production) {
+            (Some((_, hosting)), true) => ("Production", hosting),
+            _ => ("Staging", &self.hosting),
+        };
         if f.done.status == "SUCCEEDED" {
-            if let Ok(url) = self.hosting.url().await {
+            if let Ok(url) = hosting.url().await {
+                let label = format!("{site}:");
                 say(&format!(
-                    "Staging:   {url} (served until this command exits; --serve keeps it up)"
+                    "{label:<10} {url} (served until this command exits; --serve keeps it up)"
                 ));
             }
         }
-        let outcome = outcome(&c.candidate, &f.done, &f.history);
+        let outcome = outcome(&c.candidate, &f.done, &f.history, f.production);
         say("");
         say(&format!("Result: {outcome}"));
         Summary {
             status: f.done.status,
             outcome,
             error: f.done.error,
-            run_dir: c.run_dir.clone(),
+            run_dir: f.spec_dir.clone(),
         }
     }
 }
 
 /// The result line: ready, duplicate, cancelled (why) or failed (where, why).
-fn outcome(candidate: &Candidate, done: &Ending, history: &Value) -> String {
+fn outcome(candidate: &Candidate, done: &Ending, history: &Value, production: bool) -> String {
     let out = done.output.clone().unwrap_or(Value::Null);
     match done.status.as_str() {
         "SUCCEEDED"
@@ -111,6 +123,18 @@ fn outcome(candidate: &Candidate, done: &Ending, history: &Value) -> String {
                 .is_some() =>
         {
             "duplicate: another run handles this tag and commit".to_string()
+        }
+        "SUCCEEDED" if production => {
+            let tag = out
+                .get("preflight")
+                .and_then(|p| p.get("candidate"))
+                .and_then(|c| c.get("tag"))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            format!(
+                "{} {} ({}) is promoted to production",
+                candidate.repository, tag, candidate.tag
+            )
         }
         "SUCCEEDED" => format!(
             "{} {} is ready for production",
@@ -168,9 +192,15 @@ pub(super) fn report_event(
     input: Option<Value>,
     output: Option<Value>,
     timeline: &Mutex<Vec<(String, Instant)>>,
+    production: bool,
 ) {
     let name = state.unwrap_or_default().to_string();
-    let is_phase = PHASES.contains(&name.as_str());
+    let phases = if production {
+        PRODUCTION_PHASES
+    } else {
+        PHASES
+    };
+    let is_phase = phases.contains(&name.as_str());
     match (input, output) {
         (Some(_), _) if is_phase => {
             if let Ok(mut t) = timeline.lock() {
@@ -210,6 +240,21 @@ pub(super) fn report_event(
             report_suites(&output["tests"]["commands"]);
         }
         (_, Some(output)) if name == "Performance Tests" => report_load(&output),
+        (_, Some(output)) if name == "Smoke Tests" => report_suites(&output["tests"]["suites"]),
+        (_, Some(output)) if name == "Verify Staged Release" => {
+            let staged = &output["staged"];
+            say(&format!(
+                "  ✓ staged by {} (evidence verified); soak until {}",
+                staged["stagingRun"].as_str().unwrap_or("?"),
+                staged["soakUntil"].as_str().unwrap_or("?")
+            ));
+        }
+        (_, Some(output)) if name == "Check Deployment Window" => {
+            say(&format!(
+                "  · {}",
+                output["window"]["why"].as_str().unwrap_or("?")
+            ));
+        }
         _ => {}
     }
 }
@@ -218,7 +263,7 @@ pub(super) fn report_event(
 /// which the ✓/✗ lines report).
 fn is_phase_failure(name: &str) -> bool {
     let stage = name.trim_end_matches(" Failed");
-    PHASES.contains(&stage) || stage == "Package & Preview"
+    PHASES.contains(&stage) || PRODUCTION_PHASES.contains(&stage) || stage == "Package & Preview"
 }
 
 fn report_checks(output: &Value) {

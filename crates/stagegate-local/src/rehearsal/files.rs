@@ -1,0 +1,101 @@
+//! The rehearsal's files: a run's own directory, the approval records kept on disk,
+//! and the content hash standing in for a commit outside git.
+
+use std::path::{Path, PathBuf};
+
+/// A new directory for this run under `runs`: `<name>` the first time, then
+/// `<name>-2`, `<name>-3`… — a re-run of the same tag and commit keeps the earlier
+/// run's files. The directory's name is also the execution's name.
+pub(super) fn new_run_dir(runs: &Path, name: &str) -> Result<(String, PathBuf), String> {
+    crate::private::create_dir_all(runs)
+        .map_err(|e| format!("cannot create {}: {e}", runs.display()))?;
+    for n in 1..10_000u32 {
+        let id = if n == 1 {
+            name.to_string()
+        } else {
+            format!("{name}-{n}")
+        };
+        let dir = runs.join(&id);
+        // create_dir (not _all) fails if it exists: two rehearsals never share one.
+        match crate::private::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("{} holds too many runs of {name}", runs.display()))
+}
+
+/// Keeps every approval record of the run in `dir` (`<id>.json`, the latest version,
+/// replaced atomically) as the table writes it: the table is in memory, and a
+/// decision must outlive a rehearsal that is killed. The task token and the form key
+/// are left out (they answer this process's tasks only).
+pub(super) fn keep_decisions(
+    table: &stagegate::testing::MemoryTable,
+    dir: PathBuf,
+) -> Result<(), String> {
+    crate::private::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    table.on_write(move |record| {
+        let mut kept = record.clone();
+        kept.task_token = String::new();
+        kept.form_key = String::new();
+        let name: String = kept
+            .id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let (tmp, path) = (
+            dir.join(format!(".{name}.json")),
+            dir.join(format!("{name}.json")),
+        );
+        let body = serde_json::to_vec_pretty(&kept).unwrap_or_default();
+        let kept = crate::private::write(&tmp, &body).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = kept {
+            eprintln!(
+                "warning: the approval record could not be kept in {}: {e}",
+                path.display()
+            );
+        }
+    });
+    Ok(())
+}
+
+/// A content hash standing in for a commit when the app is not in a git repository.
+pub(super) fn content_sha(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = e.file_name();
+            if name == ".stagegate" || name == "__pycache__" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(
+            f.strip_prefix(dir)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        h.update(std::fs::read(&f).unwrap_or_default());
+    }
+    hex::encode(&h.finalize()[..20])
+}
