@@ -109,7 +109,26 @@ pub async fn a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted() {
             "Promoted",
         ],
     );
-    assert_production(&production_outcome(&flow), "success", "Promoted", None);
+    let notice = production_outcome(&flow);
+    assert_production(&notice, "success", "Promoted", None);
+    let record = notice
+        .body
+        .split("Staging → production:")
+        .nth(1)
+        .unwrap_or_default();
+    for step in [
+        "ready on staging (rc-1.4.0)",
+        "soak done",
+        "approved by dana",
+        "approved by erin",
+        "deployment window: no deployment windows",
+    ] {
+        assert!(
+            record.contains(step),
+            "no {step:?} in the record:\n{}",
+            notice.body
+        );
+    }
     promoted_from_the_staged_objects(&flow).await;
 }
 

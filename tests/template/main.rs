@@ -6,6 +6,7 @@
 mod docs;
 mod functions;
 mod iam;
+mod samconfig;
 mod sizes;
 
 use serde_yaml::Value as Yaml;

@@ -280,6 +280,34 @@ fn escape(s: &str) -> String {
     out
 }
 
+/// Who already decided this approval, how, when, and why.
+fn decided_so_far(b: &mut String, record: &ApprovalRecord) {
+    if record.votes.is_empty() {
+        return;
+    }
+    let _ = write!(b, "<h2>Decided so far</h2><ul>");
+    for v in &record.votes {
+        let verb = match (v.approve, v.break_glass) {
+            (true, true) => "approved, breaking the glass",
+            (true, false) => "approved",
+            (false, _) => "rejected",
+        };
+        let why = v
+            .reason
+            .as_deref()
+            .map(|r| format!(": {}", escape(r)))
+            .unwrap_or_default();
+        let _ = write!(
+            b,
+            "<li><strong>{}</strong> {verb} ({}, {}){why}</li>",
+            escape(&v.approver),
+            escape(&v.via),
+            escape(&v.at.to_rfc3339())
+        );
+    }
+    let _ = write!(b, "</ul>");
+}
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1>{body}</body></html>",
@@ -302,9 +330,17 @@ pub fn render_review(
         escape(&approver.id),
         escape(&approver.email)
     );
+    let wants = match record.kind {
+        ApprovalKind::Production => "wants to promote",
+        _ => "wants to deploy",
+    };
+    let to = match record.kind {
+        ApprovalKind::Production => "production: the bytes staging proved, not a rebuild",
+        _ => "staging",
+    };
     let _ = write!(
         b,
-        "<p><strong>{}</strong> wants to deploy <strong>{}</strong> of <strong>{}</strong> to staging.</p><p>Commit <code>{}</code>. Expires {}. {} approval(s) needed, {} so far.</p>",
+        "<p><strong>{}</strong> {wants} <strong>{}</strong> of <strong>{}</strong> to {to}.</p><p>Commit <code>{}</code>. Expires {}. {} approval(s) needed, {} so far.</p>",
         escape(&record.pushed_by),
         escape(&record.tag),
         escape(&record.repository),
@@ -320,6 +356,7 @@ pub fn render_review(
             escape(digest)
         );
     }
+    decided_so_far(&mut b, record);
     if !record.failed_checks.is_empty() {
         let _ = write!(
             b,

@@ -339,3 +339,52 @@ fn decodes_forms() {
     assert_eq!(f[3], ("x".into(), String::new()));
     assert_eq!(parse_form(b"a=%zz%4")[0].1, "%zz%4");
 }
+
+/// A production approval's page: what is promoted, who already decided (escaped),
+/// and the break-glass box; a staging approval's has no break-glass box.
+#[test]
+fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
+    let mut rec = pending_record("a", "v1.4.0", "t");
+    rec.kind = ApprovalKind::Production;
+    rec.votes.push(crate::ports::Vote {
+        approver: "dana".into(),
+        via: "email link".into(),
+        approve: true,
+        reason: Some("<i>CVE</i> fix".into()),
+        at: crate::testing::now(),
+        from: "203.0.113.9".into(),
+        break_glass: true,
+    });
+    let approver = rec.approvers[1].clone();
+    let link = Link {
+        id_hash: "h".into(),
+        approval_id: "a".into(),
+        approver_id: approver.id.clone(),
+        expires_at: rec.expires_at,
+    };
+    let html = render_review(&rec, &approver, &link, Some("## What staging proved"));
+    assert!(
+        html.contains("wants to promote <strong>v1.4.0</strong>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("to production: the bytes staging proved"),
+        "{html}"
+    );
+    assert!(html.contains("<h2>Decided so far</h2>"), "{html}");
+    assert!(
+        html.contains("<strong>dana</strong> approved, breaking the glass (email link,"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;i&gt;CVE&lt;/i&gt; fix") && !html.contains("<i>CVE"),
+        "{html}"
+    );
+    assert!(html.contains("name=\"break_glass\""), "{html}");
+    rec.kind = ApprovalKind::Deployment;
+    let staging = render_review(&rec, &approver, &link, None);
+    assert!(
+        !staging.contains("break_glass") && staging.contains("to staging"),
+        "{staging}"
+    );
+}
