@@ -76,6 +76,7 @@ pub(crate) fn staged_code(flow: &Flow) -> String {
 pub async fn a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted() {
     let flow = Flow::new();
     let arn = staged_and_promoted(&flow).await;
+    let builds = flow.builds.requests().len();
     // One approval is not the quorum: the run still waits.
     assert_eq!(
         flow.decide_production(TAG, "dana", true).await,
@@ -87,6 +88,11 @@ pub async fn a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted() {
     );
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
+    assert_eq!(
+        flow.builds.requests().len(),
+        builds,
+        "production built nothing"
+    );
     let r = route(&h);
     assert_passes_through(
         &r,
@@ -111,6 +117,9 @@ pub async fn a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted() {
     );
     let notice = production_outcome(&flow);
     assert_production(&notice, "success", "Promoted", None);
+    // What could not be the same bytes is said, not hidden.
+    let rebuilt = "the frontend built by Amplify from the same commit (not staging's bundle bytes)";
+    assert!(notice.body.contains(rebuilt), "{}", notice.body);
     let record = notice
         .body
         .split("Staging → production:")

@@ -213,6 +213,11 @@ fn promoted_section(md: &mut String, s: &StagedRelease) {
         "- Deploys staging's objects, not a rebuild: manifest `{}` (sha256 `{}`)",
         s.manifest.key, s.manifest.digest
     );
+    let _ = writeln!(
+        md,
+        "- Frontend: built by Amplify from commit `{}` on the production branch (the same commit, not staging's bundle bytes)",
+        s.commit
+    );
     let soak = if s.soaked { "done" } else { "not done" };
     let _ = writeln!(
         md,

@@ -24,7 +24,7 @@ pub(super) fn headline(
             let from = text(s, &["staged", "stagingTag"]).unwrap_or("staging");
             let _ = writeln!(
                 body,
-                "{what} is promoted to {}: staging's objects of {from} deployed (no rebuild), smoke-tested.",
+                "{what} is promoted to {}: staging's backend objects of {from} deployed (no rebuild); the frontend built by Amplify from the same commit (not staging's bundle bytes); smoke-tested.",
                 settings.environment
             );
             format!("🚀 {what} is live in {}", settings.environment)

@@ -188,3 +188,23 @@ async fn a_commit_never_staged_is_not_staged_and_staging_functions_refuse_the_st
     staging.settings = Settings::default();
     assert_eq!(staging.run(input()).await.unwrap_err().name, "InvalidInput");
 }
+
+#[tokio::test]
+async fn the_same_bytes_written_again_are_another_version_and_refused() {
+    let (store, signer) = (MemoryArtifacts::default(), MemorySigner::default());
+    staged(&store, &signer, now()).await;
+    let template = format!("runs/{STAGING}/packaged.yaml");
+    let same = store.get_sync(&template).unwrap();
+    store.put_sync(&template, "text/yaml", same);
+    let e = step(&store, &signer, 25, false)
+        .run(input())
+        .await
+        .unwrap_err();
+    assert_eq!(e.name, "EvidenceInvalid");
+    assert!(
+        e.message
+            .contains(&format!("{template}: rewritten since approval")),
+        "{}",
+        e.message
+    );
+}
