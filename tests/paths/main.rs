@@ -72,6 +72,7 @@ routes! {
     promotion_failures::production_notices_that_fail_still_end_each_run,
     promotion_failures::a_production_cancellation_notice_that_fails_still_ends_the_run,
     promotion_failures::a_release_that_cannot_be_published_fails_the_promotion_after_the_deploy,
+    promotion_failures::evidence_that_cannot_be_recorded_leaves_the_release_without_it_and_the_run_promoted,
     load::ten_candidates_at_once_all_deploy_one_at_a_time_and_are_each_told,
     load::a_storm_of_tags_leaves_the_newest_and_tells_the_rest_once,
     load::a_burst_of_duplicate_deliveries_starts_one_run,

@@ -112,6 +112,7 @@ pub async fn a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted() {
             "Test Results",
             "Mark Promoted",
             "Notify Success",
+            "Record Release Evidence",
             "Promoted",
         ],
     );
@@ -361,6 +362,12 @@ async fn promoted_from_the_staged_objects(flow: &Flow) {
     );
     assert!(
         notes.contains("## Promoted from staging") && notes.contains("rc-1.4.0--0123456789ab"),
+        "{notes}"
+    );
+    // Once the notice went out, the release names the run's signed evidence.
+    let evidence = format!("`{PROD_RUN}evidence.json` (sha256 `");
+    assert!(
+        notes.contains("## Production evidence") && notes.contains(&evidence),
         "{notes}"
     );
     assert!(flow.production.stacks.executed());

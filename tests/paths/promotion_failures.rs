@@ -307,3 +307,31 @@ pub async fn a_release_that_cannot_be_published_fails_the_promotion_after_the_de
         "deployed: the notice says the release step failed"
     );
 }
+
+pub async fn evidence_that_cannot_be_recorded_leaves_the_release_without_it_and_the_run_promoted() {
+    let flow = Flow::new();
+    let arn = staged_and_promoted(&flow).await;
+    flow.artifacts
+        .break_keys_containing(&format!("{PROD_RUN}evidence"));
+    flow.approve_production(TAG).await;
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
+    assert_passes_through(
+        &route(&h),
+        &[
+            "Notify Success",
+            "Record Release Evidence",
+            "Release Evidence Not Recorded",
+            "Promoted",
+        ],
+    );
+    let m = production_outcome(&flow);
+    assert!(m.body.contains("Evidence: not recorded"), "{}", m.body);
+    let (_, notes) = flow
+        .repository
+        .published()
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!notes.contains("## Production evidence"), "{notes}");
+}

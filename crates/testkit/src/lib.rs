@@ -74,12 +74,24 @@ impl Drop for Moto {
     }
 }
 
-/// A free port on 127.0.0.1 (the OS picks it; it is free when this returns).
+/// A free port on 127.0.0.1 (the OS picks it; it is free when this returns), never
+/// one this process was given before: two servers started by parallel tests would
+/// otherwise race for a port the OS handed out twice, and one test would talk to the
+/// other's server until it stopped.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..100 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"));
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no port on 127.0.0.1 this process was not given before")
 }
 
 impl Moto {
@@ -113,9 +125,14 @@ impl Moto {
                     "moto_server cannot start ({e}): install it with `pip install 'moto[server]=={MOTO_VERSION}'`"
                 )
             });
-        let moto = Moto { port, child };
+        let mut moto = Moto { port, child };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            // Our server, not another process that took the port first: ours exits
+            // when it cannot bind it.
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited ({status}) before answering on 127.0.0.1:{port}");
+            }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return moto;
             }

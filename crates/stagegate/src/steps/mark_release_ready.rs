@@ -40,6 +40,10 @@ pub struct Input {
     /// production tag's, at the staged commit, marked latest.
     #[serde(default)]
     pub staged: Option<StagedRelease>,
+    /// After a promotion's notice (Record Release Evidence): Notify's result, whose
+    /// `evidence` the release then names.
+    #[serde(default)]
+    pub notification: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,6 +82,9 @@ where
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
+        if let (Some(notification), Some(_)) = (&input.notification, &input.staged) {
+            return self.record_evidence(&input, notification).await;
+        }
         let c = &input.candidate;
         let previous = self.repository.previous_candidate(&c.tag).await?;
         let commits = self.repository.commits(previous.as_deref(), &c.sha).await?;
@@ -135,6 +142,54 @@ where
     T: Timelines,
     C: Clock,
 {
+    /// Record Release Evidence: the production release's notes end with the run's
+    /// signed evidence, once Notify has recorded it (the release's body is kept as
+    /// `release.md`; the signed `release-notes.md` is not touched).
+    async fn record_evidence(
+        &self,
+        input: &Input,
+        notification: &serde_json::Value,
+    ) -> Result<Output, StepError> {
+        let evidence: crate::flow::ManifestRef = notification
+            .get("evidence")
+            .and_then(|e| serde_json::from_value(e.clone()).ok())
+            .ok_or_else(|| {
+                invalid_input("the run's evidence was not recorded: the release cannot name it")
+            })?;
+        let key = format!("{}release-notes.md", input.artifacts_prefix);
+        let notes = self.artifacts.get(&key).await?.unwrap_or_default();
+        let mut notes = String::from_utf8_lossy(&notes).into_owned();
+        let run = input
+            .artifacts_prefix
+            .trim_start_matches("runs/")
+            .trim_end_matches('/');
+        let _ = writeln!(
+            notes,
+            "\n## Production evidence\n\n`{}` (sha256 `{}`), signed: `stagegate verify {run}`",
+            evidence.key, evidence.digest
+        );
+        let c = &input.candidate;
+        let release_url = self
+            .repository
+            .publish_release(&c.tag, &c.sha, &c.tag, &notes)
+            .await?;
+        // Beside the notes, not over them: `release-notes.md` is bound by the evidence
+        // this names, and stays as it was signed.
+        let body = format!("{}release.md", input.artifacts_prefix);
+        let notes_uri = self
+            .artifacts
+            .put(&body, "text/markdown; charset=utf-8", notes.into_bytes())
+            .await?;
+        Ok(Output {
+            previous_candidate: None,
+            commits: 0,
+            notes_uri,
+            release_url,
+            timeline: Vec::new(),
+            timeline_uri: None,
+        })
+    }
+
     /// Who decided, how, when and why, at both gates (the deployment approval and the
     /// user-acceptance sign-off); the same as `approval.json` beside the notes.
     async fn approval_section(

@@ -83,6 +83,10 @@ pub struct Output {
     /// before its end event): nothing was sent again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub already_notified: bool,
+    /// The run's signed evidence bundle, when it was recorded (a promotion names it in
+    /// its release afterwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::flow::ManifestRef>,
 }
 
 /// The claim of an execution's one notification.
@@ -191,6 +195,7 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
     ];
     let machine = machine_form(&subject, &attributes, &execution, &links);
     let output = Output {
+        evidence: None,
         message_id: String::new(),
         subject: subject.clone(),
         outcome: input.outcome,
@@ -277,6 +282,7 @@ fn ended_message(
         attributes.insert("error".into(), e.clone());
     }
     let output = Output {
+        evidence: None,
         message_id: String::new(),
         subject: subject.clone(),
         outcome,
@@ -389,11 +395,11 @@ async fn evidence_line(
     run: &RunInput,
     message: &Message,
     stage: &str,
-) -> String {
+) -> (String, Option<crate::flow::ManifestRef>) {
     let error = message.attributes.get("error").cloned();
     let outcome = outcome_name(run.outcome);
     let Some((prefix, found)) = evidence::from_state(&run.state, outcome, stage, error, now) else {
-        return String::new();
+        return (String::new(), None);
     };
     let run_id = found.run_id.clone();
     // What the staged record needs of it, for a staging run that ended ready (a
@@ -401,7 +407,7 @@ async fn evidence_line(
     let bundle = (outcome == "success" && found.promotes.is_none()).then(|| found.clone());
     let at = match evidence::record(artifacts, signer, found, &prefix).await {
         Ok(at) => at,
-        Err(e) => return format!("\nEvidence: not recorded ({e})\n"),
+        Err(e) => return (format!("\nEvidence: not recorded ({e})\n"), None),
     };
     let mut line = format!(
         "\nEvidence: {} (sha256 {}), signed; check it with `stagegate verify {run_id}`\n",
@@ -418,7 +424,7 @@ async fn evidence_line(
             Err(e) => format!("Staged: not recorded ({e}); a promotion of {commit} will be refused as NotStaged\n"),
         });
     }
-    line
+    (line, Some(at))
 }
 
 impl<N, T, C, A, S> Step<Input, Output> for Notify<N, T, C, A, S>
@@ -432,7 +438,7 @@ where
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<Output, StepError> {
-        let (execution_id, (mut message, output)) = match &input {
+        let (execution_id, (mut message, mut output)) = match &input {
             Input::Run(run) => (run.execution_id.as_str(), run_message(&self.settings, run)),
             Input::Ended(event) => (
                 event.detail.execution_arn.as_str(),
@@ -442,7 +448,9 @@ where
         if let Input::Run(run) = &input {
             let (now, stage) = (self.clock.now(), &output.stage);
             let line = evidence_line(&self.artifacts, &self.signer, now, run, &message, stage);
-            message.body.push_str(&line.await);
+            let (line, evidence) = line.await;
+            message.body.push_str(&line);
+            output.evidence = evidence;
         }
         publish_once(
             &self.notifier,

@@ -25,6 +25,7 @@ fn input() -> Input {
         tests: None,
         performance: None,
         staged: None,
+        notification: None,
     }
 }
 
