@@ -1,4 +1,5 @@
-//! `template.yaml` against `statemachine/staging.asl.json` and `functions/`: the
+//! `template.yaml` against `statemachine/staging.asl.json` (and, in [`production`],
+//! `statemachine/production.asl.json`) and `functions/`: the
 //! cross-references no linter checks. cfn-lint and `sam validate --lint` check the
 //! template alone, asl-validator the definition alone; these tests check that they
 //! agree with each other and with the code.
@@ -6,6 +7,7 @@
 mod docs;
 mod functions;
 mod iam;
+mod production;
 mod samconfig;
 mod sizes;
 
