@@ -125,21 +125,26 @@ pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
     Ok((t, candidate))
 }
 
+/// Starts run `name` of state machine `arn` with `trigger`, whose pusher is the
+/// caller, by the principal AWS vouches for.
+fn start_as_caller(arn: &str, name: &str, trigger: &mut Trigger) -> Result<aws_sfn_port::Started> {
+    runtime()?.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let principal = caller_arn(&config).await?;
+        trigger.pusher = Some(Pusher::Aws { principal });
+        let input = serde_json::to_value(&*trigger)?;
+        StepFunctions::from_config(&config, arn)
+            .start(name, &input)
+            .await
+            .map_err(anyhow::Error::from)
+    })
+}
+
 pub fn start(args: StartArgs) -> Result<ExitCode> {
     let (mut trigger, candidate) = trigger(&args)?;
     let name = candidate.execution_name();
     let arn = args.target.arn()?.to_string();
-    let started = runtime()?.block_on(async {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        // The caller is the pusher, by the principal AWS vouches for.
-        let principal = caller_arn(&config).await?;
-        trigger.pusher = Some(Pusher::Aws { principal });
-        let input = serde_json::to_value(&trigger)?;
-        StepFunctions::from_config(&config, &arn)
-            .start(&name, &input)
-            .await
-            .map_err(anyhow::Error::from)
-    })?;
+    let started = start_as_caller(&arn, &name, &mut trigger)?;
     if started.new {
         println!("started {name}\n  {}", started.execution_arn);
     } else {
@@ -211,16 +216,7 @@ pub fn promote(args: PromoteArgs) -> Result<ExitCode> {
         anyhow!("no production state machine: pass --state-machine ARN or set STAGEGATE_PRODUCTION_STATE_MACHINE_ARN (the stack's ProductionStateMachineArn output)")
     })?;
     let name = production.execution_name();
-    let started = runtime()?.block_on(async {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let principal = caller_arn(&config).await?;
-        trigger.pusher = Some(Pusher::Aws { principal });
-        let input = serde_json::to_value(&trigger)?;
-        StepFunctions::from_config(&config, &arn)
-            .start(&name, &input)
-            .await
-            .map_err(anyhow::Error::from)
-    })?;
+    let started = start_as_caller(&arn, &name, &mut trigger)?;
     let what = if started.new {
         "promoting"
     } else {

@@ -178,9 +178,9 @@ impl LocalWorld {
         let state_machine = engine
             .create_state_machine(STATE_MACHINE, STAGING_DEFINITION, &substitutions())
             .map_err(|e| format!("the staging definition does not load: {e}"))?;
-        let production_machine = match production_events.is_empty() && !has_production(&registry) {
-            true => None,
-            false => Some(
+        let production_machine = match production_events {
+            None => None,
+            Some(_) => Some(
                 engine
                     .create_state_machine(
                         PRODUCTION_MACHINE,
@@ -198,7 +198,7 @@ impl LocalWorld {
                 resume_wait::NAME.into(),
             ),
             status_event_rule(
-                production_events,
+                production_events.unwrap_or_default(),
                 registry.clone(),
                 production_name(resume_wait::NAME),
             ),
@@ -248,14 +248,6 @@ fn production_only(name: &str) -> bool {
     stagegate::flow::FUNCTIONS
         .iter()
         .any(|(n, how)| *n == name && *how == stagegate::flow::Invoked::InProduction)
-}
-
-/// Whether `registry` holds the production functions.
-fn has_production(registry: &Registry) -> bool {
-    registry
-        .lambda_names()
-        .iter()
-        .any(|n| n.starts_with("production-"))
 }
 
 /// Registers `step` under its name; its error becomes the Lambda error type the state
@@ -314,14 +306,14 @@ where
     }
 
     /// Every function, and production's (on its own ports and settings) when the
-    /// world has it; production's status events.
+    /// world has it, with production's status events (`None`: no production).
     fn with_production(
         &self,
         production: Option<Production<S, H, Ht>>,
-    ) -> (Registry, Vec<Receiver<Value>>) {
+    ) -> (Registry, Option<Vec<Receiver<Value>>>) {
         let registry = self.registry();
         let Some(p) = production else {
-            return (registry, Vec::new());
+            return (registry, None);
         };
         let ports = Ports {
             stacks: p.stacks,
@@ -335,7 +327,7 @@ where
             production: true,
             ..*self
         };
-        (wiring.with_registry(registry), p.status_events)
+        (wiring.with_registry(registry), Some(p.status_events))
     }
 
     /// `r` with every function of this wiring added.

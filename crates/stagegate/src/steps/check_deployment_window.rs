@@ -79,26 +79,20 @@ impl<C: Clock> Step<Input, DeploymentWindow> for CheckDeploymentWindow<C> {
                 format!("{why}; the next opening ({when}) is after this run's end ({deadline}): promote again then"),
             )
         };
-        let (why, opens_at) = match calendar.at(now) {
+        // Why it may not deploy now, when it may, and whether a freeze ends the run.
+        let (why, opens_at, ends) = match calendar.at(now) {
             Verdict::Open => return Ok(open(format!("inside {}", calendar.describe()), None)),
-            Verdict::Closed { opens_at } => {
-                (format!("outside {}", calendar.describe()), Some(opens_at))
-            }
+            Verdict::Closed { opens_at } => (
+                format!("outside {}", calendar.describe()),
+                Some(opens_at),
+                false,
+            ),
             Verdict::Frozen { freeze, opens_at } => {
                 let why = format!(
                     "frozen from {} through {}: {}",
                     freeze.from, freeze.to, freeze.reason
                 );
-                if let Some(glass) = break_glass(&input.approval) {
-                    return Ok(open(
-                        format!("break-glass by {}: {why}", glass.approvers.join(" and ")),
-                        Some(glass),
-                    ));
-                }
-                if calendar.during_freeze == DuringFreeze::End {
-                    return Err(StepError::new(names::DEPLOYMENT_FROZEN, why));
-                }
-                (why, opens_at)
+                (why, opens_at, calendar.during_freeze == DuringFreeze::End)
             }
         };
         if let Some(glass) = break_glass(&input.approval) {
@@ -106,6 +100,9 @@ impl<C: Clock> Step<Input, DeploymentWindow> for CheckDeploymentWindow<C> {
                 format!("break-glass by {}: {why}", glass.approvers.join(" and ")),
                 Some(glass),
             ));
+        }
+        if ends {
+            return Err(StepError::new(names::DEPLOYMENT_FROZEN, why));
         }
         match opens_at {
             Some(at) if at <= deadline => Ok(DeploymentWindow {
