@@ -119,3 +119,24 @@ fn day_ranges_may_wrap_and_list() {
     );
     assert_eq!(c.describe(), "Fri-Mon 10:00-11:00, wed 10:00-11:00 (UTC)");
 }
+
+#[test]
+fn ten_thousand_freezes_are_read_and_a_year_without_an_opening_says_so() {
+    let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+    let freezes: Vec<serde_json::Value> = (0..10_000)
+        .map(|n| {
+            let day = start + Duration::days(n);
+            serde_json::json!({"from": day.to_string(), "to": day.to_string(), "reason": format!("freeze {n}")})
+        })
+        .collect();
+    let json = serde_json::json!({"timeZone": "UTC", "freezes": freezes}).to_string();
+    let c = Calendar::parse(&json).unwrap();
+    assert_eq!(c.freezes.len(), 10_000);
+    match c.at(utc("2026-06-01T12:00:00Z")) {
+        Verdict::Frozen { freeze, opens_at } => {
+            assert_eq!(freeze.reason, "freeze 151");
+            assert_eq!(opens_at, None, "every day of the next year is frozen");
+        }
+        other => panic!("{other:?}"),
+    }
+}

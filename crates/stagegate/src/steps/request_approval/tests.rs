@@ -11,6 +11,7 @@ use crate::testing::{
 };
 use serde_json::json;
 
+mod break_glass;
 mod deciding;
 
 /// Decisions sent per reconcile run in these tests (the step's own bound).
