@@ -159,3 +159,49 @@ fn nothing_is_blessed_silently() {
     let last_check = ci.lines().rev().find(|l| !l.trim().starts_with("echo"));
     assert_eq!(last_check.map(str::trim), Some("git diff --exit-code"));
 }
+
+/// README's "Parameters" table names every parameter of the template, and only those.
+#[test]
+fn the_readme_names_every_template_parameter() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let start = readme
+        .find("\n### Parameters\n")
+        .expect("a Parameters section");
+    let table: String = readme[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with("| `"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let named: std::collections::BTreeSet<String> = table
+        .lines()
+        .flat_map(|row| {
+            let first = row.split(" | ").next().unwrap_or_default();
+            first
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let t = crate::template();
+    let params: std::collections::BTreeSet<String> = t["Parameters"]
+        .as_mapping()
+        .expect("Parameters")
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        params.difference(&named).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "parameters the README does not describe"
+    );
+    assert_eq!(
+        named.difference(&params).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "README rows for parameters the template does not have"
+    );
+}

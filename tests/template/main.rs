@@ -4,6 +4,7 @@
 //! template alone, asl-validator the definition alone; these tests check that they
 //! agree with each other and with the code.
 
+mod alarms;
 mod docs;
 mod functions;
 mod iam;
