@@ -426,7 +426,34 @@ pub fn assert_artifacts(flow: &Flow, run: &str, present: &[&str], absent: &[&str
 pub fn only_outcome(flow: &Flow) -> Message {
     let msgs = flow.outcome_messages();
     assert_eq!(msgs.len(), 1, "exactly one outcome notification: {msgs:#?}");
-    msgs.into_iter().next().unwrap_or_else(|| unreachable!())
+    let m = msgs.into_iter().next().unwrap_or_else(|| unreachable!());
+    assert_counted(flow, &[&m]);
+    m
+}
+
+/// Each outcome notice is one run counted in stagegate's `Runs` metric, with its
+/// outcome and repository, in the order they were sent.
+pub fn assert_counted(flow: &Flow, notices: &[&Message]) {
+    let runs = flow.world.metrics.of("Runs");
+    let counted: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["Outcome"].as_str().unwrap_or(""),
+                r["Repository"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let told: Vec<(&str, &str)> = notices
+        .iter()
+        .map(|m| {
+            (
+                m.attributes["outcome"].as_str(),
+                m.attributes["repository"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(counted, told, "{runs:#?}");
 }
 
 /// A flow with User Acceptance Testing on.
@@ -470,4 +497,27 @@ pub fn outcome_at(m: &Message) -> (&str, &str) {
 pub fn run_artifact(flow: &Flow, name: &str) -> String {
     let bytes = flow.artifacts.get_sync(&format!("{RUN}{name}"));
     String::from_utf8(bytes.unwrap_or_default()).unwrap_or_default()
+}
+
+/// The runs counted in stagegate's metrics, as (stage, outcome) in order; their
+/// phase durations name `phase`, and each run waited for its approval.
+pub fn assert_run_metrics(flow: &Flow, runs: &[(&str, &str)], phase: &str) {
+    let counted = flow.world.metrics.of("Runs");
+    let pairs: Vec<(&str, &str)> = counted
+        .iter()
+        .map(|r| {
+            (
+                r["Stage"].as_str().unwrap_or(""),
+                r["Outcome"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(pairs, runs);
+    let phases = flow.world.metrics.of("PhaseDuration");
+    let named: Vec<&str> = phases.iter().filter_map(|p| p["Phase"].as_str()).collect();
+    assert!(named.contains(&phase), "{named:?}");
+    let waits = flow.world.metrics.of("ApprovalWait");
+    assert_eq!(waits.len(), runs.len(), "{waits:?}");
+    let last_stage = runs.last().map(|r| r.0);
+    assert_eq!(waits.last().and_then(|w| w["Stage"].as_str()), last_stage);
 }

@@ -100,3 +100,31 @@ async fn an_unknown_execution_is_not_running_and_an_unknown_token_is_closed() {
     let e = sfn.view(&missing).await.unwrap_err();
     assert!(e.message.contains("ExecutionDoesNotExist"), "{e}");
 }
+
+/// `stagegate status --recent`: the machine's runs as ListExecutions gives them,
+/// newest first. moto only records these executions: 5.2.1 cannot start a second
+/// execution of a machine it runs (a `TypeError` pickling a lock), so the histories
+/// the figures are read from are the other tests' here.
+#[tokio::test]
+async fn recent_runs_are_listed_newest_first() {
+    let moto = Moto::start();
+    let definition = json!({"StartAt": "Preflight", "States": {
+        "Preflight": {"Type": "Pass", "Next": "Ready for Production"},
+        "Ready for Production": {"Type": "Succeed"}}});
+    let machine = moto.create_state_machine("staging", &definition).await;
+    let sfn = StepFunctions::from_config(&moto.sdk_config().await, machine);
+    let mut started = Vec::new();
+    for tag in ["rc-1.4.0", "rc-1.4.1", "rc-1.4.2"] {
+        let run = sfn
+            .start(&format!("{tag}--0123456789ab"), &json!({"tag": tag}))
+            .await;
+        started.push(run.unwrap().execution_arn);
+        // ListExecutions orders by start date, which moto keeps in seconds.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    started.reverse();
+    assert_eq!(sfn.recent(10).await.unwrap(), started);
+    assert_eq!(sfn.recent(2).await.unwrap(), started[..2]);
+    let view = sfn.view(&started[0]).await.unwrap();
+    assert_eq!(view.input, json!({"tag": "rc-1.4.2"}));
+}

@@ -140,6 +140,9 @@ pub async fn a_staged_commit_soaks_is_approved_by_a_quorum_and_is_promoted() {
         );
     }
     promoted_from_the_staged_objects(&flow).await;
+    // Two runs counted: the staging one, then the promotion, each by its stage.
+    let runs = [("staging", "success"), ("production", "success")];
+    assert_run_metrics(&flow, &runs, "Wait for Production Approval");
 }
 
 pub async fn a_commit_no_staging_run_made_ready_is_not_staged_and_nothing_deploys() {

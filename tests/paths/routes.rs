@@ -46,6 +46,7 @@ pub async fn approved_candidate_is_deployed_tested_and_ready_for_production() {
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|u| panic!("{u:?}"));
     assert_eq!(staged.0.run_id, "rc-1.4.0--0123456789ab");
+    assert_run_metrics(&flow, &[("staging", "success")], "Deploy Infrastructure");
 }
 
 /// Every phase, every check, and neither a failure nor a status read.

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// the one dimension it is published under, the resource type that dimension names,
 /// and the statistics that mean something for it (from the Lambda, Step Functions
 /// and SQS metric references).
-const METRICS: &[(&str, &str, &str, &str, &[&str])] = &[
+pub(crate) const METRICS: &[(&str, &str, &str, &str, &[&str])] = &[
     ("AWS/Lambda", "Errors", "FunctionName", FUNCTION, &["Sum"]),
     (
         "AWS/Lambda",
@@ -34,6 +34,13 @@ const METRICS: &[(&str, &str, &str, &str, &[&str])] = &[
         "Url5xxCount",
         "FunctionName",
         FUNCTION,
+        &["Sum"],
+    ),
+    (
+        "AWS/States",
+        "ExecutionsSucceeded",
+        "StateMachineArn",
+        MACHINE,
         &["Sum"],
     ),
     (
@@ -72,9 +79,9 @@ const METRICS: &[(&str, &str, &str, &str, &[&str])] = &[
         &["Maximum", "Average"],
     ),
 ];
-const FUNCTION: &str = "AWS::Serverless::Function";
-const MACHINE: &str = "AWS::Serverless::StateMachine";
-const QUEUE: &str = "AWS::SQS::Queue";
+pub(crate) const FUNCTION: &str = "AWS::Serverless::Function";
+pub(crate) const MACHINE: &str = "AWS::Serverless::StateMachine";
+pub(crate) const QUEUE: &str = "AWS::SQS::Queue";
 
 /// One metric an alarm reads: namespace, name, statistic, and the dimension.
 struct Read {

@@ -5,6 +5,7 @@
 //! agree with each other and with the code.
 
 mod alarms;
+mod dashboard;
 mod docs;
 mod functions;
 mod iam;

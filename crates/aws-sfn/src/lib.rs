@@ -222,6 +222,9 @@ pub trait Runs {
         &self,
         arn: &str,
     ) -> impl std::future::Future<Output = PortResult<ExecutionView>> + Send;
+    /// The ARNs of the state machine's `max` most recent executions, newest first.
+    fn recent(&self, max: i32)
+        -> impl std::future::Future<Output = PortResult<Vec<String>>> + Send;
 }
 
 impl Runs for StepFunctions {
@@ -274,6 +277,23 @@ impl Runs for StepFunctions {
             cause: d.cause().map(str::to_string),
             phases: phases(&events),
         })
+    }
+
+    async fn recent(&self, max: i32) -> PortResult<Vec<String>> {
+        let listed = self
+            .client
+            .list_executions()
+            .state_machine_arn(&self.state_machine_arn)
+            .max_results(max.clamp(1, 1000))
+            .send()
+            .await
+            .map_err(|e| {
+                port_error(format!("list executions of {}", self.state_machine_arn), &e)
+            })?;
+        let mut runs: Vec<_> = listed.executions().iter().collect();
+        // Newest first, whatever order the service lists them in.
+        runs.sort_by_key(|e| std::cmp::Reverse(time(e.start_date())));
+        Ok(runs.iter().map(|e| e.execution_arn().to_string()).collect())
     }
 }
 

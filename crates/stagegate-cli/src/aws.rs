@@ -29,7 +29,12 @@ pub struct StartArgs {
 #[derive(clap::Args)]
 pub struct StatusArgs {
     /// An execution ARN, or a run name (rc-1-4-0--0123456789ab) under the state machine.
-    execution: String,
+    #[arg(required_unless_present = "recent", conflicts_with = "recent")]
+    execution: Option<String>,
+    /// Instead of one run: the state machine's N most recent runs, with the figures
+    /// stagegate's metrics carry (outcomes, approval waits, phase durations).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
+    recent: Option<i32>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -230,11 +235,14 @@ pub fn promote(args: PromoteArgs) -> Result<ExitCode> {
 }
 
 pub fn status(args: StatusArgs) -> Result<ExitCode> {
-    check_reference(&args.execution)?;
-    let arn = if args.execution.starts_with("arn:") {
-        args.execution.clone()
+    let Some(execution) = &args.execution else {
+        return recent(&args);
+    };
+    check_reference(execution)?;
+    let arn = if execution.starts_with("arn:") {
+        execution.clone()
     } else {
-        aws_sfn_port::execution_arn(args.target.arn()?, &args.execution)
+        aws_sfn_port::execution_arn(args.target.arn()?, execution)
     };
     let view = runtime()?.block_on(async { client("").await.view(&arn).await })?;
     if args.json {
@@ -246,6 +254,28 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
         "SUCCEEDED" | "RUNNING" => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// `status --recent N`: the machine's last N runs and their figures.
+fn recent(args: &StatusArgs) -> Result<ExitCode> {
+    let machine = args.target.arn()?;
+    let views = runtime()?.block_on(async {
+        let sfn = client(machine).await;
+        let mut views = Vec::new();
+        for arn in sfn.recent(args.recent.unwrap_or(10)).await? {
+            views.push(sfn.view(&arn).await?);
+        }
+        Ok::<_, stagegate::PortError>(views)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&views)?);
+    } else {
+        print!(
+            "{}",
+            crate::figures::render(machine, &views, chrono::Utc::now())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn seconds(s: i64) -> String {

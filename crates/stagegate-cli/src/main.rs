@@ -6,6 +6,7 @@
 
 mod approvers;
 mod aws;
+mod figures;
 mod rehearse;
 mod test_case;
 mod verify;
@@ -37,7 +38,8 @@ enum Command {
     /// Promote a staged candidate to production on AWS: `promote rc-1.4.0 --as v1.4.0`
     /// starts the production state machine for the candidate's commit.
     Promote(aws::PromoteArgs),
-    /// Show a run on AWS: status, error, and each phase with its duration.
+    /// Show a run on AWS: status, error, and each phase with its duration; or, with
+    /// --recent N, the last N runs with their outcomes, approval waits and phase times.
     Status(aws::StatusArgs),
     /// Approve a run waiting on AWS, as your AWS identity (the STS caller ARN).
     Approve(approvers::DecideArgs),

@@ -38,6 +38,7 @@ fn the_readme_rehearsal_ends_ready_for_production() {
         "junit.xml",
         "release-notes.md",
         "history.json",
+        "metrics.jsonl",
         "outbox/001-approvals.txt",
     ] {
         assert!(
@@ -57,6 +58,7 @@ fn the_readme_rehearsal_ends_ready_for_production() {
     for secret in ["history.json", "execution.json", "outbox/001-approvals.txt"] {
         assert_eq!(mode(&run.join(secret)), 0o600, "{secret}");
     }
+    counted_once(&run, "success");
     let report = std::fs::read_to_string(run.join("test-report.json")).unwrap_or_default();
     for suite in ["auth", "content", "oauth", "ai"] {
         assert!(
@@ -466,4 +468,17 @@ fn serve_keeps_staging_up_until_ctrl_c() {
     let status = child.wait().expect("it ends");
     assert_eq!(status.code(), Some(0));
     assert!(processes_marked(&marker).is_empty());
+}
+
+/// The run counted once in stagegate's metrics (`metrics.jsonl`, the EMF lines the
+/// notify function writes on AWS), with `outcome`.
+fn counted_once(run: &Path, outcome: &str) {
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
+    let runs: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.contains("\"Runs\":"))
+        .collect();
+    assert_eq!(runs.len(), 1, "{metrics}");
+    let said = format!("\"Outcome\":\"{outcome}\"");
+    assert!(runs[0].contains(&said), "{metrics}");
 }

@@ -9,6 +9,7 @@
 //!   error whose `errorType` is the step's stable name, which the state machine's
 //!   `Catch` routes on.
 //! - [`url::serve_url`]: an [`stagegate::step::Endpoint`] behind a Function URL.
+//! - [`EmfStdout`]: stagegate's metrics, as EMF lines on standard output.
 
 pub mod url;
 
@@ -96,6 +97,20 @@ fn init_logs() {
         logs.with(fmt::layer().with_target(false).without_time())
             .try_init()
     };
+}
+
+/// stagegate's metrics as Embedded Metric Format lines on standard output, which
+/// Lambda sends to CloudWatch Logs as they are; CloudWatch extracts the metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmfStdout;
+
+impl stagegate::ports::Metrics for EmfStdout {
+    fn emit(&self, line: String) {
+        use std::io::Write as _;
+        // One locked write per line, so a log line never lands inside it. A closed
+        // standard output loses the metric, never the step.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
 }
 
 /// One invocation of `step` (what [`serve`] does with each event).

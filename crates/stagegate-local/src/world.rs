@@ -20,7 +20,7 @@ use stagegate::ports::{
 };
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::*;
-use stagegate::testing::{Faults, Faulty, MemoryTable};
+use stagegate::testing::{Faults, Faulty, MemoryMetrics, MemoryTable};
 use stagegate::waiting::Waiting;
 use stagegate::{Settings, Step};
 use std::collections::BTreeMap;
@@ -130,6 +130,8 @@ pub struct LocalWorld {
     pub runs: LocalStepFunctions,
     /// The approvals table.
     pub table: MemoryTable,
+    /// stagegate's own metrics, as the EMF lines the functions would write on AWS.
+    pub metrics: MemoryMetrics,
     pub settings: Settings,
     registry: Arc<Registry>,
     rules: Vec<JoinHandle<()>>,
@@ -165,11 +167,13 @@ impl LocalWorld {
             Faulty::new(runs.clone(), setup.faults.clone()),
             Faulty::new(table.clone(), setup.faults),
         );
+        let metrics = MemoryMetrics::default();
         let wiring = Wiring {
             settings: &setup.settings,
             ports: &setup.ports,
             runs: &faulty_runs,
             table: &faulty_table,
+            metrics: &metrics,
             production: false,
         };
         let (registry, production_events) = wiring.with_production(setup.production);
@@ -212,6 +216,7 @@ impl LocalWorld {
             production_machine,
             runs,
             table,
+            metrics,
             settings: setup.settings,
             registry,
             rules,
@@ -285,6 +290,7 @@ struct Wiring<'a, A, N, S, H, Ht, G> {
     ports: &'a Ports<A, N, S, H, Ht, G>,
     runs: &'a Faulty<LocalStepFunctions>,
     table: &'a Faulty<MemoryTable>,
+    metrics: &'a MemoryMetrics,
     /// Registers the production deployments (`production-<name>`) of the functions
     /// the production definition uses, instead of staging's.
     production: bool,
@@ -514,6 +520,7 @@ where
         let (notifier, store, clock) = (p.notifier.clone(), self.table.clone(), self.runs.clone());
         let (settings, artifacts, signer) =
             (self.settings.clone(), p.artifacts.clone(), p.signer.clone());
+        let metrics = self.metrics.clone();
         self.register(
             r,
             notify::Notify {
@@ -523,6 +530,7 @@ where
                 clock,
                 artifacts,
                 signer,
+                metrics,
             },
         )
     }

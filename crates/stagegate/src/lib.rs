@@ -12,7 +12,7 @@
 //! 3. what several functions share: [`settings`], [`desk`] (deciding approvals),
 //!    [`waiting`] (event-driven deploy waits), [`timeline`], [`manifest`] (what an
 //!    approval binds), [`results`] (what grows with the input, kept out of the
-//!    state); and the in-memory
+//!    state), [`metrics`] (stagegate's own, as EMF lines); and the in-memory
 //!    doubles ([`testing`], behind the `testing` feature);
 //! 4. the functions themselves: [`steps`], one module per function, none naming
 //!    another.
@@ -29,6 +29,7 @@ pub mod error;
 pub mod flow;
 pub mod links;
 pub mod manifest;
+pub mod metrics;
 pub mod ports;
 pub mod records;
 pub mod results;

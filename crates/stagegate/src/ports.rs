@@ -53,6 +53,13 @@ pub trait Notifier: Send + Sync {
     ) -> impl Future<Output = PortResult<String>> + Send;
 }
 
+/// Where stagegate's own metrics go, one CloudWatch Embedded Metric Format line each
+/// ([`crate::metrics`]): standard output in a Lambda (CloudWatch Logs extracts them,
+/// no API call), kept in memory locally. Emitting never fails a step.
+pub trait Metrics: Send + Sync {
+    fn emit(&self, line: String);
+}
+
 pub trait Approvals: Send + Sync {
     /// Stores a new record and its links; fails if the record exists.
     fn create(

@@ -80,6 +80,16 @@ pub enum Stage {
     Production,
 }
 
+impl Stage {
+    /// `staging` or `production`: the `Stage` of stagegate's metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Staging => "staging",
+            Stage::Production => "production",
+        }
+    }
+}
+
 /// The longest soak: the soak's wait, the production approval and the deploy all fit
 /// the 7-day run.
 pub const MAX_SOAK_SECONDS: u64 = 3 * 86_400;

@@ -1,9 +1,9 @@
 //! A run's timeline: its phases as offsets and durations, as a text Gantt chart (for
 //! plain-text messages), a Mermaid Gantt chart (for Markdown release notes) and an
-//! SVG picture (for the artifacts). The phases charted are [`PHASES`], in flow
-//! order, the first entry of each.
+//! SVG picture (for the artifacts). The phases charted are [`PHASES`] (a production
+//! run's: [`PRODUCTION_PHASES`]), in flow order, the first entry of each.
 
-use crate::flow::{PhaseTime, PHASES};
+use crate::flow::{PhaseTime, PHASES, PRODUCTION_PHASES};
 use crate::records::Phase;
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
@@ -73,11 +73,22 @@ pub fn gantt(title: &str, phases: &[Phase], now: DateTime<Utc>) -> Option<String
 }
 
 /// The phases that [`gantt`] charts, with their end (`now` for one still running).
+/// The phases of the flow a run's phases come from: production's when it verified a
+/// staged release (its first state after Preflight, a state staging does not have,
+/// even nested: staging's Create Change Set is inside its checks), else staging's.
+fn flow_of(phases: &[Phase]) -> &'static [&'static str] {
+    if phases.iter().any(|p| p.state == "Verify Staged Release") {
+        PRODUCTION_PHASES
+    } else {
+        PHASES
+    }
+}
+
 fn charted(
     phases: &[Phase],
     now: DateTime<Utc>,
 ) -> Vec<(&'static str, DateTime<Utc>, DateTime<Utc>)> {
-    PHASES
+    flow_of(phases)
         .iter()
         .filter_map(|name| {
             let p = phases.iter().find(|p| p.state == *name)?;

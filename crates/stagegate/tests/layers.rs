@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("waiting", 3),
     ("timeline", 3),
     ("manifest", 3),
+    ("metrics", 3),
     ("results", 3),
     ("testing", 3),
     ("steps", 4),

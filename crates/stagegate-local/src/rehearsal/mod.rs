@@ -399,6 +399,7 @@ impl Rehearsal {
             self.introduce();
         }
         let engine = &self.world.engine;
+        let counted = self.world.metrics.lines().len();
         let mut events = engine.subscribe();
         let arn = engine
             .start_execution(&spec.machine, Some(&spec.name), spec.input.clone())
@@ -433,6 +434,13 @@ impl Rehearsal {
             &spec.dir.join("execution.json"),
             &serde_json::to_vec_pretty(&done.description).unwrap_or_default(),
         );
+        // This run's metrics, as the functions write them on AWS (EMF lines).
+        let lines = self.world.metrics.lines();
+        let metrics: String = lines[counted.min(lines.len())..]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let _ = std::fs::write(spec.dir.join("metrics.jsonl"), metrics);
         let timeline = timeline.lock().map(|t| t.clone()).unwrap_or_default();
         Ok(Finished {
             spec_dir: spec.dir.clone(),

@@ -14,7 +14,7 @@
 
 use crate::error::{invalid_input, names, StepError};
 use crate::manifest::{evidence, staged};
-use crate::ports::{Artifacts, Claims, Clock, Message, Notifier, Signer, Topic};
+use crate::ports::{Artifacts, Claims, Clock, Message, Metrics, Notifier, Signer, Topic};
 use crate::settings::{Settings, Stage};
 use crate::step::Step;
 use crate::text::{one_line, quoted};
@@ -375,7 +375,7 @@ async fn publish_once(
 pub const NAME: &str = "notify";
 
 /// Notify: the outcome to everyone, once per run, and the run's signed evidence.
-pub struct Notify<N, T, C, A, S> {
+pub struct Notify<N, T, C, A, S, M> {
     pub settings: Settings,
     pub notifier: N,
     /// The table: one claim per run's notification.
@@ -384,6 +384,8 @@ pub struct Notify<N, T, C, A, S> {
     /// Where the evidence bundle goes, and what signs it.
     pub artifacts: A,
     pub signer: S,
+    /// Where the run's outcome, phase durations and approval wait go (EMF lines).
+    pub metrics: M,
 }
 
 /// Records the run's evidence and says where it is (or why it is not): a notice is
@@ -427,13 +429,14 @@ async fn evidence_line(
     (line, Some(at))
 }
 
-impl<N, T, C, A, S> Step<Input, Output> for Notify<N, T, C, A, S>
+impl<N, T, C, A, S, M> Step<Input, Output> for Notify<N, T, C, A, S, M>
 where
     N: Notifier,
     T: Claims,
     C: Clock,
     A: Artifacts,
     S: Signer,
+    M: Metrics,
 {
     const NAME: &'static str = NAME;
 
@@ -452,15 +455,50 @@ where
             message.body.push_str(&line);
             output.evidence = evidence;
         }
-        publish_once(
+        let now = self.clock.now();
+        let output = publish_once(
             &self.notifier,
             &self.store,
-            self.clock.now(),
+            now,
             execution_id,
             &message,
             output,
-        )
-        .await
+        );
+        let output = output.await?;
+        if !output.already_notified {
+            self.emit_metrics(&input, &message, &output, now);
+        }
+        Ok(output)
+    }
+}
+
+impl<N, T, C, A, S, M: Metrics> Notify<N, T, C, A, S, M> {
+    /// Counts the run once, with the run's notice (a run already told is not counted
+    /// again): its outcome, and its phases and approval wait when it charted them.
+    fn emit_metrics(
+        &self,
+        input: &Input,
+        message: &Message,
+        output: &Output,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let repository = message
+            .attributes
+            .get("repository")
+            .map_or("", String::as_str);
+        let timeline: Vec<crate::flow::PhaseTime> = match input {
+            Input::Run(run) => run
+                .state
+                .pointer("/release/timeline")
+                .and_then(|t| serde_json::from_value(t.clone()).ok())
+                .unwrap_or_default(),
+            Input::Ended(_) => vec![],
+        };
+        let stage = self.settings.stage.name();
+        let outcome = outcome_name(output.outcome);
+        for sample in crate::metrics::run_ended(repository, stage, outcome, &timeline) {
+            self.metrics.emit(sample.emf(now));
+        }
     }
 }
 

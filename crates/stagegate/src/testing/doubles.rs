@@ -150,6 +150,30 @@ impl Notifier for MemoryNotifier {
     }
 }
 
+/// Metrics kept as the EMF lines a Lambda would write.
+#[derive(Clone, Default)]
+pub struct MemoryMetrics(Shared<Vec<String>>);
+
+impl MemoryMetrics {
+    pub fn lines(&self) -> Vec<String> {
+        lock(&self.0).clone()
+    }
+    /// The lines of metric `name`, parsed.
+    pub fn of(&self, name: &str) -> Vec<Value> {
+        self.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get(name).is_some())
+            .collect()
+    }
+}
+
+impl Metrics for MemoryMetrics {
+    fn emit(&self, line: String) {
+        lock(&self.0).push(line);
+    }
+}
+
 /// Step Functions' runs: which executions are running, and the answers sent to task
 /// tokens (a token answers once; a closed one is refused, as AWS refuses it).
 #[derive(Clone, Default)]

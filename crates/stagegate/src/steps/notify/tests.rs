@@ -1,10 +1,13 @@
 //! Notifications: what each outcome says, to whom, once; golden files of each.
 
 use super::*;
-use crate::testing::{now, FixedClock, MemoryArtifacts, MemoryNotifier, MemorySigner, MemoryTable};
+use crate::testing::{
+    now, FixedClock, MemoryArtifacts, MemoryMetrics, MemoryNotifier, MemorySigner, MemoryTable,
+};
 use serde_json::json;
 
-type TestNotify = Notify<MemoryNotifier, MemoryTable, FixedClock, MemoryArtifacts, MemorySigner>;
+type TestNotify =
+    Notify<MemoryNotifier, MemoryTable, FixedClock, MemoryArtifacts, MemorySigner, MemoryMetrics>;
 
 fn notify(n: &MemoryNotifier, table: &MemoryTable) -> TestNotify {
     Notify {
@@ -14,6 +17,7 @@ fn notify(n: &MemoryNotifier, table: &MemoryTable) -> TestNotify {
         clock: FixedClock(now()),
         artifacts: MemoryArtifacts::default(),
         signer: MemorySigner::default(),
+        metrics: MemoryMetrics::default(),
     }
 }
 
@@ -390,6 +394,7 @@ async fn a_refused_claim_still_sends_the_notice_and_a_throttled_one_is_retried()
         clock: FixedClock(now()),
         artifacts: MemoryArtifacts::default(),
         signer: MemorySigner::default(),
+        metrics: MemoryMetrics::default(),
     };
     let (n, faults) = (MemoryNotifier::default(), Faults::default());
     faults.arm("dynamodb:PutItem (claim)", Fault::AccessDenied);
@@ -404,4 +409,48 @@ async fn a_refused_claim_still_sends_the_notice_and_a_throttled_one_is_retried()
         n.messages().is_empty(),
         "nothing sent before the claim is made"
     );
+}
+
+#[tokio::test]
+async fn a_run_is_counted_once_with_its_phases_and_approval_wait() {
+    let (n, table) = (MemoryNotifier::default(), MemoryTable::default());
+    let step = notify(&n, &table);
+    let timeline = json!([
+        {"phase": "Preflight", "offsetSeconds": 0.0, "seconds": 1.5},
+        {"phase": "Wait for Approval", "offsetSeconds": 1.5, "seconds": 900.0},
+    ]);
+    let run = || {
+        Input::Run(RunInput {
+            outcome: Outcome::Success,
+            execution_id: "arn:x".into(),
+            state: json!({"repository": "acme/shop", "tag": "rc-1", "release": {"timeline": timeline}}),
+        })
+    };
+    step.run(run()).await.unwrap();
+    let runs = step.metrics.of("Runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (
+            &runs[0]["Repository"],
+            &runs[0]["Stage"],
+            &runs[0]["Outcome"]
+        ),
+        (&json!("acme/shop"), &json!("staging"), &json!("success"))
+    );
+    assert_eq!(step.metrics.of("PhaseDuration").len(), 2);
+    assert_eq!(step.metrics.of("ApprovalWait")[0]["ApprovalWait"], 900.0);
+    // The same run told again (a retry, or its end event): not counted again.
+    step.run(run()).await.unwrap();
+    assert_eq!(step.metrics.lines().len(), 4);
+}
+
+#[tokio::test]
+async fn a_run_that_ended_abnormally_is_counted_by_its_end_event() {
+    let (n, table) = (MemoryNotifier::default(), MemoryTable::default());
+    let step = notify(&n, &table);
+    step.run(ended("TIMED_OUT", None)).await.unwrap();
+    let runs = step.metrics.of("Runs");
+    assert_eq!(runs.len(), 1, "{:?}", step.metrics.lines());
+    assert_eq!(runs[0]["Repository"], "acme/shop");
+    assert!(step.metrics.of("PhaseDuration").is_empty());
 }
