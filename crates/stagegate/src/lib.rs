@@ -12,7 +12,8 @@
 //! 3. what several functions share: [`settings`], [`desk`] (deciding approvals),
 //!    [`waiting`] (event-driven deploy waits), [`timeline`], [`manifest`] (what an
 //!    approval binds), [`results`] (what grows with the input, kept out of the
-//!    state), [`metrics`] (stagegate's own, as EMF lines); and the in-memory
+//!    state), [`metrics`] (stagegate's own, as EMF lines), [`suite_run`] (an HTTP
+//!    suite against a deployment); and the in-memory
 //!    doubles ([`testing`], behind the `testing` feature);
 //! 4. the functions themselves: [`steps`], one module per function, none naming
 //!    another.
@@ -37,6 +38,7 @@ pub mod settings;
 pub mod status_events;
 pub mod step;
 pub mod steps;
+pub mod suite_run;
 pub mod suite_spec;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

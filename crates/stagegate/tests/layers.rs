@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("manifest", 3),
     ("metrics", 3),
     ("results", 3),
+    ("suite_run", 3),
     ("testing", 3),
     ("steps", 4),
 ];
