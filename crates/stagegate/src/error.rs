@@ -76,6 +76,15 @@ pub mod names {
     pub const DEPLOYMENT_FROZEN: &str = "DeploymentFrozen";
     /// The next deployment window opens after the run's 7 days end.
     pub const WINDOW_UNREACHABLE: &str = "WindowUnreachable";
+    /// One of the app's alarms went off, or a smoke suite failed, while the deployed
+    /// release baked: the run rolls it back.
+    pub const BAKE_FAILED: &str = "BakeFailed";
+    /// The automatic rollback could not be made: no earlier release on this stage, its
+    /// evidence does not hold, or its redeploy failed. The failed release stays.
+    pub const ROLLBACK_FAILED: &str = "RollbackFailed";
+    /// A run's ending: its release was rolled back to the previous one (the run's
+    /// `Fail` state; Notify says what tripped it).
+    pub const ROLLED_BACK: &str = "RolledBack";
 
     /// All of them, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -100,6 +109,9 @@ pub mod names {
         SOAK_INCOMPLETE,
         DEPLOYMENT_FROZEN,
         WINDOW_UNREACHABLE,
+        BAKE_FAILED,
+        ROLLBACK_FAILED,
+        ROLLED_BACK,
     ];
 }
 

@@ -12,6 +12,7 @@
 //! run, signed, at its end. See `docs/security.md`.
 
 pub mod evidence;
+pub mod live;
 pub mod staged;
 
 use crate::error::{names, StepError};

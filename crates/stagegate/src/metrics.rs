@@ -45,8 +45,22 @@ pub const APPROVAL_WAIT: Metric = Metric {
     dimensions: &["Repository", "Stage"],
 };
 
+/// A bake ended: 1, by result (`passed`, `failed`).
+pub const BAKES: Metric = Metric {
+    name: "Bakes",
+    unit: "Count",
+    dimensions: &["Repository", "Stage", "Result"],
+};
+
+/// A release was rolled back: 1, by how (`automatic`: its bake failed).
+pub const ROLLBACKS: Metric = Metric {
+    name: "Rollbacks",
+    unit: "Count",
+    dimensions: &["Repository", "Stage", "Trigger"],
+};
+
 /// Every metric stagegate emits.
-pub const METRICS: &[Metric] = &[RUNS, PHASE_DURATION, APPROVAL_WAIT];
+pub const METRICS: &[Metric] = &[RUNS, PHASE_DURATION, APPROVAL_WAIT, BAKES, ROLLBACKS];
 
 /// The phases whose duration is an approval wait.
 pub const APPROVAL_PHASES: &[&str] = &["Wait for Approval", "Wait for Production Approval"];
@@ -82,6 +96,11 @@ impl Sample {
         line.insert(m.name.into(), json!(self.value));
         Value::Object(line).to_string()
     }
+}
+
+/// One count of `metric` with these dimension values (its order).
+pub fn count(metric: Metric, dimensions: &[&str]) -> Sample {
+    sample(metric, 1.0, dimensions)
 }
 
 fn sample(metric: Metric, value: f64, dimensions: &[&str]) -> Sample {
@@ -194,6 +213,8 @@ mod tests {
                 &["acme/shop", "staging", "Deploy Infrastructure"],
             ),
             "ApprovalWait" => sample(APPROVAL_WAIT, 900.0, &["acme/shop", "production"]),
+            "Bakes" => count(BAKES, &["acme/shop", "staging", "failed"]),
+            "Rollbacks" => count(ROLLBACKS, &["acme/shop", "production", "automatic"]),
             other => panic!("{other} has no golden example: add one"),
         };
         for m in METRICS {

@@ -191,6 +191,14 @@ pub trait Stacks: Send + Sync {
         -> impl Future<Output = PortResult<Option<String>>> + Send;
 }
 
+/// The app's alarms: CloudWatch on AWS, an evaluator of the local backend's probes
+/// in the rehearsal. The bake watches them; they are the change set's rollback
+/// triggers too.
+pub trait Alarms: Send + Sync {
+    /// Every alarm (metric or composite) whose name starts with `prefix`, by name.
+    fn alarms(&self, prefix: &str) -> impl Future<Output = PortResult<Vec<Alarm>>> + Send;
+}
+
 /// Frontend hosting (AWS Amplify on AWS, a local static server in the rehearsal).
 pub trait Hosting: Send + Sync {
     /// Sets these variables on the branch, keeping every other existing variable.

@@ -365,6 +365,57 @@ pub struct Job {
     pub reason: Option<String>,
 }
 
+/// A CloudWatch alarm's state, as CloudWatch names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+/// One of the app's alarms, as the bake reads it and a failed bake names it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alarm {
+    pub name: String,
+    pub arn: String,
+    pub state: AlarmState,
+    /// What it watches, as people read it: `AWS/Lambda Errors (FunctionName=api)
+    /// Sum over 60 s > 5`, or the rule of a composite alarm.
+    pub watches: String,
+    /// The threshold, for a metric alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The value that breached it (the latest datapoint CloudWatch's state reason
+    /// data gives), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// CloudWatch's reason for the state.
+    pub reason: String,
+    /// A composite alarm (its rule names other alarms).
+    #[serde(default)]
+    pub composite: bool,
+}
+
+impl Alarm {
+    /// The alarm as a failed bake names it: name, what it watches, threshold, the
+    /// value that breached it and CloudWatch's reason.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} ({})", self.name, self.watches);
+        if let Some(t) = self.threshold {
+            s.push_str(&format!(", threshold {t}"));
+        }
+        if let Some(v) = self.value {
+            s.push_str(&format!(", value {v}"));
+        }
+        if !self.reason.is_empty() {
+            s.push_str(&format!(": {}", self.reason));
+        }
+        s
+    }
+}
+
 /// A task waiting for a resource to settle (a stack, an Amplify job): the token to
 /// answer, whose it is, and how often the reconcile has read the status since.
 /// Stored under one key per resource (`wait#stack#<name>`,

@@ -68,6 +68,8 @@ pub struct Settings {
     pub production_tag_prefix: Option<String>,
     /// Production's deployment windows and freezes (`None`: any time).
     pub calendar: Option<crate::windows::Calendar>,
+    /// The bake after the deploy, and the stack update's rollback triggers.
+    pub bake: Bake,
 }
 
 /// Which state machine a function serves.
@@ -143,6 +145,7 @@ impl Default for Settings {
             refuse_unsoaked: false,
             production_tag_prefix: None,
             calendar: None,
+            bake: Bake::default(),
         }
     }
 }
@@ -329,6 +332,7 @@ impl Settings {
             );
         }
         read_promotion(vars, &mut s);
+        bake::read(vars, &mut s.bake);
         s
     }
 
@@ -532,6 +536,9 @@ fn is_suite_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
+
+mod bake;
+pub use bake::{Bake, MAX_BAKE_SECONDS, MAX_MONITORING_MINUTES};
 
 #[cfg(test)]
 mod tests;

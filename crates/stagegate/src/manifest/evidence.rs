@@ -94,6 +94,10 @@ pub struct Evidence {
     /// deploy; whose break-glass, with their reasons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Value>,
+    /// A run whose bake failed: the release it rolled back to (tag, commit, run,
+    /// evidence) and what tripped it, so the bundle names both releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_to: Option<Value>,
     pub sealed_at: DateTime<Utc>,
 }
 
@@ -204,6 +208,7 @@ pub fn from_state(
         frontend: state.get("frontend").filter(|v| !v.is_null()).cloned(),
         promotes,
         window: state.get("window").filter(|v| !v.is_null()).cloned(),
+        rolled_back_to: state.get("rollback").filter(|v| !v.is_null()).cloned(),
         sealed_at: now,
     };
     Some((prefix, evidence))

@@ -211,3 +211,41 @@ fn deployment_windows_are_read_and_a_wrong_one_names_the_variable_and_its_field(
     let problem = &e.about("STAGEGATE_DEPLOY_WINDOWS").unwrap().problem;
     assert!(problem.contains("windows[0].days"), "{problem}");
 }
+
+#[test]
+fn the_bake_reads_its_time_interval_alarms_smoke_suites_and_monitoring() {
+    let s = Settings::from_vars(vars(&[("STAGEGATE_STACK_NAME", "shop-staging")])).unwrap();
+    assert_eq!(s.bake, Bake::default());
+    assert_eq!(s.bake.alarm_prefix(&s.stack_name), "shop-staging-");
+    let s = Settings::from_vars(vars(&[
+        ("STAGEGATE_BAKE_SECONDS", "900"),
+        ("STAGEGATE_BAKE_INTERVAL_SECONDS", "30"),
+        ("STAGEGATE_ALARM_PREFIX", "shop-"),
+        ("STAGEGATE_SMOKE_SUITES", "auth, content"),
+        ("STAGEGATE_ROLLBACK_MONITORING_MINUTES", "10"),
+    ]))
+    .unwrap();
+    let b = &s.bake;
+    assert_eq!(
+        (b.seconds, b.interval_seconds, b.monitoring_minutes),
+        (900, 30, 10)
+    );
+    assert_eq!(b.alarm_prefix(&s.stack_name), "shop-");
+    assert_eq!(b.smoke_suites, ["auth", "content"]);
+    let empty = Settings::from_vars(vars(&[("STAGEGATE_ALARM_PREFIX", "")])).unwrap();
+    assert_eq!(empty.bake.alarm_prefix, None);
+}
+
+#[test]
+fn a_bake_that_cannot_be_is_named_by_its_variable() {
+    for (var, value) in [
+        ("STAGEGATE_BAKE_SECONDS", "86401"),
+        ("STAGEGATE_BAKE_INTERVAL_SECONDS", "5"),
+        ("STAGEGATE_ALARM_PREFIX", "shop staging"),
+        ("STAGEGATE_SMOKE_SUITES", "a/b"),
+        ("STAGEGATE_ROLLBACK_MONITORING_MINUTES", "181"),
+    ] {
+        let e = Settings::from_vars(vars(&[(var, value)])).unwrap_err();
+        assert!(e.about(var).is_some(), "{var}={value}: {e:?}");
+    }
+}

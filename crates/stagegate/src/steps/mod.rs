@@ -9,6 +9,7 @@
 pub mod approval_page;
 pub mod await_frontend;
 pub mod await_stack;
+pub mod bake;
 pub mod capture_outputs;
 pub mod check_deployment_window;
 pub mod create_change_set;
@@ -24,6 +25,7 @@ pub mod read_suite_report;
 pub mod reconcile_approvals;
 pub mod request_approval;
 pub mod resume_wait;
+pub mod roll_back;
 pub mod run_test_suite;
 pub mod test_report;
 pub mod validate_infrastructure;

@@ -13,11 +13,11 @@
 //! its claim and sends nothing more.
 
 use crate::error::{invalid_input, names, StepError};
-use crate::manifest::{evidence, staged};
+pub use crate::flow::reason;
+use crate::manifest::{evidence, live, staged};
 use crate::ports::{Artifacts, Claims, Clock, Message, Metrics, Notifier, Signer, Topic};
 use crate::settings::{Settings, Stage};
 use crate::step::Step;
-use crate::text::{one_line, quoted};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,6 +30,9 @@ pub enum Outcome {
     Success,
     Failure,
     Cancelled,
+    /// The release failed its bake and the previous one is live again (`$.rollback`).
+    #[serde(rename = "rolledback")]
+    RolledBack,
 }
 
 /// What Notify is called with.
@@ -101,44 +104,6 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
 
-/// A readable reason from `{Error, Cause}`: Lambda causes are JSON with an
-/// `errorMessage`; CodeBuild causes are the build; others are text.
-pub fn reason(error: &Value) -> String {
-    let name = error
-        .get("Error")
-        .and_then(Value::as_str)
-        .unwrap_or("Error");
-    let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
-    let detail = match serde_json::from_str::<Value>(cause) {
-        Ok(v) if v.get("errorMessage").is_some() => {
-            one_line(v["errorMessage"].as_str().unwrap_or_default())
-        }
-        Ok(v) if v.get("Build").is_some() => format!(
-            "build {} ended {}",
-            v["Build"]["Id"].as_str().unwrap_or("?"),
-            v["Build"]["BuildStatus"].as_str().unwrap_or("?")
-        ),
-        // An error carried whole in a cause (a Fail state's `States.JsonToString`):
-        // read the one inside.
-        Ok(v) if v.get("Error").is_some_and(Value::is_string) => reason(&v),
-        Ok(v) if v.get("decision").is_some() => {
-            let by = v["by"].as_str().unwrap_or("someone");
-            // The reason is the rejecter's own words: quoted, on one line.
-            match v["reason"].as_str() {
-                Some(r) => format!("rejected by {}: {}", one_line(by), quoted(r)),
-                None => format!("rejected by {}", one_line(by)),
-            }
-        }
-        // Whatever failed said this: on one line, so it cannot pose as the message.
-        _ => one_line(cause),
-    };
-    if detail.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name}: {detail}")
-    }
-}
-
 /// The message for a run that reached a Notify state.
 fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
     let s = &input.state;
@@ -165,6 +130,7 @@ fn run_message(settings: &Settings, input: &RunInput) -> (Message, Output) {
         // Cancelled after the deployment was approved means at User Acceptance Testing.
         Outcome::Cancelled if s.get("approval").is_some() => "User Acceptance Testing".to_string(),
         Outcome::Cancelled => "Wait for Approval".to_string(),
+        Outcome::RolledBack => text(s, &["failure", "stage"]).unwrap_or("Bake").to_string(),
     };
     let mut body = String::new();
     let what = format!("{repository} {tag}");
@@ -216,6 +182,7 @@ fn outcome_name(outcome: Outcome) -> &'static str {
         Outcome::Success => "success",
         Outcome::Failure => "failure",
         Outcome::Cancelled => "cancelled",
+        Outcome::RolledBack => "rolledback",
     }
 }
 
@@ -396,7 +363,7 @@ async fn evidence_line(
     now: chrono::DateTime<chrono::Utc>,
     run: &RunInput,
     message: &Message,
-    stage: &str,
+    (stage, live_stage): (&str, &str),
 ) -> (String, Option<crate::flow::ManifestRef>) {
     let error = message.attributes.get("error").cloned();
     let outcome = outcome_name(run.outcome);
@@ -405,8 +372,10 @@ async fn evidence_line(
     };
     let run_id = found.run_id.clone();
     // What the staged record needs of it, for a staging run that ended ready (a
-    // production run's commit is promoted, not staged again).
+    // production run's commit is promoted, not staged again); and the stage's live
+    // record, for any run that made its release live.
     let bundle = (outcome == "success" && found.promotes.is_none()).then(|| found.clone());
+    let live = (outcome == "success").then(|| found.clone());
     let at = match evidence::record(artifacts, signer, found, &prefix).await {
         Ok(at) => at,
         Err(e) => return (format!("\nEvidence: not recorded ({e})\n"), None),
@@ -415,6 +384,12 @@ async fn evidence_line(
         "\nEvidence: {} (sha256 {}), signed; check it with `stagegate verify {run_id}`\n",
         at.key, at.digest
     );
+    if let Some(live) = live {
+        if let Err(e) = live::record_live(artifacts, live_stage, &live, &at, now).await {
+            let key = live::live_key(live_stage);
+            line.push_str(&format!("Live: not recorded in {key} ({e}); a failed bake of the next release cannot roll back to this one\n"));
+        }
+    }
     if let Some(bundle) = bundle {
         let commit = &bundle.commit;
         line.push_str(&match staged::record_staged(artifacts, &bundle, &at, now).await {
@@ -450,7 +425,8 @@ where
         };
         if let Input::Run(run) = &input {
             let (now, stage) = (self.clock.now(), &output.stage);
-            let line = evidence_line(&self.artifacts, &self.signer, now, run, &message, stage);
+            let stages = (stage.as_str(), self.settings.stage.name());
+            let line = evidence_line(&self.artifacts, &self.signer, now, run, &message, stages);
             let (line, evidence) = line.await;
             message.body.push_str(&line);
             output.evidence = evidence;
@@ -496,7 +472,12 @@ impl<N, T, C, A, S, M: Metrics> Notify<N, T, C, A, S, M> {
         };
         let stage = self.settings.stage.name();
         let outcome = outcome_name(output.outcome);
-        for sample in crate::metrics::run_ended(repository, stage, outcome, &timeline) {
+        let mut samples = crate::metrics::run_ended(repository, stage, outcome, &timeline);
+        if output.outcome == Outcome::RolledBack {
+            let dims = [repository, stage, "automatic"];
+            samples.push(crate::metrics::count(crate::metrics::ROLLBACKS, &dims));
+        }
+        for sample in samples {
             self.metrics.emit(sample.emf(now));
         }
     }

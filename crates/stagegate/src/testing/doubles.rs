@@ -150,6 +150,54 @@ impl Notifier for MemoryNotifier {
     }
 }
 
+/// Alarms as a test sets them: each starts OK; [`MemoryAlarms::trip`] puts one in
+/// ALARM with a breaching value, as CloudWatch would say it.
+#[derive(Clone, Default)]
+pub struct MemoryAlarms(Shared<Vec<Alarm>>);
+
+impl MemoryAlarms {
+    /// Alarms `names`, all OK, each a metric alarm over a threshold of 5.
+    pub fn with(names: &[&str]) -> MemoryAlarms {
+        let alarms = names
+            .iter()
+            .map(|n| Alarm {
+                name: n.to_string(),
+                arn: format!("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{n}"),
+                state: AlarmState::Ok,
+                watches: "AWS/Lambda Errors (FunctionName=api) Sum over 60 s > 5".into(),
+                threshold: Some(5.0),
+                value: None,
+                reason: "Threshold Crossed: no datapoint was greater than the threshold (5.0)."
+                    .into(),
+                composite: false,
+            })
+            .collect();
+        MemoryAlarms(Arc::new(Mutex::new(alarms)))
+    }
+    /// Puts alarm `name` in ALARM with `value` breaching its threshold.
+    pub fn trip(&self, name: &str, value: f64) {
+        for a in lock(&self.0).iter_mut().filter(|a| a.name == name) {
+            a.state = AlarmState::Alarm;
+            a.value = Some(value);
+            a.reason = format!(
+                "Threshold Crossed: 1 datapoint [{value}] was greater than the threshold (5.0)."
+            );
+        }
+    }
+}
+
+impl Alarms for MemoryAlarms {
+    async fn alarms(&self, prefix: &str) -> PortResult<Vec<Alarm>> {
+        let mut found: Vec<Alarm> = lock(&self.0)
+            .iter()
+            .filter(|a| a.name.starts_with(prefix))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+}
+
 /// Metrics kept as the EMF lines a Lambda would write.
 #[derive(Clone, Default)]
 pub struct MemoryMetrics(Shared<Vec<String>>);

@@ -123,6 +123,13 @@ impl<T: Artifacts> Artifacts for Faulty<T> {
     }
 }
 
+impl<T: Alarms> Alarms for Faulty<T> {
+    async fn alarms(&self, prefix: &str) -> PortResult<Vec<Alarm>> {
+        self.faults.check("cloudwatch:DescribeAlarms")?;
+        self.inner.alarms(prefix).await
+    }
+}
+
 impl<T: Notifier> Notifier for Faulty<T> {
     async fn publish(&self, topic: Topic, message: &Message) -> PortResult<String> {
         self.faults.check("sns:Publish")?;

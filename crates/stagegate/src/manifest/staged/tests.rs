@@ -22,6 +22,7 @@ fn evidence_of(run: &str, outcome: &str) -> Evidence {
         frontend: None,
         promotes: None,
         window: None,
+        rolled_back_to: None,
         sealed_at: now(),
     }
 }

@@ -46,6 +46,22 @@ pub(super) fn headline(
             let _ = writeln!(body, "{what} failed at {stage}.\n\nReason: {why}");
             format!("❌ {what} failed at {stage}")
         }
+        Outcome::RolledBack => {
+            let why = s
+                .get("failure")
+                .and_then(|f| f.get("error"))
+                .map(reason)
+                .unwrap_or_else(|| "no reason recorded".into());
+            let back = text(s, &["rollback", "tag"]).unwrap_or("the previous release");
+            let commit = text(s, &["rollback", "commit"]).unwrap_or_default();
+            let short = commit.get(..12).unwrap_or(commit);
+            let env = &settings.environment;
+            let _ = writeln!(
+                body,
+                "{what} was rolled back on {env}: it failed its bake.\n\nReason: {why}\n\nLive again: {back} ({short}): its objects were checked against its signed evidence, then redeployed (its stack through a change set; its frontend built again from its commit)."
+            );
+            format!("↩️ {what} was rolled back on {env}; {back} is live again")
+        }
         Outcome::Cancelled => {
             let kind = text(s, &["cancellation", "reason"]).unwrap_or("cancelled");
             let why = s

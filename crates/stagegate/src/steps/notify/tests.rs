@@ -96,6 +96,20 @@ fn golden_runs() -> Vec<(&'static str, Outcome, Value)> {
                 }),
             ),
         ),
+        (
+            "rolled-back",
+            (
+                Outcome::RolledBack,
+                json!({
+                    "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
+                    "failure": {"stage": "Bake", "error": {
+                        "Error": "BakeFailed",
+                        "Cause": "{\"errorMessage\":\"round 3 of the bake: alarm shop-staging-5xx (AWS/ApiGateway 5XXError (ApiName=shop) Sum over 60 s > 5), threshold 5, value 12\",\"errorType\":\"BakeFailed\"}"}},
+                    "rollback": {"tag": "rc-1.3.0", "commit": "1111111111111111111111111111111111111111",
+                                 "runId": "rc-1.3.0--111111111111"}
+                }),
+            ),
+        ),
         // Strangers' text that tries to forge lines renders on one quoted line.
         (
             "forged-reasons",
@@ -453,4 +467,33 @@ async fn a_run_that_ended_abnormally_is_counted_by_its_end_event() {
     assert_eq!(runs.len(), 1, "{:?}", step.metrics.lines());
     assert_eq!(runs[0]["Repository"], "acme/shop");
     assert!(step.metrics.of("PhaseDuration").is_empty());
+}
+
+#[tokio::test]
+async fn a_rolled_back_run_is_counted_as_one_run_and_one_rollback() {
+    let (n, table) = (MemoryNotifier::default(), MemoryTable::default());
+    let step = notify(&n, &table);
+    let (_, outcome, state) = golden_runs()
+        .into_iter()
+        .find(|(name, ..)| *name == "rolled-back")
+        .unwrap();
+    let run = RunInput {
+        outcome,
+        execution_id: "arn:x".into(),
+        state,
+    };
+    let out = step.run(Input::Run(run)).await.unwrap();
+    assert_eq!(
+        (out.outcome, out.stage.as_str()),
+        (Outcome::RolledBack, "Bake")
+    );
+    let m = n.messages().pop().unwrap().1;
+    assert_eq!(m.attributes["outcome"], "rolledback");
+    assert_eq!(m.attributes["error"], "BakeFailed");
+    assert_eq!(step.metrics.of("Runs")[0]["Outcome"], "rolledback");
+    let rollbacks = step.metrics.of("Rollbacks");
+    assert_eq!(
+        (rollbacks.len(), &rollbacks[0]["Trigger"]),
+        (1, &json!("automatic"))
+    );
 }

@@ -55,6 +55,7 @@ async fn staged(store: &MemoryArtifacts, signer: &MemorySigner, at: chrono::Date
         frontend: None,
         promotes: None,
         window: None,
+        rolled_back_to: None,
         sealed_at: at,
     };
     let signed = evidence::record(store, signer, e.clone(), &prefix)
