@@ -37,6 +37,8 @@ pub struct Flow {
     pub hosting: MemoryHosting,
     pub http: MemoryHttp,
     pub repository: MemoryRepository,
+    /// The app's alarms, as CloudWatch would hold them (all OK until a test trips one).
+    pub alarms: MemoryAlarms,
     pub builds: ScriptedBuilds,
     /// The key the run's evidence is signed with.
     pub signer: stagegate_local::adapters::LocalSigner,
@@ -138,6 +140,7 @@ impl Flow {
             repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]).with_token(),
             signer: stagegate_local::adapters::LocalSigner::ephemeral()
                 .unwrap_or_else(|e| panic!("{e}")),
+            alarms: MemoryAlarms::default(),
         };
         for s in SUITES {
             let url = format!("https://staging.example.test/{s}");
@@ -158,6 +161,7 @@ impl Flow {
                 http: ports.http.clone(),
                 repository: ports.repository.clone(),
                 signer: ports.signer.clone(),
+                alarms: ports.alarms.clone(),
             },
             builds: builds.clone(),
             time,
@@ -184,6 +188,7 @@ impl Flow {
             hosting: ports.hosting,
             http: ports.http,
             repository: ports.repository,
+            alarms: ports.alarms,
             signer: ports.signer,
             builds,
             faults,

@@ -4,6 +4,8 @@
 
 mod acceptance;
 mod approvals;
+mod bake;
+mod bake_production;
 mod candidates;
 mod commands;
 mod coverage;
@@ -40,6 +42,19 @@ macro_rules! routes {
 }
 
 routes! {
+    bake::a_release_that_bakes_clean_is_ready_after_its_bake_time,
+    bake::an_alarm_during_the_bake_rolls_the_release_back_to_the_previous_one,
+    bake::a_failed_smoke_case_rolls_back_through_missed_events_and_a_slow_change_set,
+    bake::a_previous_release_with_the_same_template_needs_only_its_frontend,
+    bake::nothing_live_before_is_a_loud_rollback_failure_and_the_release_stays,
+    bake::a_bake_that_cannot_read_the_alarms_fails_without_rolling_back,
+    bake::a_rollback_whose_notices_cannot_be_sent_still_ends_by_name,
+    bake_production::a_promotion_that_bakes_clean_is_promoted_after_its_bake_time,
+    bake_production::a_promotion_whose_bake_trips_an_alarm_goes_back_to_the_previous_promotion,
+    bake_production::a_previous_promotion_with_the_same_template_needs_only_its_frontend,
+    bake_production::a_first_promotion_whose_bake_fails_cannot_roll_back_and_says_so,
+    bake_production::a_promotions_bake_that_cannot_look_fails_without_rolling_back,
+    bake_production::a_production_rollback_told_to_nobody_still_ends_by_name,
     windows::an_approved_promotion_outside_its_window_waits_for_the_next_opening,
     windows::a_freeze_that_ends_runs_cancels_an_approved_promotion_and_says_why,
     windows::two_approvers_breaking_the_glass_with_reasons_deploy_in_a_freeze_on_the_record,

@@ -20,7 +20,7 @@ use stagegate::ports::{
 };
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::*;
-use stagegate::testing::{Faults, Faulty, MemoryMetrics, MemoryTable};
+use stagegate::testing::{Faults, Faulty, MemoryAlarms, MemoryMetrics, MemoryTable};
 use stagegate::waiting::Waiting;
 use stagegate::{Settings, Step};
 use std::collections::BTreeMap;
@@ -73,6 +73,9 @@ pub struct Ports<A, N, S, H, Ht, G> {
     pub repository: G,
     /// The evidence key (`LocalSigner::ephemeral()` where nobody verifies later).
     pub signer: LocalSigner,
+    /// The app's alarms, as their evaluator sets them (the rehearsal's probes of the
+    /// local backend; a test's hand). Every stage reads its own by name prefix.
+    pub alarms: MemoryAlarms,
 }
 
 /// How time passes in a world.
@@ -165,15 +168,17 @@ impl LocalWorld {
         let table = MemoryTable::with_approvers(setup.approvers);
         let (faulty_runs, faulty_table) = (
             Faulty::new(runs.clone(), setup.faults.clone()),
-            Faulty::new(table.clone(), setup.faults),
+            Faulty::new(table.clone(), setup.faults.clone()),
         );
         let metrics = MemoryMetrics::default();
+        let alarms = Faulty::new(setup.ports.alarms.clone(), setup.faults);
         let wiring = Wiring {
             settings: &setup.settings,
             ports: &setup.ports,
             runs: &faulty_runs,
             table: &faulty_table,
             metrics: &metrics,
+            alarms: &alarms,
             production: false,
         };
         let (registry, production_events) = wiring.with_production(setup.production);
@@ -291,6 +296,7 @@ struct Wiring<'a, A, N, S, H, Ht, G> {
     runs: &'a Faulty<LocalStepFunctions>,
     table: &'a Faulty<MemoryTable>,
     metrics: &'a MemoryMetrics,
+    alarms: &'a Faulty<MemoryAlarms>,
     /// Registers the production deployments (`production-<name>`) of the functions
     /// the production definition uses, instead of staging's.
     production: bool,
@@ -357,7 +363,26 @@ where
             settings: self.settings.clone(),
             clock: self.runs.clone(),
         };
-        self.register(r, window)
+        self.bake_and_roll_back(self.register(r, window))
+    }
+
+    /// The bake and the rollback's plan (the rollback's deploy is the deploy's).
+    fn bake_and_roll_back(&self, r: Registry) -> Registry {
+        let p = self.ports;
+        let bake = bake::Bake {
+            settings: self.settings.clone(),
+            alarms: self.alarms.clone(),
+            http: p.http.clone(),
+            artifacts: p.artifacts.clone(),
+            clock: self.runs.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let roll_back = roll_back::RollBack {
+            settings: self.settings.clone(),
+            artifacts: p.artifacts.clone(),
+            signer: p.signer.clone(),
+        };
+        self.register(self.register(r, bake), roll_back)
     }
 
     /// Registers `step` as this wiring deploys it: under its name, or under its

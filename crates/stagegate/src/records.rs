@@ -399,13 +399,10 @@ pub struct Alarm {
 }
 
 impl Alarm {
-    /// The alarm as a failed bake names it: name, what it watches, threshold, the
-    /// value that breached it and CloudWatch's reason.
+    /// The alarm as a failed bake names it: name, what it watches (metric and
+    /// threshold), the value that breached it and CloudWatch's reason.
     pub fn describe(&self) -> String {
         let mut s = format!("{} ({})", self.name, self.watches);
-        if let Some(t) = self.threshold {
-            s.push_str(&format!(", threshold {t}"));
-        }
         if let Some(v) = self.value {
             s.push_str(&format!(", value {v}"));
         }

@@ -1,7 +1,8 @@
 //! A run's timeline: its phases as offsets and durations, as a text Gantt chart (for
 //! plain-text messages), a Mermaid Gantt chart (for Markdown release notes) and an
 //! SVG picture (for the artifacts). The phases charted are [`PHASES`] (a production
-//! run's: [`PRODUCTION_PHASES`]), in flow order, the first entry of each.
+//! run's: [`PRODUCTION_PHASES`]), in flow order, each from its first entry to its last
+//! exit.
 
 use crate::flow::{PhaseTime, PHASES, PRODUCTION_PHASES};
 use crate::records::Phase;
@@ -91,8 +92,15 @@ fn charted(
     flow_of(phases)
         .iter()
         .filter_map(|name| {
-            let p = phases.iter().find(|p| p.state == *name)?;
-            Some((*name, p.entered, p.exited.unwrap_or(now).max(p.entered)))
+            // A state entered again and again (the bake's rounds) spans from its
+            // first entry to its last exit.
+            let first = phases.iter().find(|p| p.state == *name)?;
+            let last = phases.iter().rev().find(|p| p.state == *name)?;
+            Some((
+                *name,
+                first.entered,
+                last.exited.unwrap_or(now).max(first.entered),
+            ))
         })
         .collect()
 }

@@ -321,6 +321,7 @@ impl Rehearsal {
             http: HttpsClient::new(),
             repository: c.repository.clone(),
             signer: LocalSigner::open(&c.root.join(EVIDENCE_KEY))?,
+            alarms: stagegate::testing::MemoryAlarms::default(),
         };
         let builds = ProcessBuilds {
             app_dir: c.app.dir.clone(),

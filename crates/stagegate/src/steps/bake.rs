@@ -19,6 +19,7 @@ use crate::settings::Settings;
 use crate::step::Step;
 use crate::suite_run::{run_suite, Target};
 use serde::Deserialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The `bake` function's name.
@@ -32,9 +33,22 @@ pub struct Input {
     pub frontend_url: String,
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
-    /// The bake so far; absent on its first round.
+    /// The bake so far: a [`Baking`] from the round before, or the definition's
+    /// `{"rounds": 0}` (or nothing) before the first.
     #[serde(default)]
-    pub bake: Option<Baking>,
+    pub bake: Option<Value>,
+}
+
+impl Input {
+    /// The bake so far, `None` before its first round.
+    fn so_far(&self) -> Result<Option<Baking>, StepError> {
+        match &self.bake {
+            Some(v) if v.get("startedAt").is_some() => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|e| crate::error::invalid_input(format!("bake: {e}"))),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Bake: one round of watching the deployed release.
@@ -60,7 +74,7 @@ where
     async fn run(&self, input: Input) -> Result<Baking, StepError> {
         let now = self.clock.now();
         let bake = &self.settings.bake;
-        let mut baking = input.bake.clone().unwrap_or_else(|| Baking {
+        let mut baking = input.so_far()?.unwrap_or_else(|| Baking {
             started_at: now,
             until: now + chrono::Duration::seconds(bake.seconds as i64),
             wait_seconds: bake.interval_seconds,

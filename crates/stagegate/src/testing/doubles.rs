@@ -158,6 +158,12 @@ pub struct MemoryAlarms(Shared<Vec<Alarm>>);
 impl MemoryAlarms {
     /// Alarms `names`, all OK, each a metric alarm over a threshold of 5.
     pub fn with(names: &[&str]) -> MemoryAlarms {
+        let alarms = MemoryAlarms::default();
+        alarms.define(names);
+        alarms
+    }
+    /// Adds alarms `names`, OK, each a metric alarm over a threshold of 5.
+    pub fn define(&self, names: &[&str]) {
         let alarms = names
             .iter()
             .map(|n| Alarm {
@@ -171,8 +177,15 @@ impl MemoryAlarms {
                     .into(),
                 composite: false,
             })
-            .collect();
-        MemoryAlarms(Arc::new(Mutex::new(alarms)))
+            .collect::<Vec<_>>();
+        lock(&self.0).extend(alarms);
+    }
+    /// Puts every alarm back to OK (what CloudWatch does once the metric recovers).
+    pub fn clear(&self) {
+        for a in lock(&self.0).iter_mut() {
+            a.state = AlarmState::Ok;
+            a.value = None;
+        }
     }
     /// Puts alarm `name` in ALARM with `value` breaching its threshold.
     pub fn trip(&self, name: &str, value: f64) {

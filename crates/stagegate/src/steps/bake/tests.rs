@@ -42,7 +42,7 @@ fn input(bake: Option<Baking>) -> Input {
         artifacts_prefix: "runs/r/".into(),
         frontend_url: "http://web".into(),
         outputs: BTreeMap::from([("ApiUrl".into(), "http://api".into())]),
-        bake,
+        bake: bake.map(|b| serde_json::to_value(b).unwrap()),
     }
 }
 
@@ -121,7 +121,6 @@ async fn an_alarm_that_goes_off_fails_the_bake_naming_it_its_metric_threshold_an
     for part in [
         "round 2 of the bake",
         "alarm shop-staging-5xx (AWS/Lambda Errors (FunctionName=api) Sum over 60 s > 5)",
-        "threshold 5",
         "value 12",
         "Threshold Crossed: 1 datapoint [12] was greater than the threshold (5.0).",
     ] {
@@ -182,4 +181,23 @@ async fn a_round_that_cannot_read_the_alarms_is_a_dependency_failure_not_a_faile
         step.metrics.lines().is_empty(),
         "a bake that could not look is not counted"
     );
+}
+
+#[tokio::test]
+async fn the_definitions_first_round_marker_starts_the_bake_and_a_malformed_one_is_named() {
+    let step = bake(
+        settings(60, &[]),
+        &MemoryAlarms::default(),
+        &healthy(),
+        now(),
+    );
+    let mut first = input(None);
+    first.bake = Some(serde_json::json!({"rounds": 0}));
+    let round = step.run(first).await.unwrap();
+    assert_eq!((round.rounds, round.started_at), (1, now()));
+    let mut bad = input(None);
+    bad.bake = Some(serde_json::json!({"startedAt": "yesterday"}));
+    let e = step.run(bad).await.unwrap_err();
+    assert_eq!(e.name, "InvalidInput");
+    assert!(e.message.contains("bake:"), "{}", e.message);
 }

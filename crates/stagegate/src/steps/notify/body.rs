@@ -44,6 +44,13 @@ pub(super) fn headline(
                 .map(reason)
                 .unwrap_or_else(|| "no reason recorded".into());
             let _ = writeln!(body, "{what} failed at {stage}.\n\nReason: {why}");
+            if let Some(bake) = s.get("failure").and_then(|f| f.get("bake")) {
+                let _ = writeln!(
+                    body,
+                    "\nIt was being rolled back because its bake failed: {}\nThe rollback did not finish: {what} stays deployed. Fix forward with a new candidate, or deploy the last good release by hand.",
+                    reason(bake)
+                );
+            }
             format!("❌ {what} failed at {stage}")
         }
         Outcome::RolledBack => {
