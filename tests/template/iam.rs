@@ -54,6 +54,9 @@ fn iam_is_least_privilege() {
         "xray:PutTelemetryRecords",
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
+        // The bake reads the app's alarms: CloudWatch returns composite alarms only
+        // to DescribeAlarms allowed on "*" (read-only alarm metadata).
+        "cloudwatch:DescribeAlarms",
     ]
     .into();
     let all = statements(&template());

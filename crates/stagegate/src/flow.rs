@@ -11,7 +11,6 @@
 use crate::records::{Candidate, ChangeSetStatus, ResourceChange, Vote};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// How a function is invoked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -557,85 +556,11 @@ pub struct PhaseTime {
     pub seconds: f64,
 }
 
-/// A readable reason from `{Error, Cause}`: Lambda causes are JSON with an
-/// `errorMessage`; CodeBuild causes are the build; others are text.
-pub fn reason(error: &Value) -> String {
-    let name = error
-        .get("Error")
-        .and_then(Value::as_str)
-        .unwrap_or("Error");
-    let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
-    let detail = match serde_json::from_str::<Value>(cause) {
-        Ok(v) if v.get("errorMessage").is_some() => {
-            crate::text::one_line(v["errorMessage"].as_str().unwrap_or_default())
-        }
-        Ok(v) if v.get("Build").is_some() => format!(
-            "build {} ended {}",
-            v["Build"]["Id"].as_str().unwrap_or("?"),
-            v["Build"]["BuildStatus"].as_str().unwrap_or("?")
-        ),
-        // An error carried whole in a cause (a Fail state's `States.JsonToString`):
-        // read the one inside.
-        Ok(v) if v.get("Error").is_some_and(Value::is_string) => reason(&v),
-        Ok(v) if v.get("decision").is_some() => {
-            let by = v["by"].as_str().unwrap_or("someone");
-            // The reason is the rejecter's own words: quoted, on one line.
-            match v["reason"].as_str() {
-                Some(r) => format!(
-                    "rejected by {}: {}",
-                    crate::text::one_line(by),
-                    crate::text::quoted(r)
-                ),
-                None => format!("rejected by {}", crate::text::one_line(by)),
-            }
-        }
-        // Whatever failed said this: on one line, so it cannot pose as the message.
-        _ => crate::text::one_line(cause),
-    };
-    if detail.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name}: {detail}")
-    }
-}
+mod watch;
+pub use watch::{Baking, Rollback};
 
-/// What a release whose bake failed goes back to (Roll Back's output, `$.rollback`):
-/// the stage's live release before this run, verified again, and the change set
-/// input that redeploys its pinned template.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Rollback {
-    pub tag: String,
-    pub commit: String,
-    /// The run that made it live, and the staging run whose template it deployed.
-    pub run_id: String,
-    pub template_run: String,
-    /// Its signed evidence.
-    pub evidence: ManifestRef,
-    /// What tripped the rollback, on one line.
-    pub reason: String,
-    /// `create-change-set`'s input: the previous release's template on this stage's
-    /// stack, its preview under the run's `rollback/`.
-    pub change_set: Value,
-}
-
-/// The bake so far (Bake's output, its next round's input): until when it watches,
-/// how long the run waits before the next round, and what it watches.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Baking {
-    pub started_at: DateTime<Utc>,
-    pub until: DateTime<Utc>,
-    /// The wait before the next round: the interval, or what is left of the bake.
-    pub wait_seconds: u64,
-    /// Rounds done (alarms read, smoke suites run).
-    pub rounds: u32,
-    /// The bake is over and nothing went off.
-    pub done: bool,
-    /// The alarms watched (by name) and the smoke suites run each round.
-    pub alarms: Vec<String>,
-    pub smoke_suites: Vec<String>,
-}
+/// A readable reason from `{Error, Cause}` (the state's record of a failure).
+pub use crate::text::reason;
 
 #[cfg(test)]
 mod tests {

@@ -63,6 +63,47 @@ pub fn md(s: &str) -> String {
     out
 }
 
+/// A readable reason from `{Error, Cause}`: Lambda causes are JSON with an
+/// `errorMessage`; CodeBuild causes are the build; others are text.
+pub fn reason(error: &serde_json::Value) -> String {
+    let name = error
+        .get("Error")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("Error");
+    let cause = error
+        .get("Cause")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let detail = match serde_json::from_str::<serde_json::Value>(cause) {
+        Ok(v) if v.get("errorMessage").is_some() => {
+            one_line(v["errorMessage"].as_str().unwrap_or_default())
+        }
+        Ok(v) if v.get("Build").is_some() => format!(
+            "build {} ended {}",
+            v["Build"]["Id"].as_str().unwrap_or("?"),
+            v["Build"]["BuildStatus"].as_str().unwrap_or("?")
+        ),
+        // An error carried whole in a cause (a Fail state's `States.JsonToString`):
+        // read the one inside.
+        Ok(v) if v.get("Error").is_some_and(serde_json::Value::is_string) => reason(&v),
+        Ok(v) if v.get("decision").is_some() => {
+            let by = v["by"].as_str().unwrap_or("someone");
+            // The reason is the rejecter's own words: quoted, on one line.
+            match v["reason"].as_str() {
+                Some(r) => format!("rejected by {}: {}", one_line(by), quoted(r)),
+                None => format!("rejected by {}", one_line(by)),
+            }
+        }
+        // Whatever failed said this: on one line, so it cannot pose as the message.
+        _ => one_line(cause),
+    };
+    if detail.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}: {detail}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,8 +65,7 @@ fn golden_runs() -> Vec<(&'static str, Outcome, Value)> {
                     "approval": {"approvers": ["lead", "sre"],
                                  "votes": [vote("lead", "flaky lint rule, fixed in rc-1.4.1")],
                                  "failedChecks": ["eslint"]},
-                    "acceptance": {"approvers": ["carol"],
-                                   "votes": [vote("carol", "checkout works on staging")]},
+                    "acceptance": {"approvers": ["carol"], "votes": [vote("carol", "checkout works on staging")]},
                     "frontend": {"url": "https://staging.shop.example"},
                     "release": {"notesUri": "s3://artifacts/runs/run-1/release-notes.md"}
                 }),
@@ -98,17 +97,7 @@ fn golden_runs() -> Vec<(&'static str, Outcome, Value)> {
         ),
         (
             "rolled-back",
-            (
-                Outcome::RolledBack,
-                json!({
-                    "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
-                    "failure": {"stage": "Bake", "error": {
-                        "Error": "BakeFailed",
-                        "Cause": "{\"errorMessage\":\"round 3 of the bake: alarm shop-staging-5xx (AWS/ApiGateway 5XXError (ApiName=shop) Sum over 60 s > 5), threshold 5, value 12\",\"errorType\":\"BakeFailed\"}"}},
-                    "rollback": {"tag": "rc-1.3.0", "commit": "1111111111111111111111111111111111111111",
-                                 "runId": "rc-1.3.0--111111111111"}
-                }),
-            ),
+            (Outcome::RolledBack, rolled_back(&candidate)),
         ),
         // Strangers' text that tries to forge lines renders on one quoted line.
         (
@@ -136,10 +125,19 @@ fn golden_runs() -> Vec<(&'static str, Outcome, Value)> {
             ),
         ),
     ];
-    cases
-        .into_iter()
-        .map(|(name, (o, s))| (name, o, s))
-        .collect()
+    cases.into_iter().map(|(n, (o, s))| (n, o, s)).collect()
+}
+
+/// A run whose bake failed and that is back on rc-1.3.0.
+fn rolled_back(candidate: &Value) -> Value {
+    json!({
+        "preflight": {"candidate": candidate, "artifactsPrefix": "s3://artifacts/runs/run-1/"},
+        "failure": {"stage": "Bake", "error": {
+            "Error": "BakeFailed",
+            "Cause": "{\"errorMessage\":\"round 3 of the bake: alarm shop-staging-5xx (AWS/ApiGateway 5XXError (ApiName=shop) Sum over 60 s > 5), threshold 5, value 12\",\"errorType\":\"BakeFailed\"}"}},
+        "rollback": {"tag": "rc-1.3.0", "commit": "1111111111111111111111111111111111111111",
+                     "runId": "rc-1.3.0--111111111111"}
+    })
 }
 
 /// Every kind of notification, as the golden files hold them.
