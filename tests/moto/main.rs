@@ -7,6 +7,7 @@
 //! What moto does not implement is listed in the README (and stays on the SDK
 //! mocks in each adapter crate).
 
+mod bake;
 mod cloudformation;
 mod dynamodb;
 mod eventbridge;
@@ -14,6 +15,7 @@ mod iam;
 mod kms;
 mod load;
 mod promotion;
+mod rollback;
 mod s3;
 mod secretsmanager;
 mod sfn;

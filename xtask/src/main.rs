@@ -16,7 +16,7 @@ use std::process::{Command, ExitCode};
 
 /// The moto version the tests are written against (`crates/testkit`'s `MOTO_VERSION`
 /// must say the same; a test checks).
-const MOTO_VERSION: &str = "5.2.1";
+const MOTO_VERSION: &str = "5.2.6";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
