@@ -2,7 +2,7 @@
 //! policies (`Moto::start_enforcing_iam`), and an IAM user holding exactly one of the
 //! template's policies, making the calls an attacker holding those credentials would.
 //!
-//! What moto 5.2.1 evaluates for S3: actions and object ARNs (with `*`). What it does
+//! What moto 5.2.6 evaluates for S3: actions and object ARNs (with `*`). What it does
 //! not: policy variables (IAM substitutes `${aws:userid}` with the caller's
 //! `<role id>:<session>`; here the test does that substitution, for the session of
 //! CodeBuild build `b1`, before the policy is attached). For DynamoDB it authorizes
@@ -18,7 +18,7 @@ use serde_json::Value;
 use stagegate::ports::Artifacts;
 
 /// The checks role's id, and build `b1`'s session of it: `${aws:userid}` of that
-/// build. IAM's value is `AROACHECKSROLE:AWSCodeBuild-b1`; moto 5.2.1 rejects the
+/// build. IAM's value is `AROACHECKSROLE:AWSCodeBuild-b1`; moto 5.2.6 rejects the
 /// signature of any S3 key holding a character the SDK percent-encodes (it encodes
 /// the received path a second time), so here a `.` stands for the `:`.
 const ROLE_ID: &str = "AROACHECKSROLE";

@@ -90,7 +90,7 @@ async fn enforcing() -> (Moto, aws_types::SdkConfig, aws_types::SdkConfig, Strin
             .unwrap_or_default()
             .to_string()
     };
-    // moto 5.2.1 authorizes KMS requests against the resource `*`, not the key's ARN
+    // moto 5.2.6 authorizes KMS requests against the resource `*`, not the key's ARN
     // (as it does DynamoDB's: tests/moto/iam.rs): the key statement is tried with `*`
     // here; its actions are the template's, its scope is held by tests/template/iam.rs.
     let policy = crate::iam::policy_of("ProductionVerifyStagedFunction", "unused")

@@ -102,7 +102,7 @@ async fn an_unknown_execution_is_not_running_and_an_unknown_token_is_closed() {
 }
 
 /// `stagegate status --recent`: the machine's runs as ListExecutions gives them,
-/// newest first. moto only records these executions: 5.2.1 cannot start a second
+/// newest first. moto only records these executions: 5.2.1 could not start a second
 /// execution of a machine it runs (a `TypeError` pickling a lock), so the histories
 /// the figures are read from are the other tests' here.
 #[tokio::test]

@@ -51,7 +51,7 @@ pub const DEPLOYMENT: &[(&str, &str)] = &[
 ];
 
 /// The moto version CI installs (`.ci/run`) and these tests are written against.
-pub const MOTO_VERSION: &str = "5.2.1";
+pub const MOTO_VERSION: &str = "5.2.6";
 
 /// The workspace root (where `template.yaml` is).
 pub fn workspace() -> PathBuf {
@@ -102,7 +102,7 @@ impl Moto {
 
     /// A moto server that lets the first `unauthenticated` requests through (to set
     /// up users, policies and resources), then evaluates every request against the
-    /// caller's IAM policies (`INITIAL_NO_AUTH_ACTION_COUNT`). moto 5.2.1 checks
+    /// caller's IAM policies (`INITIAL_NO_AUTH_ACTION_COUNT`). moto 5.2.6 checks
     /// actions and resources (with `*`); it ignores condition operators other than
     /// `StringEquals` (`dynamodb:LeadingKeys` with `ForAllValues:StringLike` is not
     /// evaluated) and does not substitute policy variables (`${aws:userid}`).
