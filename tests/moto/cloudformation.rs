@@ -68,6 +68,7 @@ impl Shop {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            ..Default::default()
         };
         let id = self.cfn.create_change_set(&request).await.unwrap();
         self.cfn.describe_change_set(&id).await.unwrap()
@@ -162,7 +163,7 @@ async fn a_template_that_is_not_in_the_bucket_is_an_error_naming_the_call() {
             stack_name: "shop-staging".into(),
             change_set_name: "stagegate-r1".into(),
             template_uri: "s3://artifacts/runs/none/packaged.yaml".into(),
-            parameters: BTreeMap::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -94,6 +94,7 @@ async fn deploy(
         settings: settings.clone(),
         stacks: cfn.clone(),
         artifacts: s3.clone(),
+        alarms: stagegate::testing::MemoryAlarms::default(),
     };
     let input = serde_json::from_value(input).unwrap_or_else(|e| panic!("{e}"));
     let preview = step.run(input).await.unwrap_or_else(|e| panic!("{e}"));

@@ -263,10 +263,11 @@ pub async fn nothing_live_before_is_a_loud_rollback_failure_and_the_release_stay
 
 pub async fn a_bake_that_cannot_read_the_alarms_fails_without_rolling_back() {
     let flow = flow();
-    flow.faults
-        .arm("cloudwatch:DescribeAlarms", Fault::AccessDenied);
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
+    // After its change set read them (as rollback triggers), before the bake does.
+    flow.faults
+        .arm("cloudwatch:DescribeAlarms", Fault::AccessDenied);
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     let r = route(&h);
@@ -302,4 +303,42 @@ pub async fn a_rollback_whose_notices_cannot_be_sent_still_ends_by_name() {
         &route(&h),
         &["Notify Rollback Failed", "Rollback Incomplete"],
     );
+}
+
+pub async fn an_alarm_during_the_stack_update_is_undone_by_cloudformation_and_reported() {
+    let mut settings = baking();
+    settings.bake.monitoring_minutes = 10;
+    let flow = Flow::with_settings(settings);
+    flow.alarms
+        .define(&[ALARM, "app-staging-latency", "other-app-5xx"]);
+    // The change set carries the app's alarms as CloudFormation's rollback triggers;
+    // one goes off while the stack updates, and CloudFormation undoes the update (its
+    // stack events say why; here the double's).
+    flow.stacks.after_execute(&[
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ]);
+    let why = "rollback trigger arn:aws:cloudwatch:eu-west-1:123456789012:alarm:app-staging-5xx is in ALARM";
+    flow.stacks.set_failure_reason(why);
+    let arn = flow.start("rc-1.4.0", SHA).await;
+    flow.approve("rc-1.4.0").await;
+    let (done, h) = flow.finish(&arn).await;
+    assert_eq!(done.status, ExecutionStatus::Failed, "{done:#?}");
+    let r = route(&h);
+    assert_passes_through(
+        &r,
+        &["Deploy Infrastructure", "Deploy Infrastructure Failed"],
+    );
+    assert_never_enters(&r, &["Bake", "Roll Back"]);
+    let request = flow.stacks.last_request().expect("the change set");
+    let arn_of = |n: &str| format!("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{n}");
+    assert_eq!(
+        request.rollback_triggers,
+        [arn_of(ALARM), arn_of("app-staging-latency")],
+        "the app's alarms, not another app's"
+    );
+    assert_eq!(request.monitoring_minutes, 10);
+    let m = assert_failed_at(&flow, "Deploy Infrastructure", "StackDeployFailed");
+    assert!(m.body.contains(why), "{}", m.body);
 }

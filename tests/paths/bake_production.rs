@@ -188,10 +188,11 @@ pub async fn a_first_promotion_whose_bake_fails_cannot_roll_back_and_says_so() {
 pub async fn a_promotions_bake_that_cannot_look_fails_without_rolling_back() {
     let flow = flow();
     flow.stage("rc-1.4.0", SHA).await;
-    flow.faults
-        .arm("cloudwatch:DescribeAlarms", Fault::AccessDenied);
     let arn = flow.promote("v1.4.0", SHA);
     flow.approve_production("v1.4.0").await;
+    // After its change set read them (as rollback triggers), before the bake does.
+    flow.faults
+        .arm("cloudwatch:DescribeAlarms", Fault::AccessDenied);
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Failed, "{done:#?}");
     let r = route(&h);

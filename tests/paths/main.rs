@@ -49,6 +49,7 @@ routes! {
     bake::nothing_live_before_is_a_loud_rollback_failure_and_the_release_stays,
     bake::a_bake_that_cannot_read_the_alarms_fails_without_rolling_back,
     bake::a_rollback_whose_notices_cannot_be_sent_still_ends_by_name,
+    bake::an_alarm_during_the_stack_update_is_undone_by_cloudformation_and_reported,
     bake_production::a_promotion_that_bakes_clean_is_promoted_after_its_bake_time,
     bake_production::a_promotion_whose_bake_trips_an_alarm_goes_back_to_the_previous_promotion,
     bake_production::a_previous_promotion_with_the_same_template_needs_only_its_frontend,

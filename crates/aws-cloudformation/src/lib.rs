@@ -14,6 +14,7 @@
 use aws_common::port_error;
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus as CfnStatus, ChangeSetType, ExecutionStatus, Parameter,
+    RollbackConfiguration, RollbackTrigger,
 };
 use aws_sdk_cloudformation::Client;
 use stagegate::error::PortError;
@@ -210,6 +211,7 @@ impl Stacks for CfnStacks {
             .capabilities(Capability::CapabilityNamedIam)
             .capabilities(Capability::CapabilityAutoExpand)
             .description("Created by stagegate for review; executed only after approval")
+            .rollback_configuration(rollback_configuration(request))
             .send()
             .await
             .map_err(|e| {
@@ -346,6 +348,25 @@ impl Stacks for CfnStacks {
         }
         Ok(cause)
     }
+}
+
+/// The request's rollback triggers as CloudFormation takes them (always sent: an
+/// omitted configuration would keep the previous operation's triggers).
+fn rollback_configuration(request: &ChangeSetRequest) -> RollbackConfiguration {
+    let triggers = request
+        .rollback_triggers
+        .iter()
+        .map(|arn| {
+            RollbackTrigger::builder()
+                .arn(arn)
+                .r#type("AWS::CloudWatch::Alarm")
+                .build()
+        })
+        .collect();
+    RollbackConfiguration::builder()
+        .set_rollback_triggers(Some(triggers))
+        .monitoring_time_in_minutes(request.monitoring_minutes.min(180) as i32)
+        .build()
 }
 
 #[cfg(test)]

@@ -87,6 +87,8 @@ fn request() -> ChangeSetRequest {
         change_set_name: "stagegate-rc-1".into(),
         template_uri: "runs/rc-1/packaged.yaml".into(),
         parameters: BTreeMap::from([("Version".to_string(), "1.4.0".to_string())]),
+        rollback_triggers: vec!["arn:aws:cloudwatch:eu-west-1:1:alarm:app-5xx".into()],
+        monitoring_minutes: 10,
     }
 }
 
@@ -105,6 +107,13 @@ async fn a_new_stack_gets_a_create_change_set_with_sam_capabilities() {
                     == Some("https://artifacts-bucket.s3.eu-west-1.amazonaws.com/runs/rc-1/packaged.yaml")
                 && r.parameters().len() == 1
                 && r.parameters()[0].parameter_value() == Some("1.4.0")
+                // The app's alarms as rollback triggers, with the monitoring time.
+                && r.rollback_configuration().is_some_and(|c| {
+                    c.monitoring_time_in_minutes() == Some(10)
+                        && c.rollback_triggers().len() == 1
+                        && c.rollback_triggers()[0].arn() == Some("arn:aws:cloudwatch:eu-west-1:1:alarm:app-5xx")
+                        && c.rollback_triggers()[0].r#type() == Some("AWS::CloudWatch::Alarm")
+                })
         })
         .then_output(|| CreateChangeSetOutput::builder().id("cs-1").build());
     let s = stacks(&[&missing_stack(), &summary(&["Version", "Stage"]), &create]);

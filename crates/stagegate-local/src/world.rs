@@ -425,6 +425,7 @@ where
                 settings: s.clone(),
                 stacks,
                 artifacts,
+                alarms: self.alarms.clone(),
             },
         );
         let (stacks, artifacts) = (p.stacks.clone(), p.artifacts.clone());

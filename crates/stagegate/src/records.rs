@@ -326,14 +326,25 @@ pub struct ChangeSet {
     pub changes: Vec<ResourceChange>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeSetRequest {
     pub stack_name: String,
     pub change_set_name: String,
     pub template_uri: String,
     pub parameters: BTreeMap<String, String>,
+    /// CloudFormation's rollback triggers: the app's alarms (ARNs, at most five) that
+    /// undo the stack update if one goes off during it or within `monitoring_minutes`
+    /// after. Always sent, empty too: an omitted configuration would keep the last
+    /// operation's.
+    #[serde(default)]
+    pub rollback_triggers: Vec<String>,
+    #[serde(default)]
+    pub monitoring_minutes: u64,
 }
+
+/// CloudFormation takes at most this many rollback triggers.
+pub const MAX_ROLLBACK_TRIGGERS: usize = 5;
 
 /// Where a stack is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

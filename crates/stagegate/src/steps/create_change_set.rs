@@ -2,12 +2,15 @@
 //! output into the run ([`crate::manifest::pin`]: code under content addresses, out
 //! of reach of every check command), then creates (never executes) the CloudFormation
 //! change set for the pinned template. `describe-change-set` then reads it until it
-//! is computed.
+//! is computed. The change set carries the app's alarms as CloudFormation's rollback
+//! triggers ([`rollback_triggers`]), so one that goes off while the stack updates (or
+//! within the monitoring time after) undoes the update.
 
 use crate::error::{names, StepError};
 use crate::flow::Preview;
 use crate::manifest;
-use crate::ports::{Artifacts, ChangeSetRequest, ChangeSetStatus, Stacks};
+use crate::ports::MAX_ROLLBACK_TRIGGERS;
+use crate::ports::{Alarm, Alarms, Artifacts, ChangeSetRequest, ChangeSetStatus, Stacks};
 use crate::settings::Settings;
 use crate::step::Step;
 use serde::Deserialize;
@@ -42,14 +45,29 @@ fn change_set_name(run_id: &str) -> String {
     name
 }
 
+/// The rollback triggers among the app's alarms: composite alarms first (one can
+/// stand for many), then by name, at most [`MAX_ROLLBACK_TRIGGERS`] (CloudFormation's
+/// limit; a composite alarm of the rest lifts it).
+pub fn rollback_triggers(alarms: &[Alarm]) -> Vec<String> {
+    let mut ordered: Vec<&Alarm> = alarms.iter().collect();
+    ordered.sort_by(|a, b| (!a.composite, &a.name).cmp(&(!b.composite, &b.name)));
+    ordered
+        .into_iter()
+        .take(MAX_ROLLBACK_TRIGGERS)
+        .map(|a| a.arn.clone())
+        .collect()
+}
+
 /// Create Change Set: the preview's change set, for the packaged template.
-pub struct CreateChangeSet<S, A> {
+pub struct CreateChangeSet<S, A, L> {
     pub settings: Settings,
     pub stacks: S,
     pub artifacts: A,
+    /// The app's alarms: the change set's rollback triggers.
+    pub alarms: L,
 }
 
-impl<S: Stacks, A: Artifacts> Step<Input, Preview> for CreateChangeSet<S, A> {
+impl<S: Stacks, A: Artifacts, L: Alarms> Step<Input, Preview> for CreateChangeSet<S, A, L> {
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<Preview, StepError> {
@@ -73,11 +91,14 @@ impl<S: Stacks, A: Artifacts> Step<Input, Preview> for CreateChangeSet<S, A> {
                 ))
             }
         };
+        let prefix = self.settings.bake.alarm_prefix(&self.settings.stack_name);
         let request = ChangeSetRequest {
             stack_name: self.settings.stack_name.clone(),
             change_set_name: change_set_name(&input.run_id),
             template_uri: self.settings.template_uri.replace("{run}", template_run),
             parameters: BTreeMap::new(),
+            rollback_triggers: rollback_triggers(&self.alarms.alarms(&prefix).await?),
+            monitoring_minutes: self.settings.bake.monitoring_minutes,
         };
         let id = self
             .stacks
@@ -101,7 +122,7 @@ impl<S: Stacks, A: Artifacts> Step<Input, Preview> for CreateChangeSet<S, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{MemoryArtifacts, MemoryStacks};
+    use crate::testing::{MemoryAlarms, MemoryArtifacts, MemoryStacks};
 
     const SCRATCH: &str = "scratch/local:AWSCodeBuild-b1/";
 
@@ -130,6 +151,7 @@ mod tests {
             settings: Settings::default(),
             stacks: stacks.clone(),
             artifacts: artifacts.clone(),
+            alarms: MemoryAlarms::default(),
         };
         let p = step.run(input("rc-1.4.0--abc")).await.unwrap();
         assert_eq!(p.status, ChangeSetStatus::Pending);
@@ -149,6 +171,7 @@ mod tests {
             settings: Settings::default(),
             stacks: stacks.clone(),
             artifacts: MemoryArtifacts::default(),
+            alarms: MemoryAlarms::default(),
         };
         let e = step.run(input("r")).await.unwrap_err();
         assert_eq!(e.name, "PackageIncomplete");
@@ -157,6 +180,7 @@ mod tests {
             settings: Settings::default(),
             stacks,
             artifacts: packaged(),
+            alarms: MemoryAlarms::default(),
         }
         .run(Input {
             build: Some("no-uuid".into()),
@@ -175,6 +199,7 @@ mod tests {
             settings: Settings::default(),
             stacks,
             artifacts: packaged(),
+            alarms: MemoryAlarms::default(),
         };
         let e = step.run(input("r")).await.unwrap_err();
         assert_eq!(e.name, "ChangeSetFailed");
@@ -189,6 +214,7 @@ mod tests {
             settings: Settings::production(),
             stacks: stacks.clone(),
             artifacts: artifacts.clone(),
+            alarms: MemoryAlarms::default(),
         };
         let mut i = input("v1.4.0--prod");
         (i.build, i.staged_run) = (None, Some("rc-1.4.0--abc".into()));
@@ -204,5 +230,45 @@ mod tests {
         let mut outside = input("v1.4.0--prod");
         (outside.build, outside.staged_run) = (None, Some("../x".into()));
         assert_eq!(step.run(outside).await.unwrap_err().name, "InvalidInput");
+    }
+
+    #[test]
+    fn rollback_triggers_are_five_at_most_composite_alarms_first() {
+        let alarms = MemoryAlarms::with(&["a-1", "a-2", "a-3", "a-4", "a-5", "a-6"]);
+        let mut all = read_all(alarms);
+        all[5].composite = true;
+        let triggers = rollback_triggers(&all);
+        assert_eq!(triggers.len(), 5);
+        assert!(triggers[0].ends_with(":alarm:a-6"), "{triggers:?}");
+        assert!(triggers[1].ends_with(":alarm:a-1"), "{triggers:?}");
+        assert!(rollback_triggers(&[]).is_empty());
+    }
+
+    /// The double's alarms, read synchronously.
+    fn read_all(alarms: MemoryAlarms) -> Vec<crate::ports::Alarm> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(alarms.alarms("")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_change_set_carries_the_apps_alarms_as_rollback_triggers() {
+        let stacks = MemoryStacks::default();
+        let mut settings = Settings::default();
+        settings.bake.monitoring_minutes = 10;
+        let step = CreateChangeSet {
+            settings,
+            stacks: stacks.clone(),
+            artifacts: packaged(),
+            alarms: MemoryAlarms::with(&["app-staging-5xx", "other-app-5xx"]),
+        };
+        step.run(input("r")).await.unwrap();
+        let request = stacks.last_request().unwrap();
+        assert_eq!(request.monitoring_minutes, 10);
+        assert_eq!(
+            request.rollback_triggers,
+            ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:app-staging-5xx"]
+        );
     }
 }

@@ -93,7 +93,7 @@ impl MemoryStacks {
             stack_name: "app-staging".into(),
             change_set_name: "stagegate-r".into(),
             template_uri: "runs/r/packaged.yaml".into(),
-            parameters: Default::default(),
+            ..Default::default()
         };
         self.create_change_set(&request)
             .await
