@@ -140,7 +140,7 @@ impl Flow {
             repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]).with_token(),
             signer: stagegate_local::adapters::LocalSigner::ephemeral()
                 .unwrap_or_else(|e| panic!("{e}")),
-            alarms: MemoryAlarms::default(),
+            alarms: stagegate_local::adapters::LocalAlarms::default(),
         };
         for s in SUITES {
             let url = format!("https://staging.example.test/{s}");
@@ -188,7 +188,7 @@ impl Flow {
             hosting: ports.hosting,
             http: ports.http,
             repository: ports.repository,
-            alarms: ports.alarms,
+            alarms: ports.alarms.store,
             signer: ports.signer,
             builds,
             faults,

@@ -31,6 +31,47 @@ pub struct AppConfig {
     /// Where `rehearse --promote` deploys what staging proved.
     #[serde(default)]
     pub production: Option<ProductionConfig>,
+    /// The bake after each deploy (a short one when absent).
+    #[serde(default)]
+    pub bake: BakeConfig,
+}
+
+/// The rehearsal's bake: how long, how often, which smoke suites run again, and the
+/// local health alarm's threshold (percent of failed probes).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BakeConfig {
+    #[serde(default = "default_bake_seconds")]
+    pub seconds: u64,
+    #[serde(default = "default_bake_interval")]
+    pub interval_seconds: u64,
+    #[serde(default)]
+    pub smoke_suites: Vec<String>,
+    #[serde(default = "default_error_rate")]
+    pub error_rate_percent: f64,
+}
+
+impl Default for BakeConfig {
+    fn default() -> Self {
+        BakeConfig {
+            seconds: default_bake_seconds(),
+            interval_seconds: default_bake_interval(),
+            smoke_suites: Vec::new(),
+            error_rate_percent: default_error_rate(),
+        }
+    }
+}
+
+fn default_bake_seconds() -> u64 {
+    3
+}
+
+fn default_bake_interval() -> u64 {
+    1
+}
+
+fn default_error_rate() -> f64 {
+    50.0
 }
 
 /// The app's production, for `rehearse --promote`: its own stack (a second local

@@ -8,7 +8,7 @@
 //! one on the in-memory doubles and virtual time. Both get the same steps, wired here
 //! and nowhere else.
 
-use crate::adapters::LocalSigner;
+use crate::adapters::{LocalAlarms, LocalSigner};
 use crate::LocalStepFunctions;
 use asl_engine::{BuildRunner, Control, Engine, LambdaError, Registry};
 use serde::{de::DeserializeOwned, Serialize};
@@ -20,7 +20,7 @@ use stagegate::ports::{
 };
 use stagegate::step::{invoke, substitution_key};
 use stagegate::steps::*;
-use stagegate::testing::{Faults, Faulty, MemoryAlarms, MemoryMetrics, MemoryTable};
+use stagegate::testing::{Faults, Faulty, MemoryMetrics, MemoryTable};
 use stagegate::waiting::Waiting;
 use stagegate::{Settings, Step};
 use std::collections::BTreeMap;
@@ -75,7 +75,7 @@ pub struct Ports<A, N, S, H, Ht, G> {
     pub signer: LocalSigner,
     /// The app's alarms, as their evaluator sets them (the rehearsal's probes of the
     /// local backend; a test's hand). Every stage reads its own by name prefix.
-    pub alarms: MemoryAlarms,
+    pub alarms: LocalAlarms,
 }
 
 /// How time passes in a world.
@@ -296,7 +296,7 @@ struct Wiring<'a, A, N, S, H, Ht, G> {
     runs: &'a Faulty<LocalStepFunctions>,
     table: &'a Faulty<MemoryTable>,
     metrics: &'a MemoryMetrics,
-    alarms: &'a Faulty<MemoryAlarms>,
+    alarms: &'a Faulty<LocalAlarms>,
     /// Registers the production deployments (`production-<name>`) of the functions
     /// the production definition uses, instead of staging's.
     production: bool,

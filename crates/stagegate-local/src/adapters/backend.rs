@@ -20,6 +20,8 @@ const HEALTH_EVERY: Duration = Duration::from_millis(100);
 #[derive(Default)]
 pub(super) struct Backend {
     running: tokio::sync::Mutex<Option<(Child, procs::Group)>>,
+    /// Its health URL while it runs (what the local alarm probes).
+    health: std::sync::Mutex<Option<String>>,
     http: HttpsClient,
 }
 
@@ -33,6 +35,7 @@ impl Backend {
         break_it: bool,
     ) -> Result<BTreeMap<String, String>, String> {
         let mut guard = self.running.lock().await;
+        *super::lock(&self.health) = None;
         if let Some((mut old, group)) = guard.take() {
             group.end(&mut old, Duration::from_secs(2)).await;
         }
@@ -67,6 +70,7 @@ impl Backend {
         match self.healthy(&mut child, &health).await {
             Ok(()) => {
                 *guard = Some((child, group));
+                *super::lock(&self.health) = Some(health);
                 Ok(app
                     .config
                     .backend
@@ -116,8 +120,14 @@ impl Backend {
         ))
     }
 
+    /// The running backend's health URL; `None` when none runs.
+    pub(super) fn health(&self) -> Option<String> {
+        super::lock(&self.health).clone()
+    }
+
     /// Stops the backend and everything it started.
     pub(super) async fn stop(&self) {
+        *super::lock(&self.health) = None;
         if let Some((mut child, group)) = self.running.lock().await.take() {
             group.end(&mut child, Duration::from_secs(2)).await;
         }

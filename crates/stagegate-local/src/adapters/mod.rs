@@ -16,6 +16,7 @@
 //! Nothing here reports a success it did not observe: a backend that does not answer
 //! its health path is a rolled-back stack, with its own output as the reason.
 
+pub mod alarms;
 mod artifacts;
 mod backend;
 mod builds;
@@ -26,6 +27,7 @@ mod repository;
 mod signer;
 mod stacks;
 
+pub use alarms::LocalAlarms;
 pub use artifacts::DirArtifacts;
 pub use builds::ProcessBuilds;
 pub use changes::replacement;
@@ -57,6 +59,7 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("deploy-frontend", "the frontend job fails"),
     ("integration-tests", "the backend runs with STAGEGATE_FAULT=integration-tests (the example app breaks its AI endpoint)"),
     ("performance-tests", "the local site answers slowly, over the performance budget"),
+    ("bake", "the candidate's backend stops answering while it bakes: its health alarm goes off and the run rolls back to the previous release"),
 ];
 
 /// The stages made to fail in this rehearsal.

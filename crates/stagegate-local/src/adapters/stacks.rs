@@ -53,6 +53,9 @@ struct StackState {
     next_id: u32,
     /// Deployments by someone else since this rehearsal opened the stack.
     foreign_deployments: u32,
+    /// `--fail bake`: the candidate carrying the bake fault is deployed, and its
+    /// backend is yet to stop (on the bake's first read of the alarms).
+    bake_fault_armed: bool,
 }
 
 impl LocalStacks {
@@ -148,9 +151,21 @@ impl LocalStacks {
         std::fs::write(dir.join("template.json"), text).map_err(|e| failed(e.to_string()))
     }
 
-    /// Stops the backend and everything it started (end of the rehearsal).
+    /// Stops the backend and everything it started (end of the rehearsal; and
+    /// `--fail bake`: the candidate's backend dies while it bakes).
     pub async fn stop(&self) {
         self.0.backend.stop().await;
+    }
+
+    /// Whether the candidate carrying `--fail bake`'s fault was deployed since the
+    /// last call: true once.
+    pub fn take_bake_fault(&self) -> bool {
+        std::mem::take(&mut lock(&self.0.state).bake_fault_armed)
+    }
+
+    /// The running backend's health URL (`None` while none runs).
+    pub fn health_url(&self) -> Option<String> {
+        self.0.backend.health()
     }
 }
 
@@ -171,6 +186,15 @@ impl Stacks for LocalStacks {
             resources.insert(
                 "RehearsalFault".into(),
                 json!({"Type": "Custom::RehearsalFault", "Properties": {"Reason": "rehearse --fail deploy-infrastructure"}}),
+            );
+        }
+        // `--fail bake`: the candidate's template gains a resource too (its backend
+        // then dies while it bakes), so the rollback's change set, of the previous
+        // release's template, has a change to make.
+        if self.0.faults.has("bake") && !request.change_set_name.ends_with("-rollback") {
+            resources.insert(
+                "RehearsalBakeFault".into(),
+                json!({"Type": "Custom::RehearsalFault", "Properties": {"Reason": "rehearse --fail bake"}}),
             );
         }
         let mut s = lock(&self.0.state);
@@ -227,6 +251,7 @@ impl Stacks for LocalStacks {
         let (status, reason) = {
             let mut s = lock(&self.0.state);
             if s.status == complete {
+                s.bake_fault_armed = resources.contains_key("RehearsalBakeFault");
                 s.deployed = Some(resources.clone());
             }
             (s.status.clone(), s.reason.clone())

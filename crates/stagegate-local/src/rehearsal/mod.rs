@@ -9,6 +9,7 @@
 //! [`Rehearsal::shut_down`]. Deciding the approval emails is [`decide`]'s; what is
 //! shown as the run goes is [`progress`]'s.
 
+mod bake;
 mod decide;
 mod files;
 mod progress;
@@ -20,9 +21,9 @@ use crate::adapters::*;
 use crate::app::App;
 use crate::server::{self, Handler};
 use crate::world::{LocalWorld, Ports, Setup, Time};
-use progress::{report_event, say, Ending};
+use progress::{outbox_listener, report_event, say, Ending};
 use serde_json::json;
-use stagegate::ports::{Message, Pusher, Topic, Trigger};
+use stagegate::ports::{Message, Pusher, Trigger};
 use stagegate::steps::approval_page::ApprovalPage;
 use stagegate::Settings;
 use stagegate_https::HttpsClient;
@@ -155,6 +156,7 @@ impl Candidate {
                 86_400
             },
             max_polls: 120,
+            bake: bake::settings(&app),
             ..Settings::default()
         };
         let repository = GitRepository {
@@ -228,6 +230,8 @@ struct Rehearsal {
     production: Option<(LocalStacks, LocalHosting)>,
     /// `--promote --break-glass`: production approvals break the glass.
     break_glass: bool,
+    /// Each stack's local health alarm, evaluated while the rehearsal runs.
+    _watches: bake::Watches,
     /// Approval emails, as the outbox sends them, for the decider.
     approval_mail: Mutex<Option<mpsc::UnboundedReceiver<Message>>>,
     /// The terminal's lines (`Decision::Interactive`), read once for every run.
@@ -262,26 +266,6 @@ struct Finished {
 
 /// How often the rehearsal's reconcile runs (AWS: every five minutes).
 const RECONCILE_EVERY: Duration = Duration::from_secs(5);
-
-/// The outbox's listener: each message echoed to the terminal; approval emails also
-/// handed to the decider.
-fn outbox_listener(approvals: mpsc::UnboundedSender<Message>) -> OutboxListener {
-    Arc::new(move |topic, message, path| {
-        let to = if topic == Topic::Approvals {
-            "approvers"
-        } else {
-            "everyone"
-        };
-        say(&format!(
-            "  ✉  [{to}] {}  ({})",
-            message.subject,
-            path.display()
-        ));
-        if topic == Topic::Approvals {
-            let _ = approvals.send(message.clone());
-        }
-    })
-}
 
 impl Rehearsal {
     /// Phase 2: every adapter and step, built once. The approval page's port is bound
@@ -321,8 +305,9 @@ impl Rehearsal {
             http: HttpsClient::new(),
             repository: c.repository.clone(),
             signer: LocalSigner::open(&c.root.join(EVIDENCE_KEY))?,
-            alarms: stagegate::testing::MemoryAlarms::default(),
+            alarms: LocalAlarms::sabotaging(Default::default(), bake::sabotaged(&c, &stacks)),
         };
+        let alarms = ports.alarms.store.clone();
         let builds = ProcessBuilds {
             app_dir: c.app.dir.clone(),
             artifacts_root: c.root.clone(),
@@ -347,6 +332,7 @@ impl Rehearsal {
         })?;
         keep_decisions(&world.table, c.run_dir.join("approvals"))?;
         let page = server::serve_on(listener, approval_page(&world, artifacts));
+        let _watches = bake::watch(&c, &alarms, &stacks, production.as_ref().map(|p| &p.0));
         Ok(Rehearsal {
             c,
             world,
@@ -354,6 +340,7 @@ impl Rehearsal {
             hosting,
             production,
             break_glass: opts.promote.as_ref().is_some_and(|p| p.break_glass),
+            _watches,
             approval_mail: Mutex::new(Some(approval_rx)),
             terminal: Mutex::new(None),
             page,
@@ -407,12 +394,14 @@ impl Rehearsal {
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let timeline: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let (faults, mut said) = (self.c.faults.clone(), false);
         let progress = {
             let (arn, timeline, production) = (arn.clone(), timeline.clone(), spec.production);
             tokio::spawn(async move {
                 while let Ok((exec, event)) = events.recv().await {
                     if *exec == *arn {
                         let (state, input) = (event.state_name(), event.state_input());
+                        bake::on_state(&faults, state, &mut said);
                         report_event(state, input, event.state_output(), &timeline, production);
                     }
                 }

@@ -2,14 +2,18 @@
 //! result, and at the end the timeline, where everything went and the result line.
 
 use super::{Finished, Rehearsal, Summary};
+use crate::adapters::OutboxListener;
 use serde_json::Value;
 use stagegate::flow::{CheckResult, PHASES, PRODUCTION_PHASES};
 use stagegate::ports::{Candidate, Hosting};
+use stagegate::ports::{Message, Topic};
 use stagegate::steps::notify::reason;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Instant;
+use tokio::sync::mpsc;
 
 /// A line on the terminal, at once.
 pub(super) fn say(line: &str) {
@@ -154,6 +158,15 @@ fn outcome(candidate: &Candidate, done: &Ending, history: &Value, production: bo
                 .and_then(Value::as_str)
             {
                 return format!("cancelled: {reason}");
+            }
+            if done.error.as_deref() == Some("RolledBack") {
+                let back = state.pointer("/rollback/tag").and_then(Value::as_str);
+                let why = state
+                    .pointer("/failure/error")
+                    .map(reason)
+                    .unwrap_or_default();
+                let back = back.unwrap_or("the previous release");
+                return format!("rolled back ({why}); {back} is live again");
             }
             let stage = state
                 .get("failure")
@@ -341,4 +354,24 @@ fn report_suites(suites: &Value) {
             }
         }
     }
+}
+
+/// The outbox's listener: each message echoed to the terminal; approval emails also
+/// handed to the decider.
+pub(super) fn outbox_listener(approvals: mpsc::UnboundedSender<Message>) -> OutboxListener {
+    Arc::new(move |topic, message, path| {
+        let to = if topic == Topic::Approvals {
+            "approvers"
+        } else {
+            "everyone"
+        };
+        say(&format!(
+            "  ✉  [{to}] {}  ({})",
+            message.subject,
+            path.display()
+        ));
+        if topic == Topic::Approvals {
+            let _ = approvals.send(message.clone());
+        }
+    })
 }

@@ -52,6 +52,7 @@ pub(super) fn settings(app: &App, staging: &Settings, p: &Promote) -> Result<Set
         required_approvals: deciders.min(2),
         soak_seconds: p.soak_seconds,
         calendar,
+        bake: staging.bake.clone(),
         ..Settings::production()
     })
 }

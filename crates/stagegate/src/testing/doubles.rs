@@ -180,6 +180,12 @@ impl MemoryAlarms {
             .collect::<Vec<_>>();
         lock(&self.0).extend(alarms);
     }
+    /// Sets `alarm`, replacing the one of its name (what an evaluator does).
+    pub fn put(&self, alarm: Alarm) {
+        let mut alarms = lock(&self.0);
+        alarms.retain(|a| a.name != alarm.name);
+        alarms.push(alarm);
+    }
     /// Puts every alarm back to OK (what CloudWatch does once the metric recovers).
     pub fn clear(&self) {
         for a in lock(&self.0).iter_mut() {

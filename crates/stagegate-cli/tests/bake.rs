@@ -1,0 +1,99 @@
+//! `stagegate rehearse --fail bake` end to end: a release whose backend stops
+//! answering while it bakes trips its local health alarm and is rolled back to the
+//! release that went live before it (the previous commit of the app's own git
+//! repository), twice in one directory, leaving no process behind.
+
+use std::path::Path;
+use std::process::Command;
+
+mod support;
+use support::*;
+
+fn git(app: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(app)
+        .env("GIT_AUTHOR_NAME", "ana")
+        .env("GIT_AUTHOR_EMAIL", "ana@example.test")
+        .env("GIT_COMMITTER_NAME", "ana")
+        .env("GIT_COMMITTER_EMAIL", "ana@example.test")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The example app copied into `dir/app`, as a git repository of its own with one
+/// commit.
+fn own_app(dir: &Path) -> std::path::PathBuf {
+    let app = dir.join("app");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(example_app())
+        .arg(&app)
+        .status()
+        .expect("cp runs");
+    assert!(copied.success());
+    let _ = std::fs::remove_dir_all(app.join(".stagegate"));
+    git(&app, &["init", "-q"]);
+    git(&app, &["add", "-A"]);
+    git(&app, &["commit", "-q", "-m", "first release"]);
+    app
+}
+
+/// A marked rehearsal of `app`: its exit code and output; nothing it started may be
+/// left.
+fn rehearse_app(dir: &Path, app: &Path, marker: &str, args: &[&str]) -> (i32, String) {
+    let marker = format!("{marker}-{}", std::process::id());
+    let out = Command::new(env!("CARGO_BIN_EXE_stagegate"))
+        .args(["rehearse", "--app", app.to_str().unwrap_or_default()])
+        .args(args)
+        .current_dir(dir)
+        .env("STAGEGATE_TEST_MARK", &marker)
+        .output()
+        .expect("the binary runs");
+    let left = processes_marked(&marker);
+    assert!(left.is_empty(), "{args:?} left {left:#?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn a_release_that_fails_its_bake_is_rolled_back_to_the_previous_one_twice_in_a_row() {
+    let dir = scratch("bake");
+    let app = own_app(&dir);
+    let (code, out) = rehearse_app(&dir, &app, "bake-0", &["--approve", "--tag", "rc-0.1.0"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("▶ Bake"), "{out}");
+    std::fs::write(app.join("CHANGELOG.md"), "0.2.0: a change\n").expect("a change");
+    git(&app, &["add", "-A"]);
+    git(&app, &["commit", "-q", "-m", "second release"]);
+    for n in 1..=2 {
+        let args = ["--approve", "--tag", "rc-0.2.0", "--fail", "bake"];
+        let (code, out) = rehearse_app(&dir, &app, &format!("bake-{n}"), &args);
+        assert_eq!(code, 1, "run {n}:\n{out}");
+        for line in [
+            "--fail bake: the backend stops answering while it bakes",
+            "▶ Roll Back",
+            "Result: rolled back (BakeFailed: ",
+            "alarm shop-staging-health",
+            "rc-0.1.0 is live again",
+        ] {
+            assert!(out.contains(line), "run {n}: no {line:?} in\n{out}");
+        }
+        // The stack is the previous release's again (without the candidate's fault
+        // resource), and its backend was started again to get there.
+        let stack = dir.join(".stagegate/stacks/shop-staging/template.json");
+        let template = std::fs::read_to_string(&stack).unwrap_or_default();
+        assert!(
+            !template.is_empty() && !template.contains("RehearsalBakeFault"),
+            "{template}"
+        );
+    }
+}
