@@ -75,13 +75,11 @@ impl<S: Stacks, A: Artifacts, L: Alarms> Step<Input, Preview> for CreateChangeSe
             (Some(build), None) => {
                 let scratch = manifest::scratch_prefix(&self.settings.checks_role_id, build)
                     .map_err(crate::error::invalid_input)?;
-                manifest::pin(
-                    &self.artifacts,
-                    &scratch,
-                    &input.artifacts_prefix,
-                    &self.settings.suites,
-                )
-                .await?;
+                // The bake's smoke suites are pinned (and approved) with the rest.
+                let mut suites = self.settings.suites.clone();
+                let smoke = &self.settings.bake.smoke_suites;
+                suites.extend(smoke.iter().filter(|s| !suites.contains(s)).cloned().collect::<Vec<_>>());
+                manifest::pin(&self.artifacts, &scratch, &input.artifacts_prefix, &suites).await?;
                 &input.run_id
             }
             (None, Some(staged)) if crate::flow::is_run_id(staged) => staged,
@@ -270,5 +268,28 @@ mod tests {
             request.rollback_triggers,
             ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:app-staging-5xx"]
         );
+    }
+
+    #[tokio::test]
+    async fn the_bakes_smoke_suites_are_pinned_with_the_integration_suites() {
+        let artifacts = packaged();
+        artifacts.put_sync(
+            &format!("{SCRATCH}suites/smoke.json"),
+            "application/json",
+            "{\"cases\": []}",
+        );
+        let mut settings = Settings {
+            suites: vec![],
+            ..Settings::default()
+        };
+        settings.bake.smoke_suites = vec!["smoke".into()];
+        let step = CreateChangeSet {
+            settings,
+            stacks: MemoryStacks::default(),
+            artifacts: artifacts.clone(),
+            alarms: MemoryAlarms::default(),
+        };
+        step.run(input("r")).await.unwrap();
+        assert!(artifacts.get_sync("runs/r/suites/smoke.json").is_some());
     }
 }
