@@ -353,3 +353,71 @@ fn alarms_reach_the_operations_topic_only_and_the_parameter_turns_them_off() {
         Some("WatchesStagegate")
     );
 }
+
+/// The app's alarms the bake watches are the change set's rollback triggers: every
+/// function that reads them (create-change-set, bake) gets the configured prefix and
+/// monitoring time, staging's from `AlarmPrefix`, production's from
+/// `ProductionAlarmPrefix`, and may read the alarms.
+#[test]
+fn rollback_triggers_and_the_bake_read_the_configured_alarms() {
+    let t = template();
+    let res = resources(&t);
+    let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
+    let param = |v: &Yaml| v["Ref"].as_str().map(str::to_string);
+    assert_eq!(
+        param(&globals["STAGEGATE_ALARM_PREFIX"]).as_deref(),
+        Some("AlarmPrefix")
+    );
+    assert_eq!(
+        param(&globals["STAGEGATE_ROLLBACK_MONITORING_MINUTES"]).as_deref(),
+        Some("RollbackMonitoringMinutes")
+    );
+    assert_eq!(
+        param(&globals["STAGEGATE_BAKE_SECONDS"]).as_deref(),
+        Some("BakeSeconds")
+    );
+    for name in [
+        "CreateChangeSetFunction",
+        "BakeFunction",
+        "ProductionCreateChangeSetFunction",
+        "ProductionBakeFunction",
+    ] {
+        let f = &res[name]["Properties"];
+        let vars = &f["Environment"]["Variables"];
+        if name.starts_with("Production") {
+            assert_eq!(
+                param(&vars["STAGEGATE_ALARM_PREFIX"]).as_deref(),
+                Some("ProductionAlarmPrefix"),
+                "{name}"
+            );
+            assert_eq!(
+                param(&vars["STAGEGATE_BAKE_SECONDS"]).as_deref(),
+                Some("ProductionBakeSeconds"),
+                "{name}"
+            );
+        } else {
+            assert!(
+                vars["STAGEGATE_ALARM_PREFIX"].is_null(),
+                "{name} takes the global prefix"
+            );
+        }
+        let reads = f["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+            .any(|s| {
+                s["Action"].as_sequence().is_some_and(|a| {
+                    a.iter()
+                        .any(|x| x.as_str() == Some("cloudwatch:DescribeAlarms"))
+                })
+            });
+        assert!(reads, "{name} may read the alarms");
+    }
+    let limit = &t["Parameters"]["RollbackMonitoringMinutes"];
+    assert_eq!(
+        limit["MaxValue"].as_u64(),
+        Some(180),
+        "CloudFormation's limit"
+    );
+}
