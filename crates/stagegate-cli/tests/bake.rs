@@ -44,31 +44,11 @@ fn own_app(dir: &Path) -> std::path::PathBuf {
     app
 }
 
-/// A marked rehearsal of `app`: its exit code and output; nothing it started may be
-/// left.
-fn rehearse_app(dir: &Path, app: &Path, marker: &str, args: &[&str]) -> (i32, String) {
-    let marker = format!("{marker}-{}", std::process::id());
-    let out = Command::new(env!("CARGO_BIN_EXE_stagegate"))
-        .args(["rehearse", "--app", app.to_str().unwrap_or_default()])
-        .args(args)
-        .current_dir(dir)
-        .env("STAGEGATE_TEST_MARK", &marker)
-        .output()
-        .expect("the binary runs");
-    let left = processes_marked(&marker);
-    assert!(left.is_empty(), "{args:?} left {left:#?}");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
 #[test]
 fn a_release_that_fails_its_bake_is_rolled_back_to_the_previous_one_twice_in_a_row() {
     let dir = scratch("bake");
     let app = own_app(&dir);
-    let (code, out) = rehearse_app(&dir, &app, "bake-0", &["--approve", "--tag", "rc-0.1.0"]);
+    let (code, out) = rehearse_marked_of(&app, &dir, "bake-0", &["--approve", "--tag", "rc-0.1.0"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("▶ Bake"), "{out}");
     std::fs::write(app.join("CHANGELOG.md"), "0.2.0: a change\n").expect("a change");
@@ -76,7 +56,7 @@ fn a_release_that_fails_its_bake_is_rolled_back_to_the_previous_one_twice_in_a_r
     git(&app, &["commit", "-q", "-m", "second release"]);
     for n in 1..=2 {
         let args = ["--approve", "--tag", "rc-0.2.0", "--fail", "bake"];
-        let (code, out) = rehearse_app(&dir, &app, &format!("bake-{n}"), &args);
+        let (code, out) = rehearse_marked_of(&app, &dir, &format!("bake-{n}"), &args);
         assert_eq!(code, 1, "run {n}:\n{out}");
         for line in [
             "--fail bake: the backend stops answering while it bakes",

@@ -25,17 +25,9 @@ fn production_runs(dir: &Path) -> Vec<PathBuf> {
     runs
 }
 
-/// A marked rehearsal's exit code and output; nothing it started may be left.
+/// A marked rehearsal of the example app; nothing it started may be left.
 fn rehearse_marked(dir: &Path, name: &str, args: &[&str]) -> (i32, String) {
-    let marker = format!("{name}-{}", std::process::id());
-    let out = marked_rehearsal(dir, &marker, args).output().expect("runs");
-    let left = processes_marked(&marker);
-    assert!(left.is_empty(), "{args:?} left {left:#?}");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text + &String::from_utf8_lossy(&out.stderr),
-    )
+    rehearse_marked_of(&example_app(), dir, name, args)
 }
 
 #[test]

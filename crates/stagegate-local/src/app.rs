@@ -104,6 +104,36 @@ pub struct Frontend {
     pub env: BTreeMap<String, String>,
 }
 
+/// The app's bake: its time and smoke suites by the rules the functions read them
+/// with on AWS (`STAGEGATE_BAKE_SECONDS`, `STAGEGATE_SMOKE_SUITES`), a round at least
+/// every second, a threshold that is a percentage.
+fn check_bake(file: &Path, bake: &BakeConfig) -> Result<(), String> {
+    let (seconds, suites) = (bake.seconds.to_string(), bake.smoke_suites.join(","));
+    stagegate::Settings::from_vars(|k| match k {
+        "STAGEGATE_BAKE_SECONDS" => Some(seconds.clone()),
+        "STAGEGATE_SMOKE_SUITES" => Some(suites.clone()),
+        _ => None,
+    })
+    .map_err(|e| {
+        let problems: Vec<String> = e.0.iter().map(|p| p.problem.clone()).collect();
+        format!("{}: bake: {}", file.display(), problems.join("; "))
+    })?;
+    if bake.interval_seconds == 0 {
+        return Err(format!(
+            "{}: bake.intervalSeconds must be at least 1",
+            file.display()
+        ));
+    }
+    if !(0.0..=100.0).contains(&bake.error_rate_percent) {
+        return Err(format!(
+            "{}: bake.errorRatePercent is {}: a percentage, 0 to 100",
+            file.display(),
+            bake.error_rate_percent
+        ));
+    }
+    Ok(())
+}
+
 /// The approver of a rehearsal whose app names none.
 pub fn default_approver() -> Approver {
     Approver {
@@ -163,6 +193,7 @@ impl App {
                 return Err(format!("{}: commands.{key} is not a check (use eslint, typescript, unitTests, securityScan, package)", file.display()));
             }
         }
+        check_bake(&file, &config.bake)?;
         // The same rules as STAGEGATE_COMMAND_SUITES on AWS.
         let json = serde_json::to_string(&config.command_suites).unwrap_or_default();
         let suites = config.suites.join(",");
@@ -207,5 +238,37 @@ impl App {
             ));
         }
         Ok(App { dir, config })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bake_the_functions_would_refuse_is_refused_naming_the_field() {
+        let file = Path::new("app/stagegate.json");
+        assert_eq!(check_bake(file, &BakeConfig::default()), Ok(()));
+        let bad = |f: fn(&mut BakeConfig)| {
+            let mut b = BakeConfig::default();
+            f(&mut b);
+            check_bake(file, &b).unwrap_err()
+        };
+        let e = bad(|b| b.seconds = 10_000_000);
+        assert!(
+            e.starts_with("app/stagegate.json: bake: '10000000' is not a number of seconds"),
+            "{e}"
+        );
+        let e = bad(|b| b.smoke_suites = vec!["../etc".into()]);
+        assert!(e.contains("bake:") && e.contains("suite names"), "{e}");
+        assert!(bad(|b| b.interval_seconds = 0).contains("bake.intervalSeconds"));
+        assert!(bad(|b| b.error_rate_percent = 150.0).contains("bake.errorRatePercent is 150"));
+        assert!(bad(|b| b.error_rate_percent = f64::NAN).contains("bake.errorRatePercent"));
+    }
+
+    #[test]
+    fn an_unknown_bake_field_is_refused_by_name() {
+        let e = serde_json::from_str::<BakeConfig>(r#"{"secnds": 3}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `secnds`"), "{e}");
     }
 }

@@ -113,7 +113,27 @@ pub fn processes_marked(marker: &str) -> Vec<String> {
 }
 
 pub fn marked_rehearsal(dir: &Path, marker: &str, args: &[&str]) -> Command {
-    let app = example_app();
+    marked_rehearsal_of(&example_app(), dir, marker, args)
+}
+
+/// A marked rehearsal of `app`'s exit code and output (stdout, then stderr);
+/// nothing it started may be left.
+pub fn rehearse_marked_of(app: &Path, dir: &Path, name: &str, args: &[&str]) -> (i32, String) {
+    let marker = format!("{name}-{}", std::process::id());
+    let out = marked_rehearsal_of(app, dir, &marker, args)
+        .output()
+        .expect("runs");
+    let left = processes_marked(&marker);
+    assert!(left.is_empty(), "{args:?} left {left:#?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `stagegate rehearse --app app ARGS` in `dir`, its processes marked `marker`.
+pub fn marked_rehearsal_of(app: &Path, dir: &Path, marker: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stagegate"));
     cmd.args(["rehearse", "--app", app.to_str().unwrap_or_default()])
         .args(args)

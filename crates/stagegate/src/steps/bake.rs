@@ -126,13 +126,29 @@ impl<A, H, R, C, M: Metrics> Bake<A, H, R, C, M> {
     }
 }
 
-/// Each alarm in `ALARM`, as a failed bake names it.
+/// At most this many alarms are named in a failed bake (the rest are counted): the
+/// message is a Step Functions cause, 32,768 characters at most.
+pub const MAX_NAMED_ALARMS: usize = 5;
+
+/// Each alarm in `ALARM`, as a failed bake names it (the first
+/// [`MAX_NAMED_ALARMS`], then how many more).
 fn breached(alarms: &[Alarm]) -> Vec<String> {
-    alarms
+    let tripped: Vec<&Alarm> = alarms
         .iter()
         .filter(|a| a.state == AlarmState::Alarm)
+        .collect();
+    let mut named: Vec<String> = tripped
+        .iter()
+        .take(MAX_NAMED_ALARMS)
         .map(|a| format!("alarm {}", a.describe()))
-        .collect()
+        .collect();
+    if tripped.len() > MAX_NAMED_ALARMS {
+        named.push(format!(
+            "and {} more alarms in ALARM",
+            tripped.len() - MAX_NAMED_ALARMS
+        ));
+    }
+    named
 }
 
 /// Each failed case of a smoke suite (at most three), as a failed bake names it.

@@ -201,3 +201,30 @@ async fn the_definitions_first_round_marker_starts_the_bake_and_a_malformed_one_
     assert_eq!(e.name, "InvalidInput");
     assert!(e.message.contains("bake:"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn ten_thousand_alarms_going_off_are_named_five_and_counted() {
+    let names: Vec<String> = (0..10_000)
+        .map(|i| format!("shop-staging-{i:05}"))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let alarms = MemoryAlarms::with(&refs);
+    for n in &names {
+        alarms.trip(n, 9.0);
+    }
+    let step = bake(settings(600, &[]), &alarms, &healthy(), now());
+    let e = step.run(input(None)).await.unwrap_err();
+    assert_eq!(e.name, "BakeFailed");
+    assert_eq!(
+        e.message.matches("alarm shop-staging-").count(),
+        5,
+        "{}",
+        &e.message[..200]
+    );
+    assert!(
+        e.message.ends_with("and 9995 more alarms in ALARM"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.len() < 32_768, "{} characters", e.message.len());
+}
