@@ -559,9 +559,6 @@ pub struct PhaseTime {
 mod watch;
 pub use watch::{Baking, Rollback};
 
-/// A readable reason from `{Error, Cause}` (the state's record of a failure).
-pub use crate::text::reason;
-
 #[cfg(test)]
 mod tests {
     use super::*;

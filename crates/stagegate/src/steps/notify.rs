@@ -13,12 +13,11 @@
 //! its claim and sends nothing more.
 
 use crate::error::{invalid_input, names, StepError};
-pub use crate::flow::reason;
 use crate::manifest::{evidence, live, staged};
 use crate::ports::{Artifacts, Claims, Clock, Message, Metrics, Notifier, Signer, Topic};
 use crate::settings::{Settings, Stage};
 use crate::step::Step;
-
+pub use crate::text::reason;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -11,12 +11,13 @@
 //! this very commit) or its objects no longer verify. The failed release stays.
 
 use crate::error::{names, StepError};
-use crate::flow::{reason, Rollback};
+use crate::flow::Rollback;
 use crate::manifest::live::{live_key, live_release};
 use crate::manifest::staged::{staged_release, Unproven};
 use crate::ports::{Artifacts, Candidate, Signer};
 use crate::settings::Settings;
 use crate::step::Step;
+use crate::text::reason;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
