@@ -99,6 +99,27 @@ impl Flow {
             .unwrap_or_else(|e| panic!("promote: {e}"))
     }
 
+    /// Asks for a rollback of staging (or, `production`, of production) to `tag` at
+    /// `sha`, as `stagegate rollback` does, its run named by the release and the
+    /// minute (`minute`, 0-59, of 09:00 UTC). The CLI's pusher is the caller's AWS
+    /// principal; here ana's GitHub id, so the approvers' fixtures compare with it
+    /// (the pusher rule is one rule whatever the identity: `tests/paths/approvals.rs`).
+    pub fn request_rollback(&self, production: bool, tag: &str, sha: &str, minute: u32) -> String {
+        let name = format!("rollback--{tag}--{}--20260101T09{minute:02}", &sha[..12]);
+        let machine = match production {
+            true => self.world.production_machine.clone().unwrap_or_default(),
+            false => self.state_machine.clone(),
+        };
+        let pusher = github_pusher("ana");
+        self.engine
+            .start_execution(
+                &machine,
+                Some(&name),
+                json!({"repository": "acme/shop", "tag": tag, "sha": sha, "pushedBy": "ana", "pusher": pusher, "rollback": true}),
+            )
+            .unwrap_or_else(|e| panic!("rollback: {e}"))
+    }
+
     /// `approver`'s decision of the promotion of `tag`, through their own link.
     pub async fn decide_production(&self, tag: &str, approver: &str, approve: bool) -> Decided {
         let id = self.link(tag, "approval-request", approver).await;

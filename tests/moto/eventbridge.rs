@@ -18,6 +18,7 @@ async fn a_candidate_event_matches_the_templates_rule_and_other_tags_do_not() {
         sha: "0123456789abcdef0123456789abcdef01234567".into(),
         pushed_by: Some("dana".into()),
         pusher: None,
+        rollback: false,
     };
     bus.candidate_tagged(&trigger("v1.4.0")).await.unwrap();
     bus.candidate_tagged(&trigger("rc-1.4.0")).await.unwrap();

@@ -73,7 +73,7 @@ async fn a_runs_evidence_in_s3_verifies_until_one_byte_changes() {
     let (prefix, e) = evidence::from_state(
         &state,
         "success",
-        "Ready for Production",
+        ("Ready for Production", "staging"),
         None,
         chrono::Utc::now(),
     )

@@ -36,24 +36,39 @@ async fn staged_run(s3: &S3Artifacts, signer: &KmsSigner) {
     manifest::pin(s3, SCRATCH, &prefix, &["smoke".into()])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let sealed = manifest::seal(s3, STAGING, SHA, &prefix, &[])
+    let at = chrono::Utc::now() - chrono::Duration::days(2);
+    ended_ready(s3, signer, ("rc-1.4.0", SHA, STAGING), at).await;
+}
+
+/// Staging run `run` of `tag` at `sha`, its objects pinned, seals its manifest and
+/// ends ready at `at`, as staging's functions do: its evidence signed and recorded,
+/// the commit recorded as staged. The evidence and where it is.
+pub(crate) async fn ended_ready(
+    s3: &S3Artifacts,
+    signer: &KmsSigner,
+    (tag, sha, run): (&str, &str, &str),
+    at: chrono::DateTime<chrono::Utc>,
+) -> (evidence::Evidence, stagegate::flow::ManifestRef) {
+    let prefix = format!("runs/{run}/");
+    let sealed = manifest::seal(s3, run, sha, &prefix, &[])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let state = serde_json::json!({
-        "preflight": {"runId": STAGING, "executionId": format!("arn:aws:states:us-east-1:123456789012:execution:staging:{STAGING}"),
+        "preflight": {"runId": run, "executionId": format!("arn:aws:states:us-east-1:123456789012:execution:staging:{run}"),
             "artifactsPrefix": prefix,
-            "candidate": {"repository": "acme/shop", "tag": "rc-1.4.0", "sha": SHA}},
+            "candidate": {"repository": "acme/shop", "tag": tag, "sha": sha}},
         "checklist": {"manifest": sealed}
     });
-    let now = chrono::Utc::now() - chrono::Duration::days(2);
-    let (prefix, e) = evidence::from_state(&state, "success", "Ready for Production", None, now)
+    let stage = ("Ready for Production", "staging");
+    let (prefix, e) = evidence::from_state(&state, "success", stage, None, at)
         .unwrap_or_else(|| panic!("a run with a prefix"));
-    let at = evidence::record(s3, signer, e.clone(), &prefix)
+    let signed = evidence::record(s3, signer, e.clone(), &prefix)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    staged::record_staged(s3, &e, &at, now)
+    staged::record_staged(s3, &e, &signed, at)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    (e, signed)
 }
 
 fn production_run() -> Input {
@@ -103,21 +118,30 @@ async fn enforcing() -> (Moto, aws_types::SdkConfig, aws_types::SdkConfig, Strin
     (moto, admin, function, key_arn)
 }
 
-#[tokio::test]
-async fn the_production_verify_policy_verifies_a_staged_commit_and_forges_nothing() {
-    let (_moto, admin, function, key_arn) = enforcing().await;
+type Verify = VerifyStaged<S3Artifacts, KmsSigner, stagegate::ports::SystemClock>;
+
+/// moto enforcing IAM with [`staged_run`] done by an administrator; the bucket as the
+/// administrator sees it, and production's Verify Staged Release with the function's
+/// own credentials.
+async fn staged_and_verifying() -> (Moto, S3Artifacts, Verify) {
+    let (moto, admin, function, key_arn) = enforcing().await;
     let (s3, signer) = (
         S3Artifacts::from_config(&admin, "artifacts"),
         KmsSigner::from_config(&admin, &key_arn),
     );
     staged_run(&s3, &signer).await;
-
     let step = VerifyStaged {
         settings: Settings::production(),
         artifacts: S3Artifacts::from_config(&function, "artifacts"),
         signer: KmsSigner::from_config(&function, &key_arn),
         clock: stagegate::ports::SystemClock,
     };
+    (moto, s3, step)
+}
+
+#[tokio::test]
+async fn the_production_verify_policy_verifies_a_staged_commit_and_forges_nothing() {
+    let (_moto, s3, step) = staged_and_verifying().await;
     let out = step
         .run(production_run())
         .await
@@ -164,4 +188,49 @@ async fn the_production_verify_policy_verifies_a_staged_commit_and_forges_nothin
     let e = step.run(production_run()).await.unwrap_err();
     assert_eq!(e.name, "EvidenceInvalid");
     assert!(e.message.contains(&key), "{}", e.message);
+}
+
+#[tokio::test]
+async fn the_production_verify_policy_reads_what_went_live_for_a_rollback_and_refuses_what_did_not()
+{
+    let (_moto, s3, step) = staged_and_verifying().await;
+    let mut rollback = production_run();
+    rollback.preflight.candidate.rollback = true;
+    // Nothing went live in production: the records are missing, and the function
+    // can tell (a missing key, not a denied one), by name.
+    let e = step.run(rollback.clone()).await.unwrap_err();
+    assert_eq!(e.name, "RollbackRefused", "{e:?}");
+    assert!(
+        e.message.contains("v1.4.0 never went live on production"),
+        "{}",
+        e.message
+    );
+    // v1.4.0 went live, then v1.5.0: going back to v1.4.0 is verified and soaked.
+    let live = |tag: &str, commit: &str| {
+        serde_json::json!({"stage": "production", "repository": "acme/shop", "tag": tag,
+            "commit": commit, "runId": format!("{tag}--x"), "templateRun": STAGING,
+            "evidence": {"key": "k", "digest": "d"}, "since": "2026-12-01T10:00:00Z"})
+        .to_string()
+        .into_bytes()
+    };
+    s3.put(
+        "live/production/released/v1.4.0.json",
+        "application/json",
+        live("v1.4.0", SHA),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    s3.put(
+        "live/production.json",
+        "application/json",
+        live("v1.5.0", &"9".repeat(40)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = step.run(rollback).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.soaked,
+        "a rollback's release soaked when it first went live"
+    );
+    assert_eq!(out.replaces.unwrap_or_default()["tag"], "v1.5.0");
 }

@@ -9,7 +9,7 @@ use aws_kms_port::KmsSigner;
 use aws_s3_port::S3Artifacts;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use serde_json::json;
-use stagegate::manifest::{self, evidence, live, staged};
+use stagegate::manifest::{self, live};
 use stagegate::ports::{Artifacts, ChangeSetStatus, Stacks};
 use stagegate::steps::create_change_set::CreateChangeSet;
 use stagegate::steps::roll_back::{Input, RollBack};
@@ -60,24 +60,8 @@ async fn ready_run(
     topics: &[&str],
 ) {
     pinned(s3, run, topics).await;
-    let prefix = format!("runs/{run}/");
-    let sealed = manifest::seal(s3, run, sha, &prefix, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let state = json!({
-        "preflight": {"runId": run, "executionId": format!("arn:aws:states:us-east-1:123456789012:execution:staging:{run}"),
-            "artifactsPrefix": prefix, "candidate": {"repository": "acme/shop", "tag": tag, "sha": sha}},
-        "checklist": {"manifest": sealed}
-    });
     let now = chrono::Utc::now();
-    let (prefix, e) = evidence::from_state(&state, "success", "Ready for Production", None, now)
-        .unwrap_or_else(|| panic!("a run with a prefix"));
-    let at = evidence::record(s3, signer, e.clone(), &prefix)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    staged::record_staged(s3, &e, &at, now)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (e, at) = crate::promotion::ended_ready(s3, signer, (tag, sha, run), now).await;
     live::record_live(s3, "staging", &e, &at, now)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

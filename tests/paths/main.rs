@@ -15,6 +15,7 @@ mod limits;
 mod load;
 mod promotion;
 mod promotion_failures;
+mod rollback_request;
 mod routes;
 mod unavailable;
 mod waits;
@@ -42,6 +43,13 @@ macro_rules! routes {
 }
 
 routes! {
+    rollback_request::a_rollback_asked_for_on_staging_is_previewed_approved_and_redeploys_the_release,
+    rollback_request::a_rollback_to_a_release_that_never_went_live_is_refused_before_anyone_is_asked,
+    rollback_request::a_rejected_rollback_is_cancelled_and_the_live_release_stays,
+    rollback_request::a_rollback_asked_for_twice_runs_once,
+    rollback_request::a_requested_rollback_whose_bake_fails_is_not_rolled_back_again,
+    rollback_request::a_production_rollback_is_approved_by_the_quorum_and_redeploys_without_a_second_soak,
+    rollback_request::a_production_rollback_rejected_by_one_approver_is_cancelled,
     bake::a_release_that_bakes_clean_is_ready_after_its_bake_time,
     bake::an_alarm_during_the_bake_rolls_the_release_back_to_the_previous_one,
     bake::a_failed_smoke_case_rolls_back_through_missed_events_and_a_slow_change_set,

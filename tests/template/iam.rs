@@ -356,3 +356,36 @@ fn sub(v: &Yaml) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Every function that reads an artifact may list the bucket: S3 answers a `GetObject`
+/// of a missing key with 404 only to a caller allowed `s3:ListBucket`, and with 403
+/// AccessDenied to anyone else, so without it "not there yet" (no evidence signed, no
+/// release live, a commit never staged) would read as a denial and fail the run. (moto
+/// answers 404 either way: this is held here, not there.)
+#[test]
+fn every_function_that_reads_artifacts_may_tell_a_missing_key() {
+    let t = template();
+    let mut readers = 0;
+    for (name, r) in resources(&t) {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let statements = statements_of(&r);
+        let on = |s: &Yaml, object: bool| {
+            let text = format!("{:?}", s["Resource"]);
+            text.contains("ArtifactsBucket.Arn") && text.contains("ArtifactsBucket.Arn}/") == object
+        };
+        let reads = statements
+            .iter()
+            .any(|s| actions(s).iter().any(|a| a == "s3:GetObject") && on(s, true));
+        if !reads {
+            continue;
+        }
+        readers += 1;
+        let lists = statements.iter().any(|s| {
+            actions(s) == ["s3:ListBucket"] && on(s, false) && s.get("Condition").is_none()
+        });
+        assert!(lists, "{name} reads artifacts but may not list the bucket: a missing key would be AccessDenied");
+    }
+    assert!(readers >= 20, "found {readers} functions reading artifacts");
+}

@@ -251,6 +251,7 @@ fn the_rule_starts_runs_with_the_trigger_shape_and_the_tag_prefix() {
         sha: "0123456789abcdef0123456789abcdef01234567".into(),
         pushed_by: None,
         pusher: None,
+        rollback: false,
     })
     .unwrap_or_default();
     assert!(published.get("pusher").is_some(), "{published}");

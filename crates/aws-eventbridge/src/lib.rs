@@ -102,6 +102,7 @@ mod tests {
             sha: "0123456789abcdef0123456789abcdef01234567".into(),
             pushed_by: Some("dana".into()),
             pusher: None,
+            rollback: false,
         }
     }
 

@@ -97,7 +97,15 @@ impl Artifacts for S3Artifacts {
         {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(port_error(format!("read s3://{}/{key}", self.bucket), &e)),
+            // S3 answers a missing key with AccessDenied to a caller that may not list
+            // the bucket: say so, since it is the likelier cause for stagegate's roles.
+            Err(e) => {
+                let mut err = port_error(format!("read s3://{}/{key}", self.bucket), &e);
+                if err.message.starts_with("AccessDenied") {
+                    err.message.push_str(" (a key that does not exist reads as AccessDenied without s3:ListBucket on the bucket)");
+                }
+                return Err(err);
+            }
         };
         // An unversioned bucket answers "null" (or nothing): no version to bind.
         let version = out
@@ -184,6 +192,7 @@ mod tests {
         let e = artifacts(&[&denied]).get("runs/x").await.unwrap_err();
         assert_eq!(e.operation, "read s3://stagegate-artifacts/runs/x");
         assert!(e.message.starts_with("AccessDenied"), "{e}");
+        assert!(e.message.contains("without s3:ListBucket"), "{e}");
     }
 
     #[tokio::test]

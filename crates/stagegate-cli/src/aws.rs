@@ -57,7 +57,7 @@ impl Target {
     }
 }
 
-fn git(args: &[&str]) -> Option<String> {
+pub(crate) fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git").args(args).output().ok()?;
     out.status
         .success()
@@ -74,7 +74,7 @@ pub fn repository_of(remote: &str) -> Option<String> {
     (path.split('/').count() == 2).then(|| path.to_string())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -121,6 +121,7 @@ pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
         sha,
         pushed_by: git(&["config", "user.name"]),
         pusher: None,
+        rollback: false,
     };
     let prefix = match &args.tag_prefix {
         Some(p) => p.clone(),
@@ -132,7 +133,11 @@ pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
 
 /// Starts run `name` of state machine `arn` with `trigger`, whose pusher is the
 /// caller, by the principal AWS vouches for.
-fn start_as_caller(arn: &str, name: &str, trigger: &mut Trigger) -> Result<aws_sfn_port::Started> {
+pub(crate) fn start_as_caller(
+    arn: &str,
+    name: &str,
+    trigger: &mut Trigger,
+) -> Result<aws_sfn_port::Started> {
     runtime()?.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let principal = caller_arn(&config).await?;

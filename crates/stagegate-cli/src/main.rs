@@ -1,13 +1,14 @@
 //! `stagegate`: the command line. `rehearse` runs the staging flow on this machine;
 //! `test-case` runs Step Functions Local mock-config test cases on the embedded engine;
-//! `start` and `status` drive the state machine deployed on AWS; `approve` and
-//! `reject` decide a waiting run as the caller's AWS identity; `approvers` manages who
-//! decides; `verify` checks a run's signed evidence.
+//! `start`, `promote`, `rollback` and `status` drive the state machines deployed on
+//! AWS; `approve` and `reject` decide a waiting run as the caller's AWS identity;
+//! `approvers` manages who decides; `verify` checks a run's signed evidence.
 
 mod approvers;
 mod aws;
 mod figures;
 mod rehearse;
+mod rollback;
 mod test_case;
 mod verify;
 
@@ -38,6 +39,10 @@ enum Command {
     /// Promote a staged candidate to production on AWS: `promote rc-1.4.0 --as v1.4.0`
     /// starts the production state machine for the candidate's commit.
     Promote(aws::PromoteArgs),
+    /// Roll staging or production back on request: `rollback staging [--to rc-1.3.0]`
+    /// starts the environment's state machine for a release that went live there
+    /// before; it is previewed and approved like a deploy before anything changes.
+    Rollback(rollback::RollbackArgs),
     /// Show a run on AWS: status, error, and each phase with its duration; or, with
     /// --recent N, the last N runs with their outcomes, approval waits and phase times.
     Status(aws::StatusArgs),
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
         Command::TestCase(args) => test_case::run(args),
         Command::Start(args) => aws::start(args),
         Command::Promote(args) => aws::promote(args),
+        Command::Rollback(args) => rollback::run(args),
         Command::Status(args) => aws::status(args),
         Command::Approve(args) => approvers::decide(args, true),
         Command::Reject(args) => approvers::decide(args, false),

@@ -48,6 +48,7 @@ impl Trigger {
             sha: self.sha.clone(),
             pushed_by,
             pusher: self.pusher.clone(),
+            rollback: self.rollback,
         })
     }
 }
@@ -111,6 +112,17 @@ impl Candidate {
             .take(60)
             .collect();
         format!("{tag}--{}", &self.sha[..12])
+    }
+
+    /// A rollback's execution name, `rollback--rc-1.3.0--0123456789ab--20261207T1105`
+    /// (the minute it was asked, UTC; at most 80 characters): asking twice in a
+    /// minute is the same run, and asking again while one runs is a duplicate of its
+    /// claim (Preflight), so one request never deploys twice.
+    pub fn rollback_execution_name(&self, asked: chrono::DateTime<chrono::Utc>) -> String {
+        let name = self.execution_name();
+        let (tag, sha) = name.rsplit_once("--").unwrap_or((&name, ""));
+        let tag: String = tag.chars().take(40).collect();
+        format!("rollback--{tag}--{sha}--{}", asked.format("%Y%m%dT%H%M"))
     }
 }
 
@@ -180,6 +192,7 @@ mod tests {
             sha: sha.into(),
             pushed_by: Some("ana".into()),
             pusher: None,
+            rollback: false,
         }
     }
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -243,6 +256,23 @@ mod tests {
     fn execution_name_is_deterministic_and_valid() {
         let c = trigger("rc-1.4.0", SHA).validate("rc-").unwrap();
         assert_eq!(c.execution_name(), "rc-1.4.0--0123456789ab");
+    }
+
+    #[test]
+    fn a_rollback_is_named_by_its_release_and_the_minute_it_was_asked() {
+        let asked = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 7, 11, 5, 59)
+            .single()
+            .unwrap_or_default();
+        let c = trigger("rc-1.3.0", SHA).validate("rc-").unwrap();
+        assert_eq!(
+            c.rollback_execution_name(asked),
+            "rollback--rc-1.3.0--0123456789ab--20261207T1105"
+        );
+        let long = format!("rc-1.0.0-{}", "a".repeat(80));
+        let c = trigger(&long, SHA).validate("rc-").unwrap();
+        let name = c.rollback_execution_name(asked);
+        assert!(name.len() <= 80, "{name}: Step Functions' limit");
+        assert!(name.ends_with("--0123456789ab--20261207T1105"), "{name}");
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub mod names {
     /// A run's ending: its release was rolled back to the previous one (the run's
     /// `Fail` state; Notify says what tripped it).
     pub const ROLLED_BACK: &str = "RolledBack";
+    /// A rollback on request names a release that never went live on the stage
+    /// through stagegate (or another commit under its tag), or the one live now.
+    pub const ROLLBACK_REFUSED: &str = "RollbackRefused";
 
     /// All of them, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -112,6 +115,7 @@ pub mod names {
         BAKE_FAILED,
         ROLLBACK_FAILED,
         ROLLED_BACK,
+        ROLLBACK_REFUSED,
     ];
 }
 

@@ -32,6 +32,7 @@ pub enum Invoked {
 pub const FUNCTIONS: &[(&str, Invoked)] = &[
     ("webhook", Invoked::ByUrl),
     ("preflight", Invoked::ByState),
+    ("verify-staged", Invoked::ByState),
     ("create-change-set", Invoked::ByState),
     ("describe-change-set", Invoked::ByState),
     ("generate-checklist", Invoked::ByState),
@@ -52,7 +53,6 @@ pub const FUNCTIONS: &[(&str, Invoked)] = &[
     ("bake", Invoked::ByState),
     ("roll-back", Invoked::ByState),
     ("mark-release-ready", Invoked::ByState),
-    ("verify-staged", Invoked::InProduction),
     ("check-deployment-window", Invoked::InProduction),
     ("notify", Invoked::ByState),
 ];
@@ -327,6 +327,10 @@ pub struct StagedRelease {
     pub checks: Vec<CheckResult>,
     /// Staging's decisions, one line each (approval and sign-off).
     pub decisions: Vec<String>,
+    /// A rollback on request: the release live now, which this run replaces (tag,
+    /// commit, run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<serde_json::Value>,
 }
 
 /// Whether an approved promotion may deploy now (`$.window`).

@@ -22,6 +22,15 @@ pub struct Trigger {
     /// (`null` when unknown), so the start rule's input transformer finds it.
     #[serde(default)]
     pub pusher: Option<Pusher>,
+    /// A rollback on request (`stagegate rollback`): this release went live on the
+    /// stage before and is deployed again, from its staged objects, through the
+    /// stage's approval; nothing is rebuilt. Absent for a tag push.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rollback: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Who pushed a candidate, by an identity its source vouches for (never a name
@@ -64,6 +73,11 @@ pub struct Candidate {
     pub pushed_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pusher: Option<Pusher>,
+    /// A rollback on request to this release, which went live on the stage before:
+    /// its staged objects are verified and redeployed (the definitions route on
+    /// `$.preflight.candidate.rollback` being present). The pusher is who asked.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rollback: bool,
 }
 
 /// Which audience a message is for.

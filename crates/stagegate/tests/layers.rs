@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Layer of each top-level module of `src/`.
+/// Layer of each top-level module of `src/`. The test doubles and fixtures sit with
+/// the steps, above everything they build (evidence included), and name no step.
 const LAYERS: &[(&str, u8)] = &[
     ("error", 1),
     ("records", 1),
@@ -29,7 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("metrics", 3),
     ("results", 3),
     ("suite_run", 3),
-    ("testing", 3),
+    ("testing", 4),
     ("steps", 4),
 ];
 

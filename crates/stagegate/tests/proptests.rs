@@ -265,7 +265,7 @@ proptest! {
         sha in prop_oneof!["[0-9a-f]{40}", ".{0,45}"],
         pushed_by in proptest::option::of(".{0,40}"),
     ) {
-        let t = Trigger { repository, tag, sha, pushed_by, pusher: None };
+        let t = Trigger { repository, tag, sha, pushed_by, pusher: None, rollback: false };
         if let Err(e) = t.validate("rc-") {
             prop_assert_eq!(e.name, "InvalidCandidate");
         }

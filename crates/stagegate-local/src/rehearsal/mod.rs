@@ -185,6 +185,7 @@ impl Candidate {
             sha,
             pushed_by: Some(pushed_by),
             pusher: Some(Pusher::Email { email }),
+            rollback: false,
         };
         let candidate = trigger
             .validate(&settings.tag_prefix)

@@ -98,6 +98,10 @@ pub struct Evidence {
     /// evidence) and what tripped it, so the bundle names both releases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<Value>,
+    /// A rollback on request (`stagegate rollback`): the release it replaced (tag,
+    /// commit, run), so the bundle names both releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Value>,
     pub sealed_at: DateTime<Utc>,
 }
 
@@ -152,7 +156,7 @@ fn decisions(gate: &str, approval: Option<Approval>) -> Vec<Decision> {
 pub fn from_state(
     state: &Value,
     outcome: &str,
-    stage: &str,
+    (stage, environment): (&str, &str),
     error: Option<String>,
     now: DateTime<Utc>,
 ) -> Option<(String, Evidence)> {
@@ -166,11 +170,16 @@ pub fn from_state(
             "evidence": s.get("evidence"), "manifest": s.get("manifest"),
         })
     });
-    let gate = if promotes.is_some() {
+    let gate = if environment == "production" {
         "production"
     } else {
         "deployment"
     };
+    let replaces = state
+        .get("staged")
+        .and_then(|s| s.get("replaces"))
+        .filter(|v| !v.is_null())
+        .cloned();
     let mut decisions_ = decisions(gate, of(state, "approval"));
     decisions_.extend(decisions("userAcceptance", of(state, "acceptance")));
     let checks: Vec<CheckResult> = of(state, "checks").unwrap_or_default();
@@ -209,6 +218,7 @@ pub fn from_state(
         promotes,
         window: state.get("window").filter(|v| !v.is_null()).cloned(),
         rolled_back_to: state.get("rollback").filter(|v| !v.is_null()).cloned(),
+        replaces,
         sealed_at: now,
     };
     Some((prefix, evidence))
@@ -391,8 +401,14 @@ mod tests {
     }
 
     async fn sealed(store: &MemoryArtifacts, state: &Value) -> ManifestRef {
-        let (prefix, evidence) =
-            from_state(state, "success", "Ready for Production", None, Utc::now()).unwrap();
+        let (prefix, evidence) = from_state(
+            state,
+            "success",
+            ("Ready for Production", "staging"),
+            None,
+            Utc::now(),
+        )
+        .unwrap();
         record(store, &MemorySigner::default(), evidence, &prefix)
             .await
             .unwrap()
@@ -473,7 +489,13 @@ mod tests {
     async fn a_second_record_keeps_the_first_bundle() {
         let (store, state) = finished_run().await;
         let first = sealed(&store, &state).await;
-        let later = from_state(&state, "success", "Ready for Production", None, Utc::now());
+        let later = from_state(
+            &state,
+            "success",
+            ("Ready for Production", "staging"),
+            None,
+            Utc::now(),
+        );
         let (prefix, evidence) = later.unwrap();
         let again = record(&store, &MemorySigner::default(), evidence, &prefix)
             .await
@@ -484,6 +506,13 @@ mod tests {
     #[test]
     fn a_run_that_failed_before_it_had_a_prefix_has_no_evidence() {
         let state = json!({"repository": "acme/shop", "tag": "bad"});
-        assert!(from_state(&state, "failure", "Preflight", None, Utc::now()).is_none());
+        assert!(from_state(
+            &state,
+            "failure",
+            ("Preflight", "staging"),
+            None,
+            Utc::now()
+        )
+        .is_none());
     }
 }

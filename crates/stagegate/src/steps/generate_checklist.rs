@@ -120,7 +120,9 @@ pub fn render_markdown(
 ) -> String {
     let c = &input.preflight.candidate;
     let mut md = String::new();
-    let title = if input.staged.is_some() {
+    let title = if c.rollback {
+        "Rollback"
+    } else if input.staged.is_some() {
         "Promotion"
     } else {
         "Deployment"
@@ -201,6 +203,17 @@ fn failed_note(md: &mut String, checks: &[CheckResult]) {
 
 /// What a promotion deploys and why it may: staging's run, evidence and decisions.
 fn promoted_section(md: &mut String, s: &StagedRelease) {
+    if let Some(r) = &s.replaces {
+        let _ = writeln!(md, "## What this rollback replaces\n");
+        let tag = r.get("tag").and_then(|v| v.as_str()).unwrap_or("?");
+        let commit = r.get("commit").and_then(|v| v.as_str()).unwrap_or("?");
+        let _ = writeln!(
+            md,
+            "- Live now: {} at `{}`; after this run: the release below, as it went live before\n",
+            text::md(tag),
+            text::md(commit)
+        );
+    }
     let _ = writeln!(md, "## What staging proved\n");
     let _ = writeln!(md, "- Staging run: {} ({})", s.staging_run, s.staging_tag);
     let _ = writeln!(

@@ -366,7 +366,9 @@ async fn evidence_line(
 ) -> (String, Option<crate::flow::ManifestRef>) {
     let error = message.attributes.get("error").cloned();
     let outcome = outcome_name(run.outcome);
-    let Some((prefix, found)) = evidence::from_state(&run.state, outcome, stage, error, now) else {
+    let Some((prefix, found)) =
+        evidence::from_state(&run.state, outcome, (stage, live_stage), error, now)
+    else {
         return (String::new(), None);
     };
     let run_id = found.run_id.clone();
@@ -472,8 +474,19 @@ impl<N, T, C, A, S, M: Metrics> Notify<N, T, C, A, S, M> {
         let stage = self.settings.stage.name();
         let outcome = outcome_name(output.outcome);
         let mut samples = crate::metrics::run_ended(repository, stage, outcome, &timeline);
-        if output.outcome == Outcome::RolledBack {
-            let dims = [repository, stage, "automatic"];
+        let requested = match input {
+            Input::Run(run) => {
+                run.state.pointer("/preflight/candidate/rollback") == Some(&Value::Bool(true))
+            }
+            Input::Ended(_) => false,
+        };
+        let trigger = match output.outcome {
+            Outcome::RolledBack => Some("automatic"),
+            Outcome::Success if requested => Some("requested"),
+            _ => None,
+        };
+        if let Some(trigger) = trigger {
+            let dims = [repository, stage, trigger];
             samples.push(crate::metrics::count(crate::metrics::ROLLBACKS, &dims));
         }
         for sample in samples {

@@ -211,7 +211,8 @@ where
                     command: command.clone(),
                 })
                 .collect(),
-            user_acceptance: settings.user_acceptance,
+            // A rollback goes back to a release its stakeholders signed off before.
+            user_acceptance: settings.user_acceptance && !candidate.rollback,
             commands: settings.commands.clone(),
             duplicate_of: None,
             superseded: Vec::new(),
@@ -220,7 +221,8 @@ where
         // A conditional claim, not a listing: of two starts at the same moment,
         // exactly one holds it.
         out.duplicate_of = self.claim_run(&out.candidate, &input.execution_id).await?;
-        if out.duplicate_of.is_some() {
+        // A rollback is not a newer candidate: it replaces nothing waiting.
+        if out.duplicate_of.is_some() || out.candidate.rollback {
             return Ok(out);
         }
         self.record_newest(&out.candidate, &input.execution_id)

@@ -66,9 +66,13 @@ where
     N: Notifier,
     C: Clock,
 {
-    /// `Superseded` when a newer candidate of the repository started meanwhile.
+    /// `Superseded` when a newer candidate of the repository started meanwhile (a
+    /// rollback goes back to an older release on purpose: never, at this point).
     async fn still_newest(&self, input: &Input) -> Result<(), StepError> {
         let c = &input.preflight.candidate;
+        if c.rollback {
+            return Ok(());
+        }
         let lane = self.settings.lane(&c.repository);
         if let Some((newest, _)) = self.store.newest(&lane).await? {
             if compare_versions(&newest.version, &c.version) == Ordering::Greater {
@@ -270,17 +274,21 @@ pub fn personal_message(
     let (subject, kind) = match &input.checklist {
         Some(cl) if input.kind == ApprovalKind::Deployment => {
             deployment_body(&mut body, c, cl, &link);
-            (
-                format!("Approve {} of {} for staging?", c.tag, c.repository),
-                "approval-request",
-            )
+            let subject = if c.rollback {
+                format!("Roll staging back to {} of {}?", c.tag, c.repository)
+            } else {
+                format!("Approve {} of {} for staging?", c.tag, c.repository)
+            };
+            (subject, "approval-request")
         }
         Some(cl) if input.kind == ApprovalKind::Production => {
             deployment_body(&mut body, c, cl, &link);
-            (
-                format!("Promote {} of {} to production?", c.tag, c.repository),
-                "approval-request",
-            )
+            let subject = if c.rollback {
+                format!("Roll production back to {} of {}?", c.tag, c.repository)
+            } else {
+                format!("Promote {} of {} to production?", c.tag, c.repository)
+            };
+            (subject, "approval-request")
         }
         _ => {
             let _ = writeln!(body, "{} of {} is deployed to staging and passed its integration and performance tests.\n", c.tag, c.repository);

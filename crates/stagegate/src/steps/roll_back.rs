@@ -8,7 +8,9 @@
 //!
 //! `RollbackFailed`, naming why and what to do by hand, when there is nothing to go
 //! back to (no earlier release went live on this stage through stagegate, or it is
-//! this very commit) or its objects no longer verify. The failed release stays.
+//! this very commit) or its objects no longer verify. The failed release stays. A
+//! run that was itself a rollback on request is never rolled back automatically: the
+//! release live before it is the one someone asked to leave.
 
 use crate::error::{names, StepError};
 use crate::flow::Rollback;
@@ -54,6 +56,12 @@ impl<A: Artifacts, S: Signer> Step<Input, Rollback> for RollBack<A, S> {
             );
             StepError::new(names::ROLLBACK_FAILED, message)
         };
+        if input.candidate.rollback {
+            return Err(failed(format!(
+                "this run was itself a rollback on request to {}, and the release it replaced is the one someone asked to leave",
+                input.candidate.tag
+            )));
+        }
         let live = match live_release(&self.artifacts, stage).await? {
             Ok(Some(live)) => live,
             Ok(None) => {

@@ -10,10 +10,15 @@
 //! time; a newer `rc-*` on staging is another commit and moves nothing. Before it, the
 //! definition waits for `soakUntil`, or this step refuses (`SoakIncomplete`) when the
 //! production functions are configured to.
+//!
+//! A rollback on request (`candidate.rollback`, either stage) is the same check of a
+//! release that went live on the stage before ([`crate::manifest::live::released`]:
+//! its tag at its commit, not the one live now, else `RollbackRefused`); it soaked
+//! when it first went live, so it does not wait again.
 
 use crate::error::{invalid_input, names, StepError};
 use crate::flow::{CheckResult, Run, StagedRelease};
-use crate::manifest::{self, evidence::Evidence, staged, Entry};
+use crate::manifest::{self, evidence::Evidence, live, staged, Entry};
 use crate::ports::{Artifacts, Clock, Signer};
 use crate::settings::{Settings, Stage};
 use crate::step::Step;
@@ -38,11 +43,55 @@ pub struct VerifyStaged<A, G, C> {
     pub clock: C,
 }
 
+fn refused(message: String) -> StepError {
+    StepError::new(names::ROLLBACK_REFUSED, message)
+}
+
 fn invalid(found: Vec<String>) -> StepError {
     staged::Unproven::EvidenceInvalid(found).into_error()
 }
 
 impl<A: Artifacts, G: Signer, C: Clock> VerifyStaged<A, G, C> {
+    /// A rollback on request: `c` went live on this stage before, at this commit,
+    /// and is not what is live now. What it replaces (tag, commit, run).
+    async fn rollback_target(
+        &self,
+        c: &crate::ports::Candidate,
+    ) -> Result<serde_json::Value, StepError> {
+        let stage = self.settings.stage.name();
+        let key = live::released_key(stage, &c.tag);
+        match live::released(&self.artifacts, stage, &c.tag).await? {
+            Ok(Some(r)) if r.commit == c.sha => {}
+            Ok(Some(r)) => {
+                return Err(refused(format!(
+                    "{} went live on {stage} at {}, not {}: roll back to the commit that went live ({key})",
+                    c.tag, r.commit, c.sha
+                )))
+            }
+            Ok(None) => {
+                return Err(refused(format!(
+                    "{} never went live on {stage} through stagegate ({key} does not exist): only a release that did can be rolled back to",
+                    c.tag
+                )))
+            }
+            Err(unreadable) => return Err(refused(unreadable)),
+        }
+        match live::live_release(&self.artifacts, stage).await? {
+            Ok(Some(now_live)) if now_live.commit == c.sha => Err(refused(format!(
+                "{} is what is live on {stage} now: nothing to roll back",
+                now_live.tag
+            ))),
+            Ok(Some(now_live)) => Ok(serde_json::json!({
+                "tag": now_live.tag, "commit": now_live.commit, "runId": now_live.run_id,
+            })),
+            Ok(None) => Err(refused(format!(
+                "nothing is recorded as live on {stage} ({}): nothing to roll back from",
+                live::live_key(stage)
+            ))),
+            Err(unreadable) => Err(refused(unreadable)),
+        }
+    }
+
     /// Staging's pinned objects, each as the verified manifest lists it: the template
     /// and code production deploys by reference, the suites it copies.
     async fn pinned(&self, evidence: &Evidence, listed: &[Entry]) -> Result<Vec<Entry>, StepError> {
@@ -115,12 +164,17 @@ impl<A: Artifacts, G: Signer, C: Clock> Step<Input, StagedRelease> for VerifySta
     const NAME: &'static str = NAME;
 
     async fn run(&self, input: Input) -> Result<StagedRelease, StepError> {
-        if self.settings.stage != Stage::Production {
+        let candidate = &input.preflight.candidate;
+        if self.settings.stage != Stage::Production && !candidate.rollback {
             return Err(invalid_input(
-                "verify-staged runs in the production state machine only (STAGEGATE_STAGE=production)",
+                "verify-staged checks a promotion (STAGEGATE_STAGE=production) or a rollback on request",
             ));
         }
-        let commit = &input.preflight.candidate.sha;
+        let replaces = match candidate.rollback {
+            true => Some(self.rollback_target(candidate).await?),
+            false => None,
+        };
+        let commit = &candidate.sha;
         let (record, evidence) = staged::staged_release(&self.artifacts, &self.signer, commit)
             .await?
             .map_err(staged::Unproven::into_error)?;
@@ -138,7 +192,11 @@ impl<A: Artifacts, G: Signer, C: Clock> Step<Input, StagedRelease> for VerifySta
         let staged_prefix = format!("runs/{}/", evidence.run_id);
         self.pin_for(&input.preflight.artifacts_prefix, &staged_prefix, pinned)
             .await?;
-        let soak = Duration::seconds(self.settings.soak_seconds as i64);
+        // A rollback's release soaked when it first went live.
+        let soak = match replaces {
+            Some(_) => Duration::zero(),
+            None => Duration::seconds(self.settings.soak_seconds as i64),
+        };
         let soak_until = record.first_ready_at + soak;
         let now = self.clock.now();
         if now < soak_until && self.settings.refuse_unsoaked {
@@ -161,6 +219,7 @@ impl<A: Artifacts, G: Signer, C: Clock> Step<Input, StagedRelease> for VerifySta
             soaked: now >= soak_until,
             checks: evidence.checks.iter().map(check_result).collect(),
             decisions: evidence.decisions.iter().map(decision_line).collect(),
+            replaces,
         })
     }
 }

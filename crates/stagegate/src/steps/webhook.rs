@@ -344,6 +344,7 @@ impl<S: Secrets, T: Claims, E: Events, C: Clock> Webhook<S, T, E, C> {
             sha: push.after,
             pushed_by: push.sender.map(|s| s.login).or(push.pusher.map(|p| p.name)),
             pusher,
+            rollback: false,
         };
         trigger
             .validate(prefix)

@@ -1,6 +1,7 @@
 //! Shared fixtures for tests of steps and paths.
 
 use crate::flow::{ChangeSummary, CheckResult, Checklist, Run};
+use crate::manifest::evidence::Evidence;
 use crate::ports::{ApprovalKind, ApprovalRecord, ApprovalState, Approver, Candidate, Pusher};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -20,6 +21,7 @@ pub fn candidate() -> Candidate {
         sha: SHA.into(),
         pushed_by: "ana".into(),
         pusher: Some(github_pusher("ana")),
+        rollback: false,
     }
 }
 
@@ -177,4 +179,31 @@ pub fn documented_stack_event(status: &str) -> serde_json::Value {
             "client-request-token": "Console-CreateChangeSet-1"
         }
     })
+}
+
+/// The evidence of staging run `run` of `tag` at `commit` that ended ready, bare
+/// (no manifest, decisions or checks): tests add what they need by struct update.
+pub fn ready_evidence(run: &str, tag: &str, commit: &str) -> Evidence {
+    Evidence {
+        run_id: run.into(),
+        execution_id: format!("arn:aws:states:us-east-1:1:execution:staging:{run}"),
+        repository: "acme/shop".into(),
+        tag: tag.into(),
+        commit: commit.into(),
+        outcome: "success".into(),
+        stage: "Ready for Production".into(),
+        error: None,
+        manifest: None,
+        decisions: vec![],
+        checks: vec![],
+        records: vec![],
+        change_set_id: None,
+        stack: None,
+        frontend: None,
+        promotes: None,
+        window: None,
+        rolled_back_to: None,
+        replaces: None,
+        sealed_at: now(),
+    }
 }

@@ -1,29 +1,12 @@
 //! What staging proved: recorded once ready, verified before a promotion.
 
 use super::*;
-use crate::testing::{now, MemoryArtifacts, MemorySigner, SHA};
+use crate::testing::{now, ready_evidence, MemoryArtifacts, MemorySigner, SHA};
 
 fn evidence_of(run: &str, outcome: &str) -> Evidence {
     Evidence {
-        run_id: run.into(),
-        execution_id: format!("arn:aws:states:us-east-1:1:execution:staging:{run}"),
-        repository: "acme/shop".into(),
-        tag: "rc-1.4.0".into(),
-        commit: SHA.into(),
         outcome: outcome.into(),
-        stage: "Ready for Production".into(),
-        error: None,
-        manifest: None,
-        decisions: vec![],
-        checks: vec![],
-        records: vec![],
-        change_set_id: None,
-        stack: None,
-        frontend: None,
-        promotes: None,
-        window: None,
-        rolled_back_to: None,
-        sealed_at: now(),
+        ..ready_evidence(run, "rc-1.4.0", SHA)
     }
 }
 

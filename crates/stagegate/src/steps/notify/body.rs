@@ -20,6 +20,19 @@ pub(super) fn headline(
     stage: &str,
 ) -> String {
     match outcome {
+        Outcome::Success
+            if s.pointer("/preflight/candidate/rollback") == Some(&Value::Bool(true)) =>
+        {
+            let env = &settings.environment;
+            let by = text(s, &["preflight", "candidate", "pushedBy"]).unwrap_or("someone");
+            let was =
+                text(s, &["staged", "replaces", "tag"]).unwrap_or("the release that was live");
+            let _ = writeln!(
+                body,
+                "{env} is rolled back to {what} on request of {by}, replacing {was}: {what}'s staged objects, checked against its signed evidence (no rebuild), previewed, approved, deployed, tested and baked."
+            );
+            format!("↩️ {env} is rolled back to {what} (was {was})")
+        }
         Outcome::Success if settings.stage == Stage::Production => {
             let from = text(s, &["staged", "stagingTag"]).unwrap_or("staging");
             let _ = writeln!(
@@ -85,9 +98,12 @@ pub(super) fn headline(
 /// Where everything is, the timeline, who approved and over what.
 pub(super) fn details(body: &mut String, s: &Value, production: bool) {
     let site = if production { "Production" } else { "Staging" };
+    // A rollback on request redeploys the staging run's objects; a promotion promotes them.
+    let rollback = s.pointer("/preflight/candidate/rollback") == Some(&Value::Bool(true));
+    let deploys = if rollback { "Redeploys" } else { "Promotes" };
     for (label, path) in [
         ("Artifacts", &["preflight", "artifactsPrefix"][..]),
-        ("Promotes", &["staged", "stagingRun"]),
+        (deploys, &["staged", "stagingRun"]),
         ("Staging evidence", &["staged", "evidence", "digest"]),
         ("Ready on staging since", &["staged", "firstReadyAt"]),
         ("Soak until", &["staged", "soakUntil"]),

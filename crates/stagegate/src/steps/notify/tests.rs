@@ -47,13 +47,15 @@ fn ended(status: &str, error: Option<&str>) -> Input {
     .unwrap()
 }
 
+/// `approver`'s approving vote through their email link, with `reason`.
+fn vote(approver: &str, reason: &str) -> Value {
+    json!({"approver": approver, "via": "email link", "approve": true,
+           "reason": reason, "at": "2026-01-01T10:00:00Z", "from": "203.0.113.7"})
+}
+
 /// The runs whose notification the golden files hold: name, outcome, state.
 fn golden_runs() -> Vec<(&'static str, Outcome, Value)> {
     let candidate = json!({"repository": "acme/shop", "tag": "rc-1.4.0", "sha": "0123456"});
-    let vote = |approver: &str, reason: &str| {
-        json!({"approver": approver, "via": "email link", "approve": true,
-               "reason": reason, "at": "2026-01-01T10:00:00Z", "from": "203.0.113.7"})
-    };
     let cases: Vec<(&str, (Outcome, Value))> = vec![
         (
             "success",
@@ -99,6 +101,11 @@ fn golden_runs() -> Vec<(&'static str, Outcome, Value)> {
             "rolled-back",
             (Outcome::RolledBack, rolled_back(&candidate)),
         ),
+        // `stagegate rollback staging --to rc-1.3.0`, approved and deployed.
+        (
+            "rolled-back-on-request",
+            (Outcome::Success, rolled_back_on_request()),
+        ),
         // Strangers' text that tries to forge lines renders on one quoted line.
         (
             "forged-reasons",
@@ -126,6 +133,18 @@ fn golden_runs() -> Vec<(&'static str, Outcome, Value)> {
         ),
     ];
     cases.into_iter().map(|(n, (o, s))| (n, o, s)).collect()
+}
+
+/// A rollback on request to rc-1.3.0, approved by bob, that ended ready.
+fn rolled_back_on_request() -> Value {
+    json!({
+        "preflight": {"candidate": {"repository": "acme/shop", "tag": "rc-1.3.0", "version": "1.3.0",
+                                    "sha": "1111111111111111111111111111111111111111", "pushedBy": "ana", "rollback": true},
+                      "artifactsPrefix": "s3://artifacts/runs/rollback--rc-1.3.0--111111111111--20261207T1105/"},
+        "staged": {"stagingRun": "rc-1.3.0--111111111111", "stagingTag": "rc-1.3.0",
+                   "replaces": {"tag": "rc-1.4.0", "commit": "0123456789abcdef0123456789abcdef01234567", "runId": "rc-1.4.0--0123456789ab"}},
+        "approval": {"approvers": ["bob"], "votes": [vote("bob", "rc-1.4.0 breaks checkout")], "failedChecks": []}
+    })
 }
 
 /// A run whose bake failed and that is back on rc-1.3.0.
@@ -493,5 +512,34 @@ async fn a_rolled_back_run_is_counted_as_one_run_and_one_rollback() {
     assert_eq!(
         (rollbacks.len(), &rollbacks[0]["Trigger"]),
         (1, &json!("automatic"))
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_on_request_is_a_success_counted_as_a_requested_rollback() {
+    let (n, table) = (MemoryNotifier::default(), MemoryTable::default());
+    let step = notify(&n, &table);
+    let (_, outcome, state) = golden_runs()
+        .into_iter()
+        .find(|(name, ..)| *name == "rolled-back-on-request")
+        .unwrap();
+    let run = RunInput {
+        outcome,
+        execution_id: "arn:x".into(),
+        state,
+    };
+    step.run(Input::Run(run)).await.unwrap();
+    let m = n.messages().pop().unwrap().1;
+    assert_eq!(m.attributes["outcome"], "success");
+    assert!(
+        m.subject
+            .starts_with("↩️ staging is rolled back to acme/shop rc-1.3.0 (was rc-1.4.0)"),
+        "{}",
+        m.subject
+    );
+    let rollbacks = step.metrics.of("Rollbacks");
+    assert_eq!(
+        (rollbacks.len(), &rollbacks[0]["Trigger"]),
+        (1, &json!("requested"))
     );
 }

@@ -1,36 +1,14 @@
 //! What a failed bake rolls back to, and when it cannot.
 
 use super::*;
-use crate::manifest::evidence::{self, Evidence};
+use crate::manifest::evidence;
 use crate::manifest::live::record_live;
 use crate::manifest::staged::record_staged;
-use crate::testing::{candidate, now, MemoryArtifacts, MemorySigner};
+use crate::testing::{
+    candidate, now, ready_evidence as evidence_of, MemoryArtifacts, MemorySigner,
+};
 
 const PREVIOUS: &str = "1111111111111111111111111111111111111111";
-
-fn evidence_of(run: &str, tag: &str, commit: &str) -> Evidence {
-    Evidence {
-        run_id: run.into(),
-        execution_id: format!("arn:aws:states:us-east-1:1:execution:staging:{run}"),
-        repository: "acme/shop".into(),
-        tag: tag.into(),
-        commit: commit.into(),
-        outcome: "success".into(),
-        stage: "Ready for Production".into(),
-        error: None,
-        manifest: None,
-        decisions: vec![],
-        checks: vec![],
-        records: vec![],
-        change_set_id: None,
-        stack: None,
-        frontend: None,
-        promotes: None,
-        window: None,
-        rolled_back_to: None,
-        sealed_at: now(),
-    }
-}
 
 /// rc-1.3.0 at PREVIOUS went live on staging: signed, staged, recorded as live.
 async fn live_before(store: &MemoryArtifacts, signer: &MemorySigner) {

@@ -1,8 +1,10 @@
 //! Verify Staged Release: only what staging proved, its bytes unchanged, after the soak.
 
 use super::*;
-use crate::manifest::evidence::{self, Check, Decision};
-use crate::testing::{now, run_info, FixedClock, MemoryArtifacts, MemorySigner, SHA};
+use crate::manifest::evidence::{self, Check, Decision, Evidence};
+use crate::testing::{
+    now, ready_evidence, run_info, FixedClock, MemoryArtifacts, MemorySigner, SHA,
+};
 
 const STAGING: &str = "rc-1.4.0--0123456789ab";
 const SCRATCH: &str = "scratch/local:AWSCodeBuild-b1/";
@@ -26,14 +28,6 @@ async fn staged(store: &MemoryArtifacts, signer: &MemorySigner, at: chrono::Date
         .await
         .unwrap();
     let e = Evidence {
-        run_id: STAGING.into(),
-        execution_id: format!("arn:aws:states:us-east-1:1:execution:staging:{STAGING}"),
-        repository: "acme/shop".into(),
-        tag: "rc-1.4.0".into(),
-        commit: SHA.into(),
-        outcome: "success".into(),
-        stage: "Ready for Production".into(),
-        error: None,
         manifest: Some(sealed),
         decisions: vec![Decision {
             gate: "deployment".into(),
@@ -49,14 +43,8 @@ async fn staged(store: &MemoryArtifacts, signer: &MemorySigner, at: chrono::Date
             status: "SUCCEEDED".into(),
             log: None,
         }],
-        records: vec![],
-        change_set_id: None,
-        stack: None,
-        frontend: None,
-        promotes: None,
-        window: None,
-        rolled_back_to: None,
         sealed_at: at,
+        ..ready_evidence(STAGING, "rc-1.4.0", SHA)
     };
     let signed = evidence::record(store, signer, e.clone(), &prefix)
         .await
