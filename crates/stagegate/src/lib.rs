@@ -40,6 +40,7 @@ pub mod step;
 pub mod steps;
 pub mod suite_run;
 pub mod suite_spec;
+pub mod summary;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;

@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("metrics", 3),
     ("results", 3),
     ("suite_run", 3),
+    ("summary", 3),
     ("testing", 4),
     ("steps", 4),
 ];

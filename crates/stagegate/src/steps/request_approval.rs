@@ -9,12 +9,12 @@ use crate::error::{invalid_input, names, StepError};
 use crate::flow::{Checklist, Run};
 use crate::links::{check_distinct, hash_id, new_key, new_link_id, validate_approver};
 use crate::ports::{
-    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidate,
-    Candidates, Clock, Delivery, Link, Message, Notifier, Topic,
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Clock,
+    Delivery, Link, Message, Notifier, Topic,
 };
 use crate::settings::Settings;
 use crate::step::Step;
-use crate::text::one_line;
+use crate::summary;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -210,39 +210,21 @@ fn kind_name(kind: ApprovalKind) -> &'static str {
     }
 }
 
-/// What a deployment approval's email says: who wants what, the link, the checks,
-/// the infrastructure changes in numbers.
-fn deployment_body(body: &mut String, c: &Candidate, cl: &Checklist, link: &str) {
-    let ch = &cl.changes;
-    let _ = writeln!(
-        body,
-        "{} wants to deploy {} of {} to staging.\n",
-        one_line(&c.pushed_by),
-        c.tag,
-        c.repository
-    );
+/// What an approval's email says after its greeting: who asks for what, the summary
+/// lines ([`crate::summary`]), the link, then where the checklist and the manifest are.
+fn deployment_body(
+    body: &mut String,
+    input: &Input,
+    cl: &Checklist,
+    record: &ApprovalRecord,
+    link: &str,
+) {
+    let c = &input.preflight.candidate;
+    let _ = writeln!(body, "{}.\n", summary::asks(c, input.kind));
+    let times = (record.expires_at, record.created_at);
+    let lines = summary::approval(c, cl, times, record.required_approvals);
+    let _ = writeln!(body, "{}", summary::text(&lines));
     let _ = writeln!(body, "Review and decide: {link}\n");
-    let _ = writeln!(body, "Commit: {}", c.sha);
-    if cl.failed_checks.is_empty() {
-        let _ = writeln!(body, "Checks: all passed");
-    } else {
-        let _ = writeln!(
-            body,
-            "Checks FAILED: {} (approving needs a written reason)",
-            cl.failed_checks.join(", ")
-        );
-    }
-    let _ = if cl.preview.is_none() {
-        writeln!(body, "Infrastructure: no preview available")
-    } else if ch.no_changes {
-        writeln!(body, "Infrastructure: no changes")
-    } else {
-        writeln!(
-            body,
-            "Infrastructure: {} add, {} modify, {} remove, {} replacement(s)",
-            ch.adds, ch.modifies, ch.removes, ch.replacements
-        )
-    };
     let _ = writeln!(body, "Checklist: {}", cl.markdown_uri);
     if let Some(m) = &cl.manifest {
         let _ = writeln!(body, "Manifest (SHA-256): {}", m.digest);
@@ -273,7 +255,7 @@ pub fn personal_message(
     let c = &input.preflight.candidate;
     let (subject, kind) = match &input.checklist {
         Some(cl) if input.kind == ApprovalKind::Deployment => {
-            deployment_body(&mut body, c, cl, &link);
+            deployment_body(&mut body, input, cl, record, &link);
             let subject = if c.rollback {
                 format!("Roll staging back to {} of {}?", c.tag, c.repository)
             } else {
@@ -282,7 +264,7 @@ pub fn personal_message(
             (subject, "approval-request")
         }
         Some(cl) if input.kind == ApprovalKind::Production => {
-            deployment_body(&mut body, c, cl, &link);
+            deployment_body(&mut body, input, cl, record, &link);
             let subject = if c.rollback {
                 format!("Roll production back to {} of {}?", c.tag, c.repository)
             } else {
@@ -297,18 +279,14 @@ pub fn personal_message(
             }
             let _ = writeln!(body, "Sign off or reject: {link}\n");
             let _ = writeln!(body, "Commit: {}", c.sha);
+            let expires = summary::when(record.expires_at, record.created_at);
+            let _ = writeln!(body, "Expires: {expires}");
             (
                 format!("Sign off {} of {} on staging?", c.tag, c.repository),
                 "acceptance-request",
             )
         }
     };
-    let _ = writeln!(
-        body,
-        "\nThe link expires at {} ({} approval(s) needed).",
-        record.expires_at.to_rfc3339(),
-        record.required_approvals
-    );
     Message {
         subject,
         body,
