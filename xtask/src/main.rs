@@ -5,6 +5,8 @@
 //! 1. moto's server (a real implementation of the AWS APIs) in a virtualenv under
 //!    `target/tools/python`, at the version the tests are written against;
 //! 2. Debian's `chromium` and `chromium-driver` for the browser test, if missing;
+//!    and axe-core (npm, at [`AXE_VERSION`]) under `target/tools/node`, the
+//!    accessibility check the browser test runs in the review page;
 //! 3. `cargo test --workspace --locked --all-features ARGS`, with the virtualenv first
 //!    on `PATH`.
 //!
@@ -17,6 +19,9 @@ use std::process::{Command, ExitCode};
 /// The moto version the tests are written against (`crates/testkit`'s `MOTO_VERSION`
 /// must say the same; a test checks).
 const MOTO_VERSION: &str = "5.2.6";
+
+/// The axe-core version the browser test runs (its rules decide what is serious).
+const AXE_VERSION: &str = "4.14.1";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,6 +67,7 @@ fn test(extra: &[String]) -> Result<(), String> {
 fn setup() -> Result<PathBuf, String> {
     let bin = moto()?;
     chromium()?;
+    axe()?;
     Ok(bin)
 }
 
@@ -122,6 +128,28 @@ fn chromium() -> Result<(), String> {
     } else {
         Err("chromium or chromedriver is still missing after installing them".into())
     }
+}
+
+/// axe-core at [`AXE_VERSION`] in `target/tools/node/node_modules/axe-core`.
+fn axe() -> Result<(), String> {
+    let dir = root().join("target/tools/node");
+    let stamp = dir.join(format!("axe-core-{AXE_VERSION}"));
+    if stamp.exists() && dir.join("node_modules/axe-core/axe.min.js").exists() {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing axe-core@{AXE_VERSION} in {}",
+        dir.display()
+    );
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    run(
+        Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(format!("axe-core@{AXE_VERSION}")),
+        "installing axe-core with npm (install Node.js and npm)",
+    )?;
+    std::fs::write(&stamp, AXE_VERSION).map_err(|e| format!("{}: {e}", stamp.display()))
 }
 
 /// Whether `cmd` runs and succeeds (its output unshown).

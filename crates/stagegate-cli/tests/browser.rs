@@ -1,7 +1,12 @@
 //! A real browser on a rehearsal's review page: headless Chromium, driven through
 //! chromedriver (WebDriver), opens the personal link the lead's email carries,
-//! submits the plain HTML form, and the rehearsal continues to the end. Screenshots
-//! of the review and of the answer are kept in `target/test-artifacts/`.
+//! submits the plain HTML form, and the rehearsal continues to the end. Before it
+//! decides, the review page is looked at as a desktop (1280 px) and a phone (390 px)
+//! would show it: its checklist in HTML tables with no Markdown table syntax, nothing
+//! wider than the screen, and no serious or critical accessibility violation by
+//! axe-core (run in the page through WebDriver; `cargo xtask setup` installs it).
+//! Screenshots of the review at both widths and of the answer are kept in
+//! `target/test-artifacts/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (CI installs them): run with
 //! `cargo test -p stagegate-cli --features e2e --test browser`. If either is missing
@@ -114,6 +119,80 @@ async fn screenshot(port: u16, session: &str, name: &str) -> PathBuf {
     let path = artifacts().join(name);
     std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     path
+}
+
+/// Runs `script` in the page (WebDriver's context, which the page's CSP does not
+/// govern) and returns its value.
+async fn run_script(port: u16, session: &str, script: &str, asynchronous: bool) -> Value {
+    let how = if asynchronous { "async" } else { "sync" };
+    let body = json!({"script": script, "args": []});
+    webdriver(
+        port,
+        "POST",
+        &format!("/session/{session}/execute/{how}"),
+        Some(body),
+    )
+    .await
+}
+
+/// The review page of `link` at a desktop's and a phone's width: HTML tables, no
+/// Markdown table syntax, nothing wider than the screen, no serious or critical
+/// axe-core violation; a screenshot of each.
+async fn look_at_widths(port: u16, session: &str, link: &str) {
+    let axe = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/tools/node/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&axe).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `cargo xtask setup` (it installs axe-core)",
+            axe.display()
+        )
+    });
+    for (width, mobile) in [(1280, false), (390, true)] {
+        let metrics = json!({"cmd": "Emulation.setDeviceMetricsOverride",
+            "params": {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile}});
+        let cdp = format!("/session/{session}/goog/cdp/execute");
+        webdriver(port, "POST", &cdp, Some(metrics)).await;
+        let url = json!({"url": link});
+        webdriver(port, "POST", &format!("/session/{session}/url"), Some(url)).await;
+        let page = run_script(
+            port,
+            session,
+            "return {tables: document.querySelectorAll('table').length, text: document.body.innerText, wide: document.documentElement.scrollWidth, screen: window.innerWidth}",
+            false,
+        )
+        .await;
+        let text = page["text"].as_str().unwrap_or_default();
+        assert!(
+            page["tables"].as_u64() >= Some(2),
+            "checks and changes as HTML tables at {width} px: {page}"
+        );
+        assert!(
+            !text.contains("|---") && !text.contains("| "),
+            "Markdown table syntax at {width} px: {text}"
+        );
+        assert!(
+            page["wide"].as_u64() <= page["screen"].as_u64(),
+            "wider than the screen at {width} px: {page}"
+        );
+        screenshot(port, session, &format!("review-page-{width}.png")).await;
+        run_script(port, session, &format!("{axe}\n;return true;"), false).await;
+        let violations = run_script(
+            port,
+            session,
+            "const done = arguments[arguments.length - 1]; axe.run(document).then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.help + ' (' + v.nodes.map(n => n.target.join(' ')).join(', ') + ')')), e => done(['axe failed: ' + e]));",
+            true,
+        )
+        .await;
+        assert_eq!(violations, json!([]), "accessibility at {width} px");
+    }
+    let reset = json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}});
+    webdriver(
+        port,
+        "POST",
+        &format!("/session/{session}/goog/cdp/execute"),
+        Some(reset),
+    )
+    .await;
 }
 
 /// Opens `link`, checks who the page says is deciding, and clicks Approve.
@@ -301,6 +380,7 @@ async fn a_browser_approves_on_the_review_page_and_the_rehearsal_continues() {
     let browser = Browser::start(&work.join("chromium-profile")).await;
 
     let lead = rehearsal.link_of("lead");
+    look_at_widths(browser.port, &browser.session, &lead).await;
     browser.approve(&lead, "lead", "review-page.png").await;
     browser.screenshot("review-page-approved.png").await;
     // User acceptance: the pm signs off in the same browser.

@@ -25,6 +25,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
+mod markdown;
+
 /// The `approval-page` function's name.
 pub const NAME: &str = "approval-page";
 
@@ -43,7 +45,7 @@ pub struct ApprovalPage<T, R, A, C> {
 const HTML: &str = "text/html; charset=utf-8";
 
 /// The page's only style sheet; the CSP allows exactly this one, by its hash.
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}pre{background:#f6f8fa;padding:1rem;overflow:auto;white-space:pre-wrap}label{display:block;margin-top:1rem}textarea{width:100%;padding:.4rem}button{margin-top:1rem;margin-right:.5rem;padding:.5rem 1rem}.fail{color:#b00020}.who{background:#eef4ff;padding:.5rem 1rem}";
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5;overflow-wrap:anywhere}pre{background:#f6f8fa;padding:1rem;overflow:auto;white-space:pre-wrap}.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}td a{word-break:break-all}.pass{color:#116329}.replace{color:#9a3412;font-weight:600}label{display:block;margin-top:1rem}textarea{width:100%;padding:.4rem}button{margin-top:1rem;margin-right:.5rem;padding:.5rem 1rem}.fail{color:#b00020}.who{background:#eef4ff;padding:.5rem 1rem}";
 
 /// `Content-Security-Policy`: nothing may load or run but the one style sheet, the
 /// form may post only here, nobody may frame the page.
@@ -163,7 +165,11 @@ where
                     .ok()
                     .flatten()
                     .map(|b| String::from_utf8_lossy(&b).into_owned());
-                (200, render_review(&record, &approver, &link, md.as_deref()))
+                let now = self.clock.now();
+                (
+                    200,
+                    render_review(&record, (&approver, &link), md.as_deref(), now),
+                )
             }
             Ok(Err(refusal)) => (status_of(&refusal), render_outcome(&Ok(Err(refusal)))),
             Err(e) => (503, render_outcome(&Err(e))),
@@ -315,13 +321,13 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// The review page (GET): who decides, what, and a plain form that posts back to the
-/// same URL with the link's CSRF token.
+/// The review page (GET) at `now`: who decides, what, and a plain form that posts back
+/// to the same URL with the link's CSRF token.
 pub fn render_review(
     record: &ApprovalRecord,
-    approver: &Approver,
-    link: &Link,
+    (approver, link): (&Approver, &Link),
     checklist_markdown: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> String {
     let mut b = String::new();
     let _ = write!(
@@ -345,7 +351,7 @@ pub fn render_review(
         escape(&record.tag),
         escape(&record.repository),
         escape(&record.sha),
-        escape(&record.expires_at.to_rfc3339()),
+        escape(&crate::summary::when(record.expires_at, now)),
         record.required_approvals,
         record.votes.iter().filter(|v| v.approve).count()
     );
@@ -366,7 +372,7 @@ pub fn render_review(
     }
     match checklist_markdown {
         Some(md) => {
-            let _ = write!(b, "<h2>Checklist</h2><pre>{}</pre>", escape(md));
+            let _ = write!(b, "<section>{}</section>", markdown::to_html(md));
         }
         None => {
             let _ = write!(b, "<p>Checklist: {}</p>", escape(&record.checklist_uri));

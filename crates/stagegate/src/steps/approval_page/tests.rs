@@ -322,7 +322,7 @@ fn pages_escape_everything_they_show() {
         approver_id: approver.id.clone(),
         expires_at: rec.expires_at,
     };
-    let html = render_review(&rec, &approver, &link, Some("<b>md</b>"));
+    let html = render_review(&rec, (&approver, &link), Some("<b>md</b>"), rec.created_at);
     assert!(!html.contains("<script>alert"));
     assert!(html.contains("&lt;script&gt;"));
     assert!(html.contains("&lt;b&gt;md"));
@@ -362,7 +362,12 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
         approver_id: approver.id.clone(),
         expires_at: rec.expires_at,
     };
-    let html = render_review(&rec, &approver, &link, Some("## What staging proved"));
+    let html = render_review(
+        &rec,
+        (&approver, &link),
+        Some("## What staging proved"),
+        rec.created_at,
+    );
     assert!(
         html.contains("wants to promote <strong>v1.4.0</strong>"),
         "{html}"
@@ -382,7 +387,7 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
     );
     assert!(html.contains("name=\"break_glass\""), "{html}");
     rec.kind = ApprovalKind::Deployment;
-    let staging = render_review(&rec, &approver, &link, None);
+    let staging = render_review(&rec, (&approver, &link), None, rec.created_at);
     assert!(
         !staging.contains("break_glass") && staging.contains("to staging"),
         "{staging}"
