@@ -87,16 +87,16 @@ fn parse_kind(s: &str) -> Result<ApprovalKind, String> {
     }
 }
 
-fn required(v: &Option<String>, what: &str, flag: &str, env: &str) -> Result<String> {
-    v.clone()
-        .ok_or_else(|| anyhow!("no {what}: pass {flag} or set {env} (a stagegate stack output)"))
+/// `v` (a flag or its environment variable), else the deployed stack's `output`.
+fn required(v: &Option<String>, output: &str, flag: &str, env: &str) -> Result<String> {
+    crate::stack::resolve(v, output, flag, env)
 }
 
 /// The approvers' subscriptions on the approvals topic the flags or environment name.
 fn subscriptions(target: &Stack, aws: &aws_config::SdkConfig) -> Result<ApproverSubscriptions> {
     let topic = required(
         &target.topic,
-        "approvals topic",
+        "ApprovalsTopicArn",
         "--topic",
         "STAGEGATE_APPROVALS_TOPIC_ARN",
     )?;
@@ -117,7 +117,7 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
         ApproversCommand::Confirm { .. } => String::new(),
         _ => required(
             &args.target.table,
-            "approvals table",
+            "ApprovalsTableName",
             "--table",
             "STAGEGATE_APPROVALS_TABLE",
         )?,
@@ -240,7 +240,7 @@ pub async fn remove(table: &DynamoTable, sns: &ApproverSubscriptions, id: &str) 
 async fn confirm(target: &Stack, aws: &aws_config::SdkConfig, url: &str) -> Result<ExitCode> {
     let topic = required(
         &target.topic,
-        "approvals topic",
+        "ApprovalsTopicArn",
         "--topic",
         "STAGEGATE_APPROVALS_TOPIC_ARN",
     )?;
@@ -330,7 +330,7 @@ pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
     crate::aws::check_reference(&args.run)?;
     let table_name = required(
         &args.table,
-        "approvals table",
+        "ApprovalsTableName",
         "--table",
         "STAGEGATE_APPROVALS_TABLE",
     )?;
@@ -339,7 +339,7 @@ pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
         None => {
             let sm = required(
                 &args.state_machine,
-                "state machine",
+                "StateMachineArn",
                 "--state-machine",
                 "STAGEGATE_STATE_MACHINE_ARN",
             )?;

@@ -50,10 +50,10 @@ struct Target {
 }
 
 impl Target {
-    fn arn(&self) -> Result<&str> {
-        self.state_machine.as_deref().ok_or_else(|| {
-            anyhow!("no state machine: pass --state-machine ARN or set STAGEGATE_STATE_MACHINE_ARN (the stack's StateMachineArn output)")
-        })
+    /// The flag or its variable, else the deployed stack's StateMachineArn output.
+    fn arn(&self) -> Result<String> {
+        let (flag, env) = ("--state-machine", "STAGEGATE_STATE_MACHINE_ARN");
+        crate::stack::resolve(&self.state_machine, "StateMachineArn", flag, env)
     }
 }
 
@@ -153,7 +153,7 @@ pub(crate) fn start_as_caller(
 pub fn start(args: StartArgs) -> Result<ExitCode> {
     let (mut trigger, candidate) = trigger(&args)?;
     let name = candidate.execution_name();
-    let arn = args.target.arn()?.to_string();
+    let arn = args.target.arn()?;
     let started = start_as_caller(&arn, &name, &mut trigger)?;
     if started.new {
         println!("started {name}\n  {}", started.execution_arn);
@@ -222,9 +222,8 @@ pub fn promotion(args: &PromoteArgs) -> Result<(Trigger, Candidate)> {
 
 pub fn promote(args: PromoteArgs) -> Result<ExitCode> {
     let (mut trigger, production) = promotion(&args)?;
-    let arn = args.state_machine.clone().ok_or_else(|| {
-        anyhow!("no production state machine: pass --state-machine ARN or set STAGEGATE_PRODUCTION_STATE_MACHINE_ARN (the stack's ProductionStateMachineArn output)")
-    })?;
+    let (flag, env) = ("--state-machine", "STAGEGATE_PRODUCTION_STATE_MACHINE_ARN");
+    let arn = crate::stack::resolve(&args.state_machine, "ProductionStateMachineArn", flag, env)?;
     let name = production.execution_name();
     let started = start_as_caller(&arn, &name, &mut trigger)?;
     let what = if started.new {
@@ -247,7 +246,7 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
     let arn = if execution.starts_with("arn:") {
         execution.clone()
     } else {
-        aws_sfn_port::execution_arn(args.target.arn()?, execution)
+        aws_sfn_port::execution_arn(&args.target.arn()?, execution)
     };
     let view = runtime()?.block_on(async { client("").await.view(&arn).await })?;
     if args.json {
@@ -263,7 +262,7 @@ pub fn status(args: StatusArgs) -> Result<ExitCode> {
 
 /// `status --recent N`: the machine's last N runs and their figures.
 fn recent(args: &StatusArgs) -> Result<ExitCode> {
-    let machine = args.target.arn()?;
+    let machine = &args.target.arn()?;
     let views = runtime()?.block_on(async {
         let sfn = client(machine).await;
         let mut views = Vec::new();

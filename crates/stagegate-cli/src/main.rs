@@ -9,6 +9,7 @@ mod aws;
 mod figures;
 mod rehearse;
 mod rollback;
+mod stack;
 mod test_case;
 mod verify;
 
@@ -24,6 +25,16 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The deployed stagegate stack whose outputs the AWS commands read (default: the
+    /// stack_name samconfig.toml gives --config-env, as `sam deploy` uses).
+    #[arg(long, global = true, env = "STAGEGATE_STACK")]
+    stack: Option<String>,
+    /// The samconfig.toml environment whose stack_name and region to use.
+    #[arg(long, global = true, default_value = "default")]
+    config_env: String,
+    /// The SAM configuration file.
+    #[arg(long, global = true, default_value = "samconfig.toml")]
+    samconfig: std::path::PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +70,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = stack::configure(cli.stack, &cli.config_env, cli.samconfig) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Rehearse(args) => rehearse::run(args),
         Command::TestCase(args) => test_case::run(args),

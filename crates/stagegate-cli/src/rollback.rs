@@ -7,7 +7,7 @@
 //! production: its quorum; never the caller) before anything deploys.
 
 use crate::aws::{git, runtime, start_as_caller};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use aws_s3_port::S3Artifacts;
 use stagegate::manifest::live::{rollback_target, Live};
 use stagegate::ports::{Artifacts, Candidate, Trigger};
@@ -78,23 +78,28 @@ pub async fn target(artifacts: &impl Artifacts, env: Env, to: Option<&str>) -> R
 }
 
 pub fn run(args: RollbackArgs) -> Result<ExitCode> {
-    let (machine, prefix, variable) = match args.env {
-        Env::Staging => (&args.state_machine, "rc-", "STAGEGATE_STATE_MACHINE_ARN"),
-        Env::Production => (
+    use crate::stack::resolve;
+    let machine = match args.env {
+        Env::Staging => resolve(
+            &args.state_machine,
+            "StateMachineArn",
+            "--state-machine",
+            "STAGEGATE_STATE_MACHINE_ARN",
+        )?,
+        Env::Production => resolve(
             &args.production_state_machine,
-            "v",
+            "ProductionStateMachineArn",
+            "--production-state-machine",
             "STAGEGATE_PRODUCTION_STATE_MACHINE_ARN",
-        ),
+        )?,
     };
-    let Some(machine) = machine.clone() else {
-        bail!(
-            "no {} state machine: set {variable} (or pass its flag)",
-            args.env.name()
-        );
-    };
-    let Some(bucket) = args.bucket.clone() else {
-        bail!("no artifacts bucket: pass --bucket or set STAGEGATE_ARTIFACTS_BUCKET (the stack's ArtifactsBucketName output)");
-    };
+    let prefix = if args.env == Env::Staging { "rc-" } else { "v" };
+    let bucket = resolve(
+        &args.bucket,
+        "ArtifactsBucketName",
+        "--bucket",
+        "STAGEGATE_ARTIFACTS_BUCKET",
+    )?;
     let live = runtime()?.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         target(
