@@ -1,8 +1,9 @@
 //! `stagegate`: the command line. `rehearse` runs the staging flow on this machine;
 //! `test-case` runs Step Functions Local mock-config test cases on the embedded engine;
 //! `start`, `promote`, `rollback` and `status` drive the state machines deployed on
-//! AWS; `approve` and `reject` decide a waiting run as the caller's AWS identity;
-//! `approvers` manages who decides; `verify` checks a run's signed evidence.
+//! AWS; `approvals` lists what waits on the caller, `approve` and `reject` decide a
+//! waiting run as the caller's AWS identity; `approvers` manages who decides;
+//! `verify` checks a run's signed evidence.
 
 mod approvers;
 mod aws;
@@ -12,6 +13,7 @@ mod rollback;
 mod stack;
 mod test_case;
 mod verify;
+mod waiting;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -61,6 +63,9 @@ enum Command {
     Approve(approvers::DecideArgs),
     /// Reject a run waiting on AWS, as your AWS identity; --comment says why.
     Reject(approvers::DecideArgs),
+    /// What waits on you: the pending approvals of the repository that ask your AWS
+    /// identity, each with its summary and the commands that decide it.
+    Approvals(waiting::ApprovalsArgs),
     /// Who decides approvals: add, remove, list (each gets their own emails).
     Approvers(approvers::ApproversArgs),
     /// Check a run's signed evidence: the signature and every digest, against the
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
         Command::Status(args) => aws::status(args),
         Command::Approve(args) => approvers::decide(args, true),
         Command::Reject(args) => approvers::decide(args, false),
+        Command::Approvals(args) => waiting::run(args),
         Command::Approvers(args) => approvers::approvers(args),
         Command::Verify(args) => verify::run(args),
     };
