@@ -44,6 +44,23 @@ async fn ask(
     panic!("no rollback approval email for {tag} to {approver}");
 }
 
+/// The approval records of rc-1.3.0: its first run's, and the rollback's, marked so.
+fn asked_as_a_rollback(flow: &Flow) {
+    let mut asked: Vec<bool> = flow
+        .table
+        .records()
+        .iter()
+        .filter(|r| r.tag == "rc-1.3.0")
+        .map(|r| r.rollback)
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [false, true],
+        "the first run's approval, and the rollback's"
+    );
+}
+
 /// `approver` decides the rollback through link `id`.
 async fn decide(flow: &Flow, id: &str, approve: bool) -> Decided {
     let reason = (!approve).then_some("the fix is on its way");
@@ -66,6 +83,7 @@ pub async fn a_rollback_asked_for_on_staging_is_previewed_approved_and_redeploys
     let asked = flow.notifier.messages();
     let (_, email) = asked.last().expect("the approval email");
     assert_eq!(email.subject, "Roll staging back to rc-1.3.0 of acme/shop?");
+    asked_as_a_rollback(&flow);
     assert_eq!(decide(&flow, &id, true).await, Decided::Approved);
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");

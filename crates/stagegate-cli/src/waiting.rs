@@ -55,10 +55,12 @@ pub fn render(
     }
     let mut out = String::new();
     for (r, me) in waiting {
-        let kind = match r.kind {
-            ApprovalKind::Deployment => "deployment approval (staging)",
-            ApprovalKind::Acceptance => "user-acceptance sign-off (staging)",
-            ApprovalKind::Production => "production approval",
+        let kind = match (r.kind, r.rollback) {
+            (ApprovalKind::Deployment, true) => "rollback of staging",
+            (ApprovalKind::Production, true) => "rollback of production",
+            (ApprovalKind::Deployment, false) => "deployment approval (staging)",
+            (ApprovalKind::Acceptance, _) => "user-acceptance sign-off (staging)",
+            (ApprovalKind::Production, false) => "production approval",
         };
         let run = stagegate::flow::run_id(&r.execution_id);
         let checks = match r.failed_checks.as_slice() {

@@ -246,6 +246,9 @@ pub struct ApprovalRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pusher: Option<Pusher>,
     pub checklist_uri: String,
+    /// A rollback on request (`stagegate rollback`): the page and the CLI say so.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rollback: bool,
     /// The SHA-256 of the run's manifest (every artifact the approval binds), as the
     /// approver is shown it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

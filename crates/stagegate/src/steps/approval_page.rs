@@ -321,6 +321,41 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// What the request asks, around the tag and repository: "wants to deploy … to
+/// staging", "wants to promote …", "wants to roll staging back to …".
+fn asks(record: &ApprovalRecord) -> (&'static str, &'static str) {
+    match (record.kind, record.rollback) {
+        (ApprovalKind::Production, true) => (
+            "wants to roll production back to",
+            ", a release that went live there before: its objects as they went live, not a rebuild",
+        ),
+        (ApprovalKind::Production, false) => (
+            "wants to promote",
+            " to production: the bytes staging proved, not a rebuild",
+        ),
+        (_, true) => (
+            "wants to roll staging back to",
+            ", a release that went live there before: its objects as they went live, not a rebuild",
+        ),
+        (_, false) => ("wants to deploy", " to staging"),
+    }
+}
+
+/// The page's title: the question the approver answers.
+fn title_of(record: &ApprovalRecord) -> String {
+    match record.kind {
+        ApprovalKind::Deployment if record.rollback => {
+            format!("Roll staging back to {}?", record.tag)
+        }
+        ApprovalKind::Production if record.rollback => {
+            format!("Roll production back to {}?", record.tag)
+        }
+        ApprovalKind::Deployment => format!("Approve {} for staging?", record.tag),
+        ApprovalKind::Acceptance => format!("Sign off {} on staging?", record.tag),
+        ApprovalKind::Production => format!("Promote {} to production?", record.tag),
+    }
+}
+
 /// The review page (GET) at `now`: who decides, what, and a plain form that posts back
 /// to the same URL with the link's CSRF token.
 pub fn render_review(
@@ -336,17 +371,10 @@ pub fn render_review(
         escape(&approver.id),
         escape(&approver.email)
     );
-    let wants = match record.kind {
-        ApprovalKind::Production => "wants to promote",
-        _ => "wants to deploy",
-    };
-    let to = match record.kind {
-        ApprovalKind::Production => "production: the bytes staging proved, not a rebuild",
-        _ => "staging",
-    };
+    let (wants, after) = asks(record);
     let _ = write!(
         b,
-        "<p><strong>{}</strong> {wants} <strong>{}</strong> of <strong>{}</strong> to {to}.</p><p>Commit <code>{}</code>. Expires {}. {} approval(s) needed, {} so far.</p>",
+        "<p><strong>{}</strong> {wants} <strong>{}</strong> of <strong>{}</strong>{after}.</p><p>Commit <code>{}</code>. Expires {}. {} approval(s) needed, {} so far.</p>",
         escape(&record.pushed_by),
         escape(&record.tag),
         escape(&record.repository),
@@ -393,11 +421,7 @@ pub fn render_review(
             ""
         }
     );
-    let title = match record.kind {
-        ApprovalKind::Deployment => format!("Approve {} for staging?", record.tag),
-        ApprovalKind::Acceptance => format!("Sign off {} on staging?", record.tag),
-        ApprovalKind::Production => format!("Promote {} to production?", record.tag),
-    };
+    let title = title_of(record);
     page(&title, &b)
 }
 

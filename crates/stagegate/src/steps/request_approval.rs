@@ -141,6 +141,7 @@ where
             pushed_by: c.pushed_by.clone(),
             pusher: c.pusher.clone(),
             checklist_uri,
+            rollback: c.rollback,
             manifest_digest: input
                 .checklist
                 .as_ref()

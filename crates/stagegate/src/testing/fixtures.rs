@@ -118,6 +118,7 @@ pub fn pending_record(id: &str, tag: &str, token: &str) -> ApprovalRecord {
         pushed_by: "ana".into(),
         pusher: Some(github_pusher("ana")),
         checklist_uri: "mem://c".into(),
+        rollback: false,
         manifest_digest: Some("5e".repeat(32)),
         failed_checks: vec![],
         created_at: now(),

@@ -392,4 +392,15 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
         !staging.contains("break_glass") && staging.contains("to staging"),
         "{staging}"
     );
+    // A rollback on request says so, in the title and the sentence.
+    rec.rollback = true;
+    let back = render_review(&rec, (&approver, &link), None, rec.created_at);
+    assert!(
+        back.contains("<title>Roll staging back to v1.4.0?</title>"),
+        "{back}"
+    );
+    assert!(
+        back.contains("wants to roll staging back to <strong>v1.4.0</strong>"),
+        "{back}"
+    );
 }
