@@ -486,20 +486,33 @@ async fn a_run_that_ended_abnormally_is_counted_by_its_end_event() {
     assert!(step.metrics.of("PhaseDuration").is_empty());
 }
 
-#[tokio::test]
-async fn a_rolled_back_run_is_counted_as_one_run_and_one_rollback() {
-    let (n, table) = (MemoryNotifier::default(), MemoryTable::default());
-    let step = notify(&n, &table);
+/// Notify run by `step` on the golden run `name`.
+async fn notify_golden<N, T, C, A, S, M>(step: &Notify<N, T, C, A, S, M>, name: &str) -> Output
+where
+    N: Notifier,
+    T: Claims,
+    C: Clock,
+    A: Artifacts,
+    S: Signer,
+    M: Metrics,
+{
     let (_, outcome, state) = golden_runs()
         .into_iter()
-        .find(|(name, ..)| *name == "rolled-back")
+        .find(|(n, ..)| *n == name)
         .unwrap();
     let run = RunInput {
         outcome,
         execution_id: "arn:x".into(),
         state,
     };
-    let out = step.run(Input::Run(run)).await.unwrap();
+    step.run(Input::Run(run)).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_rolled_back_run_is_counted_as_one_run_and_one_rollback() {
+    let (n, table) = (MemoryNotifier::default(), MemoryTable::default());
+    let step = notify(&n, &table);
+    let out = notify_golden(&step, "rolled-back").await;
     assert_eq!(
         (out.outcome, out.stage.as_str()),
         (Outcome::RolledBack, "Bake")
@@ -519,16 +532,7 @@ async fn a_rolled_back_run_is_counted_as_one_run_and_one_rollback() {
 async fn a_rollback_on_request_is_a_success_counted_as_a_requested_rollback() {
     let (n, table) = (MemoryNotifier::default(), MemoryTable::default());
     let step = notify(&n, &table);
-    let (_, outcome, state) = golden_runs()
-        .into_iter()
-        .find(|(name, ..)| *name == "rolled-back-on-request")
-        .unwrap();
-    let run = RunInput {
-        outcome,
-        execution_id: "arn:x".into(),
-        state,
-    };
-    step.run(Input::Run(run)).await.unwrap();
+    notify_golden(&step, "rolled-back-on-request").await;
     let m = n.messages().pop().unwrap().1;
     assert_eq!(m.attributes["outcome"], "success");
     assert!(
