@@ -140,6 +140,7 @@ impl Flow {
             repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]).with_token(),
             signer: stagegate_local::adapters::LocalSigner::ephemeral()
                 .unwrap_or_else(|e| panic!("{e}")),
+            chat: None,
             alarms: stagegate_local::adapters::LocalAlarms::default(),
         };
         for s in SUITES {
@@ -162,6 +163,7 @@ impl Flow {
                 repository: ports.repository.clone(),
                 signer: ports.signer.clone(),
                 alarms: ports.alarms.clone(),
+                chat: ports.chat.clone(),
             },
             builds: builds.clone(),
             time,

@@ -65,6 +65,7 @@ fn state_table() -> String {
     let outside = [
         ("webhook", "GitHub push (Function URL)"),
         ("approval-page", "an approver's link (Function URL)"),
+        ("slack-interactivity", "a Slack button or form (Function URL)"),
         (
             "resume-wait",
             "stack and Amplify status events (EventBridge rules)",

@@ -84,6 +84,7 @@ fn registered_functions() -> Vec<String> {
         repository: MemoryRepository::default(),
         signer: stagegate_local::adapters::LocalSigner::ephemeral()
             .unwrap_or_else(|e| panic!("{e}")),
+        chat: None,
         alarms: stagegate_local::adapters::LocalAlarms::default(),
     };
     let world = LocalWorld::start(Setup {

@@ -228,7 +228,7 @@ fn the_public_and_approval_functions_reach_only_their_own_items() {
     let t = template();
     let res = resources(&t);
     let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
-    let expected: [(&str, &[KeysOf]); 4] = [
+    let expected: [(&str, &[KeysOf]); 5] = [
         (
             "WebhookFunction",
             &[
@@ -254,7 +254,14 @@ fn the_public_and_approval_functions_reach_only_their_own_items() {
             "RequestApprovalFunction",
             &[
                 ("dynamodb:PutItem", &["approval#*", "link#*"]),
-                ("dynamodb:GetItem", &["approvers", "newest#*"]),
+                ("dynamodb:GetItem", &["approvers", "newest#*", "approval#*"]),
+            ],
+        ),
+        (
+            "SlackInteractivityFunction",
+            &[
+                ("dynamodb:GetItem", &["approval#*", "approvers"]),
+                ("dynamodb:PutItem", &["approval#*", "slack-request#*"]),
             ],
         ),
     ];

@@ -274,6 +274,12 @@ fn the_public_functions_have_reserved_concurrency() {
             "ApprovalPageReservedConcurrency",
             "ReservesApprovalPageConcurrency",
         ),
+        // Deciding from Slack shares the page's limit: both are how people decide.
+        (
+            "SlackInteractivityFunction",
+            "ApprovalPageReservedConcurrency",
+            "ReservesApprovalPageConcurrency",
+        ),
     ] {
         let p = &res[function]["Properties"];
         assert!(p["FunctionUrlConfig"].is_mapping(), "{function} is public");
@@ -285,13 +291,20 @@ fn the_public_functions_have_reserved_concurrency() {
         let default = t["Parameters"][param]["Default"].as_u64().unwrap();
         assert!((1..=10).contains(&default), "{param} defaults to {default}");
     }
-    // Every other function with a URL would be public too: there are exactly two.
+    // Every other function with a URL would be public too: there are exactly three.
     let public: Vec<&String> = res
         .iter()
         .filter(|(_, r)| r["Properties"]["FunctionUrlConfig"].is_mapping())
         .map(|(k, _)| k)
         .collect();
-    assert_eq!(public, ["ApprovalPageFunction", "WebhookFunction"]);
+    assert_eq!(
+        public,
+        [
+            "ApprovalPageFunction",
+            "SlackInteractivityFunction",
+            "WebhookFunction"
+        ]
+    );
 }
 
 /// Approvers are subscribed one by one with a filter on their id (`stagegate

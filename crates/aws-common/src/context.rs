@@ -38,6 +38,10 @@ pub struct Deployment {
     /// `EVIDENCE_KEY_ARN`: the KMS key (ECC P-256, sign/verify) that signs each run's
     /// evidence.
     pub evidence_key_arn: String,
+    /// `SLACK_SECRET_ARN`: the Slack app's bot token and signing secret (JSON
+    /// `{"botToken": "xoxb-…", "signingSecret": "…"}`); required with
+    /// `STAGEGATE_SLACK_TEAM_ID`, unused without it.
+    pub slack_secret_arn: Option<String>,
 }
 
 impl Deployment {
@@ -56,6 +60,7 @@ impl Deployment {
         "EVIDENCE_KEY_ARN",
         "DEPLOYMENT_ROLE_ARN",
         "GITHUB_TOKEN_SECRET_ARN",
+        "SLACK_SECRET_ARN",
     ];
 
     /// The resources from `vars`, each missing one recorded in it.
@@ -74,6 +79,7 @@ impl Deployment {
             deployment_role_arn: vars.optional("DEPLOYMENT_ROLE_ARN"),
             github_token_secret_arn: vars.optional("GITHUB_TOKEN_SECRET_ARN"),
             evidence_key_arn: vars.required("EVIDENCE_KEY_ARN"),
+            slack_secret_arn: vars.optional("SLACK_SECRET_ARN"),
         }
     }
 }
@@ -97,6 +103,12 @@ impl Context {
         let mut vars = Vars::new(get);
         let deployment = Deployment::read(&mut vars);
         let settings = Settings::read(&mut vars);
+        if settings.slack.is_some() && deployment.slack_secret_arn.is_none() {
+            vars.fail(
+                "SLACK_SECRET_ARN",
+                "is required when STAGEGATE_SLACK_TEAM_ID turns Slack on (the bot token and signing secret)".into(),
+            );
+        }
         if !vars.errors.is_empty() {
             return Err(ConfigErrors(vars.errors));
         }

@@ -38,8 +38,12 @@ pub(crate) fn to_item(r: &ApprovalRecord) -> PortResult<Item> {
     if r.state == ApprovalState::Pending {
         item.insert("pendingRepository".into(), s(&r.repository));
     }
+    // The reconcile's work list: a decision to deliver first, then chat messages to
+    // bring up to date (the same sparse index, under another key).
     if r.delivery.outstanding() {
         item.insert("undelivered".into(), s("outstanding"));
+    } else if r.chat_due() {
+        item.insert("undelivered".into(), s("chat"));
     }
     Ok(item)
 }
@@ -182,5 +186,18 @@ impl Approvals for DynamoTable {
             .into_iter()
             .filter(|r| r.delivery.outstanding())
             .collect())
+    }
+
+    async fn chat_due(&self, limit: usize) -> PortResult<Vec<ApprovalRecord>> {
+        let records = self
+            .query_index(
+                UNDELIVERED_INDEX,
+                "undelivered",
+                "chat",
+                Some(limit),
+                "list approvals whose chat messages are due an update",
+            )
+            .await?;
+        Ok(records.into_iter().filter(|r| r.chat_due()).collect())
     }
 }

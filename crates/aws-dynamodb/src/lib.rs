@@ -3,7 +3,7 @@
 //!
 //! | Item | `pk` | What it holds |
 //! |---|---|---|
-//! | approval | `approval#<id>` | the record as JSON (`record`), and what conditions and indexes read: `revision`, `state`, `deliveryStatus`, `pendingRepository` (only while pending: the sparse `pending-by-repository` index), `undelivered` (only while a decision is recorded but not delivered: the sparse `undelivered-decisions` index) |
+//! | approval | `approval#<id>` | the record as JSON (`record`), and what conditions and indexes read: `revision`, `state`, `deliveryStatus`, `pendingRepository` (only while pending: the sparse `pending-by-repository` index), `undelivered` (the reconcile's work list, the sparse `undelivered-decisions` index: `outstanding` while a decision is recorded but not delivered, then `chat` while its Slack messages may need an update) |
 //! | link | `link#<sha256 of the link id>` | the approval and the approver it belongs to, and its expiry |
 //! | approvers | `approvers` | the configured approvers (`stagegate approvers`), their SNS subscriptions, and a `version` |
 //! | newest | `newest#<repository>` | the repository's newest candidate, and a `revision` |

@@ -7,7 +7,7 @@ use aws_sdk_secretsmanager::Client;
 use stagegate::error::PortError;
 use stagegate::ports::PortResult;
 use stagegate::ports::Secrets;
-use stagegate_https::{GitHub, HttpsClient};
+use stagegate_https::{GitHub, HttpsClient, Slack};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
@@ -87,6 +87,18 @@ pub fn github(ctx: &aws_common::Context) -> GitHub<HttpsClient, CachedSecret> {
         .map(|arn| CachedSecret::from_config(&ctx.aws, arn));
     let (repository, prefix) = (&ctx.deployment.repository, &ctx.settings.tag_prefix);
     GitHub::new(HttpsClient::new(), repository, prefix, token)
+}
+
+/// Slack's Web API with the app's secret (bot token and signing secret) read from
+/// Secrets Manager by the first call that needs it; `None` unless the settings turn
+/// Slack on (the context refuses Slack on without its secret).
+pub fn slack(ctx: &aws_common::Context) -> Option<Slack<HttpsClient, CachedSecret>> {
+    let (settings, arn) = (
+        ctx.settings.slack.as_ref()?,
+        ctx.deployment.slack_secret_arn.as_ref()?,
+    );
+    let secret = CachedSecret::from_config(&ctx.aws, arn);
+    Some(Slack::new(HttpsClient::new(), &settings.api_url, secret))
 }
 
 #[cfg(test)]

@@ -46,6 +46,11 @@ enum ApproversCommand {
         /// (repeat the flag for several).
         #[arg(long = "principal")]
         principals: Vec<String>,
+        /// Their Slack member id (`U0123ABCD`: Slack profile > ⋮ > Copy member ID):
+        /// with Slack configured, they are also asked in a direct message and decide
+        /// there as themselves.
+        #[arg(long)]
+        slack: Option<String>,
         /// What they decide: deployment, acceptance, or both (repeat the flag).
         #[arg(long, value_parser = parse_kind, default_values = ["deployment", "acceptance"])]
         decides: Vec<ApprovalKind>,
@@ -141,6 +146,7 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                 github,
                 github_id,
                 principals,
+                slack,
                 decides,
             } => {
                 let sns = subscriptions(&args.target, &aws)?;
@@ -154,6 +160,7 @@ pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
                     github_id,
                     principals,
                     decides,
+                    slack,
                 };
                 add(&table, &sns, approver).await?;
                 Ok(ExitCode::SUCCESS)

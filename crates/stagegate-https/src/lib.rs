@@ -6,8 +6,10 @@
 //! the system's CA roots), so it adds almost nothing to a function's build.
 
 mod github;
+mod slack;
 
 pub use github::{GitHub, Token};
+pub use slack::Slack;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;

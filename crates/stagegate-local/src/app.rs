@@ -143,6 +143,7 @@ pub fn default_approver() -> Approver {
         github_id: None,
         principals: vec![],
         decides: vec![ApprovalKind::Deployment, ApprovalKind::Acceptance],
+        slack: None,
     }
 }
 

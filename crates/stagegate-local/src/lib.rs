@@ -18,6 +18,7 @@ pub mod private;
 pub mod procs;
 pub mod rehearsal;
 pub mod server;
+pub mod slack;
 pub mod stepfunctions;
 pub mod world;
 

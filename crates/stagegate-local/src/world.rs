@@ -76,7 +76,13 @@ pub struct Ports<A, N, S, H, Ht, G> {
     /// The app's alarms, as their evaluator sets them (the rehearsal's probes of the
     /// local backend; a test's hand). Every stage reads its own by name prefix.
     pub alarms: LocalAlarms,
+    /// Slack's Web API (the stand-in, [`crate::slack::SlackStandIn`]), used when the
+    /// settings turn Slack on; `None`: nobody is asked there.
+    pub chat: Option<LocalSlack>,
 }
+
+/// Slack's Web API over HTTP, its app secret given as JSON (the stand-in's).
+pub type LocalSlack = stagegate_https::Slack<stagegate_https::HttpsClient, String>;
 
 /// How time passes in a world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -440,18 +446,22 @@ where
         let artifacts = p.artifacts.clone();
         let r = self.register(r, generate_checklist::GenerateChecklist { artifacts });
         let (store, notifier, clock) = (self.table.clone(), p.notifier.clone(), self.runs.clone());
+        let chat = p.chat.clone();
         let request = request_approval::RequestApproval {
             settings: s.clone(),
             store,
             notifier,
+            chat,
             clock,
         };
         let r = self.register(r, request);
         let (store, runs, clock) = (self.table.clone(), self.runs.clone(), self.runs.clone());
+        let chat = p.chat.clone();
         let reconcile = reconcile_approvals::ReconcileApprovals {
             settings: s.clone(),
             store,
             runs,
+            chat,
             clock,
         };
         self.register(r, reconcile)

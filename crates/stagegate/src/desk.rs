@@ -111,25 +111,49 @@ impl<A: Approvals + Approvers, R: TaskCallbacks, C: Clock> Desk<'_, A, R, C> {
         caller_arn: &str,
         form: Form,
     ) -> Outcome {
+        self.decide_by(approval_id, Identity::Principal(caller_arn), form)
+            .await
+    }
+
+    /// Decides the pending approval `approval_id` from Slack as the approver whose
+    /// Slack member id `member` is (the workspace was checked by the endpoint); a
+    /// member who is nobody's is refused, naming them. The same rules and one vote.
+    pub async fn decide_by_slack(&self, approval_id: &str, member: &str, form: Form) -> Outcome {
+        self.decide_by(approval_id, Identity::Slack(member), form)
+            .await
+    }
+
+    async fn decide_by(&self, approval_id: &str, who: Identity<'_>, form: Form) -> Outcome {
+        match self.voter(approval_id, who).await? {
+            Ok((record, approver)) => {
+                self.decide(record, Decider::Approver(approver), who.via(), form)
+                    .await
+            }
+            Err(refusal) => Ok(Err(refusal)),
+        }
+    }
+
+    /// The pending approval `approval_id` and the approver `who` is, if they may
+    /// decide it now (before anything is asked of them: Slack's button checks this
+    /// before it opens the form).
+    pub async fn voter(
+        &self,
+        approval_id: &str,
+        who: Identity<'_>,
+    ) -> Result<Result<(ApprovalRecord, Approver), Refusal>, StepError> {
         let Some(record) = self.approvals.get(approval_id).await? else {
             return Ok(Err(Refusal::NotFound));
         };
-        let Some(approver) = record
-            .approvers
-            .iter()
-            .find(|a| a.principals.iter().any(|p| p == caller_arn))
-            .cloned()
-        else {
-            return Ok(Err(Refusal::Forbidden(format!(
-                "{caller_arn} is not the AWS principal of any approver asked for {}: decide as the approver you are (`stagegate approvers add <id> --email … --principal {caller_arn}`), or through your email link",
-                record.tag
-            ))));
+        let Some(approver) = record.approvers.iter().find(|a| who.is(a)).cloned() else {
+            return Ok(Err(Refusal::Forbidden(who.nobody(&record.tag))));
         };
         if let Err(refusal) = self.still_deciding(&record, &approver).await? {
             return Ok(Err(refusal));
         }
-        self.decide_as(approval_id, Decider::Approver(approver), "cli", form)
-            .await
+        if let Err(refusal) = self.state_allows(&record).await? {
+            return Ok(Err(refusal));
+        }
+        Ok(Ok((record, approver)))
     }
 
     /// `Revoked` unless `approver` still decides approvals of `record`'s kind.

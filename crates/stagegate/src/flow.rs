@@ -4,9 +4,8 @@
 //! of these from the state and returns its own; none of them is a step's private
 //! business, so none lives in a step's module.
 //!
-//! Also the flow's names: [`FUNCTIONS`] (every Lambda function, one list that a test
-//! holds against `functions/`, `template.yaml` and the local registry) and
-//! [`PHASES`] (the top-level states people follow).
+//! Also the flow's names: [`FUNCTIONS`] (every Lambda function, one list held against
+//! `functions/`, `template.yaml` and the local registry) and [`PHASES`].
 
 use crate::records::{Candidate, ChangeSetStatus, ResourceChange, Vote};
 use chrono::{DateTime, Utc};
@@ -39,6 +38,7 @@ pub const FUNCTIONS: &[(&str, Invoked)] = &[
     ("request-approval", Invoked::ByState),
     ("approval-page", Invoked::ByUrl),
     ("reconcile-approvals", Invoked::ByRule),
+    ("slack-interactivity", Invoked::ByUrl),
     ("validate-infrastructure", Invoked::ByState),
     ("deploy-infrastructure", Invoked::ByState),
     ("await-stack", Invoked::ByState),

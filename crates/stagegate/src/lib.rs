@@ -1,7 +1,7 @@
 //! # stagegate — the domain
 //!
 //! Every function of stagegate as pure logic over ports: no Lambda, no Step
-//! Functions, no AWS SDK here. Four layers, each importing only the ones below it:
+//! Functions, no AWS SDK here. Five layers, each importing only the ones below it:
 //!
 //! 1. values: [`error`], [`records`] (what ports exchange), [`suite_spec`], [`text`]
 //!    (strangers' text, rendered so it cannot forge structure);
@@ -13,10 +13,11 @@
 //!    [`waiting`] (event-driven deploy waits), [`timeline`], [`manifest`] (what an
 //!    approval binds), [`results`] (what grows with the input, kept out of the
 //!    state), [`metrics`] (stagegate's own, as EMF lines), [`suite_run`] (an HTTP
-//!    suite against a deployment); and the in-memory
-//!    doubles ([`testing`], behind the `testing` feature);
-//! 4. the functions themselves: [`steps`], one module per function, none naming
-//!    another.
+//!    suite against a deployment);
+//! 4. channels built on those: [`slack`] (asking and deciding in Slack, through the
+//!    desk, with the summary);
+//! 5. the functions themselves: [`steps`], one module per function, none naming
+//!    another; and the in-memory doubles ([`testing`], behind the `testing` feature).
 //!
 //! `tests/layers.rs` holds the code to this plan.
 //!
@@ -35,6 +36,7 @@ pub mod ports;
 pub mod records;
 pub mod results;
 pub mod settings;
+pub mod slack;
 pub mod status_events;
 pub mod step;
 pub mod steps;

@@ -120,6 +120,9 @@ pub fn validate_approver(a: &Approver) -> Result<(), String> {
             a.id
         ));
     }
+    if let Some(member) = &a.slack {
+        member_id(member).map_err(|e| format!("approver {}: {e}", a.id))?;
+    }
     for p in &a.principals {
         if !is_stable_principal(p) {
             return Err(format!(
@@ -129,6 +132,20 @@ pub fn validate_approver(a: &Approver) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A Slack member id: `U` or `W` and 2–20 upper-case letters or digits.
+pub fn member_id(v: &str) -> Result<String, String> {
+    let ok = v.len() <= 21
+        && v.len() >= 3
+        && (v.starts_with('U') || v.starts_with('W'))
+        && v.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(format!("'{v}' is not a Slack member id (U0123ABCD)"))
+    }
 }
 
 /// A caller ARN that names one person whatever they do: an IAM user, or an IAM
@@ -171,6 +188,7 @@ pub fn check_distinct(approvers: &[Approver]) -> Result<(), String> {
         );
         identities.extend(a.github_id.iter().map(|g| format!("GitHub id {g}")));
         identities.extend(a.principals.iter().map(|p| format!("AWS principal {p}")));
+        identities.extend(a.slack.iter().map(|m| format!("Slack member {m}")));
         for identity in identities {
             if let Some(other) = seen.insert(identity.clone(), &a.id) {
                 if other != a.id {
@@ -193,7 +211,7 @@ mod tests {
     #[test]
     fn duplicate_identities_are_refused_naming_both() {
         let sso = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/ana@example.com";
-        let twins: [(Approver, Approver, &str); 4] = [
+        let twins: [(Approver, Approver, &str); 5] = [
             (
                 approver("ana", None),
                 Approver {
@@ -229,6 +247,17 @@ mod tests {
                 },
                 "AWS principal",
             ),
+            (
+                Approver {
+                    slack: Some("U0ANA".into()),
+                    ..approver("ana", None)
+                },
+                Approver {
+                    slack: Some("U0ANA".into()),
+                    ..approver("ana2", None)
+                },
+                "Slack member U0ANA",
+            ),
         ];
         for (a, b, what) in twins {
             let e = check_distinct(&[a, b]).unwrap_err();
@@ -239,6 +268,24 @@ mod tests {
             approver("carol", Some("carol-gh"))
         ])
         .is_ok());
+    }
+
+    #[test]
+    fn a_slack_id_must_be_a_member_id() {
+        for (member, ok) in [
+            ("U0123ABCD", true),
+            ("W0123ABCD", true),
+            ("u0123abcd", false),
+            ("T0123ABCD", false),
+            ("U", false),
+            ("<!channel>", false),
+        ] {
+            let a = Approver {
+                slack: Some(member.into()),
+                ..approver("ana", None)
+            };
+            assert_eq!(validate_approver(&a).is_ok(), ok, "{member}");
+        }
     }
 
     #[test]

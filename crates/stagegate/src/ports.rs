@@ -89,6 +89,12 @@ pub trait Approvals: Send + Sync {
         &self,
         limit: usize,
     ) -> impl Future<Output = PortResult<Vec<ApprovalRecord>>> + Send;
+    /// Records whose chat messages may need an update ([`ApprovalRecord::chat_due`]),
+    /// at most `limit` (for the reconcile).
+    fn chat_due(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<ApprovalRecord>>> + Send;
 }
 
 /// The configured approvers.
@@ -289,6 +295,77 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+/// Where approvers are also asked in chat: the Slack Web API (`chat.postMessage`,
+/// `chat.update`, `views.open`) with the bot token, and the signing secret its
+/// interactivity requests are verified with, both from Secrets Manager on AWS. `None`
+/// (Slack not configured) posts nothing and verifies nothing: every interactivity
+/// request is refused.
+pub trait Chat: Send + Sync {
+    /// Posts `blocks` (with `text` for notifications and screen readers) to `channel`
+    /// (a member id: a direct message); where it landed.
+    fn post(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> impl Future<Output = PortResult<Posted>> + Send;
+    /// Replaces the message at `channel`/`ts`.
+    fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Opens `view` (a modal) for the interaction whose `trigger_id` it is.
+    fn open_view(
+        &self,
+        trigger_id: &str,
+        view: &Value,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// The signing secret interactivity requests are signed with.
+    fn signing_secret(&self) -> impl Future<Output = PortResult<String>> + Send;
+}
+
+/// Where a chat message landed: Slack's channel id (`D…` for a direct message) and
+/// its timestamp, which together name it for `chat.update`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    pub channel: String,
+    pub ts: String,
+}
+
+fn no_chat(what: &str) -> PortError {
+    PortError::refused(what, "Slack is not configured (STAGEGATE_SLACK_TEAM_ID)")
+}
+
+impl<T: Chat> Chat for Option<T> {
+    async fn post(&self, channel: &str, text: &str, blocks: &Value) -> PortResult<Posted> {
+        match self {
+            Some(c) => c.post(channel, text, blocks).await,
+            None => Err(no_chat("chat.postMessage")),
+        }
+    }
+    async fn update(&self, channel: &str, ts: &str, text: &str, blocks: &Value) -> PortResult<()> {
+        match self {
+            Some(c) => c.update(channel, ts, text, blocks).await,
+            None => Err(no_chat("chat.update")),
+        }
+    }
+    async fn open_view(&self, trigger_id: &str, view: &Value) -> PortResult<()> {
+        match self {
+            Some(c) => c.open_view(trigger_id, view).await,
+            None => Err(no_chat("views.open")),
+        }
+    }
+    async fn signing_secret(&self) -> PortResult<String> {
+        match self {
+            Some(c) => c.signing_secret().await,
+            None => Err(no_chat("read the Slack signing secret")),
+        }
     }
 }
 

@@ -156,6 +156,11 @@ pub struct Approver {
     pub principals: Vec<String>,
     /// What they decide: deployment approvals, user-acceptance sign-offs, or both.
     pub decides: Vec<ApprovalKind>,
+    /// Their Slack member id (`U0123ABCD`): with Slack configured, each approval that
+    /// asks them is also a direct message with Approve / Reject buttons, and a
+    /// decision from that Slack account is theirs ([`crate::slack`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<String>,
 }
 
 /// One decision, under the identity that made it.
@@ -267,6 +272,12 @@ pub struct ApprovalRecord {
     pub form_key: String,
     #[serde(default)]
     pub delivery: Delivery,
+    /// The request's summary (label, value): what its chat messages repeat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<(String, String)>,
+    /// Its Slack messages and what each shows ([`crate::slack::sync`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chat: Vec<ChatMessage>,
 }
 
 /// One personal link: the SHA-256 of its random id, the approval and the approver it
@@ -583,3 +594,6 @@ pub struct Signature {
     /// The signature, base64 (DER-encoded ECDSA).
     pub value: String,
 }
+
+mod chat;
+pub use chat::ChatMessage;

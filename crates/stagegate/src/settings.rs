@@ -70,6 +70,8 @@ pub struct Settings {
     pub calendar: Option<crate::windows::Calendar>,
     /// The bake after the deploy, and the stack update's rollback triggers.
     pub bake: Bake,
+    /// Slack, when approvers are also asked there (`None`: email and the CLI only).
+    pub slack: Option<Slack>,
 }
 
 /// Which state machine a function serves.
@@ -146,6 +148,7 @@ impl Default for Settings {
             production_tag_prefix: None,
             calendar: None,
             bake: Bake::default(),
+            slack: None,
         }
     }
 }
@@ -333,6 +336,7 @@ impl Settings {
         }
         read_promotion(vars, &mut s);
         bake::read(vars, &mut s.bake);
+        s.slack = slack::read(vars);
         s
     }
 
@@ -539,6 +543,8 @@ fn is_suite_name(name: &str) -> bool {
 
 mod bake;
 pub use bake::{Bake, MAX_BAKE_SECONDS, MAX_MONITORING_MINUTES};
+mod slack;
+pub use slack::{team_id, Slack, SLACK_API};
 
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,19 @@ pub fn when(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// The question an approval asks, as its email's subject and its Slack message's
+/// header: `Approve rc-1.4.0 of acme/shop for staging?`.
+pub fn subject(kind: ApprovalKind, rollback: bool, tag: &str, repository: &str) -> String {
+    let what = format!("{tag} of {repository}");
+    match (kind, rollback) {
+        (ApprovalKind::Deployment, false) => format!("Approve {what} for staging?"),
+        (ApprovalKind::Deployment, true) => format!("Roll staging back to {what}?"),
+        (ApprovalKind::Production, false) => format!("Promote {what} to production?"),
+        (ApprovalKind::Production, true) => format!("Roll production back to {what}?"),
+        (ApprovalKind::Acceptance, _) => format!("Sign off {what} on staging?"),
+    }
+}
+
 /// Who asks for what: `ana wants to deploy rc-1.4.0 of acme/shop to staging`.
 pub fn asks(c: &Candidate, kind: ApprovalKind) -> String {
     let who = one_line(&c.pushed_by);

@@ -132,6 +132,7 @@ impl Gate {
             settings,
             store: self.table.clone(),
             notifier: self.notifier.clone(),
+            chat: None::<stagegate::testing::MemoryChat>,
             clock: SystemClock,
         };
         let requested = stagegate::step::invoke(&request, input).await.unwrap();

@@ -306,6 +306,7 @@ impl Rehearsal {
             http: HttpsClient::new(),
             repository: c.repository.clone(),
             signer: LocalSigner::open(&c.root.join(EVIDENCE_KEY))?,
+            chat: None,
             alarms: LocalAlarms::sabotaging(Default::default(), bake::sabotaged(&c, &stacks)),
         };
         let alarms = ports.alarms.store.clone();

@@ -192,4 +192,52 @@ pub struct Reconciled {
     pub closed: u32,
     /// Decisions that still could not be sent (tried again next time).
     pub failed: u32,
+    /// Slack messages brought up to date.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chat_updated: u32,
+    /// Slack messages whose update failed (tried again next time).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chat_failed: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// An identity a channel vouches for, mapped to the approver who has it: the CLI's
+/// caller (an AWS principal, by STS) or a Slack member (by Slack's signature).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity<'a> {
+    Principal(&'a str),
+    Slack(&'a str),
+}
+
+impl Identity<'_> {
+    /// Whether `a` is this identity's approver.
+    pub fn is(&self, a: &Approver) -> bool {
+        match self {
+            Identity::Principal(arn) => a.principals.iter().any(|p| p == arn),
+            Identity::Slack(member) => a.slack.as_deref() == Some(*member),
+        }
+    }
+
+    /// How a vote through it arrives (`Vote::via`).
+    pub fn via(&self) -> &'static str {
+        match self {
+            Identity::Principal(_) => "cli",
+            Identity::Slack(_) => "slack",
+        }
+    }
+
+    /// The refusal of an identity that is no approver's, for `tag`.
+    pub fn nobody(&self, tag: &str) -> String {
+        match self {
+            Identity::Principal(arn) => format!(
+                "{arn} is not the AWS principal of any approver asked for {tag}: decide as the approver you are (`stagegate approvers add <id> --email … --principal {arn}`), or through your email link"
+            ),
+            Identity::Slack(member) => format!(
+                "Slack member {member} is not the Slack account of any approver asked for {tag}, so it decides nothing: the operator maps it to an approver (`stagegate approvers add <id> --email … --slack {member}`), or decide through your email link"
+            ),
+        }
+    }
 }

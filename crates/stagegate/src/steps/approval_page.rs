@@ -17,6 +17,7 @@ use crate::ports::{
     TaskCallbacks,
 };
 use crate::settings::Settings;
+pub use crate::step::parse_form;
 use crate::step::{header, respond, Endpoint, Peer, WebRequest, WebResponse};
 use base64::Engine as _;
 use http::{HeaderName, HeaderValue, Method};
@@ -231,44 +232,6 @@ pub fn same_origin(req: &WebRequest) -> Result<(), String> {
                 .into(),
         ),
     }
-}
-
-/// Decodes `application/x-www-form-urlencoded`.
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn escape(s: &str) -> String {

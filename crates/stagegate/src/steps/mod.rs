@@ -27,6 +27,7 @@ pub mod request_approval;
 pub mod resume_wait;
 pub mod roll_back;
 pub mod run_test_suite;
+pub mod slack_interactivity;
 pub mod test_report;
 pub mod validate_infrastructure;
 pub mod verify_staged;

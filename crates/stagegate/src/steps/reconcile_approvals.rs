@@ -2,10 +2,12 @@
 //! decisions that were recorded but not sent to their waiting task (a failed
 //! `SendTask*`, or a function that stopped between writing and sending). The
 //! approval desk does the work ([`crate::desk::Desk::reconcile`]); this bounds it.
+//! Then it brings Slack messages up to date ([`crate::slack::sync`]): approvals
+//! decided by email or the CLI, expired or superseded since their message was posted.
 
 use crate::desk::{Desk, Reconciled};
 use crate::error::StepError;
-use crate::ports::{Approvals, Clock, TaskCallbacks};
+use crate::ports::{Approvals, Chat, Clock, TaskCallbacks};
 use crate::settings::Settings;
 use crate::step::Step;
 use serde::Deserialize;
@@ -22,18 +24,20 @@ pub const LIMIT: usize = 25;
 #[derive(Clone, Debug, Deserialize)]
 pub struct Tick {}
 
-/// Reconcile Approvals: outstanding decisions, delivered.
-pub struct ReconcileApprovals<T, R, C> {
+/// Reconcile Approvals: outstanding decisions, delivered; Slack messages, true.
+pub struct ReconcileApprovals<T, R, S, C> {
     pub settings: Settings,
     /// The approval records.
     pub store: T,
     /// Step Functions: where decisions are delivered.
     pub runs: R,
+    /// Slack (`None` when not configured).
+    pub chat: Option<S>,
     pub clock: C,
 }
 
-impl<T: Approvals, R: TaskCallbacks, C: Clock + Clone> Step<Tick, Reconciled>
-    for ReconcileApprovals<T, R, C>
+impl<T: Approvals, R: TaskCallbacks, S: Chat, C: Clock + Clone> Step<Tick, Reconciled>
+    for ReconcileApprovals<T, R, S, C>
 {
     const NAME: &'static str = NAME;
 
@@ -44,7 +48,16 @@ impl<T: Approvals, R: TaskCallbacks, C: Clock + Clone> Step<Tick, Reconciled>
             runs: &self.runs,
             clock: self.clock.clone(),
         };
-        desk.reconcile(LIMIT).await
+        let mut report = desk.reconcile(LIMIT).await?;
+        if let Some(chat) = &self.chat {
+            let now = self.clock.now();
+            for record in self.store.chat_due(LIMIT).await? {
+                let synced = crate::slack::sync(&self.store, chat, &record, now).await?;
+                report.chat_updated += synced.updated;
+                report.chat_failed += synced.failed;
+            }
+        }
+        Ok(report)
     }
 }
 
@@ -90,6 +103,7 @@ mod tests {
             settings: Settings::default(),
             store: table.clone(),
             runs: runs.clone(),
+            chat: None::<MemoryChat>,
             clock: FixedClock(now() + Duration::minutes(5)),
         };
         assert_eq!(step.run(Tick {}).await.unwrap().delivered, LIMIT as u32);

@@ -9,10 +9,11 @@ use crate::error::{invalid_input, names, StepError};
 use crate::flow::{Checklist, Run};
 use crate::links::{check_distinct, hash_id, new_key, new_link_id, validate_approver};
 use crate::ports::{
-    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Clock,
-    Delivery, Link, Message, Notifier, Topic,
+    ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Chat,
+    ChatMessage, Clock, Delivery, Link, Message, Notifier, Topic, Update,
 };
 use crate::settings::Settings;
+use crate::slack;
 use crate::step::Step;
 use crate::summary;
 use chrono::{DateTime, Duration, Utc};
@@ -48,24 +49,85 @@ pub struct Output {
     pub message_ids: Vec<String>,
     pub expires_at: DateTime<Utc>,
     pub required_approvals: u32,
+    /// The approvers also asked in Slack, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack: Vec<String>,
+    /// Slack messages that could not be posted, and why (their email went out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack_failures: Vec<String>,
 }
 
-/// Request Approval: one record, one personal link and email per approver.
-pub struct RequestApproval<T, N, C> {
+/// Request Approval: one record, one personal link and email per approver, and a
+/// Slack message to each who has a Slack id when Slack is configured.
+pub struct RequestApproval<T, N, S, C> {
     pub settings: Settings,
     /// The table: approval records and links, the configured approvers, the newest
     /// candidate of each repository.
     pub store: T,
     pub notifier: N,
+    /// Slack (`None` when not configured: nobody is asked there).
+    pub chat: Option<S>,
     pub clock: C,
 }
 
-impl<T, N, C> RequestApproval<T, N, C>
+impl<T, N, S, C> RequestApproval<T, N, S, C>
 where
     T: Approvals + Approvers + Candidates,
     N: Notifier,
+    S: Chat,
     C: Clock,
 {
+    /// Asks each approver with a Slack id in a direct message, then records where the
+    /// messages are. A message that cannot be posted is reported, not retried: the
+    /// approver's email went out, and retrying the step would ask everyone twice.
+    async fn ask_in_slack(
+        &self,
+        record: &ApprovalRecord,
+        output: &mut Output,
+    ) -> Result<(), StepError> {
+        let (Some(chat), Some(_)) = (&self.chat, &self.settings.slack) else {
+            return Ok(());
+        };
+        let mut next = record.clone();
+        let now = self.clock.now();
+        for a in &record.approvers {
+            let Some(member) = &a.slack else { continue };
+            let (text, blocks) = slack::blocks::message(record, &a.id, now);
+            match chat.post(member, &text, &blocks).await {
+                Ok(posted) => {
+                    next.chat.push(ChatMessage {
+                        approver: a.id.clone(),
+                        channel: posted.channel,
+                        ts: posted.ts,
+                        shows: record.chat_status(now),
+                    });
+                    output.slack.push(a.id.clone());
+                }
+                Err(e) => output.slack_failures.push(format!("{}: {e}", a.id)),
+            }
+        }
+        if next.chat.is_empty() {
+            return Ok(());
+        }
+        // Someone may have decided meanwhile: add the messages to the record as it is.
+        let mut current = record.clone();
+        for _ in 0..5 {
+            let mut updated = current.clone();
+            updated.revision = current.revision + 1;
+            updated.chat = next.chat.clone();
+            match self.store.update(&current, &updated).await? {
+                Update::Done => return Ok(()),
+                Update::Conflict(now) => current = *now,
+            }
+        }
+        // Not an error: everyone was asked, and the buttons work; failing the step
+        // would ask everyone again. Only these messages will not be updated.
+        output
+            .slack_failures
+            .push("the messages were posted but not recorded (the approval changed five times meanwhile): they will not be updated".into());
+        Ok(())
+    }
+
     /// `Superseded` when a newer candidate of the repository started meanwhile (a
     /// rollback goes back to an older release on purpose: never, at this point).
     async fn still_newest(&self, input: &Input) -> Result<(), StepError> {
@@ -129,6 +191,8 @@ where
             ),
         };
         let (c, now) = (&input.preflight.candidate, self.clock.now());
+        let expires_at = now + Duration::seconds(self.settings.approval_timeout_seconds as i64);
+        let required = self.settings.required_approvals;
         Ok(ApprovalRecord {
             id: new_key(),
             revision: 0,
@@ -149,21 +213,24 @@ where
                 .map(|m| m.digest.clone()),
             failed_checks,
             created_at: now,
-            expires_at: now + Duration::seconds(self.settings.approval_timeout_seconds as i64),
-            required_approvals: self.settings.required_approvals,
+            expires_at,
+            required_approvals: required,
             state: ApprovalState::Pending,
             votes: Vec::new(),
             approvers,
             form_key: new_key(),
             delivery: Delivery::Undecided,
+            summary: summary_of(input, (expires_at, now), required),
+            chat: Vec::new(),
         })
     }
 }
 
-impl<T, N, C> Step<Input, Output> for RequestApproval<T, N, C>
+impl<T, N, S, C> Step<Input, Output> for RequestApproval<T, N, S, C>
 where
     T: Approvals + Approvers + Candidates,
     N: Notifier,
+    S: Chat,
     C: Clock,
 {
     const NAME: &'static str = NAME;
@@ -193,14 +260,46 @@ where
             let message = personal_message(&self.settings, &input, &record, approver, id);
             message_ids.push(self.notifier.publish(Topic::Approvals, &message).await?);
         }
-        Ok(Output {
+        let mut output = Output {
             approvers: record.approvers.iter().map(|a| a.id.clone()).collect(),
-            approval_id: record.id,
+            approval_id: record.id.clone(),
             message_ids,
             expires_at: record.expires_at,
             required_approvals: record.required_approvals,
-        })
+            slack: Vec::new(),
+            slack_failures: Vec::new(),
+        };
+        self.ask_in_slack(&record, &mut output).await?;
+        Ok(output)
     }
+}
+
+/// The summary of the request (who asks for what, then [`summary::approval`]'s
+/// lines, or a sign-off's commit and site), as its Slack messages show it.
+fn summary_of(
+    input: &Input,
+    times: (DateTime<Utc>, DateTime<Utc>),
+    required: u32,
+) -> Vec<(String, String)> {
+    let c = &input.preflight.candidate;
+    let mut lines = vec![("Request".to_string(), summary::asks(c, input.kind))];
+    match &input.checklist {
+        Some(cl) if input.kind != ApprovalKind::Acceptance => {
+            lines.extend(
+                summary::approval(c, cl, times, required)
+                    .into_iter()
+                    .map(|l| (l.label.to_string(), l.value)),
+            );
+        }
+        _ => {
+            lines.push(("Commit".into(), c.sha.clone()));
+            if let Some(url) = &input.frontend_url {
+                lines.push(("Try it".into(), url.clone()));
+            }
+            lines.push(("Expires".into(), summary::when(times.0, times.1)));
+        }
+    }
+    lines
 }
 
 fn kind_name(kind: ApprovalKind) -> &'static str {
@@ -254,24 +353,11 @@ pub fn personal_message(
         approver.id
     );
     let c = &input.preflight.candidate;
-    let (subject, kind) = match &input.checklist {
-        Some(cl) if input.kind == ApprovalKind::Deployment => {
+    let subject = summary::subject(input.kind, c.rollback, &c.tag, &c.repository);
+    let kind = match &input.checklist {
+        Some(cl) if input.kind != ApprovalKind::Acceptance => {
             deployment_body(&mut body, input, cl, record, &link);
-            let subject = if c.rollback {
-                format!("Roll staging back to {} of {}?", c.tag, c.repository)
-            } else {
-                format!("Approve {} of {} for staging?", c.tag, c.repository)
-            };
-            (subject, "approval-request")
-        }
-        Some(cl) if input.kind == ApprovalKind::Production => {
-            deployment_body(&mut body, input, cl, record, &link);
-            let subject = if c.rollback {
-                format!("Roll production back to {} of {}?", c.tag, c.repository)
-            } else {
-                format!("Promote {} of {} to production?", c.tag, c.repository)
-            };
-            (subject, "approval-request")
+            "approval-request"
         }
         _ => {
             let _ = writeln!(body, "{} of {} is deployed to staging and passed its integration and performance tests.\n", c.tag, c.repository);
@@ -282,10 +368,7 @@ pub fn personal_message(
             let _ = writeln!(body, "Commit: {}", c.sha);
             let expires = summary::when(record.expires_at, record.created_at);
             let _ = writeln!(body, "Expires: {expires}");
-            (
-                format!("Sign off {} of {} on staging?", c.tag, c.repository),
-                "acceptance-request",
-            )
+            "acceptance-request"
         }
     };
     Message {

@@ -555,6 +555,10 @@ impl<A: Approvals> Approvals for Interleaving<A> {
         tokio::task::yield_now().await;
         self.inner.undelivered(limit).await
     }
+    async fn chat_due(&self, limit: usize) -> PortResult<Vec<ApprovalRecord>> {
+        tokio::task::yield_now().await;
+        self.inner.chat_due(limit).await
+    }
 }
 
 impl<A: Approvers> Approvers for Interleaving<A> {

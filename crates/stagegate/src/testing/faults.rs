@@ -209,6 +209,10 @@ impl<T: Approvals> Approvals for Faulty<T> {
             .check("dynamodb:Query (undelivered decisions)")?;
         self.inner.undelivered(limit).await
     }
+    async fn chat_due(&self, limit: usize) -> PortResult<Vec<ApprovalRecord>> {
+        self.faults.check("dynamodb:Query (chat messages due)")?;
+        self.inner.chat_due(limit).await
+    }
 }
 
 impl<T: Approvers> Approvers for Faulty<T> {

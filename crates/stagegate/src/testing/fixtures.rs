@@ -93,6 +93,7 @@ pub fn approver(id: &str, github: Option<&str>) -> Approver {
         github_id: github.map(github_id),
         principals: vec![],
         decides: vec![ApprovalKind::Deployment, ApprovalKind::Acceptance],
+        slack: None,
     }
 }
 
@@ -129,6 +130,8 @@ pub fn pending_record(id: &str, tag: &str, token: &str) -> ApprovalRecord {
         approvers: approvers(),
         form_key: "0f".repeat(32),
         delivery: Default::default(),
+        summary: vec![],
+        chat: vec![],
     }
 }
 

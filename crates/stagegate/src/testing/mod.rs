@@ -4,6 +4,7 @@
 //! the in-memory approvals table (which the local rehearsal also keeps). Nothing
 //! here is in a Lambda binary.
 
+mod chat;
 mod doubles;
 mod faults;
 mod fixtures;
@@ -11,6 +12,7 @@ mod hosting;
 mod stacks;
 mod table;
 
+pub use chat::*;
 pub use doubles::*;
 pub use faults::*;
 pub use fixtures::*;

@@ -139,6 +139,16 @@ impl Approvals for MemoryTable {
             .cloned()
             .collect())
     }
+    async fn chat_due(&self, limit: usize) -> PortResult<Vec<ApprovalRecord>> {
+        Ok(self
+            .items()
+            .records
+            .values()
+            .filter(|r| !r.delivery.outstanding() && r.chat_due())
+            .take(limit)
+            .cloned()
+            .collect())
+    }
 }
 
 impl Approvers for MemoryTable {

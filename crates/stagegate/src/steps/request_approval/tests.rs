@@ -4,10 +4,10 @@
 use super::*;
 use crate::desk::{Decided, Decider, Desk, Form, Reconciled, Refusal, DELIVERY_ATTEMPTS};
 use crate::links::{form_token, is_link_id};
-use crate::ports::Update;
+
 use crate::testing::{
-    approver, approvers, checklist_output, now, run_info, FixedClock, Flaky, MemoryNotifier,
-    MemoryRuns, MemoryTable,
+    approver, approvers, checklist_output, now, run_info, FixedClock, Flaky, MemoryChat,
+    MemoryNotifier, MemoryRuns, MemoryTable,
 };
 use serde_json::json;
 
@@ -25,6 +25,8 @@ struct World {
     table: MemoryTable,
     notifier: MemoryNotifier,
     callbacks: Flaky<MemoryRuns>,
+    /// Slack, used when `settings.slack` is set.
+    chat: MemoryChat,
 }
 
 impl World {
@@ -47,14 +49,16 @@ impl World {
             table: MemoryTable::with_approvers(people),
             notifier: Default::default(),
             callbacks: Flaky::new(MemoryRuns::default()),
+            chat: MemoryChat::new("signing-secret"),
         }
     }
 
-    fn step(&self) -> RequestApproval<MemoryTable, MemoryNotifier, FixedClock> {
+    fn step(&self) -> RequestApproval<MemoryTable, MemoryNotifier, MemoryChat, FixedClock> {
         RequestApproval {
             settings: self.settings.clone(),
             store: self.table.clone(),
             notifier: self.notifier.clone(),
+            chat: Some(self.chat.clone()),
             clock: FixedClock(now()),
         }
     }

@@ -288,8 +288,7 @@ async fn the_reconcile_delivers_failed_and_stale_decisions_only() {
         report,
         Reconciled {
             delivered: 1,
-            closed: 0,
-            failed: 0
+            ..Reconciled::default()
         }
     );
     assert_eq!(w.callbacks.inner.failures()[0].1, "Rejected");
