@@ -226,6 +226,27 @@ mod tests {
     }
 
     #[test]
+    fn slack_on_needs_the_secret_of_the_slack_app() {
+        let on = |k: &str| match k {
+            "STAGEGATE_SLACK_TEAM_ID" => Some("T0ACME".into()),
+            "SLACK_SECRET_ARN" => None,
+            k => deployed(k),
+        };
+        let e = Context::from_vars(aws(), on).unwrap_err();
+        assert_eq!(e.0[0].name, "SLACK_SECRET_ARN", "{e:?}");
+        let with_secret = |k: &str| match k {
+            "STAGEGATE_SLACK_TEAM_ID" => Some("T0ACME".into()),
+            k => deployed(k),
+        };
+        let ctx = Context::from_vars(aws(), with_secret).unwrap();
+        assert_eq!(ctx.settings.slack.map(|s| s.team_id), Some("T0ACME".into()));
+        assert_eq!(
+            ctx.deployment.slack_secret_arn.as_deref(),
+            Some("SLACK_SECRET_ARN-value")
+        );
+    }
+
+    #[test]
     fn every_missing_or_malformed_variable_is_named_in_one_error() {
         let e = Context::from_vars(aws(), |k| match k {
             "ARTIFACTS_BUCKET" | "EVENT_BUS_NAME" => None,

@@ -284,8 +284,8 @@ pub fn render(d: &Directory) -> String {
         return "no approvers: add one with `stagegate approvers add ID --email ADDRESS`\n".into();
     }
     let mut out = format!(
-        "{:<20} {:<32} {:<20} {:<24} subscription\n",
-        "id", "email", "github", "decides"
+        "{:<20} {:<32} {:<20} {:<12} {:<24} subscription\n",
+        "id", "email", "github", "slack", "decides"
     );
     for a in &d.approvers {
         let decides: Vec<&str> = a
@@ -298,10 +298,11 @@ pub fn render(d: &Directory) -> String {
             })
             .collect();
         out.push_str(&format!(
-            "{:<20} {:<32} {:<20} {:<24} {}\n",
+            "{:<20} {:<32} {:<20} {:<12} {:<24} {}\n",
             a.id,
             a.email,
             a.github.as_deref().unwrap_or("-"),
+            a.slack.as_deref().unwrap_or("-"),
             decides.join(","),
             d.subscriptions
                 .get(&a.id)
@@ -568,13 +569,20 @@ mod tests {
     #[test]
     fn the_list_shows_each_approver_and_their_subscription() {
         let d = Directory {
-            approvers: vec![stagegate::testing::approver("bob", Some("bob-gh"))],
+            approvers: stagegate::testing::slack_approvers(),
             subscriptions: [("bob".to_string(), "arn:sub:1".to_string())].into(),
             version: 1,
         };
         let out = render(&d);
         assert!(
             out.contains("bob@example.com") && out.contains("arn:sub:1"),
+            "{out}"
+        );
+        assert!(
+            out.contains("U0CAROL")
+                && out
+                    .lines()
+                    .any(|l| l.starts_with("dave") && l.contains(" - ")),
             "{out}"
         );
         assert!(render(&Directory::default()).contains("no approvers"));

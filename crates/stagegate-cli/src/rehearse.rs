@@ -34,6 +34,11 @@ pub struct Args {
     /// Ctrl-C (the printed Staging URL keeps working).
     #[arg(long)]
     serve: bool,
+    /// Ask the approvers in Slack too, and decide there: a stand-in for Slack's Web
+    /// API on 127.0.0.1 takes the messages, and --approve / --reject press the
+    /// buttons and submit the forms as Slack would (signed).
+    #[arg(long)]
+    slack: bool,
     /// After the staging run ends ready, promote it: the production run of the same
     /// commit as v<version>, on a second local backend and site (the app's
     /// `production` in stagegate.json), decided by its production approvers.
@@ -116,6 +121,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         work_dir,
         approval_port: args.approval_port,
         serve: args.serve,
+        slack: args.slack,
         promote: args.promote.then(|| rehearsal::Promote {
             soak_seconds: args.soak,
             calendar: calendar(args.outside_window, args.freeze, chrono::Utc::now()),

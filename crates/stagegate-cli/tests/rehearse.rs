@@ -106,6 +106,39 @@ fn reject_ends_cancelled_and_notified() {
     assert_eq!(execution["error"], "Rejected", "{execution}");
 }
 
+/// `--slack`: the approval and the sign-off are asked in Slack's stand-in and
+/// decided there as Slack sends decisions (button, then the signed form); the run
+/// records the votes as from Slack, and the messages end saying so.
+#[test]
+fn slack_asks_and_decides_through_the_stand_in() {
+    let dir = scratch("slack");
+    let (code, out, err) = rehearse(&dir, &["--approve", "--slack"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in [
+        "--slack: approvers are asked in Slack",
+        "💬 lead pressed approve in Slack: the decision form opened",
+        "✔ lead approves in Slack",
+        "💬 lead's message now says: :white_check_mark: Approved by lead (slack).",
+        "✔ pm approves in Slack",
+        "Result: acme/shop rc-0.1.0 is ready for production",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    let history =
+        std::fs::read_to_string(run_dir(&dir).join("history.json")).expect("history.json");
+    assert!(
+        history.contains(r#"\"via\":\"slack\""#),
+        "the votes came from Slack"
+    );
+    let (code, out, _) = rehearse(&dir, &["--reject", "not this week", "--slack"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Rejected by lead (slack): “not this week”"),
+        "{out}"
+    );
+    assert!(out.contains("Result: cancelled: rejected"), "{out}");
+}
+
 #[test]
 fn timeout_ends_cancelled_when_nobody_decides() {
     let dir = scratch("timeout");

@@ -199,6 +199,12 @@ impl Rehearsal {
     ) -> bool {
         let who = decider.identity();
         let break_glass = approve && self.breaks_glass(approval_id).await;
+        let Decider::Approver(approver) = &decider;
+        if let (Some(slack), false, Some(_)) = (&self.slack, break_glass, &approver.slack) {
+            return slack
+                .decide(approval_id, approver, approve, reason.as_deref())
+                .await;
+        }
         let verb = match (approve, break_glass) {
             (true, true) => "breaks the glass and approves",
             (true, false) => "approves",

@@ -14,6 +14,7 @@ mod decide;
 mod files;
 mod progress;
 mod promote;
+mod slack;
 
 use files::{content_sha, keep_decisions, new_run_dir};
 
@@ -60,6 +61,8 @@ pub struct Options {
     pub serve: bool,
     /// After a staging run that ends ready, promote it (`--promote`).
     pub promote: Option<Promote>,
+    /// Ask and decide the staging approvals in Slack (the stand-in, `--slack`).
+    pub slack: bool,
 }
 
 /// `--promote`: the production run of the commit staging made ready, on a second
@@ -239,6 +242,8 @@ struct Rehearsal {
     terminal: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
     /// The approval page's server.
     page: tokio::task::JoinHandle<()>,
+    /// `--slack`: the stand-in and the interactivity endpoint.
+    slack: Option<slack::Slack>,
     /// Ctrl-C (SIGINT) and SIGTERM, listened to from the start: a signal is never lost
     /// between two waits, and neither ends the rehearsal without its clean-up.
     interrupts: tokio::sync::Mutex<Option<(Signal, Signal)>>,
@@ -283,9 +288,14 @@ impl Rehearsal {
         let page_addr = listener
             .local_addr()
             .map_err(|e| format!("the approval page's address: {e}"))?;
+        let mut slack = match opts.slack {
+            true => Some(slack::Slack::start().await?),
+            false => None,
+        };
         let settings = Settings {
             approval_base_url: format!("http://{page_addr}"),
             execution_url: format!("file://{}/history.json", c.run_dir.display()),
+            slack: slack.as_ref().map(|s| s.settings.clone()),
             ..c.settings.clone()
         };
         let (approval_tx, approval_rx) = mpsc::unbounded_channel::<Message>();
@@ -306,8 +316,8 @@ impl Rehearsal {
             http: HttpsClient::new(),
             repository: c.repository.clone(),
             signer: LocalSigner::open(&c.root.join(EVIDENCE_KEY))?,
-            chat: None,
             alarms: LocalAlarms::sabotaging(Default::default(), bake::sabotaged(&c, &stacks)),
+            chat: slack.as_ref().map(|s| s.chat.clone()),
         };
         let alarms = ports.alarms.store.clone();
         let builds = ProcessBuilds {
@@ -323,7 +333,10 @@ impl Rehearsal {
         };
         let world = LocalWorld::start(Setup {
             settings,
-            approvers: c.app.approvers(),
+            approvers: match slack {
+                Some(_) => slack::Slack::members(c.app.approvers()),
+                None => c.app.approvers(),
+            },
             ports,
             builds,
             time: Time::Real,
@@ -334,6 +347,9 @@ impl Rehearsal {
         })?;
         keep_decisions(&world.table, c.run_dir.join("approvals"))?;
         let page = server::serve_on(listener, approval_page(&world, artifacts));
+        if let Some(s) = slack.as_mut() {
+            s.serve(&world).await?;
+        }
         let _watches = bake::watch(&c, &alarms, &stacks, production.as_ref().map(|p| &p.0));
         Ok(Rehearsal {
             c,
@@ -346,6 +362,7 @@ impl Rehearsal {
             approval_mail: Mutex::new(Some(approval_rx)),
             terminal: Mutex::new(None),
             page,
+            slack,
             interrupts: tokio::sync::Mutex::new(interrupts),
         })
     }

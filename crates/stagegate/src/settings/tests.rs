@@ -249,3 +249,31 @@ fn a_bake_that_cannot_be_is_named_by_its_variable() {
         assert!(e.about(var).is_some(), "{var}={value}: {e:?}");
     }
 }
+
+#[test]
+fn slack_is_off_unless_a_workspace_is_named_and_a_bad_one_is_refused() {
+    assert_eq!(Settings::from_vars(vars(&[])).unwrap().slack, None);
+    // The template passes its empty default: unset.
+    let blank = vars(&[("STAGEGATE_SLACK_TEAM_ID", "")]);
+    assert_eq!(Settings::from_vars(blank).unwrap().slack, None);
+    let on = Settings::from_vars(vars(&[("STAGEGATE_SLACK_TEAM_ID", "T0ACME")])).unwrap();
+    assert_eq!(
+        on.slack,
+        Some(Slack {
+            team_id: "T0ACME".into(),
+            api_url: SLACK_API.into()
+        })
+    );
+    let team = ("STAGEGATE_SLACK_TEAM_ID", "T0ACME");
+    for pairs in [
+        vec![("STAGEGATE_SLACK_TEAM_ID", "acme")],
+        vec![("STAGEGATE_SLACK_TEAM_ID", "U0123ABC")],
+        vec![
+            ("STAGEGATE_SLACK_API_URL", "http://slack.example/api"),
+            team,
+        ],
+    ] {
+        let e = Settings::from_vars(vars(&pairs)).unwrap_err();
+        assert_eq!(e.0[0].name, pairs[0].0, "{e:?}");
+    }
+}

@@ -14,6 +14,7 @@ use serde_json::json;
 mod break_glass;
 mod deciding;
 mod emails;
+mod slack;
 
 /// Decisions sent per reconcile run in these tests (the step's own bound).
 const RECONCILE_LIMIT: usize = 25;
