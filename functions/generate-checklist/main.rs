@@ -7,5 +7,5 @@ use stagegate_lambda::{serve, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let ctx = stagegate_lambda::context().await?;
-    serve(GenerateChecklist { artifacts: S3Artifacts::from(&ctx) }).await
+    serve(GenerateChecklist { artifacts: S3Artifacts::from(&ctx), settings: ctx.settings }).await
 }

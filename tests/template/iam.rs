@@ -339,7 +339,8 @@ fn the_checks_role_writes_only_its_own_scratch() {
         "${ArtifactsBucket.Arn}/scratch/*"
     );
     assert!(actions(&deny).iter().any(|a| a == "s3:PutObject"));
-    // Who reads a build's scratch: the pinning step and the suite report reader.
+    // Who reads a build's scratch: the pinning step, the suite report reader, and
+    // Generate Checklist (a failed check's log).
     let readers: BTreeSet<&str> = res
         .iter()
         .filter(|(_, r)| {
@@ -352,7 +353,11 @@ fn the_checks_role_writes_only_its_own_scratch() {
         .collect();
     assert_eq!(
         readers,
-        BTreeSet::from(["CreateChangeSetFunction", "ReadSuiteReportFunction"])
+        BTreeSet::from([
+            "CreateChangeSetFunction",
+            "GenerateChecklistFunction",
+            "ReadSuiteReportFunction"
+        ])
     );
 }
 

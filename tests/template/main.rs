@@ -518,6 +518,18 @@ fn command_suites_get_their_variables_and_upload_their_report() {
         .find("suites/$STAGEGATE_SUITE.junit.xml")
         .expect("the report's upload");
     assert!(upload > post, "the upload runs after a failed command too");
+    // Every check's whole log goes where Generate Checklist reads it, also after a
+    // failed command.
+    let log = format!(
+        "s3://$STAGEGATE_ARTIFACTS_BUCKET/${{STAGEGATE_ARTIFACTS_PREFIX}}{}",
+        stagegate::manifest::CHECK_LOG
+    );
+    let at = spec.find(&log).expect("the check log's upload");
+    assert!(
+        at > post,
+        "the log's upload runs after a failed command too"
+    );
+    assert!(spec.contains("set -o pipefail; sh -c \"$STAGEGATE_COMMAND\" 2>&1 | tee"));
     assert!(spec.contains("s3://$STAGEGATE_ARTIFACTS_BUCKET/${STAGEGATE_ARTIFACTS_PREFIX}"));
     assert!(spec.contains("export STAGEGATE_JUNIT="));
     assert!(spec.contains("STAGEGATE_OUTPUT_%s"));

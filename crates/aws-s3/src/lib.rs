@@ -1,9 +1,12 @@
 //! [`Artifacts`] in an S3 bucket (encrypted, private, 30-day expiry: see
 //! `template.yaml`). A stored artifact's link opens it in the S3 console, for people
-//! with access to the account: presigned URLs would outlive neither the Lambda's
-//! role credentials nor a 24 h review, and the bucket is never public.
+//! with access to the account: a presigned URL kept in a checklist would outlive
+//! neither the Lambda's role credentials nor a 24 h review, and the bucket is never
+//! public. The review page instead presigns a link each time it is shown
+//! ([`Artifacts::share`]: minutes, one object, read only, shown as text).
 
 use aws_common::port_error;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use stagegate::error::PortError;
@@ -80,6 +83,25 @@ impl Artifacts for S3Artifacts {
             .await
             .map_err(|e| port_error(format!("store s3://{}/{key}", self.bucket), &e))?;
         Ok(self.link(key))
+    }
+
+    /// A presigned `GetObject` of `key` for `seconds` (signed with the function's role
+    /// credentials: it ends sooner if they do), answered as plain text so a browser
+    /// shows it and never runs it.
+    async fn share(&self, key: &str, seconds: u64) -> PortResult<Option<String>> {
+        let what = || format!("presign s3://{}/{key}", self.bucket);
+        let expiry = PresigningConfig::expires_in(std::time::Duration::from_secs(seconds))
+            .map_err(|e| PortError::refused(what(), e.to_string()))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_type("text/plain; charset=utf-8")
+            .presigned(expiry)
+            .await
+            .map_err(|e| port_error(what(), &e))?;
+        Ok(Some(request.uri().to_string()))
     }
 
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {

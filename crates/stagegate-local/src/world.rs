@@ -444,7 +444,14 @@ where
             },
         );
         let artifacts = p.artifacts.clone();
-        let r = self.register(r, generate_checklist::GenerateChecklist { artifacts });
+        let settings = s.clone();
+        let r = self.register(
+            r,
+            generate_checklist::GenerateChecklist {
+                settings,
+                artifacts,
+            },
+        );
         let (store, notifier, clock) = (self.table.clone(), p.notifier.clone(), self.runs.clone());
         let chat = p.chat.clone();
         let request = request_approval::RequestApproval {

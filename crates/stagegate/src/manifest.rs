@@ -24,6 +24,24 @@ use sha2::{Digest, Sha256};
 /// Where every check build's own writable prefix starts.
 pub const SCRATCH: &str = "scratch/";
 
+/// What a check build writes into its scratch besides its output: its whole log (the
+/// buildspec's `tee`, the rehearsal's builds alike), read by Generate Checklist.
+pub const CHECK_LOG: &str = "check.log";
+
+/// Where the run keeps the log of the check named `check`: `logs/<slug>.log` under
+/// the run's prefix (`eslint`, `unit-tests`, `package-preview`).
+pub fn log_key(run_prefix: &str, check: &str) -> String {
+    let mut slug = String::new();
+    for c in check.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    format!("{run_prefix}logs/{}.log", slug.trim_end_matches('-'))
+}
+
 /// One artifact as approved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -29,6 +29,16 @@ pub trait Artifacts: Send + Sync {
     /// The object's current bytes with the store's version of them (S3's version id;
     /// `None` where the store keeps no versions), or `None` if there is no object.
     fn read(&self, key: &str) -> impl Future<Output = PortResult<Option<Stored>>> + Send;
+    /// A URL that opens `key` for anyone holding it, for `seconds` (a presigned S3
+    /// URL); `None` where the store has none (the review page then serves the file
+    /// itself, under the personal link).
+    fn share(
+        &self,
+        _key: &str,
+        _seconds: u64,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send {
+        std::future::ready(Ok(None))
+    }
 }
 
 /// Signs and verifies the run's evidence: a KMS asymmetric key on AWS, a key file in

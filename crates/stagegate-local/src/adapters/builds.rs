@@ -93,6 +93,14 @@ impl ProcessBuilds {
         let (status, output) = run(&command, &mut cmd).await;
         let log_name = suite.as_ref().map_or(check, |name| format!("suite-{name}"));
         let log_path = self.logs_dir.join(format!("{log_name}.log"));
+        // As the buildspec does: the whole log in the build's scratch too, where
+        // Generate Checklist reads a failed check's.
+        tokio::fs::create_dir_all(&artifacts_dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::fs::write(artifacts_dir.join(stagegate::manifest::CHECK_LOG), &output)
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::fs::write(&log_path, output)
             .await
             .map_err(|e| e.to_string())?;

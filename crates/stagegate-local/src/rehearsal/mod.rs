@@ -281,17 +281,8 @@ impl Rehearsal {
         let interrupts = signal(SignalKind::interrupt())
             .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
             .ok();
-        let listener = server::bind(opts.approval_port).await.map_err(|e| {
-            let port = opts.approval_port;
-            format!("cannot serve the approval page on 127.0.0.1:{port}: {e}")
-        })?;
-        let page_addr = listener
-            .local_addr()
-            .map_err(|e| format!("the approval page's address: {e}"))?;
-        let mut slack = match opts.slack {
-            true => Some(slack::Slack::start().await?),
-            false => None,
-        };
+        let (listener, page_addr) = bind_page(opts.approval_port).await?;
+        let mut slack = slack::Slack::start_if(opts.slack).await?;
         let settings = Settings {
             approval_base_url: format!("http://{page_addr}"),
             execution_url: format!("file://{}/history.json", c.run_dir.display()),
@@ -333,10 +324,7 @@ impl Rehearsal {
         };
         let world = LocalWorld::start(Setup {
             settings,
-            approvers: match slack {
-                Some(_) => slack::Slack::members(c.app.approvers()),
-                None => c.app.approvers(),
-            },
+            approvers: slack::members(&slack, c.app.approvers()),
             ports,
             builds,
             time: Time::Real,
@@ -347,9 +335,7 @@ impl Rehearsal {
         })?;
         keep_decisions(&world.table, c.run_dir.join("approvals"))?;
         let page = server::serve_on(listener, approval_page(&world, artifacts));
-        if let Some(s) = slack.as_mut() {
-            s.serve(&world).await?;
-        }
+        slack::serve(&mut slack, &world).await?;
         let _watches = bake::watch(&c, &alarms, &stacks, production.as_ref().map(|p| &p.0));
         Ok(Rehearsal {
             c,
@@ -589,6 +575,17 @@ impl Rehearsal {
 }
 
 /// The review page, served on 127.0.0.1 as its Function URL serves it on AWS.
+/// The approval page's listener on 127.0.0.1, bound first: the links carry its address.
+async fn bind_page(port: u16) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), String> {
+    let listener = server::bind(port)
+        .await
+        .map_err(|e| format!("cannot serve the approval page on 127.0.0.1:{port}: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("the approval page's address: {e}"))?;
+    Ok((listener, addr))
+}
+
 fn approval_page(world: &LocalWorld, artifacts: DirArtifacts) -> Handler {
     server::endpoint(Arc::new(ApprovalPage {
         settings: world.settings.clone(),

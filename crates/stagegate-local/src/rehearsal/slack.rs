@@ -34,6 +34,14 @@ impl Drop for Slack {
 }
 
 impl Slack {
+    /// [`Slack::start`] when `--slack` asks for it.
+    pub async fn start_if(asked: bool) -> Result<Option<Slack>, String> {
+        match asked {
+            true => Ok(Some(Slack::start().await?)),
+            false => Ok(None),
+        }
+    }
+
     /// The stand-in, with a bot token and a signing secret of this rehearsal's own.
     pub async fn start() -> Result<Slack, String> {
         let (token, secret) = (
@@ -66,7 +74,7 @@ impl Slack {
 
     /// `approvers`, each a member of the rehearsal's workspace (their own Slack id
     /// when the app gives one).
-    pub fn members(approvers: Vec<Approver>) -> Vec<Approver> {
+    fn members(approvers: Vec<Approver>) -> Vec<Approver> {
         approvers
             .into_iter()
             .map(|mut a| {
@@ -156,6 +164,22 @@ impl Slack {
             ));
         }
         done || answer["response_action"] == "update"
+    }
+}
+
+/// The approvers, as members of the workspace when `--slack` runs one.
+pub(super) fn members(slack: &Option<Slack>, approvers: Vec<Approver>) -> Vec<Approver> {
+    match slack {
+        Some(_) => Slack::members(approvers),
+        None => approvers,
+    }
+}
+
+/// Serves the interactivity endpoint when `--slack` runs one.
+pub(super) async fn serve(slack: &mut Option<Slack>, world: &LocalWorld) -> Result<(), String> {
+    match slack {
+        Some(s) => s.serve(world).await,
+        None => Ok(()),
     }
 }
 

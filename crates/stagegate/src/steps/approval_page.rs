@@ -8,6 +8,10 @@
 //! who is deciding — the approver the link belongs to — and has no name field. A POST
 //! must carry the form's CSRF token and come from the page's own origin (`Origin`, or
 //! `Sec-Fetch-Site: same-origin` when a browser sends no `Origin`).
+//!
+//! The run's files it links (the checklist, the manifest, failed checks' logs) open
+//! where the page runs ([`files`]): presigned on AWS, served here under the link, as
+//! plain text, otherwise.
 
 use crate::desk::{Decided, Desk, Form, Outcome, Refusal, MAX_REASON};
 use crate::flow::run_id;
@@ -26,6 +30,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
+pub mod files;
 mod markdown;
 
 /// The `approval-page` function's name.
@@ -98,8 +103,14 @@ where
     const NAME: &'static str = NAME;
 
     async fn handle(&self, request: WebRequest) -> WebResponse {
-        let (status, body) = self.answer(&request).await;
-        let mut response = respond(status, HTML, body);
+        let (status, content_type, body) = match self.file(&request).await {
+            Some((status, body)) => (status, "text/plain; charset=utf-8", body),
+            None => {
+                let (status, body) = self.answer(&request).await;
+                (status, HTML, body)
+            }
+        };
+        let mut response = respond(status, content_type, body);
         if request.method() == Method::HEAD {
             response.body_mut().clear();
         }
@@ -135,6 +146,31 @@ where
         }
     }
 
+    /// A file of the run (`GET /approvals/<link>/files/<name>`), as plain text, while
+    /// the link reviews; `None` when the request is not for one.
+    async fn file(&self, req: &WebRequest) -> Option<(u16, String)> {
+        let rest = req.uri().path().strip_prefix("/approvals/")?;
+        let (id, name) = rest.split_once("/files/")?;
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            return Some((405, "Files are read with GET.".into()));
+        }
+        if !files::allowed(name) {
+            return Some((404, "No such file of this run.".into()));
+        }
+        Some(match self.desk().review(id).await {
+            Ok(Ok((record, _, _))) => match self.artifacts.get(&files::key(&record, name)).await {
+                Ok(Some(bytes)) => (200, String::from_utf8_lossy(&bytes).into_owned()),
+                Ok(None) => (404, "No such file of this run.".into()),
+                Err(e) => (503, format!("The file cannot be read now: {}", e.message)),
+            },
+            Ok(Err(refusal)) => (
+                status_of(&refusal),
+                format!("{} {}", refusal.title(), refusal.detail()),
+            ),
+            Err(e) => (503, format!("The approval cannot be read now: {}", e.name)),
+        })
+    }
+
     /// Status and page for one request. Port failures become a 503 that names the
     /// failing call's error, never the link id or the task token.
     async fn answer(&self, req: &WebRequest) -> (u16, String) {
@@ -167,10 +203,14 @@ where
                     .flatten()
                     .map(|b| String::from_utf8_lossy(&b).into_owned());
                 let now = self.clock.now();
-                (
-                    200,
-                    render_review(&record, (&approver, &link), md.as_deref(), now),
-                )
+                let files = files::listed(&self.artifacts, &record, id, md.as_deref()).await;
+                let review = Review {
+                    approver: &approver,
+                    link: &link,
+                    checklist: md.as_deref(),
+                    files: &files,
+                };
+                (200, render_review(&record, &review, now))
             }
             Ok(Err(refusal)) => (status_of(&refusal), render_outcome(&Ok(Err(refusal)))),
             Err(e) => (503, render_outcome(&Err(e))),
@@ -277,6 +317,30 @@ fn decided_so_far(b: &mut String, record: &ApprovalRecord) {
     let _ = write!(b, "</ul>");
 }
 
+/// The run's files, each a link (its URL escaped: a presigned one carries `&`).
+fn files_section(b: &mut String, files: &[(String, String)]) {
+    if files.is_empty() {
+        return;
+    }
+    let _ = write!(b, "<h3>Files of this run</h3><ul>");
+    for (label, href) in files {
+        let _ = write!(
+            b,
+            "<li><a href=\"{}\" rel=\"noreferrer\">{}</a></li>",
+            escape(href),
+            escape(label)
+        );
+    }
+    b.push_str("</ul>");
+    if files.iter().any(|(_, href)| href.starts_with("https://")) {
+        let _ = write!(
+            b,
+            "<p>Links to the bucket work for {} minutes from when this page was opened; reload for new ones.</p>",
+            files::SHARED_FOR_SECONDS / 60
+        );
+    }
+}
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1>{body}</body></html>",
@@ -319,14 +383,23 @@ fn title_of(record: &ApprovalRecord) -> String {
     }
 }
 
+/// What a review page shows besides the record: who decides through which link, the
+/// checklist's Markdown (when it could be read), the run's files (label, link).
+pub struct Review<'a> {
+    pub approver: &'a Approver,
+    pub link: &'a Link,
+    pub checklist: Option<&'a str>,
+    pub files: &'a [(String, String)],
+}
+
 /// The review page (GET) at `now`: who decides, what, and a plain form that posts back
 /// to the same URL with the link's CSRF token.
 pub fn render_review(
     record: &ApprovalRecord,
-    (approver, link): (&Approver, &Link),
-    checklist_markdown: Option<&str>,
+    review: &Review<'_>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
+    let (approver, link, checklist_markdown) = (review.approver, review.link, review.checklist);
     let mut b = String::new();
     let _ = write!(
         b,
@@ -369,6 +442,7 @@ pub fn render_review(
             let _ = write!(b, "<p>Checklist: {}</p>", escape(&record.checklist_uri));
         }
     }
+    files_section(&mut b, review.files);
     let _ = write!(
         b,
         "<form method=\"post\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><label>Reason ({}; it goes to everyone notified)<textarea name=\"reason\" maxlength=\"{MAX_REASON}\" rows=\"3\"></textarea></label>{}<button name=\"decision\" value=\"approve\">Approve</button><button name=\"decision\" value=\"reject\">Reject</button></form>",

@@ -32,8 +32,14 @@ pub struct Input {
 
 /// Generate Checklist: the review document, as an artifact.
 pub struct GenerateChecklist<A> {
+    /// The checks role's id: with a build's id it names the build's scratch, where its
+    /// log is.
+    pub settings: crate::settings::Settings,
     pub artifacts: A,
 }
+
+mod logs;
+pub use logs::{FailedLog, LOG_LINES};
 
 impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
     const NAME: &'static str = NAME;
@@ -90,7 +96,9 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
         }
         let sealed =
             manifest::seal(artifacts, &run.run_id, &run.candidate.sha, prefix, &bound).await?;
-        let markdown = render_markdown(&input, &changes, whole.as_ref(), &sealed.digest);
+        let logs = logs::failed(artifacts, &self.settings.checks_role_id, &input).await?;
+        let mut markdown = render_markdown(&input, &changes, whole.as_ref(), &sealed.digest);
+        logs::excerpts(&mut markdown, &logs);
         let markdown_uri = artifacts
             .put(
                 &markdown_key,
@@ -252,6 +260,7 @@ mod tests {
 
     async fn run(arts: &MemoryArtifacts, input: Input) -> Result<Checklist, StepError> {
         let step = GenerateChecklist {
+            settings: crate::settings::Settings::default(),
             artifacts: arts.clone(),
         };
         step.run(input).await
@@ -391,5 +400,53 @@ mod tests {
         assert!(out.preview.is_none());
         let md = String::from_utf8(arts.get_sync("runs/run-1/checklist.md").unwrap()).unwrap();
         assert!(md.contains("No change preview is available"));
+    }
+
+    /// A failed check's build left its log in its scratch: the run keeps it and the
+    /// checklist shows its end; a check whose build left none has no such section.
+    #[tokio::test]
+    async fn a_failed_checks_log_is_kept_and_its_end_shown() {
+        let scratch = "scratch/local:AWSCodeBuild-1f2e/check.log";
+        let log: String = (1..=50).map(|i| format!("eslint: problem {i}\n")).collect();
+        let arts = MemoryArtifacts::holding(scratch, "text/plain", log + "<b>```</b> 3 errors\n");
+        let mut eslint = check_result("ESLint", "FAILED");
+        eslint.caught = Some(crate::flow::Caught {
+            error: "States.TaskFailed".into(),
+            cause: Some(
+                json!({"Build": {"Id": "stagegate-checks:1f2e", "BuildStatus": "FAILED"}})
+                    .to_string(),
+            ),
+        });
+        let mut lost = check_result("TypeScript", "FAILED");
+        lost.build = Some("stagegate-checks:9999".into());
+        let input = Input {
+            preview: None,
+            staged: None,
+            preflight: run_info(),
+            checks: vec![eslint, lost, check_result("Unit Tests", "SUCCEEDED")],
+        };
+        run(&arts, input).await.unwrap();
+        let kept = arts.get_sync("runs/run-1/logs/eslint.log").unwrap();
+        assert!(String::from_utf8_lossy(&kept).starts_with("eslint: problem 1\n"));
+        assert!(arts.get_sync("runs/run-1/logs/typescript.log").is_none());
+        let md = String::from_utf8(arts.get_sync("runs/run-1/checklist.md").unwrap()).unwrap();
+        let section = md
+            .split("### ESLint: the end of its log")
+            .nth(1)
+            .expect(&md);
+        assert!(
+            section.starts_with("\n\n```text\neslint: problem 22\n"),
+            "{section}"
+        );
+        assert!(
+            section.contains("<b>\'\'\'</b> 3 errors\n```\n"),
+            "{section}"
+        );
+        assert!(!md.contains("TypeScript: the end of its log"));
+        let at = md.find("## Infrastructure changes").unwrap();
+        assert!(
+            md.find("### ESLint").unwrap() < at,
+            "the excerpt follows the checks"
+        );
     }
 }

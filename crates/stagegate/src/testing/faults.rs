@@ -121,6 +121,9 @@ impl<T: Artifacts> Artifacts for Faulty<T> {
         self.faults.check("s3:GetObject")?;
         self.inner.read(key).await
     }
+    async fn share(&self, key: &str, seconds: u64) -> PortResult<Option<String>> {
+        self.inner.share(key, seconds).await
+    }
 }
 
 impl<T: Alarms> Alarms for Faulty<T> {

@@ -15,7 +15,19 @@ pub fn to_html(markdown: &str) -> String {
     let mut block = Block::None;
     for line in markdown.lines() {
         let line = line.trim_end();
-        let next = if line.starts_with('|') {
+        // A code block (a failed check's log): every line as it is, escaped.
+        if block == Block::Code {
+            if line == "```" {
+                close(&mut html, block);
+                block = Block::None;
+            } else {
+                let _ = writeln!(html, "{}", escape(line));
+            }
+            continue;
+        }
+        let next = if line.starts_with("```") {
+            Block::Code
+        } else if line.starts_with('|') {
             Block::Table
         } else if line.starts_with("- ") {
             Block::List
@@ -33,6 +45,8 @@ pub fn to_html(markdown: &str) -> String {
                 let _ = write!(html, "<li>{}</li>", inline(&line[2..]));
             }
             Block::None => other(&mut html, line),
+            // The fence line itself shows nothing.
+            Block::Code => {}
         }
     }
     close(&mut html, block);
@@ -44,6 +58,7 @@ enum Block {
     None,
     List,
     Table,
+    Code,
 }
 
 fn open(html: &mut String, block: Block) {
@@ -51,6 +66,7 @@ fn open(html: &mut String, block: Block) {
         Block::None => "",
         Block::List => "<ul>",
         Block::Table => "<div class=\"scroll\"><table>",
+        Block::Code => "<pre class=\"log\"><code>",
     });
 }
 
@@ -59,12 +75,15 @@ fn close(html: &mut String, block: Block) {
         Block::None => "",
         Block::List => "</ul>",
         Block::Table => "</tbody></table></div>",
+        Block::Code => "</code></pre>",
     });
 }
 
 /// A heading (one level below the page's own) or a paragraph.
 fn other(html: &mut String, line: &str) {
-    if let Some(h) = line.strip_prefix("## ") {
+    if let Some(h) = line.strip_prefix("### ") {
+        let _ = write!(html, "<h4>{}</h4>", inline(h));
+    } else if let Some(h) = line.strip_prefix("## ") {
         let _ = write!(html, "<h3>{}</h3>", inline(h));
     } else if let Some(h) = line.strip_prefix("# ") {
         let _ = write!(html, "<h2>{}</h2>", inline(h));
@@ -277,5 +296,24 @@ mod generated {
             ),
             "{html}"
         );
+    }
+
+    #[test]
+    fn a_log_is_a_code_block_escaped_line_by_line() {
+        let md = "## Checks\n\n### ESLint: the end of its log\n\n```text\n<script>alert(1)</script>\n| a | b |\n**not bold**\n```\n\n## Infrastructure changes\n";
+        let html = to_html(md);
+        assert!(
+            html.contains("<h4>ESLint: the end of its log</h4>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<pre class=\"log\"><code>&lt;script&gt;alert(1)&lt;/script&gt;\n| a | b |\n**not bold**\n</code></pre>"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<table>") && !html.contains("<strong>not"),
+            "{html}"
+        );
+        assert!(html.ends_with("<h3>Infrastructure changes</h3>"), "{html}");
     }
 }

@@ -109,6 +109,16 @@ impl Site {
     }
 }
 
+/// What a page shows besides the record, without files.
+fn review<'a>(approver: &'a Approver, link: &'a Link, checklist: Option<&'a str>) -> Review<'a> {
+    Review {
+        approver,
+        link,
+        checklist,
+        files: &[],
+    }
+}
+
 fn decided(site: &Site) -> usize {
     site.callbacks.successes().len() + site.callbacks.failures().len()
 }
@@ -322,7 +332,11 @@ fn pages_escape_everything_they_show() {
         approver_id: approver.id.clone(),
         expires_at: rec.expires_at,
     };
-    let html = render_review(&rec, (&approver, &link), Some("<b>md</b>"), rec.created_at);
+    let html = render_review(
+        &rec,
+        &review(&approver, &link, Some("<b>md</b>")),
+        rec.created_at,
+    );
     assert!(!html.contains("<script>alert"));
     assert!(html.contains("&lt;script&gt;"));
     assert!(html.contains("&lt;b&gt;md"));
@@ -364,8 +378,7 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
     };
     let html = render_review(
         &rec,
-        (&approver, &link),
-        Some("## What staging proved"),
+        &review(&approver, &link, Some("## What staging proved")),
         rec.created_at,
     );
     assert!(
@@ -387,14 +400,14 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
     );
     assert!(html.contains("name=\"break_glass\""), "{html}");
     rec.kind = ApprovalKind::Deployment;
-    let staging = render_review(&rec, (&approver, &link), None, rec.created_at);
+    let staging = render_review(&rec, &review(&approver, &link, None), rec.created_at);
     assert!(
         !staging.contains("break_glass") && staging.contains("to staging"),
         "{staging}"
     );
     // A rollback on request says so, in the title and the sentence.
     rec.rollback = true;
-    let back = render_review(&rec, (&approver, &link), None, rec.created_at);
+    let back = render_review(&rec, &review(&approver, &link, None), rec.created_at);
     assert!(
         back.contains("<title>Roll staging back to v1.4.0?</title>"),
         "{back}"
@@ -404,3 +417,5 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
         "{back}"
     );
 }
+
+mod files;
