@@ -70,6 +70,17 @@ pub fn rollback_trigger(target: &Live, prefix: &str) -> Result<(Trigger, Candida
     Ok((t, candidate))
 }
 
+/// `--to TAG` must be one of the environment's tags: refused before anything is read.
+fn check_to(to: Option<&str>, prefix: &str, env: Env) -> Result<()> {
+    match to {
+        Some(tag) if !tag.starts_with(prefix) || tag.len() == prefix.len() => Err(anyhow!(
+            "--to {tag}: {}'s releases are tagged {prefix}… (give the tag that went live there, or --tag-prefix)",
+            env.name()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What `env` goes back to, read from `artifacts`.
 pub async fn target(artifacts: &impl Artifacts, env: Env, to: Option<&str>) -> Result<Live> {
     rollback_target(artifacts, env.name(), to)
@@ -93,7 +104,9 @@ pub fn run(args: RollbackArgs) -> Result<ExitCode> {
             "STAGEGATE_PRODUCTION_STATE_MACHINE_ARN",
         )?,
     };
-    let prefix = if args.env == Env::Staging { "rc-" } else { "v" };
+    let default_prefix = if args.env == Env::Staging { "rc-" } else { "v" };
+    let prefix = args.tag_prefix.as_deref().unwrap_or(default_prefix);
+    check_to(args.to.as_deref(), prefix, args.env)?;
     let bucket = resolve(
         &args.bucket,
         "ArtifactsBucketName",
@@ -109,8 +122,7 @@ pub fn run(args: RollbackArgs) -> Result<ExitCode> {
         )
         .await
     })?;
-    let (mut trigger, candidate) =
-        rollback_trigger(&live, args.tag_prefix.as_deref().unwrap_or(prefix))?;
+    let (mut trigger, candidate) = rollback_trigger(&live, prefix)?;
     let name = candidate.rollback_execution_name(chrono::Utc::now());
     let started = start_as_caller(&machine, &name, &mut trigger)?;
     let what = if started.new {
@@ -205,5 +217,27 @@ mod tests {
         );
         let e = run(args(Env::Staging, Some("arn:staging"))).unwrap_err();
         assert!(e.to_string().contains("STAGEGATE_ARTIFACTS_BUCKET"), "{e}");
+    }
+
+    #[test]
+    fn a_to_tag_of_another_environment_is_refused_before_anything_is_read() {
+        // No bucket is configured: the tag is refused first, naming the prefix.
+        let e = run(RollbackArgs {
+            env: Env::Production,
+            to: Some("rc-1.3.0".into()),
+            bucket: None,
+            state_machine: None,
+            production_state_machine: Some("arn:production".into()),
+            tag_prefix: None,
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--to rc-1.3.0: production's releases are tagged v…"),
+            "{e}"
+        );
+        assert!(check_to(Some("v"), "v", Env::Production).is_err());
+        assert!(check_to(Some("v1.3.0"), "v", Env::Production).is_ok());
+        assert!(check_to(None, "v", Env::Production).is_ok());
     }
 }

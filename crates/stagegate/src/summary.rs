@@ -55,23 +55,31 @@ pub fn subject(kind: ApprovalKind, rollback: bool, tag: &str, repository: &str) 
     }
 }
 
+/// What a request asks of an approver, as the words after who pushed and around
+/// `<tag> of <repository>`: the email, Slack and the review page say it alike.
+pub fn request_words(kind: ApprovalKind, rollback: bool) -> (&'static str, &'static str) {
+    const GONE_LIVE: &str =
+        ", a release that went live there before (its objects as they went live, not a rebuild)";
+    match (kind, rollback) {
+        (ApprovalKind::Production, true) => ("wants to roll production back to", GONE_LIVE),
+        (ApprovalKind::Production, false) => (
+            "wants to promote",
+            " to production (the objects staging proved, not a rebuild)",
+        ),
+        (_, true) => ("wants to roll staging back to", GONE_LIVE),
+        (ApprovalKind::Acceptance, false) => (
+            "pushed",
+            ", now on staging and through its tests: sign it off or reject it",
+        ),
+        (ApprovalKind::Deployment, false) => ("wants to deploy", " to staging"),
+    }
+}
+
 /// Who asks for what: `ana wants to deploy rc-1.4.0 of acme/shop to staging`.
 pub fn asks(c: &Candidate, kind: ApprovalKind) -> String {
+    let (wants, after) = request_words(kind, c.rollback);
     let who = one_line(&c.pushed_by);
-    let what = format!("{} of {}", c.tag, c.repository);
-    match (kind, c.rollback) {
-        (ApprovalKind::Production, true) => {
-            format!("{who} wants to roll production back to {what}")
-        }
-        (ApprovalKind::Production, false) => {
-            format!("{who} wants to promote {what} to production (the objects staging proved, no rebuild)")
-        }
-        (_, true) => format!("{who} wants to roll staging back to {what}"),
-        (ApprovalKind::Acceptance, false) => {
-            format!("{what} is on staging and passed its tests: sign it off or reject it")
-        }
-        (ApprovalKind::Deployment, false) => format!("{who} wants to deploy {what} to staging"),
-    }
+    format!("{who} {wants} {} of {}{after}", c.tag, c.repository)
 }
 
 /// The summary of an approval of `c` (a deployment, a promotion or a rollback) whose

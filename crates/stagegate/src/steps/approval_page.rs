@@ -277,16 +277,21 @@ pub fn same_origin(req: &WebRequest) -> Result<(), String> {
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+        escape_char(&mut out, c);
     }
     out
+}
+
+/// `c`, escaped for HTML, onto `out`.
+fn escape_char(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        c => out.push(c),
+    }
 }
 
 /// Who already decided this approval, how, when, and why.
@@ -348,41 +353,6 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// What the request asks, around the tag and repository: "wants to deploy … to
-/// staging", "wants to promote …", "wants to roll staging back to …".
-fn asks(record: &ApprovalRecord) -> (&'static str, &'static str) {
-    match (record.kind, record.rollback) {
-        (ApprovalKind::Production, true) => (
-            "wants to roll production back to",
-            ", a release that went live there before: its objects as they went live, not a rebuild",
-        ),
-        (ApprovalKind::Production, false) => (
-            "wants to promote",
-            " to production: the bytes staging proved, not a rebuild",
-        ),
-        (_, true) => (
-            "wants to roll staging back to",
-            ", a release that went live there before: its objects as they went live, not a rebuild",
-        ),
-        (_, false) => ("wants to deploy", " to staging"),
-    }
-}
-
-/// The page's title: the question the approver answers.
-fn title_of(record: &ApprovalRecord) -> String {
-    match record.kind {
-        ApprovalKind::Deployment if record.rollback => {
-            format!("Roll staging back to {}?", record.tag)
-        }
-        ApprovalKind::Production if record.rollback => {
-            format!("Roll production back to {}?", record.tag)
-        }
-        ApprovalKind::Deployment => format!("Approve {} for staging?", record.tag),
-        ApprovalKind::Acceptance => format!("Sign off {} on staging?", record.tag),
-        ApprovalKind::Production => format!("Promote {} to production?", record.tag),
-    }
-}
-
 /// What a review page shows besides the record: who decides through which link, the
 /// checklist's Markdown (when it could be read), the run's files (label, link).
 pub struct Review<'a> {
@@ -407,7 +377,7 @@ pub fn render_review(
         escape(&approver.id),
         escape(&approver.email)
     );
-    let (wants, after) = asks(record);
+    let (wants, after) = crate::summary::request_words(record.kind, record.rollback);
     let _ = write!(
         b,
         "<p><strong>{}</strong> {wants} <strong>{}</strong> of <strong>{}</strong>{after}.</p><p>Commit <code>{}</code>. Expires {}. {} approval(s) needed, {} so far.</p>",
@@ -458,7 +428,12 @@ pub fn render_review(
             ""
         }
     );
-    let title = title_of(record);
+    let title = crate::summary::subject(
+        record.kind,
+        record.rollback,
+        &record.tag,
+        &record.repository,
+    );
     page(&title, &b)
 }
 

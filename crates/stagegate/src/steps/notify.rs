@@ -99,6 +99,11 @@ pub fn claim_key(execution_id: &str) -> String {
 /// How long a notification claim is kept (longer than any run).
 pub const CLAIM_DAYS: i64 = 30;
 
+/// Whether the run's state is a rollback someone asked for (`stagegate rollback`).
+fn requested_rollback(state: &Value) -> bool {
+    state.pointer("/preflight/candidate/rollback") == Some(&Value::Bool(true))
+}
+
 fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
@@ -475,9 +480,7 @@ impl<N, T, C, A, S, M: Metrics> Notify<N, T, C, A, S, M> {
         let outcome = outcome_name(output.outcome);
         let mut samples = crate::metrics::run_ended(repository, stage, outcome, &timeline);
         let requested = match input {
-            Input::Run(run) => {
-                run.state.pointer("/preflight/candidate/rollback") == Some(&Value::Bool(true))
-            }
+            Input::Run(run) => requested_rollback(&run.state),
             Input::Ended(_) => false,
         };
         let trigger = match output.outcome {

@@ -386,7 +386,7 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
         "{html}"
     );
     assert!(
-        html.contains("to production: the bytes staging proved"),
+        html.contains("to production (the objects staging proved, not a rebuild)"),
         "{html}"
     );
     assert!(html.contains("<h2>Decided so far</h2>"), "{html}");
@@ -409,7 +409,7 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
     rec.rollback = true;
     let back = render_review(&rec, &review(&approver, &link, None), rec.created_at);
     assert!(
-        back.contains("<title>Roll staging back to v1.4.0?</title>"),
+        back.contains("<title>Roll staging back to v1.4.0 of acme/shop?</title>"),
         "{back}"
     );
     assert!(

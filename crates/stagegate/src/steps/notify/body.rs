@@ -1,7 +1,7 @@
 //! What a notice says: its first line and subject, then where everything is, who
 //! decided, and for a promotion the staging → production record.
 
-use super::{reason, text, Outcome};
+use super::{reason, requested_rollback, text, Outcome};
 use crate::flow::{Approval, PhaseTime};
 use crate::settings::{Settings, Stage};
 use crate::text::quoted;
@@ -20,9 +20,7 @@ pub(super) fn headline(
     stage: &str,
 ) -> String {
     match outcome {
-        Outcome::Success
-            if s.pointer("/preflight/candidate/rollback") == Some(&Value::Bool(true)) =>
-        {
+        Outcome::Success if requested_rollback(s) => {
             let env = &settings.environment;
             let by = text(s, &["preflight", "candidate", "pushedBy"]).unwrap_or("someone");
             let was =
@@ -99,7 +97,7 @@ pub(super) fn headline(
 pub(super) fn details(body: &mut String, s: &Value, production: bool) {
     let site = if production { "Production" } else { "Staging" };
     // A rollback on request redeploys the staging run's objects; a promotion promotes them.
-    let rollback = s.pointer("/preflight/candidate/rollback") == Some(&Value::Bool(true));
+    let rollback = requested_rollback(s);
     let deploys = if rollback { "Redeploys" } else { "Promotes" };
     for (label, path) in [
         ("Artifacts", &["preflight", "artifactsPrefix"][..]),

@@ -338,6 +338,42 @@ async fn an_expired_or_superseded_approval_is_shown_as_such_by_the_reconcile() {
 }
 
 #[tokio::test]
+async fn a_superseded_approval_is_shown_as_such_and_its_buttons_answer_so() {
+    let (s, id) = Slack::asked("ana").await;
+    // A newer candidate's Preflight supersedes it (a write the desk does not make).
+    let before = s.record();
+    let mut replaced = before.clone();
+    replaced.revision += 1;
+    replaced.state = ApprovalState::Superseded;
+    s.table.update(&before, &replaced).await.unwrap();
+    assert!(s.record().chat_due(), "the reconcile's work list has it");
+    let reconcile = crate::steps::reconcile_approvals::ReconcileApprovals {
+        settings: s.settings.clone(),
+        store: s.table.clone(),
+        runs: s.runs.clone(),
+        chat: Some(s.chat.clone()),
+        clock: FixedClock(now() + Duration::minutes(5)),
+    };
+    let tick = crate::steps::reconcile_approvals::Tick {};
+    assert_eq!(reconcile.run(tick.clone()).await.unwrap().chat_updated, 2);
+    let shown = s.updates()[1].1.to_string();
+    assert!(
+        shown.contains("*Superseded*") && !shown.contains(APPROVE),
+        "{shown}"
+    );
+    assert!(!s.record().chat_due());
+    assert_eq!(reconcile.run(tick).await.unwrap().chat_updated, 0);
+    s.send(&button(TEAM, "U0CAROL", &id, APPROVE)).await;
+    assert!(s
+        .views()
+        .pop()
+        .unwrap()
+        .to_string()
+        .contains("A newer release candidate replaced this one"));
+    nothing_decided(&s);
+}
+
+#[tokio::test]
 async fn without_slack_configured_or_for_other_methods_nothing_is_read() {
     let (s, id) = Slack::asked("ana").await;
     let mut off = s.endpoint(0);
