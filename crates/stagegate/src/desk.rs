@@ -33,8 +33,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-/// Longest reason accepted, in characters.
-pub const MAX_REASON: usize = 2000;
+pub use crate::links::MAX_REASON;
 
 /// Attempts to send a decision before it is left to the next click and the reconcile.
 pub const DELIVERY_ATTEMPTS: u32 = 3;

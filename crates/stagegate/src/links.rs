@@ -41,6 +41,9 @@ pub fn new_link_id() -> String {
 }
 
 /// 32 random bytes, hex: approval ids and form keys.
+/// Longest reason accepted with a decision, in characters.
+pub const MAX_REASON: usize = 2000;
+
 pub fn new_key() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);

@@ -5,9 +5,8 @@
 //! limits (a header 150 characters, a field 2,000, a modal title 24).
 
 use super::escape;
-use crate::desk::Refusal;
 use crate::ports::{ApprovalRecord, ApprovalState, Approver};
-use crate::summary;
+use crate::wording;
 use serde_json::{json, Value};
 
 /// The modal's `callback_id`: a submission of any other view is not ours.
@@ -43,7 +42,7 @@ pub fn message(
     to: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> (String, Value) {
-    let subject = summary::subject(
+    let subject = wording::subject(
         record.kind,
         record.rollback,
         &record.tag,
@@ -101,7 +100,7 @@ fn status_line(record: &ApprovalRecord, now: chrono::DateTime<chrono::Utc>) -> S
     match record.state {
         ApprovalState::Pending if now >= record.expires_at => format!(
             ":hourglass: *Expired* {}: nobody decided in time.",
-            summary::when(record.expires_at, now)
+            wording::when(record.expires_at, now)
         ),
         ApprovalState::Pending if votes.is_empty() => format!(
             ":hourglass_flowing_sand: *Waiting* for {}.",
@@ -166,7 +165,7 @@ pub fn decision_modal(record: &ApprovalRecord, approver: &Approver, approve: boo
         "label": plain("Reason", 2000),
         "hint": plain(if reason_required { "Required: it goes to everyone notified." } else { "Optional: it goes to everyone notified." }, 2000),
         "element": {"type": "plain_text_input", "action_id": REASON, "multiline": true,
-                    "max_length": crate::desk::MAX_REASON},
+                    "max_length": crate::links::MAX_REASON},
     }));
     json!({
         "type": "modal",
@@ -191,9 +190,4 @@ pub fn refusal_modal(title: &str, detail: &str) -> Value {
             {"type": "section", "text": mrkdwn(&escape(detail))},
         ],
     })
-}
-
-/// [`refusal_modal`] of a desk refusal.
-pub fn refused(refusal: &Refusal) -> Value {
-    refusal_modal(refusal.title(), &refusal.detail())
 }

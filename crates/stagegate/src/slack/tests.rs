@@ -2,7 +2,7 @@
 //! `tests/golden/slack/` (`STAGEGATE_BLESS=1 cargo test -p stagegate --lib slack`
 //! rewrites them, to be reviewed in the diff like code).
 
-use super::blocks::{decision_modal, message, refused};
+use super::blocks::{decision_modal, message, refusal_modal};
 use super::*;
 use crate::desk::Refusal;
 use crate::ports::{ApprovalKind, ApprovalState, Vote};
@@ -89,12 +89,12 @@ fn cases() -> Vec<(&'static str, Value)> {
             decision_modal(&pending, &bob, true),
         ),
         ("modal-reject", decision_modal(&pending, &bob, false)),
-        (
-            "modal-refused-pusher",
-            refused(&Refusal::PusherMayNotApprove {
+        ("modal-refused-pusher", {
+            let r = Refusal::PusherMayNotApprove {
                 pusher: "bob".into(),
-            }),
-        ),
+            };
+            refusal_modal(r.title(), &r.detail())
+        }),
     ]
 }
 

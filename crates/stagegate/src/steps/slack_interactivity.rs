@@ -174,7 +174,7 @@ where
             Ok((record, approver)) => blocks::decision_modal(&record, &approver, approve),
             Err(refusal) => {
                 self.sync_quietly(chat, approval).await;
-                blocks::refused(&refusal)
+                refused(&refusal)
             }
         };
         chat.open_view(trigger, &view).await?;
@@ -231,7 +231,7 @@ where
             }
             Err(refusal) => modal_action(json!({
                 "response_action": "update",
-                "view": blocks::refused(&refusal),
+                "view": refused(&refusal),
             })),
         })
     }
@@ -242,6 +242,11 @@ where
             let _ = sync(&self.store, chat, &record, self.clock.now()).await;
         }
     }
+}
+
+/// The modal of a desk refusal: its title and what to do.
+fn refused(refusal: &Refusal) -> Value {
+    blocks::refusal_modal(refusal.title(), &refusal.detail())
 }
 
 #[cfg(test)]
