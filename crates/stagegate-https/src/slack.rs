@@ -94,14 +94,19 @@ impl<H: Http, T: Token> Slack<H, T> {
         let answer: Value = serde_json::from_str(&response.body)
             .map_err(|_| PortError::new(method, "Slack's answer is not JSON"))?;
         if answer["ok"] == json!(true) {
-            Ok(answer)
-        } else {
-            let error = answer["error"].as_str().unwrap_or("no error code");
-            Err(PortError::refused(
-                method,
-                format!("Slack refused it: {error}"),
-            ))
+            return Ok(answer);
         }
+        let error = answer["error"].as_str().unwrap_or("no error code");
+        let message = format!("Slack refused it: {error}");
+        // Slack's own trouble may pass; every other error code is an answer.
+        Err(match error {
+            "internal_error"
+            | "fatal_error"
+            | "service_unavailable"
+            | "request_timeout"
+            | "ratelimited" => PortError::new(method, message),
+            _ => PortError::refused(method, message),
+        })
     }
 }
 
@@ -133,5 +138,77 @@ impl<H: Http, T: Token> Chat for Slack<H, T> {
 
     async fn signing_secret(&self) -> PortResult<String> {
         Ok(self.app_secret().await?.signing_secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stagegate::testing::MemoryHttp;
+
+    const API: &str = "https://slack.test/api";
+
+    fn slack(http: &MemoryHttp, secret: &str) -> Slack<MemoryHttp, String> {
+        Slack::new(http.clone(), API, secret.to_string())
+    }
+
+    fn secret() -> String {
+        json!({"botToken": "xoxb-1", "signingSecret": "s"}).to_string()
+    }
+
+    #[tokio::test]
+    async fn slacks_own_trouble_is_tried_again_and_its_answers_are_not() {
+        let http = MemoryHttp::default();
+        let url = format!("{API}/chat.update");
+        for (code, transient) in [
+            ("internal_error", true),
+            ("ratelimited", true),
+            ("message_not_found", false),
+            ("channel_not_found", false),
+        ] {
+            http.route(&url, 200, &json!({"ok": false, "error": code}).to_string());
+            let e = slack(&http, &secret())
+                .update("D1", "1.0", "t", &json!([]))
+                .await
+                .unwrap_err();
+            assert_eq!(e.transient, transient, "{code}: {e}");
+            assert!(e.message.contains(code), "{e}");
+        }
+        http.route(&url, 500, "oops");
+        assert!(
+            slack(&http, &secret())
+                .update("D1", "1.0", "t", &json!([]))
+                .await
+                .unwrap_err()
+                .transient
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_secret_is_named_without_showing_it() {
+        let http = MemoryHttp::default();
+        for bad in [
+            "xoxb-plain-token",
+            r#"{"botToken": "xoxb-1", "signingSecret": " "}"#,
+        ] {
+            let e = slack(&http, bad).signing_secret().await.unwrap_err();
+            assert!(
+                !e.transient
+                    && !e.to_string().contains("xoxb-plain")
+                    && !e.to_string().contains("xoxb-1"),
+                "{e}"
+            );
+        }
+        assert!(
+            http.requests().is_empty(),
+            "nothing is sent with a bad secret"
+        );
+        let posted = slack(&http, &secret()).post("U1", "t", &json!([])).await;
+        assert!(posted.is_err());
+        let sent = &http.requests()[0];
+        assert!(sent
+            .headers
+            .contains(&("authorization".into(), "Bearer xoxb-1".into())));
+        assert_eq!(sent.url, format!("{API}/chat.postMessage"));
     }
 }

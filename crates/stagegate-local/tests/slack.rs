@@ -269,6 +269,7 @@ async fn the_stand_in_answers_as_slack_does_when_the_token_is_wrong() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("invalid_auth"), "{e}");
+    assert!(!e.transient, "a wrong token is an answer, not a hiccup");
     assert!(
         !e.to_string().contains("xoxb-wrong"),
         "the token is never in an error"

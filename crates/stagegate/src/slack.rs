@@ -32,7 +32,9 @@ use chrono::{DateTime, Utc};
 pub struct Synced {
     /// Messages updated now.
     pub updated: u32,
-    /// Messages whose update failed (tried again by the next reconcile).
+    /// Messages whose update failed: tried again by the next reconcile when it may
+    /// work then (Slack unreachable, rate limited), given up when Slack refused it
+    /// (the message or the channel is gone: `message_not_found`, …).
     pub failed: u32,
 }
 
@@ -48,6 +50,7 @@ pub async fn sync<A: Approvals, C: Chat>(
     let status = record.chat_status(now);
     let mut next = record.clone();
     let mut done = Synced::default();
+    let mut gave_up = false;
     for message in next.chat.iter_mut().filter(|m| m.shows != status) {
         let (text, blocks) = blocks::message(record, &message.approver, now);
         match chat
@@ -58,10 +61,17 @@ pub async fn sync<A: Approvals, C: Chat>(
                 message.shows = status.clone();
                 done.updated += 1;
             }
-            Err(_) => done.failed += 1,
+            Err(e) => {
+                done.failed += 1;
+                if !e.transient {
+                    // Asking again would be refused again, every five minutes, forever.
+                    message.shows = status.clone();
+                    gave_up = true;
+                }
+            }
         }
     }
-    if done.updated > 0 {
+    if done.updated > 0 || gave_up {
         next.revision = record.revision + 1;
         if let Update::Conflict(_) = store.update(record, &next).await? {
             // Someone else wrote it: their write may have changed the state, so the

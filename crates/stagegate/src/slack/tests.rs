@@ -205,3 +205,35 @@ async fn sync_updates_only_messages_that_show_something_else_and_records_it() {
     assert!(stored.chat.iter().all(|m| m.shows == "approved"));
     assert!(!stored.chat_due());
 }
+
+/// A message Slack refuses to update (deleted, the member gone) is given up, not
+/// asked about every five minutes forever; the others are updated.
+#[tokio::test]
+async fn a_message_slack_refuses_to_update_is_given_up() {
+    let table = MemoryTable::default();
+    let chat = MemoryChat::new(SIGNING_SECRET);
+    chat.unreachable("U0BOB");
+    let mut r = summarised(pending_record("a1", "rc-1.4.0", "t"));
+    r.chat = ["U0BOB", "U0CAROL"]
+        .iter()
+        .map(|m| crate::ports::ChatMessage {
+            approver: m.to_lowercase(),
+            channel: format!("D{m}"),
+            ts: "1.0".into(),
+            shows: "pending".into(),
+        })
+        .collect();
+    r.state = ApprovalState::Rejected;
+    r.votes.push(vote("carol", "email link", false, Some("no")));
+    table.create(&r, &[]).await.unwrap();
+    let done = sync(&table, &chat, &r, now()).await.unwrap();
+    assert_eq!(
+        done,
+        Synced {
+            updated: 1,
+            failed: 1
+        }
+    );
+    let stored = table.records().pop().unwrap();
+    assert!(!stored.chat_due(), "{:?}", stored.chat);
+}

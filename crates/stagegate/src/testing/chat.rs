@@ -48,7 +48,8 @@ impl MemoryChat {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Posts to `member` fail from now on.
+    /// Posts to `member`, and updates of their messages, are refused from now on (the
+    /// member left; the message was deleted).
     pub fn unreachable(&self, member: &str) {
         let mut u = self.unreachable.lock().unwrap_or_else(|p| p.into_inner());
         u.push(member.into());
@@ -83,6 +84,16 @@ impl Chat for MemoryChat {
         })
     }
     async fn update(&self, channel: &str, ts: &str, text: &str, blocks: &Value) -> PortResult<()> {
+        let member = channel.strip_prefix('D').unwrap_or(channel);
+        let gone = self
+            .unreachable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|m| m == member);
+        if gone {
+            return Err(PortError::refused("chat.update", "message_not_found"));
+        }
         self.record(ChatCall::Update {
             channel: channel.into(),
             ts: ts.into(),
