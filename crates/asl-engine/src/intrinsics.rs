@@ -176,19 +176,45 @@ impl Intrinsic {
                     let a = next
                         .next()
                         .ok_or_else(|| FormatError::Msg("missing argument".into()))?;
-                    match eval_arg(a, input, context).map_err(FormatError::State)? {
-                        Value::String(s) => out.push_str(&s),
-                        v @ (Value::Number(_) | Value::Bool(_) | Value::Null) => out.push_str(&v.to_string()),
-                        _ => {
-                            return Err(FormatError::Msg(
-                                "arguments must be strings, numbers, booleans or null, not objects or arrays".into(),
-                            ))
-                        }
-                    }
+                    let v = eval_arg(a, input, context).map_err(FormatError::State)?;
+                    format_value(&mut out, &v);
                 }
             }
         }
         Ok(out)
+    }
+}
+
+/// An argument of `States.Format` as AWS writes it: a string as it is, a number, a
+/// boolean or null as in JSON, and an object or array as Java prints its maps and
+/// lists (`{Arg1=1, Arg2=[]}`, `[a, b]`: strings inside unquoted), which is what a
+/// real execution answers (LocalStack's recording of `test_format_2`).
+fn format_value(out: &mut String, v: &Value) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                format_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push('=');
+                format_value(out, item);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -202,8 +228,13 @@ enum FormatError {
 fn apply(func: Func, v: Vec<Value>) -> Result<Value, String> {
     match func {
         Func::Format => Err("States.Format is evaluated from its template".into()),
-        Func::StringToJson => serde_json::from_str(as_str(&v[0])?)
-            .map_err(|e| format!("argument is not valid JSON text: {e}")),
+        // An empty or blank string is null, as AWS answers it.
+        Func::StringToJson => match as_str(&v[0])? {
+            s if s.trim().is_empty() => Ok(Value::Null),
+            s => {
+                serde_json::from_str(s).map_err(|e| format!("argument is not valid JSON text: {e}"))
+            }
+        },
         Func::JsonToString => Ok(Value::String(v[0].to_string())),
         Func::Array => Ok(Value::Array(v)),
         Func::ArrayPartition
@@ -350,15 +381,17 @@ fn json_merge(v: &[Value]) -> Result<Value, String> {
 
 /// `States.MathRandom` and `MathAdd`.
 fn math(func: Func, v: &[Value]) -> Result<Value, String> {
-    let (a, b) = (as_int(&v[0])?, as_int(&v[1])?);
     if func == Func::MathAdd {
+        // AWS rounds a number with a fraction first, half up (1.5 → 2, -1.5 → -1), as
+        // Java's `Math.round` does: LocalStack's recording of `test_math_add`.
+        let (a, b) = (rounded(&v[0])?, rounded(&v[1])?);
         let range = i64::from(i32::MIN)..=i64::from(i32::MAX);
         if !range.contains(&a) || !range.contains(&b) {
             return Err("arguments must be 32-bit integers".into());
         }
         return Ok(Value::from(a + b));
     }
-    let (start, end) = (a, b);
+    let (start, end) = (as_int(&v[0])?, as_int(&v[1])?);
     if end <= start {
         return Err(format!("end ({end}) must be greater than start ({start})"));
     }
@@ -400,6 +433,16 @@ fn as_str(v: &Value) -> Result<&str, String> {
 fn as_array(v: &Value) -> Result<&Vec<Value>, String> {
     v.as_array()
         .ok_or_else(|| format!("expected an array argument, got {}", type_name(v)))
+}
+
+/// A number rounded to an integer half up; anything else refused as [`as_int`] does.
+fn rounded(v: &Value) -> Result<i64, String> {
+    match v.as_f64() {
+        Some(f) if v.as_i64().is_none() && f.is_finite() && f.abs() < 9.0e15 => {
+            Ok((f + 0.5).floor() as i64)
+        }
+        _ => as_int(v),
+    }
 }
 
 fn as_int(v: &Value) -> Result<i64, String> {
@@ -708,6 +751,17 @@ mod tests {
         );
     }
 
+    /// Objects and arrays as AWS formats them (recorded by LocalStack against AWS:
+    /// `test_format_2`), key order kept.
+    #[test]
+    fn format_renders_objects_and_arrays_as_aws_does() {
+        let input = json!({"o": {"Arg1": 1, "Arg2": [], "z": {"a": "x y", "n": null}}, "a": [1, "b", [true]]});
+        assert_eq!(
+            run("States.Format('fst={} and snd={}.', $.o, $.a)", input).unwrap(),
+            json!("fst={Arg1=1, Arg2=[], z={a=x y, n=null}} and snd=[1, b, [true]].")
+        );
+    }
+
     #[test]
     fn format_escaped_braces_are_not_placeholders() {
         gives(
@@ -734,6 +788,13 @@ mod tests {
             run("States.JsonToString($.raw)", input).unwrap(),
             json!("{\"foo\":\"bar\"}")
         );
+        // An empty or blank string is null, as AWS answers.
+        for blank in ["", " "] {
+            assert_eq!(
+                run("States.StringToJson($.s)", json!({"s": blank})).unwrap(),
+                json!(null)
+            );
+        }
         assert_eq!(
             run("States.StringToJson('nope')", json!({}))
                 .unwrap_err()
@@ -771,6 +832,24 @@ mod tests {
     #[test]
     fn math_add_and_bounded_random() {
         gives("States.MathAdd(40, 2)", json!(42));
+        // Fractions are rounded half up first, as AWS answers (LocalStack's recording
+        // of `test_math_add`).
+        for (a, b, sum) in [
+            (1.49, 1.5, 3),
+            (1.5, 1.51, 4),
+            (-1.49, -1.5, -2),
+            (-1.5, -1.51, -3),
+            (0.5, 0.0, 1),
+            (-0.5, 0.0, 0),
+            (-2.5, 0.0, -2),
+            (3.5, 0.0, 4),
+        ] {
+            assert_eq!(
+                run("States.MathAdd($.a, $.b)", json!({"a": a, "b": b})).unwrap(),
+                json!(sum),
+                "{a} + {b}"
+            );
+        }
         assert_eq!(
             run("States.MathAdd(-1, $.n)", json!({"n": 1})).unwrap(),
             json!(0)

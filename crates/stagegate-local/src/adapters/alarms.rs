@@ -5,11 +5,11 @@
 //! otherwise. The bake reads it through the same port as CloudWatch's.
 
 use super::LocalStacks;
-use stagegate::ports::{Alarm, AlarmState, Alarms, Http, HttpRequest, PortResult};
+use stagegate::ports::{Alarm, AlarmState, Alarms, PortResult};
 use stagegate::testing::MemoryAlarms;
-use stagegate_https::HttpsClient;
 use std::collections::VecDeque;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The app's alarms, locally: the store the evaluators write ([`evaluate`]; a test's
 /// hand in the path tests). With `--fail bake` it also holds the stacks whose
@@ -96,18 +96,24 @@ pub fn evaluate(
 ) -> tokio::task::JoinHandle<()> {
     alarms.put(health_alarm(&stack, &VecDeque::new(), threshold));
     tokio::spawn(async move {
-        let http = HttpsClient::new();
         let mut probes = VecDeque::with_capacity(WINDOW);
-        let mut deployed = false;
+        let (mut deployed, mut seen) = (false, stacks.deployments());
         loop {
             tokio::time::sleep(PROBE_EVERY).await;
+            // A deploy since the last probe is a new release: a fresh window. Counted,
+            // not seen: a fast run may deploy and stop its backend between two probes.
+            let now = stacks.deployments();
+            if now != seen {
+                (seen, deployed) = (now, true);
+                probes.clear();
+            }
             let url = stacks.health_url();
             deployed |= url.is_some();
             if !deployed {
                 continue;
             }
             let ok = match url {
-                Some(url) => probe(&http, &url).await,
+                Some(url) => probe(&url).await,
                 None => false,
             };
             if probes.len() == WINDOW {
@@ -119,17 +125,31 @@ pub fn evaluate(
     })
 }
 
-async fn probe(http: &HttpsClient, url: &str) -> bool {
-    let request = HttpRequest {
-        method: "GET".into(),
-        url: url.into(),
-        headers: vec![],
-        body: None,
+/// One `GET` of a local backend's health URL (`http://127.0.0.1:PORT/PATH`): whether
+/// it answered 2xx within [`PROBE_TIMEOUT`]. Plain HTTP/1.1 on a socket, nothing to
+/// initialise: the first probe after a deploy is as quick as the others (an HTTPS
+/// client loads the system's CA roots on its first request, which held a debug
+/// build's first probe back long enough for a short bake to miss its alarm).
+async fn probe(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
     };
-    match tokio::time::timeout(PROBE_TIMEOUT, http.send(&request)).await {
-        Ok(Ok(r)) => (200..300).contains(&r.status),
-        _ => false,
-    }
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await.ok()?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.ok()?;
+        // `HTTP/1.x 2xx`
+        Some(head.starts_with(b"HTTP/1.") && head[9] == b'2')
+    };
+    matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, exchange).await,
+        Ok(Some(true))
+    )
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ struct StackState {
     /// `--fail bake`: the candidate carrying the bake fault is deployed, and its
     /// backend is yet to stop (on the bake's first read of the alarms).
     bake_fault_armed: bool,
+    /// How many times a deploy started the backend in this process: the alarm's
+    /// evaluator starts a fresh window for each ([`LocalStacks::deployments`]).
+    deployments: u64,
 }
 
 impl LocalStacks {
@@ -103,6 +106,7 @@ impl LocalStacks {
                 s.status = complete.into();
                 s.reason = None;
                 s.outputs = outputs;
+                s.deployments += 1;
             }
             Err(reason) => {
                 s.status = if s.deployed.is_some() {
@@ -161,6 +165,12 @@ impl LocalStacks {
     /// last call: true once.
     pub fn take_bake_fault(&self) -> bool {
         std::mem::take(&mut lock(&self.0.state).bake_fault_armed)
+    }
+
+    /// How many deploys started the backend since this process began: a change means
+    /// a new release to watch, however briefly its health URL was up.
+    pub fn deployments(&self) -> u64 {
+        lock(&self.0.state).deployments
     }
 
     /// The running backend's health URL (`None` while none runs).
