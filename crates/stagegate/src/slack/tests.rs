@@ -103,18 +103,9 @@ fn every_slack_message_and_modal_matches_its_golden_file() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/slack");
     for (name, blocks) in cases() {
         let got = serde_json::to_string_pretty(&blocks).unwrap_or_default() + "\n";
-        let file = dir.join(format!("{name}.json"));
-        if blessing() {
-            std::fs::write(&file, &got).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            continue;
+        if let Err(e) = golden(&dir.join(format!("{name}.json")), &got) {
+            panic!("{name}: changed: {e}");
         }
-        let want = std::fs::read_to_string(&file).unwrap_or_default();
-        assert_eq!(
-            got,
-            want,
-            "{name}: changed (STAGEGATE_BLESS=1 rewrites {})",
-            file.display()
-        );
     }
 }
 

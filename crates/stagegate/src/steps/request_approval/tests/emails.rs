@@ -85,22 +85,12 @@ async fn email_to_bob(input: Input, required: u32) -> Message {
 #[tokio::test]
 async fn every_approval_email_matches_its_golden_file() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/approval-email");
-    let bless = std::env::var_os("STAGEGATE_BLESS").is_some();
     for (name, input, required) in cases() {
         let m = email_to_bob(input, required).await;
         let got = format!("subject: {}\n\n{}", m.subject, m.body);
-        let file = dir.join(format!("{name}.txt"));
-        if bless {
-            std::fs::write(&file, &got).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            continue;
+        if let Err(e) = crate::testing::golden(&dir.join(format!("{name}.txt")), &got) {
+            panic!("{name}: the email changed: {e}");
         }
-        let want = std::fs::read_to_string(&file).unwrap_or_default();
-        assert_eq!(
-            got,
-            want,
-            "{name}: the email changed (STAGEGATE_BLESS=1 rewrites {})",
-            file.display()
-        );
     }
 }
 
