@@ -310,9 +310,9 @@ impl Clock for SystemClock {
 
 /// Where approvers are also asked in chat: the Slack Web API (`chat.postMessage`,
 /// `chat.update`, `views.open`) with the bot token, and the signing secret its
-/// interactivity requests are verified with, both from Secrets Manager on AWS. `None`
-/// (Slack not configured) posts nothing and verifies nothing: every interactivity
-/// request is refused.
+/// interactivity requests are verified with, both from Secrets Manager on AWS. The
+/// steps hold it as an `Option`: `None` (Slack not configured) posts nothing and
+/// verifies nothing, and every interactivity request is refused.
 pub trait Chat: Send + Sync {
     /// Posts `blocks` (with `text` for notifications and screen readers) to `channel`
     /// (a member id: a direct message); where it landed.
@@ -346,37 +346,6 @@ pub trait Chat: Send + Sync {
 pub struct Posted {
     pub channel: String,
     pub ts: String,
-}
-
-fn no_chat(what: &str) -> PortError {
-    PortError::refused(what, "Slack is not configured (STAGEGATE_SLACK_TEAM_ID)")
-}
-
-impl<T: Chat> Chat for Option<T> {
-    async fn post(&self, channel: &str, text: &str, blocks: &Value) -> PortResult<Posted> {
-        match self {
-            Some(c) => c.post(channel, text, blocks).await,
-            None => Err(no_chat("chat.postMessage")),
-        }
-    }
-    async fn update(&self, channel: &str, ts: &str, text: &str, blocks: &Value) -> PortResult<()> {
-        match self {
-            Some(c) => c.update(channel, ts, text, blocks).await,
-            None => Err(no_chat("chat.update")),
-        }
-    }
-    async fn open_view(&self, trigger_id: &str, view: &Value) -> PortResult<()> {
-        match self {
-            Some(c) => c.open_view(trigger_id, view).await,
-            None => Err(no_chat("views.open")),
-        }
-    }
-    async fn signing_secret(&self) -> PortResult<String> {
-        match self {
-            Some(c) => c.signing_secret().await,
-            None => Err(no_chat("read the Slack signing secret")),
-        }
-    }
 }
 
 /// The webhook's shared secret (Secrets Manager on AWS).

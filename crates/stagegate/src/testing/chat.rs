@@ -55,6 +55,12 @@ impl MemoryChat {
         u.push(member.into());
     }
 
+    /// Whether `member`'s messages are refused ([`MemoryChat::unreachable`]).
+    fn gone(&self, member: &str) -> bool {
+        let u = self.unreachable.lock().unwrap_or_else(|p| p.into_inner());
+        u.iter().any(|m| m == member)
+    }
+
     fn record(&self, call: ChatCall) -> usize {
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         calls.push(call);
@@ -64,13 +70,7 @@ impl MemoryChat {
 
 impl Chat for MemoryChat {
     async fn post(&self, channel: &str, text: &str, blocks: &Value) -> PortResult<Posted> {
-        let gone = self
-            .unreachable
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .any(|m| m == channel);
-        if gone {
+        if self.gone(channel) {
             return Err(PortError::refused("chat.postMessage", "channel_not_found"));
         }
         let n = self.record(ChatCall::Post {
@@ -84,14 +84,7 @@ impl Chat for MemoryChat {
         })
     }
     async fn update(&self, channel: &str, ts: &str, text: &str, blocks: &Value) -> PortResult<()> {
-        let member = channel.strip_prefix('D').unwrap_or(channel);
-        let gone = self
-            .unreachable
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .any(|m| m == member);
-        if gone {
+        if self.gone(channel.strip_prefix('D').unwrap_or(channel)) {
             return Err(PortError::refused("chat.update", "message_not_found"));
         }
         self.record(ChatCall::Update {
