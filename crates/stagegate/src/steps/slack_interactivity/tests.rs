@@ -67,6 +67,22 @@ impl Slack {
         self.endpoint(0).handle(request).await
     }
 
+    /// One run of the reconcile (every five minutes on AWS), `minutes` after the
+    /// request: the Slack messages it brought up to date.
+    async fn reconcile(&self, minutes: i64) -> u32 {
+        crate::steps::reconcile_approvals::ReconcileApprovals {
+            settings: self.settings.clone(),
+            store: self.table.clone(),
+            runs: self.runs.clone(),
+            chat: Some(self.chat.clone()),
+            clock: FixedClock(now() + Duration::minutes(minutes)),
+        }
+        .run(crate::steps::reconcile_approvals::Tick {})
+        .await
+        .unwrap()
+        .chat_updated
+    }
+
     fn record(&self) -> ApprovalRecord {
         self.table.records().pop().unwrap()
     }
@@ -268,30 +284,12 @@ async fn decided_by_link_first_the_reconcile_updates_slack_and_a_late_press_hear
     .unwrap();
     assert!(s.updates().is_empty());
     // The reconcile (every five minutes) brings both messages up to date, once.
-    let reconcile = crate::steps::reconcile_approvals::ReconcileApprovals {
-        settings: s.settings.clone(),
-        store: s.table.clone(),
-        runs: s.runs.clone(),
-        chat: Some(s.chat.clone()),
-        clock: FixedClock(now() + Duration::minutes(5)),
-    };
-    let report = reconcile
-        .run(crate::steps::reconcile_approvals::Tick {})
-        .await
-        .unwrap();
-    assert_eq!(report.chat_updated, 2);
+    assert_eq!(s.reconcile(5).await, 2);
     assert!(s.updates()[0]
         .1
         .to_string()
         .contains("*Approved* by carol (email link)"));
-    assert_eq!(
-        reconcile
-            .run(crate::steps::reconcile_approvals::Tick {})
-            .await
-            .unwrap()
-            .chat_updated,
-        0
-    );
+    assert_eq!(s.reconcile(5).await, 0);
     // bob presses Approve on his (now updated) message from a stale screen.
     s.send(&button(TEAM, "U0BOB", &id, APPROVE)).await;
     let view = s.views().pop().unwrap().to_string();
@@ -305,27 +303,9 @@ async fn decided_by_link_first_the_reconcile_updates_slack_and_a_late_press_hear
 
 #[tokio::test]
 async fn an_expired_or_superseded_approval_is_shown_as_such_by_the_reconcile() {
-    let (s, id) = Slack::asked("ana").await;
-    let reconcile = |minutes| crate::steps::reconcile_approvals::ReconcileApprovals {
-        settings: s.settings.clone(),
-        store: s.table.clone(),
-        runs: s.runs.clone(),
-        chat: Some(s.chat.clone()),
-        clock: FixedClock(now() + Duration::minutes(minutes)),
-    };
-    let tick = crate::steps::reconcile_approvals::Tick {};
-    assert_eq!(
-        reconcile(60).run(tick.clone()).await.unwrap().chat_updated,
-        0
-    );
-    assert_eq!(
-        reconcile(24 * 60)
-            .run(tick.clone())
-            .await
-            .unwrap()
-            .chat_updated,
-        2
-    );
+    let (s, _) = Slack::asked("ana").await;
+    assert_eq!(s.reconcile(60).await, 0);
+    assert_eq!(s.reconcile(24 * 60).await, 2);
     assert!(s.updates()[0].1.to_string().contains("*Expired*"));
     assert!(
         !s.updates()[0].1.to_string().contains(APPROVE),
@@ -333,8 +313,7 @@ async fn an_expired_or_superseded_approval_is_shown_as_such_by_the_reconcile() {
     );
     assert!(s.record().chat.iter().all(|m| m.shows == "expired"));
     // Expired is final: nothing more, ever.
-    assert_eq!(reconcile(48 * 60).run(tick).await.unwrap().chat_updated, 0);
-    let _ = id;
+    assert_eq!(s.reconcile(48 * 60).await, 0);
 }
 
 #[tokio::test]
@@ -347,22 +326,14 @@ async fn a_superseded_approval_is_shown_as_such_and_its_buttons_answer_so() {
     replaced.state = ApprovalState::Superseded;
     s.table.update(&before, &replaced).await.unwrap();
     assert!(s.record().chat_due(), "the reconcile's work list has it");
-    let reconcile = crate::steps::reconcile_approvals::ReconcileApprovals {
-        settings: s.settings.clone(),
-        store: s.table.clone(),
-        runs: s.runs.clone(),
-        chat: Some(s.chat.clone()),
-        clock: FixedClock(now() + Duration::minutes(5)),
-    };
-    let tick = crate::steps::reconcile_approvals::Tick {};
-    assert_eq!(reconcile.run(tick.clone()).await.unwrap().chat_updated, 2);
+    assert_eq!(s.reconcile(5).await, 2);
     let shown = s.updates()[1].1.to_string();
     assert!(
         shown.contains("*Superseded*") && !shown.contains(APPROVE),
         "{shown}"
     );
     assert!(!s.record().chat_due());
-    assert_eq!(reconcile.run(tick).await.unwrap().chat_updated, 0);
+    assert_eq!(s.reconcile(5).await, 0);
     s.send(&button(TEAM, "U0CAROL", &id, APPROVE)).await;
     assert!(s
         .views()
@@ -391,4 +362,20 @@ async fn without_slack_configured_or_for_other_methods_nothing_is_read() {
     let r = s.endpoint(0).handle(get).await;
     assert_eq!(r.status(), 405);
     nothing_decided(&s);
+}
+
+/// Anything larger than a Slack interaction is refused before its signature is
+/// computed, however well it is signed: nothing read, nothing decided.
+#[tokio::test]
+async fn an_oversized_request_is_413_and_decides_nothing() {
+    let (s, id) = Slack::asked("ana").await;
+    let mut body = form_body(&submission(TEAM, "U0BOB", &id, true, Some("fine")));
+    body.extend(std::iter::repeat_n(b'x', MAX_BODY_BYTES));
+    let r = s
+        .endpoint(0)
+        .handle(signed(SIGNING_SECRET, now().timestamp(), body))
+        .await;
+    assert_eq!(r.status(), 413);
+    nothing_decided(&s);
+    assert!(s.views().is_empty());
 }
