@@ -50,6 +50,9 @@ async fn check_fixture(dir: &Path, machine: &str) -> usize {
         }
         let want_route: Vec<String> = serde_json::from_value(want["route"].clone()).unwrap();
         assert_eq!(route(&h), want_route, "{ctx}");
+        if let Some(filters) = want.get("events") {
+            check_events(&serde_json::to_value(&h).unwrap(), filters, &ctx);
+        }
         if let Some(s) = want.get("elapsedSeconds") {
             assert_eq!(
                 secs_between(&h[0], h.last().unwrap()),
@@ -59,6 +62,42 @@ async fn check_fixture(dir: &Path, machine: &str) -> usize {
         }
     }
     expected.len()
+}
+
+/// Each filter of `expected.json`'s `events` — `{"type", "details"?, "inputContains"?,
+/// "count"}` — matches exactly `count` events of the history as AWS shapes it: of that
+/// type, whose `…EventDetails` hold every field of `details`, and whose `input` contains
+/// `inputContains`: the queries mock-config users make on `GetExecutionHistory`.
+fn check_events(history: &Value, filters: &Value, ctx: &str) {
+    for f in filters.as_array().unwrap() {
+        let matching = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == f["type"])
+            .filter(|e| {
+                let details = e
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .find(|(k, _)| k.ends_with("EventDetails"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or(Value::Null);
+                let fields = f.get("details").and_then(Value::as_object);
+                fields.is_none_or(|m| m.iter().all(|(k, v)| &details[k] == v))
+                    && f.get("inputContains").is_none_or(|want| {
+                        details["input"]
+                            .as_str()
+                            .is_some_and(|i| i.contains(want.as_str().unwrap()))
+                    })
+            })
+            .count();
+        assert_eq!(
+            Some(matching as u64),
+            f["count"].as_u64(),
+            "{ctx}: events {f}"
+        );
+    }
 }
 
 fn fixtures() -> std::path::PathBuf {
