@@ -51,21 +51,12 @@ fn expected(definition: &Value) -> Graph {
 }
 
 /// What one history took: each `StateEntered` is reached from the event before it
-/// (`previousEventId`): a `ChoiceStateExited` is a Choice edge; a failure (a task,
-/// Parallel or Map failing or timing out) is a Catch edge from the state that event
-/// belongs to.
+/// (`previousEventId`): a `ChoiceStateExited` is a Choice edge; any other exit that
+/// directly follows a failure (a task, Parallel or Map failing or timing out: AWS
+/// records a caught error's exit, with the catcher's output) is a Catch edge.
 fn taken(history: &[HistoryEvent], g: &mut Graph) {
     let by_id: BTreeMap<u64, &HistoryEvent> = history.iter().map(|e| (e.id, e)).collect();
-    let owner = |start: u64| -> Option<String> {
-        let mut id = start;
-        loop {
-            let e = by_id.get(&id)?;
-            if let Details::StateEntered { name, .. } = &e.details {
-                return Some(name.clone());
-            }
-            id = e.previous_event_id;
-        }
-    };
+    let ty = |e: &HistoryEvent| format!("{:?}", e.event_type);
     for e in history {
         let Details::StateEntered { name, .. } = &e.details else {
             continue;
@@ -74,20 +65,17 @@ fn taken(history: &[HistoryEvent], g: &mut Graph) {
         let Some(prev) = by_id.get(&e.previous_event_id) else {
             continue;
         };
-        let ty = format!("{:?}", prev.event_type);
-        match &prev.details {
-            Details::StateExited { name: from, .. } if ty == "ChoiceStateExited" => {
-                g.choice.insert((from.clone(), name.clone()));
-            }
-            Details::StateExited { .. } => {}
-            // A task, Parallel or Map that failed or timed out, then a catcher's state.
-            _ if ty.ends_with("Failed") || ty.ends_with("TimedOut") => {
-                if let Some(from) = owner(prev.id) {
-                    g.catch.insert((from, name.clone()));
-                }
-            }
+        let Details::StateExited { name: from, .. } = &prev.details else {
             // The first state of a branch or an iteration.
-            _ => {}
+            continue;
+        };
+        if ty(prev) == "ChoiceStateExited" {
+            g.choice.insert((from.clone(), name.clone()));
+        } else if by_id
+            .get(&prev.previous_event_id)
+            .is_some_and(|f| ty(f).ends_with("Failed") || ty(f).ends_with("TimedOut"))
+        {
+            g.catch.insert((from.clone(), name.clone()));
         }
     }
 }

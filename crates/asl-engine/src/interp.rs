@@ -254,6 +254,9 @@ struct Handling<'a> {
     result_path: &'a ResultPathSpec,
     aborted: EventType,
     exited: EventType,
+    /// Parallel's and Map's `…StateFailed`, recorded once the state's error is final
+    /// (not between retries, as in AWS histories); a Task's `TaskFailed` is per attempt.
+    failed: Option<EventType>,
 }
 
 impl Ctx {
@@ -498,6 +501,7 @@ impl Ctx {
             result_path: &t.result_path,
             aborted: EventType::TaskStateAborted,
             exited: EventType::TaskStateExited,
+            failed: None,
         };
         self.with_retry_catch(st, &handling, raw, thread, entered, |retry_count| {
             let effective = &effective;
@@ -568,7 +572,16 @@ impl Ctx {
         guard.disarm();
         let result = match outcome? {
             Ok(v) => v,
-            Err(e) => return self.catch(h.catch, raw, e),
+            Err(e) => {
+                if let Some(failed) = h.failed {
+                    self.emit(thread, failed, Details::None);
+                }
+                // A caught error still exits the state, with the catcher's output,
+                // as AWS records it.
+                let step = self.catch(h.catch, raw, e)?;
+                self.exited(thread, h.exited, st, &step.output);
+                return Ok(step);
+            }
         };
         let context = || self.context(st, entered, retries.total, None, None);
         let output =
@@ -906,6 +919,7 @@ impl Ctx {
             result_path: &p.result_path,
             aborted: EventType::ParallelStateAborted,
             exited: EventType::ParallelStateExited,
+            failed: Some(EventType::ParallelStateFailed),
         };
         self.with_retry_catch(st, &handling, raw, thread, entered, |retry_count| {
             let effective = &effective;
@@ -927,19 +941,25 @@ impl Ctx {
                     .zip(&threads)
                     .map(|(b, th)| self.run_scope(b, input.clone(), th));
                 let joined = join_limited(branches.collect(), p.branches.len()).await;
-                let ended = if joined.is_ok() {
-                    EventType::ParallelStateSucceeded
-                } else {
-                    EventType::ParallelStateFailed
-                };
-                self.emit(thread, ended, Details::None);
-                // As in AWS histories, ParallelStateExited links to the last event of
-                // the branches, not to ParallelStateSucceeded.
-                let last = threads.iter().map(|t| t.last.load(Ordering::SeqCst)).max();
-                if let Some(last) = last.filter(|&l| l > started && joined.is_ok()) {
-                    thread.last.store(last, Ordering::SeqCst);
+                match joined {
+                    Ok(results) => {
+                        self.emit(thread, EventType::ParallelStateSucceeded, Details::None);
+                        // As in AWS histories, ParallelStateExited links to the last
+                        // event of the branches, not to ParallelStateSucceeded.
+                        let last = threads.iter().map(|t| t.last.load(Ordering::SeqCst));
+                        if let Some(last) = last.max().filter(|&l| l > started) {
+                            thread.last.store(last, Ordering::SeqCst);
+                        }
+                        Ok(Ok(Value::Array(results)))
+                    }
+                    // What follows a failure (`ParallelStateFailed`, or a retry's
+                    // `ParallelStateStarted`) links to the failing branch's last event.
+                    Err((i, e)) => {
+                        let last = threads[i].last.load(Ordering::SeqCst);
+                        thread.last.store(last, Ordering::SeqCst);
+                        Ok(Err(e))
+                    }
                 }
-                Ok(joined.map(Value::Array))
             }
         })
         .await
@@ -953,10 +973,9 @@ impl Ctx {
         effective: &Value,
         index: usize,
         item: Value,
-        started: u64,
+        links: &MapLinks,
         entered: DateTime<Utc>,
     ) -> Result<Value, StateError> {
-        let th = Thread::starting_after(started);
         let input = match &m.item_selector {
             Some(t) => t.eval(
                 effective,
@@ -968,6 +987,7 @@ impl Ctx {
             name: st.name.clone(),
             index,
         };
+        let th = Thread::starting_after(links.start());
         self.emit(&th, EventType::MapIterationStarted, details());
         let mut guard = AbortGuard {
             cx: self,
@@ -977,12 +997,14 @@ impl Ctx {
         let r = self.run_scope(&m.processor, input, &th).await;
         guard.disarm();
         drop(guard);
+        let last = th.last.load(Ordering::SeqCst);
         let ty = if r.is_ok() {
             EventType::MapIterationSucceeded
         } else {
             EventType::MapIterationFailed
         };
-        self.emit(&th, ty, details());
+        let ended = self.emit(&th, ty, details());
+        links.ended(index, last, r.is_ok().then_some(ended));
         r
     }
 
@@ -1022,6 +1044,7 @@ impl Ctx {
             result_path: &m.result_path,
             aborted: EventType::MapStateAborted,
             exited: EventType::MapStateExited,
+            failed: Some(EventType::MapStateFailed),
         };
         self.with_retry_catch(st, &handling, raw, thread, entered, |_| {
             let (effective, items) = (&effective, &items);
@@ -1033,32 +1056,94 @@ impl Ctx {
                         length: items.len(),
                     },
                 );
+                let links = MapLinks::new(started);
                 let iterations: Vec<_> = items
                     .iter()
                     .enumerate()
                     .map(|(index, item)| {
-                        self.iteration(st, m, effective, index, item.clone(), started, entered)
+                        self.iteration(st, m, effective, index, item.clone(), &links, entered)
                     })
                     .collect();
                 let joined = join_limited(iterations, concurrency).await;
-                let ended = if joined.is_ok() {
-                    EventType::MapStateSucceeded
-                } else {
-                    EventType::MapStateFailed
-                };
-                self.emit(thread, ended, Details::None);
-                Ok(joined.map(Value::Array))
+                let (last, outcome) = links.outcome(joined);
+                if let Some(last) = last {
+                    thread.last.store(last, Ordering::SeqCst);
+                }
+                if outcome.is_ok() {
+                    self.emit(thread, EventType::MapStateSucceeded, Details::None);
+                    // MapStateExited links where MapStateSucceeded does.
+                    thread.last.store(links.last_ended(), Ordering::SeqCst);
+                }
+                Ok(outcome)
             }
         })
         .await
     }
 }
 
+/// How a Map's events link through `previousEventId`, as AWS records them (LocalStack's
+/// recordings of real executions, `MaxConcurrency: 1`): an iteration started in the
+/// slot another one freed links to that one's last event; `MapStateSucceeded` and
+/// `MapStateExited` link to the last `MapIterationSucceeded`; what follows a failure
+/// (`MapStateFailed`, a retry's `MapStateStarted`) links to the failing iteration's
+/// last event, not to its `MapIterationFailed`.
+struct MapLinks {
+    started: u64,
+    freed: std::sync::Mutex<std::collections::VecDeque<u64>>,
+    last_ended: AtomicU64,
+    failed: std::sync::Mutex<std::collections::HashMap<usize, u64>>,
+}
+
+impl MapLinks {
+    fn new(started: u64) -> Self {
+        MapLinks {
+            started,
+            freed: Default::default(),
+            last_ended: AtomicU64::new(started),
+            failed: Default::default(),
+        }
+    }
+
+    /// Where a starting iteration links: a freed slot's last event, else `MapStateStarted`.
+    fn start(&self) -> u64 {
+        lock(&self.freed).pop_front().unwrap_or(self.started)
+    }
+
+    /// Iteration `index` ended after its event `last`; `succeeded` is its
+    /// `MapIterationSucceeded`, `None` if it failed.
+    fn ended(&self, index: usize, last: u64, succeeded: Option<u64>) {
+        lock(&self.freed).push_back(last);
+        match succeeded {
+            Some(id) => {
+                self.last_ended.fetch_max(id, Ordering::SeqCst);
+            }
+            None => {
+                lock(&self.failed).insert(index, last);
+            }
+        }
+    }
+
+    fn last_ended(&self) -> u64 {
+        self.last_ended.load(Ordering::SeqCst)
+    }
+
+    /// The event what follows the join links to, and the join's outcome.
+    fn outcome(
+        &self,
+        joined: Result<Vec<Value>, (usize, StateError)>,
+    ) -> (Option<u64>, Result<Value, StateError>) {
+        match joined {
+            Ok(results) => (Some(self.last_ended()), Ok(Value::Array(results))),
+            Err((i, e)) => (lock(&self.failed).get(&i).copied(), Err(e)),
+        }
+    }
+}
+
 /// Runs branches or iterations as Step Functions does: up to `limit` at once, started
 /// in order, all started ones making progress together; the first failure (lowest
-/// index within a round) ends the join and drops the rest, which records their
-/// `...Aborted` events. Results keep input order.
-async fn join_limited<F>(futures: Vec<F>, limit: usize) -> Result<Vec<Value>, StateError>
+/// index within a round) ends the join with its index and drops the rest, which
+/// records their `...Aborted` events. Results keep input order.
+async fn join_limited<F>(futures: Vec<F>, limit: usize) -> Result<Vec<Value>, (usize, StateError)>
 where
     F: Future<Output = Result<Value, StateError>>,
 {
@@ -1075,7 +1160,7 @@ where
                 None => break,
             }
         }
-        let mut failed: Option<StateError> = None;
+        let mut failed: Option<(usize, StateError)> = None;
         let before = done;
         active.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
             Poll::Ready(Ok(v)) => {
@@ -1084,7 +1169,7 @@ where
                 false
             }
             Poll::Ready(Err(e)) => {
-                failed.get_or_insert(e);
+                failed.get_or_insert((*i, e));
                 false
             }
             Poll::Pending => true,

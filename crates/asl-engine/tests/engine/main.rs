@@ -6,6 +6,7 @@ mod errors;
 mod executions;
 mod flow;
 mod io;
+mod links;
 mod mocks;
 mod tasks;
 mod tokens;
