@@ -132,6 +132,59 @@ pub async fn load(sizes: &Sizes) -> String {
     md
 }
 
+/// Whole runs through moto where it implements the calls: `n` candidates at once
+/// (the load drill), their artifacts in S3 and their notices through SNS, both read
+/// back afterwards (needs `moto_server` on `PATH`, as `bench/load` arranges).
+pub async fn whole_runs_on_moto(n: usize) -> Result<String> {
+    let moto = testkit::Moto::start();
+    let remote = moto.artifacts_and_topics().await;
+    let sdk = moto.sdk_config().await;
+    let (flow, artifacts, notices) = stagegate_paths::Flow::real_time_through(
+        Duration::ZERO,
+        aws_s3_port::S3Artifacts::from_config(&sdk, &remote.bucket),
+        aws_sns_port::SnsNotifier::from_config(
+            &sdk,
+            &remote.approvals_topic,
+            &remote.notifications_topic,
+        ),
+    );
+    eprintln!("load: {n} candidates at once, through S3 and SNS on moto...");
+    let r = many_candidates(&flow, n, TICK).await;
+    let verified = artifacts.verify().await;
+    let received = moto.drain(&remote.queue_url, Duration::from_secs(3)).await;
+    let mut md = String::from(
+        "### Whole runs through S3 and SNS: the adapters against moto
+
+",
+    );
+    let _ = writeln!(
+        md,
+        "The first drill again, with every artifact the steps write or read of their own in moto's S3 (the S3 adapter, a versioned bucket, version ids as the run binds them) and every notice published through moto's SNS (the SNS adapter; a queue subscribed to both topics counts what arrived). The engine stands in for Step Functions, memory for the approvals table (its own drills are below), scripts for CodeBuild, CloudFormation and Amplify. One moto process on this machine: the wall time is mostly moto's. Bold columns must be 0, and the last two equal.\n"
+    );
+    let _ = writeln!(md, "| Drill | starts | runs | ready | superseded | other / unfinished | approval requests | decisions lost | notices missing | notices doubled | wall |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    row(
+        &mut md,
+        &format!("{n} candidates at once, through moto"),
+        &r,
+    );
+    let _ = writeln!(
+        md,
+        "\n| S3 objects the steps wrote | read back different or missing | notices SNS accepted | notices the subscriber received |\n|---|---|---|---|\n| {} | **{}** | {} | {} |",
+        verified.objects,
+        verified.lost.len(),
+        notices.published(),
+        received
+    );
+    for key in verified.lost.iter().take(10) {
+        let _ = writeln!(md, "\nLost: `{key}`");
+    }
+    for o in &r.other {
+        let _ = writeln!(md, "\nNot ready nor superseded: {o}");
+    }
+    Ok(md)
+}
+
 /// The table drills on the DynamoDB adapter against moto (a real implementation of
 /// DynamoDB's conditional writes; needs `moto_server` on `PATH`, as `bench/load`
 /// arranges): `claimers` on one delivery, `approvals` decided at once, `voters` on

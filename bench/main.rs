@@ -317,6 +317,8 @@ async fn load_section(args: &Args) -> Result<()> {
     let mut md = format!("Measured {today} on {}; `profiling` build.\n\n", machine());
     md.push_str(&load::load(&load::Sizes::default()).await);
     md.push('\n');
+    md.push_str(&load::whole_runs_on_moto(100).await?);
+    md.push('\n');
     md.push_str(&load::table_on_moto(50, 100, 10).await?);
     md.push('\n');
     md.push_str(&load::faults()?);

@@ -9,7 +9,7 @@ use asl_engine::{Engine, ExecutionDescription, HistoryEvent};
 use serde_json::{json, Value};
 use stagegate::desk::{Decided, Desk, Form, Refusal};
 use stagegate::links::{form_token, hash_id};
-use stagegate::ports::{Message, Topic};
+use stagegate::ports::{Artifacts, Message, Notifier, Topic};
 use stagegate::testing::*;
 use stagegate::testing::{Faults, Faulty};
 use stagegate::Settings;
@@ -49,6 +49,41 @@ pub struct Flow {
     pub production: crate::promotion::ProductionSite,
     /// Whether [`Flow::decide`] approves with break-glass.
     pub breaking_glass: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+type MemoryPorts = Ports<
+    MemoryArtifacts,
+    MemoryNotifier,
+    MemoryStacks,
+    MemoryHosting,
+    MemoryHttp,
+    MemoryRepository,
+>;
+
+/// The in-memory doubles of every port, the example app's suites answering.
+fn doubles() -> MemoryPorts {
+    let commit = stagegate::ports::Commit {
+        sha: SHA.into(),
+        subject: "Add checkout".into(),
+        author: "ana".into(),
+    };
+    let ports = Ports {
+        artifacts: MemoryArtifacts::default(),
+        notifier: MemoryNotifier::default(),
+        stacks: MemoryStacks::default(),
+        hosting: MemoryHosting::default(),
+        http: MemoryHttp::default(),
+        repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]).with_token(),
+        signer: stagegate_local::adapters::LocalSigner::ephemeral()
+            .unwrap_or_else(|e| panic!("{e}")),
+        chat: None,
+        alarms: stagegate_local::adapters::LocalAlarms::default(),
+    };
+    for s in SUITES {
+        let url = format!("https://staging.example.test/{s}");
+        ports.http.route(&url, 200, &format!("{s} ok"));
+    }
+    ports
 }
 
 /// The example app's settings: its four HTTP suites and the frontend's API URL.
@@ -126,28 +161,31 @@ impl Flow {
         build_time: Duration,
         production: crate::promotion::ProductionSite,
     ) -> Flow {
-        let commit = stagegate::ports::Commit {
-            sha: SHA.into(),
-            subject: "Add checkout".into(),
-            author: "ana".into(),
-        };
-        let ports = Ports {
-            artifacts: MemoryArtifacts::default(),
-            notifier: MemoryNotifier::default(),
-            stacks: MemoryStacks::default(),
-            hosting: MemoryHosting::default(),
-            http: MemoryHttp::default(),
-            repository: MemoryRepository::new(Some("rc-1.3.0"), vec![commit]).with_token(),
-            signer: stagegate_local::adapters::LocalSigner::ephemeral()
-                .unwrap_or_else(|e| panic!("{e}")),
-            chat: None,
-            alarms: stagegate_local::adapters::LocalAlarms::default(),
-        };
-        for s in SUITES {
-            let url = format!("https://staging.example.test/{s}");
-            ports.http.route(&url, 200, &format!("{s} ok"));
-        }
+        Self::build_through(
+            (settings, people),
+            time,
+            build_time,
+            production,
+            |a: &MemoryArtifacts, n: &MemoryNotifier| (a.clone(), n.clone()),
+        )
+    }
+
+    /// Builds the world; `through` gives the artifacts and notifier ports the steps
+    /// use, from the memory doubles the tests read.
+    pub(crate) fn build_through<A, N>(
+        (settings, people): (Settings, Vec<stagegate::ports::Approver>),
+        time: Time,
+        build_time: Duration,
+        production: crate::promotion::ProductionSite,
+        through: impl FnOnce(&MemoryArtifacts, &MemoryNotifier) -> (A, N),
+    ) -> Flow
+    where
+        A: Artifacts + Clone + 'static,
+        N: Notifier + Clone + 'static,
+    {
+        let ports = doubles();
         let builds = ScriptedBuilds::uploading_to(ports.artifacts.clone()).taking(build_time);
+        let (artifacts, notifier) = through(&ports.artifacts, &ports.notifier);
         let faults = Faults::default();
         let mut people = people;
         people.extend(crate::promotion::production_approvers());
@@ -155,8 +193,8 @@ impl Flow {
             settings: settings.clone(),
             approvers: people,
             ports: Ports {
-                artifacts: Faulty::new(ports.artifacts.clone(), faults.clone()),
-                notifier: Faulty::new(ports.notifier.clone(), faults.clone()),
+                artifacts: Faulty::new(artifacts, faults.clone()),
+                notifier: Faulty::new(notifier, faults.clone()),
                 stacks: Faulty::new(ports.stacks.clone(), faults.clone()),
                 hosting: Faulty::new(ports.hosting.clone(), faults.clone()),
                 http: ports.http.clone(),

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod load;
 pub mod promotion;
 pub mod recording;
+pub mod remote;
 pub mod table;
 
 pub use builds::ScriptedBuilds;

@@ -28,3 +28,37 @@ async fn the_tables_once_only_writes_hold_under_concurrency_on_dynamodb() {
     );
     assert_eq!(r.decisions_lost, 0, "{r:#?}");
 }
+
+/// Whole runs with their artifacts in S3 and their notices through SNS (moto; the
+/// engine stands in for Step Functions, memory for the table, scripts for CodeBuild,
+/// CloudFormation and Amplify): three candidates at once, each deployed and told;
+/// every object the steps wrote reads back the same from the bucket, and every notice
+/// reached the topics' subscriber. `bench/load` runs it at full size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_runs_keep_their_artifacts_in_s3_and_send_their_notices_through_sns() {
+    use std::time::Duration;
+    let moto = crate::Moto::start();
+    let remote = moto.artifacts_and_topics().await;
+    let sdk = moto.sdk_config().await;
+    let (flow, artifacts, notices) = stagegate_paths::Flow::real_time_through(
+        Duration::ZERO,
+        aws_s3_port::S3Artifacts::from_config(&sdk, &remote.bucket),
+        aws_sns_port::SnsNotifier::from_config(
+            &sdk,
+            &remote.approvals_topic,
+            &remote.notifications_topic,
+        ),
+    );
+    let r = stagegate_paths::load::many_candidates(&flow, 3, Duration::from_millis(2)).await;
+    assert_eq!(
+        (r.runs, r.succeeded, r.unfinished, r.decisions_lost),
+        (3, 3, 0, 0),
+        "{r:#?}"
+    );
+    assert_eq!((r.notices_missing, r.notices_doubled), (0, 0), "{r:#?}");
+    let v = artifacts.verify().await;
+    assert!(v.objects >= 3 * 10 && v.lost.is_empty(), "{v:?}");
+    let received = moto.drain(&remote.queue_url, Duration::from_secs(2)).await;
+    assert!(notices.published() >= 6, "{}", notices.published());
+    assert_eq!(received, notices.published());
+}

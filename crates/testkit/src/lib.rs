@@ -14,6 +14,8 @@
 
 mod iam;
 pub mod lambda;
+mod remote;
+pub use remote::Remote;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
