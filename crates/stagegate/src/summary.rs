@@ -3,7 +3,7 @@
 //! replacements), and when the request expires as people read time. The approval
 //! email opens with these lines; the review page shows the same expiry.
 
-use crate::flow::Checklist;
+use crate::flow::{Checklist, StagedRelease};
 use crate::records::Candidate;
 use chrono::{DateTime, Utc};
 
@@ -79,6 +79,28 @@ pub fn text(lines: &[Line]) -> String {
         .iter()
         .map(|l| format!("{:width$} {}\n", format!("{}:", l.label), l.value))
         .collect()
+}
+
+/// What staging proved about a release being promoted, as Markdown list items: the
+/// staging run, its signed evidence, the backend's objects (staging's, not a rebuild)
+/// and the frontend's commit. The production checklist and the release notes both
+/// list them, in these words.
+pub fn staged_proof(s: &StagedRelease) -> [String; 4] {
+    [
+        format!("- Staging run: {} ({})", s.staging_run, s.staging_tag),
+        format!(
+            "- Staging evidence: `{}` (sha256 `{}`, signature verified)",
+            s.evidence.key, s.evidence.digest
+        ),
+        format!(
+            "- Backend: staging's objects, not a rebuild: manifest `{}` (sha256 `{}`)",
+            s.manifest.key, s.manifest.digest
+        ),
+        format!(
+            "- Frontend: built by Amplify from commit `{}` on the production branch (the same commit, not staging's bundle bytes)",
+            s.commit
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -223,22 +223,9 @@ fn promoted_section(md: &mut String, s: &StagedRelease) {
         );
     }
     let _ = writeln!(md, "## What staging proved\n");
-    let _ = writeln!(md, "- Staging run: {} ({})", s.staging_run, s.staging_tag);
-    let _ = writeln!(
-        md,
-        "- Evidence: `{}` (sha256 `{}`, signature verified)",
-        s.evidence.key, s.evidence.digest
-    );
-    let _ = writeln!(
-        md,
-        "- Deploys staging's objects, not a rebuild: manifest `{}` (sha256 `{}`)",
-        s.manifest.key, s.manifest.digest
-    );
-    let _ = writeln!(
-        md,
-        "- Frontend: built by Amplify from commit `{}` on the production branch (the same commit, not staging's bundle bytes)",
-        s.commit
-    );
+    for line in crate::summary::staged_proof(s) {
+        let _ = writeln!(md, "{line}");
+    }
     let soak = if s.soaked { "done" } else { "not done" };
     let _ = writeln!(
         md,

@@ -265,25 +265,9 @@ where
 /// What a production release promotes: the staging run, its evidence, the bytes.
 fn promoted_section(notes: &mut String, s: &StagedRelease, prefix: &str) {
     let _ = writeln!(notes, "## Promoted from staging\n");
-    let _ = writeln!(
-        notes,
-        "- Staging run: {} ({})",
-        s.staging_run, s.staging_tag
-    );
-    let _ = writeln!(
-        notes,
-        "- Staging evidence: `{}` (sha256 `{}`)",
-        s.evidence.key, s.evidence.digest
-    );
-    let _ = writeln!(
-        notes,
-        "- Deployed staging's backend objects (no rebuild): manifest `{}` (sha256 `{}`)",
-        s.manifest.key, s.manifest.digest
-    );
-    let _ = writeln!(
-        notes,
-        "- Frontend: built by Amplify from the same commit (not staging's bundle bytes)"
-    );
+    for line in crate::summary::staged_proof(s) {
+        let _ = writeln!(notes, "{line}");
+    }
     let _ = writeln!(
         notes,
         "- Ready on staging since {}; soak until {}",
