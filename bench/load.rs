@@ -137,17 +137,7 @@ pub async fn load(sizes: &Sizes) -> String {
 /// back afterwards (needs `moto_server` on `PATH`, as `bench/load` arranges).
 pub async fn whole_runs_on_moto(n: usize) -> Result<String> {
     let moto = testkit::Moto::start();
-    let remote = moto.artifacts_and_topics().await;
-    let sdk = moto.sdk_config().await;
-    let (flow, artifacts, notices) = stagegate_paths::Flow::real_time_through(
-        Duration::ZERO,
-        aws_s3_port::S3Artifacts::from_config(&sdk, &remote.bucket),
-        aws_sns_port::SnsNotifier::from_config(
-            &sdk,
-            &remote.approvals_topic,
-            &remote.notifications_topic,
-        ),
-    );
+    let (flow, artifacts, notices, remote) = stagegate_paths::remote::on_moto(&moto).await;
     eprintln!("load: {n} candidates at once, through S3 and SNS on moto...");
     let r = many_candidates(&flow, n, TICK).await;
     let verified = artifacts.verify().await;

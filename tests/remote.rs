@@ -14,6 +14,8 @@
 //! [`Mirrored::verify`] then reads every key back from both and counts what differs.
 
 use crate::flow::Flow;
+use aws_s3_port::S3Artifacts;
+use aws_sns_port::SnsNotifier;
 use stagegate::ports::{Artifacts, Message, Notifier, PortResult, Stored, Topic};
 use stagegate::testing::{MemoryArtifacts, MemoryNotifier};
 use stagegate_local::Time;
@@ -21,6 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use testkit::{Moto, Remote};
 
 /// Artifacts in a remote store `R`, copied to memory.
 #[derive(Clone)]
@@ -176,6 +179,20 @@ impl Flow {
         let (a, n) = kept.expect("build_through calls its `through` once");
         (flow, a, n)
     }
+}
+
+/// A flow whose remote stores are moto's S3 and SNS (see [`Moto::artifacts_and_topics`]
+/// for the bucket, the topics and the queue that counts what was published), on the
+/// system clock, what AWS does taking no time.
+pub async fn on_moto(moto: &Moto) -> (Flow, Mirrored<S3Artifacts>, Relayed<SnsNotifier>, Remote) {
+    let remote = moto.artifacts_and_topics().await;
+    let sdk = moto.sdk_config().await;
+    let (flow, artifacts, notices) = Flow::real_time_through(
+        Duration::ZERO,
+        S3Artifacts::from_config(&sdk, &remote.bucket),
+        SnsNotifier::from_config(&sdk, &remote.approvals_topic, &remote.notifications_topic),
+    );
+    (flow, artifacts, notices, remote)
 }
 
 #[cfg(test)]

@@ -38,17 +38,7 @@ async fn the_tables_once_only_writes_hold_under_concurrency_on_dynamodb() {
 async fn whole_runs_keep_their_artifacts_in_s3_and_send_their_notices_through_sns() {
     use std::time::Duration;
     let moto = crate::Moto::start();
-    let remote = moto.artifacts_and_topics().await;
-    let sdk = moto.sdk_config().await;
-    let (flow, artifacts, notices) = stagegate_paths::Flow::real_time_through(
-        Duration::ZERO,
-        aws_s3_port::S3Artifacts::from_config(&sdk, &remote.bucket),
-        aws_sns_port::SnsNotifier::from_config(
-            &sdk,
-            &remote.approvals_topic,
-            &remote.notifications_topic,
-        ),
-    );
+    let (flow, artifacts, notices, remote) = stagegate_paths::remote::on_moto(&moto).await;
     let r = stagegate_paths::load::many_candidates(&flow, 3, Duration::from_millis(2)).await;
     assert_eq!(
         (r.runs, r.succeeded, r.unfinished, r.decisions_lost),
