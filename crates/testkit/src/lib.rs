@@ -343,13 +343,7 @@ impl Moto {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk_config().await);
         let deadline = Instant::now() + wait;
         loop {
-            let out = sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("receive from {url}: {e:?}"));
+            let out = receive_batch(&sqs, url).await;
             let bodies: Vec<String> = out
                 .messages()
                 .iter()
@@ -552,6 +546,19 @@ impl Moto {
             .unwrap_or_default()
             .to_string()
     }
+}
+
+/// Up to ten messages of queue `url`, as they are now.
+async fn receive_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput {
+    sqs.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("receive from {url}: {e:?}"))
 }
 
 /// `template.yaml` as YAML (short-form tags such as `!Ref` read as plain values).

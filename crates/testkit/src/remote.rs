@@ -65,13 +65,7 @@ impl Moto {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk_config().await);
         let (mut count, mut last) = (0, Instant::now());
         while last.elapsed() < quiet {
-            let out = sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("receive from {url}: {e:?}"));
+            let out = crate::receive_batch(&sqs, url).await;
             for m in out.messages() {
                 count += 1;
                 last = Instant::now();
