@@ -367,31 +367,7 @@ async fn promoted_from_the_staged_objects(flow: &Flow) {
         notes.contains("## Promoted from staging") && notes.contains("rc-1.4.0--0123456789ab"),
         "{notes}"
     );
-    // The approvers' checklist and the release notes say what staging proved in the
-    // same words.
-    let checklist = flow
-        .artifacts
-        .get_sync(&format!("{PROD_RUN}checklist.md"))
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let proof: Vec<&str> = checklist
-        .lines()
-        .skip_while(|l| *l != "## What staging proved")
-        .filter(|l| {
-            [
-                "- Staging run:",
-                "- Staging evidence:",
-                "- Backend:",
-                "- Frontend:",
-            ]
-            .iter()
-            .any(|p| l.starts_with(p))
-        })
-        .collect();
-    assert_eq!(proof.len(), 4, "{checklist}");
-    for line in proof {
-        assert!(notes.contains(line), "{line}\n{notes}");
-    }
+    same_proof_in_checklist_and_notes(flow, notes);
     // Once the notice went out, the release names the run's signed evidence.
     let evidence = format!("`{PROD_RUN}evidence.json` (sha256 `");
     assert!(
@@ -428,4 +404,32 @@ async fn promoted_from_the_staged_objects(flow: &Flow) {
         .map(|d| (d.gate.as_str(), d.approver.as_str()))
         .collect();
     assert_eq!(gates, [("production", "dana"), ("production", "erin")]);
+}
+
+/// The approvers' checklist and the release notes say what staging proved in the same
+/// words.
+fn same_proof_in_checklist_and_notes(flow: &Flow, notes: &str) {
+    let checklist = flow
+        .artifacts
+        .get_sync(&format!("{PROD_RUN}checklist.md"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let proof: Vec<&str> = checklist
+        .lines()
+        .skip_while(|l| *l != "## What staging proved")
+        .filter(|l| {
+            [
+                "- Staging run:",
+                "- Staging evidence:",
+                "- Backend:",
+                "- Frontend:",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
+        .collect();
+    assert_eq!(proof.len(), 4, "{checklist}");
+    for line in proof {
+        assert!(notes.contains(line), "{line}\n{notes}");
+    }
 }
