@@ -98,6 +98,11 @@ impl Slack {
             .collect()
     }
 
+    /// The last view opened, as text.
+    fn last_view(&self) -> String {
+        self.views().pop().unwrap().to_string()
+    }
+
     fn updates(&self) -> Vec<(String, Value)> {
         self.chat
             .calls()
@@ -185,7 +190,7 @@ async fn another_workspace_an_unmapped_member_and_the_pusher_are_refused_saying_
     // Someone on Slack who is nobody's Slack account: the form is not offered.
     let r = s.send(&button(TEAM, "U0EVE", &id, APPROVE)).await;
     assert_eq!(r.status(), 200);
-    let view = s.views().pop().unwrap().to_string();
+    let view = s.last_view();
     assert!(
         view.contains("U0EVE is not the Slack account of any approver"),
         "{view}"
@@ -233,12 +238,7 @@ async fn approving_with_a_reason_decides_once_and_updates_every_message() {
     assert!(record.chat.iter().all(|m| m.shows == "approved"));
     // carol, late: the form is not offered, her message is already true.
     s.send(&button(TEAM, "U0CAROL", &id, APPROVE)).await;
-    assert!(s
-        .views()
-        .pop()
-        .unwrap()
-        .to_string()
-        .contains("already been decided"));
+    assert!(s.last_view().contains("already been decided"));
     assert_eq!(s.updates().len(), 2);
 }
 
@@ -292,7 +292,7 @@ async fn decided_by_link_first_the_reconcile_updates_slack_and_a_late_press_hear
     assert_eq!(s.reconcile(5).await, 0);
     // bob presses Approve on his (now updated) message from a stale screen.
     s.send(&button(TEAM, "U0BOB", &id, APPROVE)).await;
-    let view = s.views().pop().unwrap().to_string();
+    let view = s.last_view();
     assert!(
         view.contains("already been decided") && view.contains("approved by carol"),
         "{view}"
@@ -336,10 +336,7 @@ async fn a_superseded_approval_is_shown_as_such_and_its_buttons_answer_so() {
     assert_eq!(s.reconcile(5).await, 0);
     s.send(&button(TEAM, "U0CAROL", &id, APPROVE)).await;
     assert!(s
-        .views()
-        .pop()
-        .unwrap()
-        .to_string()
+        .last_view()
         .contains("A newer release candidate replaced this one"));
     nothing_decided(&s);
 }
