@@ -51,7 +51,7 @@ pub struct Flow {
     pub breaking_glass: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-type MemoryPorts = Ports<
+pub type MemoryPorts = Ports<
     MemoryArtifacts,
     MemoryNotifier,
     MemoryStacks,
@@ -61,7 +61,7 @@ type MemoryPorts = Ports<
 >;
 
 /// The in-memory doubles of every port, the example app's suites answering.
-fn doubles() -> MemoryPorts {
+pub fn doubles() -> MemoryPorts {
     let commit = stagegate::ports::Commit {
         sha: SHA.into(),
         subject: "Add checkout".into(),

@@ -74,19 +74,8 @@ const PRODUCTION_RESOURCES: &[&str] = &[
 /// What a local world registers in its engine.
 fn registered_functions() -> Vec<String> {
     use stagegate::testing::*;
-    use stagegate_local::{LocalWorld, Ports, Setup, Time};
-    let ports = Ports {
-        artifacts: MemoryArtifacts::default(),
-        notifier: MemoryNotifier::default(),
-        stacks: MemoryStacks::default(),
-        hosting: MemoryHosting::default(),
-        http: MemoryHttp::default(),
-        repository: MemoryRepository::default(),
-        signer: stagegate_local::adapters::LocalSigner::ephemeral()
-            .unwrap_or_else(|e| panic!("{e}")),
-        chat: None,
-        alarms: stagegate_local::adapters::LocalAlarms::default(),
-    };
+    use stagegate_local::{LocalWorld, Setup, Time};
+    let ports = stagegate_paths::flow::doubles();
     let world = LocalWorld::start(Setup {
         settings: stagegate::Settings::default(),
         approvers: approvers(),
