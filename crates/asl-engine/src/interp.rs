@@ -1064,17 +1064,23 @@ impl Ctx {
                         self.iteration(st, m, effective, index, item.clone(), &links, entered)
                     })
                     .collect();
-                let joined = join_limited(iterations, concurrency).await;
-                let (last, outcome) = links.outcome(joined);
-                if let Some(last) = last {
-                    thread.last.store(last, Ordering::SeqCst);
+                match join_limited(iterations, concurrency).await {
+                    Ok(results) => {
+                        // MapStateSucceeded and MapStateExited both link to the last
+                        // iteration's end.
+                        let last = links.last_ended();
+                        thread.last.store(last, Ordering::SeqCst);
+                        self.emit(thread, EventType::MapStateSucceeded, Details::None);
+                        thread.last.store(last, Ordering::SeqCst);
+                        Ok(Ok(Value::Array(results)))
+                    }
+                    Err((i, e)) => {
+                        if let Some(last) = links.failed_at(i) {
+                            thread.last.store(last, Ordering::SeqCst);
+                        }
+                        Ok(Err(e))
+                    }
                 }
-                if outcome.is_ok() {
-                    self.emit(thread, EventType::MapStateSucceeded, Details::None);
-                    // MapStateExited links where MapStateSucceeded does.
-                    thread.last.store(links.last_ended(), Ordering::SeqCst);
-                }
-                Ok(outcome)
             }
         })
         .await
@@ -1127,15 +1133,9 @@ impl MapLinks {
         self.last_ended.load(Ordering::SeqCst)
     }
 
-    /// The event what follows the join links to, and the join's outcome.
-    fn outcome(
-        &self,
-        joined: Result<Vec<Value>, (usize, StateError)>,
-    ) -> (Option<u64>, Result<Value, StateError>) {
-        match joined {
-            Ok(results) => (Some(self.last_ended()), Ok(Value::Array(results))),
-            Err((i, e)) => (lock(&self.failed).get(&i).copied(), Err(e)),
-        }
+    /// The last event of iteration `index`, if it failed.
+    fn failed_at(&self, index: usize) -> Option<u64> {
+        lock(&self.failed).get(&index).copied()
     }
 }
 
