@@ -987,7 +987,7 @@ impl Ctx {
             name: st.name.clone(),
             index,
         };
-        let th = Thread::starting_after(links.start());
+        let th = Thread::starting_after(links.start(index));
         self.emit(&th, EventType::MapIterationStarted, details());
         let mut guard = AbortGuard {
             cx: self,
@@ -1056,7 +1056,7 @@ impl Ctx {
                         length: items.len(),
                     },
                 );
-                let links = MapLinks::new(started);
+                let links = MapLinks::new(started, concurrency);
                 let iterations: Vec<_> = items
                     .iter()
                     .enumerate()
@@ -1095,23 +1095,30 @@ impl Ctx {
 /// last event, not to its `MapIterationFailed`.
 struct MapLinks {
     started: u64,
+    /// How many iterations run at once: the first ones each take a fresh slot.
+    concurrency: usize,
     freed: std::sync::Mutex<std::collections::VecDeque<u64>>,
     last_ended: AtomicU64,
     failed: std::sync::Mutex<std::collections::HashMap<usize, u64>>,
 }
 
 impl MapLinks {
-    fn new(started: u64) -> Self {
+    fn new(started: u64, concurrency: usize) -> Self {
         MapLinks {
             started,
+            concurrency,
             freed: Default::default(),
             last_ended: AtomicU64::new(started),
             failed: Default::default(),
         }
     }
 
-    /// Where a starting iteration links: a freed slot's last event, else `MapStateStarted`.
-    fn start(&self) -> u64 {
+    /// Where iteration `index` links as it starts: the first `concurrency` take fresh
+    /// slots (`MapStateStarted`); a later one takes the slot an ended one freed.
+    fn start(&self, index: usize) -> u64 {
+        if index < self.concurrency {
+            return self.started;
+        }
         lock(&self.freed).pop_front().unwrap_or(self.started)
     }
 
