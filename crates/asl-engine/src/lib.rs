@@ -67,8 +67,9 @@
 //! (`TaskStateExited` with the catcher's output); `ParallelStateFailed` and
 //! `MapStateFailed` are recorded once, when the error is final, and link to the
 //! failing branch's or iteration's last event, as does a retry's `…StateStarted`;
-//! a Map iteration that takes the slot another freed chains from it (the first
-//! `MaxConcurrency` start from `MapStateStarted`); `MapStateSucceeded`
+//! a Map iteration that takes the slot another freed chains from it (the recordings
+//! run one at a time; that the first `MaxConcurrency` start from `MapStateStarted`
+//! is our reading); `MapStateSucceeded`
 //! and `MapStateExited` link to the last `MapIterationSucceeded`. Not compared: the
 //! recordings of what is not supported above (distributed Map, JSONata) and those whose
 //! placeholders hide the value compared (ARNs in the context object).
