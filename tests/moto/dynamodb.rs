@@ -188,27 +188,69 @@ async fn claims_are_made_once_held_by_their_owner_and_taken_over_only_from_the_h
     table.release("webhook#x").await.unwrap();
     assert!(table.claim("webhook#x", later).await.unwrap());
     assert_eq!(
-        table.claim_for("run#k", "arn:a", later).await.unwrap(),
+        table
+            .claim_for(&Hold {
+                key: "run#k",
+                owner: "arn:a",
+                expires_at: later
+            })
+            .await
+            .unwrap(),
         Claim::Mine
     );
     assert_eq!(
-        table.claim_for("run#k", "arn:a", later).await.unwrap(),
+        table
+            .claim_for(&Hold {
+                key: "run#k",
+                owner: "arn:a",
+                expires_at: later
+            })
+            .await
+            .unwrap(),
         Claim::Mine
     );
     assert_eq!(
-        table.claim_for("run#k", "arn:b", later).await.unwrap(),
+        table
+            .claim_for(&Hold {
+                key: "run#k",
+                owner: "arn:b",
+                expires_at: later
+            })
+            .await
+            .unwrap(),
         Claim::HeldBy("arn:a".into())
     );
     assert!(!table
-        .take_over("run#k", "arn:z", "arn:b", later)
+        .take_over(
+            &Hold {
+                key: "run#k",
+                owner: "arn:b",
+                expires_at: later
+            },
+            "arn:z"
+        )
         .await
         .unwrap());
     assert!(table
-        .take_over("run#k", "arn:a", "arn:b", later)
+        .take_over(
+            &Hold {
+                key: "run#k",
+                owner: "arn:b",
+                expires_at: later
+            },
+            "arn:a"
+        )
         .await
         .unwrap());
     assert_eq!(
-        table.claim_for("run#k", "arn:a", later).await.unwrap(),
+        table
+            .claim_for(&Hold {
+                key: "run#k",
+                owner: "arn:a",
+                expires_at: later
+            })
+            .await
+            .unwrap(),
         Claim::HeldBy("arn:b".into())
     );
 }

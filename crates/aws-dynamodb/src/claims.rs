@@ -5,15 +5,14 @@ use super::{conditional, json_attr, n, number, s, to_json, DynamoTable, Written}
 use aws_common::port_error;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use chrono::{DateTime, Utc};
-use stagegate::ports::{Candidates, Claim, Claims, Newest, PortResult};
+use stagegate::ports::{Candidates, Claim, Claims, Hold, Newest, PortResult};
 
 impl DynamoTable {
-    /// A put of claim `key`, held by `owner` until `expires_at` (`#owner` names the
-    /// attribute in the condition the caller adds).
-    fn owned(&self, key: &str, owner: &str, expires_at: DateTime<Utc>) -> PutItemFluentBuilder {
-        self.put(key)
-            .item("owner", s(owner))
-            .item("expiresAt", n(expires_at.timestamp()))
+    /// A put of `hold` (`#owner` names the attribute in the condition the caller adds).
+    fn owned(&self, hold: &Hold<'_>) -> PutItemFluentBuilder {
+        self.put(hold.key)
+            .item("owner", s(hold.owner))
+            .item("expiresAt", n(hold.expires_at.timestamp()))
             .expression_attribute_names("#owner", "owner")
     }
 }
@@ -39,19 +38,14 @@ impl Claims for DynamoTable {
         Ok(())
     }
 
-    async fn claim_for(
-        &self,
-        key: &str,
-        owner: &str,
-        expires_at: DateTime<Utc>,
-    ) -> PortResult<Claim> {
+    async fn claim_for(&self, hold: &Hold<'_>) -> PortResult<Claim> {
         // Free, or already ours (a retried call).
         let put = self
-            .owned(key, owner, expires_at)
+            .owned(hold)
             .condition_expression("attribute_not_exists(pk) OR #owner = :owner")
-            .expression_attribute_values(":owner", s(owner));
+            .expression_attribute_values(":owner", s(hold.owner));
         Ok(
-            match conditional(put, true, format!("claim {key}")).await? {
+            match conditional(put, true, format!("claim {}", hold.key)).await? {
                 Written::Yes => Claim::Mine,
                 Written::Refused(item) => Claim::HeldBy(
                     item.as_ref()
@@ -64,18 +58,12 @@ impl Claims for DynamoTable {
         )
     }
 
-    async fn take_over(
-        &self,
-        key: &str,
-        from: &str,
-        to: &str,
-        expires_at: DateTime<Utc>,
-    ) -> PortResult<bool> {
+    async fn take_over(&self, hold: &Hold<'_>, from: &str) -> PortResult<bool> {
         let put = self
-            .owned(key, to, expires_at)
+            .owned(hold)
             .condition_expression("#owner = :from")
             .expression_attribute_values(":from", s(from));
-        let written = conditional(put, false, format!("take over {key}")).await?;
+        let written = conditional(put, false, format!("take over {}", hold.key)).await?;
         Ok(matches!(written, Written::Yes))
     }
 }

@@ -17,7 +17,7 @@ use stagegate::ports::{
     ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approvers, Candidates, Claim, Claims,
     Link, Newest, Update,
 };
-use stagegate::ports::{Delivery, Vote};
+use stagegate::ports::{Delivery, Hold, Vote};
 use stagegate::testing::{approver, now, pending_record};
 use std::collections::BTreeMap;
 
@@ -450,15 +450,23 @@ async fn a_run_claim_is_its_owners_and_says_who_holds_it_otherwise() {
         .build();
     let t = table(&[&put]);
     assert_eq!(
-        t.claim_for("run#k", "arn:exec:second", now())
-            .await
-            .unwrap(),
+        t.claim_for(&Hold {
+            key: "run#k",
+            owner: "arn:exec:second",
+            expires_at: now()
+        })
+        .await
+        .unwrap(),
         Claim::Mine
     );
     assert_eq!(
-        t.claim_for("run#k", "arn:exec:second", now())
-            .await
-            .unwrap(),
+        t.claim_for(&Hold {
+            key: "run#k",
+            owner: "arn:exec:second",
+            expires_at: now()
+        })
+        .await
+        .unwrap(),
         Claim::HeldBy("arn:exec:first".into())
     );
 }
@@ -480,11 +488,25 @@ async fn a_take_over_happens_only_from_the_holder_read() {
         .build();
     let t = table(&[&put]);
     assert!(t
-        .take_over("run#k", "arn:old", "arn:new", now())
+        .take_over(
+            &Hold {
+                key: "run#k",
+                owner: "arn:new",
+                expires_at: now()
+            },
+            "arn:old"
+        )
         .await
         .unwrap());
     assert!(!t
-        .take_over("run#k", "arn:old", "arn:new", now())
+        .take_over(
+            &Hold {
+                key: "run#k",
+                owner: "arn:new",
+                expires_at: now()
+            },
+            "arn:old"
+        )
         .await
         .unwrap());
 }

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 use stagegate::error::PortError;
-use stagegate::ports::{Commit, Http, HttpRequest, PortResult, Releases, SourceHistory};
+use stagegate::ports::{Commit, Http, HttpRequest, PortResult, Release, Releases, SourceHistory};
 use std::future::Future;
 
 const API: &str = "https://api.github.com";
@@ -211,32 +211,21 @@ impl<H: Http, T: Token> SourceHistory for GitHub<H, T> {
 }
 
 impl<H: Http, T: Token> Releases for GitHub<H, T> {
-    async fn publish_prerelease(
-        &self,
-        tag: &str,
-        title: &str,
-        notes: &str,
-    ) -> PortResult<Option<String>> {
+    async fn publish_prerelease(&self, r: &Release<'_>) -> PortResult<Option<String>> {
         if self.token().await?.is_none() {
             return Ok(None);
         }
-        let body = json!({"name": title, "body": notes, "prerelease": true});
-        self.upsert_release(tag, body).await
+        let body = json!({"name": r.title, "body": r.notes, "prerelease": true});
+        self.upsert_release(r.tag, body).await
     }
 
-    async fn publish_release(
-        &self,
-        tag: &str,
-        commit: &str,
-        title: &str,
-        notes: &str,
-    ) -> PortResult<Option<String>> {
+    async fn publish_release(&self, r: &Release<'_>) -> PortResult<Option<String>> {
         if self.token().await?.is_none() {
             return Ok(None);
         }
-        let body = json!({"name": title, "body": notes, "prerelease": false,
-                          "make_latest": "true", "target_commitish": commit});
-        self.upsert_release(tag, body).await
+        let body = json!({"name": r.title, "body": r.notes, "prerelease": false,
+                          "make_latest": "true", "target_commitish": r.commit});
+        self.upsert_release(r.tag, body).await
     }
 }
 
@@ -288,6 +277,16 @@ impl<H: Http, T: Token> GitHub<H, T> {
 mod tests {
     use super::*;
     use stagegate::testing::MemoryHttp;
+
+    /// A release of `tag` at commit `abc123`, titled `title`, with `notes`.
+    fn rel<'a>(tag: &'a str, title: &'a str, notes: &'a str) -> Release<'a> {
+        Release {
+            tag,
+            commit: "abc123",
+            title,
+            notes,
+        }
+    }
 
     fn gh(http: MemoryHttp, token: Option<&str>) -> GitHub<MemoryHttp> {
         GitHub::new(http, "acme/shop", "rc-", token.map(str::to_string))
@@ -347,7 +346,7 @@ mod tests {
     async fn without_a_token_no_release_is_published() {
         assert_eq!(
             gh(MemoryHttp::default(), None)
-                .publish_prerelease("rc-1", "t", "n")
+                .publish_prerelease(&rel("rc-1", "t", "n"))
                 .await
                 .unwrap(),
             None
@@ -363,7 +362,10 @@ mod tests {
             r#"{"id":5,"html_url":"https://github.com/acme/shop/releases/tag/rc-1"}"#,
         );
         let g = gh(http, Some("t0k"));
-        let url = g.publish_prerelease("rc-1", "rc-1", "notes").await.unwrap();
+        let url = g
+            .publish_prerelease(&rel("rc-1", "rc-1", "notes"))
+            .await
+            .unwrap();
         assert_eq!(
             url.as_deref(),
             Some("https://github.com/acme/shop/releases/tag/rc-1")
@@ -387,10 +389,7 @@ mod tests {
             r#"{"id":6,"html_url":"https://github.com/acme/shop/releases/tag/v1"}"#,
         );
         let g = gh(http, Some("t0k"));
-        let url = g
-            .publish_release("v1", "abc123", "v1", "notes")
-            .await
-            .unwrap();
+        let url = g.publish_release(&rel("v1", "v1", "notes")).await.unwrap();
         assert_eq!(
             url.as_deref(),
             Some("https://github.com/acme/shop/releases/tag/v1")
@@ -415,9 +414,7 @@ mod tests {
         // Without a token nothing is called and nothing is claimed.
         let none = gh(MemoryHttp::default(), None);
         assert_eq!(
-            none.publish_release("v1", "abc123", "v1", "n")
-                .await
-                .unwrap(),
+            none.publish_release(&rel("v1", "v1", "n")).await.unwrap(),
             None
         );
         assert!(none.http.requests().is_empty());
@@ -443,7 +440,10 @@ mod tests {
     async fn an_existing_release_is_updated() {
         let http = existing_release();
         let g = gh(http, Some("t0k"));
-        let url = g.publish_prerelease("rc-1", "rc-1", "notes").await.unwrap();
+        let url = g
+            .publish_prerelease(&rel("rc-1", "rc-1", "notes"))
+            .await
+            .unwrap();
         assert!(url.is_some());
         assert!(g.http.requests().iter().any(|r| r.method == "PATCH"));
     }
@@ -479,7 +479,7 @@ mod tests {
         };
         assert_eq!(reads(&g), Some(0), "building the client reads nothing");
         assert!(g
-            .publish_prerelease("rc-1", "rc-1", "n")
+            .publish_prerelease(&rel("rc-1", "rc-1", "n"))
             .await
             .unwrap()
             .is_some());
@@ -502,7 +502,10 @@ mod tests {
             fail: true,
         };
         let g = GitHub::new(MemoryHttp::default(), "acme/shop", "rc-", Some(stored));
-        let e = g.publish_prerelease("rc-1", "t", "n").await.unwrap_err();
+        let e = g
+            .publish_prerelease(&rel("rc-1", "t", "n"))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("AccessDenied"), "{e}");
         assert!(
             g.http.requests().is_empty(),
@@ -514,7 +517,7 @@ mod tests {
     async fn an_empty_token_counts_as_none() {
         assert_eq!(
             gh(MemoryHttp::default(), Some("  "))
-                .publish_prerelease("rc-1", "t", "n")
+                .publish_prerelease(&rel("rc-1", "t", "n"))
                 .await
                 .unwrap(),
             None

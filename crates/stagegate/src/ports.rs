@@ -127,22 +127,25 @@ pub trait Claims: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
     fn release(&self, key: &str) -> impl Future<Output = PortResult<()>> + Send;
-    /// Claims `key` for `owner`, atomically: [`Claim::Mine`] when it was free or is
-    /// already `owner`'s (a retried call), else who holds it.
-    fn claim_for(
-        &self,
-        key: &str,
-        owner: &str,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = PortResult<Claim>> + Send;
-    /// Moves `key` from `from` to `to` only if `from` still holds it.
+    /// Claims `hold.key` for `hold.owner`, atomically: [`Claim::Mine`] when it was
+    /// free or is already the owner's (a retried call), else who holds it.
+    fn claim_for(&self, hold: &Hold<'_>) -> impl Future<Output = PortResult<Claim>> + Send;
+    /// Moves `hold.key` to `hold.owner` only if `from` still holds it.
     fn take_over(
         &self,
-        key: &str,
+        hold: &Hold<'_>,
         from: &str,
-        to: &str,
-        expires_at: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
+}
+
+/// A claim as [`Claims::claim_for`] and [`Claims::take_over`] write it: named fields,
+/// so a key and its owner (both strings) cannot trade places.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hold<'a> {
+    pub key: &'a str,
+    /// Who holds it: a run's execution ARN.
+    pub owner: &'a str,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The newest candidate of each repository, so an older run still in its checks
@@ -265,25 +268,31 @@ pub trait SourceHistory: Send + Sync {
 }
 
 pub trait Releases: Send + Sync {
-    /// Creates or updates the GitHub (pre)release for `tag`; returns its URL, or
-    /// `None` when no token is configured.
+    /// Creates or updates the GitHub prerelease of candidate `release.tag` (pushed by
+    /// the team, so it exists); its URL, or `None` when no token is configured.
     fn publish_prerelease(
         &self,
-        tag: &str,
-        title: &str,
-        notes: &str,
+        release: &Release<'_>,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 
-    /// Creates or updates the release of production tag `tag` at `commit` (GitHub
-    /// creates the tag there if it does not exist), not a prerelease, marked latest;
-    /// its URL, or `None` when no token is configured.
+    /// Creates or updates the release of production tag `release.tag` at
+    /// `release.commit` (GitHub creates the tag there if it does not exist), not a
+    /// prerelease, marked latest; its URL, or `None` when no token is configured.
     fn publish_release(
         &self,
-        tag: &str,
-        commit: &str,
-        title: &str,
-        notes: &str,
+        release: &Release<'_>,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+}
+
+/// A GitHub release as stagegate writes it: named fields, so four strings cannot
+/// trade places.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Release<'a> {
+    pub tag: &'a str,
+    pub commit: &'a str,
+    pub title: &'a str,
+    /// The release notes (Markdown).
+    pub notes: &'a str,
 }
 
 /// What a run did and when, from its history (Step Functions' `GetExecutionHistory`

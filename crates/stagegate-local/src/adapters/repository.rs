@@ -1,7 +1,7 @@
 //! The app's repository, locally: `git` in the app directory (tags `rc-*`, the log
 //! between them, who is pushing); releases are not published.
 
-use stagegate::ports::{Commit, PortResult, Releases, SourceHistory};
+use stagegate::ports::{Commit, PortResult, Release, Releases, SourceHistory};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::process::Command;
@@ -111,21 +111,10 @@ impl SourceHistory for GitRepository {
 
 /// No GitHub token is used locally: nothing is published, and the notes say so.
 impl Releases for GitRepository {
-    async fn publish_prerelease(
-        &self,
-        _tag: &str,
-        _title: &str,
-        _notes: &str,
-    ) -> PortResult<Option<String>> {
+    async fn publish_prerelease(&self, _: &Release<'_>) -> PortResult<Option<String>> {
         Ok(None)
     }
-    async fn publish_release(
-        &self,
-        _tag: &str,
-        _commit: &str,
-        _title: &str,
-        _notes: &str,
-    ) -> PortResult<Option<String>> {
+    async fn publish_release(&self, _: &Release<'_>) -> PortResult<Option<String>> {
         Ok(None)
     }
 }

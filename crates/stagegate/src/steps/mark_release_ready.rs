@@ -6,7 +6,9 @@
 use crate::changelog::changes;
 use crate::error::{invalid_input, StepError};
 use crate::flow::{Approval, CheckResult, LoadResults, PhaseTime, Report, StagedRelease};
-use crate::ports::{Artifacts, Candidate, Clock, Commit, Releases, SourceHistory, Timelines};
+use crate::ports::{
+    Artifacts, Candidate, Clock, Commit, Release, Releases, SourceHistory, Timelines,
+};
 use crate::step::Step;
 use crate::text;
 use crate::timeline::{gantt, phase_times, timeline_svg};
@@ -101,12 +103,13 @@ where
             Some(staged) => {
                 promoted_section(&mut notes, staged, &input.artifacts_prefix);
                 self.repository
-                    .publish_release(&c.tag, &c.sha, &c.tag, &notes)
+                    .publish_release(&release(c, &c.tag, &notes))
                     .await?
             }
             None => {
+                let title = format!("{} (staging)", c.tag);
                 self.repository
-                    .publish_prerelease(&c.tag, &format!("{} (staging)", c.tag), &notes)
+                    .publish_prerelease(&release(c, &title, &notes))
                     .await?
             }
         };
@@ -171,7 +174,7 @@ where
         let c = &input.candidate;
         let release_url = self
             .repository
-            .publish_release(&c.tag, &c.sha, &c.tag, &notes)
+            .publish_release(&release(c, &c.tag, &notes))
             .await?;
         // Beside the notes, not over them: `release-notes.md` is bound by the evidence
         // this names, and stays as it was signed.
@@ -263,6 +266,16 @@ where
 }
 
 /// What a production release promotes: the staging run, its evidence, the bytes.
+/// The GitHub release of candidate `c`: its tag at its commit, titled `title`.
+fn release<'a>(c: &'a Candidate, title: &'a str, notes: &'a str) -> Release<'a> {
+    Release {
+        tag: &c.tag,
+        commit: &c.sha,
+        title,
+        notes,
+    }
+}
+
 fn promoted_section(notes: &mut String, s: &StagedRelease, prefix: &str) {
     let _ = writeln!(notes, "## Promoted from staging\n");
     for line in crate::summary::staged_proof(s) {

@@ -8,7 +8,7 @@ use crate::error::{names, StepError};
 use crate::flow::run_id;
 use crate::ports::{
     ApprovalState, Approvals, CallbackError, Candidate, Candidates, Claim, Claims, Clock,
-    Executions, Newest, TaskCallbacks, Trigger, Update,
+    Executions, Hold, Newest, TaskCallbacks, Trigger, Update,
 };
 use crate::settings::Settings;
 use crate::step::Step;
@@ -90,17 +90,18 @@ where
         let key = run_claim_key(c);
         let expires = self.clock.now() + Duration::days(RUN_CLAIM_DAYS);
         for _ in 0..3 {
-            match self.store.claim_for(&key, execution, expires).await? {
+            let hold = Hold {
+                key: &key,
+                owner: execution,
+                expires_at: expires,
+            };
+            match self.store.claim_for(&hold).await? {
                 Claim::Mine => return Ok(None),
                 Claim::HeldBy(other) if self.runs.is_running(&other).await? => {
                     return Ok(Some(other))
                 }
                 Claim::HeldBy(other) => {
-                    if self
-                        .store
-                        .take_over(&key, &other, execution, expires)
-                        .await?
-                    {
+                    if self.store.take_over(&hold, &other).await? {
                         return Ok(None);
                     }
                 }

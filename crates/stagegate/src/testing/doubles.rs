@@ -354,6 +354,20 @@ impl MemoryRepository {
             ..Default::default()
         }
     }
+    /// Records `record` as published under `tag` (or fails as set, or publishes
+    /// nothing without a token), as GitHub would answer.
+    fn publish(&self, what: &str, tag: &str, record: String) -> PortResult<Option<String>> {
+        if let Some(f) = lock(&self.failure).clone() {
+            return Err(PortError::refused(what, f));
+        }
+        if !self.token {
+            return Ok(None);
+        }
+        lock(&self.published).push((tag.to_string(), record));
+        Ok(Some(format!(
+            "https://github.com/acme/shop/releases/tag/{tag}"
+        )))
+    }
     /// The history since the previous candidate is now `commits`.
     pub fn set_commits(&self, commits: Vec<Commit>) {
         *lock(&self.commits) = commits;
@@ -382,41 +396,12 @@ impl SourceHistory for MemoryRepository {
 }
 
 impl Releases for MemoryRepository {
-    async fn publish_prerelease(
-        &self,
-        tag: &str,
-        _title: &str,
-        notes: &str,
-    ) -> PortResult<Option<String>> {
-        if let Some(f) = lock(&self.failure).clone() {
-            return Err(PortError::refused("publish the prerelease", f));
-        }
-        if !self.token {
-            return Ok(None);
-        }
-        lock(&self.published).push((tag.to_string(), notes.to_string()));
-        Ok(Some(format!(
-            "https://github.com/acme/shop/releases/tag/{tag}"
-        )))
+    async fn publish_prerelease(&self, r: &Release<'_>) -> PortResult<Option<String>> {
+        self.publish("publish the prerelease", r.tag, r.notes.to_string())
     }
-    async fn publish_release(
-        &self,
-        tag: &str,
-        commit: &str,
-        title: &str,
-        notes: &str,
-    ) -> PortResult<Option<String>> {
-        if let Some(f) = lock(&self.failure).clone() {
-            return Err(PortError::refused("publish the release", f));
-        }
-        if !self.token {
-            return Ok(None);
-        }
-        let record = format!("latest release at {commit}: {title}\n{notes}");
-        lock(&self.published).push((tag.to_string(), record));
-        Ok(Some(format!(
-            "https://github.com/acme/shop/releases/tag/{tag}"
-        )))
+    async fn publish_release(&self, r: &Release<'_>) -> PortResult<Option<String>> {
+        let record = format!("latest release at {}: {}\n{}", r.commit, r.title, r.notes);
+        self.publish("publish the release", r.tag, record)
     }
 }
 

@@ -234,24 +234,13 @@ impl<T: Claims> Claims for Faulty<T> {
         self.faults.check("dynamodb:DeleteItem (claim)")?;
         self.inner.release(key).await
     }
-    async fn claim_for(
-        &self,
-        key: &str,
-        owner: &str,
-        expires_at: DateTime<Utc>,
-    ) -> PortResult<Claim> {
+    async fn claim_for(&self, hold: &Hold<'_>) -> PortResult<Claim> {
         self.faults.check("dynamodb:PutItem (run claim)")?;
-        self.inner.claim_for(key, owner, expires_at).await
+        self.inner.claim_for(hold).await
     }
-    async fn take_over(
-        &self,
-        key: &str,
-        from: &str,
-        to: &str,
-        expires_at: DateTime<Utc>,
-    ) -> PortResult<bool> {
+    async fn take_over(&self, hold: &Hold<'_>, from: &str) -> PortResult<bool> {
         self.faults.check("dynamodb:UpdateItem (run claim)")?;
-        self.inner.take_over(key, from, to, expires_at).await
+        self.inner.take_over(hold, from).await
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::error::PortError;
 use crate::ports::{
     ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approver, Approvers, Candidates, Claim,
-    Claims, Link, Newest, PortResult, Update, Waiter, Waits,
+    Claims, Hold, Link, Newest, PortResult, Update, Waiter, Waits,
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -176,28 +176,22 @@ impl Claims for MemoryTable {
         self.items().claims.remove(key);
         Ok(())
     }
-    async fn claim_for(&self, key: &str, owner: &str, _: DateTime<Utc>) -> PortResult<Claim> {
+    async fn claim_for(&self, hold: &Hold<'_>) -> PortResult<Claim> {
         let claims = &mut self.items().claims;
-        match claims.get(key) {
-            Some(holder) if holder != owner => Ok(Claim::HeldBy(holder.clone())),
+        match claims.get(hold.key) {
+            Some(holder) if holder != hold.owner => Ok(Claim::HeldBy(holder.clone())),
             _ => {
-                claims.insert(key.to_string(), owner.to_string());
+                claims.insert(hold.key.to_string(), hold.owner.to_string());
                 Ok(Claim::Mine)
             }
         }
     }
-    async fn take_over(
-        &self,
-        key: &str,
-        from: &str,
-        to: &str,
-        _: DateTime<Utc>,
-    ) -> PortResult<bool> {
+    async fn take_over(&self, hold: &Hold<'_>, from: &str) -> PortResult<bool> {
         let claims = &mut self.items().claims;
-        if claims.get(key).map(String::as_str) != Some(from) {
+        if claims.get(hold.key).map(String::as_str) != Some(from) {
             return Ok(false);
         }
-        claims.insert(key.to_string(), to.to_string());
+        claims.insert(hold.key.to_string(), hold.owner.to_string());
         Ok(true)
     }
 }
