@@ -250,12 +250,8 @@ impl LocalWorld {
 
     /// The approval desk, as the page, the CLI and the terminal decide through it.
     pub fn desk(&self) -> Desk<'_, MemoryTable, LocalStepFunctions, LocalStepFunctions> {
-        Desk {
-            pusher_may_approve: self.settings.pusher_may_approve,
-            approvals: &self.table,
-            runs: &self.runs,
-            clock: self.runs.clone(),
-        }
+        Desk::new(&self.table, &self.runs, self.runs.clone())
+            .pusher_may_approve(self.settings.pusher_may_approve)
     }
 }
 

@@ -58,6 +58,28 @@ pub struct Desk<'a, A, R, C> {
     pub clock: C,
 }
 
+impl<'a, A, R, C> Desk<'a, A, R, C> {
+    /// A desk over these ports where a pusher may not approve their own candidate,
+    /// unless [`Desk::pusher_may_approve`] says so.
+    pub fn new(approvals: &'a A, runs: &'a R, clock: C) -> Self {
+        Desk {
+            pusher_may_approve: false,
+            approvals,
+            runs,
+            clock,
+        }
+    }
+
+    /// Whether the person who pushed the tag may approve it (the deployment's
+    /// `STAGEGATE_PUSHER_MAY_APPROVE`).
+    pub fn pusher_may_approve(self, may: bool) -> Self {
+        Desk {
+            pusher_may_approve: may,
+            ..self
+        }
+    }
+}
+
 /// What a link or a principal decides goes through the approvers as configured now:
 /// an approver removed (or no longer deciding this kind) since the request was sent
 /// cannot decide with what they were sent — their links are revoked.

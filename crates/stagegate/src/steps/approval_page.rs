@@ -138,12 +138,8 @@ where
     C: Clock + Clone,
 {
     fn desk(&self) -> Desk<'_, T, R, C> {
-        Desk {
-            pusher_may_approve: self.settings.pusher_may_approve,
-            approvals: &self.store,
-            runs: &self.runs,
-            clock: self.clock.clone(),
-        }
+        Desk::new(&self.store, &self.runs, self.clock.clone())
+            .pusher_may_approve(self.settings.pusher_may_approve)
     }
 
     /// A file of the run (`GET /approvals/<link>/files/<name>`), as plain text, while

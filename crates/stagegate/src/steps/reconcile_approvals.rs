@@ -42,12 +42,8 @@ impl<T: Approvals, R: TaskCallbacks, S: Chat, C: Clock + Clone> Step<Tick, Recon
     const NAME: &'static str = NAME;
 
     async fn run(&self, _: Tick) -> Result<Reconciled, StepError> {
-        let desk = Desk {
-            pusher_may_approve: self.settings.pusher_may_approve,
-            approvals: &self.store,
-            runs: &self.runs,
-            clock: self.clock.clone(),
-        };
+        let desk = Desk::new(&self.store, &self.runs, self.clock.clone())
+            .pusher_may_approve(self.settings.pusher_may_approve);
         let mut report = desk.reconcile(LIMIT).await?;
         if let Some(chat) = &self.chat {
             let now = self.clock.now();

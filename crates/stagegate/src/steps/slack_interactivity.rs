@@ -76,12 +76,8 @@ where
     C: Clock + Clone,
 {
     fn desk(&self) -> Desk<'_, T, R, C> {
-        Desk {
-            pusher_may_approve: self.settings.pusher_may_approve,
-            approvals: &self.store,
-            runs: &self.runs,
-            clock: self.clock.clone(),
-        }
+        Desk::new(&self.store, &self.runs, self.clock.clone())
+            .pusher_may_approve(self.settings.pusher_may_approve)
     }
 
     async fn answer(&self, request: WebRequest) -> Result<WebResponse, crate::error::StepError> {
