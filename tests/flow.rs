@@ -134,8 +134,8 @@ impl Flow {
             aws_time,
             production,
         );
-        flow.stacks.set_status_every(aws_time);
-        flow.hosting.set_status_every(aws_time);
+        flow.stacks.events.set_every(aws_time);
+        flow.hosting.events.set_every(aws_time);
         flow
     }
 
@@ -205,7 +205,10 @@ impl Flow {
             },
             builds: builds.clone(),
             time,
-            status_events: vec![ports.stacks.subscribe(), ports.hosting.subscribe()],
+            status_events: vec![
+                ports.stacks.events.subscribe(),
+                ports.hosting.events.subscribe(),
+            ],
             reconcile_every: None,
             faults: faults.clone(),
             production: Some(production.setup(&faults)),

@@ -60,7 +60,10 @@ impl ProductionSite {
             stacks: Faulty::new(self.stacks.clone(), faults.clone()),
             hosting: Faulty::new(self.hosting.clone(), faults.clone()),
             http: self.http.clone(),
-            status_events: vec![self.stacks.subscribe(), self.hosting.subscribe()],
+            status_events: vec![
+                self.stacks.events.subscribe(),
+                self.hosting.events.subscribe(),
+            ],
         }
     }
 }

@@ -174,8 +174,8 @@ impl Flow {
                 through
             },
         );
-        flow.stacks.set_status_every(aws_time);
-        flow.hosting.set_status_every(aws_time);
+        flow.stacks.events.set_every(aws_time);
+        flow.hosting.events.set_every(aws_time);
         let (a, n) = kept.expect("build_through calls its `through` once");
         (flow, a, n)
     }

@@ -180,10 +180,10 @@ pub async fn a_failed_smoke_case_rolls_back_through_missed_events_and_a_slow_cha
     // The rollback's change set takes two reads; the stack and the site lose their
     // events, and the stack is slower than the rollback's first wait.
     flow.stacks.set_pending_polls(1);
-    flow.stacks.miss_events();
-    flow.stacks.set_status_every(Duration::from_secs(500));
-    flow.hosting.miss_events();
-    flow.hosting.set_status_every(Duration::from_secs(400));
+    flow.stacks.events.miss();
+    flow.stacks.events.set_every(Duration::from_secs(500));
+    flow.hosting.events.miss();
+    flow.hosting.events.set_every(Duration::from_secs(400));
     flow.http.route(SMOKE_URL, 503, "down");
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.error.as_deref(), Some("RolledBack"), "{done:#?}");

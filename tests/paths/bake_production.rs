@@ -89,10 +89,10 @@ pub async fn a_promotion_whose_bake_trips_an_alarm_goes_back_to_the_previous_pro
     let arn = baking_after_a_live_promotion(&flow).await;
     let (stacks, hosting) = (&flow.production.stacks, &flow.production.hosting);
     stacks.set_pending_polls(1);
-    stacks.miss_events();
-    stacks.set_status_every(Duration::from_secs(500));
-    hosting.miss_events();
-    hosting.set_status_every(Duration::from_secs(400));
+    stacks.events.miss();
+    stacks.events.set_every(Duration::from_secs(500));
+    hosting.events.miss();
+    hosting.events.set_every(Duration::from_secs(400));
     flow.alarms.trip(ALARM, 30.0);
     let (done, h) = flow.finish(&arn).await;
     assert_eq!(done.error.as_deref(), Some("RolledBack"), "{done:#?}");

@@ -54,7 +54,7 @@ pub async fn a_production_checklist_that_cannot_be_written_fails_before_approval
 
 pub async fn a_rolled_back_production_stack_read_after_a_missed_event_fails_the_deploy() {
     let flow = Flow::new();
-    flow.production.stacks.miss_events();
+    flow.production.stacks.events.miss();
     flow.production
         .stacks
         .after_execute(&["UPDATE_ROLLBACK_COMPLETE"]);
@@ -92,10 +92,11 @@ pub async fn slow_production_waits_are_read_again_until_they_end_and_no_change_s
     let flow = Flow::new();
     flow.production.stacks.set_no_changes();
     flow.production.stacks.set_pending_polls(1);
-    flow.production.hosting.miss_events();
+    flow.production.hosting.events.miss();
     flow.production
         .hosting
-        .set_status_every(Duration::from_secs(450));
+        .events
+        .set_every(Duration::from_secs(450));
     let arn = staged_and_promoted(&flow).await;
     flow.approve_production(TAG).await;
     let (done, h) = flow.finish(&arn).await;
@@ -118,10 +119,11 @@ pub async fn slow_production_waits_are_read_again_until_they_end_and_no_change_s
 
 pub async fn a_slow_production_stack_is_read_again_until_it_settles() {
     let flow = Flow::new();
-    flow.production.stacks.miss_events();
+    flow.production.stacks.events.miss();
     flow.production
         .stacks
-        .set_status_every(Duration::from_secs(600));
+        .events
+        .set_every(Duration::from_secs(600));
     flow.production
         .stacks
         .after_execute(&["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"]);
@@ -171,7 +173,7 @@ pub async fn a_failed_production_frontend_job_fails_the_frontend_stage() {
 
 pub async fn a_failed_production_frontend_job_read_after_a_missed_event_fails_the_frontend_stage() {
     let flow = Flow::new();
-    flow.production.hosting.miss_events();
+    flow.production.hosting.events.miss();
     flow.production
         .hosting
         .set_job_statuses(&[JobStatus::Failed]);

@@ -8,7 +8,7 @@ use stagegate::ports::JobStatus;
 
 pub async fn a_missed_stack_event_is_caught_by_one_status_read() {
     let flow = Flow::new();
-    flow.stacks.miss_events();
+    flow.stacks.events.miss();
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
@@ -37,7 +37,7 @@ pub async fn a_missed_stack_event_is_caught_by_one_status_read() {
 pub async fn a_stack_slower_than_the_first_wait_is_resumed_by_its_event() {
     let flow = Flow::new();
     // UPDATE_COMPLETE at 1000 s: after the deploy task's 900 s timeout.
-    flow.stacks.set_status_every(Duration::from_secs(500));
+    flow.stacks.events.set_every(Duration::from_secs(500));
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
@@ -59,7 +59,7 @@ pub async fn a_stack_slower_than_the_first_wait_is_resumed_by_its_event() {
 
 pub async fn a_missed_frontend_event_is_caught_by_one_job_read() {
     let flow = Flow::new();
-    flow.hosting.miss_events();
+    flow.hosting.events.miss();
     let arn = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     let (done, h) = flow.finish(&arn).await;
@@ -113,7 +113,7 @@ pub async fn a_frontend_job_that_never_ends_fails_with_wait_exhausted() {
 /// the same stack replaces it (the holder is no longer running) and deploys.
 pub async fn a_run_stopped_mid_deploy_does_not_block_the_next_one() {
     let flow = Flow::new();
-    flow.stacks.set_status_every(Duration::from_secs(5000));
+    flow.stacks.events.set_every(Duration::from_secs(5000));
     let first = flow.start("rc-1.4.0", SHA).await;
     flow.approve("rc-1.4.0").await;
     for _ in 0..10_000 {
@@ -131,7 +131,7 @@ pub async fn a_run_stopped_mid_deploy_does_not_block_the_next_one() {
     assert_eq!(stopped.status, ExecutionStatus::Aborted);
     // The stopped run's waiter is still there; the next candidate deploys anyway.
     assert!(flow.table.waiters().contains_key("wait#stack#app-staging"));
-    flow.stacks.set_status_every(Duration::from_secs(20));
+    flow.stacks.events.set_every(Duration::from_secs(20));
     let second = flow.start("rc-1.4.1", SHA2).await;
     flow.approve("rc-1.4.1").await;
     let (done, h) = flow.finish(&second).await;

@@ -318,14 +318,19 @@ mod tests {
         task.abort();
     }
 
+    /// A POST one byte over [`MAX_BODY`].
+    async fn post_oversized(addr: std::net::SocketAddr) -> stagegate::ports::HttpResponse {
+        let big = "x".repeat(MAX_BODY + 1);
+        HttpsClient::new()
+            .send(&request("POST", &format!("http://{addr}/"), Some(&big)))
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn an_oversized_body_is_refused_with_413() {
         let (addr, task) = serve(0, echo()).await.unwrap();
-        let big = "x".repeat(MAX_BODY + 1);
-        let r = HttpsClient::new()
-            .send(&request("POST", &format!("http://{addr}/"), Some(&big)))
-            .await
-            .unwrap();
+        let r = post_oversized(addr).await;
         assert_eq!(r.status, 413);
         task.abort();
     }
@@ -391,11 +396,7 @@ mod tests {
         let ok = raw(addr, b"GET /x HTTP/1.1\r\nhost: x\r\n\r\n").await;
         assert!(ok.starts_with("HTTP/1.1 200 "), "{ok}");
         assert_hardened(&ok);
-        let big = "x".repeat(MAX_BODY + 1);
-        let r = HttpsClient::new()
-            .send(&request("POST", &format!("http://{addr}/"), Some(&big)))
-            .await
-            .unwrap();
+        let r = post_oversized(addr).await;
         assert_eq!(r.status, 413);
         for (name, value) in stagegate::step::HARDENING {
             assert!(

@@ -52,19 +52,13 @@ mod tests {
     use serde_json::json;
 
     fn step() -> AwaitFrontend<MemoryHosting, MemoryTable, MemoryRuns, FixedClock> {
-        let runs = MemoryRuns::default();
-        runs.set_running("arn:exec:1", true);
         AwaitFrontend {
             settings: Settings {
                 max_polls: 2,
                 ..Settings::default()
             },
             hosting: MemoryHosting::default(),
-            waiting: Waiting {
-                waits: MemoryTable::default(),
-                runs,
-                clock: FixedClock(now()),
-            },
+            waiting: memory_waiting(&MemoryTable::default(), &running(&["arn:exec:1"])),
         }
     }
 
@@ -84,17 +78,14 @@ mod tests {
 
     fn input(token: &str) -> Input {
         Input {
-            task: Task {
-                token: token.into(),
-                execution_id: "arn:exec:1".into(),
-            },
+            task: task(token, "arn:exec:1"),
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn after_a_missed_event_a_finished_job_is_answered_with_the_url() {
         let step = step();
-        step.hosting.miss_events();
+        step.hosting.events.miss();
         started(&step).await;
         tokio::time::sleep(STATUS_EVERY * 3).await;
         let a = step.run(input("t2")).await.unwrap();
@@ -116,7 +107,7 @@ mod tests {
     async fn a_failed_job_is_amplify_job_failed_with_its_reason() {
         let step = step();
         step.hosting.set_job_statuses(&[JobStatus::Failed]);
-        step.hosting.miss_events();
+        step.hosting.events.miss();
         started(&step).await;
         tokio::time::sleep(STATUS_EVERY * 2).await;
         step.run(input("t2")).await.unwrap();

@@ -85,33 +85,24 @@ mod tests {
                 ..Settings::default()
             },
             stacks: stacks.clone(),
-            waiting: Waiting {
-                waits: table.clone(),
-                runs: runs.clone(),
-                clock: FixedClock(now()),
-            },
+            waiting: memory_waiting(table, runs),
         }
-    }
-
-    fn running() -> MemoryRuns {
-        let runs = MemoryRuns::default();
-        runs.set_running("arn:exec:1", true);
-        runs
     }
 
     fn input(token: &str) -> Input {
         Input {
-            task: Task {
-                token: token.into(),
-                execution_id: "arn:exec:1".into(),
-            },
+            task: task(token, "arn:exec:1"),
             stack_name: "shop-staging".into(),
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_reconcile_read_answers_a_stable_stack_at_once() {
-        let (stacks, table, runs) = (MemoryStacks::default(), MemoryTable::default(), running());
+        let (stacks, table, runs) = (
+            MemoryStacks::default(),
+            MemoryTable::default(),
+            running(&["arn:exec:1"]),
+        );
         stacks.set_status("UPDATE_COMPLETE");
         let a = step(&stacks, &table, &runs, 5)
             .run(input("t2"))
@@ -130,7 +121,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_rollback_fails_with_the_reason_from_the_stack_events() {
-        let (stacks, table, runs) = (MemoryStacks::default(), MemoryTable::default(), running());
+        let (stacks, table, runs) = (
+            MemoryStacks::default(),
+            MemoryTable::default(),
+            running(&["arn:exec:1"]),
+        );
         stacks.set_status("UPDATE_ROLLBACK_COMPLETE");
         stacks.set_failure_reason(
             "Api (AWS::Lambda::Function): Resource handler returned message: \"Role not found\"",
@@ -150,7 +145,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stack_in_progress_keeps_waiting_until_the_reads_run_out() {
-        let (stacks, table, runs) = (MemoryStacks::default(), MemoryTable::default(), running());
+        let (stacks, table, runs) = (
+            MemoryStacks::default(),
+            MemoryTable::default(),
+            running(&["arn:exec:1"]),
+        );
         // Deploy Infrastructure registered the first token and the event was missed.
         let first = Waiter {
             token: "t1".into(),

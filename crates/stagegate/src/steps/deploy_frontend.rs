@@ -72,28 +72,19 @@ mod tests {
     use crate::testing::*;
 
     fn step() -> DeployFrontend<MemoryHosting, MemoryTable, MemoryRuns, FixedClock> {
-        let runs = MemoryRuns::default();
-        runs.set_running("arn:exec:1", true);
         DeployFrontend {
             settings: Settings {
                 frontend_env: BTreeMap::from([("ApiUrl".into(), "VITE_API_URL".into())]),
                 ..Settings::default()
             },
             hosting: MemoryHosting::default(),
-            waiting: Waiting {
-                waits: MemoryTable::default(),
-                runs,
-                clock: FixedClock(now()),
-            },
+            waiting: memory_waiting(&MemoryTable::default(), &running(&["arn:exec:1"])),
         }
     }
 
     fn input(token: &str) -> Input {
         Input {
-            task: Task {
-                token: token.into(),
-                execution_id: "arn:exec:1".into(),
-            },
+            task: task(token, "arn:exec:1"),
             outputs: BTreeMap::from([("ApiUrl".into(), "https://api".into())]),
             sha: "abc".into(),
         }

@@ -78,29 +78,18 @@ mod tests {
     ) -> DeployInfrastructure<MemoryStacks, MemoryTable, MemoryRuns, FixedClock> {
         DeployInfrastructure {
             stacks: stacks.clone(),
-            waiting: Waiting {
-                waits: table.clone(),
-                runs: runs.clone(),
-                clock: FixedClock(now()),
-            },
+            waiting: memory_waiting(table, runs),
         }
     }
 
     /// Every run the tests use is running unless a test says otherwise.
     fn running() -> MemoryRuns {
-        let runs = MemoryRuns::default();
-        for id in ["arn:exec:0", "arn:exec:1", "arn:exec:2", "arn:exec:4"] {
-            runs.set_running(id, true);
-        }
-        runs
+        crate::testing::running(&["arn:exec:0", "arn:exec:1", "arn:exec:2", "arn:exec:4"])
     }
 
     fn input(token: &str, execution: &str) -> Input {
         Input {
-            task: Task {
-                token: token.into(),
-                execution_id: execution.into(),
-            },
+            task: task(token, execution),
             change_set_id: "arn:cs/stagegate-rc".into(),
             stack_name: "shop-staging".into(),
         }
@@ -187,7 +176,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_stack_walks_through_its_statuses_announcing_each() {
         let (stacks, table, runs) = (MemoryStacks::default(), MemoryTable::default(), running());
-        let mut events = stacks.subscribe();
+        let mut events = stacks.events.subscribe();
         step(&stacks, &table, &runs)
             .run(input("t1", "arn:exec:1"))
             .await

@@ -241,7 +241,7 @@ fn promoted_section(md: &mut String, s: &StagedRelease) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{ChangeSetStatus, ResourceChange};
+    use crate::ports::ChangeSetStatus;
     use crate::testing::{candidate, check_result, run_info, MemoryArtifacts};
     use serde_json::json;
 
@@ -253,25 +253,22 @@ mod tests {
         step.run(input).await
     }
 
+    /// A staging run's input: its checks, no preview of its own, nothing staged.
+    fn staging(checks: Vec<CheckResult>) -> Input {
+        Input {
+            preview: None,
+            staged: None,
+            preflight: run_info(),
+            checks,
+        }
+    }
+
     fn preview() -> Preview {
         Preview {
             change_set_id: "cs-1".into(),
             stack_name: "shop-staging".into(),
             status: ChangeSetStatus::Ready,
-            changes: vec![
-                ResourceChange {
-                    action: "Add".into(),
-                    logical_id: "Queue".into(),
-                    resource_type: "AWS::SQS::Queue".into(),
-                    replacement: String::new(),
-                },
-                ResourceChange {
-                    action: "Modify".into(),
-                    logical_id: "Api".into(),
-                    resource_type: "AWS::Lambda::Function".into(),
-                    replacement: "True".into(),
-                },
-            ],
+            changes: crate::testing::sample_changes("True"),
             stack_version: "v1".into(),
             attempt: 1,
             more: 0,
@@ -296,12 +293,7 @@ mod tests {
             bad.log_link().as_deref(),
             Some("https://console.aws/codebuild/log/2")
         );
-        let input = Input {
-            preview: None,
-            staged: None,
-            preflight: run_info(),
-            checks: vec![ok, bad],
-        };
+        let input = staging(vec![ok, bad]);
         let md = render_markdown(&input, &ChangeSummary::default(), None, "5e5e");
         assert!(
             md.contains("| Unit Tests | ✅ passed | https://console.aws/codebuild/log/1 |"),
@@ -328,12 +320,7 @@ mod tests {
         });
         let out = run(
             &arts,
-            Input {
-                preview: None,
-                staged: None,
-                preflight: run_info(),
-                checks: vec![lint, check_result("Unit Tests", "SUCCEEDED"), pp],
-            },
+            staging(vec![lint, check_result("Unit Tests", "SUCCEEDED"), pp]),
         )
         .await
         .unwrap();
@@ -375,12 +362,7 @@ mod tests {
         let arts = MemoryArtifacts::default();
         let out = run(
             &arts,
-            Input {
-                preview: None,
-                staged: None,
-                preflight: run_info(),
-                checks: vec![check_result("Package & Preview", "FAILED")],
-            },
+            staging(vec![check_result("Package & Preview", "FAILED")]),
         )
         .await
         .unwrap();
@@ -406,12 +388,7 @@ mod tests {
         });
         let mut lost = check_result("TypeScript", "FAILED");
         lost.build = Some("stagegate-checks:9999".into());
-        let input = Input {
-            preview: None,
-            staged: None,
-            preflight: run_info(),
-            checks: vec![eslint, lost, check_result("Unit Tests", "SUCCEEDED")],
-        };
+        let input = staging(vec![eslint, lost, check_result("Unit Tests", "SUCCEEDED")]);
         run(&arts, input).await.unwrap();
         let kept = arts.get_sync("runs/run-1/logs/eslint.log").unwrap();
         assert!(String::from_utf8_lossy(&kept).starts_with("eslint: problem 1\n"));

@@ -211,3 +211,51 @@ pub fn ready_evidence(run: &str, tag: &str, commit: &str) -> Evidence {
         sealed_at: now(),
     }
 }
+
+/// The two changes the test stack previews: a queue added, and the API function
+/// modified with `api_replacement` as CloudFormation says it (`True`, `False`,
+/// `Conditional`).
+pub fn sample_changes(api_replacement: &str) -> Vec<crate::records::ResourceChange> {
+    let change = |action: &str, logical_id: &str, resource_type: &str, replacement: &str| {
+        crate::records::ResourceChange {
+            action: action.into(),
+            logical_id: logical_id.into(),
+            resource_type: resource_type.into(),
+            replacement: replacement.into(),
+        }
+    };
+    vec![
+        change("Add", "Queue", "AWS::SQS::Queue", ""),
+        change("Modify", "Api", "AWS::Lambda::Function", api_replacement),
+    ]
+}
+
+/// Runs in which these executions are running.
+pub fn running(executions: &[&str]) -> super::MemoryRuns {
+    let runs = super::MemoryRuns::default();
+    for id in executions {
+        runs.set_running(id, true);
+    }
+    runs
+}
+
+/// The wait steps' registrations over the in-memory table and runs, at [`now`].
+pub type MemoryWaiting =
+    crate::waiting::Waiting<super::MemoryTable, super::MemoryRuns, super::FixedClock>;
+
+/// [`MemoryWaiting`] over `table` and `runs` (cheap handles: the test keeps its own).
+pub fn memory_waiting(table: &super::MemoryTable, runs: &super::MemoryRuns) -> MemoryWaiting {
+    crate::waiting::Waiting {
+        waits: table.clone(),
+        runs: runs.clone(),
+        clock: super::FixedClock(now()),
+    }
+}
+
+/// Task token `token` of execution `execution`, as a waiting task hands it over.
+pub fn task(token: &str, execution: &str) -> crate::waiting::Task {
+    crate::waiting::Task {
+        token: token.into(),
+        execution_id: execution.into(),
+    }
+}

@@ -2,29 +2,27 @@
 //! status events as EventBridge would deliver them.
 
 use super::doubles::lock;
-use super::stacks::STATUS_EVERY;
+use super::timeline::StatusEvents;
 use crate::error::PortError;
 use crate::ports::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
 
 /// An Amplify stand-in (a cheap handle: clones share the branch and its jobs).
 #[derive(Clone)]
 pub struct MemoryHosting {
     env: Arc<Mutex<BTreeMap<String, String>>>,
     state: Arc<Mutex<HostingState>>,
-    events: broadcast::Sender<Value>,
+    /// Its jobs' status events.
+    pub events: StatusEvents,
 }
 
 struct HostingState {
-    /// What each job passes through once started, one status every [`STATUS_EVERY`].
+    /// What each job passes through once started, one status every
+    /// [`super::STATUS_EVERY`].
     timeline: Vec<JobStatus>,
     /// The jobs started (their commits) and where each is now.
     jobs: Vec<(String, JobStatus)>,
-    miss_events: bool,
-    every: std::time::Duration,
     /// The branch it deploys (`staging`; `production` for a production site).
     branch: String,
 }
@@ -36,11 +34,9 @@ impl Default for MemoryHosting {
             state: Arc::new(Mutex::new(HostingState {
                 timeline: vec![JobStatus::Running, JobStatus::Succeeded],
                 jobs: Vec::new(),
-                miss_events: false,
-                every: STATUS_EVERY,
                 branch: AMPLIFY_BRANCH.into(),
             })),
-            events: broadcast::channel(64).0,
+            events: StatusEvents::default(),
         }
     }
 }
@@ -63,22 +59,10 @@ impl MemoryHosting {
     pub fn env(&self) -> BTreeMap<String, String> {
         lock(&self.env).clone()
     }
-    /// Statuses a job walks through once started, one every [`STATUS_EVERY`], each
+    /// Statuses a job walks through once started, one every [`super::STATUS_EVERY`], each
     /// announced by a "Deployment Status Change" event.
     pub fn set_job_statuses(&self, s: &[JobStatus]) {
         lock(&self.state).timeline = s.to_vec();
-    }
-    /// Jobs change, but their status events never arrive.
-    pub fn miss_events(&self) {
-        lock(&self.state).miss_events = true;
-    }
-    /// Each status of a job takes `every` instead of [`STATUS_EVERY`].
-    pub fn set_status_every(&self, every: std::time::Duration) {
-        lock(&self.state).every = every;
-    }
-    /// The jobs' status events, as EventBridge would deliver them to a rule.
-    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
-        self.events.subscribe()
     }
     /// The commit of each job started.
     pub fn jobs(&self) -> Vec<String> {
@@ -96,33 +80,18 @@ impl Hosting for MemoryHosting {
     async fn start_job(&self, commit: &str) -> PortResult<String> {
         let mut s = lock(&self.state);
         s.jobs.push((commit.to_string(), JobStatus::Pending));
-        let (index, timeline, every) = (s.jobs.len() - 1, s.timeline.clone(), s.every);
+        let (index, timeline) = (s.jobs.len() - 1, s.timeline.clone());
         let id = s.jobs.len().to_string();
-        let (state, events, job) = (self.state.clone(), self.events.clone(), id.clone());
-        tokio::spawn(async move {
-            for status in timeline {
-                tokio::time::sleep(every).await;
-                let event = {
-                    let mut s = lock(&state);
-                    s.jobs[index].1 = status.clone();
-                    let name = match status {
-                        JobStatus::Succeeded => "SUCCEED",
-                        JobStatus::Failed | JobStatus::Cancelled => "FAILED",
-                        JobStatus::Pending | JobStatus::Running => "STARTED",
-                    };
-                    (!s.miss_events).then(|| {
-                        crate::status_events::amplify_status_event(
-                            AMPLIFY_APP,
-                            &s.branch,
-                            &job,
-                            name,
-                        )
-                    })
-                };
-                if let Some(e) = event {
-                    let _ = events.send(e);
-                }
-            }
+        let (state, job) = (self.state.clone(), id.clone());
+        self.events.walk(timeline, move |status: JobStatus| {
+            let mut s = lock(&state);
+            s.jobs[index].1 = status.clone();
+            let name = match status {
+                JobStatus::Succeeded => "SUCCEED",
+                JobStatus::Failed | JobStatus::Cancelled => "FAILED",
+                JobStatus::Pending | JobStatus::Running => "STARTED",
+            };
+            crate::status_events::amplify_status_event(AMPLIFY_APP, &s.branch, &job, name)
         });
         Ok(id)
     }

@@ -11,6 +11,7 @@ mod fixtures;
 mod hosting;
 mod stacks;
 mod table;
+mod timeline;
 
 pub use chat::*;
 pub use doubles::*;
@@ -19,3 +20,4 @@ pub use fixtures::*;
 pub use hosting::*;
 pub use stacks::*;
 pub use table::*;
+pub use timeline::*;

@@ -2,19 +2,19 @@
 //! status events as EventBridge would deliver them.
 
 use super::doubles::lock;
+use super::timeline::StatusEvents;
 use crate::error::PortError;
 use crate::ports::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
 
 /// A CloudFormation stand-in (a cheap handle: clones share the stack). Before a change set runs, the stack sits at
 /// `UPDATE_COMPLETE`; after, it walks through the configured statuses.
 #[derive(Clone)]
 pub struct MemoryStacks {
     state: Arc<Mutex<StacksState>>,
-    events: broadcast::Sender<Value>,
+    /// Its status events, once a change set runs.
+    pub events: StatusEvents,
 }
 
 struct StacksState {
@@ -28,20 +28,13 @@ struct StacksState {
     executed: bool,
     /// Where the stack is now.
     status: String,
-    /// What it passes through once executed, one status every [`STATUS_EVERY`].
+    /// What it passes through once executed, one status every [`super::STATUS_EVERY`].
     after_execute: Vec<String>,
-    /// Status events are lost (EventBridge delivers them on a best-effort basis).
-    miss_events: bool,
-    every: std::time::Duration,
     failure_reason: Option<String>,
     outputs: BTreeMap<String, String>,
     requests: Vec<ChangeSetRequest>,
     changes: Vec<ResourceChange>,
 }
-
-/// How long a stack or an Amplify job of the doubles takes per status (virtual time in
-/// the path tests).
-pub const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Default for MemoryStacks {
     fn default() -> Self {
@@ -57,30 +50,15 @@ impl Default for MemoryStacks {
                 executed: false,
                 status: "UPDATE_COMPLETE".into(),
                 after_execute: vec!["UPDATE_IN_PROGRESS".into(), "UPDATE_COMPLETE".into()],
-                miss_events: false,
-                every: STATUS_EVERY,
                 failure_reason: None,
                 outputs: BTreeMap::from([(
                     "ApiUrl".to_string(),
                     "https://api.example.test".to_string(),
                 )]),
                 requests: Vec::new(),
-                changes: vec![
-                    ResourceChange {
-                        action: "Add".into(),
-                        logical_id: "Queue".into(),
-                        resource_type: "AWS::SQS::Queue".into(),
-                        replacement: String::new(),
-                    },
-                    ResourceChange {
-                        action: "Modify".into(),
-                        logical_id: "Api".into(),
-                        resource_type: "AWS::Lambda::Function".into(),
-                        replacement: "False".into(),
-                    },
-                ],
+                changes: super::sample_changes("False"),
             })),
-            events: broadcast::channel(64).0,
+            events: StatusEvents::default(),
         }
     }
 }
@@ -133,21 +111,9 @@ impl MemoryStacks {
         lock(&self.state).status = status.into();
     }
     /// Statuses the stack walks through once the change set is executed, one every
-    /// [`STATUS_EVERY`], each announced by a "Stack Status Change" event.
+    /// [`super::STATUS_EVERY`], each announced by a "Stack Status Change" event.
     pub fn after_execute(&self, statuses: &[&str]) {
         lock(&self.state).after_execute = statuses.iter().map(|x| x.to_string()).collect();
-    }
-    /// The stack changes, but its status events never arrive.
-    pub fn miss_events(&self) {
-        lock(&self.state).miss_events = true;
-    }
-    /// Each status after execution takes `every` instead of [`STATUS_EVERY`].
-    pub fn set_status_every(&self, every: std::time::Duration) {
-        lock(&self.state).every = every;
-    }
-    /// The stack's status events, as EventBridge would deliver them to a rule.
-    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
-        self.events.subscribe()
     }
     pub fn set_failure_reason(&self, r: &str) {
         lock(&self.state).failure_reason = Some(r.into());
@@ -225,27 +191,13 @@ impl Stacks for MemoryStacks {
             .unwrap_or_else(|| "shop-staging".into());
         let stack_id =
             format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/0f1e2d3c");
-        let (statuses, every) = (s.after_execute.clone(), s.every);
-        let (state, events) = (self.state.clone(), self.events.clone());
-        tokio::spawn(async move {
-            for status in statuses {
-                tokio::time::sleep(every).await;
-                let event = {
-                    let mut s = lock(&state);
-                    s.status = status.clone();
-                    let reason = s.failure_reason.clone();
-                    (!s.miss_events).then(|| {
-                        crate::status_events::stack_status_event(
-                            &stack_id,
-                            &status,
-                            reason.as_deref(),
-                        )
-                    })
-                };
-                if let Some(e) = event {
-                    let _ = events.send(e);
-                }
-            }
+        let statuses = s.after_execute.clone();
+        let state = self.state.clone();
+        self.events.walk(statuses, move |status: String| {
+            let mut s = lock(&state);
+            s.status = status.clone();
+            let reason = s.failure_reason.clone();
+            crate::status_events::stack_status_event(&stack_id, &status, reason.as_deref())
         });
         Ok(())
     }
