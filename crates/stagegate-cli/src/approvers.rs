@@ -97,15 +97,19 @@ fn required(v: &Option<String>, output: &str, flag: &str, env: &str) -> Result<S
     crate::stack::resolve(v, output, flag, env)
 }
 
-/// The approvers' subscriptions on the approvals topic the flags or environment name.
-fn subscriptions(target: &Stack, aws: &aws_config::SdkConfig) -> Result<ApproverSubscriptions> {
-    let topic = required(
+/// The approvals topic's ARN: `--topic`, its environment variable, or the stack's output.
+fn topic(target: &Stack) -> Result<String> {
+    required(
         &target.topic,
         "ApprovalsTopicArn",
         "--topic",
         "STAGEGATE_APPROVALS_TOPIC_ARN",
-    )?;
-    Ok(ApproverSubscriptions::from_config(aws, topic))
+    )
+}
+
+/// The approvers' subscriptions on the approvals topic the flags or environment name.
+fn subscriptions(target: &Stack, aws: &aws_config::SdkConfig) -> Result<ApproverSubscriptions> {
+    Ok(ApproverSubscriptions::from_config(aws, topic(target)?))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -245,12 +249,7 @@ pub async fn remove(table: &DynamoTable, sns: &ApproverSubscriptions, id: &str) 
 /// `approvers confirm`: the forwarded link's token, confirmed so that only AWS
 /// credentials can unsubscribe.
 async fn confirm(target: &Stack, aws: &aws_config::SdkConfig, url: &str) -> Result<ExitCode> {
-    let topic = required(
-        &target.topic,
-        "ApprovalsTopicArn",
-        "--topic",
-        "STAGEGATE_APPROVALS_TOPIC_ARN",
-    )?;
+    let topic = topic(target)?;
     let token = aws_sns_port::confirmation_token(url, &topic).map_err(|e| anyhow!(e))?;
     let arn = subscriptions(target, aws)?
         .confirm_authenticated(&token)
@@ -362,12 +361,8 @@ pub fn decide(args: DecideArgs, approve: bool) -> Result<ExitCode> {
         let sfn = StepFunctions::from_config(&aws, state_machine);
         let view = sfn.view(&arn).await?;
         let table = DynamoTable::from_config(&aws, table_name);
-        let desk = Desk {
-            pusher_may_approve: settings.pusher_may_approve,
-            approvals: &table,
-            runs: &sfn,
-            clock: SystemClock,
-        };
+        let desk =
+            Desk::new(&table, &sfn, SystemClock).pusher_may_approve(settings.pusher_may_approve);
         let (code, message) = decide_run(
             &desk,
             &table,
@@ -526,12 +521,7 @@ mod tests {
     #[tokio::test]
     async fn a_caller_who_is_no_approvers_principal_is_refused_by_name() {
         let (approvals, callbacks) = world(&[]).await;
-        let desk = Desk {
-            pusher_may_approve: false,
-            approvals: &approvals,
-            runs: &callbacks,
-            clock: FixedClock(now()),
-        };
+        let desk = Desk::new(&approvals, &callbacks, FixedClock(now()));
         let stranger = "arn:aws:sts::123456789012:assumed-role/Admin/bob";
         let view = view("arn:exec:rc-1.4.0");
         let (code, msg) = decide_run(&desk, &approvals, &view, stranger, true, None, false)

@@ -104,20 +104,29 @@ pub struct Frontend {
     pub env: BTreeMap<String, String>,
 }
 
+/// `section` of the app's file, held to the rules its settings' variables `vars` are
+/// held to on AWS ([`stagegate::Settings::from_vars`]): every problem named, in one line.
+fn as_on_aws(file: &Path, section: &str, vars: &[(&str, String)]) -> Result<(), String> {
+    let read = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.clone())
+    };
+    stagegate::Settings::from_vars(read).map(drop).map_err(|e| {
+        let problems: Vec<String> = e.0.iter().map(|p| p.problem.clone()).collect();
+        format!("{}: {section}: {}", file.display(), problems.join("; "))
+    })
+}
+
 /// The app's bake: its time and smoke suites by the rules the functions read them
 /// with on AWS (`STAGEGATE_BAKE_SECONDS`, `STAGEGATE_SMOKE_SUITES`), a round at least
 /// every second, a threshold that is a percentage.
 fn check_bake(file: &Path, bake: &BakeConfig) -> Result<(), String> {
-    let (seconds, suites) = (bake.seconds.to_string(), bake.smoke_suites.join(","));
-    stagegate::Settings::from_vars(|k| match k {
-        "STAGEGATE_BAKE_SECONDS" => Some(seconds.clone()),
-        "STAGEGATE_SMOKE_SUITES" => Some(suites.clone()),
-        _ => None,
-    })
-    .map_err(|e| {
-        let problems: Vec<String> = e.0.iter().map(|p| p.problem.clone()).collect();
-        format!("{}: bake: {}", file.display(), problems.join("; "))
-    })?;
+    let vars = [
+        ("STAGEGATE_BAKE_SECONDS", bake.seconds.to_string()),
+        ("STAGEGATE_SMOKE_SUITES", bake.smoke_suites.join(",")),
+    ];
+    as_on_aws(file, "bake", &vars)?;
     if bake.interval_seconds == 0 {
         return Err(format!(
             "{}: bake.intervalSeconds must be at least 1",
@@ -196,17 +205,14 @@ impl App {
         }
         check_bake(&file, &config.bake)?;
         // The same rules as STAGEGATE_COMMAND_SUITES on AWS.
-        let json = serde_json::to_string(&config.command_suites).unwrap_or_default();
-        let suites = config.suites.join(",");
-        stagegate::Settings::from_vars(|k| match k {
-            "STAGEGATE_SUITES" => Some(suites.clone()),
-            "STAGEGATE_COMMAND_SUITES" => Some(json.clone()),
-            _ => None,
-        })
-        .map_err(|e| {
-            let problems: Vec<String> = e.0.iter().map(|p| p.problem.clone()).collect();
-            format!("{}: commandSuites: {}", file.display(), problems.join("; "))
-        })?;
+        let vars = [
+            ("STAGEGATE_SUITES", config.suites.join(",")),
+            (
+                "STAGEGATE_COMMAND_SUITES",
+                serde_json::to_string(&config.command_suites).unwrap_or_default(),
+            ),
+        ];
+        as_on_aws(&file, "commandSuites", &vars)?;
         for (what, rel) in [
             ("backend.template", &config.backend.template),
             ("frontend.dir", &config.frontend.dir),

@@ -23,41 +23,42 @@ pub struct Metric {
     pub dimensions: &'static [&'static str],
 }
 
+impl Metric {
+    /// A count (CloudWatch unit `Count`).
+    const fn counted(name: &'static str, dimensions: &'static [&'static str]) -> Self {
+        Metric {
+            name,
+            unit: "Count",
+            dimensions,
+        }
+    }
+
+    /// A duration in seconds (CloudWatch unit `Seconds`).
+    const fn timed(name: &'static str, dimensions: &'static [&'static str]) -> Self {
+        Metric {
+            name,
+            unit: "Seconds",
+            dimensions,
+        }
+    }
+}
+
 /// A run ended: 1, by repository, stage (`staging`, `production`) and outcome
 /// (`success`, `failure`, `cancelled`).
-pub const RUNS: Metric = Metric {
-    name: "Runs",
-    unit: "Count",
-    dimensions: &["Repository", "Stage", "Outcome"],
-};
+pub const RUNS: Metric = Metric::counted("Runs", &["Repository", "Stage", "Outcome"]);
 
 /// How long a phase of a run took (the run's timeline: [`crate::flow::PHASES`]).
-pub const PHASE_DURATION: Metric = Metric {
-    name: "PhaseDuration",
-    unit: "Seconds",
-    dimensions: &["Repository", "Stage", "Phase"],
-};
+pub const PHASE_DURATION: Metric =
+    Metric::timed("PhaseDuration", &["Repository", "Stage", "Phase"]);
 
 /// How long a run waited for its approval (the approval phase of its timeline).
-pub const APPROVAL_WAIT: Metric = Metric {
-    name: "ApprovalWait",
-    unit: "Seconds",
-    dimensions: &["Repository", "Stage"],
-};
+pub const APPROVAL_WAIT: Metric = Metric::timed("ApprovalWait", &["Repository", "Stage"]);
 
 /// A bake ended: 1, by result (`passed`, `failed`).
-pub const BAKES: Metric = Metric {
-    name: "Bakes",
-    unit: "Count",
-    dimensions: &["Repository", "Stage", "Result"],
-};
+pub const BAKES: Metric = Metric::counted("Bakes", &["Repository", "Stage", "Result"]);
 
 /// A release was rolled back: 1, by how (`automatic`: its bake failed).
-pub const ROLLBACKS: Metric = Metric {
-    name: "Rollbacks",
-    unit: "Count",
-    dimensions: &["Repository", "Stage", "Trigger"],
-};
+pub const ROLLBACKS: Metric = Metric::counted("Rollbacks", &["Repository", "Stage", "Trigger"]);
 
 /// Every metric stagegate emits.
 pub const METRICS: &[Metric] = &[RUNS, PHASE_DURATION, APPROVAL_WAIT, BAKES, ROLLBACKS];

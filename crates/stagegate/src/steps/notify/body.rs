@@ -49,11 +49,7 @@ pub(super) fn headline(
             format!("✅ {what} is ready for production")
         }
         Outcome::Failure => {
-            let why = s
-                .get("failure")
-                .and_then(|f| f.get("error"))
-                .map(reason)
-                .unwrap_or_else(|| "no reason recorded".into());
+            let why = failure_reason(s);
             let _ = writeln!(body, "{what} failed at {stage}.\n\nReason: {why}");
             if let Some(bake) = s.get("failure").and_then(|f| f.get("bake")) {
                 let _ = writeln!(
@@ -65,11 +61,7 @@ pub(super) fn headline(
             format!("❌ {what} failed at {stage}")
         }
         Outcome::RolledBack => {
-            let why = s
-                .get("failure")
-                .and_then(|f| f.get("error"))
-                .map(reason)
-                .unwrap_or_else(|| "no reason recorded".into());
+            let why = failure_reason(s);
             let back = text(s, &["rollback", "tag"]).unwrap_or("the previous release");
             let commit = text(s, &["rollback", "commit"]).unwrap_or_default();
             let short = commit.get(..12).unwrap_or(commit);
@@ -91,6 +83,14 @@ pub(super) fn headline(
             format!("🚫 {what} was cancelled ({kind})")
         }
     }
+}
+
+/// Why the run failed, in words: its recorded error, or that none was recorded.
+fn failure_reason(s: &Value) -> String {
+    s.get("failure")
+        .and_then(|f| f.get("error"))
+        .map(reason)
+        .unwrap_or_else(|| "no reason recorded".into())
 }
 
 /// Where everything is, the timeline, who approved and over what.
