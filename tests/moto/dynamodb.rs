@@ -179,6 +179,15 @@ async fn items_carry_the_ttl_attribute_the_table_expires_on() {
     );
 }
 
+/// The run claim `run#k` for `owner` until `expires_at`.
+fn hold(owner: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Hold<'_> {
+    Hold {
+        key: "run#k",
+        owner,
+        expires_at,
+    }
+}
+
 #[tokio::test]
 async fn claims_are_made_once_held_by_their_owner_and_taken_over_only_from_the_holder() {
     let (_moto, table) = moto_with_table().await;
@@ -187,70 +196,21 @@ async fn claims_are_made_once_held_by_their_owner_and_taken_over_only_from_the_h
     assert!(!table.claim("webhook#x", later).await.unwrap());
     table.release("webhook#x").await.unwrap();
     assert!(table.claim("webhook#x", later).await.unwrap());
+    let (a, b) = (hold("arn:a", later), hold("arn:b", later));
+    assert_eq!(table.claim_for(&a).await.unwrap(), Claim::Mine);
     assert_eq!(
-        table
-            .claim_for(&Hold {
-                key: "run#k",
-                owner: "arn:a",
-                expires_at: later
-            })
-            .await
-            .unwrap(),
-        Claim::Mine
+        table.claim_for(&a).await.unwrap(),
+        Claim::Mine,
+        "a retried claim"
     );
     assert_eq!(
-        table
-            .claim_for(&Hold {
-                key: "run#k",
-                owner: "arn:a",
-                expires_at: later
-            })
-            .await
-            .unwrap(),
-        Claim::Mine
-    );
-    assert_eq!(
-        table
-            .claim_for(&Hold {
-                key: "run#k",
-                owner: "arn:b",
-                expires_at: later
-            })
-            .await
-            .unwrap(),
+        table.claim_for(&b).await.unwrap(),
         Claim::HeldBy("arn:a".into())
     );
-    assert!(!table
-        .take_over(
-            &Hold {
-                key: "run#k",
-                owner: "arn:b",
-                expires_at: later
-            },
-            "arn:z"
-        )
-        .await
-        .unwrap());
-    assert!(table
-        .take_over(
-            &Hold {
-                key: "run#k",
-                owner: "arn:b",
-                expires_at: later
-            },
-            "arn:a"
-        )
-        .await
-        .unwrap());
+    assert!(!table.take_over(&b, "arn:z").await.unwrap());
+    assert!(table.take_over(&b, "arn:a").await.unwrap());
     assert_eq!(
-        table
-            .claim_for(&Hold {
-                key: "run#k",
-                owner: "arn:a",
-                expires_at: later
-            })
-            .await
-            .unwrap(),
+        table.claim_for(&a).await.unwrap(),
         Claim::HeldBy("arn:b".into())
     );
 }

@@ -449,24 +449,14 @@ async fn a_run_claim_is_its_owners_and_says_who_holds_it_otherwise() {
         .error(move || conditional_failed(Some(holder.clone())))
         .build();
     let t = table(&[&put]);
+    let second = Hold {
+        key: "run#k",
+        owner: "arn:exec:second",
+        expires_at: now(),
+    };
+    assert_eq!(t.claim_for(&second).await.unwrap(), Claim::Mine);
     assert_eq!(
-        t.claim_for(&Hold {
-            key: "run#k",
-            owner: "arn:exec:second",
-            expires_at: now()
-        })
-        .await
-        .unwrap(),
-        Claim::Mine
-    );
-    assert_eq!(
-        t.claim_for(&Hold {
-            key: "run#k",
-            owner: "arn:exec:second",
-            expires_at: now()
-        })
-        .await
-        .unwrap(),
+        t.claim_for(&second).await.unwrap(),
         Claim::HeldBy("arn:exec:first".into())
     );
 }
@@ -487,28 +477,13 @@ async fn a_take_over_happens_only_from_the_holder_read() {
         .error(|| conditional_failed(None))
         .build();
     let t = table(&[&put]);
-    assert!(t
-        .take_over(
-            &Hold {
-                key: "run#k",
-                owner: "arn:new",
-                expires_at: now()
-            },
-            "arn:old"
-        )
-        .await
-        .unwrap());
-    assert!(!t
-        .take_over(
-            &Hold {
-                key: "run#k",
-                owner: "arn:new",
-                expires_at: now()
-            },
-            "arn:old"
-        )
-        .await
-        .unwrap());
+    let new = Hold {
+        key: "run#k",
+        owner: "arn:new",
+        expires_at: now(),
+    };
+    assert!(t.take_over(&new, "arn:old").await.unwrap());
+    assert!(!t.take_over(&new, "arn:old").await.unwrap());
 }
 
 #[tokio::test]
