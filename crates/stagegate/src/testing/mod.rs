@@ -6,18 +6,18 @@
 
 mod chat;
 mod doubles;
+mod events;
 mod faults;
 mod fixtures;
 mod hosting;
 mod stacks;
 mod table;
-mod timeline;
 
 pub use chat::*;
 pub use doubles::*;
+pub use events::*;
 pub use faults::*;
 pub use fixtures::*;
 pub use hosting::*;
 pub use stacks::*;
 pub use table::*;
-pub use timeline::*;

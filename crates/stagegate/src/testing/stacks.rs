@@ -2,7 +2,7 @@
 //! status events as EventBridge would deliver them.
 
 use super::doubles::lock;
-use super::timeline::StatusEvents;
+use super::events::StatusEvents;
 use crate::error::PortError;
 use crate::ports::*;
 use std::collections::BTreeMap;
