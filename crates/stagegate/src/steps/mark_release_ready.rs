@@ -265,7 +265,6 @@ where
     }
 }
 
-/// What a production release promotes: the staging run, its evidence, the bytes.
 /// The GitHub release of candidate `c`: its tag at its commit, titled `title`.
 fn release<'a>(c: &'a Candidate, title: &'a str, notes: &'a str) -> Release<'a> {
     Release {
@@ -276,6 +275,7 @@ fn release<'a>(c: &'a Candidate, title: &'a str, notes: &'a str) -> Release<'a> 
     }
 }
 
+/// What a production release promotes: the staging run, its evidence, the bytes.
 fn promoted_section(notes: &mut String, s: &StagedRelease, prefix: &str) {
     let _ = writeln!(notes, "## Promoted from staging\n");
     for line in crate::summary::staged_proof(s) {
