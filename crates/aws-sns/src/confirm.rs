@@ -36,11 +36,9 @@ pub fn confirmation_token(link: &str, topic: &str) -> Result<String, String> {
     }
     let query = path.split_once('?').map_or("", |(_, q)| q);
     let param = |name: &str| {
-        query
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| decode(v))
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     };
     match (param("TopicArn"), param("Token")) {
         (Some(t), _) if t != topic => Err(format!(
@@ -51,32 +49,6 @@ pub fn confirmation_token(link: &str, topic: &str) -> Result<String, String> {
             "'{link}' has no TopicArn and Token: paste the whole confirmation link"
         )),
     }
-}
-
-/// Percent-decoding (and `+` as a space) of one query value.
-fn decode(v: &str) -> String {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl ApproverSubscriptions {

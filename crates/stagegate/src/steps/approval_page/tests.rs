@@ -352,6 +352,8 @@ fn decodes_forms() {
     assert_eq!(f[2], ("reason".into(), "lint only!".into()));
     assert_eq!(f[3], ("x".into(), String::new()));
     assert_eq!(parse_form(b"a=%zz%4")[0].1, "%zz%4");
+    // A sign is not a hex digit: `%+1` stays as written, not byte 1.
+    assert_eq!(parse_form(b"a=%+1%2b")[0].1, "% 1+");
 }
 
 /// A production approval's page: what is promoted, who already decided (escaped),
