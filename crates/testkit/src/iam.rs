@@ -38,19 +38,10 @@ impl Moto {
     /// the credential scope names the service so the server routes it to IAM).
     async fn iam_call(&self, params: &[(&str, &str)]) -> String {
         use stagegate::ports::{Http, HttpRequest};
-        let mut body = String::from("Version=2010-05-08");
-        for (k, v) in params {
-            body.push('&');
-            body.push_str(k);
-            body.push('=');
-            for b in v.bytes() {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    body.push(b as char);
-                } else {
-                    body.push_str(&format!("%{b:02X}"));
-                }
-            }
-        }
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("Version", "2010-05-08")
+            .extend_pairs(params)
+            .finish();
         let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0";
         let request = HttpRequest {
             method: "POST".into(),

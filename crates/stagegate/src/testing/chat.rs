@@ -171,16 +171,10 @@ pub fn submission(
 
 /// `payload` as Slack posts it: `application/x-www-form-urlencoded` `payload=<JSON>`.
 pub fn form_body(payload: &Value) -> Vec<u8> {
-    let json = payload.to_string();
-    let mut out = String::from("payload=");
-    for b in json.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out.into_bytes()
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+        .into_bytes()
 }
 
 /// A POST of `body` signed with `secret` at Unix time `ts`, as Slack sends it.
