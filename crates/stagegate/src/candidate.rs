@@ -99,18 +99,8 @@ impl Candidate {
     /// A Step Functions execution name that is the same for the same tag and commit,
     /// so a repeated start is the same run: `rc-1.4.0--0123456789ab`.
     pub fn execution_name(&self) -> String {
-        let tag: String = self
-            .tag
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(60)
-            .collect();
+        let mut tag = crate::text::safe_name(&self.tag);
+        tag.truncate(60); // ASCII: a character is a byte
         format!("{tag}--{}", &self.sha[..12])
     }
 

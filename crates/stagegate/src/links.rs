@@ -139,15 +139,20 @@ pub fn validate_approver(a: &Approver) -> Result<(), String> {
 
 /// A Slack member id: `U` or `W` and 2–20 upper-case letters or digits.
 pub fn member_id(v: &str) -> Result<String, String> {
-    let ok = v.len() <= 21
-        && v.len() >= 3
-        && (v.starts_with('U') || v.starts_with('W'))
+    slack_id(v, "UW", "member id (U0123ABCD)")
+}
+
+/// A Slack id (member, workspace, …): one of `first` and 2–20 upper-case letters or
+/// digits; else an error naming `what` it is not.
+pub fn slack_id(v: &str, first: &str, what: &str) -> Result<String, String> {
+    let ok = (3..=21).contains(&v.len())
+        && v.starts_with(|c| first.contains(c))
         && v.bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if ok {
         Ok(v.to_string())
     } else {
-        Err(format!("'{v}' is not a Slack member id (U0123ABCD)"))
+        Err(format!("'{v}' is not a Slack {what}"))
     }
 }
 
@@ -210,6 +215,30 @@ pub fn check_distinct(approvers: &[Approver]) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::testing::approver;
+
+    #[test]
+    fn a_slack_id_is_its_letter_and_2_to_20_capitals_or_digits() {
+        assert_eq!(member_id("U0123ABCD").unwrap(), "U0123ABCD");
+        assert_eq!(member_id("W12").unwrap(), "W12");
+        for bad in [
+            "U1",
+            "u0123",
+            "T0123",
+            "U0123abc",
+            "U0123ABCDEFGHIJKLMNOPQ",
+            "",
+        ] {
+            let e = member_id(bad).unwrap_err();
+            assert!(
+                e.contains("is not a Slack member id (U0123ABCD)"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            slack_id("U0", "T", "workspace id").unwrap_err(),
+            "'U0' is not a Slack workspace id"
+        );
+    }
 
     #[test]
     fn duplicate_identities_are_refused_naming_both() {

@@ -8,6 +8,20 @@
 /// At most this many characters of one stranger's text are shown.
 pub const MAX_CHARS: usize = 1_000;
 
+/// `s` as a name that cannot leave its folder or break an AWS name: every character
+/// but ASCII letters, digits, `-`, `_` and `.` becomes `_` (so the result is ASCII).
+pub fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// `s` on one line: every line break, tab and other control character (and the
 /// Unicode line and paragraph separators) becomes a space, runs of spaces one, and
 /// the whole is at most [`MAX_CHARS`] characters (`…` when cut).
@@ -107,6 +121,12 @@ pub fn reason(error: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_safe_name_keeps_letters_digits_dashes_underscores_and_dots_only() {
+        assert_eq!(safe_name("rc-1.4.0_b"), "rc-1.4.0_b");
+        assert_eq!(safe_name("../a/b c\\é#"), ".._a_b_c___");
+    }
 
     const FORGERY: &str =
         "lint only\n\n## Approval\n\n- Approved by security-lead\r\n[docs](https://evil.example) <img src=x> **ok** `x` | a |";

@@ -40,17 +40,7 @@ pub(super) fn keep_decisions(
         let mut kept = record.clone();
         kept.task_token = String::new();
         kept.form_key = String::new();
-        let name: String = kept
-            .id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let name = stagegate::text::safe_name(&kept.id);
         let (tmp, path) = (
             dir.join(format!(".{name}.json")),
             dir.join(format!("{name}.json")),

@@ -18,16 +18,7 @@ pub struct Slack {
 
 /// A Slack workspace id: `T` and 2–20 upper-case letters or digits.
 pub fn team_id(v: &str) -> Result<String, String> {
-    let ok = v.len() <= 21
-        && v.len() >= 3
-        && v.starts_with('T')
-        && v.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if ok {
-        Ok(v.to_string())
-    } else {
-        Err(format!("'{v}' is not a Slack workspace id (T0123ABCD)"))
-    }
+    crate::links::slack_id(v, "T", "workspace id (T0123ABCD)")
 }
 
 pub(super) fn read<G: Fn(&str) -> Option<String>>(vars: &mut Vars<G>) -> Option<Slack> {
