@@ -914,24 +914,17 @@ mod tests {
 
     #[test]
     fn load_time_errors_name_the_problem() {
-        assert!(Intrinsic::parse("States.Nope(1)")
-            .unwrap_err()
-            .contains("unknown function 'States.Nope'"));
-        assert!(Intrinsic::parse("States.ArrayLength()")
-            .unwrap_err()
-            .contains("takes 1 argument"));
-        assert!(Intrinsic::parse("States.Format('x'")
-            .unwrap_err()
-            .contains("expected ',' or ')'"));
-        assert!(Intrinsic::parse(r"States.Format('\n')")
-            .unwrap_err()
-            .contains("backslash"));
-        assert!(Intrinsic::parse("States.JsonMerge($.a, $.b, true)")
-            .unwrap_err()
-            .contains("shallow"));
-        assert!(Intrinsic::parse("States.UUID() x")
-            .unwrap_err()
-            .contains("after the closing"));
+        for (text, problem) in [
+            ("States.Nope(1)", "unknown function 'States.Nope'"),
+            ("States.ArrayLength()", "takes 1 argument"),
+            ("States.Format('x'", "expected ',' or ')'"),
+            (r"States.Format('\n')", "backslash"),
+            ("States.JsonMerge($.a, $.b, true)", "shallow"),
+            ("States.UUID() x", "after the closing"),
+        ] {
+            let e = Intrinsic::parse(text).unwrap_err();
+            assert!(e.contains(problem), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -89,6 +89,13 @@ mod tests {
         }
     }
 
+    /// A stack in `status` and run `arn:exec:1` running.
+    fn world(status: &str) -> (MemoryStacks, MemoryTable, MemoryRuns) {
+        let stacks = MemoryStacks::default();
+        stacks.set_status(status);
+        (stacks, MemoryTable::default(), running(&["arn:exec:1"]))
+    }
+
     fn input(token: &str) -> Input {
         Input {
             task: task(token, "arn:exec:1"),
@@ -98,12 +105,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_reconcile_read_answers_a_stable_stack_at_once() {
-        let (stacks, table, runs) = (
-            MemoryStacks::default(),
-            MemoryTable::default(),
-            running(&["arn:exec:1"]),
-        );
-        stacks.set_status("UPDATE_COMPLETE");
+        let (stacks, table, runs) = world("UPDATE_COMPLETE");
         let a = step(&stacks, &table, &runs, 5)
             .run(input("t2"))
             .await
@@ -121,12 +123,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_rollback_fails_with_the_reason_from_the_stack_events() {
-        let (stacks, table, runs) = (
-            MemoryStacks::default(),
-            MemoryTable::default(),
-            running(&["arn:exec:1"]),
-        );
-        stacks.set_status("UPDATE_ROLLBACK_COMPLETE");
+        let (stacks, table, runs) = world("UPDATE_ROLLBACK_COMPLETE");
         stacks.set_failure_reason(
             "Api (AWS::Lambda::Function): Resource handler returned message: \"Role not found\"",
         );
@@ -145,11 +142,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stack_in_progress_keeps_waiting_until_the_reads_run_out() {
-        let (stacks, table, runs) = (
-            MemoryStacks::default(),
-            MemoryTable::default(),
-            running(&["arn:exec:1"]),
-        );
+        let (stacks, table, runs) = world("UPDATE_IN_PROGRESS");
         // Deploy Infrastructure registered the first token and the event was missed.
         let first = Waiter {
             token: "t1".into(),
@@ -162,7 +155,6 @@ mod tests {
             .wait("wait#stack#shop-staging", &first, now())
             .await
             .unwrap();
-        stacks.set_status("UPDATE_IN_PROGRESS");
         let step = step(&stacks, &table, &runs, 2);
         let first = step.run(input("t2")).await.unwrap();
         assert_eq!((first.reads, first.answered), (1, false));
