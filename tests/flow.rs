@@ -372,6 +372,14 @@ impl Flow {
             .unwrap_or_else(|e| panic!("decide: {e}"))
     }
 
+    /// Starts `tag` at [`SHA`], approves it as bob and runs it to its end (the common
+    /// route: what the test set up decides the rest).
+    pub async fn approved_run(&self, tag: &str) -> (ExecutionDescription, Vec<HistoryEvent>) {
+        let arn = self.start(tag, SHA).await;
+        self.approve(tag).await;
+        self.finish(&arn).await
+    }
+
     pub async fn finish(&self, arn: &str) -> (ExecutionDescription, Vec<HistoryEvent>) {
         let done = self
             .engine

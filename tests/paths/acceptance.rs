@@ -88,9 +88,7 @@ pub async fn rejected_user_acceptance_cancels_before_release() {
 
 pub async fn user_acceptance_is_skipped_unless_configured() {
     let flow = Flow::new();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_passes_through(
         &route(&h),
@@ -111,9 +109,7 @@ pub async fn no_approver_for_user_acceptance_fails_at_that_stage() {
             ..stagegate::testing::approver("bob", Some("bob-gh"))
         }],
     );
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("NoApprovers"));
     assert_passes_through(
         &route(&h),

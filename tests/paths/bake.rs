@@ -54,9 +54,7 @@ const ROLLED_BACK: &[&str] = &[
 
 pub async fn a_release_that_bakes_clean_is_ready_after_its_bake_time() {
     let flow = flow();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     let r = route(&h);
     let order = [

@@ -22,9 +22,7 @@ pub(crate) fn with_e2e() -> Flow {
 pub async fn a_command_suite_runs_in_codebuild_and_its_report_joins_the_tests() {
     let flow = with_e2e();
     flow.builds.report("e2e", PASSING);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     assert_passes_through(
         &route(&h),
@@ -96,9 +94,7 @@ pub async fn a_failing_command_suite_fails_the_run_naming_its_tests() {
     let flow = with_e2e();
     flow.builds.report("e2e", FAILING);
     flow.builds.fail("suite:e2e");
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("IntegrationTestsFailed"));
     assert_passes_through(
         &route(&h),
@@ -124,9 +120,7 @@ pub async fn a_command_suite_report_that_cannot_be_read_fails_the_integration_te
     let flow = with_e2e();
     flow.builds.report("e2e", PASSING);
     flow.artifacts.break_keys_containing("junit.xml");
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     let r = route(&h);
     assert_passes_through(&r, &["Command Suites", "Integration Tests Failed"]);

@@ -89,9 +89,7 @@ pub async fn a_failed_change_set_ends_the_run_before_approval() {
 pub async fn a_change_set_still_being_computed_is_waited_for() {
     let flow = Flow::new();
     flow.stacks.set_pending_polls(2);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     let r = route(&h);
     assert_eq!(
@@ -171,9 +169,7 @@ pub async fn every_failed_check_is_recorded_and_approving_over_them_needs_a_reas
 pub async fn no_infrastructure_change_skips_the_deploy() {
     let flow = Flow::new();
     flow.stacks.set_no_changes();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     let r = route(&h);
     assert_passes_through(
@@ -197,9 +193,7 @@ pub async fn a_change_set_that_cannot_execute_fails_the_infrastructure_stage() {
     let flow = Flow::new();
     flow.stacks
         .fail_execute("InvalidChangeSetStatus: the change set is EXECUTE_IN_PROGRESS");
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("StackDeployFailed"));
     assert_passes_through(
         &route(&h),
@@ -211,9 +205,7 @@ pub async fn a_change_set_that_cannot_execute_fails_the_infrastructure_stage() {
 pub async fn outputs_that_cannot_be_recorded_fail_the_infrastructure_stage() {
     let flow = Flow::new();
     flow.artifacts.break_keys_containing("stack-outputs.json");
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("DependencyRefused"));
     assert_passes_through(
         &route(&h),
@@ -228,9 +220,7 @@ pub async fn a_stack_that_never_settles_fails_with_wait_exhausted() {
         ..Flow::new().settings.clone()
     });
     flow.stacks.after_execute(&["UPDATE_IN_PROGRESS"]);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("WaitExhausted"));
     let r = route(&h);
     // No terminal event ever comes: one status read per timeout, three in all.
@@ -246,9 +236,7 @@ pub async fn a_stack_that_never_settles_fails_with_wait_exhausted() {
 pub async fn a_frontend_missing_its_stack_output_fails_the_frontend_stage() {
     let flow = Flow::new();
     flow.stacks.set_outputs(&[]);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("InvalidInput"));
     assert_passes_through(&route(&h), &["Deploy Frontend", "Deploy Frontend Failed"]);
     let m = assert_failed_at(&flow, "Deploy Frontend", "InvalidInput");
@@ -285,9 +273,7 @@ pub async fn a_response_time_over_budget_fails_the_performance_stage() {
     .unwrap_or_else(|e| panic!("{e}"));
     flow.http
         .route_timed("https://staging.example.test/", 200, "home", 900);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("PerformanceBudgetExceeded"));
     let r = route(&h);
     assert_passes_through(&r, &["Performance Tests", "Performance Tests Failed"]);
@@ -314,9 +300,7 @@ pub async fn a_release_that_cannot_be_published_fails_the_release_stage() {
     let flow = Flow::new();
     flow.repository
         .fail("403 Resource not accessible by integration");
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("DependencyRefused"));
     assert_passes_through(
         &route(&h),

@@ -36,9 +36,7 @@ pub async fn a_thousand_resource_changes_keep_every_state_under_64_kb() {
         })
         .collect();
     flow.stacks.set_changes(changes);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     assert!(
         flow.stacks.executed(),
@@ -70,9 +68,7 @@ pub async fn ten_thousand_commits_keep_every_state_under_64_kb() {
         })
         .collect();
     flow.repository.set_commits(commits);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     let (size, at) = largest(&h);
     assert!(size < BOUND, "event {at} carries {size} bytes");
@@ -98,9 +94,7 @@ pub async fn ten_thousand_cases_keep_every_state_under_64_kb() {
     }
     junit.push_str("</testsuite>");
     flow.builds.report("e2e", &junit);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     let (largest, at) = h
         .iter()

@@ -442,9 +442,7 @@ pub async fn a_rolled_back_stack_fails_the_infrastructure_stage() {
     ]);
     flow.stacks
         .set_failure_reason("Api (AWS::Lambda::Function): Role not found");
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("StackDeployFailed"));
     let r = route(&h);
     assert_passes_through(
@@ -478,9 +476,7 @@ pub async fn a_failed_amplify_job_fails_the_frontend_stage() {
     let flow = Flow::new();
     flow.hosting
         .set_job_statuses(&[JobStatus::Running, JobStatus::Failed]);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("AmplifyJobFailed"));
     let r = route(&h);
     assert_passes_through(
@@ -523,9 +519,7 @@ pub async fn a_failing_integration_test_fails_the_run_with_a_report() {
     let flow = Flow::new();
     flow.http
         .route("https://staging.example.test/oauth", 502, "bad gateway");
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("IntegrationTestsFailed"));
     let r = route(&h);
     assert_passes_through(

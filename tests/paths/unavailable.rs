@@ -107,9 +107,7 @@ pub async fn a_command_suite_that_could_not_run_is_checks_unavailable() {
     let flow = crate::commands::with_e2e();
     flow.builds
         .unavailable("suite:e2e", "CodeBuild.AccessDeniedException", "");
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("ChecksUnavailable"));
     let r = route(&h);
     assert_passes_through(

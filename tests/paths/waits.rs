@@ -9,9 +9,7 @@ use stagegate::ports::JobStatus;
 pub async fn a_missed_stack_event_is_caught_by_one_status_read() {
     let flow = Flow::new();
     flow.stacks.events.miss();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     let r = route(&h);
     assert_passes_through(
@@ -38,9 +36,7 @@ pub async fn a_stack_slower_than_the_first_wait_is_resumed_by_its_event() {
     let flow = Flow::new();
     // UPDATE_COMPLETE at 1000 s: after the deploy task's 900 s timeout.
     flow.stacks.events.set_every(Duration::from_secs(500));
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     let r = route(&h);
     let reads = r.iter().filter(|s| *s == "Await Stack Event").count();
@@ -60,9 +56,7 @@ pub async fn a_stack_slower_than_the_first_wait_is_resumed_by_its_event() {
 pub async fn a_missed_frontend_event_is_caught_by_one_job_read() {
     let flow = Flow::new();
     flow.hosting.events.miss();
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     let r = route(&h);
     assert_passes_through(
@@ -87,9 +81,7 @@ pub async fn a_frontend_job_that_never_ends_fails_with_wait_exhausted() {
         ..Flow::new().settings.clone()
     });
     flow.hosting.set_job_statuses(&[JobStatus::Running]);
-    let arn = flow.start("rc-1.4.0", SHA).await;
-    flow.approve("rc-1.4.0").await;
-    let (done, h) = flow.finish(&arn).await;
+    let (done, h) = flow.approved_run("rc-1.4.0").await;
     assert_eq!(done.error.as_deref(), Some("WaitExhausted"));
     let r = route(&h);
     assert_eq!(
