@@ -17,8 +17,8 @@ use stagegate::ports::{
     ApprovalKind, ApprovalRecord, ApprovalState, Approvals, Approvers, Candidates, Claim, Claims,
     Link, Newest, Update,
 };
-use stagegate::ports::{Delivery, Hold, Vote};
-use stagegate::testing::{approver, now, pending_record};
+use stagegate::ports::{Delivery, Hold};
+use stagegate::testing::{approver, now, pending_record, vote};
 use std::collections::BTreeMap;
 
 fn table(rules: &[&Rule]) -> DynamoTable {
@@ -48,15 +48,7 @@ fn voted(mut r: ApprovalRecord, approve: bool) -> ApprovalRecord {
         since: now(),
         attempts: 0,
     };
-    r.votes.push(Vote {
-        approver: "bob".into(),
-        via: "email link".into(),
-        approve,
-        reason: None,
-        at: now(),
-        from: "198.51.100.7".into(),
-        break_glass: false,
-    });
+    r.votes.push(vote("bob", approve));
     r.state = if approve {
         ApprovalState::Approved
     } else {

@@ -127,7 +127,7 @@ pub fn run(args: ApprovalsArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stagegate::testing::{now, pending_record};
+    use stagegate::testing::{now, pending_record, vote};
 
     const BOB: &str = "arn:aws:iam::123456789012:user/bob";
 
@@ -141,15 +141,7 @@ mod tests {
         // Decided by bob already; expired; another's: not listed.
         let mut voted = asked.clone();
         voted.tag = "rc-1.3.0".into();
-        voted.votes.push(stagegate::ports::Vote {
-            approver: asked.approvers[0].id.clone(),
-            via: "email link".into(),
-            approve: true,
-            reason: None,
-            at: now(),
-            from: "203.0.113.9".into(),
-            break_glass: false,
-        });
+        voted.votes.push(vote(&asked.approvers[0].id, true));
         let mut expired = asked.clone();
         expired.tag = "rc-1.2.0".into();
         expired.expires_at = now() - chrono::Duration::minutes(1);

@@ -37,13 +37,9 @@ fn summarised(mut r: ApprovalRecord) -> ApprovalRecord {
 
 fn vote(approver: &str, via: &str, approve: bool, reason: Option<&str>) -> Vote {
     Vote {
-        approver: approver.into(),
         via: via.into(),
-        approve,
         reason: reason.map(str::to_string),
-        at: now(),
-        from: "x".into(),
-        break_glass: false,
+        ..crate::testing::vote(approver, approve)
     }
 }
 

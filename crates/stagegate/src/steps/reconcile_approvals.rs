@@ -60,7 +60,7 @@ impl<T: Approvals, R: TaskCallbacks, S: Chat, C: Clock + Clone> Step<Tick, Recon
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{ApprovalState, Delivery, Update, Vote};
+    use crate::ports::{ApprovalState, Delivery, Update};
     use crate::testing::*;
     use chrono::Duration;
 
@@ -73,15 +73,7 @@ mod tests {
             let mut decided = record.clone();
             decided.revision += 1;
             decided.state = ApprovalState::Approved;
-            decided.votes.push(Vote {
-                approver: "bob".into(),
-                via: "email link".into(),
-                approve: true,
-                reason: None,
-                at: now(),
-                from: "x".into(),
-                break_glass: false,
-            });
+            decided.votes.push(vote("bob", true));
             decided.delivery = Delivery::Failed {
                 at: now(),
                 attempts: 3,

@@ -2,7 +2,9 @@
 
 use crate::flow::{ChangeSummary, CheckResult, Checklist, Run};
 use crate::manifest::evidence::Evidence;
-use crate::ports::{ApprovalKind, ApprovalRecord, ApprovalState, Approver, Candidate, Pusher};
+use crate::ports::{
+    ApprovalKind, ApprovalRecord, ApprovalState, Approver, Candidate, Pusher, Vote,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -132,6 +134,20 @@ pub fn pending_record(id: &str, tag: &str, token: &str) -> ApprovalRecord {
         delivery: Default::default(),
         summary: vec![],
         chat: vec![],
+    }
+}
+
+/// `approver`'s vote through their email link at [`now`], from a documentation
+/// address, with no reason and no break-glass; tests set what they are about.
+pub fn vote(approver: &str, approve: bool) -> Vote {
+    Vote {
+        approver: approver.into(),
+        via: "email link".into(),
+        approve,
+        reason: None,
+        at: now(),
+        from: "203.0.113.9".into(),
+        break_glass: false,
     }
 }
 

@@ -363,13 +363,9 @@ fn a_production_page_says_promote_shows_who_decided_and_offers_break_glass() {
     let mut rec = pending_record("a", "v1.4.0", "t");
     rec.kind = ApprovalKind::Production;
     rec.votes.push(crate::ports::Vote {
-        approver: "dana".into(),
-        via: "email link".into(),
-        approve: true,
         reason: Some("<i>CVE</i> fix".into()),
-        at: crate::testing::now(),
-        from: "203.0.113.9".into(),
         break_glass: true,
+        ..crate::testing::vote("dana", true)
     });
     let approver = rec.approvers[1].clone();
     let link = Link {

@@ -26,13 +26,10 @@ fn step(now: &str, during: &str) -> CheckDeploymentWindow<FixedClock> {
 
 fn vote(who: &str, break_glass: bool, reason: Option<&str>) -> Vote {
     Vote {
-        approver: who.into(),
-        via: "email link".into(),
-        approve: true,
         reason: reason.map(str::to_string),
         at: utc("2026-12-07T10:00:00Z"),
-        from: "203.0.113.9".into(),
         break_glass,
+        ..crate::testing::vote(who, true)
     }
 }
 

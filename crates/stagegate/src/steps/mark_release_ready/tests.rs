@@ -2,7 +2,8 @@ use super::*;
 use crate::flow::Measurement;
 use crate::ports::{Phase, Vote};
 use crate::testing::{
-    candidate, check_result, now, FixedClock, MemoryArtifacts, MemoryRepository, MemoryTimelines,
+    candidate, check_result, now, vote, FixedClock, MemoryArtifacts, MemoryRepository,
+    MemoryTimelines,
 };
 
 fn commit(sha: char, subject: &str) -> Commit {
@@ -66,13 +67,8 @@ fn approved_over_eslint() -> Approval {
     Approval {
         approvers: vec!["bob".into()],
         votes: vec![Vote {
-            approver: "bob".into(),
-            via: "email link".into(),
-            approve: true,
             reason: Some("lint only, fixed in rc-1.4.1".into()),
-            at: now(),
-            from: "203.0.113.9".into(),
-            break_glass: false,
+            ..vote("bob", true)
         }],
         failed_checks: vec!["ESLint".into()],
     }
@@ -158,13 +154,8 @@ async fn the_notes_and_the_approval_record_hold_both_gates() {
     i.acceptance = Some(Approval {
         approvers: vec!["carol".into()],
         votes: vec![Vote {
-            approver: "carol".into(),
-            via: "email link".into(),
-            approve: true,
             reason: Some("checkout works on staging".into()),
-            at: now(),
-            from: "198.51.100.4".into(),
-            break_glass: false,
+            ..vote("carol", true)
         }],
         failed_checks: vec![],
     });

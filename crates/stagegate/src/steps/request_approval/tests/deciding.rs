@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::ports::Pusher;
-use crate::testing::{github_id, github_pusher, Interleaving};
+use crate::testing::{github_id, github_pusher, vote, Interleaving};
 
 #[tokio::test]
 async fn a_link_of_approver_a_decides_as_a_and_cannot_record_a_decision_as_b() {
@@ -309,15 +309,7 @@ async fn the_reconcile_takes_over_a_pending_delivery_only_once_it_is_stale() {
     let mut decided = r.clone();
     decided.revision += 1;
     decided.state = ApprovalState::Approved;
-    decided.votes.push(crate::ports::Vote {
-        approver: "bob".into(),
-        via: "email link".into(),
-        approve: true,
-        reason: None,
-        at: now(),
-        from: "x".into(),
-        break_glass: false,
-    });
+    decided.votes.push(vote("bob", true));
     decided.delivery = Delivery::Pending {
         since: now(),
         attempts: 0,
