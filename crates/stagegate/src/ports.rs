@@ -6,7 +6,7 @@
 //! Methods return `Send` futures so steps can run on any Tokio runtime, including
 //! inside the embedded engine. The values they exchange are in [`crate::records`].
 
-use crate::error::PortError;
+use crate::error::{invalid_input, PortError, StepError};
 pub use crate::records::*;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -38,6 +38,16 @@ pub trait Artifacts: Send + Sync {
         _seconds: u64,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send {
         std::future::ready(Ok(None))
+    }
+    /// Stores `value` as indented JSON under `key` (a file people open: the checklist,
+    /// the test report, the approval record…) and returns its link.
+    fn put_json(
+        &self,
+        key: &str,
+        value: &impl serde::Serialize,
+    ) -> impl Future<Output = Result<String, StepError>> + Send {
+        let body = serde_json::to_vec_pretty(value).map_err(|e| invalid_input(e.to_string()));
+        async move { Ok(self.put(key, "application/json", body?).await?) }
     }
 }
 
@@ -365,4 +375,29 @@ pub trait Secrets: Send + Sync {
 /// Where a "release candidate tagged" event goes (an EventBridge bus on AWS).
 pub trait Events: Send + Sync {
     fn candidate_tagged(&self, trigger: &Trigger) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryArtifacts;
+
+    #[tokio::test]
+    async fn put_json_stores_indented_json_and_refuses_what_json_cannot_say() {
+        let store = MemoryArtifacts::default();
+        let uri = store
+            .put_json("runs/r/a.json", &serde_json::json!({"a": [1]}))
+            .await;
+        assert_eq!(uri.unwrap(), "mem://artifacts/runs/r/a.json");
+        let stored = store.read("runs/r/a.json").await.unwrap().unwrap().body;
+        assert_eq!(
+            String::from_utf8(stored).unwrap(),
+            "{\n  \"a\": [\n    1\n  ]\n}"
+        );
+        // A map keyed by pairs has no JSON form: named, and nothing written.
+        let pairs = BTreeMap::from([((1, 2), 3)]);
+        let e = store.put_json("runs/r/b.json", &pairs).await.unwrap_err();
+        assert_eq!(e.name, crate::error::names::INVALID_INPUT);
+        assert_eq!(store.keys(), ["runs/r/a.json"]);
+    }
 }

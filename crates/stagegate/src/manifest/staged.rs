@@ -87,9 +87,7 @@ pub async fn record_staged(
         first_ready_at: earlier.map_or(now, |e| e.first_ready_at.min(now)),
         ready_at: now,
     };
-    let body = serde_json::to_vec_pretty(&staged)
-        .map_err(|e| StepError::new(names::DEPENDENCY_FAILED, e.to_string()))?;
-    artifacts.put(&key, "application/json", body).await?;
+    artifacts.put_json(&key, &staged).await?;
     Ok(staged)
 }
 

@@ -1,7 +1,7 @@
 //! Capture Stack Outputs (`capture-outputs`): the stack's outputs, recorded as an
 //! artifact and handed to the frontend and the tests.
 
-use crate::error::{invalid_input, names, StepError};
+use crate::error::{names, StepError};
 use crate::ports::{Artifacts, Stacks};
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
@@ -40,10 +40,8 @@ impl<S: Stacks, A: Artifacts> Step<Input, Outputs> for CaptureOutputs<S, A> {
                 format!("stack {} does not exist", input.stack_name),
             ));
         };
-        let body =
-            serde_json::to_vec_pretty(&info.outputs).map_err(|e| invalid_input(e.to_string()))?;
         let key = format!("{}stack-outputs.json", input.artifacts_prefix);
-        let uri = self.artifacts.put(&key, "application/json", body).await?;
+        let uri = self.artifacts.put_json(&key, &info.outputs).await?;
         Ok(Outputs {
             values: info.outputs,
             uri,

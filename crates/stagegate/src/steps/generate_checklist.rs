@@ -4,7 +4,7 @@
 //! Preview pinned plus the checklist's JSON (checks and change preview), and the
 //! Markdown the approver reads opens with the manifest's digest.
 
-use crate::error::{invalid_input, StepError};
+use crate::error::StepError;
 use crate::flow::{ChangeSummary, CheckResult, Checklist, Preview, Run, StagedRelease};
 use crate::manifest;
 use crate::ports::Artifacts;
@@ -83,11 +83,7 @@ impl<A: Artifacts> Step<Input, Checklist> for GenerateChecklist<A> {
             format!("{prefix}checklist.md"),
             format!("{prefix}checklist.json"),
         );
-        let json_bytes =
-            serde_json::to_vec_pretty(&doc).map_err(|e| invalid_input(e.to_string()))?;
-        let json_uri = artifacts
-            .put(&json_key, "application/json", json_bytes)
-            .await?;
+        let json_uri = artifacts.put_json(&json_key, &doc).await?;
         let run = &input.preflight;
         // The whole list of changes, where the state carries only the first ones.
         let mut bound = vec![json_key.as_str()];

@@ -226,9 +226,8 @@ where
         }
         // Who decided, when, why and from where, at each gate, beside the notes.
         let record = serde_json::json!({"deployment": approval, "userAcceptance": acceptance});
-        let json = serde_json::to_vec_pretty(&record).map_err(|e| invalid_input(e.to_string()))?;
         let key = format!("{}approval.json", input.artifacts_prefix);
-        self.artifacts.put(&key, "application/json", json).await?;
+        self.artifacts.put_json(&key, &record).await?;
         Ok(())
     }
 

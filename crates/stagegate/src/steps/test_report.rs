@@ -2,7 +2,7 @@
 //! report (JSON and JUnit XML); any failed case fails the run with
 //! `IntegrationTestsFailed`, naming each.
 
-use crate::error::{invalid_input, names, StepError};
+use crate::error::{names, StepError};
 use crate::flow::{Report, SuiteResult};
 use crate::ports::Artifacts;
 use crate::results;
@@ -46,13 +46,10 @@ async fn report(artifacts: &impl Artifacts, mut input: Input) -> Result<Report, 
     input.suites = wholes;
     let total: usize = input.suites.iter().map(|s| s.cases.len()).sum();
     let failed: usize = input.suites.iter().map(|s| s.failed).sum();
-    let json =
-        serde_json::to_vec_pretty(&input.suites).map_err(|e| invalid_input(e.to_string()))?;
     let report_uri = artifacts
-        .put(
+        .put_json(
             &format!("{}test-report.json", input.artifacts_prefix),
-            "application/json",
-            json,
+            &input.suites,
         )
         .await?;
     let junit_uri = artifacts

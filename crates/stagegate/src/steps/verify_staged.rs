@@ -152,9 +152,8 @@ impl<A: Artifacts, G: Signer, C: Clock> VerifyStaged<A, G, C> {
             }
         }
         entries.sort_by(|a, b| a.key.cmp(&b.key));
-        let list = serde_json::to_vec_pretty(&entries).map_err(|e| invalid_input(e.to_string()))?;
         self.artifacts
-            .put(&format!("{prefix}pinned.json"), "application/json", list)
+            .put_json(&format!("{prefix}pinned.json"), &entries)
             .await?;
         Ok(())
     }
