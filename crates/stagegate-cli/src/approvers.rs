@@ -8,7 +8,8 @@
 //! same desk as the review page (one decision, a reason to reject or to approve over
 //! failed checks), under the caller's STS ARN.
 
-use anyhow::{anyhow, bail, Context, Result};
+use crate::aws::runtime;
+use anyhow::{anyhow, bail, Result};
 use aws_dynamodb_port::{Directory, DynamoTable};
 use aws_sfn_port::{ExecutionView, Runs, StepFunctions};
 use aws_sns_port::{ApproverSubscriptions, Confirmation};
@@ -110,13 +111,6 @@ fn topic(target: &Stack) -> Result<String> {
 /// The approvers' subscriptions on the approvals topic the flags or environment name.
 fn subscriptions(target: &Stack, aws: &aws_config::SdkConfig) -> Result<ApproverSubscriptions> {
     Ok(ApproverSubscriptions::from_config(aws, topic(target)?))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")
 }
 
 pub fn approvers(args: ApproversArgs) -> Result<ExitCode> {
