@@ -46,13 +46,7 @@ pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response> + Send + 
 
 /// A response with `status`, a `content-type` and `body`.
 pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
-    let mut response = http::Response::new(body.into());
-    *response.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(v) = http::HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(http::header::CONTENT_TYPE, v);
-    }
-    response
+    stagegate::step::response(status, content_type, body.into())
 }
 
 /// The handler of an [`Endpoint`]: the same request in, the same response out, as

@@ -108,9 +108,15 @@ impl Peer {
     }
 }
 
-/// A response with `status`, a `content-type` and `body`.
+/// A text response with `status`, a `content-type` and `body`.
 pub fn respond(status: u16, content_type: &str, body: impl Into<String>) -> WebResponse {
-    let mut response = http::Response::new(body.into());
+    response(status, content_type, body.into())
+}
+
+/// A response with `status`, a `content-type` and `body`, any body type (the
+/// rehearsal's server answers with bytes).
+pub fn response<B>(status: u16, content_type: &str, body: B) -> http::Response<B> {
+    let mut response = http::Response::new(body);
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = http::HeaderValue::from_str(content_type) {

@@ -22,7 +22,7 @@ use crate::ports::{
 };
 use crate::settings::Settings;
 pub use crate::step::parse_form;
-use crate::step::{header, respond, Endpoint, Peer, WebRequest, WebResponse};
+use crate::step::{header, respond, Endpoint, Peer, WebRequest, WebResponse, HARDENING};
 use base64::Engine as _;
 use http::{HeaderName, HeaderValue, Method};
 use sha2::{Digest, Sha256};
@@ -65,19 +65,20 @@ pub fn content_security_policy() -> &'static str {
     })
 }
 
-/// The headers of every answer, on AWS and on 127.0.0.1 alike.
+/// The headers of every answer, on AWS and on 127.0.0.1 alike: the servers' own
+/// ([`HARDENING`]) with the page's policy, which lets its one style sheet in. The
+/// page sets them itself, so it never depends on a server to add them.
 pub fn security_headers() -> Vec<(String, String)> {
-    [
-        ("content-security-policy", content_security_policy()),
-        ("x-frame-options", "DENY"),
-        ("referrer-policy", "no-referrer"),
-        ("x-content-type-options", "nosniff"),
-        ("cache-control", "no-store"),
-        ("cross-origin-opener-policy", "same-origin"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    HARDENING
+        .iter()
+        .map(|&(name, value)| {
+            let value = match name {
+                "content-security-policy" => content_security_policy(),
+                _ => value,
+            };
+            (name.to_string(), value.to_string())
+        })
+        .collect()
 }
 
 /// The HTTP status of a refusal.
