@@ -18,10 +18,9 @@ pub struct StartArgs {
     /// owner/name; default: STAGEGATE_REPOSITORY, else this checkout's origin.
     #[arg(long)]
     repository: Option<String>,
-    /// Tag prefix the candidate must have; default: STAGEGATE_TAG_PREFIX, else
-    /// stagegate's own default (the deployment's `TagPrefix` parameter).
-    #[arg(long)]
-    tag_prefix: Option<String>,
+    /// The candidates' tag prefix (the deployment's `TagPrefix`).
+    #[arg(long, env = "STAGEGATE_TAG_PREFIX", default_value = "rc-")]
+    tag_prefix: String,
     #[command(flatten)]
     target: Target,
 }
@@ -123,11 +122,9 @@ pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
         pusher: None,
         rollback: false,
     };
-    let prefix = match &args.tag_prefix {
-        Some(p) => p.clone(),
-        None => stagegate::Settings::from_env()?.tag_prefix,
-    };
-    let candidate = t.validate(&prefix).map_err(|e| anyhow!("{}", e.message))?;
+    let candidate = t
+        .validate(&args.tag_prefix)
+        .map_err(|e| anyhow!("{}", e.message))?;
     Ok((t, candidate))
 }
 
@@ -179,11 +176,11 @@ pub struct PromoteArgs {
     /// owner/name; default: STAGEGATE_REPOSITORY, else this checkout's origin.
     #[arg(long)]
     repository: Option<String>,
-    /// The candidates' prefix (the deployment's `TagPrefix`).
-    #[arg(long, default_value = "rc-")]
+    /// The candidates' tag prefix (the deployment's `TagPrefix`).
+    #[arg(long, env = "STAGEGATE_TAG_PREFIX", default_value = "rc-")]
     tag_prefix: String,
     /// The production tags' prefix (the deployment's `ProductionTagPrefix`).
-    #[arg(long, default_value = "v")]
+    #[arg(long, env = "STAGEGATE_PRODUCTION_TAG_PREFIX", default_value = "v")]
     production_tag_prefix: String,
     /// The production state machine (the stack's ProductionStateMachineArn output).
     #[arg(long, env = "STAGEGATE_PRODUCTION_STATE_MACHINE_ARN")]
@@ -198,7 +195,7 @@ pub fn promotion(args: &PromoteArgs) -> Result<(Trigger, Candidate)> {
         tag: args.rc.clone(),
         sha: args.sha.clone(),
         repository: args.repository.clone(),
-        tag_prefix: Some(args.tag_prefix.clone()),
+        tag_prefix: args.tag_prefix.clone(),
         target: Target {
             state_machine: None,
         },
@@ -367,7 +364,7 @@ mod tests {
             tag: "v1.4.0".into(),
             sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
             repository: Some("acme/shop".into()),
-            tag_prefix: None,
+            tag_prefix: "rc-".into(),
             target: Target {
                 state_machine: None,
             },

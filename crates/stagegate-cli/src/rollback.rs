@@ -40,7 +40,8 @@ pub struct RollbackArgs {
     #[arg(long, env = "STAGEGATE_PRODUCTION_STATE_MACHINE_ARN")]
     production_state_machine: Option<String>,
     /// The environment's tag prefix (the deployment's TagPrefix or
-    /// ProductionTagPrefix); default rc- on staging, v in production.
+    /// ProductionTagPrefix); default: STAGEGATE_TAG_PREFIX, else rc-, on staging;
+    /// STAGEGATE_PRODUCTION_TAG_PREFIX, else v, in production (as start and promote).
     #[arg(long)]
     tag_prefix: Option<String>,
 }
@@ -104,8 +105,15 @@ pub fn run(args: RollbackArgs) -> Result<ExitCode> {
             "STAGEGATE_PRODUCTION_STATE_MACHINE_ARN",
         )?,
     };
-    let default_prefix = if args.env == Env::Staging { "rc-" } else { "v" };
-    let prefix = args.tag_prefix.as_deref().unwrap_or(default_prefix);
+    let (var, default) = match args.env {
+        Env::Staging => ("STAGEGATE_TAG_PREFIX", "rc-"),
+        Env::Production => ("STAGEGATE_PRODUCTION_TAG_PREFIX", "v"),
+    };
+    let prefix = &args
+        .tag_prefix
+        .clone()
+        .or_else(|| std::env::var(var).ok())
+        .unwrap_or_else(|| default.into());
     check_to(args.to.as_deref(), prefix, args.env)?;
     let bucket = resolve(
         &args.bucket,
