@@ -12,7 +12,18 @@ pub struct StartArgs {
     /// The release-candidate tag, e.g. rc-1.4.0.
     #[arg(long)]
     tag: String,
-    /// The commit (40 hex digits); default: what the tag points at in this checkout.
+    #[command(flatten)]
+    candidate: CandidateArgs,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// A candidate's commit and repository, and the prefix its tag must have: `start`'s
+/// and `promote`'s flags alike.
+#[derive(clap::Args)]
+pub struct CandidateArgs {
+    /// The commit (40 hex digits); default: what the candidate tag points at in this
+    /// checkout.
     #[arg(long)]
     sha: Option<String>,
     /// owner/name; default: STAGEGATE_REPOSITORY, else this checkout's origin.
@@ -21,8 +32,6 @@ pub struct StartArgs {
     /// The candidates' tag prefix (the deployment's `TagPrefix`).
     #[arg(long, env = "STAGEGATE_TAG_PREFIX", default_value = "rc-")]
     tag_prefix: String,
-    #[command(flatten)]
-    target: Target,
 }
 
 #[derive(clap::Args)]
@@ -97,13 +106,13 @@ async fn client(state_machine: &str) -> StepFunctions {
     StepFunctions::from_config(&config, state_machine)
 }
 
-/// The trigger `start` sends (the same shape the webhook publishes), validated into
-/// its candidate.
-pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
+/// The trigger `start` sends for `tag` (the same shape the webhook publishes),
+/// validated into its candidate.
+pub fn trigger(tag: &str, args: &CandidateArgs) -> Result<(Trigger, Candidate)> {
     let sha = match &args.sha {
         Some(s) => s.clone(),
-        None => git(&["rev-parse", &format!("{}^{{commit}}", args.tag)])
-            .ok_or_else(|| anyhow!("tag {} is not in this checkout: pass --sha", args.tag))?,
+        None => git(&["rev-parse", &format!("{tag}^{{commit}}")])
+            .ok_or_else(|| anyhow!("tag {tag} is not in this checkout: pass --sha"))?,
     };
     let repository = match &args.repository {
         Some(r) => r.clone(),
@@ -116,7 +125,7 @@ pub fn trigger(args: &StartArgs) -> Result<(Trigger, Candidate)> {
     // compares the AWS principal `start` records (see `start`), never a typed name.
     let t = Trigger {
         repository,
-        tag: args.tag.clone(),
+        tag: tag.to_string(),
         sha,
         pushed_by: git(&["config", "user.name"]),
         pusher: None,
@@ -148,7 +157,7 @@ pub(crate) fn start_as_caller(
 }
 
 pub fn start(args: StartArgs) -> Result<ExitCode> {
-    let (mut trigger, candidate) = trigger(&args)?;
+    let (mut trigger, candidate) = trigger(&args.tag, &args.candidate)?;
     let name = candidate.execution_name();
     let arn = args.target.arn()?;
     let started = start_as_caller(&arn, &name, &mut trigger)?;
@@ -170,15 +179,8 @@ pub struct PromoteArgs {
     /// The production tag, e.g. v1.4.0: same version as the candidate.
     #[arg(long = "as", value_name = "TAG")]
     as_tag: String,
-    /// The commit (40 hex digits); default: what the candidate tag points at here.
-    #[arg(long)]
-    sha: Option<String>,
-    /// owner/name; default: STAGEGATE_REPOSITORY, else this checkout's origin.
-    #[arg(long)]
-    repository: Option<String>,
-    /// The candidates' tag prefix (the deployment's `TagPrefix`).
-    #[arg(long, env = "STAGEGATE_TAG_PREFIX", default_value = "rc-")]
-    tag_prefix: String,
+    #[command(flatten)]
+    candidate: CandidateArgs,
     /// The production tags' prefix (the deployment's `ProductionTagPrefix`).
     #[arg(long, env = "STAGEGATE_PRODUCTION_TAG_PREFIX", default_value = "v")]
     production_tag_prefix: String,
@@ -191,16 +193,7 @@ pub struct PromoteArgs {
 /// production tag. Refused before any AWS call when either tag is not of its prefix,
 /// or the versions differ (rc-1.4.0 is promoted as v1.4.0, never as v1.5.0).
 pub fn promotion(args: &PromoteArgs) -> Result<(Trigger, Candidate)> {
-    let staged = StartArgs {
-        tag: args.rc.clone(),
-        sha: args.sha.clone(),
-        repository: args.repository.clone(),
-        tag_prefix: args.tag_prefix.clone(),
-        target: Target {
-            state_machine: None,
-        },
-    };
-    let (mut t, rc) = trigger(&staged)?;
+    let (mut t, rc) = trigger(&args.rc, &args.candidate)?;
     t.tag = args.as_tag.clone();
     let v = t
         .validate(&args.production_tag_prefix)
@@ -360,16 +353,9 @@ mod tests {
 
     #[test]
     fn start_refuses_a_bad_candidate_before_calling_aws() {
-        let args = StartArgs {
-            tag: "v1.4.0".into(),
-            sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
-            repository: Some("acme/shop".into()),
-            tag_prefix: "rc-".into(),
-            target: Target {
-                state_machine: None,
-            },
-        };
-        let e = trigger(&args).unwrap_err().to_string();
+        let e = trigger("v1.4.0", &candidate_args())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rc-"), "{e}");
     }
 
@@ -414,11 +400,18 @@ mod tests {
         PromoteArgs {
             rc: rc.into(),
             as_tag: as_tag.into(),
+            candidate: candidate_args(),
+            production_tag_prefix: "v".into(),
+            state_machine: None,
+        }
+    }
+
+    /// A candidate of acme/shop at a fixed commit, tagged `rc-…`.
+    fn candidate_args() -> CandidateArgs {
+        CandidateArgs {
             sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
             repository: Some("acme/shop".into()),
             tag_prefix: "rc-".into(),
-            production_tag_prefix: "v".into(),
-            state_machine: None,
         }
     }
 
