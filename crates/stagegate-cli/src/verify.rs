@@ -82,7 +82,13 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             }
             let signer = LocalSigner::open(&key).map_err(anyhow::Error::msg)?;
             let artifacts = DirArtifacts { root: args.dir.clone() };
-            rt.block_on(check(&artifacts, &signer, &subject))?
+            let found = rt.block_on(check(&artifacts, &signer, &subject))?;
+            found.map_err(|(what, mut found)| {
+                if let Subject::Run(run) = &subject {
+                    found.extend(runs_of_tag(&args.dir, run));
+                }
+                (what, found)
+            })
         }
     };
     Ok(match found {
@@ -105,6 +111,24 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             }
             ExitCode::from(1)
         }
+    })
+}
+
+/// When `run` is a tag rather than a run id, the rehearsal's runs of that tag, as a
+/// line that names them (a run id is the tag, `--` and the commit's first 12 digits).
+fn runs_of_tag(dir: &std::path::Path, run: &str) -> Option<String> {
+    let prefix = format!("{run}--");
+    let mut runs: Vec<String> = std::fs::read_dir(dir.join("runs"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    runs.sort();
+    (!runs.is_empty()).then(|| {
+        format!(
+            "{run} is a tag; its runs here are {}: name one",
+            runs.join(", ")
+        )
     })
 }
 
@@ -158,6 +182,30 @@ fn verified(e: &Evidence) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_given_for_a_run_is_answered_with_its_runs() {
+        let dir = std::env::temp_dir().join(format!("stagegate-verify-{}", std::process::id()));
+        for run in [
+            "rc-1.4.0--0123456789ab-2",
+            "rc-1.4.0--0123456789ab",
+            "rc-1.4.1--0123456789ab",
+        ] {
+            std::fs::create_dir_all(dir.join("runs").join(run)).unwrap();
+        }
+        assert_eq!(
+            runs_of_tag(&dir, "rc-1.4.0").as_deref(),
+            Some("rc-1.4.0 is a tag; its runs here are rc-1.4.0--0123456789ab, rc-1.4.0--0123456789ab-2: name one")
+        );
+        assert_eq!(
+            runs_of_tag(&dir, "rc-1.4"),
+            None,
+            "a prefix of a tag is not the tag"
+        );
+        assert_eq!(runs_of_tag(&dir, "rc-1.4.0--0123456789ab"), None);
+        assert_eq!(runs_of_tag(&dir.join("nothing"), "rc-1.4.0"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_run_id_cannot_leave_its_prefix() {
