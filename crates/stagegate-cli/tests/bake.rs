@@ -1,7 +1,8 @@
 //! `stagegate rehearse --fail bake` end to end: a release whose backend stops
 //! answering while it bakes trips its local health alarm and is rolled back to the
 //! release that went live before it (the previous commit of the app's own git
-//! repository), twice in one directory, leaving no process behind.
+//! repository), twice in one directory, leaving no process behind; and a bake that
+//! cannot be rolled back leaves a release `--fail bake` still breaks the next time.
 
 use std::path::Path;
 use std::process::Command;
@@ -75,5 +76,30 @@ fn a_release_that_fails_its_bake_is_rolled_back_to_the_previous_one_twice_in_a_r
             !template.is_empty() && !template.contains("RehearsalBakeFault"),
             "{template}"
         );
+    }
+}
+
+#[test]
+fn fail_bake_breaks_the_bake_again_where_an_earlier_one_could_not_be_rolled_back() {
+    let dir = scratch("bake-stuck");
+    let app = own_app(&dir);
+    // Nothing was live before: each bake fails and its rollback is refused, so the
+    // faulty release stays deployed; the next run's candidate must still deploy (and
+    // break) rather than find "no changes" and skip to a bake that passes.
+    for n in 1..=2 {
+        let args = ["--approve", "--tag", "rc-0.1.0", "--fail", "bake"];
+        let (code, out) = rehearse_marked_of(&app, &dir, &format!("stuck-{n}"), &args);
+        assert_eq!(code, 1, "run {n}:\n{out}");
+        assert!(
+            !out.contains("no changes: deploy skipped"),
+            "run {n}:\n{out}"
+        );
+        for line in [
+            "▶ Roll Back",
+            "RollbackFailed: BakeFailed: ",
+            "alarm shop-staging-health",
+        ] {
+            assert!(out.contains(line), "run {n}: no {line:?} in\n{out}");
+        }
     }
 }

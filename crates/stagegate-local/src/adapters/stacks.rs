@@ -200,11 +200,16 @@ impl Stacks for LocalStacks {
         }
         // `--fail bake`: the candidate's template gains a resource too (its backend
         // then dies while it bakes), so the rollback's change set, of the previous
-        // release's template, has a change to make.
+        // release's template, has a change to make. The resource names the run's
+        // template, so each run's candidate is a change even where an earlier one's
+        // fault stayed deployed (its rollback failed): the fault is armed by a deploy.
         if self.0.faults.has("bake") && !request.change_set_name.ends_with("-rollback") {
             resources.insert(
                 "RehearsalBakeFault".into(),
-                json!({"Type": "Custom::RehearsalFault", "Properties": {"Reason": "rehearse --fail bake"}}),
+                json!({"Type": "Custom::RehearsalFault", "Properties": {
+                    "Reason": "rehearse --fail bake",
+                    "Candidate": request.template_uri,
+                }}),
             );
         }
         let mut s = lock(&self.0.state);
