@@ -203,6 +203,21 @@ impl App {
                 return Err(format!("{}: commands.{key} is not a check (use eslint, typescript, unitTests, securityScan, package)", file.display()));
             }
         }
+        // Names that reach CloudFormation, paths and keys: by the rules of the
+        // variables the functions read them from on AWS.
+        let names = [
+            ("STAGEGATE_REPOSITORY", config.repository.clone()),
+            ("STAGEGATE_TAG_PREFIX", config.tag_prefix.clone()),
+            ("STAGEGATE_STACK_NAME", config.stack_name.clone()),
+        ];
+        as_on_aws(&file, "repository, tagPrefix, stackName", &names)?;
+        if let Some(p) = &config.production {
+            let vars = [
+                ("STAGEGATE_STACK_NAME", p.stack_name.clone()),
+                ("STAGEGATE_SMOKE_SUITES", p.smoke_suites.join(",")),
+            ];
+            as_on_aws(&file, "production", &vars)?;
+        }
         check_bake(&file, &config.bake)?;
         // The same rules as STAGEGATE_COMMAND_SUITES on AWS.
         let vars = [
@@ -271,6 +286,70 @@ mod tests {
         assert!(bad(|b| b.interval_seconds = 0).contains("bake.intervalSeconds"));
         assert!(bad(|b| b.error_rate_percent = 150.0).contains("bake.errorRatePercent is 150"));
         assert!(bad(|b| b.error_rate_percent = f64::NAN).contains("bake.errorRatePercent"));
+    }
+
+    /// The example app's `stagegate.json`, changed by `edit`, loaded from a scratch
+    /// directory that has the paths it names.
+    fn load_edited(name: &str, edit: fn(&mut serde_json::Value)) -> Result<App, String> {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
+        let text = std::fs::read_to_string(example.join("stagegate.json")).unwrap_or_default();
+        let mut config: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        edit(&mut config);
+        let dir = std::env::temp_dir().join(format!("stagegate-app-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("frontend")).unwrap();
+        std::fs::write(dir.join("template.yaml"), "").unwrap();
+        std::fs::write(dir.join("stagegate.json"), config.to_string()).unwrap();
+        let loaded = App::load(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        loaded
+    }
+
+    #[test]
+    fn names_that_would_leave_their_directory_or_that_aws_refuses_are_refused() {
+        let example = load_edited("example", |_| {});
+        assert!(example.is_ok(), "{example:?}");
+        type Edit = fn(&mut serde_json::Value);
+        let refused: [(&str, Edit, &str); 6] = [
+            (
+                "stack",
+                |c| c["stackName"] = "../../etc".into(),
+                "stackName: '../../etc' is not a CloudFormation stack name",
+            ),
+            (
+                "digit",
+                |c| c["stackName"] = "1shop".into(),
+                "'1shop' is not a CloudFormation stack name",
+            ),
+            (
+                "prod",
+                |c| c["production"]["stackName"] = "shop/prod".into(),
+                "production: 'shop/prod' is not a CloudFormation stack name",
+            ),
+            (
+                "smoke",
+                |c| c["production"]["smokeSuites"] = vec!["../x"].into(),
+                "production: '../x' must be comma-separated suite names",
+            ),
+            (
+                "repo",
+                |c| c["repository"] = "shop".into(),
+                "'shop' is not of the form owner/name",
+            ),
+            (
+                "prefix",
+                |c| c["tagPrefix"] = "".into(),
+                "must be 1 to 20 characters",
+            ),
+        ];
+        for (name, edit, why) in refused {
+            match load_edited(name, edit) {
+                Err(e) => assert!(
+                    e.contains("stagegate.json: ") && e.contains(why),
+                    "{name}: {e}"
+                ),
+                Ok(_) => panic!("{name}: loaded"),
+            }
+        }
     }
 
     #[test]

@@ -452,9 +452,17 @@ fn base_url(v: &str) -> Result<String, String> {
     Ok(v.trim_end_matches('/').to_string())
 }
 
+/// CloudFormation's rule for a stack name (the template's `AppStackName` pattern):
+/// a letter, then letters, digits and hyphens, 128 characters at most.
 fn stack_name(v: &str) -> Result<String, String> {
-    if v.is_empty() || v.len() > 128 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!("'{v}' is not a CloudFormation stack name"));
+    let starts_with_letter = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !starts_with_letter
+        || v.len() > 128
+        || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(format!(
+            "'{v}' is not a CloudFormation stack name (a letter, then letters, digits and '-', at most 128)"
+        ));
     }
     Ok(v.to_string())
 }
