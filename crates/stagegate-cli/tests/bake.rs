@@ -4,46 +4,8 @@
 //! repository), twice in one directory, leaving no process behind; and a bake that
 //! cannot be rolled back leaves a release `--fail bake` still breaks the next time.
 
-use std::path::Path;
-use std::process::Command;
-
 mod support;
 use support::*;
-
-fn git(app: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(app)
-        .env("GIT_AUTHOR_NAME", "ana")
-        .env("GIT_AUTHOR_EMAIL", "ana@example.test")
-        .env("GIT_COMMITTER_NAME", "ana")
-        .env("GIT_COMMITTER_EMAIL", "ana@example.test")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The example app copied into `dir/app`, as a git repository of its own with one
-/// commit.
-fn own_app(dir: &Path) -> std::path::PathBuf {
-    let app = dir.join("app");
-    let copied = Command::new("cp")
-        .arg("-r")
-        .arg(example_app())
-        .arg(&app)
-        .status()
-        .expect("cp runs");
-    assert!(copied.success());
-    let _ = std::fs::remove_dir_all(app.join(".stagegate"));
-    git(&app, &["init", "-q"]);
-    git(&app, &["add", "-A"]);
-    git(&app, &["commit", "-q", "-m", "first release"]);
-    app
-}
 
 #[test]
 fn a_release_that_fails_its_bake_is_rolled_back_to_the_previous_one_twice_in_a_row() {

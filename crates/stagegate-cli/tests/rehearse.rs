@@ -281,6 +281,35 @@ fn the_terminal_prompt_follows_the_page_rules_and_keeps_the_next_line() {
     );
 }
 
+/// A stack an earlier rehearsal deployed whose backend no longer starts (here the
+/// app's command changed to one that exits) is deployed afresh, and the run fails
+/// there naming why; before, a candidate without changes skipped the deploy and
+/// failed at Deploy Frontend for want of outputs. Put right, the next run resumes.
+#[test]
+fn a_deployed_stack_that_no_longer_starts_is_deployed_afresh_and_says_why() {
+    let dir = scratch("resume");
+    let app = own_app(&dir);
+    let (code, out) = rehearse_marked_of(&app, &dir, "resume-0", &["--approve"]);
+    assert_eq!(code, 0, "{out}");
+    let config = std::fs::read_to_string(app.join("stagegate.json")).expect("the app's file");
+    let broken = config.replace("python3 backend/server.py", "false");
+    assert_ne!(broken, config, "the example's backend command");
+    std::fs::write(app.join("stagegate.json"), broken).expect("written");
+    let (code, out) = rehearse_marked_of(&app, &dir, "resume-1", &["--approve"]);
+    assert_eq!(code, 1, "{out}");
+    for line in [
+        "· stack shop-staging, as an earlier rehearsal deployed it, does not start again (the backend exited (exit status: 1)): this run deploys it afresh",
+        "Result: failed at Deploy Infrastructure: StackDeployFailed: stack shop-staging ended ROLLBACK_COMPLETE: the backend exited (exit status: 1)",
+    ] {
+        assert!(out.contains(line), "no {line:?} in\n{out}");
+    }
+    assert!(!out.contains("no changes: deploy skipped"), "{out}");
+    std::fs::write(app.join("stagegate.json"), config).expect("written");
+    let (code, out) = rehearse_marked_of(&app, &dir, "resume-2", &["--approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("does not start again"), "{out}");
+}
+
 /// A rehearsal run again in the same directory, with each stage forced to fail on
 /// the later runs: every forced failure fails, whatever the earlier runs left (the
 /// second run has no infrastructure change), and each run keeps its own files.

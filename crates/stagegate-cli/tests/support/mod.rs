@@ -141,3 +141,39 @@ pub fn marked_rehearsal_of(app: &Path, dir: &Path, marker: &str, args: &[&str]) 
         .env("STAGEGATE_TEST_MARK", marker);
     cmd
 }
+
+/// `git ARGS` in `app`, as ana; it must succeed.
+pub fn git(app: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(app)
+        .env("GIT_AUTHOR_NAME", "ana")
+        .env("GIT_AUTHOR_EMAIL", "ana@example.test")
+        .env("GIT_COMMITTER_NAME", "ana")
+        .env("GIT_COMMITTER_EMAIL", "ana@example.test")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The example app copied into `dir/app`, as a git repository of its own with one
+/// commit.
+pub fn own_app(dir: &Path) -> PathBuf {
+    let app = dir.join("app");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(example_app())
+        .arg(&app)
+        .status()
+        .expect("cp runs");
+    assert!(copied.success());
+    let _ = std::fs::remove_dir_all(app.join(".stagegate"));
+    git(&app, &["init", "-q"]);
+    git(&app, &["add", "-A"]);
+    git(&app, &["commit", "-q", "-m", "first release"]);
+    app
+}

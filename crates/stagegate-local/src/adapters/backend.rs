@@ -105,7 +105,12 @@ impl Backend {
                 }
                 let lines: Vec<&str> = err.lines().collect();
                 let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
-                return Err(format!("the backend exited ({status}): {tail}"));
+                let said = if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {tail}")
+                };
+                return Err(format!("the backend exited ({status}){said}"));
             }
             if let Ok(r) = self.http.send(&probe).await {
                 if (200..300).contains(&r.status) {

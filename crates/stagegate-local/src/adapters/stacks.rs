@@ -90,10 +90,30 @@ impl LocalStacks {
             events: broadcast::channel(16).0,
         }));
         if resumed {
-            // A resumed backend that fails to start shows as a rolled-back stack.
             stacks.start_backend("UPDATE_COMPLETE", false).await;
+            let mut s = lock(&stacks.0.state);
+            if s.status != "UPDATE_COMPLETE" {
+                // Its backend does not start again (the app's command or health path
+                // changed, or its code broke): there is no stack to skip a deploy to,
+                // so the candidate deploys it afresh and a failure names the reason.
+                // (Before, a candidate without changes skipped the deploy and failed
+                // later, at Deploy Frontend, for want of outputs.)
+                s.deployed = None;
+                s.status.clear();
+            }
         }
         Ok(stacks)
+    }
+
+    /// If the stack an earlier rehearsal deployed could not be started again (it is
+    /// then deployed afresh): that, and why, as the rehearsal says it.
+    pub fn not_resumed(&self) -> Option<String> {
+        let s = lock(&self.0.state);
+        let why = s.reason.as_ref().filter(|_| s.deployed.is_none())?;
+        Some(format!(
+            "stack {}, as an earlier rehearsal deployed it, does not start again ({why}): this run deploys it afresh",
+            self.0.app.config.stack_name
+        ))
     }
 
     /// Starts the backend; the stack is `complete` if it comes up, rolled back if not.

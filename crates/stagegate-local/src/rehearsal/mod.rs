@@ -290,9 +290,7 @@ impl Rehearsal {
             ..c.settings.clone()
         };
         let (approval_tx, approval_rx) = mpsc::unbounded_channel::<Message>();
-        let stacks_dir = c.root.join("stacks").join(&c.app.config.stack_name);
-        let stacks =
-            LocalStacks::open(c.app.clone(), c.root.clone(), stacks_dir, c.faults.clone()).await?;
+        let stacks = promote::open_stack(&c, c.app.clone()).await?;
         let site = c.run_dir.join("site");
         let frontend = c.app.dir.join(&c.app.config.frontend.dir);
         let hosting = LocalHosting::new(frontend, site, c.faults.clone());
@@ -351,26 +349,6 @@ impl Rehearsal {
             slack,
             interrupts: tokio::sync::Mutex::new(interrupts),
         })
-    }
-
-    /// What is rehearsed, said before it starts.
-    fn introduce(&self) {
-        let c = &self.c;
-        let sha = &c.candidate.sha;
-        say(&format!(
-            "stagegate rehearsal of {} {} ({} {}, pushed by {})",
-            c.candidate.repository,
-            c.candidate.tag,
-            c.sha_note,
-            &sha[..12],
-            c.candidate.pushed_by
-        ));
-        say(&format!("  app: {}", c.app.dir.display()));
-        say(&format!("  run: {}", c.run_dir.display()));
-        for f in c.faults.stages() {
-            let what = FAULTS.iter().find(|x| x.0 == f).map(|x| x.1);
-            say(&format!("  --fail {f}: {}", what.unwrap_or_default()));
-        }
     }
 
     /// The staging run of the candidate.

@@ -375,3 +375,33 @@ pub(super) fn outbox_listener(approvals: mpsc::UnboundedSender<Message>) -> Outb
         }
     })
 }
+
+impl super::Rehearsal {
+    /// What is rehearsed, said before it starts.
+    pub(super) fn introduce(&self) {
+        let c = &self.c;
+        let sha = &c.candidate.sha;
+        say(&format!(
+            "stagegate rehearsal of {} {} ({} {}, pushed by {})",
+            c.candidate.repository,
+            c.candidate.tag,
+            c.sha_note,
+            &sha[..12],
+            c.candidate.pushed_by
+        ));
+        say(&format!("  app: {}", c.app.dir.display()));
+        say(&format!("  run: {}", c.run_dir.display()));
+        for f in c.faults.stages() {
+            let what = super::FAULTS.iter().find(|x| x.0 == f).map(|x| x.1);
+            say(&format!("  --fail {f}: {}", what.unwrap_or_default()));
+        }
+        let production = self.production.as_ref().map(|(stacks, _)| stacks);
+        for why in [Some(&self.stacks), production]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.not_resumed())
+        {
+            say(&format!("  · {why}"));
+        }
+    }
+}

@@ -57,6 +57,13 @@ pub(super) fn settings(app: &App, staging: &Settings, p: &Promote) -> Result<Set
     })
 }
 
+/// The app's local stack (`app`'s stack name) as earlier rehearsals in this directory
+/// left it, its backend started again (or, if that fails, to be deployed afresh).
+pub(super) async fn open_stack(c: &Candidate, app: App) -> Result<LocalStacks, String> {
+    let dir = c.root.join("stacks").join(&app.config.stack_name);
+    LocalStacks::open(app, c.root.clone(), dir, c.faults.clone()).await
+}
+
 /// Production's own backend and site.
 pub(super) async fn site(
     c: &Candidate,
@@ -64,8 +71,7 @@ pub(super) async fn site(
 ) -> Result<(LocalStacks, LocalHosting), String> {
     let mut app = c.app.clone();
     app.config.stack_name = settings.stack_name.clone();
-    let dir = c.root.join("stacks").join(&settings.stack_name);
-    let stacks = LocalStacks::open(app, c.root.clone(), dir, c.faults.clone()).await?;
+    let stacks = open_stack(c, app).await?;
     let frontend = c.app.dir.join(&c.app.config.frontend.dir);
     let site = c.run_dir.join("production-site");
     Ok((
