@@ -104,29 +104,52 @@ pub struct Frontend {
     pub env: BTreeMap<String, String>,
 }
 
-/// `section` of the app's file, held to the rules its settings' variables `vars` are
-/// held to on AWS ([`stagegate::Settings::from_vars`]): every problem named, in one line.
-fn as_on_aws(file: &Path, section: &str, vars: &[(&str, String)]) -> Result<(), String> {
-    let read = |k: &str| {
-        vars.iter()
-            .find(|(name, _)| *name == k)
-            .map(|(_, v)| v.clone())
-    };
+/// Fields of the app's file, each held to the rule its settings variable is held to
+/// on AWS ([`stagegate::Settings::from_vars`]): `(field, variable, value)`; every
+/// problem named by its field, in one line.
+fn as_on_aws(file: &Path, fields: &[(&str, &str, String)]) -> Result<(), String> {
+    let read = |k: &str| fields.iter().find(|f| f.1 == k).map(|f| f.2.clone());
     stagegate::Settings::from_vars(read).map(drop).map_err(|e| {
-        let problems: Vec<String> = e.0.iter().map(|p| p.problem.clone()).collect();
-        format!("{}: {section}: {}", file.display(), problems.join("; "))
+        let field = |var: &str| fields.iter().find(|f| f.1 == var).map(|f| f.0.to_string());
+        let problems: Vec<String> =
+            e.0.iter()
+                .map(|p| {
+                    format!(
+                        "{}: {}",
+                        field(&p.name).unwrap_or(p.name.clone()),
+                        p.problem
+                    )
+                })
+                .collect();
+        format!("{}: {}", file.display(), problems.join("; "))
     })
+}
+
+/// `map` as `KEY=VALUE` pairs separated by commas (`STAGEGATE_FRONTEND_ENV`).
+fn pairs(map: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
 }
 
 /// The app's bake: its time and smoke suites by the rules the functions read them
 /// with on AWS (`STAGEGATE_BAKE_SECONDS`, `STAGEGATE_SMOKE_SUITES`), a round at least
 /// every second, a threshold that is a percentage.
 fn check_bake(file: &Path, bake: &BakeConfig) -> Result<(), String> {
-    let vars = [
-        ("STAGEGATE_BAKE_SECONDS", bake.seconds.to_string()),
-        ("STAGEGATE_SMOKE_SUITES", bake.smoke_suites.join(",")),
-    ];
-    as_on_aws(file, "bake", &vars)?;
+    as_on_aws(
+        file,
+        &[
+            (
+                "bake.seconds",
+                "STAGEGATE_BAKE_SECONDS",
+                bake.seconds.to_string(),
+            ),
+            (
+                "bake.smokeSuites",
+                "STAGEGATE_SMOKE_SUITES",
+                bake.smoke_suites.join(","),
+            ),
+        ],
+    )?;
     if bake.interval_seconds == 0 {
         return Err(format!(
             "{}: bake.intervalSeconds must be at least 1",
@@ -203,31 +226,54 @@ impl App {
                 return Err(format!("{}: commands.{key} is not a check (use eslint, typescript, unitTests, securityScan, package)", file.display()));
             }
         }
-        // Names that reach CloudFormation, paths and keys: by the rules of the
-        // variables the functions read them from on AWS.
-        let names = [
-            ("STAGEGATE_REPOSITORY", config.repository.clone()),
-            ("STAGEGATE_TAG_PREFIX", config.tag_prefix.clone()),
-            ("STAGEGATE_STACK_NAME", config.stack_name.clone()),
-        ];
-        as_on_aws(&file, "repository, tagPrefix, stackName", &names)?;
+        // Names that reach CloudFormation, paths and keys, and the suites: by the
+        // rules of the variables the functions read them from on AWS.
+        let suites = serde_json::to_string(&config.command_suites).unwrap_or_default();
+        as_on_aws(
+            &file,
+            &[
+                (
+                    "repository",
+                    "STAGEGATE_REPOSITORY",
+                    config.repository.clone(),
+                ),
+                (
+                    "tagPrefix",
+                    "STAGEGATE_TAG_PREFIX",
+                    config.tag_prefix.clone(),
+                ),
+                (
+                    "stackName",
+                    "STAGEGATE_STACK_NAME",
+                    config.stack_name.clone(),
+                ),
+                (
+                    "frontend.env",
+                    "STAGEGATE_FRONTEND_ENV",
+                    pairs(&config.frontend.env),
+                ),
+                ("suites", "STAGEGATE_SUITES", config.suites.join(",")),
+                ("commandSuites", "STAGEGATE_COMMAND_SUITES", suites),
+            ],
+        )?;
         if let Some(p) = &config.production {
-            let vars = [
-                ("STAGEGATE_STACK_NAME", p.stack_name.clone()),
-                ("STAGEGATE_SMOKE_SUITES", p.smoke_suites.join(",")),
-            ];
-            as_on_aws(&file, "production", &vars)?;
+            as_on_aws(
+                &file,
+                &[
+                    (
+                        "production.stackName",
+                        "STAGEGATE_STACK_NAME",
+                        p.stack_name.clone(),
+                    ),
+                    (
+                        "production.smokeSuites",
+                        "STAGEGATE_SMOKE_SUITES",
+                        p.smoke_suites.join(","),
+                    ),
+                ],
+            )?;
         }
         check_bake(&file, &config.bake)?;
-        // The same rules as STAGEGATE_COMMAND_SUITES on AWS.
-        let vars = [
-            ("STAGEGATE_SUITES", config.suites.join(",")),
-            (
-                "STAGEGATE_COMMAND_SUITES",
-                serde_json::to_string(&config.command_suites).unwrap_or_default(),
-            ),
-        ];
-        as_on_aws(&file, "commandSuites", &vars)?;
         for (what, rel) in [
             ("backend.template", &config.backend.template),
             ("frontend.dir", &config.frontend.dir),
@@ -278,11 +324,16 @@ mod tests {
         };
         let e = bad(|b| b.seconds = 10_000_000);
         assert!(
-            e.starts_with("app/stagegate.json: bake: '10000000' is not a number of seconds"),
+            e.starts_with(
+                "app/stagegate.json: bake.seconds: '10000000' is not a number of seconds"
+            ),
             "{e}"
         );
         let e = bad(|b| b.smoke_suites = vec!["../etc".into()]);
-        assert!(e.contains("bake:") && e.contains("suite names"), "{e}");
+        assert!(
+            e.contains("bake.smokeSuites: '../etc'") && e.contains("suite names"),
+            "{e}"
+        );
         assert!(bad(|b| b.interval_seconds = 0).contains("bake.intervalSeconds"));
         assert!(bad(|b| b.error_rate_percent = 150.0).contains("bake.errorRatePercent is 150"));
         assert!(bad(|b| b.error_rate_percent = f64::NAN).contains("bake.errorRatePercent"));
@@ -309,11 +360,16 @@ mod tests {
         let example = load_edited("example", |_| {});
         assert!(example.is_ok(), "{example:?}");
         type Edit = fn(&mut serde_json::Value);
-        let refused: [(&str, Edit, &str); 6] = [
+        let refused: [(&str, Edit, &str); 7] = [
+            (
+                "env",
+                |c| c["frontend"]["env"]["ApiUrl"] = "API URL".into(),
+                "frontend.env: 'ApiUrl=API URL' must be OutputName=ENV_NAME pairs",
+            ),
             (
                 "stack",
                 |c| c["stackName"] = "../../etc".into(),
-                "stackName: '../../etc' is not a CloudFormation stack name",
+                "json: stackName: '../../etc' is not a CloudFormation stack name",
             ),
             (
                 "digit",
@@ -323,22 +379,22 @@ mod tests {
             (
                 "prod",
                 |c| c["production"]["stackName"] = "shop/prod".into(),
-                "production: 'shop/prod' is not a CloudFormation stack name",
+                "production.stackName: 'shop/prod' is not a CloudFormation stack name",
             ),
             (
                 "smoke",
                 |c| c["production"]["smokeSuites"] = vec!["../x"].into(),
-                "production: '../x' must be comma-separated suite names",
+                "production.smokeSuites: '../x' must be comma-separated suite names",
             ),
             (
                 "repo",
                 |c| c["repository"] = "shop".into(),
-                "'shop' is not of the form owner/name",
+                "repository: 'shop' is not of the form owner/name",
             ),
             (
                 "prefix",
                 |c| c["tagPrefix"] = "".into(),
-                "must be 1 to 20 characters",
+                "tagPrefix: must be 1 to 20 characters",
             ),
         ];
         for (name, edit, why) in refused {

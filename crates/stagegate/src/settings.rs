@@ -530,8 +530,11 @@ fn parse_pairs(v: &str) -> Option<BTreeMap<String, String>> {
     for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, val) = pair.split_once('=')?;
         let (k, val) = (k.trim(), val.trim());
+        // A stack output's logical id is alphanumeric; an environment variable's
+        // name is letters, digits and '_'.
         if k.is_empty()
             || val.is_empty()
+            || !k.chars().all(|c| c.is_ascii_alphanumeric())
             || !val.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
             return None;

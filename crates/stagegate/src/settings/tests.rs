@@ -101,6 +101,8 @@ fn invalid_values_name_the_variable() {
         ("STAGEGATE_PUSHER_MAY_APPROVE", "maybe"),
         ("STAGEGATE_APPROVAL_BASE_URL", "http://evil.example"),
         ("STAGEGATE_FRONTEND_ENV", "ApiUrl"),
+        ("STAGEGATE_FRONTEND_ENV", "ApiUrl=API URL"),
+        ("STAGEGATE_FRONTEND_ENV", "Api-Url=API_URL"),
         ("STAGEGATE_SUITES", "a b"),
         ("STAGEGATE_STACK_NAME", "bad_name"),
         ("STAGEGATE_APPROVAL_TIMEOUT_SECONDS", "604800"),
