@@ -8,10 +8,13 @@ use stagegate::ports::{Candidate, Pusher, Trigger};
 use std::process::{Command, ExitCode};
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("candidate_tag").required(true).args(["tag", "tag_flag"]))]
 pub struct StartArgs {
-    /// The release-candidate tag, e.g. rc-1.4.0.
-    #[arg(long)]
-    tag: String,
+    /// The release-candidate tag, e.g. rc-1.4.0 (as `promote` takes it).
+    tag: Option<String>,
+    /// The same, as a flag (`--tag rc-1.4.0`, as `rehearse` takes it).
+    #[arg(long = "tag", value_name = "TAG")]
+    tag_flag: Option<String>,
     #[command(flatten)]
     candidate: CandidateArgs,
     #[command(flatten)]
@@ -157,7 +160,9 @@ pub(crate) fn start_as_caller(
 }
 
 pub fn start(args: StartArgs) -> Result<ExitCode> {
-    let (mut trigger, candidate) = trigger(&args.tag, &args.candidate)?;
+    // The group makes exactly one of the two present.
+    let tag = args.tag.or(args.tag_flag).unwrap_or_default();
+    let (mut trigger, candidate) = trigger(&tag, &args.candidate)?;
     let name = candidate.execution_name();
     let arn = args.target.arn()?;
     let started = start_as_caller(&arn, &name, &mut trigger)?;

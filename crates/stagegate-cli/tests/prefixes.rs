@@ -51,7 +51,16 @@ fn start_and_promote_take_the_candidates_prefix_from_the_environment() {
         "--repository",
         "acme/shop",
     ];
-    for args in [&start[..], &promote[..]] {
+    // start takes its tag as promote does, too.
+    let positional = [
+        "start",
+        "release-1.4.0",
+        "--sha",
+        SHA,
+        "--repository",
+        "acme/shop",
+    ];
+    for args in [&start[..], &positional[..], &promote[..]] {
         let (code, err) = stagegate(args, &[]);
         assert_eq!(code, 2, "{err}");
         assert!(
