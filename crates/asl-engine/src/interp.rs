@@ -49,7 +49,19 @@ struct Ctx {
     rec: Arc<ExecutionRecord>,
     /// `$$` without the per-state parts, built once.
     base_context: Value,
+    /// Set once the history holds all but its last event ([`MAX_HISTORY_EVENTS`]).
+    full: tokio::sync::watch::Sender<bool>,
 }
+
+/// Step Functions' hard quota on a Standard execution's history. Once an execution
+/// has 24,999 events, the next decides: `ExecutionSucceeded` as event 25,000 ends it
+/// successfully; anything else fails it with `ExecutionFailed` as event 25,000
+/// ("Avoid reaching the history quota", AWS Step Functions Developer Guide). The error
+/// and cause are ours ([`HISTORY_FULL`]): AWS documents the failure, not its words.
+pub const MAX_HISTORY_EVENTS: usize = 25_000;
+
+/// The cause of an execution failed by [`MAX_HISTORY_EVENTS`] (error `States.Runtime`).
+pub const HISTORY_FULL: &str = "The execution reached the maximum number of history events (25000)";
 
 /// Where a state hands control: the next state, or the end of its scope.
 struct Step {
@@ -67,6 +79,7 @@ pub(crate) async fn run_execution(
         inner: inner.clone(),
         executor,
         rec: rec.clone(),
+        full: tokio::sync::watch::Sender::new(false),
     };
     let root = Thread::starting_after(0);
     cx.emit(
@@ -81,6 +94,7 @@ pub(crate) async fn run_execution(
     // to ExecutionStarted.
     root.last.store(0, Ordering::SeqCst);
     let mut stop = rec.stop.subscribe();
+    let mut full = cx.full.subscribe();
     let timeout = rec.machine.definition.timeout_seconds;
     let body = cx.run_scope(&rec.machine.definition.root, rec.input.clone(), &root);
     let end = tokio::select! {
@@ -95,7 +109,14 @@ pub(crate) async fn run_execution(
                 None => futures::future::pending::<()>().await,
             }
         } => End::TimedOut(timeout.unwrap_or_default()),
+        // A state waiting (a Wait, a task token) when the history filled up.
+        _ = full.wait_for(|f| *f) => End::Done(Err(StateError::runtime(HISTORY_FULL))),
         r = body => End::Done(r),
+    };
+    // The body's last state filled the history: its end cannot be event 25,000.
+    let end = match end {
+        End::Done(Ok(_)) if *cx.full.borrow() => End::Done(Err(StateError::runtime(HISTORY_FULL))),
+        end => end,
     };
     let (status, finished, event, details) = end.close(cx.now());
     cx.emit(&root, event, details);
@@ -267,6 +288,19 @@ impl Ctx {
     fn emit(&self, thread: &Thread, event_type: EventType, details: Details) -> u64 {
         let event = {
             let mut h = lock(&self.rec.history);
+            let closing = matches!(
+                event_type,
+                EventType::ExecutionSucceeded
+                    | EventType::ExecutionFailed
+                    | EventType::ExecutionAborted
+                    | EventType::ExecutionTimedOut
+            );
+            if h.len() + 1 >= MAX_HISTORY_EVENTS && !closing {
+                // The last event is the execution's end: this one is not recorded,
+                // and the execution fails at its next state (or now, if it waits).
+                self.full.send_replace(true);
+                return h.len() as u64;
+            }
             let id = h.len() as u64 + 1;
             let e = HistoryEvent {
                 timestamp: self.now(),
@@ -320,6 +354,9 @@ impl Ctx {
             let mut name = scope.start_at.clone();
             let mut input = input;
             loop {
+                if *self.full.borrow() {
+                    return Err(StateError::runtime(HISTORY_FULL));
+                }
                 let Some(state) = scope.states.get(&name) else {
                     return Err(StateError::runtime(format!("no state named '{name}'")));
                 };

@@ -39,6 +39,7 @@
 //! | Other integrations (`sns:publish`, `aws-sdk:*`) | [`Registry::integration`] handlers; unregistered → load error |
 //! | Step Functions Local mock config        | [`MockConfig`] / [`MockExecutor`]                                  |
 //! | Service time                            | tokio's clock: paused runtimes make waits instant ([`Clock`])      |
+//! | The history quota (25,000 events)        | [`MAX_HISTORY_EVENTS`]: event 25,000 ends the execution, `ExecutionFailed` unless it is `ExecutionSucceeded`; nothing catches it (an endless loop ends there, as on AWS) |
 //!
 //! ## What is not supported
 //!
@@ -53,7 +54,7 @@
 //! Known deliberate choices where AWS documents nothing precise: a `Fail` state
 //! without `Error` fails with an empty error name; `States.StringSplit` drops empty
 //! tokens. A `States.Runtime` error's cause names the problem in the engine's own
-//! words (AWS's text differs).
+//! words (AWS's text differs), the full history's too ([`HISTORY_FULL`]).
 //!
 //! ## Checked against AWS's own histories
 //!
@@ -94,6 +95,7 @@ pub use engine::{
 };
 pub use error::StateError;
 pub use history::{Details, EventType, HistoryEvent, Payload};
+pub use interp::{HISTORY_FULL, MAX_HISTORY_EVENTS};
 pub use mock::{MockConfig, MockExecutor};
 pub use task::{
     BuildRequest, BuildResult, BuildRunner, LambdaError, Pattern, Registry, Resource, TaskCall,

@@ -166,6 +166,84 @@ fn check_bake(file: &Path, bake: &BakeConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// A command for every check, and no command that is not one.
+fn check_commands(file: &Path, commands: &BTreeMap<String, String>) -> Result<(), String> {
+    let checks = stagegate::settings::CHECKS;
+    if let Some((key, _, _)) = checks.iter().find(|c| !commands.contains_key(c.0)) {
+        return Err(format!(
+            "{}: commands.{key} is missing (every check needs a command)",
+            file.display()
+        ));
+    }
+    if let Some(key) = commands.keys().find(|k| !checks.iter().any(|c| c.0 == *k)) {
+        return Err(format!("{}: commands.{key} is not a check (use eslint, typescript, unitTests, securityScan, package)", file.display()));
+    }
+    Ok(())
+}
+
+/// Names that reach CloudFormation, paths and keys, and the suites: by the rules of
+/// the variables the functions read them from on AWS.
+fn check_names(file: &Path, config: &AppConfig) -> Result<(), String> {
+    let suites = serde_json::to_string(&config.command_suites).unwrap_or_default();
+    as_on_aws(
+        file,
+        &[
+            (
+                "repository",
+                "STAGEGATE_REPOSITORY",
+                config.repository.clone(),
+            ),
+            (
+                "tagPrefix",
+                "STAGEGATE_TAG_PREFIX",
+                config.tag_prefix.clone(),
+            ),
+            (
+                "stackName",
+                "STAGEGATE_STACK_NAME",
+                config.stack_name.clone(),
+            ),
+            (
+                "frontend.env",
+                "STAGEGATE_FRONTEND_ENV",
+                pairs(&config.frontend.env),
+            ),
+            ("suites", "STAGEGATE_SUITES", config.suites.join(",")),
+            ("commandSuites", "STAGEGATE_COMMAND_SUITES", suites),
+        ],
+    )?;
+    let Some(p) = &config.production else {
+        return Ok(());
+    };
+    as_on_aws(
+        file,
+        &[
+            (
+                "production.stackName",
+                "STAGEGATE_STACK_NAME",
+                p.stack_name.clone(),
+            ),
+            (
+                "production.smokeSuites",
+                "STAGEGATE_SMOKE_SUITES",
+                p.smoke_suites.join(","),
+            ),
+        ],
+    )
+}
+
+/// Each approver valid, listed once, and reached by identities of their own.
+fn check_approvers(approvers: &[Approver]) -> Result<(), String> {
+    let mut ids = std::collections::BTreeSet::new();
+    for a in approvers {
+        validate_approver(a)?;
+        if !ids.insert(a.id.as_str()) {
+            return Err(format!("'{}' is listed twice", a.id));
+        }
+    }
+    check_distinct(approvers)
+}
+
 /// The approver of a rehearsal whose app names none.
 pub fn default_approver() -> Approver {
     Approver {
@@ -213,66 +291,8 @@ impl App {
         })?;
         let config: AppConfig =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-        for (key, _, _) in stagegate::settings::CHECKS {
-            if !config.commands.contains_key(*key) {
-                return Err(format!(
-                    "{}: commands.{key} is missing (every check needs a command)",
-                    file.display()
-                ));
-            }
-        }
-        for key in config.commands.keys() {
-            if !stagegate::settings::CHECKS.iter().any(|c| c.0 == key) {
-                return Err(format!("{}: commands.{key} is not a check (use eslint, typescript, unitTests, securityScan, package)", file.display()));
-            }
-        }
-        // Names that reach CloudFormation, paths and keys, and the suites: by the
-        // rules of the variables the functions read them from on AWS.
-        let suites = serde_json::to_string(&config.command_suites).unwrap_or_default();
-        as_on_aws(
-            &file,
-            &[
-                (
-                    "repository",
-                    "STAGEGATE_REPOSITORY",
-                    config.repository.clone(),
-                ),
-                (
-                    "tagPrefix",
-                    "STAGEGATE_TAG_PREFIX",
-                    config.tag_prefix.clone(),
-                ),
-                (
-                    "stackName",
-                    "STAGEGATE_STACK_NAME",
-                    config.stack_name.clone(),
-                ),
-                (
-                    "frontend.env",
-                    "STAGEGATE_FRONTEND_ENV",
-                    pairs(&config.frontend.env),
-                ),
-                ("suites", "STAGEGATE_SUITES", config.suites.join(",")),
-                ("commandSuites", "STAGEGATE_COMMAND_SUITES", suites),
-            ],
-        )?;
-        if let Some(p) = &config.production {
-            as_on_aws(
-                &file,
-                &[
-                    (
-                        "production.stackName",
-                        "STAGEGATE_STACK_NAME",
-                        p.stack_name.clone(),
-                    ),
-                    (
-                        "production.smokeSuites",
-                        "STAGEGATE_SMOKE_SUITES",
-                        p.smoke_suites.join(","),
-                    ),
-                ],
-            )?;
-        }
+        check_commands(&file, &config.commands)?;
+        check_names(&file, &config)?;
         check_bake(&file, &config.bake)?;
         for (what, rel) in [
             ("backend.template", &config.backend.template),
@@ -285,19 +305,9 @@ impl App {
                 ));
             }
         }
-        let mut ids = std::collections::BTreeSet::new();
-        for a in config.approvers.iter().flatten() {
-            validate_approver(a).map_err(|e| format!("{}: approvers: {e}", file.display()))?;
-            if !ids.insert(a.id.as_str()) {
-                return Err(format!(
-                    "{}: approvers: '{}' is listed twice",
-                    file.display(),
-                    a.id
-                ));
-            }
-        }
         if let Some(approvers) = &config.approvers {
-            check_distinct(approvers).map_err(|e| format!("{}: approvers: {e}", file.display()))?;
+            check_approvers(approvers)
+                .map_err(|e| format!("{}: approvers: {e}", file.display()))?;
         }
         if !config.backend.health_path.starts_with('/') {
             return Err(format!(

@@ -5,6 +5,7 @@ mod choice;
 mod errors;
 mod executions;
 mod flow;
+mod history_limit;
 mod io;
 mod links;
 mod mocks;
