@@ -60,6 +60,10 @@ struct Ctx {
 /// and cause are ours ([`HISTORY_FULL`]): AWS documents the failure, not its words.
 pub const MAX_HISTORY_EVENTS: usize = 25_000;
 
+/// How long a Standard execution may run (one year, 365 days): then it times out
+/// (`States.Timeout`), whatever its `TimeoutSeconds`.
+pub const MAX_EXECUTION_SECONDS: u64 = 365 * 86_400;
+
 /// The cause of an execution failed by [`MAX_HISTORY_EVENTS`] (error `States.Runtime`).
 pub const HISTORY_FULL: &str = "The execution reached the maximum number of history events (25000)";
 
@@ -95,7 +99,11 @@ pub(crate) async fn run_execution(
     root.last.store(0, Ordering::SeqCst);
     let mut stop = rec.stop.subscribe();
     let mut full = cx.full.subscribe();
-    let timeout = rec.machine.definition.timeout_seconds;
+    // A Standard execution lives a year at most, whatever its TimeoutSeconds.
+    let timeout = match rec.machine.definition.timeout_seconds {
+        Some(s) if s < MAX_EXECUTION_SECONDS => Some(s),
+        _ => None,
+    };
     let body = cx.run_scope(&rec.machine.definition.root, rec.input.clone(), &root);
     let end = tokio::select! {
         biased;
@@ -103,12 +111,8 @@ pub(crate) async fn run_execution(
             let (e, c) = s.ok().and_then(|v| v.clone()).unwrap_or_default();
             End::Stopped(e, c)
         }
-        _ = async {
-            match timeout {
-                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-                None => futures::future::pending::<()>().await,
-            }
-        } => End::TimedOut(timeout.unwrap_or_default()),
+        _ = tokio::time::sleep(Duration::from_secs(timeout.unwrap_or(MAX_EXECUTION_SECONDS)))
+            => End::TimedOut(timeout),
         // A state waiting (a Wait, a task token) when the history filled up.
         _ = full.wait_for(|f| *f) => End::Done(Err(StateError::runtime(HISTORY_FULL))),
         r = body => End::Done(r),
@@ -143,7 +147,8 @@ fn base_context(inner: &Inner, rec: &ExecutionRecord) -> Value {
 enum End {
     Done(Result<Value, StateError>),
     Stopped(String, String),
-    TimedOut(u64),
+    /// After its `TimeoutSeconds`, or (`None`) the year an execution may last.
+    TimedOut(Option<u64>),
 }
 
 impl End {
@@ -183,7 +188,10 @@ impl End {
                 ExecutionStatus::TimedOut,
                 EventType::ExecutionTimedOut,
                 names::TIMEOUT.into(),
-                format!("The execution exceeded its TimeoutSeconds of {s}"),
+                match s {
+                    Some(s) => format!("The execution exceeded its TimeoutSeconds of {s}"),
+                    None => format!("The execution exceeded the maximum execution time of one year ({MAX_EXECUTION_SECONDS} seconds)"),
+                },
             ),
         };
         let finished = Finished {

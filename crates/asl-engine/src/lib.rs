@@ -39,6 +39,7 @@
 //! | Other integrations (`sns:publish`, `aws-sdk:*`) | [`Registry::integration`] handlers; unregistered → load error |
 //! | Step Functions Local mock config        | [`MockConfig`] / [`MockExecutor`]                                  |
 //! | Service time                            | tokio's clock: paused runtimes make waits instant ([`Clock`])      |
+//! | The maximum execution time (one year)   | [`MAX_EXECUTION_SECONDS`]: then `ExecutionTimedOut` (`States.Timeout`), whatever `TimeoutSeconds` says |
 //! | The history quota (25,000 events)        | [`MAX_HISTORY_EVENTS`]: event 25,000 ends the execution, `ExecutionFailed` unless it is `ExecutionSucceeded`; nothing catches it (an endless loop ends there, as on AWS) |
 //!
 //! ## What is not supported
@@ -95,7 +96,7 @@ pub use engine::{
 };
 pub use error::StateError;
 pub use history::{Details, EventType, HistoryEvent, Payload};
-pub use interp::{HISTORY_FULL, MAX_HISTORY_EVENTS};
+pub use interp::{HISTORY_FULL, MAX_EXECUTION_SECONDS, MAX_HISTORY_EVENTS};
 pub use mock::{MockConfig, MockExecutor};
 pub use task::{
     BuildRequest, BuildResult, BuildRunner, LambdaError, Pattern, Registry, Resource, TaskCall,

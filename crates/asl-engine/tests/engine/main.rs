@@ -5,10 +5,10 @@ mod choice;
 mod errors;
 mod executions;
 mod flow;
-mod history_limit;
 mod io;
 mod links;
 mod mocks;
+mod quotas;
 mod tasks;
 mod tokens;
 

@@ -1,9 +1,13 @@
-//! The history quota: 25,000 events. An execution whose 25,000th event is its
-//! `ExecutionSucceeded` succeeds; any other fails with `ExecutionFailed` as that
-//! event, and nothing catches it (AWS: "Avoid reaching the history quota").
+//! A Standard execution's hard quotas. The history: 25,000 events. An execution
+//! whose 25,000th event is its `ExecutionSucceeded` succeeds; any other fails with
+//! `ExecutionFailed` as that event, and nothing catches it (AWS: "Avoid reaching the
+//! history quota"). The time: one year, whatever its `TimeoutSeconds`.
 
 use crate::run;
-use asl_engine::{Details, EventType, ExecutionStatus, Registry, HISTORY_FULL, MAX_HISTORY_EVENTS};
+use asl_engine::{
+    Details, EventType, ExecutionStatus, Registry, HISTORY_FULL, MAX_EXECUTION_SECONDS,
+    MAX_HISTORY_EVENTS,
+};
 use serde_json::{json, Value};
 
 /// A Pass, then a one-at-a-time Map of `n` Pass iterations: 4n + 8 events.
@@ -65,5 +69,30 @@ async fn an_endless_loop_fails_when_the_history_is_full_and_nothing_catches_it()
     for def in [looping, caught] {
         let (done, h) = run(def, Registry::new(), json!({})).await;
         failed_on_a_full_history(done.status, &h);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_execution_times_out_after_a_year_whatever_its_timeout_seconds() {
+    let hold = json!({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 99_999_999, "End": true}}});
+    let mut longer = hold.clone();
+    longer["TimeoutSeconds"] = json!(99_999_999);
+    for def in [hold, longer] {
+        let (done, h) = run(def, Registry::new(), json!({})).await;
+        assert_eq!(done.status, ExecutionStatus::TimedOut);
+        let lasted = (done.stop_date.unwrap() - done.start_date).num_seconds();
+        assert_eq!(lasted as u64, MAX_EXECUTION_SECONDS);
+        let last = h.last().unwrap();
+        assert_eq!(last.event_type, EventType::ExecutionTimedOut);
+        match &last.details {
+            Details::ExecutionError { error, cause } => {
+                assert_eq!(error, "States.Timeout");
+                assert!(
+                    cause.contains("maximum execution time of one year"),
+                    "{cause}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
