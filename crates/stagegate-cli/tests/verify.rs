@@ -115,3 +115,55 @@ fn a_commit_is_promotable_once_staged_and_not_once_its_evidence_changes() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("is not a commit id"), "{text}");
 }
+
+/// Two rehearsals started together in one fresh directory take turns: the second
+/// waits for the first (and says so), so both sign with the one evidence key the
+/// first made. (Before, each made a key and the later overwrote the earlier: one of
+/// the two runs' evidence no longer verified.)
+#[test]
+fn two_rehearsals_at_once_in_one_directory_take_turns_and_both_verify() {
+    let dir = scratch("together");
+    let first = marked_rehearsal(
+        &dir,
+        &format!("together-1-{}", std::process::id()),
+        &["--approve"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .expect("the binary runs");
+    // The first holds the directory once its run directory exists.
+    let runs = dir.join(".stagegate/runs");
+    for _ in 0..200 {
+        if std::fs::read_dir(&runs).is_ok_and(|mut d| d.next().is_some()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let second = marked_rehearsal(
+        &dir,
+        &format!("together-2-{}", std::process::id()),
+        &["--approve"],
+    )
+    .output()
+    .expect("the binary runs");
+    let first = first.wait_with_output().expect("the first ends");
+    for (out, waited) in [(&first, false), (&second, true)] {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert_eq!(
+            text.contains("Another rehearsal is running in this directory: waiting for it to end"),
+            waited,
+            "{text}"
+        );
+    }
+    let mut ids: Vec<String> = std::fs::read_dir(&runs)
+        .expect("runs")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    for id in &ids {
+        let (code, text) = verify(&dir, id);
+        assert_eq!(code, 0, "{id}: {text}");
+    }
+}

@@ -3,6 +3,51 @@
 
 use std::path::{Path, PathBuf};
 
+/// Held while a rehearsal runs in a directory: the local stacks, the live releases,
+/// the staged commits and the evidence key under `.stagegate/` are one world, so
+/// rehearsals there take turns (a second one waits, and says so). An advisory lock on
+/// `.stagegate/rehearsal.lock`, released when this value drops or the process dies,
+/// however it dies.
+pub(super) struct DirLock(#[allow(dead_code)] std::fs::File);
+
+impl DirLock {
+    /// Takes the lock of `root`, waiting (after `waiting()` is called) while another
+    /// rehearsal holds it.
+    pub(super) async fn take(root: &Path, waiting: impl FnOnce()) -> Result<DirLock, String> {
+        use std::os::fd::AsRawFd as _;
+        crate::private::create_dir_all(root)
+            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        let path = root.join("rehearsal.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let fd = file.as_raw_fd();
+        // SAFETY: flock on a descriptor this function owns (through `file`).
+        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(DirLock(file));
+        }
+        let busy = std::io::Error::last_os_error();
+        if busy.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(format!("cannot lock {}: {busy}", path.display()));
+        }
+        waiting();
+        let file = tokio::task::spawn_blocking(move || {
+            // SAFETY: as above; this call waits until the holder lets go.
+            match unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } {
+                0 => Ok(file),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        })
+        .await
+        .map_err(|e| format!("cannot lock {}: {e}", path.display()))?
+        .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+        Ok(DirLock(file))
+    }
+}
+
 /// A new directory for this run under `runs`: `<name>` the first time, then
 /// `<name>-2`, `<name>-3`… — a re-run of the same tag and commit keeps the earlier
 /// run's files. The directory's name is also the execution's name.

@@ -136,6 +136,8 @@ struct Candidate {
     run_dir: PathBuf,
     /// `--promote`: the production functions' settings.
     production: Option<Settings>,
+    /// This directory's, for as long as the rehearsal lasts.
+    _lock: files::DirLock,
 }
 
 impl Candidate {
@@ -194,6 +196,10 @@ impl Candidate {
             .validate(&settings.tag_prefix)
             .map_err(|e| e.message)?;
         let root = opts.work_dir.join(".stagegate");
+        let lock = files::DirLock::take(&root, || {
+            say("Another rehearsal is running in this directory: waiting for it to end (its stacks, releases and evidence key are this one's too).");
+        })
+        .await?;
         let ledger = root.join("groups");
         let left = crate::procs::keep_ledger_in(&ledger)
             .map_err(|e| format!("cannot keep the process ledger {}: {e}", ledger.display()))?;
@@ -208,6 +214,7 @@ impl Candidate {
             None => None,
         };
         Ok(Candidate {
+            _lock: lock,
             production,
             app,
             faults,
