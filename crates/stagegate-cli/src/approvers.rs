@@ -52,7 +52,9 @@ enum ApproversCommand {
         /// there as themselves.
         #[arg(long)]
         slack: Option<String>,
-        /// What they decide: deployment, acceptance, or both (repeat the flag).
+        /// What they decide: deployment (staging's approval), acceptance (the
+        /// user-acceptance sign-off), production (promotions and production
+        /// rollbacks); repeat the flag for several.
         #[arg(long, value_parser = parse_kind, default_values = ["deployment", "acceptance"])]
         decides: Vec<ApprovalKind>,
     },
