@@ -310,6 +310,29 @@ fn a_deployed_stack_that_no_longer_starts_is_deployed_afresh_and_says_why() {
     assert!(!out.contains("does not start again"), "{out}");
 }
 
+/// Tracked files that differ from the commit run too, and the rehearsal says so
+/// rather than name the commit alone; a clean tree is named as its commit.
+#[test]
+fn uncommitted_changes_are_said_to_run_under_the_commits_name() {
+    let dir = scratch("changed");
+    let app = own_app(&dir);
+    let readme = app.join("README.md");
+    let text = std::fs::read_to_string(&readme).expect("the example's README");
+    std::fs::write(&readme, format!("{text}\nA local change.\n")).expect("written");
+    let (code, out) = rehearse_marked_of(&app, &dir, "changed-1", &["--approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(uncommitted changes on git HEAD "), "{out}");
+    assert!(
+        out.contains("· tracked files of the app differ from "),
+        "{out}"
+    );
+    git(&app, &["commit", "-q", "-am", "the change"]);
+    let (code, out) = rehearse_marked_of(&app, &dir, "changed-2", &["--approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(git HEAD "), "{out}");
+    assert!(!out.contains("uncommitted"), "{out}");
+}
+
 /// A rehearsal run again in the same directory, with each stage forced to fail on
 /// the later runs: every forced failure fails, whatever the earlier runs left (the
 /// second run has no infrastructure change), and each run keeps its own files.

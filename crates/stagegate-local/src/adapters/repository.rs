@@ -35,6 +35,16 @@ impl GitRepository {
             .await
             .map(|s| s.trim().to_string())
     }
+    /// Whether tracked files under the app's directory differ from `HEAD` (staged
+    /// or not): the rehearsal runs the working tree, not the commit it names.
+    pub async fn changed(&self) -> bool {
+        let status = git(
+            &self.dir,
+            &["status", "--porcelain", "--untracked-files=no", "--", "."],
+        );
+        status.await.is_some_and(|s| !s.trim().is_empty())
+    }
+
     pub async fn user(&self) -> Option<String> {
         git(&self.dir, &["config", "user.name"])
             .await

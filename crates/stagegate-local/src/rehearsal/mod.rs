@@ -121,6 +121,10 @@ pub async fn run(opts: Options) -> Result<Summary, String> {
     Ok(summary)
 }
 
+/// Where the commit comes from when tracked files differ from it: the working tree
+/// runs, under `HEAD`'s name.
+const SHA_OF_A_CHANGED_TREE: &str = "uncommitted changes on git HEAD";
+
 /// What is rehearsed: the app, its settings, the candidate and where its run goes.
 struct Candidate {
     app: App,
@@ -169,6 +173,7 @@ impl Candidate {
             tag_prefix: settings.tag_prefix.clone(),
         };
         let (sha, sha_note) = match repository.head().await {
+            Some(h) if repository.changed().await => (h, SHA_OF_A_CHANGED_TREE),
             Some(h) => (h, "git HEAD"),
             None => (
                 content_sha(&app.dir),

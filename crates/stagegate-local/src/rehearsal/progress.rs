@@ -390,6 +390,10 @@ impl super::Rehearsal {
             c.candidate.pushed_by
         ));
         say(&format!("  app: {}", c.app.dir.display()));
+        if c.sha_note == super::SHA_OF_A_CHANGED_TREE {
+            let commit = &sha[..12];
+            say(&format!("  · tracked files of the app differ from {commit}: the working tree is what runs and what the evidence binds, under {commit}'s name"));
+        }
         say(&format!("  run: {}", c.run_dir.display()));
         for f in c.faults.stages() {
             let what = super::FAULTS.iter().find(|x| x.0 == f).map(|x| x.1);
