@@ -333,6 +333,25 @@ fn uncommitted_changes_are_said_to_run_under_the_commits_name() {
     assert!(!out.contains("uncommitted"), "{out}");
 }
 
+/// A backend that writes a lot to stderr (here a megabyte before it starts serving;
+/// a backend that logs each request gets there during a suite) is read all along:
+/// a pipe nobody read filled at 64 KiB and stopped the backend mid-write.
+#[test]
+fn a_backend_that_writes_much_to_stderr_keeps_running() {
+    let dir = scratch("chatty");
+    let app = own_app(&dir);
+    let config = std::fs::read_to_string(app.join("stagegate.json")).expect("the app's file");
+    let chatty = config.replace(
+        "\"python3 backend/server.py\"",
+        "\"head -c 1000000 /dev/zero | tr '\\\\0' x >&2; exec python3 backend/server.py\"",
+    );
+    assert_ne!(chatty, config, "the example's backend command");
+    std::fs::write(app.join("stagegate.json"), chatty).expect("written");
+    git(&app, &["commit", "-q", "-am", "a chatty backend"]);
+    let (code, out) = rehearse_marked_of(&app, &dir, "chatty", &["--approve"]);
+    assert_eq!(code, 0, "{out}");
+}
+
 /// A rehearsal run again in the same directory, with each stage forced to fail on
 /// the later runs: every forced failure fails, whatever the earlier runs left (the
 /// second run has no infrastructure change), and each run keeps its own files.

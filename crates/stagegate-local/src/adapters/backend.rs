@@ -66,8 +66,9 @@ impl Backend {
         }
         let (mut child, group) = procs::spawn(&mut cmd)
             .map_err(|e| format!("cannot start the backend ({command}): {e}"))?;
+        let said = child.stderr.take().map(Said::drain).unwrap_or_default();
         let health = format!("http://127.0.0.1:{port}{}", app.config.backend.health_path);
-        match self.healthy(&mut child, &health).await {
+        match self.healthy(&mut child, &health, &said).await {
             Ok(()) => {
                 *guard = Some((child, group));
                 *super::lock(&self.health) = Some(health);
@@ -88,7 +89,7 @@ impl Backend {
 
     /// Waits for `health` to answer 2xx; `Err` when the process exits first (with
     /// the end of what it said) or the wait runs out.
-    async fn healthy(&self, child: &mut Child, health: &str) -> Result<(), String> {
+    async fn healthy(&self, child: &mut Child, health: &str, said: &Said) -> Result<(), String> {
         let probe = HttpRequest {
             method: "GET".into(),
             url: health.into(),
@@ -98,13 +99,7 @@ impl Backend {
         let deadline = tokio::time::Instant::now() + HEALTH_WAIT;
         while tokio::time::Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use tokio::io::AsyncReadExt;
-                    let _ = e.read_to_string(&mut err).await;
-                }
-                let lines: Vec<&str> = err.lines().collect();
-                let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+                let tail = said.last_lines(5).await;
                 let said = if tail.is_empty() {
                     String::new()
                 } else {
@@ -136,5 +131,52 @@ impl Backend {
         if let Some((mut child, group)) = self.running.lock().await.take() {
             group.end(&mut child, Duration::from_secs(2)).await;
         }
+    }
+}
+
+/// What the backend writes to stderr, read for as long as it runs (a pipe nobody
+/// reads fills at 64 KiB and then blocks a backend that logs each request) and kept
+/// as its last [`Said::KEPT`] bytes, to say why it exited.
+#[derive(Clone, Default)]
+struct Said {
+    kept: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u8>>>,
+    done: Option<std::sync::Arc<tokio::sync::Notify>>,
+}
+
+impl Said {
+    const KEPT: usize = 4096;
+
+    fn drain(mut stderr: tokio::process::ChildStderr) -> Said {
+        use tokio::io::AsyncReadExt as _;
+        let said = Said {
+            done: Some(Default::default()),
+            ..Default::default()
+        };
+        let (kept, done) = (said.kept.clone(), said.done.clone());
+        tokio::spawn(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n @ 1..) = stderr.read(&mut buf).await {
+                let mut kept = super::lock(&kept);
+                kept.extend(&buf[..n]);
+                let over = kept.len().saturating_sub(Said::KEPT);
+                kept.drain(..over);
+            }
+            if let Some(done) = done {
+                done.notify_one();
+            }
+        });
+        said
+    }
+
+    /// Its last `n` lines, joined with ` | `, once it has stopped writing (or after
+    /// half a second: a process it started may hold the pipe open).
+    async fn last_lines(&self, n: usize) -> String {
+        if let Some(done) = &self.done {
+            let _ = tokio::time::timeout(Duration::from_millis(500), done.notified()).await;
+        }
+        let bytes: Vec<u8> = super::lock(&self.kept).iter().copied().collect();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(n)..].join(" | ")
     }
 }
