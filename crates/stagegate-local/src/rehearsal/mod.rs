@@ -121,6 +121,29 @@ pub async fn run(opts: Options) -> Result<Summary, String> {
     Ok(summary)
 }
 
+/// The functions' settings for a rehearsal of `app`: its own names, commands and
+/// bake, and a day's approval window (a few seconds with `--timeout`).
+fn settings_of(app: &App, opts: &Options) -> Settings {
+    Settings {
+        tag_prefix: app.config.tag_prefix.clone(),
+        repository: Some(app.config.repository.clone()),
+        stack_name: app.config.stack_name.clone(),
+        suites: app.config.suites.clone(),
+        command_suites: app.config.command_suites.clone(),
+        frontend_env: app.config.frontend.env.clone(),
+        commands: app.config.commands.clone(),
+        user_acceptance: app.config.user_acceptance,
+        approval_timeout_seconds: if opts.decision == Decision::Timeout {
+            TIMEOUT_WINDOW_SECONDS
+        } else {
+            86_400
+        },
+        max_polls: 120,
+        bake: bake::settings(app),
+        ..Settings::default()
+    }
+}
+
 /// Where the commit comes from when tracked files differ from it: the working tree
 /// runs, under `HEAD`'s name.
 const SHA_OF_A_CHANGED_TREE: &str = "uncommitted changes on git HEAD";
@@ -150,24 +173,7 @@ impl Candidate {
     async fn prepare(opts: &Options) -> Result<Candidate, String> {
         let app = App::load(&opts.app_dir)?;
         let faults = Faults::parse(&opts.fail)?;
-        let settings = Settings {
-            tag_prefix: app.config.tag_prefix.clone(),
-            repository: Some(app.config.repository.clone()),
-            stack_name: app.config.stack_name.clone(),
-            suites: app.config.suites.clone(),
-            command_suites: app.config.command_suites.clone(),
-            frontend_env: app.config.frontend.env.clone(),
-            commands: app.config.commands.clone(),
-            user_acceptance: app.config.user_acceptance,
-            approval_timeout_seconds: if opts.decision == Decision::Timeout {
-                TIMEOUT_WINDOW_SECONDS
-            } else {
-                86_400
-            },
-            max_polls: 120,
-            bake: bake::settings(&app),
-            ..Settings::default()
-        };
+        let settings = settings_of(&app, opts);
         let repository = GitRepository {
             dir: app.dir.clone(),
             tag_prefix: settings.tag_prefix.clone(),
