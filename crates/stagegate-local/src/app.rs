@@ -104,21 +104,38 @@ pub struct Frontend {
     pub env: BTreeMap<String, String>,
 }
 
-/// Fields of the app's file, each held to the rule its settings variable is held to
-/// on AWS ([`stagegate::Settings::from_vars`]): `(field, variable, value)`; every
+/// Which field of the app's file is which variable of the functions on AWS (the
+/// production ones' variables for `production.*`).
+const VARIABLES: &[(&str, &str)] = &[
+    ("repository", "STAGEGATE_REPOSITORY"),
+    ("tagPrefix", "STAGEGATE_TAG_PREFIX"),
+    ("stackName", "STAGEGATE_STACK_NAME"),
+    ("frontend.env", "STAGEGATE_FRONTEND_ENV"),
+    ("suites", "STAGEGATE_SUITES"),
+    ("commandSuites", "STAGEGATE_COMMAND_SUITES"),
+    ("bake.seconds", "STAGEGATE_BAKE_SECONDS"),
+    ("bake.smokeSuites", "STAGEGATE_SMOKE_SUITES"),
+    ("production.stackName", "STAGEGATE_STACK_NAME"),
+    ("production.smokeSuites", "STAGEGATE_SMOKE_SUITES"),
+];
+
+/// Fields of the app's file (`(field, value)`), each held to the rule its variable
+/// ([`VARIABLES`]) is held to on AWS ([`stagegate::Settings::from_vars`]); every
 /// problem named by its field, in one line.
-fn as_on_aws(file: &Path, fields: &[(&str, &str, String)]) -> Result<(), String> {
-    let read = |k: &str| fields.iter().find(|f| f.1 == k).map(|f| f.2.clone());
+fn as_on_aws(file: &Path, fields: &[(&str, String)]) -> Result<(), String> {
+    let variable = |field: &str| VARIABLES.iter().find(|v| v.0 == field).map_or("", |v| v.1);
+    let read = |k: &str| {
+        fields
+            .iter()
+            .find(|f| variable(f.0) == k)
+            .map(|f| f.1.clone())
+    };
     stagegate::Settings::from_vars(read).map(drop).map_err(|e| {
-        let field = |var: &str| fields.iter().find(|f| f.1 == var).map(|f| f.0.to_string());
         let problems: Vec<String> =
             e.0.iter()
                 .map(|p| {
-                    format!(
-                        "{}: {}",
-                        field(&p.name).unwrap_or(p.name.clone()),
-                        p.problem
-                    )
+                    let named = fields.iter().find(|f| variable(f.0) == p.name);
+                    format!("{}: {}", named.map_or(p.name.as_str(), |f| f.0), p.problem)
                 })
                 .collect();
         format!("{}: {}", file.display(), problems.join("; "))
@@ -135,20 +152,10 @@ fn pairs(map: &BTreeMap<String, String>) -> String {
 /// with on AWS (`STAGEGATE_BAKE_SECONDS`, `STAGEGATE_SMOKE_SUITES`), a round at least
 /// every second, a threshold that is a percentage.
 fn check_bake(file: &Path, bake: &BakeConfig) -> Result<(), String> {
+    let seconds = ("bake.seconds", bake.seconds.to_string());
     as_on_aws(
         file,
-        &[
-            (
-                "bake.seconds",
-                "STAGEGATE_BAKE_SECONDS",
-                bake.seconds.to_string(),
-            ),
-            (
-                "bake.smokeSuites",
-                "STAGEGATE_SMOKE_SUITES",
-                bake.smoke_suites.join(","),
-            ),
-        ],
+        &[seconds, ("bake.smokeSuites", bake.smoke_suites.join(","))],
     )?;
     if bake.interval_seconds == 0 {
         return Err(format!(
@@ -184,51 +191,25 @@ fn check_commands(file: &Path, commands: &BTreeMap<String, String>) -> Result<()
 /// Names that reach CloudFormation, paths and keys, and the suites: by the rules of
 /// the variables the functions read them from on AWS.
 fn check_names(file: &Path, config: &AppConfig) -> Result<(), String> {
-    let suites = serde_json::to_string(&config.command_suites).unwrap_or_default();
+    let command_suites = serde_json::to_string(&config.command_suites).unwrap_or_default();
     as_on_aws(
         file,
         &[
-            (
-                "repository",
-                "STAGEGATE_REPOSITORY",
-                config.repository.clone(),
-            ),
-            (
-                "tagPrefix",
-                "STAGEGATE_TAG_PREFIX",
-                config.tag_prefix.clone(),
-            ),
-            (
-                "stackName",
-                "STAGEGATE_STACK_NAME",
-                config.stack_name.clone(),
-            ),
-            (
-                "frontend.env",
-                "STAGEGATE_FRONTEND_ENV",
-                pairs(&config.frontend.env),
-            ),
-            ("suites", "STAGEGATE_SUITES", config.suites.join(",")),
-            ("commandSuites", "STAGEGATE_COMMAND_SUITES", suites),
+            ("repository", config.repository.clone()),
+            ("tagPrefix", config.tag_prefix.clone()),
+            ("stackName", config.stack_name.clone()),
+            ("frontend.env", pairs(&config.frontend.env)),
+            ("suites", config.suites.join(",")),
+            ("commandSuites", command_suites),
         ],
     )?;
     let Some(p) = &config.production else {
         return Ok(());
     };
+    let stack = ("production.stackName", p.stack_name.clone());
     as_on_aws(
         file,
-        &[
-            (
-                "production.stackName",
-                "STAGEGATE_STACK_NAME",
-                p.stack_name.clone(),
-            ),
-            (
-                "production.smokeSuites",
-                "STAGEGATE_SMOKE_SUITES",
-                p.smoke_suites.join(","),
-            ),
-        ],
+        &[stack, ("production.smokeSuites", p.smoke_suites.join(","))],
     )
 }
 
