@@ -231,12 +231,7 @@ pub(super) fn report_event(
             say(&format!("  ✗ {name}"))
         }
         (_, Some(output)) if name == "Preview Ready" => {
-            let changes = output
-                .get("preview")
-                .and_then(|p| p.get("changes"))
-                .and_then(Value::as_array)
-                .map(Vec::len)
-                .unwrap_or(0);
+            let changes = preview_changes(&output["preview"]);
             say(&format!("  · change preview: {changes} resource change(s)"));
         }
         (_, Some(output)) if name == "Pre-Deployment Checks" => report_checks(&output),
@@ -407,5 +402,31 @@ impl super::Rehearsal {
         {
             say(&format!("  · {why}"));
         }
+    }
+}
+
+/// How many resources a preview changes: the ones the state carries and the `more`
+/// it leaves in the artifacts bucket (`stagegate::results`).
+fn preview_changes(preview: &Value) -> u64 {
+    let carried = preview["changes"].as_array().map_or(0, Vec::len) as u64;
+    carried + preview["more"].as_u64().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_preview_counts_the_changes_it_does_not_carry() {
+        let carried: Vec<Value> = (0..50)
+            .map(|i| json!({"logicalId": format!("T{i}")}))
+            .collect();
+        assert_eq!(
+            preview_changes(&json!({"changes": carried, "more": 450})),
+            500
+        );
+        assert_eq!(preview_changes(&json!({"changes": [{}, {}]})), 2);
+        assert_eq!(preview_changes(&json!({})), 0);
     }
 }
