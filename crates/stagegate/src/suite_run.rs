@@ -145,7 +145,8 @@ async fn attempt(http: &impl Http, scope: &Scope<'_>, case: &CaseSpec) -> Attemp
         Err(_) => {
             return Attempt::Failed(format!("{what}: no response within {timeout} ms"), timeout)
         }
-        Ok(Err(e)) => return Attempt::Failed(format!("{what}: {e}"), 0),
+        // The port's error names the request too: its message alone follows `what`.
+        Ok(Err(e)) => return Attempt::Failed(format!("{what}: {}", e.message), 0),
         Ok(Ok(r)) => r,
     };
     let problems = match check(scope, case, &resp) {
@@ -188,9 +189,15 @@ fn build_request(scope: &Scope<'_>, case: &CaseSpec) -> Result<HttpRequest, Stri
         }
         (None, None) => None,
     };
+    let url = scope.expand(&r.url)?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "'{url}' is not an absolute http:// or https:// URL"
+        ));
+    }
     Ok(HttpRequest {
         method: r.method.to_uppercase(),
-        url: scope.expand(&r.url)?,
+        url,
         headers,
         body,
     })
@@ -345,6 +352,25 @@ mod tests {
         let m = &r.cases[0].message;
         assert!(m.starts_with("suites/auth.json, line 1,"), "{m}");
         assert!(m.contains("missing field `request`"), "{m}");
+    }
+
+    #[tokio::test]
+    async fn a_url_that_is_not_absolute_or_not_answered_says_so_once() {
+        let arts = with_suite(r#"{"cases": [
+            {"name": "relative", "request": {"url": "health"}, "expect": {"status": 200}},
+            {"name": "refused", "request": {"url": "${outputs.ApiUrl}/x"}, "expect": {"status": 200}}
+        ]}"#).await;
+        let r = run_suite(&MemoryHttp::default(), &arts, input("auth"))
+            .await
+            .unwrap();
+        let messages: Vec<&str> = r.cases.iter().map(|c| c.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "'health' is not an absolute http:// or https:// URL",
+                "GET http://api/x: connection refused"
+            ]
+        );
     }
 
     #[tokio::test]
