@@ -284,6 +284,17 @@ pub fn at<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
     Some(v)
 }
 
+/// A request's URL once expanded: absolute, `http://` or `https://` (a relative one
+/// would be sent and refused by the HTTP client with a less plain error).
+pub fn absolute_http(url: &str) -> Result<(), String> {
+    match url.starts_with("http://") || url.starts_with("https://") {
+        true => Ok(()),
+        false => Err(format!(
+            "'{url}' is not an absolute http:// or https:// URL"
+        )),
+    }
+}
+
 /// What placeholders expand to: the frontend URL, the stack outputs, the variables
 /// and captures so far.
 pub struct Scope<'a> {

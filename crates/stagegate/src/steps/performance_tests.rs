@@ -196,9 +196,11 @@ async fn measure(
             .expand(t)
             .map_err(|m| invalid(format!("budgets[{i}]: {m}")))
     };
+    let url = expand(&b.url)?;
+    suite_spec::absolute_http(&url).map_err(|m| invalid(format!("budgets[{i}].url: {m}")))?;
     let request = HttpRequest {
         method: b.method.to_uppercase(),
-        url: expand(&b.url)?,
+        url,
         headers: b
             .headers
             .iter()
@@ -428,6 +430,10 @@ mod tests {
             (
                 serde_json::json!({"budgets": [{"name": "a", "url": "${outputs.Nope}", "p95Ms": 1}]}),
                 "no output 'Nope'",
+            ),
+            (
+                serde_json::json!({"budgets": [{"name": "a", "url": "notaurl", "p95Ms": 1}]}),
+                "budgets[0].url: 'notaurl' is not an absolute http:// or https:// URL",
             ),
         ] {
             let arts = with_spec(spec).await;
