@@ -144,10 +144,6 @@ fn settings_of(app: &App, opts: &Options) -> Settings {
     }
 }
 
-/// Where the commit comes from when tracked files differ from it: the working tree
-/// runs, under `HEAD`'s name.
-const SHA_OF_A_CHANGED_TREE: &str = "uncommitted changes on git HEAD";
-
 /// What is rehearsed: the app, its settings, the candidate and where its run goes.
 struct Candidate {
     app: App,
@@ -157,6 +153,8 @@ struct Candidate {
     trigger: Trigger,
     candidate: stagegate::ports::Candidate,
     sha_note: &'static str,
+    /// Tracked files differ from the commit: the working tree runs, under its name.
+    tree_changed: bool,
     root: PathBuf,
     /// The run's name: the execution name, and its directory under `runs/`.
     run_id: String,
@@ -178,8 +176,9 @@ impl Candidate {
             dir: app.dir.clone(),
             tag_prefix: settings.tag_prefix.clone(),
         };
+        let tree_changed = repository.changed().await;
         let (sha, sha_note) = match repository.head().await {
-            Some(h) if repository.changed().await => (h, SHA_OF_A_CHANGED_TREE),
+            Some(h) if tree_changed => (h, "uncommitted changes on git HEAD"),
             Some(h) => (h, "git HEAD"),
             None => (
                 content_sha(&app.dir),
@@ -234,6 +233,7 @@ impl Candidate {
             trigger,
             candidate,
             sha_note,
+            tree_changed,
             root,
             run_id,
             run_dir,

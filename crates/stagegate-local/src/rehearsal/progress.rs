@@ -385,7 +385,7 @@ impl super::Rehearsal {
             c.candidate.pushed_by
         ));
         say(&format!("  app: {}", c.app.dir.display()));
-        if c.sha_note == super::SHA_OF_A_CHANGED_TREE {
+        if c.tree_changed {
             let commit = &sha[..12];
             say(&format!("  · tracked files of the app differ from {commit}: the working tree is what runs and what the evidence binds, under {commit}'s name"));
         }
